@@ -1,0 +1,5 @@
+"""python -m splittui"""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""Command line: a thin, lazy front over the core. Each subcommand lives in splittui/commands/<name>.py
+and exposes ``add_parser(subparsers)``; modules import heavy packages only inside their handler.
+
+Bad input anywhere ends as one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+from .errors import SplittuiError
+
+__all__ = ["main", "build_parser"]
+
+COMMANDS = ("solve", "evaluate", "profile", "sweep", "simulate", "run")
+
+_DESCRIPTION = """\
+Plan split inference of transformer models: which layers run on a weak client and which on a
+server, so the server does the least work while every request meets its deadline.
+
+With no command, opens the interactive terminal app on a model (default gpt2-like)."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line (exit 2) instead of usage + error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="splittui", description=_DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"splittui {__version__}")
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--model", help="shipped profile to open in the app (default gpt2-like)")
+    src.add_argument("--profile", metavar="PATH", help="profile file (splittui.profile/1) to open")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"splittui.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("splittui.commands"):
+                continue  # command not built yet
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def _run_app(args: argparse.Namespace) -> int:
+    from .profiles import load_profile
+
+    profile = load_profile(args.profile or args.model or "gpt2-like")  # fail fast, before the UI starts
+    try:
+        from .tui.app import make_app
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("splittui.tui"):
+            raise SplittuiError("the terminal app is not built yet: use 'splittui solve'") from None
+        raise
+    make_app(profile=profile).run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            return _run_app(args)
+        return int(args.func(args) or 0)
+    except SplittuiError as exc:
+        print(f"splittui: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("splittui: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,94 @@
+"""Flags shared by commands: where the profile comes from and the scenario (SPEC §2)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import SplittuiError
+from ..model import OBJECTIVES, Profile, Scenario
+
+__all__ = ["add_profile_args", "add_scenario_args", "profile_from_args", "scenario_from_args",
+           "positive_float", "positive_int"]
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def nonneg_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def add_profile_args(p: argparse.ArgumentParser, required: bool = False) -> None:
+    g = p.add_mutually_exclusive_group(required=required)
+    g.add_argument("--model", help="shipped profile name (e.g. gpt2-like, bert-base)")
+    g.add_argument("--profile", metavar="PATH", help="profile file (splittui.profile/1)")
+
+
+def add_scenario_args(p: argparse.ArgumentParser, *, deadline_default: float | None = 1500.0) -> None:
+    g = p.add_argument_group("scenario")
+    g.add_argument("--seq", type=positive_int, metavar="N",
+                   help="sequence length (default: 512, or the profile's nearest length)")
+    g.add_argument("--deadline-ms", type=positive_float, default=deadline_default, metavar="X",
+                   help="latency deadline in ms (default %(default)s)")
+    g.add_argument("--up-mbps", type=positive_float, default=100.0, metavar="U",
+                   help="upload bandwidth, Mbit/s (default %(default)s)")
+    g.add_argument("--down-mbps", type=positive_float, default=None, metavar="D",
+                   help="download bandwidth, Mbit/s (default: same as --up-mbps)")
+    g.add_argument("--delay-ms", type=nonneg_float, default=10.0, metavar="MS",
+                   help="one-way network delay per transfer, ms (default %(default)s)")
+    g.add_argument("--unit-ms", type=positive_float, default=1.0, metavar="T",
+                   help="DP time unit T in ms (default %(default)s); smaller is closer to exact, slower")
+    g.add_argument("--start", choices=("client", "server"), default="client",
+                   help="where the input is (default %(default)s)")
+    g.add_argument("--end", choices=("client", "server"), default="client",
+                   help="where the answer must arrive (default %(default)s)")
+    g.add_argument("--objective", choices=OBJECTIVES, default="flops",
+                   help="server resource to minimise (default %(default)s)")
+    g.add_argument("--rounding", choices=("ceil", "round"), default="ceil",
+                   help="DP time rounding: ceil (never misses the deadline) or round (the paper's; may miss)")
+
+
+def profile_from_args(args: argparse.Namespace, default: str = "gpt2-like") -> Profile:
+    from ..profiles import load_profile
+
+    return load_profile(getattr(args, "profile", None) or getattr(args, "model", None) or default)
+
+
+def default_seq(profile: Profile) -> int:
+    lo, hi = profile.seq_range
+    if lo <= 512 <= hi:
+        return 512
+    return min(profile.seq_lens, key=lambda s: abs(s - 512))
+
+
+def scenario_from_args(args: argparse.Namespace, profile: Profile) -> Scenario:
+    seq = args.seq if args.seq is not None else default_seq(profile)
+    lo, hi = profile.seq_range
+    if not lo <= seq <= hi:
+        raise SplittuiError(f"--seq {seq} is outside the profile's range {lo}..{hi} ({profile.origin})")
+    return Scenario(deadline_ms=args.deadline_ms, up_mbps=args.up_mbps, down_mbps=args.down_mbps,
+                    delay_ms=args.delay_ms, seq_len=seq, unit_ms=args.unit_ms, start=args.start,
+                    end=args.end, objective=args.objective, rounding=args.rounding)

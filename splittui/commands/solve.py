@@ -1,0 +1,73 @@
+"""`splittui solve` and `splittui evaluate`: one scenario, a table of solvers, policy JSON out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .common import add_profile_args, add_scenario_args, profile_from_args, scenario_from_args
+
+__all__ = ["add_parser"]
+
+_EPILOG = """examples:
+  splittui solve --model gpt2-like --deadline-ms 1500 --up-mbps 100
+  splittui solve --model gpt2-like --seq 4096 --up-mbps 20 --solver dp --json
+  splittui solve --profile my.json --solver all --out policies.json"""
+
+
+def add_parser(sub) -> None:
+    from ..solvers import SOLVERS
+
+    p = sub.add_parser("solve", help="solve one scenario with every solver (or one) and show the placements",
+                       description="Minimise server load subject to the deadline (SPEC §3) for one scenario.",
+                       epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_profile_args(p)
+    add_scenario_args(p)
+    p.add_argument("--solver", default="all", choices=(*SOLVERS, "all"),
+                   help="solver to run (default: all but brute-force)")
+    _add_output_args(p)
+    p.set_defaults(func=run_solve)
+
+
+def _add_output_args(p) -> None:
+    p.add_argument("--json", action="store_true", help="print splittui.policy/1 JSON instead of the table")
+    p.add_argument("--out", metavar="FILE", help="also write the policy JSON to FILE (atomically)")
+    p.add_argument("--force", action="store_true", help="let --out replace an existing file")
+
+
+def run_solve(args: argparse.Namespace) -> int:
+    from ..policy import policy_document
+    from ..solvers import SOLVERS, solve_all
+
+    profile = profile_from_args(args)
+    sc = scenario_from_args(args, profile)
+    names = [s for s in SOLVERS if s != "brute-force"] if args.solver == "all" else [args.solver]
+    results = solve_all(profile, sc, names)
+    docs = [policy_document(profile, sc, r) for r in results.values()]
+    _emit(args, docs, lambda: _print_table(profile, sc, results))
+    return 0
+
+
+def _emit(args, docs: list[dict], print_human) -> None:
+    from ..profiles import write_json_atomic
+
+    payload = docs[0] if len(docs) == 1 else docs
+    if args.out:
+        path = write_json_atomic(args.out, payload, force=args.force)
+        print(f"wrote {len(docs)} polic{'y' if len(docs) == 1 else 'ies'} to {path}", file=sys.stderr)
+    if args.json:
+        json.dump(payload, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print_human()
+
+
+def _print_table(profile, sc, results) -> None:
+    from rich.console import Console
+
+    from ..render import results_table, strips
+
+    console = Console()
+    console.print(results_table(profile, sc, results))
+    console.print(strips(profile, results))

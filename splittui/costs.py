@@ -1,0 +1,162 @@
+"""Scenario + profile -> per-layer times, transfer costs and rewards (numpy), and exact latency.
+
+Interpolation between sampled sequence lengths: each cost is interpolated by the quadratic through
+the three nearest samples (linear when the profile has two), then clamped to the range of the two
+samples that bracket the length. This is exact at the samples and exact for any cost of the form
+a + b*s + c*s^2 that is monotone between them (transformer FLOPs, bytes and, roughly, times are).
+A length outside the sampled range is an error, never an extrapolation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .errors import SplittuiError
+from .model import Breakdown, Profile, Scenario
+
+__all__ = ["Costs", "costs_for", "interpolate", "latency", "breakdown", "switches", "min_latency"]
+
+
+@dataclass(frozen=True, slots=True)
+class Costs:
+    """Everything a solver needs, as float64 arrays of length L (ms, reward units)."""
+
+    client_ms: np.ndarray
+    server_ms: np.ndarray
+    up_ms: np.ndarray      # transfer of layer l's input, client -> server
+    down_ms: np.ndarray    # server -> client
+    reward: np.ndarray     # r_l: server resource of layer l under the objective
+    up_out_ms: float
+    down_out_ms: float
+    start_client: bool
+    end_client: bool
+    deadline_ms: float
+
+    @property
+    def n(self) -> int:
+        return len(self.client_ms)
+
+    @property
+    def total_reward(self) -> float:
+        return float(self.reward.sum())
+
+
+def _weights(seq_lens: tuple[int, ...], s: int) -> tuple[list[int], list[float], int, int]:
+    """Sample indices and Lagrange weights for length s, plus the bracketing pair (lo, hi)."""
+    lens = seq_lens
+    if s in lens:
+        i = lens.index(s)
+        return [i], [1.0], i, i
+    hi = next(i for i, v in enumerate(lens) if v > s)
+    lo = hi - 1
+    if len(lens) == 2:
+        idx = [lo, hi]
+    elif hi + 1 < len(lens) and (lo == 0 or (lens[hi + 1] - s) < (s - lens[lo - 1])):
+        idx = [lo, hi, hi + 1]
+    else:
+        idx = [lo - 1, lo, hi]
+    xs = [float(lens[i]) for i in idx]
+    w = []
+    for j, xj in enumerate(xs):
+        num = den = 1.0
+        for k, xk in enumerate(xs):
+            if k != j:
+                num *= s - xk
+                den *= xj - xk
+        w.append(num / den)
+    return idx, w, lo, hi
+
+
+def check_seq_len(profile: Profile, s: int) -> None:
+    lo, hi = profile.seq_range
+    if not lo <= s <= hi:
+        raise SplittuiError(
+            f"seq_len {s} is outside the profile's range {lo}..{hi} ({profile.origin or profile.model})")
+
+
+def interpolate(profile: Profile, values: np.ndarray, s: int) -> np.ndarray:
+    """values: array (..., n_seq) sampled at profile.seq_lens -> array (...) at length s."""
+    check_seq_len(profile, s)
+    idx, w, lo, hi = _weights(profile.seq_lens, s)
+    out = sum(wj * values[..., i] for i, wj in zip(idx, w))
+    a, b = values[..., lo], values[..., hi]
+    return np.clip(out, np.minimum(a, b), np.maximum(a, b))
+
+
+@lru_cache(maxsize=64)
+def _table(profile: Profile, field: str) -> np.ndarray:
+    if field == "mem_bytes" and not profile.has_mem:
+        raise SplittuiError(f"{profile.origin or profile.model}: objective mem_bytes needs mem_bytes "
+                            "for every layer, and this profile lacks it")
+    return np.array([getattr(layer, field) for layer in profile.layers], dtype=np.float64)
+
+
+def layer_values(profile: Profile, field: str, s: int) -> np.ndarray:
+    """One per-layer field (flops, client_ms, ...) at sequence length s."""
+    return interpolate(profile, _table(profile, field), s)
+
+
+def costs_for(profile: Profile, sc: Scenario) -> Costs:
+    s = sc.seq_len
+    in_bytes = layer_values(profile, "in_bytes", s)
+    out_bytes = float(interpolate(profile, np.array(profile.output_bytes), s))
+    up_per_byte = 8.0 / (sc.up_mbps * 1e3)
+    down_per_byte = 8.0 / (sc.down_mbps * 1e3)
+    return Costs(
+        client_ms=layer_values(profile, "client_ms", s),
+        server_ms=layer_values(profile, "server_ms", s),
+        up_ms=sc.delay_ms + in_bytes * up_per_byte,
+        down_ms=sc.delay_ms + in_bytes * down_per_byte,
+        reward=layer_values(profile, sc.objective, s),
+        up_out_ms=sc.delay_ms + out_bytes * up_per_byte,
+        down_out_ms=sc.delay_ms + out_bytes * down_per_byte,
+        start_client=sc.start == "client", end_client=sc.end == "client",
+        deadline_ms=float(sc.deadline_ms),
+    )
+
+
+def _sides(c: Costs, policy: np.ndarray) -> np.ndarray:
+    """x_0 .. x_{L+1}: start side, the policy, end side (1 = client)."""
+    return np.concatenate(([int(c.start_client)], policy, [int(c.end_client)])).astype(np.int8)
+
+
+def breakdown(c: Costs, policy) -> Breakdown:
+    """Exact float latency of a policy split into its parts (SPEC §3)."""
+    x = np.asarray(policy, dtype=np.int8)
+    xs = _sides(c, x)
+    prev, cur = xs[:-2], xs[1:-1]
+    ups = (prev == 1) & (cur == 0)
+    downs = (prev == 0) & (cur == 1)
+    up = float(c.up_ms[ups].sum())
+    down = float(c.down_ms[downs].sum())
+    if xs[-2] == 1 and not c.end_client:
+        up += c.up_out_ms
+    if xs[-2] == 0 and c.end_client:
+        down += c.down_out_ms
+    return Breakdown(client_ms=float(c.client_ms[x == 1].sum()), server_ms=float(c.server_ms[x == 0].sum()),
+                     upload_ms=up, download_ms=down)
+
+
+def latency(c: Costs, policy) -> float:
+    return breakdown(c, policy).total_ms
+
+
+def switches(c: Costs, policy) -> int:
+    """Number of network crossings, counting the input's and the answer's when they cross."""
+    xs = _sides(c, np.asarray(policy, dtype=np.int8))
+    return int(np.count_nonzero(xs[1:] != xs[:-1]))
+
+
+def min_latency(c: Costs) -> float:
+    """The least latency any policy achieves (two-state shortest path, exact floats)."""
+    inf = float("inf")
+    on_c, on_s = (0.0, inf) if c.start_client else (inf, 0.0)
+    for l in range(c.n):
+        on_c, on_s = (min(on_c, on_s + c.down_ms[l]) + c.client_ms[l],
+                      min(on_s, on_c + c.up_ms[l]) + c.server_ms[l])
+    end_c = on_c + (0.0 if c.end_client else c.up_out_ms)
+    end_s = on_s + (c.down_out_ms if c.end_client else 0.0)
+    return float(min(end_c, end_s))

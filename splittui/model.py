@@ -1,0 +1,145 @@
+"""Frozen value types shared by every part of splittui: layers, profiles, scenarios, results."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+from .errors import SplittuiError
+
+__all__ = ["Layer", "Profile", "Scenario", "Breakdown", "Result", "SIDES", "OBJECTIVES"]
+
+SIDES = ("client", "server")
+OBJECTIVES = ("flops", "mem_bytes", "server_ms")
+ROUNDINGS = ("ceil", "round")
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One link of the chain; every cost is a tuple with one entry per profile sequence length."""
+
+    name: str
+    kind: str
+    flops: tuple[float, ...]
+    client_ms: tuple[float, ...]
+    server_ms: tuple[float, ...]
+    in_bytes: tuple[float, ...]
+    mem_bytes: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Profile:
+    """A validated `splittui.profile/1` document (see SPEC §6)."""
+
+    model: str
+    description: str
+    source: dict
+    seq_lens: tuple[int, ...]
+    output_bytes: tuple[float, ...]
+    layers: tuple[Layer, ...]
+    sha256: str = ""
+    origin: str = ""  # shipped name or file path it was loaded from
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layers)
+
+    @property
+    def has_mem(self) -> bool:
+        return all(layer.mem_bytes is not None for layer in self.layers)
+
+    @property
+    def seq_range(self) -> tuple[int, int]:
+        return self.seq_lens[0], self.seq_lens[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """The conditions one placement is solved for (SPEC §2); validated on construction."""
+
+    deadline_ms: float = 1500.0
+    up_mbps: float = 100.0
+    down_mbps: float | None = None  # None: same as up_mbps
+    delay_ms: float = 10.0
+    seq_len: int = 512
+    unit_ms: float = 1.0
+    start: str = "client"
+    end: str = "client"
+    objective: str = "flops"
+    rounding: str = "ceil"
+
+    def __post_init__(self) -> None:
+        if self.down_mbps is None:
+            object.__setattr__(self, "down_mbps", self.up_mbps)
+        _scenario_iv(self)
+
+    def replace(self, **changes) -> "Scenario":
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and math.isfinite(value)
+    ok = ok and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        need = "a finite number >= 0" if allow_zero else "a finite number > 0"
+        raise SplittuiError(f"scenario: {name} must be {need}, got {value!r}")
+
+
+def _scenario_iv(sc: Scenario) -> None:
+    _positive("deadline_ms", sc.deadline_ms)
+    _positive("up_mbps", sc.up_mbps)
+    _positive("down_mbps", sc.down_mbps)
+    _positive("delay_ms", sc.delay_ms, allow_zero=True)
+    _positive("unit_ms", sc.unit_ms)
+    if isinstance(sc.seq_len, bool) or not isinstance(sc.seq_len, int) or sc.seq_len <= 0:
+        raise SplittuiError(f"scenario: seq_len must be a positive integer, got {sc.seq_len!r}")
+    for name in ("start", "end"):
+        if getattr(sc, name) not in SIDES:
+            raise SplittuiError(f"scenario: {name} must be client or server, got {getattr(sc, name)!r}")
+    if sc.objective not in OBJECTIVES:
+        raise SplittuiError(f"scenario: objective must be one of {', '.join(OBJECTIVES)}, got {sc.objective!r}")
+    if sc.rounding not in ROUNDINGS:
+        raise SplittuiError(f"scenario: rounding must be ceil or round, got {sc.rounding!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    """Where a policy's latency goes, in ms; the parts add up to the latency."""
+
+    client_ms: float
+    server_ms: float
+    upload_ms: float
+    download_ms: float
+
+    @property
+    def total_ms(self) -> float:
+        return self.client_ms + self.server_ms + self.upload_ms + self.download_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What a solver (or `evaluate`) returns. policy: 1 = client, 0 = server, per layer (paper's x_l).
+
+    When infeasible, policy/latency/breakdown are None and min_latency_ms says what is achievable.
+    """
+
+    solver: str
+    feasible: bool
+    policy: tuple[int, ...] | None
+    latency_ms: float | None
+    breakdown: Breakdown | None
+    server_load: float | None
+    total_load: float
+    server_share: float | None
+    switches: int | None
+    min_latency_ms: float
+    deadline_ms: float
+    solve_ms: float = 0.0
+
+    @property
+    def client_share(self) -> float | None:
+        return None if self.server_share is None else 1.0 - self.server_share

@@ -1,0 +1,88 @@
+"""`splittui.policy/1` documents: what `solve --json`, `--out` and the app export, and `evaluate` reads."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import ProfileError
+from .model import Profile, Result, Scenario
+
+__all__ = ["POLICY_SCHEMA", "policy_document", "load_policy", "improvement_over_greedy"]
+
+POLICY_SCHEMA = "splittui.policy/1"
+
+
+def policy_document(profile: Profile, sc: Scenario, res: Result) -> dict:
+    """The full, self-describing record of one solver's answer for one scenario."""
+    bd = res.breakdown
+    placement = None
+    if res.policy is not None:
+        placement = [{"name": layer.name, "kind": layer.kind, "side": "client" if x else "server"}
+                     for layer, x in zip(profile.layers, res.policy)]
+    return {
+        "schema": POLICY_SCHEMA,
+        "model": profile.model,
+        "profile": profile.origin,
+        "profile_sha256": profile.sha256,
+        "scenario": sc.to_dict(),
+        "solver": res.solver,
+        "feasible": res.feasible,
+        "policy": None if res.policy is None else list(res.policy),
+        "placement": placement,
+        "latency_ms": res.latency_ms,
+        "breakdown_ms": None if bd is None else {
+            "client_compute": bd.client_ms, "server_compute": bd.server_ms,
+            "upload": bd.upload_ms, "download": bd.download_ms},
+        "min_latency_ms": res.min_latency_ms,
+        "server_load": res.server_load,
+        "total_load": res.total_load,
+        "server_share": res.server_share,
+        "client_share": res.client_share,
+        "switches": res.switches,
+        "solve_ms": res.solve_ms,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def load_policy(path: str | Path) -> dict:
+    """Read a policy file (one document, or a list of them as the app's slot export writes).
+
+    Returns the first feasible document; its 'policy' is a list of 0/1.
+    """
+    path = Path(path)
+    src = str(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProfileError(src, "", f"cannot read file ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise ProfileError(src, "", f"not valid JSON ({exc})") from None
+    docs = doc if isinstance(doc, list) else [doc]
+    for i, d in enumerate(docs):
+        if not isinstance(d, dict) or d.get("schema") != POLICY_SCHEMA:
+            raise ProfileError(src, "schema" if len(docs) == 1 else f"[{i}].schema",
+                               f"expected {POLICY_SCHEMA!r}")
+    usable = [d for d in docs if isinstance(d.get("policy"), list)]
+    if not usable:
+        raise ProfileError(src, "policy", "no document in the file holds a policy (all infeasible)")
+    d = usable[0]
+    if not all(v in (0, 1) and not isinstance(v, bool) for v in d["policy"]):
+        raise ProfileError(src, "policy", "must be a list of 0/1 values")
+    return d
+
+
+def improvement_over_greedy(res: Result, greedy: Result) -> float | None:
+    """The paper's metric: relative gain of client share over greedy's (SPEC §5)."""
+    if not (res.feasible and greedy.feasible) or greedy.client_share <= 0:
+        return None
+    return (res.client_share - greedy.client_share) / greedy.client_share
+
+
+def check_policy_fits(profile: Profile, doc: dict, source: str) -> None:
+    if len(doc["policy"]) != profile.n_layers:
+        raise ProfileError(source, "policy", f"has {len(doc['policy'])} layers but profile "
+                           f"{profile.model} has {profile.n_layers}")
+
+

@@ -1,0 +1,191 @@
+"""Load, validate and save `splittui.profile/1` documents: the core's only file I/O.
+
+A profile is named either by a shipped name (``gpt2-like``: ``profiles/gpt2-like.json``, installed
+with the package) or by a path. Every problem raises :class:`ProfileError` naming the file and field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from .errors import ProfileError, SplittuiError
+from .model import Layer, Profile
+
+__all__ = [
+    "SCHEMA", "load_profile", "profile_from_doc", "profile_to_doc", "save_profile",
+    "shipped_names", "canonical_sha256", "write_json_atomic",
+]
+
+SCHEMA = "splittui.profile/1"
+_LAYER_ARRAYS = ("flops", "client_ms", "server_ms", "in_bytes")
+_KNOWN_TOP = {"schema", "model", "description", "source", "seq_lens", "output_bytes", "layers"}
+
+
+def _shipped_dir() -> Path:
+    """profiles/ in a source checkout, or its installed copy (package `splittui.shipped`)."""
+    here = Path(__file__).resolve().parent.parent / "profiles"
+    if here.is_dir():
+        return here
+    return Path(str(resources.files("splittui.shipped")))
+
+
+def shipped_names() -> list[str]:
+    return sorted(p.stem for p in _shipped_dir().glob("*.json"))
+
+
+def canonical_sha256(doc: dict) -> str:
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_profile(name_or_path: str | os.PathLike) -> Profile:
+    """Load a shipped profile by name, or a profile file by path, and validate it."""
+    text = str(name_or_path)
+    path = Path(text)
+    if not path.suffix and not path.exists():
+        shipped = _shipped_dir() / f"{text}.json"
+        if not shipped.exists():
+            raise SplittuiError(
+                f"unknown model {text!r}: shipped profiles are {', '.join(shipped_names())}")
+        return _load_file(shipped, origin=text)
+    return _load_file(path, origin=text)
+
+
+def _load_file(path: Path, origin: str) -> Profile:
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProfileError(str(path), "", f"cannot read file ({exc.strerror or exc})") from None
+    try:
+        doc = json.loads(raw, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise ProfileError(str(path), "", f"not valid JSON ({exc})") from None
+    return profile_from_doc(doc, source=str(path), origin=origin)
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not allowed")
+
+
+def profile_from_doc(doc: object, *, source: str = "<profile>", origin: str = "") -> Profile:
+    """Validate a decoded document and build a :class:`Profile`."""
+    if not isinstance(doc, dict):
+        raise ProfileError(source, "", "top level must be a JSON object")
+    if doc.get("schema") != SCHEMA:
+        raise ProfileError(source, "schema", f"expected {SCHEMA!r}, got {doc.get('schema')!r}")
+    for key in ("model", "seq_lens", "output_bytes", "layers"):
+        if key not in doc:
+            raise ProfileError(source, key, "missing")
+    if not isinstance(doc["model"], str) or not doc["model"]:
+        raise ProfileError(source, "model", "must be a non-empty string")
+    seq_lens = _seq_lens(doc["seq_lens"], source)
+    n = len(seq_lens)
+    output_bytes = _array(doc["output_bytes"], n, source, "output_bytes")
+    layers_doc = doc["layers"]
+    if not isinstance(layers_doc, list) or not layers_doc:
+        raise ProfileError(source, "layers", "must be a non-empty list (no layers)")
+    layers = tuple(_layer(item, i, n, source) for i, item in enumerate(layers_doc))
+    src = doc.get("source", {})
+    return Profile(
+        model=doc["model"], description=str(doc.get("description", "")),
+        source=src if isinstance(src, dict) else {"kind": str(src)},
+        seq_lens=seq_lens, output_bytes=output_bytes, layers=layers,
+        sha256=canonical_sha256(doc), origin=origin or source,
+        extra={k: v for k, v in doc.items() if k not in _KNOWN_TOP},
+    )
+
+
+def _seq_lens(value: object, source: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not value:
+        raise ProfileError(source, "seq_lens", "must be a non-empty list of positive integers")
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise ProfileError(source, "seq_lens", f"must hold positive integers, got {v!r}")
+    if any(b <= a for a, b in zip(value, value[1:])):
+        raise ProfileError(source, "seq_lens", "must be strictly increasing")
+    return tuple(value)
+
+
+def _array(value: object, n: int, source: str, field: str) -> tuple[float, ...]:
+    if not isinstance(value, list):
+        raise ProfileError(source, field, "must be a list with one number per seq_lens entry")
+    if len(value) != n:
+        raise ProfileError(source, field, f"has {len(value)} entries but seq_lens has {n}")
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ProfileError(source, field, f"must hold numbers, got {v!r}")
+        if not math.isfinite(v):
+            raise ProfileError(source, field, f"must be finite, got {v!r}")
+        if v < 0:
+            raise ProfileError(source, field, f"must be >= 0, got {v!r}")
+    return tuple(float(v) for v in value)
+
+
+def _layer(item: object, i: int, n: int, source: str) -> Layer:
+    where = f"layers[{i}]"
+    if not isinstance(item, dict):
+        raise ProfileError(source, where, "must be an object")
+    name = item.get("name", f"layer{i}")
+    if not isinstance(name, str):
+        raise ProfileError(source, f"{where}.name", "must be a string")
+    where = f"layers[{i}] ({name})"
+    for key in _LAYER_ARRAYS:
+        if key not in item:
+            raise ProfileError(source, f"{where}.{key}", "missing")
+    arrays = {key: _array(item[key], n, source, f"{where}.{key}") for key in _LAYER_ARRAYS}
+    mem = item.get("mem_bytes")
+    mem_t = None if mem is None else _array(mem, n, source, f"{where}.mem_bytes")
+    return Layer(name=name, kind=str(item.get("kind", "other")), mem_bytes=mem_t, **arrays)
+
+
+def profile_to_doc(profile: Profile) -> dict:
+    """The JSON document of a profile (unknown top-level fields kept)."""
+    layers = []
+    for layer in profile.layers:
+        entry = {"name": layer.name, "kind": layer.kind}
+        for key in _LAYER_ARRAYS:
+            entry[key] = list(getattr(layer, key))
+        if layer.mem_bytes is not None:
+            entry["mem_bytes"] = list(layer.mem_bytes)
+        layers.append(entry)
+    doc = {"schema": SCHEMA, "model": profile.model, "description": profile.description,
+           "source": profile.source, "seq_lens": list(profile.seq_lens),
+           "output_bytes": list(profile.output_bytes), "layers": layers}
+    doc.update(profile.extra)
+    return doc
+
+
+def write_json_atomic(path: str | os.PathLike, obj: object, *, force: bool = False) -> Path:
+    """Write JSON to a temp file beside `path`, then rename: readers never see half a file.
+
+    Refuses to replace an existing file unless `force`.
+    """
+    path = Path(path)
+    if path.exists() and not force:
+        raise SplittuiError(f"{path}: already exists (use --force to overwrite)")
+    if path.parent and not path.parent.exists():
+        raise SplittuiError(f"{path}: directory {path.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=1, allow_nan=False)
+            fh.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_profile(profile_or_doc: Profile | dict, path: str | os.PathLike, *, force: bool = False) -> Path:
+    """Validate, then write atomically. Accepts a Profile or a raw document."""
+    doc = profile_or_doc if isinstance(profile_or_doc, dict) else profile_to_doc(profile_or_doc)
+    profile_from_doc(doc, source=str(path))
+    return write_json_atomic(path, doc, force=force)

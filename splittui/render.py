@@ -1,0 +1,62 @@
+"""Rich renderings for the command line: the solver table and the placement strips."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+
+from .model import Profile, Result, Scenario
+from .policy import improvement_over_greedy
+
+__all__ = ["results_table", "strips", "CLIENT_STYLE", "SERVER_STYLE"]
+
+CLIENT_STYLE = "bold cyan"
+SERVER_STYLE = "bold magenta"
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{100 * v:.1f} %"
+
+
+def results_table(profile: Profile, sc: Scenario, results: dict[str, Result]) -> Table:
+    t = Table(title=f"{profile.model} · seq {sc.seq_len} · deadline {sc.deadline_ms:g} ms · "
+                    f"up {sc.up_mbps:g} / down {sc.down_mbps:g} Mbit/s · delay {sc.delay_ms:g} ms · "
+                    f"T {sc.unit_ms:g} ms · {sc.objective}", title_justify="left")
+    for col in ("solver", "server share", "client share", "latency / deadline", "switches",
+                "vs greedy", "solve"):
+        t.add_column(col, justify="left" if col == "solver" else "right")
+    greedy = results.get("greedy")
+    for name, r in results.items():
+        if not r.feasible:
+            t.add_row(name, "[red]infeasible[/]", "—", f"[red]min {r.min_latency_ms:,.1f} ms[/]", "—", "—",
+                      f"{r.solve_ms:.2f} ms")
+            continue
+        gain = improvement_over_greedy(r, greedy) if greedy is not None else None
+        t.add_row(name, _pct(r.server_share), _pct(r.client_share),
+                  f"{r.latency_ms:,.1f} / {sc.deadline_ms:,.0f} ms", str(r.switches),
+                  "—" if gain is None else f"{100 * gain:+.1f} %", f"{r.solve_ms:.2f} ms")
+    if any(not r.feasible for r in results.values()):
+        m = next(iter(results.values())).min_latency_ms
+        t.caption = f"infeasible rows: no such policy meets {sc.deadline_ms:g} ms; the least achievable is {m:,.1f} ms"
+    return t
+
+
+def strip_text(policy: tuple[int, ...] | None, width: int | None = None) -> Text:
+    if policy is None:
+        return Text("(no policy meets the deadline)", style="red")
+    out = Text()
+    for x in policy:
+        out.append("█", style=CLIENT_STYLE if x else SERVER_STYLE)
+    return out
+
+
+def strips(profile: Profile, results: dict[str, Result]) -> Table:
+    t = Table.grid(padding=(0, 1))
+    t.add_column(justify="right", no_wrap=True)
+    t.add_column()
+    legend = Text.assemble(("█", CLIENT_STYLE), " client  ", ("█", SERVER_STYLE),
+                           f" server   one cell per layer, {profile.n_layers} layers, input → output")
+    t.add_row("", legend)
+    for name, r in results.items():
+        t.add_row(name, strip_text(r.policy))
+    return t

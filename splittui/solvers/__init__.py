@@ -1,0 +1,118 @@
+"""Solver front door: ``solve`` (by name), ``evaluate`` (any policy) and ``frontier`` (SPEC §4)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..costs import Costs, breakdown, costs_for, min_latency, switches
+from ..errors import SplittuiError
+from ..model import Profile, Result, Scenario
+from .baselines import brute_force_policy, greedy_policy, prefix_policy, single_split_policy
+from .dp import backtrack, check_memory, run_dp
+from .exact import exact_policy, meets
+
+__all__ = ["SOLVERS", "solve", "solve_costs", "evaluate", "evaluate_costs", "frontier", "Frontier",
+           "solve_all", "meets"]
+
+SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split", "all-client", "brute-force")
+APP_SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split")
+
+
+def _dp(c: Costs, sc: Scenario):
+    return backtrack(run_dp(c, sc.unit_ms, rounding=sc.rounding))
+
+
+_POLICY_FNS = {
+    "dp": _dp,
+    "exact": lambda c, sc: exact_policy(c),
+    "greedy": lambda c, sc: greedy_policy(c),
+    "single-split": lambda c, sc: single_split_policy(c),
+    "no-split": lambda c, sc: prefix_policy(c.n, 0),
+    "all-client": lambda c, sc: prefix_policy(c.n, c.n),
+    "brute-force": lambda c, sc: brute_force_policy(c),
+}
+
+
+def evaluate_costs(c: Costs, policy, *, solver: str = "given", solve_ms: float = 0.0,
+                   min_lat: float | None = None) -> Result:
+    """Score a policy exactly. feasible means it meets the deadline (SPEC §3)."""
+    m = min_latency(c) if min_lat is None else min_lat
+    total = c.total_reward
+    if policy is None:
+        return Result(solver=solver, feasible=False, policy=None, latency_ms=None, breakdown=None,
+                      server_load=None, total_load=total, server_share=None, switches=None,
+                      min_latency_ms=m, deadline_ms=c.deadline_ms, solve_ms=solve_ms)
+    x = np.asarray(policy, dtype=np.int8)
+    if x.shape != (c.n,) or not np.isin(x, (0, 1)).all():
+        raise SplittuiError(f"policy must be {c.n} values of 0 or 1 (one per layer), got {len(x)} values")
+    bd = breakdown(c, x)
+    load = float(c.reward[x == 0].sum())
+    share = load / total if total > 0 else 0.0
+    feasible = meets(bd.total_ms, c.deadline_ms)
+    return Result(solver=solver, feasible=feasible, policy=tuple(int(v) for v in x), latency_ms=bd.total_ms,
+                  breakdown=bd, server_load=load, total_load=total, server_share=share,
+                  switches=switches(c, x), min_latency_ms=m, deadline_ms=c.deadline_ms, solve_ms=solve_ms)
+
+
+def solve_costs(c: Costs, sc: Scenario, solver: str = "dp", *, min_lat: float | None = None) -> Result:
+    """Run one solver on precomputed costs. Baselines whose policy misses the deadline are infeasible."""
+    if solver not in _POLICY_FNS:
+        raise SplittuiError(f"unknown solver {solver!r}: choose from {', '.join(SOLVERS)}")
+    t0 = time.perf_counter()
+    policy = _POLICY_FNS[solver](c, sc)
+    ms = (time.perf_counter() - t0) * 1e3
+    res = evaluate_costs(c, policy, solver=solver, solve_ms=ms, min_lat=min_lat)
+    if policy is not None and not res.feasible and solver in ("no-split", "all-client"):
+        res = evaluate_costs(c, None, solver=solver, solve_ms=ms, min_lat=res.min_latency_ms)
+    return res
+
+
+def solve(profile: Profile, sc: Scenario, solver: str = "dp") -> Result:
+    """Solve the placement problem of SPEC §3 for one scenario with the named solver."""
+    if solver == "dp":
+        check_memory(profile.n_layers, sc.deadline_ms, sc.unit_ms)
+    return solve_costs(costs_for(profile, sc), sc, solver)
+
+
+def solve_all(profile: Profile, sc: Scenario, solvers=APP_SOLVERS) -> dict[str, Result]:
+    """Several solvers on one scenario, sharing the cost arrays and the least-latency pass."""
+    if "dp" in solvers:
+        check_memory(profile.n_layers, sc.deadline_ms, sc.unit_ms)
+    c = costs_for(profile, sc)
+    m = min_latency(c)
+    return {name: solve_costs(c, sc, name, min_lat=m) for name in solvers}
+
+
+def evaluate(profile: Profile, sc: Scenario, policy) -> Result:
+    """Score any policy (tuple of 0/1 per layer, 1 = client) under a scenario."""
+    return evaluate_costs(costs_for(profile, sc), policy)
+
+
+@dataclass(frozen=True, slots=True)
+class Frontier:
+    """Optimal (DP) server load/share for every deadline w·T, w = 0..W; NaN where infeasible."""
+
+    deadline_ms: np.ndarray
+    server_load: np.ndarray
+    server_share: np.ndarray
+    total_load: float
+
+
+def frontier(profile: Profile, sc: Scenario) -> Frontier:
+    """The deadline -> optimal server share frontier, from one DP pass (SPEC §4)."""
+    check_memory(profile.n_layers, sc.deadline_ms, sc.unit_ms)
+    return frontier_costs(costs_for(profile, sc), sc)
+
+
+def frontier_costs(c: Costs, sc: Scenario) -> Frontier:
+    tables = run_dp(c, sc.unit_ms, rounding=sc.rounding)
+    best = tables.end_values()
+    total = c.total_reward
+    load = np.where(np.isfinite(best), total - best, np.nan)
+    load = np.where(load < 0, 0.0, load)  # float cancellation when everything fits on the client
+    share = load / total if total > 0 else np.zeros_like(load)
+    w = np.arange(tables.ints.W + 1)
+    return Frontier(deadline_ms=w * sc.unit_ms, server_load=load, server_share=share, total_load=total)

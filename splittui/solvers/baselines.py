@@ -1,0 +1,85 @@
+"""Baselines of SPEC §5: greedy (the paper's), single split, no-split, all-client, brute force."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from ..costs import Costs
+from ..errors import SplittuiError
+from .exact import meets
+
+__all__ = ["prefix_latencies", "greedy_policy", "single_split_policy", "brute_force_policy",
+           "prefix_policy", "BRUTE_FORCE_MAX_LAYERS"]
+
+BRUTE_FORCE_MAX_LAYERS = 22
+
+
+def prefix_policy(n: int, k: int) -> tuple[int, ...]:
+    """Client runs layers 1..k, the server the rest."""
+    return (1,) * k + (0,) * (n - k)
+
+
+def prefix_latencies(c: Costs) -> np.ndarray:
+    """Exact latency of every prefix policy k = 0..L, in one O(L) pass."""
+    L = c.n
+    client_cum = np.concatenate(([0.0], np.cumsum(c.client_ms)))
+    server_suffix = np.concatenate((np.cumsum(c.server_ms[::-1])[::-1], [0.0]))
+    lat = client_cum + server_suffix
+    k = np.arange(L + 1)
+    if not c.start_client:
+        lat[1:] += c.down_ms[0]                      # input comes down before layer 1
+    up_at = np.append(c.up_ms, 0.0)                   # k < L: layer k+1 is the first on the server
+    has_up = (k < L) & ((k > 0) | c.start_client)
+    lat += np.where(has_up, up_at, 0.0)
+    if c.end_client:
+        lat[:L] += c.down_out_ms
+    else:
+        lat[L] += c.up_out_ms
+    return lat
+
+
+def greedy_policy(c: Costs) -> tuple[int, ...] | None:
+    """Take layers for the client in order while the prefix policy still meets the deadline."""
+    lat = prefix_latencies(c)
+    ok = [meets(v, c.deadline_ms) for v in lat]
+    k = 0
+    while k < c.n and ok[k + 1]:
+        k += 1
+    if k == 0 and not ok[0]:
+        return None
+    return prefix_policy(c.n, k)
+
+
+def single_split_policy(c: Costs) -> tuple[int, ...] | None:
+    """The feasible prefix policy with the least server load (Neurosurgeon-style)."""
+    lat = prefix_latencies(c)
+    client_reward = np.concatenate(([0.0], np.cumsum(c.reward)))
+    best = None
+    for k in range(c.n + 1):
+        if meets(lat[k], c.deadline_ms) and (best is None or client_reward[k] > client_reward[best]):
+            best = k
+    return None if best is None else prefix_policy(c.n, best)
+
+
+def brute_force_policy(c: Costs) -> tuple[int, ...] | None:
+    """Enumerate all 2^L policies (tests only; L <= 22). Ties: fewer latency wins."""
+    L = c.n
+    if L > BRUTE_FORCE_MAX_LAYERS:
+        raise SplittuiError(f"brute-force is limited to {BRUTE_FORCE_MAX_LAYERS} layers, this chain has {L}")
+    X = np.array(list(itertools.product((0, 1), repeat=L)), dtype=np.int8).reshape(-1, L)
+    first = np.full((X.shape[0], 1), int(c.start_client), dtype=np.int8)
+    prev = np.hstack((first, X[:, :-1]))
+    lat = X @ c.client_ms + (1 - X) @ c.server_ms
+    lat = lat + ((prev == 1) & (X == 0)) @ c.up_ms + ((prev == 0) & (X == 1)) @ c.down_ms
+    last = X[:, -1]
+    lat = lat + np.where((last == 1) & (not c.end_client), c.up_out_ms, 0.0)
+    lat = lat + np.where((last == 0) & c.end_client, c.down_out_ms, 0.0)
+    reward = X @ c.reward
+    ok = np.array([meets(v, c.deadline_ms) for v in lat])
+    if not ok.any():
+        return None
+    idx = np.flatnonzero(ok)
+    best = idx[np.lexsort((lat[idx], -reward[idx]))[0]]
+    return tuple(int(v) for v in X[best])

@@ -1,0 +1,1 @@
+"""splittui.tui"""
