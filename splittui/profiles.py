@@ -11,7 +11,6 @@ import json
 import math
 import os
 import tempfile
-from importlib import resources
 from pathlib import Path
 
 from .errors import ProfileError, SplittuiError
@@ -29,10 +28,11 @@ _KNOWN_TOP = {"schema", "model", "description", "source", "seq_lens", "output_by
 
 def _shipped_dir() -> Path:
     """profiles/ in a source checkout, or its installed copy (package `splittui.shipped`)."""
-    here = Path(__file__).resolve().parent.parent / "profiles"
-    if here.is_dir():
-        return here
-    return Path(str(resources.files("splittui.shipped")))
+    here = Path(__file__).resolve().parent
+    checkout = here.parent / "profiles"
+    if checkout.is_dir() and (here.parent / "pyproject.toml").is_file():
+        return checkout
+    return here / "shipped"
 
 
 def shipped_names() -> list[str]:

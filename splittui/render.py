@@ -15,36 +15,41 @@ SERVER_STYLE = "bold magenta"
 
 
 def _pct(v: float | None) -> str:
-    return "—" if v is None else f"{100 * v:.1f} %"
+    if v is None:
+        return "—"
+    return f"{100 * v:.3f} %" if 0 < abs(v) < 1e-3 or 0 < 1 - abs(v) < 1e-3 else f"{100 * v:.1f} %"
 
 
 def results_table(profile: Profile, sc: Scenario, results: dict[str, Result]) -> Table:
     t = Table(title=f"{profile.model} · seq {sc.seq_len} · deadline {sc.deadline_ms:g} ms · "
                     f"up {sc.up_mbps:g} / down {sc.down_mbps:g} Mbit/s · delay {sc.delay_ms:g} ms · "
                     f"T {sc.unit_ms:g} ms · {sc.objective}", title_justify="left")
-    for col in ("solver", "server share", "client share", "latency / deadline", "switches",
-                "vs greedy", "solve"):
-        t.add_column(col, justify="left" if col == "solver" else "right")
+    t.add_column("solver", no_wrap=True)
+    for col in ("server share", "client share", "latency ms", "hops", "vs greedy", "solve ms"):
+        t.add_column(col, justify="right")
     greedy = results.get("greedy")
     for name, r in results.items():
         if not r.feasible:
-            t.add_row(name, "[red]infeasible[/]", "—", f"[red]min {r.min_latency_ms:,.1f} ms[/]", "—", "—",
-                      f"{r.solve_ms:.2f} ms")
+            t.add_row(name, "[red]infeasible[/]", "—", f"[red]> {sc.deadline_ms:,.0f}[/]", "—", "—",
+                      f"{r.solve_ms:.2f}")
             continue
         gain = improvement_over_greedy(r, greedy) if greedy is not None else None
         t.add_row(name, _pct(r.server_share), _pct(r.client_share),
-                  f"{r.latency_ms:,.1f} / {sc.deadline_ms:,.0f} ms", str(r.switches),
-                  "—" if gain is None else f"{100 * gain:+.1f} %", f"{r.solve_ms:.2f} ms")
-    if any(not r.feasible for r in results.values()):
-        m = next(iter(results.values())).min_latency_ms
-        t.caption = f"infeasible rows: no such policy meets {sc.deadline_ms:g} ms; the least achievable is {m:,.1f} ms"
+                  f"{r.latency_ms:,.1f}", str(r.switches),
+                  "—" if gain is None else f"{100 * gain:+.1f} %", f"{r.solve_ms:.2f}")
+    m = next(iter(results.values())).min_latency_ms
+    if m > sc.deadline_ms:
+        t.caption = (f"[red]infeasible: no policy meets {sc.deadline_ms:g} ms; the least achievable latency "
+                     f"is {m:,.1f} ms — raise the deadline or the bandwidth[/]")
+    elif any(not r.feasible for r in results.values()):
+        t.caption = "infeasible rows: that solver's policy cannot meet the deadline"
     return t
 
 
 def strip_text(policy: tuple[int, ...] | None, width: int | None = None) -> Text:
     if policy is None:
         return Text("(no policy meets the deadline)", style="red")
-    out = Text()
+    out = Text(overflow="fold", no_wrap=False)
     for x in policy:
         out.append("█", style=CLIENT_STYLE if x else SERVER_STYLE)
     return out
