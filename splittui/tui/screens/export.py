@@ -1,0 +1,135 @@
+"""The export dialog (policy documents to a JSON file the user confirms) and a yes/no confirm dialog.
+
+Nothing is ever overwritten silently: an existing file needs an explicit "y" in `ConfirmScreen`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label
+
+from ...errors import SplittuiError
+from ...profiles import write_json_atomic
+
+__all__ = ["ExportScreen", "ConfirmScreen", "one_line"]
+
+_DIALOG_CSS = """
+{name} {{ align: center middle; }}
+{name} > Vertical {{
+    width: 76; max-width: 100%; height: auto; padding: 0 1;
+    border: thick $primary; background: $panel;
+}}
+{name} .title {{ text-style: bold; width: 100%; }}
+{name} .error {{ color: $error; height: 1; width: 100%; text-wrap: nowrap; text-overflow: ellipsis; }}
+{name} .hint {{ color: $text-muted; width: 100%; }}
+"""
+
+
+def dialog_css(name: str) -> str:
+    """The shared look of splittui's small centred dialogs, scoped to one screen class."""
+    return _DIALOG_CSS.format(name=name)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as a single line for an inline message."""
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Ask a yes/no question; y confirms, n or Escape declines."""
+
+    DEFAULT_CSS = dialog_css("ConfirmScreen")
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n", "answer(False)", "No"),
+        Binding("escape", "answer(False)", "No", show=False),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self._question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._question, classes="title", id="question")
+            yield Label("y yes · n no", classes="hint")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class ExportScreen(ModalScreen[Path | None]):
+    """Write `docs` to a path the user confirms: one document as an object, several as a list.
+
+    Dismisses with the written Path, or None on Escape. Errors stay inline, on one line.
+    """
+
+    DEFAULT_CSS = dialog_css("ExportScreen")
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, default_path: str, docs: list[dict], *, title: str | None = None) -> None:
+        super().__init__()
+        self._default_path = default_path
+        self._docs = list(docs)
+        n = len(self._docs)
+        self._title = title or f"Export {n} policy document{'s' if n != 1 else ''} (splittui.policy/1)"
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._title, classes="title")
+            yield Input(value=self._default_path, placeholder="path/to/file.json", id="path")
+            yield Label("", classes="error", id="error")
+            yield Label("Enter write · Esc cancel · an existing file is only replaced after y",
+                        classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#path", Input).focus()
+
+    def show_error(self, text: str) -> None:
+        self.query_one("#error", Label).update(text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Input.Submitted, "#path")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._try_write(event.value.strip())
+
+    def _try_write(self, text: str) -> None:
+        if not self._docs:
+            self.show_error("nothing to export")
+            return
+        if not text:
+            self.show_error("type a file path")
+            return
+        path = Path(text).expanduser()
+        if path.is_dir():
+            self.show_error(f"{path} is a directory: add a file name")
+        elif path.exists():
+            self.app.push_screen(ConfirmScreen(f"{path} already exists. Overwrite it?"),
+                                 lambda yes: self._confirmed(path, yes))
+        else:
+            self._write(path, force=False)
+
+    def _confirmed(self, path: Path, yes: bool | None) -> None:
+        if yes:
+            self._write(path, force=True)
+        else:
+            self.show_error(f"not written: {path} exists (choose another path, or answer y)")
+
+    def _write(self, path: Path, *, force: bool) -> None:
+        payload = self._docs[0] if len(self._docs) == 1 else self._docs
+        try:
+            written = write_json_atomic(path, payload, force=force)
+        except (SplittuiError, OSError, TypeError, ValueError) as exc:
+            self.show_error(one_line(exc))
+            return
+        self.dismiss(written)
