@@ -24,7 +24,7 @@ def policy_document(profile: Profile, sc: Scenario, res: Result) -> dict:
     return {
         "schema": POLICY_SCHEMA,
         "model": profile.model,
-        "profile": profile.origin,
+        "profile": _profile_ref(profile),
         "profile_sha256": profile.sha256,
         "scenario": sc.to_dict(),
         "solver": res.solver,
@@ -44,6 +44,16 @@ def policy_document(profile: Profile, sc: Scenario, res: Result) -> dict:
         "solve_ms": res.solve_ms,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _profile_ref(profile: Profile) -> str:
+    """A shipped name as is; a file as an absolute path, so the export resolves from anywhere."""
+    from .profiles import shipped_names
+
+    origin = profile.origin or profile.model
+    if origin in shipped_names() or not Path(origin).exists():
+        return origin
+    return str(Path(origin).resolve())
 
 
 def load_policy(path: str | Path) -> dict:
@@ -70,6 +80,14 @@ def load_policy(path: str | Path) -> dict:
     d = usable[0]
     if not all(v in (0, 1) and not isinstance(v, bool) for v in d["policy"]):
         raise ProfileError(src, "policy", "must be a list of 0/1 values")
+    if not isinstance(d.get("model"), str) or not d["model"]:
+        raise ProfileError(src, "model", "missing (the model the policy was made for)")
+    scenario = d.get("scenario")
+    if scenario is not None and not isinstance(scenario, dict):
+        raise ProfileError(src, "scenario", "must be an object")
+    seq = (scenario or {}).get("seq_len")
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq <= 0):
+        raise ProfileError(src, "scenario.seq_len", f"must be a positive integer, got {seq!r}")
     return d
 
 

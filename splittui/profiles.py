@@ -63,14 +63,10 @@ def _load_file(path: Path, origin: str) -> Profile:
     except OSError as exc:
         raise ProfileError(str(path), "", f"cannot read file ({exc.strerror or exc})") from None
     try:
-        doc = json.loads(raw, parse_constant=_reject_constant)
+        doc = json.loads(raw)  # NaN/Infinity parse as floats, so validation names their field
     except (json.JSONDecodeError, ValueError) as exc:
         raise ProfileError(str(path), "", f"not valid JSON ({exc})") from None
     return profile_from_doc(doc, source=str(path), origin=origin)
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not allowed")
 
 
 def profile_from_doc(doc: object, *, source: str = "<profile>", origin: str = "") -> Profile:
@@ -96,9 +92,16 @@ def profile_from_doc(doc: object, *, source: str = "<profile>", origin: str = ""
         model=doc["model"], description=str(doc.get("description", "")),
         source=src if isinstance(src, dict) else {"kind": str(src)},
         seq_lens=seq_lens, output_bytes=output_bytes, layers=layers,
-        sha256=canonical_sha256(doc), origin=origin or source,
+        sha256=_sha256(doc, source), origin=origin or source,
         extra={k: v for k, v in doc.items() if k not in _KNOWN_TOP},
     )
+
+
+def _sha256(doc: dict, source: str) -> str:
+    try:
+        return canonical_sha256(doc)
+    except (TypeError, ValueError):
+        raise ProfileError(source, "", "holds a NaN, infinite or non-JSON value outside the cost fields") from None
 
 
 def _seq_lens(value: object, source: str) -> tuple[int, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
 
 from ..model import Scenario
@@ -50,6 +51,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     doc = load_policy(args.policy)
     profile = load_profile(args.profile or args.model or doc.get("profile") or doc["model"])
     check_policy_fits(profile, doc, args.policy)
+    stored_sha = doc.get("profile_sha256")
+    if stored_sha and stored_sha != profile.sha256:
+        print(f"splittui: warning: {args.policy} was made for a different version of profile "
+              f"{profile.model} (sha256 differs); re-scoring against the current one", file=sys.stderr)
     sc = _scenario(args, doc.get("scenario") or {}, profile)
     res = evaluate(profile, sc, doc["policy"])
     res = replace(res, solver=doc.get("solver", "given"))

@@ -1,0 +1,38 @@
+"""Fixtures for the core tests: small profile documents and files (strategies: core_strategies.py)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from splittui.analytic import gpt2_like_doc
+
+
+@pytest.fixture(scope="session")
+def gpt2_doc() -> dict:
+    """The analytic gpt2-like document (splittui.analytic: 195 layers, 6 sequence lengths)."""
+    return gpt2_like_doc()
+
+
+@pytest.fixture
+def tiny_doc() -> dict:
+    """A valid three-layer profile document with two sequence lengths."""
+    def layer(i):
+        return {"name": f"blk{i}", "kind": "linear", "flops": [1e6 * (i + 1), 4e6 * (i + 1)],
+                "client_ms": [5.0 + i, 20.0 + i], "server_ms": [0.5, 2.0], "in_bytes": [4096.0, 8192.0],
+                "mem_bytes": [1e6, 2e6]}
+    return {"schema": "splittui.profile/1", "model": "tiny", "description": "three layers",
+            "source": {"kind": "synthetic"}, "seq_lens": [128, 256], "output_bytes": [1024.0, 2048.0],
+            "layers": [layer(i) for i in range(3)]}
+
+
+@pytest.fixture
+def write_doc(tmp_path):
+    """write_doc(doc_or_text, name) -> path of a file holding it."""
+    def write(doc, name: str = "p.json"):
+        path = tmp_path / name
+        path.write_text(doc if isinstance(doc, str) else json.dumps(copy.deepcopy(doc)), encoding="utf-8")
+        return path
+    return write
