@@ -1,0 +1,81 @@
+"""A FIFO server with a divisible capacity: exact event-driven start times for a request stream.
+
+Request i arrives at ``arrival[i]`` (sorted), needs ``demand[i]`` of the capacity for
+``duration[i]`` once started. Strict FIFO: a request starts at the earliest time that is no earlier
+than its arrival and its predecessor's start and at which enough capacity is free (head-of-line
+blocking, the paper's rule). A request with zero demand (all its layers on the client) needs no
+server and starts on arrival. Capacity is counted in integer units (2**40 = the whole server), so
+freeing and taking it back is exact. A heap holds the running jobs by end time.
+
+Time O(n log k), k = running jobs; memory O(n).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import numpy as np
+
+from ..errors import SplittuiError
+
+__all__ = ["fifo_starts", "CAPACITY_UNITS"]
+
+CAPACITY_UNITS = 1 << 40
+_CHUNK = 1 << 15
+
+
+def _units(demand: np.ndarray, capacity: float) -> list[int]:
+    units = np.ceil(np.asarray(demand, dtype=np.float64) / capacity * CAPACITY_UNITS - 1e-6)
+    units = np.maximum(units, 0)
+    if units.size and units.max() > CAPACITY_UNITS:
+        i = int(np.argmax(units))
+        raise SplittuiError(f"request {i} needs {demand[i]:.4g}, more than the whole capacity {capacity:.4g}: "
+                            "raise the capacity (e.g. the concurrency N)")
+    return units.astype(np.int64).tolist()
+
+
+def _iv(arrival, duration, demand, capacity) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    arr = np.asarray(arrival, dtype=np.float64)
+    dur = np.asarray(duration, dtype=np.float64)
+    dem = np.asarray(demand, dtype=np.float64)
+    if not (arr.shape == dur.shape == dem.shape and arr.ndim == 1):
+        raise SplittuiError("queue: arrival, duration and demand must be 1-D arrays of one length")
+    if not (capacity > 0 and math.isfinite(capacity)):
+        raise SplittuiError(f"queue: capacity must be a finite number > 0, got {capacity!r}")
+    if arr.size and (np.any(np.diff(arr) < 0) or np.any(dur < 0) or np.any(dem < 0)):
+        raise SplittuiError("queue: arrivals must be sorted, durations and demands >= 0")
+    return arr, dur, dem
+
+
+def fifo_starts(arrival, duration, demand, capacity: float, *, progress=None) -> np.ndarray:
+    """Start time of every request under the FIFO rule above. progress(done, total) per chunk."""
+    arr_np, dur_np, dem_np = _iv(arrival, duration, demand, capacity)
+    n = arr_np.size
+    arr, dur, need = arr_np.tolist(), dur_np.tolist(), _units(dem_np, capacity)
+    start = [0.0] * n
+    heap: list[tuple[float, int]] = []
+    push, pop = heapq.heappush, heapq.heappop
+    free, t = CAPACITY_UNITS, -math.inf
+    for lo in range(0, n, _CHUNK):
+        # the hot loop: plain lists and locals only (10^6 requests must take seconds)
+        for i in range(lo, min(lo + _CHUNK, n)):
+            q, a = need[i], arr[i]
+            if q == 0:
+                start[i] = a
+                continue
+            if a > t:
+                t = a
+            while heap and heap[0][0] <= t:
+                free += pop(heap)[1]
+            while free < q:
+                end, r = pop(heap)
+                free += r
+                if end > t:
+                    t = end
+            free -= q
+            start[i] = t
+            push(heap, (t + dur[i], q))
+        if progress is not None:
+            progress(min(lo + _CHUNK, n), n)
+    return np.array(start, dtype=np.float64)

@@ -1,0 +1,407 @@
+"""The paper's §IV-C experiment: every solver over a grid of sequence lengths, bandwidths and deadlines.
+
+Grid, per model: the profile's sequence lengths x bandwidths (default 10..1000 Mbit/s, up = down)
+x a halving series of deadlines per sequence length, delay 10 ms, start and end on the client.
+
+Deadline rule (the paper's "each subsequent latency is half of the larger one"): for sequence
+length s, ``D_0`` = the all-client latency (every layer fits on the client; or the least latency,
+if that is larger), then
+``D_j = D_0 * 2**(-j / per_halving)``, kept while ``D_j`` is at least the least latency any policy
+reaches at the fastest bandwidth of the grid (below it nothing is feasible anywhere, so the last
+deadline is one where almost nothing fits on the client). At most ``max_steps`` halvings.
+
+The DP runs once per (s, bandwidth) pair at ``D_0``; its last row (the frontier) and a backtrack
+per budget give the DP answer at every deadline of the series without re-solving. Its time unit T
+is ``D_min / resolution`` (at most 2**20 units per pass), so the rounding error is the same
+fraction of the tightest deadline for every s. The exact solver (optional) also runs once per
+pair: its Pareto labels do not depend on the deadline, so the end labels give every deadline.
+Greedy, single split and no-split come from one ``prefix_latencies`` pass per pair.
+Time O(pairs * L * W) for the DP, W = resolution * 2**halvings.
+
+Aggregates (SPEC §5 metrics): client share = 1 - server share; improvement over greedy is
+reported two ways, over the cells where both DP and greedy are feasible:
+``ratio of means`` = (mean cs_dp - mean cs_greedy) / mean cs_greedy (robust; the headline), and
+``median of ratios`` = median over those cells with cs_greedy > 0 of (cs_dp - cs_greedy) / cs_greedy
+(a median, because a cell where greedy keeps one tiny layer gives a ratio in the thousands).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .costs import Costs, breakdown, costs_for, min_latency
+from .errors import SplittuiError
+from .model import Profile, Scenario
+from .solvers.baselines import prefix_latencies
+from .solvers.dp import backtrack, run_dp
+from .solvers.exact import remaining_latency
+
+__all__ = ["SweepConfig", "Sweep", "Chart", "PAPER", "SOLVERS", "DEFAULT_BANDWIDTHS",
+           "deadline_series", "run_sweep", "summary", "by_deadline", "by_bandwidth", "charts",
+           "sweep_rows", "paper_key", "overall", "sim_cells", "IMPROVEMENT_CAP"]
+
+SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split")
+DEFAULT_BANDWIDTHS = (10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
+_MAX_W = 1 << 20  # cap on DP budget units per pass (memory and time): T grows instead
+
+# The paper's §IV-C numbers: average share moved to the client (DP) and improvement over greedy, %.
+PAPER = {
+    "transformer": {"offload": 28.9, "improvement": 14.6},
+    "bert": {"offload": 27.8, "improvement": 5.5},
+    "gpt2-like": {"offload": 29.2, "improvement": 12.5},
+    "cmt": {"offload": 44.3, "improvement": 55.4},
+    "overall": {"offload": None, "improvement": 19.0},
+}
+
+
+def paper_key(model: str) -> str | None:
+    """Which paper row a model name corresponds to (bert-base -> bert, cmt-s -> cmt)."""
+    name = model.lower()
+    for key in ("gpt2", "bert", "cmt", "transformer"):
+        if key in name:
+            return "gpt2-like" if key == "gpt2" else key
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class SweepConfig:
+    """Grid and solver options; `unit_ms` fixes T instead of the per-s `resolution` rule."""
+
+    bandwidths: tuple[float, ...] = DEFAULT_BANDWIDTHS
+    seq_lens: tuple[int, ...] | None = None  # None: the profile's own
+    delay_ms: float = 10.0
+    per_halving: int = 1
+    max_steps: int = 16
+    resolution: int = 1000
+    unit_ms: float | None = None
+    exact: bool = True
+    objective: str = "flops"
+
+    def __post_init__(self) -> None:
+        if not self.bandwidths or any(not (b > 0 and math.isfinite(b)) for b in self.bandwidths):
+            raise SplittuiError("sweep: bandwidths must be finite numbers > 0")
+        if self.per_halving < 1 or self.max_steps < 0 or self.resolution < 1:
+            raise SplittuiError("sweep: per_halving and resolution must be >= 1, max_steps >= 0")
+        if self.unit_ms is not None and not self.unit_ms > 0:
+            raise SplittuiError("sweep: unit_ms must be > 0")
+
+    @property
+    def solvers(self) -> tuple[str, ...]:
+        return SOLVERS if self.exact else tuple(s for s in SOLVERS if s != "exact")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Sweep:
+    """One model's sweep, one row per cell; (n, len(solvers)) arrays hold NaN where infeasible."""
+
+    model: str
+    solvers: tuple[str, ...]
+    seq: np.ndarray
+    bandwidth: np.ndarray
+    step: np.ndarray
+    deadline_ms: np.ndarray
+    unit_ms: np.ndarray
+    total_load: np.ndarray
+    client_share: np.ndarray
+    latency_ms: np.ndarray
+    elapsed_s: float = 0.0
+    config: SweepConfig = field(default_factory=SweepConfig)
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.seq)
+
+    def share(self, solver: str) -> np.ndarray:
+        """Client share of one solver per cell (NaN where infeasible)."""
+        return self.client_share[:, self.solvers.index(solver)]
+
+    def server_load(self, solver: str) -> np.ndarray:
+        return (1.0 - self.share(solver)) * self.total_load
+
+    def latency(self, solver: str) -> np.ndarray:
+        return self.latency_ms[:, self.solvers.index(solver)]
+
+
+def _scenario(s: int, bw: float, deadline: float, cfg: SweepConfig, unit: float = 1.0) -> Scenario:
+    return Scenario(deadline_ms=deadline, up_mbps=bw, delay_ms=cfg.delay_ms, seq_len=s,
+                    unit_ms=unit, objective=cfg.objective)
+
+
+def deadline_series(profile: Profile, s: int, cfg: SweepConfig = SweepConfig()) -> np.ndarray:
+    """The halving series of deadlines (ms) for sequence length s (see the module docstring)."""
+    top = _scenario(s, max(cfg.bandwidths), 1.0, cfg)
+    c = costs_for(profile, top)
+    floor_ms = min_latency(c)
+    d0 = max(float(c.client_ms.sum()), floor_ms)
+    if not d0 > 0:
+        raise SplittuiError(f"{profile.model}: every policy takes 0 ms at seq {s}, so there is no deadline to sweep")
+    out = [d0]
+    for j in range(1, cfg.max_steps * cfg.per_halving + 1):
+        d = d0 * 2.0 ** (-j / cfg.per_halving)
+        if d < floor_ms:
+            break
+        out.append(d)
+    return np.array(out)
+
+
+def _unit(series: np.ndarray, cfg: SweepConfig) -> float:
+    if cfg.unit_ms is not None:
+        return cfg.unit_ms
+    return max(series[-1] / cfg.resolution, series[0] / _MAX_W)
+
+
+def _dp_cells(c: Costs, series: np.ndarray, unit: float) -> list[tuple[float, float] | None]:
+    """(client reward, exact latency) of the DP policy at every deadline, from one pass at D_0."""
+    tables = run_dp(replace(c, deadline_ms=float(series[0])), unit)
+    best = tables.end_values()
+    out = []
+    for d in series:
+        w = int(math.floor(d / unit + 1e-9))
+        if not np.isfinite(best[w]):
+            out.append(None)
+            continue
+        policy = backtrack(replace(tables, ints=replace(tables.ints, W=w)))
+        x = np.asarray(policy, dtype=np.int8)
+        out.append((float(c.reward[x == 1].sum()), breakdown(c, x).total_ms))
+    return out
+
+
+def _prefix_cells(c: Costs, series: np.ndarray) -> dict[str, list]:
+    """greedy / single-split / no-split at every deadline from one prefix-latency pass."""
+    lat = prefix_latencies(c)
+    cum = np.concatenate(([0.0], np.cumsum(c.reward)))
+    out = {"greedy": [], "single-split": [], "no-split": []}
+    for d in series:
+        ok = lat <= d + 1e-9 * max(1.0, d)
+        out["no-split"].append((0.0, lat[0]) if ok[0] else None)
+        bad = np.flatnonzero(~ok[1:])
+        k = c.n if bad.size == 0 else int(bad[0])
+        out["greedy"].append((cum[k], lat[k]) if (k > 0 or ok[0]) else None)
+        if ok.any():
+            best = int(np.flatnonzero(ok)[np.argmax(cum[ok])])
+            out["single-split"].append((cum[best], lat[best]))
+        else:
+            out["single-split"].append(None)
+    return out
+
+
+def _front(lat: np.ndarray, rew: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pareto front (faster and more rewarding) of the kept labels, sorted by latency."""
+    idx = np.flatnonzero(keep)
+    order = idx[np.lexsort((-rew[idx], lat[idx]))]
+    r = rew[order]
+    best_before = np.maximum.accumulate(np.concatenate(([-np.inf], r[:-1])))
+    sel = order[r > best_before]
+    return lat[sel], rew[sel]
+
+
+def _exact_cells(c: Costs, series: np.ndarray) -> list:
+    """The exact optimum at every deadline from one Pareto-label pass at D_0 (the exact frontier).
+
+    Same labels as ``solvers.exact`` (dominance is independent of the deadline), pruned with the
+    loosest deadline; each deadline then reads the best end label that meets it.
+    """
+    rem_c, rem_s = remaining_latency(c)
+    limit = float(series[0]) * (1 + 1e-9) + 1e-9
+    start = (np.zeros(1), np.zeros(1))
+    none = (np.zeros(0), np.zeros(0))
+    lab = {1: start if c.start_client else none, 0: none if c.start_client else start}
+    for l in range(c.n):
+        new = {}
+        for side, own, add, rem, hop in ((1, c.client_ms[l], c.reward[l], rem_c[l + 1], c.down_ms[l]),
+                                         (0, c.server_ms[l], 0.0, rem_s[l + 1], c.up_ms[l])):
+            lat = np.concatenate((lab[side][0], lab[1 - side][0] + hop)) + own
+            rew = np.concatenate((lab[side][1], lab[1 - side][1])) + add
+            new[side] = _front(lat, rew, lat + rem <= limit)
+        lab = new
+    tail_c = 0.0 if c.end_client else c.up_out_ms
+    tail_s = c.down_out_ms if c.end_client else 0.0
+    lat = np.concatenate((lab[1][0] + tail_c, lab[0][0] + tail_s))
+    rew = np.concatenate((lab[1][1], lab[0][1]))
+    lat, rew = _front(lat, rew, np.ones(lat.size, dtype=bool))
+    out = []
+    for d in series:
+        i = int(np.searchsorted(lat, d + 1e-9 * max(1.0, d), side="right")) - 1
+        out.append(None if i < 0 else (float(rew[i]), float(lat[i])))
+    return out
+
+
+def _pair(profile: Profile, s: int, bw: float, series: np.ndarray, cfg: SweepConfig) -> dict[str, list]:
+    """Every solver's (client reward, latency) or None, at each deadline of one (s, bw) pair."""
+    unit = _unit(series, cfg)
+    c = costs_for(profile, _scenario(s, bw, float(series[0]), cfg, unit))
+    cells = {"dp": _dp_cells(c, series, unit), **_prefix_cells(c, series)}
+    if cfg.exact:
+        cells["exact"] = _exact_cells(c, series)
+    return cells
+
+
+def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *, progress=None) -> Sweep:
+    """Sweep one profile. progress(done_pairs, total_pairs) is called after each (s, bw) pair."""
+    t0 = time.perf_counter()
+    seqs = cfg.seq_lens or profile.seq_lens
+    series = {s: deadline_series(profile, s, cfg) for s in seqs}
+    total = len(seqs) * len(cfg.bandwidths)
+    cols = {k: [] for k in ("seq", "bw", "step", "deadline", "unit", "total")}
+    share, lat = [], []
+    done = 0
+    for s in seqs:
+        total_load = float(costs_for(profile, _scenario(s, 1.0, 1.0, cfg)).reward.sum())
+        for bw in cfg.bandwidths:
+            cells = _pair(profile, s, bw, series[s], cfg)
+            for j, d in enumerate(series[s]):
+                for key, v in zip(cols, (s, bw, j, d, _unit(series[s], cfg), total_load)):
+                    cols[key].append(v)
+                row = [cells[name][j] for name in cfg.solvers]
+                share.append([np.nan if r is None else r[0] / total_load if total_load > 0 else 0.0
+                              for r in row])
+                lat.append([np.nan if r is None else r[1] for r in row])
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    return Sweep(model=profile.model, solvers=cfg.solvers, seq=np.array(cols["seq"], dtype=np.int64),
+                 bandwidth=np.array(cols["bw"], dtype=float), step=np.array(cols["step"], dtype=np.int64),
+                 deadline_ms=np.array(cols["deadline"]), unit_ms=np.array(cols["unit"]),
+                 total_load=np.array(cols["total"]), client_share=np.clip(np.array(share), 0.0, 1.0),
+                 latency_ms=np.array(lat), elapsed_s=time.perf_counter() - t0, config=cfg)
+
+
+# ----- aggregates ---------------------------------------------------------------------------------
+
+def _agg(dp: np.ndarray, greedy: np.ndarray) -> dict:
+    """Mean shares and both improvement measures over the cells where dp and greedy are feasible."""
+    both = np.isfinite(dp) & np.isfinite(greedy)
+    if not both.any():
+        return {"cells": 0, "dp": math.nan, "greedy": math.nan, "improvement": math.nan,
+                "improvement_median": math.nan}
+    d, g = dp[both], greedy[both]
+    pos = g > 0
+    ratios = (d[pos] - g[pos]) / g[pos]
+    return {"cells": int(both.sum()), "dp": float(d.mean()), "greedy": float(g.mean()),
+            "improvement": float((d.mean() - g.mean()) / g.mean()) if g.mean() > 0 else math.nan,
+            "improvement_median": float(np.median(ratios)) if ratios.size else math.nan}
+
+
+def summary(sw: Sweep) -> dict:
+    """Per-model headline numbers (fractions, not %), with the paper's beside them."""
+    dp, g = sw.share("dp"), sw.share("greedy")
+    out = _agg(dp, g)
+    out.update(model=sw.model, n_cells=sw.n_cells, elapsed_s=sw.elapsed_s,
+               dp_infeasible_greedy_feasible=int((~np.isfinite(dp) & np.isfinite(g)).sum()),
+               paper=PAPER.get(paper_key(sw.model) or "", None))
+    if "exact" in sw.solvers:
+        ex = _agg(sw.share("exact"), g)
+        out.update(exact=ex["dp"], exact_improvement=ex["improvement"])
+    return out
+
+
+def overall(sweeps: list[Sweep]) -> dict:
+    """All models' cells pooled."""
+    dp = np.concatenate([s.share("dp") for s in sweeps])
+    g = np.concatenate([s.share("greedy") for s in sweeps])
+    return _agg(dp, g)
+
+
+def by_deadline(sw: Sweep) -> dict[int, dict[int, dict]]:
+    """{seq: {step: aggregate over bandwidths}} (Figs. 8-9)."""
+    out = {}
+    dp, g = sw.share("dp"), sw.share("greedy")
+    for s in np.unique(sw.seq):
+        row = {}
+        for j in np.unique(sw.step[sw.seq == s]):
+            m = (sw.seq == s) & (sw.step == j)
+            row[int(j)] = _agg(dp[m], g[m]) | {"deadline_ms": float(sw.deadline_ms[m][0])}
+        out[int(s)] = row
+    return out
+
+
+def by_bandwidth(sw: Sweep) -> dict[float, dict]:
+    """{bandwidth: aggregate over sequence lengths and deadlines} (Figs. 10-11)."""
+    dp, g = sw.share("dp"), sw.share("greedy")
+    return {float(b): _agg(dp[sw.bandwidth == b], g[sw.bandwidth == b]) for b in np.unique(sw.bandwidth)}
+
+
+# ----- chart data (drawn by the CLI and the app with plotext) -------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """One figure: series are (label, xs, ys); xticks are (positions, labels)."""
+
+    title: str
+    xlabel: str
+    ylabel: str
+    series: tuple[tuple[str, tuple[float, ...], tuple[float, ...]], ...]
+    xticks: tuple[tuple[float, ...], tuple[str, ...]] | None = None
+
+
+def _pct(v: float, cap: float = math.inf) -> float:
+    return min(100.0 * v, cap) if math.isfinite(v) else math.nan
+
+
+IMPROVEMENT_CAP = 300.0  # % shown on charts; at tight deadlines greedy keeps ~nothing and ratios explode
+
+
+def charts(sw: Sweep) -> list[Chart]:
+    """The four figures of §IV-C for one model (x of Figs. 8-9: halving step j, D_j = D_0 / 2^j)."""
+    bd, bb = by_deadline(sw), by_bandwidth(sw)
+    per, cap = sw.config.per_halving, IMPROVEMENT_CAP
+    fig8, fig9 = [], []
+    for s, row in bd.items():
+        js = tuple(j / per for j in row)
+        fig8.append((f"s={s}", js, tuple(_pct(a["dp"]) for a in row.values())))
+        fig9.append((f"s={s}", js, tuple(_pct(a["improvement"], cap) for a in row.values())))
+    bws = list(bb)
+    xs = tuple(float(i) for i in range(len(bws)))
+    ticks = (xs, tuple(f"{b:g}" for b in bws))
+    fig10 = [("dp", xs, tuple(_pct(bb[b]["dp"]) for b in bws)),
+             ("greedy", xs, tuple(_pct(bb[b]["greedy"]) for b in bws))]
+    fig11 = [("dp vs greedy", xs, tuple(_pct(bb[b]["improvement"], cap) for b in bws))]
+    xl = "j (deadline = D0 / 2^j)"
+    top = int(sw.step.max() // per) if sw.n_cells else 0
+    jt = (tuple(float(j) for j in range(top + 1)), tuple(str(j) for j in range(top + 1)))
+    capped = f"% (capped at {cap:g})"
+    return [
+        Chart(f"{sw.model} · Fig. 8: DP client share by deadline", xl, "% on client", tuple(fig8), jt),
+        Chart(f"{sw.model} · Fig. 9: gain over greedy by deadline", xl, capped, tuple(fig9), jt),
+        Chart(f"{sw.model} · Fig. 10: client share by bandwidth", "Mbit/s", "% on client", tuple(fig10), ticks),
+        Chart(f"{sw.model} · Fig. 11: gain over greedy by bandwidth", "Mbit/s", capped, tuple(fig11),
+              ticks),
+    ]
+
+
+def sweep_rows(sw: Sweep) -> list[dict]:
+    """One flat dict per cell (CSV/JSON): client share, server share, latency, feasible per solver."""
+    rows = []
+    for i in range(sw.n_cells):
+        row = {"model": sw.model, "seq_len": int(sw.seq[i]), "bandwidth_mbps": float(sw.bandwidth[i]),
+               "step": int(sw.step[i]), "deadline_ms": round(float(sw.deadline_ms[i]), 6),
+               "unit_ms": float(sw.unit_ms[i])}
+        for k, name in enumerate(sw.solvers):
+            cs, lat = sw.client_share[i, k], sw.latency_ms[i, k]
+            ok = bool(np.isfinite(cs))
+            row[f"{name}_feasible"] = ok
+            row[f"{name}_client_share"] = float(cs) if ok else None
+            row[f"{name}_server_share"] = float(1.0 - cs) if ok else None
+            row[f"{name}_latency_ms"] = float(lat) if ok else None
+        rows.append(row)
+    return rows
+
+
+def sim_cells(sweeps: list[Sweep], methods: tuple[str, ...] = ("dp", "greedy", "no-split")):
+    """The cells of one or more sweeps where every method is feasible, as simulation input."""
+    from .sim import Cells
+
+    deadline, load, lat = [], {m: [] for m in methods}, {m: [] for m in methods}
+    for sw in sweeps:
+        ok = np.all([np.isfinite(sw.share(m)) for m in methods], axis=0)
+        deadline.append(sw.deadline_ms[ok])
+        for m in methods:
+            load[m].append(sw.server_load(m)[ok])
+            lat[m].append(sw.latency(m)[ok])
+    cat = np.concatenate
+    return Cells(deadline_ms=cat(deadline), server_load={m: cat(v) for m, v in load.items()},
+                 latency_ms={m: cat(v) for m, v in lat.items()})

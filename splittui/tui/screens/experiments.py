@@ -1,0 +1,197 @@
+"""The Experiments screen: the paper's sweep (Figs. 8-11) and throughput simulation (Figs. 12-13)
+for the current model, run in a thread worker with progress, drawn with plotext, exportable.
+
+Self-contained: ``ExperimentsScreen(profile, scenario)`` can be pushed by any app. The scenario
+supplies the delay and the objective; the grid is `splittui sweep`'s default. Keys: r rerun,
+c CSV, j JSON (files go to ``export_dir``, never over an existing file), Escape closes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, ProgressBar, Static
+from textual.worker import get_current_worker
+from textual_plotext import PlotextPlot
+
+from ...model import Profile, Scenario
+
+__all__ = ["ExperimentsScreen"]
+
+
+class _Cancelled(Exception):
+    """Raised inside the worker's progress callback when the worker was cancelled."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    sweep: object
+    sim: object
+
+
+class ExperimentsScreen(Screen):
+    """Sweep + simulation for one profile; Escape returns to the caller."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("r", "rerun", "Rerun"),
+        Binding("c", "export('csv')", "Export CSV"),
+        Binding("j", "export('json')", "Export JSON"),
+    ]
+    DEFAULT_CSS = """
+    ExperimentsScreen #exp-status { height: auto; padding: 0 1; }
+    ExperimentsScreen ProgressBar { padding: 0 1; }
+    ExperimentsScreen #exp-charts { grid-size: 2; grid-rows: 16; height: auto; }
+    ExperimentsScreen #exp-summary { height: auto; padding: 0 1; }
+    ExperimentsScreen #exp-chart-4 { column-span: 2; }
+    """
+
+    class Progressed(Message):
+        def __init__(self, fraction: float) -> None:
+            super().__init__()
+            self.fraction = fraction
+
+    class Finished(Message):
+        def __init__(self, outcome: _Outcome) -> None:
+            super().__init__()
+            self.outcome = outcome
+
+    def __init__(self, profile: Profile, scenario: Scenario, *, requests: int = 20_000,
+                 export_dir: str | Path = ".", name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.profile, self.scenario = profile, scenario
+        self.requests, self.export_dir = requests, Path(export_dir)
+        self.outcome: _Outcome | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"Experiments · {self.profile.model} · running…", id="exp-status")
+        yield ProgressBar(total=100, show_eta=False, id="exp-progress")
+        with VerticalScroll():
+            yield Static("", id="exp-summary")
+            with Grid(id="exp-charts"):
+                for k in range(5):
+                    yield PlotextPlot(id=f"exp-chart-{k}")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.run_experiments()
+
+    # ----- the worker: core calls only; results go back as messages -----
+
+    @work(thread=True, exclusive=True)
+    def run_experiments(self) -> None:
+        from ...sim import SimConfig, simulate
+        from ...sweep import SweepConfig, run_sweep, sim_cells
+
+        worker = get_current_worker()
+
+        def report(lo: float, span: float):
+            def progress(done: int, total: int) -> None:
+                if worker.is_cancelled:
+                    raise _Cancelled
+                self.post_message(self.Progressed(lo + span * done / max(total, 1)))
+            return progress
+
+        cfg = SweepConfig(delay_ms=self.scenario.delay_ms, objective=self.scenario.objective, exact=False)
+        try:
+            sweep = run_sweep(self.profile, cfg, progress=report(0.0, 0.6))
+            sim = simulate(sim_cells([sweep]), SimConfig(requests=self.requests), progress=report(0.6, 0.4))
+        except _Cancelled:
+            return
+        self.post_message(self.Finished(_Outcome(sweep, sim)))
+
+    @on(Progressed)
+    def _show_progress(self, event: Progressed) -> None:
+        self.query_one(ProgressBar).update(progress=100 * event.fraction)
+
+    @on(Finished)
+    def _show_outcome(self, event: Finished) -> None:
+        from ...commands.simulate import wait_chart
+        from ...sweep import charts, summary
+
+        self.outcome = out = event.outcome
+        self.query_one(ProgressBar).update(progress=100)
+        figures = [*charts(out.sweep), wait_chart(out.sim)]
+        for k, chart in enumerate(figures):
+            self._draw(k, chart, log_y=k == 4)
+        s = summary(out.sweep)
+        lines = [f"{out.sweep.n_cells} cells in {out.sweep.elapsed_s:.2f} s · DP on client {_pct(s['dp'])} · "
+                 f"improvement over greedy {_pct(s['improvement'], True)} (paper: {_paper(s['paper'])})"]
+        for m, st in out.sim.stats.items():
+            lines.append(f"{m:>9}: served {st.served:,} · mean wait {st.mean_wait_s:.3g} s · "
+                         f"p99 {st.p99_wait_s:.3g} s · max {st.max_wait_s:.3g} s · util {100 * st.utilisation:.0f} %")
+        self.query_one("#exp-summary", Static).update("\n".join(lines))
+        self.query_one("#exp-status", Static).update(
+            f"Experiments · {self.profile.model} · done · r rerun · c CSV · j JSON · Esc close")
+
+    def _draw(self, k: int, chart, *, log_y: bool) -> None:
+        from ...commands.sweep import draw_chart
+
+        plot = self.query_one(f"#exp-chart-{k}", PlotextPlot)
+        # plotext drops a title wider than the plot: the model is in the status line already
+        draw_chart(plot.plt, replace(chart, title=chart.title.split(" · ", 1)[-1]), log_y=log_y)
+        plot.refresh()
+
+    # ----- actions -----
+
+    def action_close(self) -> None:
+        self.workers.cancel_all()
+        self.dismiss()
+
+    def action_rerun(self) -> None:
+        self.outcome = None
+        self.query_one(ProgressBar).update(progress=0)
+        self.query_one("#exp-status", Static).update(f"Experiments · {self.profile.model} · running…")
+        self.run_experiments()
+
+    def action_export(self, kind: str) -> None:
+        if self.outcome is None:
+            self.notify("Nothing to export yet: the experiments are still running.", severity="warning")
+            return
+        path = _free_path(self.export_dir, f"splittui-experiments-{self.profile.model}", kind)
+        try:
+            _write(path, kind, self.outcome)
+        except Exception as exc:  # a failed export is a message, never a crash
+            self.notify(f"Export failed: {exc}", severity="error")
+            return
+        self.notify(f"Wrote {path}", title="Exported")
+
+
+def _free_path(folder: Path, stem: str, ext: str) -> Path:
+    """folder/stem.ext, or stem-2.ext, stem-3.ext, ...: never an existing file."""
+    path, n = folder / f"{stem}.{ext}", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}-{n}.{ext}"
+    return path
+
+
+def _write(path: Path, kind: str, out: _Outcome) -> None:
+    from ...commands.simulate import simulation_document
+    from ...commands.sweep import sweep_document, write_csv_atomic, write_json
+    from ...sweep import sweep_rows
+
+    if kind == "csv":
+        write_csv_atomic(path, sweep_rows(out.sweep))
+    else:
+        write_json(path, {"sweep": sweep_document([out.sweep]),
+                          "simulation": simulation_document(out.sim, [out.sweep.model])}, force=False)
+
+
+def _pct(v: float, signed: bool = False) -> str:
+    if v != v:
+        return "—"
+    return f"{100 * v:+.1f} %" if signed else f"{100 * v:.1f} %"
+
+
+def _paper(paper: dict | None) -> str:
+    if not paper:
+        return "no figure for this model"
+    return f"{paper['offload']} % on client, {paper['improvement']:+} %"

@@ -1,0 +1,77 @@
+"""The Experiments screen, standalone in a tiny host app: runs, draws, exports without
+overwriting, closes on Escape."""
+
+from __future__ import annotations
+
+import numpy as np
+from textual.app import App
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from splittui.model import Scenario
+from splittui.profiles import profile_from_doc
+from splittui.tui.screens.experiments import ExperimentsScreen
+
+
+def small_profile():
+    rng = np.random.default_rng(0)
+    layers = [{"name": f"l{i}", "kind": "linear", "flops": sorted(rng.uniform(1e6, 1e8, 2).tolist()),
+               "client_ms": sorted(rng.uniform(1, 40, 2).tolist()), "server_ms": sorted(rng.uniform(0, 3, 2).tolist()),
+               "in_bytes": sorted(rng.uniform(0, 3000, 2).tolist())} for i in range(8)]
+    return profile_from_doc({"schema": "splittui.profile/1", "model": "tiny", "seq_lens": [32, 64],
+                             "output_bytes": [100.0, 200.0], "layers": layers})
+
+
+class Host(App):
+    def __init__(self, export_dir) -> None:
+        super().__init__()
+        self.export_dir = export_dir
+
+    def compose(self):
+        yield Static("host", id="host")
+
+    def on_mount(self) -> None:
+        self.push_screen(ExperimentsScreen(small_profile(), Scenario(), requests=2000, export_dir=self.export_dir))
+
+
+async def wait_done(pilot, screen) -> None:
+    for _ in range(200):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if screen.outcome is not None:
+            return
+    raise AssertionError("experiments never finished")
+
+
+async def test_runs_draws_exports_and_closes(tmp_path):
+    app = Host(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ExperimentsScreen)
+        await pilot.press("c")                       # too early or not: never a crash
+        await wait_done(pilot, screen)
+        summary = str(screen.query_one("#exp-summary", Static).render())
+        assert "improvement over greedy" in summary and "no-split" in summary
+        plot = screen.query_one("#exp-chart-0", PlotextPlot)
+        assert "s=32" in plot.render().plain         # the Fig. 8 legend was drawn
+        for f in tmp_path.iterdir():
+            f.unlink()
+        await pilot.press("c")
+        await pilot.press("c")
+        await pilot.press("j")
+        await pilot.pause()
+        names = sorted(p.name for p in tmp_path.iterdir())
+        assert names == ["splittui-experiments-tiny-2.csv", "splittui-experiments-tiny.csv",
+                         "splittui-experiments-tiny.json"]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, ExperimentsScreen)
+
+
+async def test_escape_while_running_cancels(tmp_path):
+    app = Host(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, ExperimentsScreen)
+        await app.workers.wait_for_complete()
