@@ -1,0 +1,299 @@
+"""The interactive what-if explorer: `make_app()` builds it for the CLI, the tests and the screenshots.
+
+The app owns one frozen `AppState` (profile, scenario, results, frontier), replaced as a whole.
+Knob changes re-solve at once when the DP is small, otherwise in a worker whose stale answers are
+dropped by a generation number. Secondary screens are imported only when their key is pressed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from ..commands.common import default_seq
+from ..errors import SplittuiError
+from ..model import Profile, Scenario
+from ..profiles import load_profile, shipped_names
+from .commands import SplitCommands
+from .messages import AppState, LoadedPolicy, ModelChosen, ScenarioChanged, Solved, compute_state, solve_cost
+from .widgets.banner import InfeasibleBanner
+from .widgets.charts import Chart
+from .widgets.controls import Controls
+from .widgets.numbers import NumbersPanel
+from .widgets.strip import PlacementStrip
+
+__all__ = ["SplitApp", "make_app", "SYNC_SOLVE_CELLS"]
+
+SYNC_SOLVE_CELLS = 3_000_000   # L x W above which solving moves to a worker (~10 ms of DP here)
+WORKER_DEBOUNCE_S = 0.03
+TABS = (("placement", "Placement"), ("frontier", "Frontier"), ("flops", "FLOPs"),
+        ("bandwidth", "Bandwidth"), ("timeline", "Timeline"))
+KNOB_KEYS = [("↑/↓ tab", "move between knobs"), ("←/→", "small step (or move the layer cursor)"),
+             ("shift+←/→ pgup/pgdn", "large step (or next block)"), ("home/end", "ends of the range"),
+             ("click/drag", "set a slider with the mouse"), ("ctrl+p", "command palette")]
+
+
+class SplitApp(App):
+    """splittui: where should each layer run so the server works least and the deadline holds?"""
+
+    TITLE = "splittui"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {SplitCommands}
+    BINDINGS = [
+        Binding("s", "save_slot", "Save slot", tooltip="Save the current scenario to the next numbered slot"),
+        Binding("c", "compare", "Compare", tooltip="Compare saved slots side by side (recall, rename, delete)"),
+        Binding("e", "export", "Export", tooltip="Export the DP policy as splittui.policy/1 JSON"),
+        Binding("E", "export_all", "Export slots", show=False, tooltip="Export every saved slot's policy"),
+        Binding("o", "load_policy", "Load policy", show=False,
+                tooltip="Load a policy file and score it under the current knobs"),
+        Binding("l", "toggle_link", "Link bandwidths", show=False,
+                tooltip="Link or unlink upload and download bandwidth"),
+        Binding("x", "experiments", "Experiments", show=False, tooltip="Open the experiments screen"),
+        Binding("p", "live_profile", "Profile a model", show=False,
+                tooltip="Profile a zoo model live and switch to it"),
+        Binding("t", "next_theme", "Next theme", show=False, tooltip="Switch to the next colour theme"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="List every key"),
+        Binding("q", "quit", "Quit", tooltip="Quit splittui"),
+        *(Binding(str(i + 1), f"show_tab('{tab}')", f"Show {title}", show=False, tooltip=f"Show the {title} tab")
+          for i, (tab, title) in enumerate(TABS)),
+    ]
+
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (38, "-tall")]
+
+    state: reactive[AppState | None] = reactive(None, always_update=True)
+
+    def __init__(self, profile: Profile, scenario: Scenario, *, show_timings: bool = True) -> None:
+        super().__init__()
+        self.profiles: dict[str, Profile] = {profile.origin or profile.model: profile}
+        self.profile = profile
+        self.scenario = scenario
+        self.show_timings = show_timings
+        self.slots: tuple = ()
+        self.loaded: LoadedPolicy | None = None
+        self._generation = 0
+        self._solve_queued = False
+
+    # layout
+    def compose(self) -> ComposeResult:
+        yield Controls(self.profile, self.scenario, self._models(), id="controls")
+        yield InfeasibleBanner(id="banner")
+        with TabbedContent(id="tabs"):
+            for i, (tab, title) in enumerate(TABS):
+                with TabPane(f"{i + 1} {title}", id=tab):
+                    if tab == "placement":
+                        yield NumbersPanel(show_timings=self.show_timings, id="numbers")
+                        yield PlacementStrip(id="strip")
+                        with Horizontal(id="mini-charts"):   # shown on tall terminals only
+                            yield Chart("frontier", id="mini-frontier")
+                            yield Chart("timeline", id="mini-timeline")
+                    else:
+                        yield Chart(tab, id=f"chart-{tab}")
+        yield Footer()
+
+    def _models(self) -> list[str]:
+        return list(dict.fromkeys([*shipped_names(), *self.profiles]))
+
+    def on_mount(self) -> None:
+        self.query_one("#deadline").focus()
+        self.resolve()
+
+    # solving
+    def resolve(self) -> None:
+        """Re-solve for the current profile and scenario (now, or in a worker when it is large)."""
+        self._generation += 1
+        if solve_cost(self.profile, self.scenario) <= SYNC_SOLVE_CELLS:
+            self.state = compute_state(self.profile, self.scenario, self._generation, self.loaded)
+        else:
+            self.query_one("#tabs").add_class("-stale")
+            self._solve_in_worker(self.profile, self.scenario, self._generation, self.loaded)
+
+    @work(thread=True, exclusive=True, group="solve")
+    def _solve_in_worker(self, profile, scenario, generation, loaded) -> None:
+        time.sleep(WORKER_DEBOUNCE_S)   # a held-down key: only the latest request gets solved
+        if generation == self._generation:
+            self.post_message(Solved(compute_state(profile, scenario, generation, loaded)))
+
+    @on(Solved)
+    def _solved(self, event: Solved) -> None:
+        if event.state.generation == self._generation:  # a newer request supersedes this answer
+            self.state = event.state
+
+    def watch_state(self, state: AppState | None) -> None:
+        if state is None:
+            return
+        self.query_one("#tabs").remove_class("-stale")
+        for widget in (self.query_one(NumbersPanel), self.query_one(PlacementStrip), self.query_one(InfeasibleBanner)):
+            widget.state = state
+        for chart in self.query(Chart):
+            chart.show_state(state)
+        self.sub_title = f"{state.profile.model} · {state.profile.n_layers} layers"
+
+    @on(ScenarioChanged)
+    def _scenario_changed(self, event: ScenarioChanged) -> None:
+        self.scenario = event.scenario
+        if not self._solve_queued:      # changes queued behind this one share a single solve
+            self._solve_queued = True
+            self.call_later(self._solve_queued_change)
+
+    def _solve_queued_change(self) -> None:
+        self._solve_queued = False
+        self.resolve()
+
+    @on(ModelChosen)
+    def _model_chosen(self, event: ModelChosen) -> None:
+        try:
+            profile = self.profiles.get(event.name) or load_profile(event.name)
+        except SplittuiError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        # the knobs may be ahead of self.scenario (their change is still queued): keep theirs
+        self.switch_profile(profile, self.query_one(Controls).scenario)
+
+    def switch_profile(self, profile: Profile, scenario: Scenario | None = None) -> None:
+        """Open another profile, keeping every knob that still applies to it."""
+        self.profiles[profile.origin or profile.model] = profile
+        sc = scenario or self.scenario
+        lo, hi = profile.seq_range
+        if not lo <= sc.seq_len <= hi:
+            sc = sc.replace(seq_len=default_seq(profile))
+        if sc.objective == "mem_bytes" and not profile.has_mem:
+            sc = sc.replace(objective="flops")
+        self.profile, self.scenario = profile, sc
+        self.query_one(Controls).show(profile, sc, self._models())
+        self.resolve()
+
+    # actions
+    def action_show_tab(self, tab: str) -> None:
+        tabs = self.query_one(TabbedContent)
+        knob = self.focused if self.focused is not None and tabs not in self.focused.ancestors else None
+        self.set_focus(None)   # textual #4955: a focused widget in the old tab snaps `active` back
+        tabs.active = tab
+        if knob is not None:
+            self.call_after_refresh(knob.focus)   # keep driving the same knob
+
+    def action_toggle_link(self) -> None:
+        linked = self.query_one(Controls).toggle_link()
+        self.notify("upload and download linked" if linked else "upload and download unlinked", timeout=2)
+
+    def action_save_slot(self) -> None:
+        from .slots import add_slot
+
+        st = self.state
+        if st is None or st.error:
+            self.notify("nothing solved to save", severity="warning")
+            return
+        self.slots = add_slot(self.slots, st.profile, st.scenario, dict(st.results))
+        self.notify(f"saved as {self.slots[-1].name} ({len(self.slots)} saved; c compares)", timeout=3)
+
+    def action_compare(self) -> None:
+        from .screens.compare import CompareScreen
+
+        if not self.slots:
+            self.notify("no saved slots yet: press s to save the current scenario", severity="warning")
+            return
+        self.push_screen(CompareScreen(self.slots), self._compared)
+
+    def _compared(self, outcome) -> None:
+        from .slots import find
+
+        self.slots = outcome.slots
+        if outcome.recall is not None:
+            slot = find(self.slots, outcome.recall)
+            self.switch_profile(slot.profile, slot.scenario)
+            self.notify(f"recalled {slot.name}", timeout=2)
+
+    def action_export(self) -> None:
+        from ..policy import policy_document
+
+        st = self.state
+        if st is None or st.dp is None:
+            self.notify("nothing solved to export", severity="warning")
+            return
+        doc = policy_document(st.profile, st.scenario, st.dp)
+        self._export([doc], f"policy-{st.profile.model}.json", "Export the DP policy")
+
+    def action_export_all(self) -> None:
+        from .slots import slot_documents
+
+        if not self.slots:
+            self.notify("no saved slots to export: press s first", severity="warning")
+            return
+        self._export(slot_documents(self.slots), "policies-slots.json", f"Export {len(self.slots)} slots")
+
+    def _export(self, docs: list[dict], default: str, title: str) -> None:
+        from .screens.export import ExportScreen
+
+        def done(path) -> None:
+            if path is not None:
+                self.notify(f"wrote {len(docs)} polic{'y' if len(docs) == 1 else 'ies'} to {path}")
+
+        self.push_screen(ExportScreen(default, docs, title=title), done)
+
+    def action_load_policy(self) -> None:
+        from .screens.load_policy import LoadPolicyScreen
+
+        self.push_screen(LoadPolicyScreen(), self._policy_loaded)
+
+    def _policy_loaded(self, doc: dict | None) -> None:
+        if doc is None:
+            return
+        if len(doc["policy"]) != self.profile.n_layers:
+            self.notify(f"that policy has {len(doc['policy'])} layers; {self.profile.model} has "
+                        f"{self.profile.n_layers}", severity="error")
+            return
+        self.loaded = LoadedPolicy(label=f"file:{doc.get('solver', 'policy')}"[:8], policy=tuple(doc["policy"]))
+        self.notify("loaded policy scored under the current knobs (row 'file:…')", timeout=3)
+        self.resolve()
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        keys = [(b.key_display or b.key, b.tooltip or b.description) for b in self.BINDINGS]
+        self.push_screen(HelpScreen(KNOB_KEYS + keys))
+
+    def action_experiments(self) -> None:
+        try:
+            from .screens.experiments import ExperimentsScreen
+        except ImportError:
+            self.notify("the experiments screen is not available in this build", severity="warning")
+            return
+        self.push_screen(ExperimentsScreen(self.profile, self.scenario))
+
+    def action_live_profile(self) -> None:
+        from .screens.profile import ProfileScreen
+
+        def done(profile: Profile | None) -> None:
+            if profile is not None:
+                self.switch_profile(profile)
+                self.notify(f"profiled {profile.model}: now showing it")
+
+        self.push_screen(ProfileScreen(self.profile.model), done)
+
+    def action_next_theme(self) -> None:
+        names = sorted(self.available_themes)
+        self.theme = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]
+        self.notify(f"theme: {self.theme}", timeout=1.5)
+
+    def palette_commands(self) -> list[tuple[str, str, str]]:
+        """(title, action, help) for the command palette: every binding's action."""
+        return [(b.description, b.action, f"{b.tooltip} (key {b.key_display or b.key})") for b in self.BINDINGS]
+
+
+def make_app(profile: Profile | None = None, *, scenario: Scenario | None = None,
+             show_timings: bool | None = None) -> SplitApp:
+    """The one factory: `profile` defaults to gpt2-like, `scenario` to the defaults at its length.
+
+    show_timings=False (or SPLITTUI_HIDE_TIMINGS=1) hides solve times, for reproducible snapshots.
+    """
+    profile = profile or load_profile("gpt2-like")
+    scenario = scenario or Scenario(seq_len=default_seq(profile))
+    if show_timings is None:
+        show_timings = os.environ.get("SPLITTUI_HIDE_TIMINGS", "") in ("", "0")
+    return SplitApp(profile, scenario, show_timings=show_timings)

@@ -1,0 +1,119 @@
+"""Controls: the knobs of a scenario (sliders and selectors) and their mapping to a `Scenario`.
+
+The app sets knobs with `show()` (attributes down, no messages); a user's change posts
+`ScenarioChanged` with the whole new scenario or `ModelChosen` (messages up).
+"""
+
+from __future__ import annotations
+
+import math
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Grid
+
+from ...model import OBJECTIVES, SIDES, Profile, Scenario
+from ..messages import ModelChosen, ScenarioChanged
+from .slider import Choice, Slider, linear_values, log_values
+
+__all__ = ["Controls", "fmt_ms", "fmt_mbps", "seq_values"]
+
+DEADLINES = log_values(1, 100_000)
+BANDWIDTHS = log_values(1, 10_000)
+DELAYS = linear_values(0, 20, 0.5) + linear_values(21, 200, 1)
+UNITS = log_values(0.01, 100, (1, 2, 5))
+
+
+def fmt_ms(v: float) -> str:
+    if v >= 10_000:
+        return f"{v / 1000:g} s"
+    return f"{v:.3g} ms" if v < 1 else f"{v:g} ms"
+
+
+def fmt_mbps(v: float) -> str:
+    return f"{v / 1000:g} Gbit/s" if v >= 1000 else f"{v:g} Mbit/s"
+
+
+def seq_values(profile: Profile) -> list[int]:
+    """The profile's sampled lengths plus a log grid (8 per doubling) between its ends."""
+    lo, hi = profile.seq_range
+    n = int(8 * math.log2(hi / lo)) + 1 if hi > lo else 1
+    grid = {round(lo * (hi / lo) ** (i / max(1, n - 1))) for i in range(n)}
+    return sorted(grid | set(profile.seq_lens))
+
+
+class Controls(Grid):
+    """Ten knobs in a grid; `scenario` is always the one they show."""
+
+    def __init__(self, profile: Profile, scenario: Scenario, models: list[str], *, id: str | None = None):
+        super().__init__(id=id)
+        self.linked = scenario.down_mbps == scenario.up_mbps
+        self.scenario = scenario
+        self._initial = (profile, models)
+
+    def compose(self) -> ComposeResult:
+        profile, models = self._initial
+        sc = self.scenario
+        yield Slider(DEADLINES, sc.deadline_ms, label="deadline", fmt=fmt_ms, id="deadline")
+        yield Slider(UNITS, sc.unit_ms, label="time T", fmt=fmt_ms, id="unit", big_step=3)
+        yield Slider(BANDWIDTHS, sc.up_mbps, label="upload", fmt=fmt_mbps, id="up")
+        yield Choice(models, profile.origin or profile.model, label="model", id="model")
+        yield Slider(BANDWIDTHS, sc.down_mbps, label=self._down_label(), fmt=fmt_mbps, id="down")
+        yield Choice(SIDES, sc.start, label="start", id="start")
+        yield Slider(DELAYS, sc.delay_ms, label="delay", fmt=fmt_ms, id="delay", big_step=10)
+        yield Choice(SIDES, sc.end, label="end", id="end")
+        yield Slider(seq_values(profile), sc.seq_len, label="seq len", fmt=str, id="seq")
+        yield Choice(self._objectives(profile), sc.objective, label="objective", id="objective")
+
+    def _down_label(self) -> str:
+        return "down=up" if self.linked else "download"
+
+    @staticmethod
+    def _objectives(profile: Profile) -> list[str]:
+        return [o for o in OBJECTIVES if o != "mem_bytes" or profile.has_mem]
+
+    def _knob(self, name: str) -> Slider:
+        return self.query_one(f"#{name}", Slider)
+
+    def show(self, profile: Profile, sc: Scenario, models: list[str] | None = None) -> None:
+        """Set every knob to `sc` (and `profile`'s ranges) without posting messages."""
+        self.scenario = sc
+        with self.prevent(Slider.Changed):
+            if models is not None:
+                self._knob("model").set_values(models, profile.origin or profile.model)
+            self._knob("seq").set_values(seq_values(profile), sc.seq_len)
+            self._knob("objective").set_values(self._objectives(profile), sc.objective)
+            for name, value in (("deadline", sc.deadline_ms), ("unit", sc.unit_ms), ("up", sc.up_mbps),
+                                ("down", sc.down_mbps), ("delay", sc.delay_ms), ("start", sc.start),
+                                ("end", sc.end)):
+                self._knob(name).set_value(value)
+
+    def toggle_link(self) -> bool:
+        """Link or unlink the bandwidths; linking copies upload onto download."""
+        self.linked = not self.linked
+        down = self._knob("down")
+        down.label = self._down_label()
+        down.refresh()
+        if self.linked and down.value != self.scenario.up_mbps:
+            down.set_value(self.scenario.up_mbps)   # posts Changed -> new scenario
+        return self.linked
+
+    @on(Slider.Changed)
+    def _knob_moved(self, event: Slider.Changed) -> None:
+        event.stop()
+        name = event.slider.id
+        if name == "model":
+            self.post_message(ModelChosen(event.value))
+            return
+        if self.linked and name in ("up", "down"):
+            other = self._knob("down" if name == "up" else "up")
+            with self.prevent(Slider.Changed):
+                other.set_value(event.value)
+        self.scenario = self._read(self.scenario)
+        self.post_message(ScenarioChanged(self.scenario))
+
+    def _read(self, sc: Scenario) -> Scenario:
+        k = self._knob
+        return sc.replace(deadline_ms=k("deadline").value, unit_ms=k("unit").value, up_mbps=k("up").value,
+                          down_mbps=k("down").value, delay_ms=k("delay").value, seq_len=int(k("seq").value),
+                          start=k("start").value, end=k("end").value, objective=k("objective").value)

@@ -1,0 +1,127 @@
+"""NumbersPanel: per solver the server FLOP share (bar), latency against the deadline, switches,
+improvement over greedy (SPEC §5) and solve time; then DP's latency breakdown and the DP–exact gap.
+"""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from ...model import Result
+from ...policy import improvement_over_greedy
+from ..messages import APP_SOLVERS, AppState
+from .strip import CLIENT, SERVER
+
+__all__ = ["NumbersPanel", "share_bar"]
+
+_EIGHTHS = " ▏▎▍▌▋▊▉█"
+# cell text gets a (visually neutral) style of its own so that it never shares a text run with the
+# padding before it: SVG viewers misplace text that follows leading spaces inside one run
+_PLAIN = Style(italic=False)
+
+
+def share_bar(share: float, width: int) -> Text:
+    """A horizontal bar filled to `share` (0..1) with eighth-cell precision."""
+    cells = max(0.0, min(1.0, share)) * width
+    full = int(cells)
+    part = _EIGHTHS[int((cells - full) * 8)].strip() if full < width else ""
+    bar = Text().append("█" * full + part, style=SERVER)
+    return bar.append("·" * (width - full - len(part)), style="dim")
+
+
+def _ms(v: float) -> str:
+    return f"{v:,.1f}" if v < 10_000 else f"{v:,.0f}"
+
+
+def _bold(text: str) -> Text:
+    return Text().append(text, "bold")   # a span, so padding appended later stays plain
+
+
+def _deadline(v: float) -> str:
+    return f"{v:,.0f}" if v >= 100 else f"{v:g}"
+
+
+class NumbersPanel(Widget):
+    """The solver table for one `AppState`; `show_timings` off keeps snapshots deterministic."""
+
+    DEFAULT_CSS = "NumbersPanel { height: auto; text-wrap: nowrap; text-overflow: ellipsis; }"
+
+    state: reactive[AppState | None] = reactive(None, always_update=True)
+
+    def __init__(self, *, show_timings: bool = True, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.show_timings = show_timings
+        self._lines = 0
+
+    def watch_state(self, st: AppState | None) -> None:
+        lines = 1 if st is None or st.error else len(st.rows()) + 3
+        if lines != self._lines:   # only a change of height needs a new layout
+            self._lines = lines
+            self.refresh(layout=True)
+
+    def render(self) -> Text:
+        st = self.state
+        if st is None:
+            return Text("solving…", style="dim")
+        if st.error:
+            return Text(f"cannot solve: {st.error}", style="bold red")
+        text = self._table(st)
+        for line in (self._breakdown(st), self._gap(st)):
+            text.append("\n").append_text(line)
+        return text
+
+    def _table(self, st: AppState) -> Text:
+        """Fixed-width columns (a rich Table measures twice per frame: too slow per key press)."""
+        bar_w = 10 if self.size.width < 100 else 24
+        widths = (12, bar_w + 8, 20, 3, 10, 9)
+        head = ("solver", "server share", "latency / deadline", "sw", "vs greedy",
+                "solve" if self.show_timings else "")
+        text = Text(no_wrap=True)
+        for i, (h, w) in enumerate(zip(head, widths)):
+            text.append((h.ljust(w) if i < 2 else h.rjust(w)) + " ", style="bold" if h else "")
+        greedy = st.results.get("greedy")
+        for name, res in st.rows():
+            text.append("\n")
+            for i, (cell, w) in enumerate(zip(self._row(name, res, greedy, bar_w, st.scenario.deadline_ms), widths)):
+                cell = cell if isinstance(cell, Text) else Text().append(cell, _PLAIN)  # see _PLAIN
+                pad = " " * max(0, w - cell.cell_len)
+                text.append_text(cell + Text(pad) if i < 2 else Text(pad) + cell).append(" ")
+        return text
+
+    def _row(self, name: str, r: Result, greedy: Result | None, bar_w: int, deadline: float) -> list:
+        timing = f"{r.solve_ms:.1f} ms" if self.show_timings and name in APP_SOLVERS else ""
+        if not r.feasible:
+            lat = f"min {_ms(r.min_latency_ms)} ms" if r.latency_ms is None else f"{_ms(r.latency_ms)} ms"
+            return [_bold(name[:12]), Text().append("infeasible", "bold red"), Text().append(lat, "red"),
+                    "-", "-", timing]
+        gain = improvement_over_greedy(r, greedy) if greedy is not None else None
+        share = share_bar(r.server_share, bar_w).append(f" {100 * r.server_share:5.1f} %")
+        return [_bold(name[:12]), share, f"{_ms(r.latency_ms)} / {_deadline(deadline)} ms",
+                str(r.switches), "-" if gain is None else f"{100 * gain:+.1f} %", timing]
+
+    def _breakdown(self, st: AppState) -> Text:
+        dp = st.dp
+        if dp is None or not dp.feasible:
+            return Text("")
+        b = dp.breakdown
+        text = Text("dp latency = ", style="dim")
+        for label, v, colour in (("client", b.client_ms, CLIENT), ("server", b.server_ms, SERVER),
+                                 ("up", b.upload_ms, "yellow"), ("down", b.download_ms, "yellow")):
+            text.append(f"{label} ", style=colour).append(f"{_ms(v)}").append(" + " if label != "down" else "")
+        return text.append(f" = {_ms(dp.latency_ms)} ms")
+
+    def _gap(self, st: AppState) -> Text:
+        dp, ex = st.dp, st.exact
+        text = Text().append(st.note, style="yellow")
+        if dp is not None and ex is not None and dp.feasible and ex.feasible:
+            gap = 100 * (dp.server_share - ex.server_share)
+            text.append(f"DP–exact gap {gap:+.2f} pts server share (T = {st.scenario.unit_ms:g} ms)")
+        elif dp is not None and ex is not None and ex.feasible:
+            text.append(f"DP finds nothing at T = {st.scenario.unit_ms:g} ms (rounding up); lower T",
+                        style="yellow")
+        if self.show_timings:
+            text.append((" · " if text.plain else "") + f"all solved in {st.solve_ms:.1f} ms", style="dim")
+        return text
+

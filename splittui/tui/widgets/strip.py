@@ -1,0 +1,268 @@
+"""PlacementStrip: one row per solver, one cell per layer (client and server coloured), transfers
+marked with arrows, block boundaries labelled, and a cursor that names the layer under it.
+
+When the chain is wider than the widget it wraps into segments if the height allows, otherwise
+each cell covers k consecutive layers (a mixed cell is drawn half and half).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import groupby
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from ...costs import layer_values
+from ..messages import AppState
+
+__all__ = ["PlacementStrip", "CLIENT", "SERVER", "fmt_flops", "fmt_bytes", "blocks"]
+
+CLIENT = "#2aa1b3"   # teal
+SERVER = "#d9534f"   # red
+_SHORT = {"single-split": "single", "no-split": "no-split"}
+
+
+@lru_cache(maxsize=32)
+def _style(bg: str, fg: str, underline: bool, mark: bool) -> Style:
+    # marks (arrows, cursor) get their own style, so a run of plain cells never ends in a glyph:
+    # SVG viewers misplace a glyph that follows leading spaces inside one text run
+    return Style(bgcolor=bg, color=fg, bold=mark, underline=underline)
+
+
+def fmt_flops(v: float) -> str:
+    for unit, scale in (("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6), ("kFLOP", 1e3)):
+        if v >= scale:
+            return f"{v / scale:.3g} {unit}"
+    return f"{v:.3g} FLOP"
+
+
+def fmt_bytes(v: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if v >= scale:
+            return f"{v / scale:.3g} {unit}"
+    return f"{v:.0f} B"
+
+
+def blocks(names: list[str]) -> list[tuple[int, str]]:
+    """(first layer, label) of each run of layers sharing a name prefix (h3.attn.qkv -> h3)."""
+    out: list[tuple[int, str]] = []
+    for i, name in enumerate(names):
+        head = name.split(".", 1)[0]
+        if not out or out[-1][1] != head:
+            out.append((i, head))
+    return out
+
+
+def pack_segments(block_starts: list[int], n: int, width: int) -> list[tuple[int, int]]:
+    """Split layers 0..n-1 into rows of at most `width`, breaking at block starts where possible."""
+    segs: list[tuple[int, int]] = []
+    start = last = 0
+    for end in [*block_starts[1:], n]:
+        if end - start > width and last > start:
+            segs.append((start, last))
+            start = last
+        while end - start > width:
+            segs.append((start, start + width))
+            start += width
+        last = end
+    return [*segs, (start, n)] if start < n else segs
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """How layers map to cells: `per_cell` layers per cell, rows of layers [a, b)."""
+
+    per_cell: int
+    segments: tuple[tuple[int, int], ...]
+
+
+class PlacementStrip(Widget, can_focus=True):
+    """The placements of every solver, stacked; ←/→ move the layer cursor."""
+
+    DEFAULT_CSS = """
+    PlacementStrip { height: 1fr; min-height: 4; text-wrap: nowrap; text-overflow: ellipsis; }
+    PlacementStrip:focus { background: $boost; }
+    """
+    BINDINGS = [
+        Binding("left", "move(-1)", "layer −", show=False),
+        Binding("right", "move(1)", "layer +", show=False),
+        Binding("shift+left,pagedown", "block(-1)", "block −", show=False),
+        Binding("shift+right,pageup", "block(1)", "block +", show=False),
+        Binding("home", "move(-100000)", show=False),
+        Binding("end", "move(100000)", show=False),
+        Binding("up", "app.focus_previous", show=False),
+        Binding("down", "app.focus_next", show=False),
+    ]
+
+    state: reactive[AppState | None] = reactive(None, always_update=True)
+    cursor: reactive[int] = reactive(0)
+
+    def validate_cursor(self, value: int) -> int:
+        n = self.state.profile.n_layers if self.state else 1
+        return max(0, min(n - 1, value))
+
+    def watch_state(self, old: AppState | None, state: AppState | None) -> None:
+        if state is None:
+            return
+        self.cursor = self.cursor  # re-clamp to the (maybe new) profile
+        if old is None or (len(old.rows()), old.profile.n_layers) != (len(state.rows()), state.profile.n_layers):
+            self.refresh(layout=True)   # a height: auto strip grows or shrinks
+
+    def action_move(self, delta: int) -> None:
+        self.cursor += delta
+
+    def action_block(self, direction: int) -> None:
+        if self.state is None:
+            return
+        starts = [i for i, _ in blocks([layer.name for layer in self.state.profile.layers])]
+        if direction > 0:
+            self.cursor = next((s for s in starts if s > self.cursor), self.cursor)
+        else:
+            self.cursor = next((s for s in reversed(starts) if s < self.cursor), 0)
+
+    # geometry
+    def _label_width(self) -> int:
+        return 9
+
+    def _layout(self, width: int | None = None, height: int | None = None) -> Layout:
+        """Wrapped rows if they fit in `height` (default: the widget's size), else compressed cells."""
+        width = self.size.width if width is None else width
+        height = self.size.height if height is None else height
+        n = self.state.profile.n_layers
+        avail = max(1, width - self._label_width())
+        rows = len(self.state.rows()) + 1
+        starts = [i for i, _ in blocks([layer.name for layer in self.state.profile.layers])]
+        segs = pack_segments(starts, n, avail)
+        for width in range(math.ceil(n / len(segs)), avail):   # balance the rows' lengths
+            balanced = pack_segments(starts, n, width)
+            if len(balanced) <= len(segs):
+                segs = balanced
+                break
+        if len(segs) == 1 or len(segs) * rows + 2 <= height:
+            return Layout(1, tuple(segs))
+        per = math.ceil(n / avail)
+        return Layout(per, ((0, n),))
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        """With `height: auto` (tall screens) take what the wrapped rows need."""
+        if self.state is None:
+            return 1
+        lay = self._layout(width, 10_000)
+        return len(lay.segments) * (len(self.state.rows()) + 1) + 2
+
+    def on_click(self, event: events.Click) -> None:
+        if self.state is None:
+            return
+        lay = self._layout()
+        col = event.x - self._label_width()
+        seg = event.y // (len(self.state.rows()) + 1)
+        if col >= 0 and seg < len(lay.segments):
+            first, last = lay.segments[seg]
+            self.cursor = min(last - 1, first + col * lay.per_cell)
+
+    # drawing
+    def render(self) -> Text:
+        if self.state is None or self.state.error:
+            return Text(self.state.error if self.state else "", style="red")
+        lay = self._layout()
+        out = Text(no_wrap=True, overflow="crop")
+        rows = self.state.rows()
+        for first, last in lay.segments:
+            out.append_text(self._label_row(first, last, lay.per_cell))
+            for name, res in rows:
+                out.append("\n")
+                out.append_text(self._policy_row(name, res, first, last, lay.per_cell))
+            out.append("\n")
+        used = len(lay.segments) * (len(rows) + 1)
+        out.append_text(self._detail(lay, 2 if self.size.height - used >= 2 else 1))
+        return out
+
+    def _label_row(self, first: int, last: int, per: int) -> Text:
+        lw = self._label_width()
+        cells = [" "] * ((last - first + per - 1) // per)
+        names = [layer.name for layer in self.state.profile.layers]
+        free = 0
+        for start, label in blocks(names):
+            col = (start - first) // per
+            if first <= start < last and col >= free:
+                for j, ch in enumerate(("┊" + label)[: len(cells) - col]):
+                    cells[col + j] = ch
+                free = col + len(label) + 2
+        text = Text("layer".ljust(lw), style="dim")
+        text.append("".join(cells), style="dim")
+        cur = (self.cursor - first) // per
+        if first <= self.cursor < last:
+            text.stylize(Style(reverse=True, bold=True), lw + cur, lw + cur + 1)
+            if cells[cur] == " ":
+                text = text[: lw + cur] + Text("▼", style="bold") + text[lw + cur + 1:]
+        return text
+
+    def _policy_row(self, name: str, res, first: int, last: int, per: int) -> Text:
+        lw = self._label_width()
+        text = Text(_SHORT.get(name, name)[: lw - 1].ljust(lw), style="bold")
+        if res.policy is None:
+            width = (last - first + per - 1) // per
+            return text.append("·" * width if first else ("infeasible " + "·" * width)[:width], "red dim")
+        sides = self._sides(res.policy)
+        cells = [self._cell(sides, a + 1, min(a + per, last) + 1, a <= self.cursor < a + per)
+                 for a in range(first, last, per)]
+        for style, run in groupby(cells, key=lambda cell: cell[1]):   # one span per run of equal cells
+            text.append("".join(glyph for glyph, _ in run), style)
+        return text
+
+    def _sides(self, policy) -> list[int]:
+        sc = self.state.scenario
+        return [int(sc.start == "client"), *policy, int(sc.end == "client")]
+
+    @staticmethod
+    def _cell(sides: list[int], a: int, b: int, at_cursor: bool) -> tuple[str, Style]:
+        """Cell for policy positions a..b-1 of `sides` (which holds start and end at the ends)."""
+        part = sides[a:b]
+        n = len(sides) - 2
+        moves = [i for i in range(a, b) if sides[i] != sides[i - 1]]
+        if b == n + 1 and sides[n + 1] != sides[n]:
+            moves.append(n + 1)   # the answer crosses after the last layer
+        up = any(sides[i] == 0 for i in moves)
+        down = any(sides[i] == 1 for i in moves)
+        if all(part):
+            bg, fg, glyph = CLIENT, "white", " "
+        elif not any(part):
+            bg, fg, glyph = SERVER, "white", " "
+        else:
+            bg, fg, glyph = SERVER, CLIENT, "▚"
+        if up or down:
+            glyph, fg = ("↕" if up and down else "↑" if up else "↓"), "white"
+        glyph = "▼" if at_cursor and glyph == " " else glyph
+        return glyph, _style(bg, fg, at_cursor, glyph != " ")
+
+    def _detail(self, lay: Layout, lines: int) -> Text:
+        """The layer under the cursor (one or two lines; the second adds times and the legend)."""
+        st = self.state
+        i = self.cursor
+        layer = st.profile.layers[i]
+        val = {f: float(layer_values(st.profile, f, st.scenario.seq_len)[i])
+               for f in ("flops", "client_ms", "server_ms", "in_bytes")}
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{i + 1}/{st.profile.n_layers} ", "dim").append(layer.name, "bold")
+        text.append(f" ({layer.kind}) · {fmt_flops(val['flops'])} · in {fmt_bytes(val['in_bytes'])} · ")
+        times = f"client {val['client_ms']:.3g} ms · server {val['server_ms']:.3g} ms"
+        text.append("side ")
+        for _, res in st.rows():
+            on_client = res.policy is not None and res.policy[i]
+            text.append("·" if res.policy is None else "C" if on_client else "S",
+                        Style(color=CLIENT if on_client else SERVER, bold=True))
+        text.append(" · " if lines < 2 else "\n").append(times + "  ")
+        if lines < 2:
+            return text
+        text.append(" ", Style(bgcolor=CLIENT)).append("client ").append(" ", Style(bgcolor=SERVER))
+        text.append("server ↑up ↓down")
+        if lay.per_cell > 1:
+            text.append(" ").append("▚", Style(color=CLIENT, bgcolor=SERVER)).append(f"mixed·{lay.per_cell}/cell")
+        return text
