@@ -13,7 +13,7 @@ from typing import Callable
 
 import torch
 
-__all__ = ["Stage", "Chain", "state_bytes", "run_chain"]
+__all__ = ["Stage", "Chain", "state_bytes", "run_chain", "stage_of"]
 
 
 @dataclass
@@ -22,6 +22,7 @@ class Stage:
     kind: str                 # embedding | norm | linear | attention | activation | conv | pool | other
     module: torch.nn.Module   # forward(*state) -> tuple[torch.Tensor, ...]
     flops: Callable[[tuple], float] | None = None  # analytic FLOPs (2 per MAC) given the input state
+    mac_flops: Callable[[tuple], float] | None = None  # the matmul/conv part of `flops` (2 x MACs)
 
 
 @dataclass
@@ -46,3 +47,12 @@ def run_chain(chain: Chain, state: tuple, start: int = 0, stop: int | None = Non
         if not isinstance(state, tuple):
             state = (state,)
     return state
+
+
+def stage_of(name: str, module: torch.nn.Module, kind: str | None = None) -> Stage:
+    """A Stage from a module that states its costs with ``flop_parts(*state) -> (mac, other)``."""
+    parts = getattr(module, "flop_parts", None)
+    if parts is None:
+        return Stage(name, kind or "other", module)
+    return Stage(name, kind or getattr(module, "kind", "other"), module,
+                 flops=lambda st: float(sum(parts(*st))), mac_flops=lambda st: float(parts(*st)[0]))

@@ -22,6 +22,7 @@ from ..errors import SplittuiError
 from ..model import Profile, Scenario
 from ..profiles import load_profile, shipped_names
 from .commands import SplitCommands
+from .policy_actions import PolicyActions
 from .messages import AppState, LoadedPolicy, ModelChosen, ScenarioChanged, Solved, compute_state, solve_cost
 from .widgets.banner import InfeasibleBanner
 from .widgets.charts import Chart
@@ -35,12 +36,14 @@ SYNC_SOLVE_CELLS = 3_000_000   # L x W above which solving moves to a worker (~1
 WORKER_DEBOUNCE_S = 0.03
 TABS = (("placement", "Placement"), ("frontier", "Frontier"), ("flops", "FLOPs"),
         ("bandwidth", "Bandwidth"), ("timeline", "Timeline"))
+MAIN_VIEW_ACTIONS = {"save_slot", "compare", "next_solver", "export", "export_all", "load_policy", "toggle_link",
+                     "experiments", "live_profile", "show_tab"}
 KNOB_KEYS = [("↑/↓ tab", "move between knobs"), ("←/→", "small step (or move the layer cursor)"),
              ("shift+←/→ pgup/pgdn", "large step (or next block)"), ("home/end", "ends of the range"),
              ("click/drag", "set a slider with the mouse"), ("ctrl+p", "command palette")]
 
 
-class SplitApp(App):
+class SplitApp(PolicyActions, App):
     """splittui: where should each layer run so the server works least and the deadline holds?"""
 
     TITLE = "splittui"
@@ -49,7 +52,9 @@ class SplitApp(App):
     BINDINGS = [
         Binding("s", "save_slot", "Save slot", tooltip="Save the current scenario to the next numbered slot"),
         Binding("c", "compare", "Compare", tooltip="Compare saved slots side by side (recall, rename, delete)"),
-        Binding("e", "export", "Export", tooltip="Export the DP policy as splittui.policy/1 JSON"),
+        Binding("v", "next_solver", "Solver", tooltip="Select the next solver (highlighted row; its "
+                "policy is exported, charted in FLOPs and Timeline)"),
+        Binding("e", "export", "Export", tooltip="Export the selected solver's policy as splittui.policy/1 JSON"),
         Binding("E", "export_all", "Export slots", show=False, tooltip="Export every saved slot's policy"),
         Binding("o", "load_policy", "Load policy", show=False,
                 tooltip="Load a policy file and score it under the current knobs"),
@@ -68,6 +73,7 @@ class SplitApp(App):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (38, "-tall")]
 
     state: reactive[AppState | None] = reactive(None, always_update=True)
+    selected: reactive[str] = reactive("dp")   # the solver highlighted, charted and exported
 
     def __init__(self, profile: Profile, scenario: Scenario, *, show_timings: bool = True) -> None:
         super().__init__()
@@ -132,7 +138,7 @@ class SplitApp(App):
         for widget in (self.query_one(NumbersPanel), self.query_one(PlacementStrip), self.query_one(InfeasibleBanner)):
             widget.state = state
         for chart in self.query(Chart):
-            chart.show_state(state)
+            chart.show_state(state, self.selected)
         self.sub_title = f"{state.profile.model} · {state.profile.n_layers} layers"
 
     @on(ScenarioChanged)
@@ -209,48 +215,17 @@ class SplitApp(App):
             self.switch_profile(slot.profile, slot.scenario)
             self.notify(f"recalled {slot.name}", timeout=2)
 
-    def action_export(self) -> None:
-        from ..policy import policy_document
+    def watch_selected(self, name: str) -> None:
+        for widget in (self.query_one(NumbersPanel), self.query_one(PlacementStrip)):
+            widget.selected = name
+        if self.state is not None:
+            self.watch_state(self.state)
 
-        st = self.state
-        if st is None or st.dp is None:
-            self.notify("nothing solved to export", severity="warning")
-            return
-        doc = policy_document(st.profile, st.scenario, st.dp)
-        self._export([doc], f"policy-{st.profile.model}.json", "Export the DP policy")
-
-    def action_export_all(self) -> None:
-        from .slots import slot_documents
-
-        if not self.slots:
-            self.notify("no saved slots to export: press s first", severity="warning")
-            return
-        self._export(slot_documents(self.slots), "policies-slots.json", f"Export {len(self.slots)} slots")
-
-    def _export(self, docs: list[dict], default: str, title: str) -> None:
-        from .screens.export import ExportScreen
-
-        def done(path) -> None:
-            if path is not None:
-                self.notify(f"wrote {len(docs)} polic{'y' if len(docs) == 1 else 'ies'} to {path}")
-
-        self.push_screen(ExportScreen(default, docs, title=title), done)
-
-    def action_load_policy(self) -> None:
-        from .screens.load_policy import LoadPolicyScreen
-
-        self.push_screen(LoadPolicyScreen(), self._policy_loaded)
-
-    def _policy_loaded(self, doc: dict | None) -> None:
-        if doc is None:
-            return
-        if len(doc["policy"]) != self.profile.n_layers:
-            self.notify(f"that policy has {len(doc['policy'])} layers; {self.profile.model} has "
-                        f"{self.profile.n_layers}", severity="error")
-            return
-        self.loaded = LoadedPolicy(label=f"file:{doc.get('solver', 'policy')}"[:8], policy=tuple(doc["policy"]))
-        self.notify("loaded policy scored under the current knobs (row 'file:…')", timeout=3)
-        self.resolve()
+    def action_next_solver(self) -> None:
+        names = list(self.state.results) if self.state is not None else []
+        if names:
+            self.selected = names[(names.index(self.selected) + 1) % len(names)] if self.selected in names else names[0]
+            self.notify(f"selected solver: {self.selected} (e exports its policy)", timeout=1.5)
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen
@@ -280,6 +255,13 @@ class SplitApp(App):
         names = sorted(self.available_themes)
         self.theme = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]
         self.notify(f"theme: {self.theme}", timeout=1.5)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """Main-view keys act (and show in the footer) only on the main view, not over a dialog."""
+        from textual.screen import SystemModalScreen
+
+        over = len(self.screen_stack) > 1 and not isinstance(self.screen, SystemModalScreen)
+        return not (over and action in MAIN_VIEW_ACTIONS)
 
     def palette_commands(self) -> list[tuple[str, str, str]]:
         """(title, action, help) for the command palette: every binding's action."""

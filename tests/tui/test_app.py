@@ -341,18 +341,81 @@ async def test_tab_keys_switch_tabs_and_keep_the_knob(profile):
 
 @pytest.mark.parametrize("knobs", [dict(deadline_ms=1), dict(deadline_ms=100_000, unit_ms=100),
                                    dict(up_mbps=1), dict(start="server", end="server", deadline_ms=60),
-                                   dict(seq_len=4096, delay_ms=200)])
+                                   dict(seq_len=4096, delay_ms=200), dict(deadline_ms=5000, unit_ms=0.01)])
 def test_every_chart_builds_at_extreme_knobs(profile, knobs):
     from textual_plotext.plot import Plot
 
     from splittui.tui.messages import compute_state
-    from splittui.tui.widgets.charts import CHARTS
+    from splittui.tui.widgets.charts import CHARTS, View
 
     lo, hi = profile.seq_range
     knobs = {**knobs, "seq_len": min(hi, max(lo, knobs.get("seq_len", 512)))}
     state = compute_state(profile, splittui.Scenario(**knobs))
-    for kind, draw in CHARTS.items():
+    for selected in ("dp", "no-split"):
+        for size in ((60, 15), (30, 6)):
+            for kind, (draw, caption) in CHARTS.items():
+                plt = Plot()
+                view = View(selected=selected, width=size[0], height=size[1])
+                draw(plt, state, view)
+                plt.plotsize(*size)
+                assert plt.build(), kind
+                assert caption(state, view).render(size[0]).plain, kind
+
+
+def test_share_charts_run_0_to_100_and_mark_the_knob(profile):
+    """The frontier's y axis is 0..100 % (no tick above 100) and its x ticks name the deadline."""
+    from textual_plotext.plot import Plot
+
+    from splittui.tui.messages import compute_state
+    from splittui.tui.widgets.charts import CHARTS, View
+
+    state = compute_state(profile, splittui.Scenario(deadline_ms=1234))
+    for kind, mark in (("frontier", "[1,234]"), ("bandwidth", "[100M]"), ("timeline", "[1,234]")):
         plt = Plot()
-        draw(plt, state)
-        plt.plotsize(60, 15)
-        assert plt.build(), kind
+        CHARTS[kind][0](plt, state, View())
+        plt.plotsize(80, 20)
+        out = plt.build()
+        assert mark in out, kind
+        if kind != "timeline":
+            assert "100%" in out and "0%" in out and "101" not in out, kind
+
+
+@pytest.mark.skipif(not has("splittui.tui.screens.export"), reason="export screen not built")
+async def test_v_selects_a_solver_that_export_writes(profile, tmp_path):
+    from textual.widgets import Input
+
+    app = make(profile)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("v", "v")                   # dp -> exact -> greedy
+        names = list(app.state.results)
+        assert app.selected == names[2] and app.query_one(NumbersPanel).selected == app.selected
+        await pilot.press("e")
+        await pilot.pause()
+        path = app.screen.query_one(Input)
+        assert app.selected in path.value             # the default file name follows the solver
+        await pilot.press("shift+tab", "right")         # the solver choice: one further
+        await pilot.pause()
+        chosen = app.screen.chosen
+        assert chosen == names[3] and chosen in path.value
+        path.value = str(tmp_path / "p.json")
+        path.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        doc = splittui.load_policy(tmp_path / "p.json")
+        assert doc["solver"] == chosen and doc["policy"] == list(app.state.results[chosen].policy)
+
+
+@pytest.mark.skipif(not has("splittui.tui.screens.compare"), reason="comparison screen not built")
+async def test_main_view_keys_do_nothing_over_the_compare_screen(profile):
+    from splittui.tui.screens.compare import CompareScreen
+
+    app = make(profile)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("s", "c")
+        await pilot.pause()
+        screen = app.screen
+        await pilot.press("c", "s", "e")                    # would stack screens or save behind it
+        await pilot.pause()
+        assert app.screen is screen and isinstance(screen, CompareScreen) and len(app.slots) == 1
+        assert not app.check_action("save_slot", ()) and app.check_action("quit", ())

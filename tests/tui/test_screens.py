@@ -20,7 +20,7 @@ import splittui
 from splittui.analytic import gpt2_like_doc
 from splittui.errors import SplittuiError
 from splittui.profiles import profile_from_doc
-from splittui.render import CLIENT_STYLE, SERVER_STYLE
+from splittui.tui.palette import CLIENT_STYLE, MIXED_STYLE, SERVER_STYLE
 from splittui.tui import slots as sl
 from splittui.tui.screens.compare import CompareOutcome, CompareScreen, SlotStrips, compress_policy
 from splittui.tui.screens.export import ConfirmScreen, ExportScreen
@@ -148,8 +148,8 @@ def test_compress_policy_keeps_sides(policy, width):
     if width >= len(policy):
         assert [style == CLIENT_STYLE for _, style in cells] == [bool(x) for x in policy]
     styles = {style for _, style in cells}
-    assert (SERVER_STYLE in styles or "magenta on cyan" in styles) == (0 in policy)
-    assert (CLIENT_STYLE in styles or "magenta on cyan" in styles) == (1 in policy)
+    assert (SERVER_STYLE in styles or MIXED_STYLE in styles) == (0 in policy)
+    assert (CLIENT_STYLE in styles or MIXED_STYLE in styles) == (1 in policy)
 
 
 # ---- compare ----------------------------------------------------------------------------------------

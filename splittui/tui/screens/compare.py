@@ -19,15 +19,14 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from ...errors import SplittuiError
-from ...render import CLIENT_STYLE, SERVER_STYLE
+from ..palette import CLIENT_STYLE, MIXED_STYLE, SERVER_STYLE
 from ..slots import EXPORT_SOLVER, Slot, delete, differences, rename, result_key
 from .export import ConfirmScreen, dialog_css
 
 __all__ = ["CompareOutcome", "CompareScreen", "PromptScreen", "SlotStrips", "compress_policy"]
 
 SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split")
-DIFF_STYLE = "bold yellow"
-MIXED_STYLE = "magenta on cyan"
+DIFF_STYLE = "bold #f0e442"   # a pure yellow, well apart from the server orange
 
 
 @dataclass(frozen=True)

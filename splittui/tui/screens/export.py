@@ -68,29 +68,51 @@ class ConfirmScreen(ModalScreen[bool]):
 class ExportScreen(ModalScreen[Path | None]):
     """Write `docs` to a path the user confirms: one document as an object, several as a list.
 
+    With `solvers` (solver name -> its document) the dialog also offers a solver choice, starting at
+    `chosen`; "{solver}" in `default_path` follows the choice until the user edits the path.
     Dismisses with the written Path, or None on Escape. Errors stay inline, on one line.
     """
 
-    DEFAULT_CSS = dialog_css("ExportScreen")
+    DEFAULT_CSS = dialog_css("ExportScreen") + "ExportScreen Choice { height: 1; margin: 1 0 0 0; }"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, default_path: str, docs: list[dict], *, title: str | None = None) -> None:
+    def __init__(self, default_path: str, docs: list[dict] = (), *, title: str | None = None,
+                 solvers: dict[str, dict] | None = None, chosen: str | None = None) -> None:
         super().__init__()
-        self._default_path = default_path
-        self._docs = list(docs)
+        self._solvers = dict(solvers or {})
+        self.chosen = chosen if chosen in self._solvers else next(iter(self._solvers), None)
+        self._pattern = default_path
+        self._docs = [self._solvers[self.chosen]] if self.chosen else list(docs)
         n = len(self._docs)
         self._title = title or f"Export {n} policy document{'s' if n != 1 else ''} (splittui.policy/1)"
 
+    def _path_for(self, solver: str | None) -> str:
+        return self._pattern.replace("{solver}", solver or "policy")
+
     def compose(self) -> ComposeResult:
+        from ..widgets.slider import Choice
+
         with Vertical():
             yield Label(self._title, classes="title")
-            yield Input(value=self._default_path, placeholder="path/to/file.json", id="path")
+            if self._solvers:
+                yield Choice(list(self._solvers), self.chosen, label="solver", id="solver")
+            yield Input(value=self._path_for(self.chosen), placeholder="path/to/file.json", id="path")
             yield Label("", classes="error", id="error")
-            yield Label("Enter write · Esc cancel · an existing file is only replaced after y",
+            hint = "Tab then ←/→ picks the solver · " if self._solvers else ""
+            yield Label(hint + "Enter write · Esc cancel · an existing file is only replaced after y",
                         classes="hint")
 
     def on_mount(self) -> None:
         self.query_one("#path", Input).focus()
+
+    def on_slider_changed(self, event) -> None:
+        event.stop()
+        path = self.query_one("#path", Input)
+        if path.value == self._path_for(self.chosen):   # the user has not edited it: follow the choice
+            path.value = self._path_for(event.value)
+        self.chosen = event.value
+        self._docs = [self._solvers[self.chosen]]
+        self.show_error("" if self._docs[0]["feasible"] else f"note: {self.chosen} misses the deadline")
 
     def show_error(self, text: str) -> None:
         self.query_one("#error", Label).update(text)

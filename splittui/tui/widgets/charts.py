@@ -1,13 +1,24 @@
-"""Charts (plotext): the deadline frontier, per-layer FLOPs by side, server share against
-bandwidth, and a timeline of DP's placement. A chart redraws only while it is on screen; otherwise
-it remembers that its state changed and redraws when its tab is shown.
+"""Charts (plotext): the deadline frontier, per-layer FLOPs by side, server share against bandwidth,
+and a timeline of the selected solver's placement.
+
+Each chart is a caption (title and a coloured legend, which never covers the data) over a plotext
+plot. Shares always run 0..100 %; the current knob (deadline or bandwidth) is a vertical line with
+its value as a bracketed tick. A chart redraws only while it is on screen; otherwise it remembers
+that its state changed and redraws when its tab is shown.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+
 import numpy as np
+from rich.style import Style
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.color import Color
+from textual.containers import Vertical
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from ...costs import costs_for, layer_values
@@ -15,14 +26,81 @@ from ...model import Result
 from ...solvers import solve_costs
 from ...solvers.baselines import prefix_latencies
 from ..messages import AppState
+from ..palette import CLIENT, DEADLINE, NETWORK, SERVER, rgb, solver_colour
+from .controls import fmt_mbps
+from .strip import blocks
 
-__all__ = ["Chart", "CHARTS", "greedy_shares", "timeline_segments"]
+__all__ = ["Chart", "CHARTS", "Caption", "View", "greedy_shares", "timeline_segments", "nice_ticks"]
 
-CLIENT_RGB = (42, 161, 179)
-SERVER_RGB = (217, 83, 79)
-NET_RGB = (230, 190, 60)
 SWEEP_POINTS = 25
 SWEEP_MAX_UNITS = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What a chart needs besides the state: the selected solver, the theme's text colour, the size."""
+
+    selected: str = "dp"
+    fg: str = "#e0e0e0"
+    width: int = 60
+    height: int = 15
+
+
+def nice_ticks(lo: float, hi: float, count: int) -> list[float]:
+    """About `count` round numbers (1, 2, 2.5, 5 × 10^k steps) covering lo..hi."""
+    if not hi > lo:
+        return [lo]
+    raw = (hi - lo) / max(1, count)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    first = math.ceil(lo / step - 1e-9) * step
+    return [round(first + i * step, 10) for i in range(int((hi - first) / step + 1e-9) + 1)]
+
+
+def _num(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:g}"
+
+
+def _x_ticks(plt, ticks: list[float], fmt, mark: float | None, near: float) -> None:
+    """Set x ticks, with `mark` (the current knob) as a bracketed tick that pushes near ones out."""
+    pairs = [(t, fmt(t)) for t in ticks if mark is None or abs(t - mark) > near]
+    if mark is not None:
+        pairs.append((mark, f"[{fmt(mark)}]"))
+    pairs.sort()
+    plt.xticks([p for p, _ in pairs], [label for _, label in pairs])
+
+
+def _share_axis(plt, view: View) -> None:
+    """Server share always on 0..100 %, with round ticks."""
+    plt.ylim(0, 100)
+    ticks = [0, 25, 50, 75, 100] if view.height >= 14 else [0, 50, 100]
+    plt.yticks(ticks, [f"{t}%" for t in ticks])
+
+
+@dataclass(frozen=True, slots=True)
+class Caption:
+    """A chart's title (and a shorter one for narrow charts) and its legend: (colour, glyph, label)."""
+
+    title: str
+    short: str = ""
+    legend: tuple[tuple[str, str, str], ...] = ()
+    style: str = "bold"
+
+    def render(self, width: int) -> Text:
+        """One line if it fits: the full title, else the short one, then the legend's last keys dropped
+        (the last is the knob marker, which the bracketed x tick also names)."""
+        full = len(self.legend)
+        for title, n in [(self.title, full), *(((self.short or self.title), k) for k in range(full, -1, -1))]:
+            text = self._build(title, n)
+            if text.cell_len <= width:
+                return text
+        return self._build(self.short or self.title, full)   # wraps
+
+    def _build(self, title: str, n: int) -> Text:
+        text = Text(title, style=self.style)
+        for colour, glyph, label in self.legend[:n]:
+            text.append("  " + glyph, Style(color=colour, bold=True)).append(" " + label)
+        return text
 
 
 def greedy_shares(state: AppState, deadlines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -37,86 +115,130 @@ def greedy_shares(state: AppState, deadlines: np.ndarray) -> tuple[np.ndarray, n
     return greedy, nosplit
 
 
-def _frontier(plt, st: AppState) -> None:
+# ---- frontier --------------------------------------------------------------------------------------
+def _frontier(plt, st: AppState, view: View) -> None:
     f = st.frontier
     x = np.asarray(f.deadline_ms)
     keep = np.isfinite(f.server_share)
     step = max(1, int(keep.sum()) // 120)   # plotext build time grows with points
-    xs, ys = x[keep][::step], 100 * f.server_share[keep][::step]
     samples = np.linspace(x[0], x[-1], 60) if len(x) else np.array([])
     greedy, nosplit = greedy_shares(st, samples)
-    for name, ys_, rgb in (("no-split", nosplit, SERVER_RGB), ("greedy", greedy, NET_RGB)):
-        ok = np.isfinite(ys_)
+    series = (("no-split", samples, nosplit), ("greedy", samples, greedy),
+              ("dp", x[keep][::step], f.server_share[keep][::step]))   # dp last: on top at 100 %
+    for name, xs, ys in series:
+        ok = np.isfinite(ys)
         if ok.any():
-            plt.plot(samples[ok].tolist(), (100 * ys_[ok]).tolist(), label=name, color=rgb, marker="braille")
-    if len(xs):   # drawn last, on top where it meets no-split's 100 %
-        plt.plot(xs.tolist(), ys.tolist(), label="optimal (DP)", color=CLIENT_RGB, marker="braille")
-    if not keep.any() and not np.isfinite(greedy).any():
-        plt.title(f"no placement meets any deadline up to {x[-1]:g} ms (the least latency is "
-                  f"{st.exact.min_latency_ms:,.1f} ms)")
-        return
-    plt.vline(st.scenario.deadline_ms, "white")
-    plt.title(f"server share vs deadline (one DP pass, T = {st.frontier_unit_ms:g} ms; "
-              f"│ = current {st.scenario.deadline_ms:g} ms)")
+            plt.plot(xs[ok].tolist(), (100 * ys[ok]).tolist(), color=rgb(solver_colour(name, view.fg)),
+                     marker="braille")
+    d, hi = st.scenario.deadline_ms, float(x[-1]) if len(x) else st.scenario.deadline_ms * 1.5
+    plt.vline(d, rgb(DEADLINE))
+    plt.xlim(0, hi)
+    _x_ticks(plt, nice_ticks(0, hi, max(2, view.width // 12)), _num, d, 0.12 * hi)
+    _share_axis(plt, view)
     plt.xlabel("deadline (ms)")
-    plt.ylabel("server share %")
-    _share_ylim(plt, ys, 100 * greedy)
 
 
-def _share_ylim(plt, *series) -> None:
-    """Zoom the share axis onto the data (shares are often all within 70..100 %)."""
-    finite = [v for ys in series for v in np.asarray(ys, dtype=float).ravel() if math.isfinite(v)]
-    low = min(finite, default=0.0)
-    plt.ylim(max(0.0, math.floor(low / 10) * 10 - 5), 101)
+def _frontier_caption(st: AppState, view: View) -> Caption:
+    f = st.frontier
+    if not np.isfinite(f.server_share).any():
+        return Caption(f"No placement meets any deadline up to {f.deadline_ms[-1]:,.0f} ms (least latency "
+                       f"{st.exact.min_latency_ms:,.1f} ms)", style="bold red")
+    return Caption(f"Server share vs deadline (optimal = DP, one pass at T = {st.frontier_unit_ms:g} ms):",
+                   "Share vs deadline:",
+                   ((solver_colour("dp", view.fg), "━━", "DP"),
+                    (solver_colour("greedy", view.fg), "━━", "greedy"),
+                    (solver_colour("no-split", view.fg), "━━", "no-split"),
+                    (DEADLINE, "┃", f"deadline {_num(st.scenario.deadline_ms)} ms")))
 
 
-def _flops(plt, st: AppState) -> None:
+# ---- FLOPs per layer -------------------------------------------------------------------------------
+def _shown_result(st: AppState, view: View) -> tuple[str, Result | None]:
+    """The selected solver's result if it has a placement, else DP's (else None)."""
+    for name in (view.selected, "dp"):
+        res = st.results.get(name)
+        if res is not None and res.policy is not None:
+            return name, res
+    return view.selected, None
+
+
+def _flops(plt, st: AppState, view: View) -> None:
     flops = layer_values(st.profile, "flops", st.scenario.seq_len) / 1e9
-    dp = st.dp
-    policy = dp.policy if dp is not None and dp.policy is not None else (0,) * len(flops)
+    _, res = _shown_result(st, view)
     idx = np.arange(1, len(flops) + 1)
-    side = np.asarray(policy)
-    for value, label, rgb in ((1, "client", CLIENT_RGB), (0, "server", SERVER_RGB)):
-        sel = side == value
-        if sel.any():
-            plt.bar(idx[sel].tolist(), flops[sel].tolist(), color=rgb, label=label, width=1 / 2)
-    shown = dp is not None and dp.policy is not None
-    plt.title("FLOPs per layer, coloured by DP's side" + ("" if shown else " (DP infeasible: drawn as server)"))
-    plt.xlabel("layer")
+    if res is None:
+        plt.bar(idx.tolist(), flops.tolist(), color=rgb("#808080"), width=1)
+    else:
+        side = np.asarray(res.policy)
+        for value, colour in ((1, CLIENT), (0, SERVER)):
+            sel = side == value
+            if sel.any():
+                plt.bar(idx[sel].tolist(), flops[sel].tolist(), color=rgb(colour), width=1)
+    names = [layer.name for layer in st.profile.layers]
+    gap = len(names) * 7 / max(10, view.width - 8)    # keep block labels ~7 columns apart
+    ticks, last = [], -math.inf
+    for start, label in blocks(names):
+        if start - last >= gap:
+            ticks.append((start + 1, label))
+            last = start
+    plt.xticks([t for t, _ in ticks], [label for _, label in ticks])
+    plt.xlim(0.5, len(flops) + 0.5)
     plt.ylabel("GFLOP")
 
 
-def _sweep(plt, st: AppState) -> None:
+def _flops_caption(st: AppState, view: View) -> Caption:
+    name, res = _shown_result(st, view)
+    if res is None:
+        return Caption(f"FLOPs per layer: {name} has no placement (grey)", style="bold red")
+    return Caption(f"FLOPs per layer (GFLOP at seq {st.scenario.seq_len}), coloured by {name}'s side:",
+                   f"GFLOP per layer ({name}):", ((CLIENT, "██", "client"), (SERVER, "██", "server")))
+
+
+# ---- share against bandwidth -----------------------------------------------------------------------
+SWEEP_SOLVERS = ("single-split", "greedy", "dp")   # dp drawn last, on top
+
+
+def _sweep_lines(st: AppState) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     sc = st.scenario
     unit = max(sc.unit_ms, sc.deadline_ms / SWEEP_MAX_UNITS)
     bws = np.geomspace(1, 10_000, SWEEP_POINTS)
-    lines: dict[str, list[float]] = {"single-split": [], "greedy": [], "dp": []}  # dp drawn on top
+    lines: dict[str, list[float]] = {name: [] for name in SWEEP_SOLVERS}
     for bw in bws:
         s2 = sc.replace(up_mbps=float(bw), down_mbps=float(bw), unit_ms=unit)
         c = costs_for(st.profile, s2)
         for name in lines:
             r = solve_costs(c, s2, name)
             lines[name].append(100 * r.server_share if r.feasible else math.nan)
-    drawn = False
-    for (name, ys), rgb in zip(lines.items(), (SERVER_RGB, NET_RGB, CLIENT_RGB)):
-        y = np.asarray(ys)
-        ok = np.isfinite(y)
+    return bws, {name: np.asarray(v) for name, v in lines.items()}
+
+
+def _sweep(plt, st: AppState, view: View) -> None:
+    bws, lines = _sweep_lines(st)
+    for name, ys in lines.items():
+        ok = np.isfinite(ys)
         if ok.any():
-            plt.plot(bws[ok].tolist(), y[ok].tolist(), label=name, color=rgb, marker="braille")
-            drawn = True
-    if not drawn:
-        plt.title(f"no bandwidth up to 10 Gbit/s meets {sc.deadline_ms:g} ms")
-        return
+            plt.plot(bws[ok].tolist(), ys[ok].tolist(), color=rgb(solver_colour(name, view.fg)),
+                     marker="braille")
     plt.xscale("log")
-    plt.vline(sc.up_mbps, "white")
-    plt.title(f"server share vs bandwidth (up = down) at deadline {sc.deadline_ms:g} ms; │ = current")
-    plt.xlabel("Mbit/s")
-    plt.ylabel("server share %")
-    _share_ylim(plt, *(np.asarray(v) for v in lines.values()))
+    up = st.scenario.up_mbps
+    pairs = [(t, lbl) for t, lbl in zip((1, 10, 100, 1000, 10_000), ("1M", "10M", "100M", "1G", "10G"))
+             if abs(math.log10(t / up)) > 0.35]
+    pairs = sorted([*pairs, (up, f"[{fmt_mbps(up).replace(' Mbit/s', 'M').replace(' Gbit/s', 'G')}]")])
+    plt.xticks([p for p, _ in pairs], [label for _, label in pairs])
+    plt.vline(up, rgb(view.fg))
+    _share_axis(plt, view)
+    plt.xlabel("bandwidth, up = down (bit/s)")
 
 
+def _sweep_caption(st: AppState, view: View) -> Caption:
+    sc = st.scenario
+    legend = tuple((solver_colour(name, view.fg), "━━", name) for name in reversed(SWEEP_SOLVERS))
+    return Caption(f"Server share vs bandwidth at deadline {_num(sc.deadline_ms)} ms:", "Share vs bandwidth:",
+                   (*legend, (view.fg, "┃", f"now {fmt_mbps(sc.up_mbps)}")))
+
+
+# ---- timeline --------------------------------------------------------------------------------------
 def timeline_segments(st: AppState, res: Result) -> list[tuple[str, float, float]]:
-    """(row, start_ms, end_ms) for DP's policy: compute on client/server, transfers on network."""
+    """(row, start_ms, end_ms) for a policy: compute on client/server, transfers on network."""
     c = costs_for(st.profile, st.scenario)
     sides = [int(c.start_client), *res.policy, int(c.end_client)]
     segs: list[tuple[str, float, float]] = []
@@ -139,57 +261,107 @@ def timeline_segments(st: AppState, res: Result) -> list[tuple[str, float, float
     return segs
 
 
-def _timeline(plt, st: AppState) -> None:
-    res = st.dp
-    if res is None or res.policy is None:
-        plt.title("timeline: DP finds no placement that meets the deadline")
-        return
-    rows = {"server": (3, SERVER_RGB), "network": (2, NET_RGB), "client": (1, CLIENT_RGB)}
-    for row, t0, t1 in timeline_segments(st, res):
-        y, rgb = rows[row]
-        plt.plot([t0, max(t1, t0 + 1e-9)], [y, y], color=rgb, marker="█")
-    plt.vline(st.scenario.deadline_ms, "white")
+TIMELINE_ROWS = {"server": (3, SERVER), "network": (2, NETWORK), "client": (1, CLIENT)}
+
+
+def _timeline(plt, st: AppState, view: View) -> None:
+    _, res = _shown_result(st, view)
+    d = st.scenario.deadline_ms
+    hi = max(d, res.latency_ms if res is not None else d) * 1.05
+    if res is not None:
+        rows = max(3, view.height - 4)                 # plot rows; each band fills ~60 % of its third
+        thick = np.arange(-0.3, 0.3 + 1e-9, 1.5 / rows) if rows >= 9 else [0.0]   # half-row steps
+        for row, t0, t1 in timeline_segments(st, res):
+            y, colour = TIMELINE_ROWS[row]
+            for dy in thick:
+                plt.plot([t0, max(t1, t0 + hi * 1e-4)], [y + dy, y + dy], color=rgb(colour), marker="█")
+    plt.vline(d, rgb(DEADLINE))
     plt.yticks([1, 2, 3], ["client", "network", "server"])
     plt.ylim(0.5, 3.5)
-    plt.xlim(0, max(st.scenario.deadline_ms, res.latency_ms) * 1.05)
-    plt.title(f"DP timeline: {res.latency_ms:,.1f} ms of {st.scenario.deadline_ms:g} ms (│ = deadline)")
-    plt.xlabel("ms")
+    plt.xlim(0, hi)
+    _x_ticks(plt, nice_ticks(0, hi, max(2, view.width // 12)), _num, d, 0.12 * hi)
+    plt.xlabel("time (ms)")
 
 
-CHARTS = {"frontier": _frontier, "flops": _flops, "bandwidth": _sweep, "timeline": _timeline}
+def _timeline_caption(st: AppState, view: View) -> Caption:
+    name, res = _shown_result(st, view)
+    d = st.scenario.deadline_ms
+    if res is None:
+        return Caption(f"Timeline: {name} finds no placement that meets {_num(d)} ms", style="bold red")
+    return Caption(f"Timeline of {name}: {res.latency_ms:,.1f} ms of {_num(d)} ms:", f"{name} {res.latency_ms:,.0f}/{_num(d)} ms:",
+                   ((CLIENT, "██", "client"), (SERVER, "██", "server"), (NETWORK, "██", "transfer"),
+                    (DEADLINE, "┃", "deadline")))
 
 
-class Chart(PlotextPlot):
-    """One of CHARTS, drawn from an AppState. The plot is rebuilt in `render`, so a chart in a
-    hidden tab costs nothing until it is shown."""
+CHARTS = {"frontier": (_frontier, _frontier_caption), "flops": (_flops, _flops_caption),
+          "bandwidth": (_sweep, _sweep_caption), "timeline": (_timeline, _timeline_caption)}
+
+
+class ChartPlot(PlotextPlot):
+    """The plot half of a Chart; rebuilt in `render`, so a hidden chart costs nothing."""
+
+    def __init__(self, chart: "Chart") -> None:
+        super().__init__()
+        self.chart = chart
+
+    def render(self):
+        chart = self.chart
+        if chart.dirty and chart.state is not None:
+            chart.dirty = False
+            self.plt.clear_figure()
+            st = chart.state
+            if not (st.error or not st.results):
+                view = chart.view(self.size.width, self.size.height)
+                CHARTS[chart.kind][0](self.plt, st, view)
+        try:
+            return super().render()
+        except (ValueError, ZeroDivisionError, IndexError) as exc:   # plotext on degenerate data
+            return Text(f"chart unavailable here ({exc})", style="dim")
+
+
+class Chart(Vertical):
+    """One of CHARTS drawn from an AppState: a caption line over the plot."""
+
+    DEFAULT_CSS = """
+    Chart { height: 1fr; }
+    Chart > .chart-caption { height: auto; padding: 0 1; }
+    Chart > ChartPlot { height: 1fr; }
+    """
 
     def __init__(self, kind: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.kind = kind
         self.state: AppState | None = None
-        self._dirty = False
+        self.selected = "dp"
+        self.dirty = False
 
-    def show_state(self, state: AppState) -> None:
+    def compose(self) -> ComposeResult:
+        yield Static(classes="chart-caption")
+        yield ChartPlot(self)
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._redraw())
+
+    def on_resize(self) -> None:
+        self._redraw()   # the caption's fit and the plot's ticks depend on the size
+
+    def view(self, width: int = 60, height: int = 15) -> View:
+        fg = Color.parse(self.app.theme_variables.get("foreground", "#e0e0e0")).hex
+        return View(selected=self.selected, fg=fg, width=width, height=height)
+
+    def show_state(self, state: AppState, selected: str = "dp") -> None:
         """Take a new state; the plot is rebuilt after the frame that shows the new numbers and
         strip, so a key press reaches the screen without waiting for plotext (~10-40 ms)."""
-        self.state = state
-        self._dirty = True
-        self.call_after_refresh(self.refresh)
+        self.state, self.selected = state, selected
+        self._redraw()
 
-    def _rebuild(self) -> None:
-        plt = self.plt
-        plt.clear_figure()
+    def _redraw(self) -> None:
+        if self.state is None:
+            return
         st = self.state
-        if st.error or not st.results:
-            plt.title(st.error or "solving…")
-        else:
-            CHARTS[self.kind](plt, st)
-
-    def render(self):
-        if self._dirty and self.state is not None:
-            self._dirty = False
-            self._rebuild()
-        try:
-            return super().render()
-        except (ValueError, ZeroDivisionError, IndexError) as exc:   # plotext on degenerate data
-            return Text(f"chart unavailable here ({exc})", style="dim")
+        caption = (Caption(st.error or "solving…", style="dim") if st.error or not st.results
+                   else CHARTS[self.kind][1](st, self.view()))
+        self.query_one(".chart-caption", Static).update(caption.render(self.size.width - 2 or 80))
+        self.dirty = True
+        plot = self.query_one(ChartPlot)
+        self.call_after_refresh(plot.refresh)

@@ -12,7 +12,7 @@ from textual.widget import Widget
 from ...model import Result
 from ...policy import improvement_over_greedy
 from ..messages import APP_SOLVERS, AppState
-from .strip import CLIENT, SERVER
+from ..palette import CLIENT, NETWORK, SERVER
 
 __all__ = ["NumbersPanel", "share_bar"]
 
@@ -49,6 +49,7 @@ class NumbersPanel(Widget):
     DEFAULT_CSS = "NumbersPanel { height: auto; text-wrap: nowrap; text-overflow: ellipsis; }"
 
     state: reactive[AppState | None] = reactive(None, always_update=True)
+    selected: reactive[str] = reactive("dp")   # the solver whose row is highlighted (and exported)
 
     def __init__(self, *, show_timings: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -94,21 +95,24 @@ class NumbersPanel(Widget):
         timing = f"{r.solve_ms:.1f} ms" if self.show_timings and name in APP_SOLVERS else ""
         if not r.feasible:
             lat = f"min {_ms(r.min_latency_ms)} ms" if r.latency_ms is None else f"{_ms(r.latency_ms)} ms"
-            return [_bold(name[:12]), Text().append("infeasible", "bold red"), Text().append(lat, "red"),
+            return [self._solver_label(name), Text().append("infeasible", "bold red"), Text().append(lat, "red"),
                     "-", "-", timing]
         gain = improvement_over_greedy(r, greedy) if greedy is not None else None
         share = share_bar(r.server_share, bar_w).append(f" {100 * r.server_share:5.1f} %")
-        return [_bold(name[:12]), share, f"{_ms(r.latency_ms)} / {_deadline(deadline)} ms",
+        return [self._solver_label(name), share, f"{_ms(r.latency_ms)} / {_deadline(deadline)} ms",
                 str(r.switches), "-" if gain is None else f"{100 * gain:+.1f} %", timing]
 
+    def _solver_label(self, name: str) -> Text:
+        return Text().append(name[:12], "bold reverse" if name == self.selected else "bold")
+
     def _breakdown(self, st: AppState) -> Text:
-        dp = st.dp
-        if dp is None or not dp.feasible:
+        dp = st.results.get(self.selected) or st.dp
+        if dp is None or not dp.feasible or dp.breakdown is None:
             return Text("")
         b = dp.breakdown
-        text = Text("dp latency = ", style="dim")
+        text = Text(f"{dp.solver}: ", style="dim")
         for label, v, colour in (("client", b.client_ms, CLIENT), ("server", b.server_ms, SERVER),
-                                 ("up", b.upload_ms, "yellow"), ("down", b.download_ms, "yellow")):
+                                 ("up", b.upload_ms, NETWORK), ("down", b.download_ms, NETWORK)):
             text.append(f"{label} ", style=colour).append(f"{_ms(v)}").append(" + " if label != "down" else "")
         return text.append(f" = {_ms(dp.latency_ms)} ms")
 

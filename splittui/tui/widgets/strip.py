@@ -21,11 +21,10 @@ from textual.widget import Widget
 
 from ...costs import layer_values
 from ..messages import AppState
+from ..palette import CLIENT, SERVER
 
 __all__ = ["PlacementStrip", "CLIENT", "SERVER", "fmt_flops", "fmt_bytes", "blocks"]
 
-CLIENT = "#2aa1b3"   # teal
-SERVER = "#d9534f"   # red
 _SHORT = {"single-split": "single", "no-split": "no-split"}
 
 
@@ -103,6 +102,7 @@ class PlacementStrip(Widget, can_focus=True):
 
     state: reactive[AppState | None] = reactive(None, always_update=True)
     cursor: reactive[int] = reactive(0)
+    selected: reactive[str] = reactive("dp")   # the solver whose label is highlighted
 
     def validate_cursor(self, value: int) -> int:
         n = self.state.profile.n_layers if self.state else 1
@@ -206,7 +206,8 @@ class PlacementStrip(Widget, can_focus=True):
 
     def _policy_row(self, name: str, res, first: int, last: int, per: int) -> Text:
         lw = self._label_width()
-        text = Text(_SHORT.get(name, name)[: lw - 1].ljust(lw), style="bold")
+        text = Text().append(_SHORT.get(name, name)[: lw - 1], "bold reverse" if name == self.selected else "bold")
+        text.append(" " * (lw - text.cell_len))
         if res.policy is None:
             width = (last - first + per - 1) // per
             return text.append("·" * width if first else ("infeasible " + "·" * width)[:width], "red dim")
