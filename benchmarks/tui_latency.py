@@ -17,16 +17,16 @@ async def main(n=int(os.environ.get("N", "60"))):
         shown.append((time.perf_counter(), app.state.generation if app.state else -1))
     app._display = display
     lat, done = [], []
-    from splittui.tui.widgets.charts import Chart
+    from splittui.tui.widgets.charts import ChartPlot
     rendered = []
-    orig_render = Chart.render
+    orig_render = ChartPlot.render
     def render(self):
-        dirty = self._dirty
+        dirty = self.chart.dirty
         out = orig_render(self)
         if dirty:
             rendered.append(time.perf_counter())
         return out
-    Chart.render = render
+    ChartPlot.render = render
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(); await asyncio.sleep(0.3)
         for i in range(n):

@@ -7,11 +7,10 @@ from rich.text import Text
 
 from .model import Profile, Result, Scenario
 from .policy import improvement_over_greedy
+from .tui.palette import CLIENT_STYLE, SERVER_STYLE  # the app's colours; palette imports no textual
 
 __all__ = ["results_table", "strips", "CLIENT_STYLE", "SERVER_STYLE"]
 
-CLIENT_STYLE = "bold cyan"
-SERVER_STYLE = "bold magenta"
 
 
 def _pct(v: float | None) -> str:

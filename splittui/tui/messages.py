@@ -90,7 +90,7 @@ def compute_state(profile: Profile, sc: Scenario, generation: int = 0,
     note = ""
     try:
         if cells > MAX_DP_CELLS:
-            note = f"DP skipped: {cells:.1g} cells (L × deadline/T); raise T or lower the deadline"
+            note = f"DP skipped ({cells:.1g} cells = L × deadline/T): raise T or lower the deadline"
             results = solve_all(profile, sc, tuple(s for s in APP_SOLVERS if s != "dp"))
         else:
             results = solve_all(profile, sc, APP_SOLVERS)

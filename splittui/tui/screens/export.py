@@ -74,7 +74,7 @@ class ExportScreen(ModalScreen[Path | None]):
     """
 
     DEFAULT_CSS = dialog_css("ExportScreen") + "ExportScreen Choice { height: 1; margin: 1 0 0 0; }"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("enter", "write", "Write", show=False)]
 
     def __init__(self, default_path: str, docs: list[dict] = (), *, title: str | None = None,
                  solvers: dict[str, dict] | None = None, chosen: str | None = None) -> None:
@@ -89,13 +89,20 @@ class ExportScreen(ModalScreen[Path | None]):
     def _path_for(self, solver: str | None) -> str:
         return self._pattern.replace("{solver}", solver or "policy")
 
+    def _solver_label(self, name: str) -> str:
+        doc = self._solvers[name]
+        if doc["latency_ms"] is None or doc["server_share"] is None:
+            return name
+        state = "" if doc["feasible"] else ", misses the deadline"
+        return f"{name}: server {100 * doc['server_share']:.1f} %, {doc['latency_ms']:,.1f} ms{state}"
+
     def compose(self) -> ComposeResult:
         from ..widgets.slider import Choice
 
         with Vertical():
             yield Label(self._title, classes="title")
             if self._solvers:
-                yield Choice(list(self._solvers), self.chosen, label="solver", id="solver")
+                yield Choice(list(self._solvers), self.chosen, label="solver", fmt=self._solver_label, id="solver")
             yield Input(value=self._path_for(self.chosen), placeholder="path/to/file.json", id="path")
             yield Label("", classes="error", id="error")
             hint = "Tab then ←/→ picks the solver · " if self._solvers else ""
@@ -112,13 +119,16 @@ class ExportScreen(ModalScreen[Path | None]):
             path.value = self._path_for(event.value)
         self.chosen = event.value
         self._docs = [self._solvers[self.chosen]]
-        self.show_error("" if self._docs[0]["feasible"] else f"note: {self.chosen} misses the deadline")
 
     def show_error(self, text: str) -> None:
         self.query_one("#error", Label).update(text)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+    def action_write(self) -> None:
+        """Enter anywhere in the dialog (the path field handles its own Enter)."""
+        self._try_write(self.query_one("#path", Input).value.strip())
 
     @on(Input.Submitted, "#path")
     def _submitted(self, event: Input.Submitted) -> None:

@@ -1,27 +1,59 @@
-"""The help screen: every key the app binds, with what it does, in one table."""
+"""The help screen: every key the app binds, with what it does, grouped into sections and wrapped to
+the terminal (a long description never gets cut at 80 columns); it scrolls when it is taller."""
 
 from __future__ import annotations
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Label
+from textual.widgets import Label, Static
 
-__all__ = ["HelpScreen"]
+__all__ = ["HelpScreen", "keys_table", "SCREEN_KEYS"]
+
+SCREEN_KEYS = [   # the keys of the other screens, listed after the main view's own bindings
+    ("", "Comparison view (c)"),
+    ("←/→", "select a saved slot (column)"),
+    ("r", "recall the selected slot into the main view"),
+    ("n", "rename the selected slot"),
+    ("d", "delete the selected slot (asks first)"),
+    ("esc", "back to the main view"),
+    ("", "Export dialog (e)"),
+    ("tab, then ←/→", "choose which solver's policy to write (starts at the selected solver, v)"),
+    ("enter", "write the file; an existing file is replaced only after y"),
+    ("", "Experiments (x)"),
+    ("r · c · j", "rerun · export CSV · export JSON"),
+    ("esc", "close (cancels a running sweep)"),
+]
+
+
+def keys_table(rows: list[tuple[str, str]]) -> Table:
+    """(key, description) rows; a row with an empty key is a section heading."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, description in rows:
+        if key:
+            table.add_row(key, description)
+        else:
+            table.add_row(Text(description, style="bold underline"), "")
+    return table
 
 
 class HelpScreen(ModalScreen[None]):
-    """Show (key, description) pairs; Escape, q or ? closes."""
+    """Show (key, description) pairs; Escape, q or ? closes; ↑/↓ PgUp/PgDn scroll."""
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > Vertical {
-        width: 72; max-width: 100%; height: auto; max-height: 100%;
+        width: 96; max-width: 100%; height: auto; max-height: 100%;
         border: thick $primary; background: $panel; padding: 0 1;
     }
     HelpScreen .title { text-style: bold; width: 100%; }
-    HelpScreen DataTable { height: auto; max-height: 100%; }
+    HelpScreen VerticalScroll { height: auto; max-height: 1fr; }
+    HelpScreen #keys { height: auto; }
     HelpScreen .hint { color: $text-muted; width: 100%; }
     """
     BINDINGS = [
@@ -32,21 +64,18 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, bindings: list[tuple[str, str]]) -> None:
         super().__init__()
-        self._keys = list(bindings)
+        self.keys = list(bindings)
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Keys", classes="title")
-            yield DataTable(cursor_type="row", zebra_stripes=True, id="keys")
-            yield Label("Esc, q or ? closes · every action is also in the command palette (ctrl+p)",
-                        classes="hint")
+            yield Label("Esc, q or ? closes · ↑/↓ scroll · every action is also in the command palette "
+                        "(ctrl+p)", classes="hint")
+            with VerticalScroll(id="keys-scroll"):
+                yield Static(keys_table(self.keys), id="keys")
 
     def on_mount(self) -> None:
-        table = self.query_one("#keys", DataTable)
-        table.add_columns("key", "action")
-        for key, description in self._keys:
-            table.add_row(key, description)
-        table.focus()
+        self.query_one("#keys-scroll").focus()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -42,6 +42,7 @@ class View:
 
     selected: str = "dp"
     fg: str = "#e0e0e0"
+    bg: str = "#1e1e1e"   # the plot's canvas (the theme's surface), behind text labels
     width: int = 60
     height: int = 15
 
@@ -238,7 +239,7 @@ def _sweep_caption(st: AppState, view: View) -> Caption:
 
 # ---- timeline --------------------------------------------------------------------------------------
 def timeline_segments(st: AppState, res: Result) -> list[tuple[str, float, float]]:
-    """(row, start_ms, end_ms) for a policy: compute on client/server, transfers on network."""
+    """(row, start_ms, end_ms) for a policy: compute on "client"/"server", transfers "up"/"down"."""
     c = costs_for(st.profile, st.scenario)
     sides = [int(c.start_client), *res.policy, int(c.end_client)]
     segs: list[tuple[str, float, float]] = []
@@ -254,14 +255,14 @@ def timeline_segments(st: AppState, res: Result) -> list[tuple[str, float, float
 
     for l in range(c.n):
         if sides[l + 1] != sides[l]:
-            add("network", c.up_ms[l] if sides[l + 1] == 0 else c.down_ms[l])
+            add("up" if sides[l + 1] == 0 else "down", c.up_ms[l] if sides[l + 1] == 0 else c.down_ms[l])
         add("client" if sides[l + 1] else "server", c.client_ms[l] if sides[l + 1] else c.server_ms[l])
     if sides[-1] != sides[-2]:
-        add("network", c.up_out_ms if sides[-1] == 0 else c.down_out_ms)
+        add("up" if sides[-1] == 0 else "down", c.up_out_ms if sides[-1] == 0 else c.down_out_ms)
     return segs
 
 
-TIMELINE_ROWS = {"server": (3, SERVER), "network": (2, NETWORK), "client": (1, CLIENT)}
+TIMELINE_ROWS = {"server": (3, SERVER), "up": (2, NETWORK), "down": (2, NETWORK), "client": (1, CLIENT)}
 
 
 def _timeline(plt, st: AppState, view: View) -> None:
@@ -275,6 +276,9 @@ def _timeline(plt, st: AppState, view: View) -> None:
             y, colour = TIMELINE_ROWS[row]
             for dy in thick:
                 plt.plot([t0, max(t1, t0 + hi * 1e-4)], [y + dy, y + dy], color=rgb(colour), marker="█")
+            if row in ("up", "down") and (t1 - t0) * view.width >= 7 * hi:   # room for "↑12 ms"
+                plt.text(f"{'↑' if row == 'up' else '↓'}{t1 - t0:,.0f} ms", x=(t0 + t1) / 2, y=2.45,
+                         color=rgb(NETWORK), background=rgb(view.bg), alignment="center")
     plt.vline(d, rgb(DEADLINE))
     plt.yticks([1, 2, 3], ["client", "network", "server"])
     plt.ylim(0.5, 3.5)
@@ -346,8 +350,10 @@ class Chart(Vertical):
         self._redraw()   # the caption's fit and the plot's ticks depend on the size
 
     def view(self, width: int = 60, height: int = 15) -> View:
-        fg = Color.parse(self.app.theme_variables.get("foreground", "#e0e0e0")).hex
-        return View(selected=self.selected, fg=fg, width=width, height=height)
+        theme = self.app.theme_variables
+        fg = Color.parse(theme.get("foreground", "#e0e0e0")).hex
+        bg = Color.parse(theme.get("surface", "#1e1e1e")).hex
+        return View(selected=self.selected, fg=fg, bg=bg, width=width, height=height)
 
     def show_state(self, state: AppState, selected: str = "dp") -> None:
         """Take a new state; the plot is rebuilt after the frame that shows the new numbers and

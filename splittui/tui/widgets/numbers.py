@@ -76,8 +76,8 @@ class NumbersPanel(Widget):
     def _table(self, st: AppState) -> Text:
         """Fixed-width columns (a rich Table measures twice per frame: too slow per key press)."""
         bar_w = 10 if self.size.width < 100 else 24
-        widths = (12, bar_w + 8, 20, 3, 10, 9)
-        head = ("solver", "server share", "latency / deadline", "sw", "vs greedy",
+        widths = (12, bar_w + 8, 20, 4, 9, 9)
+        head = ("solver", "server share", "latency / deadline", "hops", "vs greedy",
                 "solve" if self.show_timings else "")
         text = Text(no_wrap=True)
         for i, (h, w) in enumerate(zip(head, widths)):

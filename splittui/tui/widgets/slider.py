@@ -47,12 +47,14 @@ class Slider(Widget, can_focus=True):
     DEFAULT_CSS = """
     Slider { height: 1; width: 1fr; text-wrap: nowrap; text-overflow: clip; }
     Slider:focus { background: $boost; }
-    Slider > .slider--label { color: $text-muted; }
-    Slider:focus > .slider--label { color: $text; text-style: bold; }
-    Slider > .slider--track { color: $panel-lighten-2; }
+    Slider > .slider--label { color: $foreground-muted; }
+    Slider:focus > .slider--label { color: $foreground; text-style: bold; }
+    Slider > .slider--track { color: $foreground 25%; }
     Slider > .slider--fill { color: $accent; }
-    Slider > .slider--value { color: $text; text-style: bold; }
+    Slider > .slider--value { color: $foreground; text-style: bold; }
     """
+    # component colours use $foreground, not $text: "auto" text colours resolve against no background
+    # here and come out white on light themes
     COMPONENT_CLASSES = {"slider--label", "slider--track", "slider--fill", "slider--value"}
     BINDINGS = [
         Binding("left", "step(-1)", "−", show=False),
