@@ -1,0 +1,344 @@
+"""Live profiling: run a chain stage by stage and build a measured `splittui.profile/1` document.
+
+Per stage and sequence length: analytic FLOPs (the stage's own formula; 2 x fvcore when a user
+stage has none), fvcore's multiply-adds as a cross-check (its tracing run doubles as a warm-up),
+`client_ms` = median of timed runs with ``torch.set_num_threads(threads)`` after a warm-up,
+`server_ms` from a roofline preset or measured (CUDA / this CPU), `in_bytes` = the measured size of
+the state entering the stage, `mem_bytes` = weights + state in + state out + attention scores.
+
+Timing is interleaved: a first pass over the chain warms every stage up, then up to
+`repeats - 1` timed passes run the whole chain again (as many as fit in PASS_BUDGET_S per length,
+at least one), and a stage's time is the median of its samples (repeats=1: the first pass's time).
+A burst of load from another process on this shared CPU then spoils one sample of many stages
+instead of every sample of a few; the biggest lengths get one sample, so that a model stays within
+minutes on one core. Each timed pass's whole-chain total is kept in `profiling.pass_ms`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from ..errors import SplittuiError
+from ..profiles import profile_from_doc
+from . import ProfilingCancelled
+from .chain import Chain, state_bytes
+from .counting import count_kernels, fvcore_count
+from .servers import Measured, Roofline, parse_server
+
+__all__ = ["profile_model", "load_factory", "KINDS"]
+
+KINDS = ("embedding", "norm", "linear", "attention", "activation", "conv", "pool", "other")
+PASS_BUDGET_S = 60.0  # timed passes per length: as many as fit in this (at least one)
+
+
+@dataclass
+class StageRecord:
+    flops: float
+    mac_flops: float | None
+    fv_macs: float | None
+    unsupported: dict
+    client_ms: float
+    runs: int
+    in_bytes: int
+    out_bytes: int
+    weight_bytes: int
+    scratch_bytes: int
+    kernels: int = 1
+    server_ms: float | None = None
+
+
+@dataclass
+class _Run:
+    chain: Chain
+    seq_lens: list[int]
+    repeats: int
+    progress: Callable | None
+    should_stop: Callable | None
+    total: int
+    done: int = 0
+    kernels: dict = field(default_factory=dict)
+    pass_ms: list = field(default_factory=list)  # per length: whole-chain time of each timed pass
+
+    def tick(self, label: str, steps: int = 1) -> None:
+        self.done += steps
+        if self.progress is not None:
+            self.progress(self.done, self.total, label)
+
+    def skip(self, steps: int) -> None:
+        """Passes the budget left out: progress jumps over them."""
+        if steps:
+            self.tick("skipping passes over the time budget", steps)
+
+    def check(self) -> None:
+        if self.should_stop is not None and self.should_stop():
+            raise ProfilingCancelled("profiling cancelled")
+
+
+def profile_model(model: str | Chain, seq_lens: list[int], *, repeats: int = 5, threads: int = 1,
+                  server: str = "rtx3090", progress: Callable[[int, int, str], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None, fvcore: bool = True) -> dict:
+    """Profile a zoo model (by name) or a Chain at `seq_lens`; returns a validated profile doc.
+
+    Raises ProfilingCancelled as soon as `should_stop()` returns True (checked before each stage).
+    """
+    seq_lens, srv = _profile_iv(seq_lens, repeats, threads, server)
+    chain = model if isinstance(model, Chain) else _build(model)
+    _chain_iv(chain)
+    sides = 2 if srv.measured else 1
+    run = _Run(chain, seq_lens, repeats, progress, should_stop, sides * repeats * len(seq_lens) * len(chain.stages))
+    started = time.perf_counter()
+    old_threads = torch.get_num_threads()
+    try:
+        torch.set_flush_denormal(True)
+        torch.set_num_threads(threads)
+        table = [_client_pass(run, s, fvcore) for s in seq_lens]
+        if isinstance(srv, Measured):
+            _measured_server(run, srv, table)
+        else:
+            _roofline_server(srv, table)
+    finally:  # leave the process as it was: threads and denormal handling (off by default)
+        torch.set_num_threads(old_threads)
+        torch.set_flush_denormal(False)
+    doc = _document(run, table, srv, threads, time.perf_counter() - started)
+    profile_from_doc(doc, source=f"profile of {chain.model}")
+    return doc
+
+
+def _build(name: str) -> Chain:
+    from .zoo import build
+
+    return build(name)
+
+
+def _profile_iv(seq_lens, repeats, threads, server):
+    seqs = sorted(set(int(s) for s in seq_lens))
+    if not seqs or seqs[0] <= 0:
+        raise SplittuiError("sequence lengths must be a non-empty list of positive integers")
+    if repeats < 1 or threads < 1:
+        raise SplittuiError("repeats and threads must be >= 1")
+    return seqs, parse_server(server)
+
+
+def _chain_iv(chain: Chain) -> None:
+    names = [s.name for s in chain.stages]
+    if not names:
+        raise SplittuiError(f"model {chain.model!r} has no stages")
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise SplittuiError(f"model {chain.model!r}: stage name {dup!r} is used twice")
+    bad = [s.name for s in chain.stages if s.kind not in KINDS]
+    if bad:
+        raise SplittuiError(f"model {chain.model!r}: stage {bad[0]!r} has an unknown kind (use {'|'.join(KINDS)})")
+
+
+def _as_tuple(out) -> tuple:
+    return out if isinstance(out, tuple) else (out,)
+
+
+def _timed(fn, sync=None) -> tuple[float, tuple]:
+    if sync:
+        sync()
+    t0 = time.perf_counter()
+    out = fn()
+    if sync:
+        sync()
+    return time.perf_counter() - t0, out
+
+
+def _n_extra(first_pass_s: float, repeats: int) -> int:
+    """Timed passes after the warm-up pass: as many as fit the budget, at least 1, at most repeats - 1."""
+    return min(repeats - 1, max(1, int(PASS_BUDGET_S // max(first_pass_s, 1e-9))))
+
+
+def _pass(run: _Run, state: tuple, label: str, sync=None, before=None) -> tuple[list[float], tuple]:
+    """Run the chain once, timing every stage; `before(i, stage, state)` runs untimed first."""
+    times = []
+    for i, stage in enumerate(run.chain.stages):
+        run.check()
+        if before is not None:
+            before(i, stage, state)
+        dt, state = _timed(lambda: _as_tuple(stage.module(*state)), sync)
+        times.append(dt)
+        run.tick(f"{label} · {stage.name}")
+    return times, state
+
+
+def _sampled(run: _Run, seq: int, label: str, device, sync, before) -> tuple[list[float], int, int]:
+    """Per-stage median seconds over interleaved passes (a burst of load on the shared CPU then
+    hits one sample of every stage, not every sample of one stage), the number of passes, and the
+    size of the model's output."""
+    def fresh():
+        return tuple(t.to(device) for t in run.chain.make_input(seq))
+
+    first, out = _pass(run, fresh(), label, sync, before)
+    extra = _n_extra(sum(first), run.repeats)
+    run.skip((run.repeats - 1 - extra) * len(run.chain.stages))
+    passes = [_pass(run, fresh(), label, sync)[0] for _ in range(extra)] or [first]
+    run.pass_ms.append([round(sum(p) * 1e3, 3) for p in passes])
+    # the first pass only warms up when later passes exist: right after fvcore's trace it runs cold
+    return [statistics.median(row) for row in zip(*passes)], len(passes), state_bytes(out)
+
+
+def _weights(module: torch.nn.Module) -> int:
+    seen = {id(p): p for p in module.parameters()}
+    return int(sum(p.numel() * p.element_size() for p in seen.values()))
+
+
+@torch.no_grad()
+def _client_pass(run: _Run, seq: int, fvcore: bool) -> list[StageRecord]:
+    records: list[StageRecord] = []
+
+    def before(i, stage, state):
+        records.append(_describe_stage(run, i, stage, state, fvcore))
+
+    medians, passes, out_bytes = _sampled(run, seq, f"seq {seq}", torch.device("cpu"), None, before)
+    outs = [r.in_bytes for r in records[1:]] + [out_bytes]
+    for rec, med, out in zip(records, medians, outs):
+        rec.client_ms, rec.runs, rec.out_bytes = med * 1e3, passes, out
+    return records
+
+
+def _describe_stage(run, i, stage, state, fvcore) -> StageRecord:
+    """Everything but the time: FLOPs, fvcore's count, sizes, kernels; warms the stage up."""
+    fv = fvcore_count(stage.module, state) if fvcore else None
+    if i not in run.kernels:
+        run.kernels[i] = count_kernels(stage.module, state)
+    if fv is None:
+        stage.module(*state)  # warm-up (fvcore's tracing run is one)
+    flops = stage.flops(state) if stage.flops else (2.0 * fv.total if fv else 0.0)
+    scratch = getattr(stage.module, "scratch_bytes", None)
+    return StageRecord(
+        flops=float(flops), mac_flops=stage.mac_flops(state) if stage.mac_flops else None,
+        fv_macs=fv.total if fv else None, unsupported=fv.unsupported if fv else {},
+        client_ms=0.0, runs=0, in_bytes=state_bytes(state), out_bytes=0,
+        weight_bytes=_weights(stage.module), scratch_bytes=int(scratch(*state)) if scratch else 0,
+        kernels=run.kernels[i])
+
+
+def _roofline_server(srv: Roofline, table) -> None:
+    for records in table:
+        for r in records:
+            moved = r.in_bytes + r.out_bytes + r.weight_bytes + 2 * r.scratch_bytes
+            r.server_ms = srv.time_ms(r.flops, moved, r.kernels)
+
+
+@torch.no_grad()
+def _measured_server(run: _Run, srv: Measured, table) -> None:
+    device = torch.device(srv.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else None
+    old = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(srv.threads)
+
+    def warm(i, stage, state):
+        stage.module(*state)
+
+    try:
+        _to(run.chain, device)
+        for seq, records in zip(run.seq_lens, table):
+            medians, _, _ = _sampled(run, seq, f"server seq {seq}", device, sync, warm)
+            for rec, med in zip(records, medians):
+                rec.server_ms = med * 1e3
+    finally:
+        _to(run.chain, torch.device("cpu"))
+        torch.set_num_threads(old)
+
+
+def _to(chain: Chain, device) -> None:
+    for stage in chain.stages:
+        stage.module.to(device)
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _server_text(srv) -> str:
+    if isinstance(srv, Roofline):
+        return srv.describe()
+    if srv.device == "cuda":
+        return f"measured on CUDA: {torch.cuda.get_device_name(0)}, torch {torch.__version__}, warm-up then median"
+    return f"measured on this CPU ({_cpu_name()}) with {srv.threads} torch thread(s), warm-up then median"
+
+
+def _document(run, table, srv, threads, wall_s) -> dict:
+    chain, seq_lens, repeats = run.chain, run.seq_lens, run.repeats
+    names = [s.name for s in chain.stages]
+    layers = []
+    for i, stage in enumerate(chain.stages):
+        rows = [records[i] for records in table]
+        layers.append({
+            "name": stage.name, "kind": stage.kind,
+            "flops": [r.flops for r in rows],
+            "client_ms": [round(r.client_ms, 6) for r in rows],
+            "server_ms": [round(r.server_ms, 6) for r in rows],
+            "in_bytes": [float(r.in_bytes) for r in rows],
+            "mem_bytes": [float(r.weight_bytes + r.in_bytes + r.out_bytes + r.scratch_bytes) for r in rows],
+        })
+    client = (f"{_cpu_name()} ({platform.node()}), torch {torch.__version__}, {threads} thread(s); "
+              f"a warm-up pass over the chain, then per stage the median over up to {repeats - 1} "
+              f"interleaved timed passes (as many as fit in {PASS_BUDGET_S:g} s per length, at least 1)")
+    return {
+        "schema": "splittui.profile/1", "model": chain.model, "description": chain.description,
+        "source": {"kind": "measured", "client": client, "server": _server_text(srv),
+                   "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                   "tool": "splittui profile", "wall_s": round(wall_s, 1)},
+        "seq_lens": list(seq_lens),
+        "output_bytes": [float(records[-1].out_bytes) for records in table],
+        "layers": layers,
+        "fvcore": _fvcore_meta(names, table),
+        "profiling": {"threads": threads, "repeats": repeats,
+                      "passes": [records[0].runs for records in table],
+                      "pass_ms": run.pass_ms[:len(table)],
+                      "pass_budget_s": PASS_BUDGET_S,
+                      "kernels": {n: table[0][i].kernels for i, n in enumerate(names)},
+                      "config": chain.meta.get("config")},
+    }
+
+
+def _fvcore_meta(names, table) -> dict:
+    macs = {n: [records[i].fv_macs for records in table] for i, n in enumerate(names)}
+    unsupported = {n: table[0][i].unsupported for i, n in enumerate(names) if table[0][i].unsupported}
+    mac_flops = {n: [records[i].mac_flops for records in table] for i, n in enumerate(names)}
+    return {"unit": "multiply-adds (fvcore FlopCountAnalysis; FLOP = 2 x MAC)", "macs": macs,
+            "analytic_matmul_flops": mac_flops, "unsupported_ops": unsupported}
+
+
+def load_factory(spec: str) -> Chain:
+    """`path.py:factory` -> the Chain the factory returns (a user's own model)."""
+    import importlib.util
+    from pathlib import Path
+
+    path_text, sep, attr = spec.rpartition(":")
+    if not sep or not path_text or not attr:
+        raise SplittuiError(f"--module {spec!r}: expected PATH.py:FACTORY")
+    path = Path(path_text)
+    if not path.is_file():
+        raise SplittuiError(f"--module {spec!r}: no file {path}")
+    mod_spec = importlib.util.spec_from_file_location(f"splittui_user_{path.stem}", path)
+    module = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(module)
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise SplittuiError(f"--module {spec!r}: {path} has no callable {attr!r}")
+    chain = factory()
+    if not isinstance(chain, Chain):
+        raise SplittuiError(f"--module {spec!r}: {attr}() must return a splittui.profiler.chain.Chain, "
+                            f"got {type(chain).__name__}")
+    for stage in chain.stages:
+        stage.module.eval()
+    return chain
