@@ -15,7 +15,7 @@ from splittui.profiler import ProfilingCancelled, build, profile_model  # noqa: 
 from splittui.profiler.servers import PRESETS, parse_server  # noqa: E402
 from splittui.profiles import load_profile, profile_from_doc, save_profile  # noqa: E402
 
-README = Path(__file__).resolve().parents[2] / "profiles" / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.fixture(scope="module")
