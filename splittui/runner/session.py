@@ -1,0 +1,240 @@
+"""Two real processes on one machine: a server and a 1-thread client, started with ``spawn``.
+
+``Session`` starts the server process (it builds the chain with the given seed, binds, reports its
+port and weight fingerprint), then the client process (torch.set_num_threads(1), same chain, same
+seed; it refuses to go on if the fingerprints differ). ``Session.run(job)`` hands the client one
+measurement job and returns its plain-dict result. Both children ignore SIGINT: Ctrl-C reaches the
+parent, which stops them (a message on their pipe, then terminate, then kill) so none outlives it;
+each child also exits by itself when its parent disappears.
+
+The parent/child pipes carry plain dicts between our own processes; nothing received from the
+network is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import statistics
+import time
+from dataclasses import asdict
+
+from ..errors import SplittuiError
+from .chains import ChainSpec
+
+__all__ = ["Session", "default_server_threads", "summarise"]
+
+_START_TIMEOUT_S = 600.0
+
+
+def default_server_threads() -> int:
+    """The cores left after the client's one (at least one)."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, n - 1)
+
+
+def _child_setup(threads: int) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)  # as the profiler measures: denormals would skew timings
+    return os.getppid()
+
+
+def _server_main(spec: ChainSpec, threads: int, host: str, port: int, max_bytes: int, pipe) -> None:
+    parent = _child_setup(threads)
+    try:
+        from .chains import build_chain, fingerprint
+        from .server import Server, bind
+
+        chain = build_chain(spec)
+        server = Server(chain, fingerprint(chain), threads=threads, max_bytes=max_bytes)
+        listener = bind(host, port)
+    except Exception as exc:  # reported to the parent as one line
+        pipe.send({"error": f"server failed to start: {type(exc).__name__}: {exc}"})
+        return
+    pipe.send({"port": listener.getsockname()[1], "fingerprint": server.fingerprint})
+    with listener:
+        # anything on the pipe (the parent's stop, or EOF when it died) ends the server
+        server.serve(listener, lambda: pipe.poll() or os.getppid() != parent)
+
+
+def _client_main(spec: ChainSpec, host: str, port: int, expected: str, pipe) -> None:
+    _child_setup(1)
+    from .client import Connection
+
+    try:
+        from .chains import build_chain, fingerprint
+
+        chain = build_chain(spec)
+        conn = Connection(host, port)
+        ready = conn.hello(chain.model)
+        mine = fingerprint(chain)
+        if mine != expected or ready["fingerprint"] != mine:
+            raise SplittuiError(f"client and server weights differ (fingerprints {mine} vs {ready['fingerprint']})")
+    except Exception as exc:
+        pipe.send({"error": f"client failed to start: {exc}"})
+        return
+    pipe.send({"ready": True, "stages": len(chain.stages)})
+    _client_loop(chain, conn, pipe)
+
+
+def _client_loop(chain, conn, pipe) -> None:
+    refs: dict[int, tuple] = {}
+    while True:
+        try:
+            job = pipe.recv()
+        except EOFError:
+            break  # the parent is gone
+        if job is None:
+            break
+        try:
+            if job.get("op") == "stage_times":
+                result = _stage_times(chain, conn, job)
+            else:
+                result = _measure(chain, conn, job, refs)
+        except Exception as exc:
+            result = {"error": f"{type(exc).__name__}: {exc}"}
+        try:
+            pipe.send(result)
+        except OSError:
+            break  # the parent is gone
+    conn.close()
+
+
+def _stage_times(chain, conn, job: dict) -> dict:
+    from .client import stage_times
+
+    client, server = stage_times(chain, conn, chain.make_input(int(job["seq"])), int(job.get("passes", 3)))
+    return {"client_ms": client, "server_ms": server}
+
+
+def _measure(chain, conn, job: dict, refs: dict) -> dict:
+    """Warm up once, then ``repeats`` timed requests, each checked against the unsplit forward.
+
+    Before each request, one in-order stage pass runs on each side the policy uses, so that the
+    stage times the prediction is made from see the same machine load as the requests they predict
+    (this machine is shared; its load drifts by tens of percent within a minute).
+    """
+    from ..profiler.chain import run_chain
+    from .chains import outputs_match
+    from .client import calibrate, medians, run_policy, stage_pass
+    from .link import Link
+
+    seq, policy = int(job["seq"]), list(job["policy"])
+    if len(policy) != len(chain.stages):
+        raise SplittuiError(f"policy has {len(policy)} entries, the chain has {len(chain.stages)} stages")
+    inputs = chain.make_input(seq)
+    if seq not in refs:
+        refs[seq] = run_chain(chain, inputs)
+    up = Link(job["up_mbps"], job["delay_ms"])
+    down = Link(job["down_mbps"], job["delay_ms"])
+    overhead = calibrate(conn, up, down) if job.get("calibrate", True) and 0 in policy else 0.0
+    run_policy(chain, conn, policy, inputs, up, down)  # warm-up, untimed
+    times, passes, worst, all_match = [], [], 0.0, True
+    for _ in range(int(job.get("repeats", 5))):
+        if job.get("interleave", True):
+            passes.append(stage_pass(chain, conn, inputs, client=1 in policy, server=0 in policy))
+        out, timing = run_policy(chain, conn, policy, inputs, up, down)
+        ok, diff = outputs_match(out, refs[seq])
+        all_match, worst = all_match and ok, max(worst, diff)
+        times.append(asdict(timing))
+    result = {"times": times, "match": all_match, "max_abs_diff": worst, "overhead_ms": overhead}
+    for side, k in (("client", 0), ("server", 1)):
+        got = [p[k] for p in passes if p[k] is not None]
+        result[f"stage_{side}_ms"] = medians(got) if got else None
+    return result
+
+
+class Session:
+    """Context manager owning the two child processes."""
+
+    def __init__(self, spec: ChainSpec, *, server_threads: int | None = None, host: str = "127.0.0.1",
+                 port: int = 0, max_bytes: int | None = None) -> None:
+        from .wire import DEFAULT_MAX_BYTES
+
+        self.spec, self.host, self.port = spec, host, port
+        self.server_threads = server_threads or default_server_threads()
+        self.max_bytes = max_bytes or DEFAULT_MAX_BYTES
+        self._ctx = mp.get_context("spawn")
+        self._procs: list = []
+        self.stages = 0
+
+    def __enter__(self) -> "Session":
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        ctx = self._ctx
+        self._stop, theirs = ctx.Pipe()
+        server = ctx.Process(target=_server_main, name="splittui-server", daemon=True,
+                             args=(self.spec, self.server_threads, self.host, self.port, self.max_bytes, theirs))
+        self._start_proc(server)
+        ready = self._wait(self._stop, server, "server")
+        self.port, fp = ready["port"], ready["fingerprint"]
+        self._pipe, theirs = ctx.Pipe()
+        client = ctx.Process(target=_client_main, name="splittui-client", daemon=True,
+                             args=(self.spec, self.host, self.port, fp, theirs))
+        self._start_proc(client)
+        self.stages = self._wait(self._pipe, client, "client")["stages"]
+        self._client = client
+
+    def _start_proc(self, proc) -> None:
+        proc.start()
+        self._procs.append(proc)
+
+    @staticmethod
+    def _wait(pipe, proc, who: str, timeout: float = _START_TIMEOUT_S) -> dict:
+        deadline = time.monotonic() + timeout
+        while not pipe.poll(0.1):
+            if not proc.is_alive():
+                raise SplittuiError(f"the {who} process died (exit code {proc.exitcode})")
+            if time.monotonic() > deadline:
+                raise SplittuiError(f"the {who} process did not answer within {timeout:.0f} s")
+        msg = pipe.recv()
+        if "error" in msg:
+            raise SplittuiError(msg["error"])
+        return msg
+
+    def stage_times(self, seq: int, passes: int = 3) -> tuple[list[float], list[float]]:
+        """Per-stage in-order medians (ms) on the client and on the server at ``seq``."""
+        out = self.run({"op": "stage_times", "seq": seq, "passes": passes})
+        return out["client_ms"], out["server_ms"]
+
+    def run(self, job: dict, timeout: float = 3600.0) -> dict:
+        """One measurement job on the client (see ``_measure``); raises SplittuiError on failure."""
+        self._pipe.send(job)
+        return self._wait(self._pipe, self._client, "client", timeout)
+
+    def close(self) -> None:
+        """Stop both children: ask, wait a little, then terminate and finally kill."""
+        for pipe in (getattr(self, "_pipe", None), getattr(self, "_stop", None)):
+            try:
+                if pipe is not None:
+                    pipe.send(None)
+            except OSError:
+                pass
+        for proc in self._procs:
+            proc.join(3.0)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(2.0)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(2.0)
+        self._procs.clear()
+
+
+def summarise(times: list[dict]) -> dict:
+    """Median of every timing field over the repeats."""
+    return {k: statistics.median(t[k] for t in times) for k in times[0]} if times else {}
+
