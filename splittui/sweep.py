@@ -336,6 +336,7 @@ class Chart:
     ylabel: str
     series: tuple[tuple[str, tuple[float, ...], tuple[float, ...]], ...]
     xticks: tuple[tuple[float, ...], tuple[str, ...]] | None = None
+    ylim: tuple[float, float] | None = None   # a fixed y range (shares: 0..100); None: fit the data
 
 
 def _pct(v: float, cap: float = math.inf) -> float:
@@ -365,9 +366,10 @@ def charts(sw: Sweep) -> list[Chart]:
     jt = (tuple(float(j) for j in range(top + 1)), tuple(str(j) for j in range(top + 1)))
     capped = f"% (capped at {cap:g})"
     return [
-        Chart(f"{sw.model} · Fig. 8: DP client share by deadline", xl, "% on client", tuple(fig8), jt),
+        Chart(f"{sw.model} · Fig. 8: DP client share by deadline", xl, "% on client", tuple(fig8), jt, (0.0, 100.0)),
         Chart(f"{sw.model} · Fig. 9: gain over greedy by deadline", xl, capped, tuple(fig9), jt),
-        Chart(f"{sw.model} · Fig. 10: client share by bandwidth", "Mbit/s", "% on client", tuple(fig10), ticks),
+        Chart(f"{sw.model} · Fig. 10: client share by bandwidth", "Mbit/s", "% on client", tuple(fig10), ticks,
+              (0.0, 100.0)),
         Chart(f"{sw.model} · Fig. 11: gain over greedy by bandwidth", "Mbit/s", capped, tuple(fig11),
               ticks),
     ]

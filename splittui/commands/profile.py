@@ -22,6 +22,9 @@ _EPILOG = """examples:
   splittui profile --model cmt-s --seq 224,448 --server cpu:2    # server_ms measured on 2 threads"""
 
 
+MAX_SEQ = 16_384   # beyond this one stage's activations run to many GiB on a CPU
+
+
 def seq_list(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
@@ -29,6 +32,9 @@ def seq_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text!r}") from None
     if not values or any(v <= 0 for v in values):
         raise argparse.ArgumentTypeError(f"sequence lengths must be positive integers, got {text!r}")
+    if max(values) > MAX_SEQ:
+        raise argparse.ArgumentTypeError(f"sequence length {max(values)} is above {MAX_SEQ:,} (too large to "
+                                         "profile on a CPU)")
     return sorted(set(values))
 
 
@@ -36,23 +42,31 @@ def add_parser(sub) -> None:
     from ..profiler.zoo import ZOO_NAMES
 
     p = sub.add_parser("profile", help="measure per-layer costs of a model and write a profile",
-                       description="Run a model stage by stage on this machine and write a measured "
-                                   "splittui.profile/1 (client_ms on this CPU; server_ms from a preset or measured).",
+                       description="Run a model stage by stage on this machine and write a measured\n"
+                                   "splittui.profile/1: client_ms timed on this CPU, server_ms from a\n"
+                                   "roofline preset or measured, flops from formulas (checked by fvcore).",
                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", choices=ZOO_NAMES, help="zoo model (random weights, no downloads)")
-    src.add_argument("--module", metavar="PATH.py:FACTORY", help="your own model: FACTORY() returns a Chain")
+    src.add_argument("--model", choices=ZOO_NAMES, metavar="NAME",
+                     help=f"zoo model, one of {', '.join(ZOO_NAMES)} (random weights, no downloads)")
+    src.add_argument("--module", metavar="PATH.py:FACTORY",
+                     help="your own model: FACTORY() in PATH.py returns a splittui.profiler.chain.Chain "
+                          "(see the README)")
     p.add_argument("--seq", type=seq_list, default=[128, 256], metavar="N,N,...",
-                   help="sequence lengths (image sides for cmt-s) (default 128,256)")
-    p.add_argument("--repeats", type=positive_int, default=5, metavar="N", help="timed runs per stage (default 5)")
+                   help=f"sequence lengths in tokens (image sides in pixels for cmt-s), at most {MAX_SEQ:,} "
+                        "(default 128,256)")
+    p.add_argument("--repeats", type=positive_int, default=5, metavar="N",
+                   help="timed runs per stage after a warm-up; the median is kept (default 5)")
     p.add_argument("--threads", type=positive_int, default=1, metavar="N",
                    help="torch threads of the client (default 1: the paper's 1-core client)")
     p.add_argument("--server", default="rtx3090", metavar="NAME",
-                   help="rtx3090 | a100 | h100 (roofline presets) | cuda | cpu[:THREADS] (measured) (default rtx3090)")
-    p.add_argument("--no-fvcore", action="store_true", help="skip fvcore's cross-check count (faster)")
-    p.add_argument("--tiny", action="store_true", help="the zoo model's tiny test configuration")
-    p.add_argument("--out", metavar="FILE", help="output file (default ./<model>.json)")
-    p.add_argument("--force", action="store_true", help="replace an existing output file")
+                   help="how server_ms is found: rtx3090 | a100 | h100 (roofline presets) | cuda (measured "
+                        "on this machine's GPU) | cpu[:THREADS] (measured on this CPU) (default rtx3090)")
+    p.add_argument("--no-fvcore", action="store_true", help="skip fvcore's cross-check FLOP count (faster; "
+                                                            "default: count)")
+    p.add_argument("--tiny", action="store_true", help="the zoo model's tiny test configuration (d=32, 2 blocks)")
+    p.add_argument("--out", metavar="FILE", help="output file; its directory must exist (default ./<model>.json)")
+    p.add_argument("--force", action="store_true", help="replace an existing output file (default: refuse)")
     p.set_defaults(func=run_profile)
 
 
@@ -60,6 +74,10 @@ def run_profile(args: argparse.Namespace) -> int:
     out = Path(args.out or f"{args.model or Path(args.module.rpartition(':')[0]).stem}.json")
     if out.exists() and not args.force:
         raise SplittuiError(f"{out}: already exists (use --force to overwrite)")
+    if not out.resolve().parent.is_dir():
+        raise SplittuiError(f"--out {out}: directory {out.parent} does not exist")
+    if args.module:
+        _check_module_path(args.module)
     try:
         from ..profiler.run import load_factory, profile_model
         from ..profiler.servers import parse_server
@@ -70,9 +88,16 @@ def run_profile(args: argparse.Namespace) -> int:
     parse_server(args.server)  # a bad --server fails before any work
     try:
         def work(cb):
-            chain = load_factory(args.module) if args.module else build(args.model, tiny=args.tiny)
-            return profile_model(chain, args.seq, repeats=args.repeats, threads=args.threads,
-                                 server=args.server, progress=cb, fvcore=not args.no_fvcore)
+            if args.module:
+                chain = _user_code(args.module, "importing it or calling its factory", load_factory)
+            else:
+                chain = build(args.model, tiny=args.tiny)
+
+            def measure(_spec):
+                return profile_model(chain, args.seq, repeats=args.repeats, threads=args.threads,
+                                     server=args.server, progress=cb, fvcore=not args.no_fvcore)
+
+            return _user_code(args.module, "profiling", measure) if args.module else measure(None)
 
         doc = _with_progress(work, args.model or args.module)
     except KeyboardInterrupt:
@@ -83,6 +108,37 @@ def run_profile(args: argparse.Namespace) -> int:
     save_profile(doc, out, force=args.force)
     _summary(doc, out)
     return 0
+
+
+def _check_module_path(spec: str) -> None:
+    """--module PATH.py:FACTORY: a readable .py file, before torch is even imported."""
+    path_text, sep, attr = spec.rpartition(":")
+    if not sep or not path_text or not attr.isidentifier():
+        raise SplittuiError(f"--module {spec!r}: expected PATH.py:FACTORY (FACTORY a Python name)")
+    path = Path(path_text)
+    if path.suffix != ".py":
+        raise SplittuiError(f"--module {spec!r}: {path} is not a .py file")
+    if not path.is_file():
+        raise SplittuiError(f"--module {spec!r}: no file {path}")
+
+
+def _user_code(spec: str, doing: str, call):
+    """Run `call(spec)`; an exception from the user's module (import, factory, forward) becomes one line."""
+    try:
+        return call(spec)
+    except (SplittuiError, KeyboardInterrupt):
+        raise
+    except Exception as exc:   # the user's code: any failure is theirs to fix, say where
+        where = ""
+        tb = exc.__traceback__
+        while tb is not None:
+            if Path(tb.tb_frame.f_code.co_filename).name == Path(spec.rpartition(":")[0]).name:
+                where = f" (line {tb.tb_lineno})"
+            tb = tb.tb_next
+        if isinstance(exc, SyntaxError) and exc.lineno:
+            where = f" (line {exc.lineno})"
+        raise SplittuiError(f"--module {spec!r}: {doing} failed{where}: "
+                            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
 
 
 def _with_progress(work, label: str) -> dict:

@@ -6,7 +6,20 @@ import argparse
 import sys
 
 from .common import add_profile_args, positive_float, positive_int
-from .sweep import add_grid_args, add_output_args, model_help
+
+
+def seed_int(text: str) -> int:
+    """A random seed: an integer >= 0 (numpy's generators refuse negative seeds)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+from .sweep import add_grid_args, add_output_args, bounded, model_help
+
+MAX_REQUESTS = 10_000_000   # ~2 GiB of event arrays and ~25 s here; 10^6 takes ~3 s
 
 __all__ = ["add_parser", "stats_table", "wait_chart", "simulation_document"]
 
@@ -34,25 +47,32 @@ examples:
 
 def add_parser(sub) -> None:
     p = sub.add_parser("simulate", help="the paper's throughput experiment (Figs. 12-13): queueing under each method",
-                       description="Simulate a Poisson stream of requests on a server of fixed capacity "
-                                   "under dp, greedy and no-split placements.",
+                       description="Simulate a Poisson stream of requests on a server of fixed capacity\n"
+                                   "under dp, greedy and no-split placements; report waits, utilisation,\n"
+                                   "throughput and the cumulative wait over time (Figs. 12-13).",
                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_args(p)
     model_help(p, "all")
     g = p.add_argument_group("simulation")
-    g.add_argument("--requests", type=positive_int, default=100_000, metavar="N", help="(default 100000)")
+    g.add_argument("--requests", type=bounded(positive_int, MAX_REQUESTS), default=100_000, metavar="N",
+                   help=f"arrivals to simulate, per method, at most {MAX_REQUESTS:,} (default 100000; "
+                        "10^6 takes ~3 s, 10^7 ~25 s and ~2 GB)")
     g.add_argument("--concurrency", type=positive_float, default=500.0, metavar="N",
-                   help="Ω serves N no-split requests at once on average (default 500)")
+                   help="server capacity Ω, in no-split requests served at once on average (default 500)")
     rate = g.add_mutually_exclusive_group()
     rate.add_argument("--load", type=positive_float, default=1.05, metavar="RHO",
-                      help="offered no-split work / capacity (default 1.05)")
-    rate.add_argument("--rate", type=positive_float, default=None, metavar="LAMBDA", help="arrivals per second")
+                      help="offered load ρ: no-split work offered per second / capacity (default 1.05)")
+    rate.add_argument("--rate", type=positive_float, default=None, metavar="LAMBDA",
+                      help="arrival rate λ, requests per second (default: from --load)")
     rate.add_argument("--beta", type=positive_float, default=None, metavar="S",
-                      help="mean inter-arrival time in seconds (λ = 1/β)")
-    g.add_argument("--seed", type=int, default=0, help="(default 0)")
+                      help="the paper's β: mean inter-arrival time in seconds (λ = 1/β; default: from --load)")
+    g.add_argument("--seed", type=seed_int, default=0, metavar="K",
+                   help="random seed, integer >= 0; same seed, same result (default 0)")
     g.add_argument("--service", choices=("deadline", "latency"), default="deadline",
-                   help="time a request holds the server per execution (default deadline)")
-    g.add_argument("--max-repeats", type=positive_int, default=10, metavar="R", help="(default 10)")
+                   help="time a request holds the server per execution: its cell's deadline (the paper) "
+                        "or its policy's latency (default deadline)")
+    g.add_argument("--max-repeats", type=positive_int, default=10, metavar="R",
+                   help="each request runs its model r times, r uniform in 1..R (default 10)")
     add_grid_args(p)
     add_output_args(p)
     p.set_defaults(func=run_simulate)

@@ -19,7 +19,8 @@ from pathlib import Path
 from ..errors import SplittuiError
 from .common import add_profile_args, nonneg_float, positive_float, positive_int
 
-__all__ = ["add_parser", "draw_chart", "chart_text", "load_models", "write_csv_atomic", "write_json",
+__all__ = ["add_parser", "draw_chart", "chart_text", "caption", "legend", "nice_ticks", "series_colours",
+           "load_models", "write_csv_atomic", "write_json",
            "add_grid_args", "config_from_args", "run_sweeps", "clean"]
 
 _DEADLINE_RULE = """deadlines: for each sequence length s, D_0 = the all-client latency (every layer fits on
@@ -52,6 +53,23 @@ def _float_list(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
 
 
+def bounded(kind, hi: float, unit: str = ""):
+    """An argparse type: `kind` (positive_int, nonneg_float, ...) and at most `hi`."""
+    def parse(text: str):
+        value = kind(text)
+        if value > hi:
+            limit = f"{hi:,.0f}" if hi == int(hi) else f"{hi:g}"
+            raise argparse.ArgumentTypeError(f"must be at most {limit}{unit}, got {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+MAX_DELAY_MS = 1e6      # 1000 s one way: beyond that no deadline in the series means anything
+MAX_PER_HALVING = 32    # 32 x 16 halvings = 512 deadlines per (length, bandwidth)
+MAX_HALVINGS = 64
+
+
 def _int_list(text: str) -> tuple[int, ...]:
     return tuple(positive_int(v) for v in text.split(",") if v.strip())
 
@@ -61,40 +79,50 @@ def add_grid_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--bandwidths", type=_float_list, default=None, metavar="B,B,..",
                    help="Mbit/s, up = down (default 10,20,50,100,200,500,1000)")
     g.add_argument("--seqs", type=_int_list, default=None, metavar="S,S,..",
-                   help="sequence lengths (default: the profile's own)")
-    g.add_argument("--delay-ms", type=nonneg_float, default=10.0, metavar="MS", help="one-way delay (default 10)")
-    g.add_argument("--per-halving", type=positive_int, default=1, metavar="M",
-                   help="deadlines per halving (default 1; 2 doubles the grid)")
-    g.add_argument("--max-halvings", type=positive_int, default=16, metavar="K", help="(default 16)")
+                   help="sequence lengths (image sides for cmt-s), within the profile's range "
+                        "(default: the lengths the profile was measured at)")
+    g.add_argument("--delay-ms", type=bounded(nonneg_float, MAX_DELAY_MS, " ms"), default=10.0, metavar="MS",
+                   help="one-way network delay per transfer, ms (default 10)")
+    g.add_argument("--per-halving", type=bounded(positive_int, MAX_PER_HALVING), default=1, metavar="M",
+                   help=f"deadlines per halving of the deadline, 1..{MAX_PER_HALVING} (default 1; 2 doubles the grid)")
+    g.add_argument("--max-halvings", type=bounded(positive_int, MAX_HALVINGS), default=16, metavar="K",
+                   help=f"at most K halvings below the all-client latency, 1..{MAX_HALVINGS} (default 16)")
     g.add_argument("--resolution", type=positive_int, default=1000, metavar="R",
-                   help="DP units in the tightest deadline (default 1000)")
+                   help="DP time units in the tightest deadline: T = D_min / R (default 1000; "
+                        "higher is closer to exact, slower)")
     g.add_argument("--unit-ms", type=positive_float, default=None, metavar="T",
-                   help="fixed DP time unit instead of --resolution")
-    g.add_argument("--objective", choices=("flops", "mem_bytes", "server_ms"), default="flops")
+                   help="a fixed DP time unit in ms instead of --resolution (default: off)")
+    g.add_argument("--objective", choices=("flops", "mem_bytes", "server_ms"), default="flops",
+                   help="server resource the solvers minimise (default flops)")
 
 
 def model_help(p: argparse.ArgumentParser, default: str) -> None:
     for action in p._actions:
         if action.dest == "model":
             action.help = f"shipped profile name, NAME,NAME,.. or 'all' (every shipped profile; default {default})"
+        elif action.dest == "profile":
+            action.help = "a splittui.profile/1 file instead of --model (e.g. from `splittui profile`)"
 
 
 def add_output_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--csv", metavar="FILE", help="write one row per cell (sweep) or method (simulate)")
-    p.add_argument("--json", metavar="FILE", help="write everything as JSON (atomically)")
-    p.add_argument("--force", action="store_true", help="let --csv/--json replace existing files")
-    p.add_argument("--no-charts", action="store_true", help="tables only")
+    g = p.add_argument_group("output")
+    g.add_argument("--csv", metavar="FILE", help="also write one row per cell (sweep) or method (simulate) "
+                                                 "(default: none; the directory must exist)")
+    g.add_argument("--json", metavar="FILE", help="also write everything as JSON, atomically (default: none)")
+    g.add_argument("--force", action="store_true", help="let --csv/--json replace existing files (default: refuse)")
+    g.add_argument("--no-charts", action="store_true", help="tables only, no plotext charts")
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("sweep", help="the paper's Figs. 8-11: every solver over deadlines x bandwidths x lengths",
-                       description="Sweep every solver over a grid of sequence lengths, bandwidths and "
-                                   "deadlines; show client share and improvement over greedy.",
+                       description="Sweep every solver over a grid of sequence lengths, bandwidths and\n"
+                                   "deadlines; show the share of work kept on the client and the improvement\n"
+                                   "over greedy as charts (Figs. 8-11) and tables.",
                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_args(p)
     model_help(p, "gpt2-like")
     add_grid_args(p)
-    p.add_argument("--no-exact", action="store_true", help="skip the exact solver")
+    p.add_argument("--no-exact", action="store_true", help="skip the exact solver (faster; default: run it)")
     add_output_args(p)
     p.set_defaults(func=run_sweep_command, model_default="gpt2-like")
 
@@ -195,43 +223,130 @@ def write_csv_atomic(path: str | os.PathLike, rows: list[dict], *, force: bool =
 
 
 _MARKERS = ("o", "x", "+", "*", "#", "@", "%", "=")
+_SERIES_COLOURS = ("#2aa1b3", "#e8833a", "#a97bd8", "#c9b458", "#7f8fbf", "#9a9a9a")  # teal, orange, ...
 
 
-def draw_chart(plt, chart, *, color: bool = True, log_y: bool = False) -> None:
+def series_colours(labels: list[str]) -> list[str]:
+    """One '#rrggbb' per series, from the app's palette: dp teal (work kept on the client), no-split
+    orange (all on the server), greedy grey; other series (sequence lengths) take the palette in turn."""
+    from ..tui.palette import CLIENT, NETWORK, SERVER, SOLVER_COLOURS
+
+    fixed = {"dp": CLIENT, "dp vs greedy": CLIENT, "no-split": SERVER, "exact": NETWORK,
+             "greedy": SOLVER_COLOURS["greedy"], "single-split": SOLVER_COLOURS["single-split"]}
+    if all(label in fixed for label in labels):
+        return [fixed[label] for label in labels]
+    return [_SERIES_COLOURS[k % len(_SERIES_COLOURS)] for k in range(len(labels))]
+
+
+def legend(chart, *, color: bool = True) -> list[tuple[str, str, str]]:
+    """(colour, glyph, label) per series, as drawn by `draw_chart`."""
+    labels = [label for label, _, _ in chart.series]
+    colours = series_colours(labels)
+    glyphs = ["━━" if color else _MARKERS[k % len(_MARKERS)] * 2 for k in range(len(labels))]
+    return list(zip(colours, glyphs, labels))
+
+
+def caption(chart, *, color: bool = True, log_y: bool = False, width: int = 100, title: str | None = None):
+    """rich Text drawn above the plot so the legend never covers data: the title and the legend
+    (coloured keys) on one line, or on two when that is wider than `width`."""
+    from rich.style import Style
+    from rich.text import Text
+
+    empty = [label for label, _, ys in chart.series
+             if not any(math.isfinite(y) and (y > 0 or not log_y) for y in ys)]
+
+    def keys(gap: str, short: bool) -> Text:
+        out = Text()
+        for k, (colour, glyph, label) in enumerate(legend(chart, color=color)):
+            if short and k and label.startswith("s="):
+                label = label[2:]   # "━ s=128 ━ 256 ━ 512": the prefix once
+            out.append(gap + (glyph[:1] if short else glyph), Style(color=colour if color else None, bold=True))
+            out.append(" " + label)
+        if empty:
+            out.append(f"{gap}({'all 0' if log_y else 'no data'}: {', '.join(empty)})", style="dim")
+        return out
+
+    text = Text(chart.title if title is None else title, style="bold")
+    line = keys("  ", False)
+    if text.cell_len + line.cell_len <= width:
+        return text.append_text(line)
+    line = keys("  ", False)[2:]
+    if line.cell_len > width:   # narrow: one-cell keys, one space apart
+        line = keys(" ", True)[1:]
+    return text.append("\n").append_text(line)
+
+
+def nice_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
+    """About `count` intervals of round numbers (1, 2, 2.5, 5 x 10^k steps) covering lo..hi."""
+    if not hi > lo:
+        return [lo]
+    raw = (hi - lo) / max(1, count)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * (1 - 1e-9))
+    first = math.floor(lo / step + 1e-9) * step
+    last = math.ceil(hi / step - 1e-9) * step
+    return [round(first + i * step, 10) for i in range(int(round((last - first) / step)) + 1)]
+
+
+def _num(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:g}"
+
+
+def draw_chart(plt, chart, *, color: bool = True, log_y: bool = False, height: int = 18) -> None:
     """Draw a `splittui.sweep.Chart` on a plotext module/object (CLI) or PlotextPlot.plt (app).
 
-    log_y plots log10(y) with 1eK tick labels (plotext's own log scale re-applies itself on every
-    build, which breaks a widget that renders more than once). The x range is widened on the left
-    so the legend box sits beside the data, not on it.
+    No title or legend inside the plot (see `caption`, drawn above it). y ticks are round numbers:
+    0/25/50/75/100 on shares (chart.ylim), 1, 2, 2.5 or 5 x 10^k steps otherwise. log_y plots
+    log10(y) with 1eK tick labels (plotext's own log scale re-applies itself on every build, which
+    breaks a widget that renders more than once).
     """
     plt.clear_data()
     plt.xlabel(chart.xlabel)
     plt.ylabel(chart.ylabel)
-    xs_all, ys_all, empty = [], [], []
-    for k, (label, xs, ys) in enumerate(chart.series):
+    xs_all, ys_all = [], []
+    for k, ((label, xs, ys), (colour, _, _)) in enumerate(zip(chart.series, legend(chart, color=color))):
         pts = [(x, math.log10(y) if log_y else y) for x, y in zip(xs, ys)
                if math.isfinite(y) and (y > 0 or not log_y)]
-        if pts:
-            marker = "braille" if color else _MARKERS[k % len(_MARKERS)]
-            plt.plot([p[0] for p in pts], [p[1] for p in pts], label=label, marker=marker)
-            xs_all += [p[0] for p in pts]
-            ys_all += [p[1] for p in pts]
-        else:
-            empty.append(label)
-    zero = " (all 0: " + ", ".join(empty) + ")" if log_y and empty else ""
-    plt.title(chart.title + zero)
+        if not pts:
+            continue
+        style = {"marker": "braille", "color": _rgb(colour)} if color else {"marker": _MARKERS[k % len(_MARKERS)]}
+        plt.plot([p[0] for p in pts], [p[1] for p in pts], **style)
+        xs_all += [p[0] for p in pts]
+        ys_all += [p[1] for p in pts]
     if not xs_all:
         return
-    lo, hi = min(xs_all), max(xs_all)
-    legend = max(len(label) for label, _, _ in chart.series) + 4
-    plt.xlim(lo - (hi - lo) * legend / 50.0, hi + (hi - lo) * 0.01)
     if log_y:
         _decade_ticks(plt, ys_all)
+    else:
+        _round_y_ticks(plt, chart, ys_all, height)
     if chart.xticks is not None:
         plt.xticks(list(chart.xticks[0]), list(chart.xticks[1]))
-    else:  # ticks over the data only, not the legend margin
-        ticks = [lo + (hi - lo) * k / 4 for k in range(5)]
-        plt.xticks(ticks, [f"{v:.4g}" for v in ticks])
+    else:   # the x range of every point, zeros dropped from a log plot included
+        xs = [x for _, sx, sy in chart.series for x, y in zip(sx, sy) if math.isfinite(y)]
+        lo, hi = min(xs), max(xs)
+        plt.xlim(lo, hi)
+        ticks = [t for t in nice_ticks(lo, hi, 5) if lo <= t <= hi] or [lo]
+        plt.xticks(ticks, [_num(t) for t in ticks])
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    from ..tui.palette import rgb
+
+    return rgb(colour)
+
+
+def _round_y_ticks(plt, chart, ys: list[float], height: int) -> None:
+    count = 4 if height >= 12 else 2
+    if chart.ylim is not None:
+        lo, hi = chart.ylim
+        lo, hi = min(lo, min(ys)), max(hi, max(ys))
+    else:
+        lo, hi = min(0.0, min(ys)), max(0.0, max(ys))
+        if hi == lo:
+            hi = lo + 1.0
+    ticks = nice_ticks(lo, hi, count)
+    plt.ylim(ticks[0], ticks[-1])
+    plt.yticks(ticks, [_num(t) for t in ticks])
 
 
 def _decade_ticks(plt, logs: list[float]) -> None:
@@ -243,6 +358,7 @@ def _decade_ticks(plt, logs: list[float]) -> None:
 
 
 def chart_text(chart, *, width: int, height: int = 18, color: bool = True, log_y: bool = False) -> str:
+    """The plot alone (no caption), as text."""
     import plotext as plt
 
     plt.clf()
@@ -250,16 +366,19 @@ def chart_text(chart, *, width: int, height: int = 18, color: bool = True, log_y
     plt.theme("clear")
     if not color:
         plt.clear_color()
-    draw_chart(plt, chart, color=color, log_y=log_y)
+    draw_chart(plt, chart, color=color, log_y=log_y, height=height)
     text = plt.build()
     return text if color else plt.uncolorize(text)
 
 
 def print_charts(console, charts, *, log_y: bool = False) -> None:
+    """Each chart: a caption line (title and legend) over the plot, 60..100 columns wide."""
     color = console.is_terminal
     width = max(60, min(console.width, 100))
     for chart in charts:
+        console.print(caption(chart, color=color, log_y=log_y, width=width), width=width, overflow="fold")
         text = chart_text(chart, width=width, color=color, log_y=log_y)
+        console.file.flush()
         sys.stdout.write(text + "\n\n")
         sys.stdout.flush()
 

@@ -127,3 +127,24 @@ def test_simulate_command_outputs(tmp_path, capsys):
     data = json.loads(out.read_text())
     assert set(data["methods"]) == {"dp", "greedy", "no-split"}
     assert main(argv) == 2
+
+
+def exit_status(argv) -> int:
+    """main's return value, or argparse's exit status for a flag it rejects."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def test_bad_simulate_flags_are_one_line_and_status_2(tmp_path, capsys):
+    for argv in (["--seed", "-1"], ["--seed", "x"], ["--requests", "0"], ["--rate", "0"],
+                 ["--model", "nope"], ["--csv", str(tmp_path / "missing" / "a.csv")]):
+        assert exit_status(["simulate", "--no-charts", *argv]) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err and "Traceback" not in "\n".join(err) and err[-1].startswith("splittui"), (argv, err)
+
+
+def test_request_count_has_an_upper_bound(capsys):
+    assert exit_status(["simulate", "--requests", "1000000000"]) == 2
+    assert "at most" in capsys.readouterr().err

@@ -153,3 +153,70 @@ def test_charts_are_finite_or_nan():
         for _, xs, ys in chart.series:
             assert len(xs) == len(ys)
             assert all(math.isfinite(y) or math.isnan(y) for y in ys)
+
+
+def exit_status(argv) -> int:
+    """main's return value, or argparse's exit status for a flag it rejects."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def test_bad_sweep_flags_are_one_line_and_status_2(tmp_path, capsys):
+    prof = tmp_path / "p.json"
+    prof.write_text(json.dumps(synthetic_doc(np.random.default_rng(4), 3)))
+    existing = tmp_path / "there.csv"
+    existing.write_text("keep")
+    for argv in (["--bandwidths", "0,-5"], ["--bandwidths", "a"], ["--seqs", "abc"], ["--seqs", "99999"],
+                 ["--model", "nope"], ["--profile", str(tmp_path / "none.json")], ["--profile", str(existing)],
+                 ["--json", str(tmp_path / "missing" / "s.json")], ["--csv", str(existing)]):
+        if argv[0] in ("--seqs", "--json", "--csv", "--bandwidths"):
+            argv = ["--profile", str(prof), *argv]
+        assert exit_status(["sweep", "--no-charts", *argv]) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err and "Traceback" not in "\n".join(err) and err[-1].startswith("splittui"), (argv, err)
+    assert existing.read_text() == "keep"
+
+
+@pytest.mark.parametrize("lo, hi", [(0.0, 27.0), (-88.9, 300.0), (3.2, 3.3), (0.0, 1e-3), (-5.0, 0.0)])
+def test_nice_ticks_are_round_and_cover_the_range(lo, hi):
+    from splittui.commands.sweep import nice_ticks
+
+    ticks = nice_ticks(lo, hi, 4)
+    assert ticks[0] <= lo + 1e-12 and ticks[-1] >= hi - 1e-12 and 2 <= len(ticks) <= 9
+    step = ticks[1] - ticks[0]
+    mantissa = step / 10 ** math.floor(math.log10(step))
+    assert any(math.isclose(mantissa, m) for m in (1, 2, 2.5, 5))
+    assert all(math.isclose(t / step, round(t / step), abs_tol=1e-6) for t in ticks)   # multiples of the step
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_cli_charts_have_round_y_ticks_and_the_legend_above_the_plot(width):
+    from rich.console import Console
+
+    from splittui.commands.sweep import caption, chart_text
+
+    prof = profile_from_doc(synthetic_doc(np.random.default_rng(2), 5))
+    for chart in charts(run_sweep(prof, SweepConfig(bandwidths=(1.0, 10.0, 100.0), resolution=40))):
+        text = chart_text(chart, width=min(width, 100), color=False)
+        labels = [line.split("┤")[0].strip() for line in text.splitlines() if "┤" in line]
+        values = [float(v.replace(",", "")) for v in labels if v]
+        assert len(values) >= 2
+        step = abs(values[0] - values[1])
+        assert all(math.isclose(v / step, round(v / step), abs_tol=1e-6) for v in values), labels
+        if chart.ylim == (0.0, 100.0):
+            assert max(values) == 100 and min(values) == 0
+        for label, _, _ in chart.series:           # the legend is not drawn on the data ...
+            assert label not in text
+        cap = Console(width=width, record=True)
+        cap.print(caption(chart, color=False, width=width))
+        lines = cap.export_text().splitlines()
+        assert all(label in "\n".join(lines) for label, _, _ in chart.series)   # ... but above it
+        assert all(len(line) <= width for line in lines) and len(lines) <= 3
+
+
+def test_grid_flags_have_upper_bounds(capsys):
+    for argv in (["--delay-ms", "1e300"], ["--per-halving", "1000"], ["--max-halvings", "1000"], ["--delay-ms", "-1"]):
+        assert exit_status(["sweep", "--no-charts", *argv]) == 2, argv
+        assert "error" in capsys.readouterr().err

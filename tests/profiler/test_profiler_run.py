@@ -133,3 +133,35 @@ def test_ctrl_c_writes_nothing(tmp_path, monkeypatch, capsys):
     assert main(["profile", "--model", "bert-base", "--tiny", "--seq", "16", "--out", str(out)]) == 130
     assert not out.exists() and list(tmp_path.iterdir()) == []
     assert "interrupted" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def exit_status(argv) -> int:
+    """main's return value, or argparse's exit status for a flag it rejects."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def test_bad_module_and_output_are_one_line_and_status_2(tmp_path, capsys):
+    (tmp_path / "raises.py").write_text("def f():\n    raise RuntimeError('broken factory')\n")
+    (tmp_path / "syntax.py").write_text("def f(:\n")
+    (tmp_path / "imports.py").write_text("import no_such_package_zz\n")
+    (tmp_path / "fine.py").write_text("def f():\n    return 1\n")
+    (tmp_path / "notes.txt").write_text("x")
+    out = ["--seq", "8", "--out", str(tmp_path / "x.json")]
+    cases = [["--module", f"{tmp_path / 'raises.py'}:f", *out], ["--module", f"{tmp_path / 'syntax.py'}:f", *out],
+             ["--module", f"{tmp_path / 'imports.py'}:f", *out], ["--module", f"{tmp_path / 'notes.txt'}:f", *out],
+             ["--module", f"{tmp_path / 'fine.py'}:notthere", *out], ["--module", f"{tmp_path / 'fine.py'}:f", *out],
+             ["--module", f"{tmp_path / 'fine.py'}:1x", *out],
+             ["--model", "gpt2-like", "--tiny", "--seq", "8", "--out", str(tmp_path / "missing" / "x.json")],
+             ["--model", "gpt2-like", "--seq", "99999"], ["--model", "gpt2-like", "--seq", "abc"],
+             ["--model", "nope"], ["--model", "gpt2-like", "--server", "tpu", *out]]
+    if not torch.cuda.is_available():
+        cases.append(["--model", "gpt2-like", "--tiny", "--server", "cuda", *out])
+    for argv in cases:
+        assert exit_status(["profile", *argv]) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err and "Traceback" not in "\n".join(err) and "error" in err[-1], (argv, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fine.py", "imports.py", "notes.txt", "raises.py",
+                                                          "syntax.py"]

@@ -52,8 +52,10 @@ async def test_runs_draws_exports_and_closes(tmp_path):
         await wait_done(pilot, screen)
         summary = str(screen.query_one("#exp-summary", Static).render())
         assert "improvement over greedy" in summary and "no-split" in summary
+        cap = str(screen.query_one("#exp-caption-0", Static).render())
+        assert "s=32" in cap                         # the Fig. 8 legend, above the plot
         plot = screen.query_one("#exp-chart-0", PlotextPlot)
-        assert "s=32" in plot.render().plain         # the Fig. 8 legend was drawn
+        assert "s=32" not in plot.render().plain     # ... and not on the data
         for f in tmp_path.iterdir():
             f.unlink()
         await pilot.press("c")

@@ -14,7 +14,7 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, VerticalScroll
+from textual.containers import Grid, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
@@ -48,9 +48,11 @@ class ExperimentsScreen(Screen):
     DEFAULT_CSS = """
     ExperimentsScreen #exp-status { height: auto; padding: 0 1; }
     ExperimentsScreen ProgressBar { padding: 0 1; }
-    ExperimentsScreen #exp-charts { grid-size: 2; grid-rows: 16; height: auto; }
+    ExperimentsScreen #exp-charts { grid-size: 2; grid-rows: 19; height: auto; }
+    ExperimentsScreen .exp-caption { height: auto; padding: 0 1; }
+    ExperimentsScreen PlotextPlot { height: 1fr; }
     ExperimentsScreen #exp-summary { height: auto; padding: 0 1; }
-    ExperimentsScreen #exp-chart-4 { column-span: 2; }
+    ExperimentsScreen #exp-cell-4 { column-span: 2; }
     """
 
     class Progressed(Message):
@@ -76,8 +78,10 @@ class ExperimentsScreen(Screen):
         with VerticalScroll():
             yield Static("", id="exp-summary")
             with Grid(id="exp-charts"):
-                for k in range(5):
-                    yield PlotextPlot(id=f"exp-chart-{k}")
+                for k in range(5):   # a caption (title and legend) over each plot, never on the data
+                    with Vertical(id=f"exp-cell-{k}"):
+                        yield Static("", id=f"exp-caption-{k}", classes="exp-caption")
+                        yield PlotextPlot(id=f"exp-chart-{k}")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -113,14 +117,11 @@ class ExperimentsScreen(Screen):
 
     @on(Finished)
     def _show_outcome(self, event: Finished) -> None:
-        from ...commands.simulate import wait_chart
-        from ...sweep import charts, summary
+        from ...sweep import summary
 
         self.outcome = out = event.outcome
         self.query_one(ProgressBar).update(progress=100)
-        figures = [*charts(out.sweep), wait_chart(out.sim)]
-        for k, chart in enumerate(figures):
-            self._draw(k, chart, log_y=k == 4)
+        self._draw_all()
         s = summary(out.sweep)
         lines = [f"{out.sweep.n_cells} cells in {out.sweep.elapsed_s:.2f} s · DP on client {_pct(s['dp'])} · "
                  f"improvement over greedy {_pct(s['improvement'], True)} (paper: {_paper(s['paper'])})"]
@@ -131,13 +132,33 @@ class ExperimentsScreen(Screen):
         self.query_one("#exp-status", Static).update(
             f"Experiments · {self.profile.model} · done · r rerun · c CSV · j JSON · Esc close")
 
-    def _draw(self, k: int, chart, *, log_y: bool) -> None:
-        from ...commands.sweep import draw_chart
+    def on_resize(self) -> None:
+        if self.outcome is not None:   # captions and ticks fit the plots' new sizes
+            self.call_after_refresh(self._draw_all)
+
+    def _draw_all(self) -> None:
+        from ...commands.simulate import wait_chart
+        from ...sweep import charts
+
+        out = self.outcome
+        figures = [*charts(out.sweep), wait_chart(out.sim)]
+        lines = [self._draw(k, chart, log_y=k == 4) for k, chart in enumerate(figures)]
+        for left in (0, 2):   # side by side captions get the same height, so the two plots start level
+            for k in (left, left + 1):
+                self.query_one(f"#exp-caption-{k}", Static).styles.height = max(lines[left], lines[left + 1])
+
+    def _draw(self, k: int, chart, *, log_y: bool) -> int:
+        """Draw chart k under its caption; the caption's height in lines."""
+        from ...commands.sweep import caption, draw_chart
 
         plot = self.query_one(f"#exp-chart-{k}", PlotextPlot)
-        # plotext drops a title wider than the plot: the model is in the status line already
-        draw_chart(plot.plt, replace(chart, title=chart.title.split(" · ", 1)[-1]), log_y=log_y)
+        title = chart.title.split(" · ", 1)[-1]   # the model is in the status line already
+        width = max(20, (plot.size.width or self.size.width // (1 if k == 4 else 2)) - 2)
+        text = caption(chart, log_y=log_y, width=width, title=title)
+        self.query_one(f"#exp-caption-{k}", Static).update(text)
+        draw_chart(plot.plt, replace(chart, title=""), log_y=log_y, height=plot.size.height or 16)
         plot.refresh()
+        return len(text.wrap(self.app.console, width))
 
     # ----- actions -----
 
