@@ -18,7 +18,7 @@ from .model import Layer, Profile
 
 __all__ = [
     "SCHEMA", "load_profile", "profile_from_doc", "profile_to_doc", "save_profile",
-    "shipped_names", "canonical_sha256", "write_json_atomic",
+    "shipped_names", "canonical_sha256", "write_json_atomic", "write_text_atomic",
 ]
 
 SCHEMA = "splittui.profile/1"
@@ -164,10 +164,9 @@ def profile_to_doc(profile: Profile) -> dict:
     return doc
 
 
-def write_json_atomic(path: str | os.PathLike, obj: object, *, force: bool = False) -> Path:
-    """Write JSON to a temp file beside `path`, then rename: readers never see half a file.
-
-    Refuses to replace an existing file unless `force`.
+def write_text_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> Path:
+    """Write text to a temp file beside `path`, then rename: readers never see half a file, and an
+    interrupted write leaves the old file (or none). Refuses to replace a file unless `force`.
     """
     path = Path(path)
     if path.exists() and not force:
@@ -176,15 +175,19 @@ def write_json_atomic(path: str | os.PathLike, obj: object, *, force: bool = Fal
         raise SplittuiError(f"{path}: directory {path.parent} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=1, allow_nan=False)
-            fh.write("\n")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_json_atomic(path: str | os.PathLike, obj: object, *, force: bool = False) -> Path:
+    """JSON through write_text_atomic (serialised first, so a bad value never truncates a file)."""
+    return write_text_atomic(path, json.dumps(obj, indent=1, allow_nan=False) + "\n", force=force)
 
 
 def save_profile(profile_or_doc: Profile | dict, path: str | os.PathLike, *, force: bool = False) -> Path:

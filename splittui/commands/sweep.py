@@ -13,7 +13,6 @@ import io
 import math
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from ..errors import SplittuiError
@@ -200,26 +199,14 @@ def write_json(path: str, obj, *, force: bool) -> Path:
 
 def write_csv_atomic(path: str | os.PathLike, rows: list[dict], *, force: bool = False) -> Path:
     """CSV through a temp file and a rename; refuses to replace a file unless force."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise SplittuiError(f"{path}: already exists (use --force to overwrite)")
-    if not path.parent.exists():
-        raise SplittuiError(f"{path}: directory {path.parent} does not exist")
+    from ..profiles import write_text_atomic
+
     buf = io.StringIO()
     if rows:
         writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(clean(rows))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(buf.getvalue())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, buf.getvalue(), force=force)
 
 
 _MARKERS = ("o", "x", "+", "*", "#", "@", "%", "=")
