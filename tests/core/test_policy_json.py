@@ -122,13 +122,12 @@ def test_write_json_atomic_keeps_the_old_file_when_writing_fails(tmp_path, monke
     class Boom(Exception):
         pass
 
-    def half_write(obj, fh, **kw):
-        fh.write('{"v": ')
+    def fail_at_rename(src, dst):  # the temp file is fully written; the rename never happens
         raise Boom
 
     import splittui.profiles as profiles_mod
 
-    monkeypatch.setattr(profiles_mod.json, "dump", half_write)
+    monkeypatch.setattr(profiles_mod.os, "replace", fail_at_rename)
     with pytest.raises(Boom):
         write_json_atomic(path, {"v": 2}, force=True)
     monkeypatch.undo()
