@@ -13,21 +13,11 @@ from hypothesis import strategies as st
 
 from core_strategies import CORE
 
-from splittui.cli import main
 from splittui.errors import SplittuiError
 from splittui.model import Scenario
 from splittui.profiles import load_profile
 from splittui.solvers.dp import DP_MEM_LIMIT_BYTES, budget_units, check_memory, dp_memory_bytes, fitting_unit
-
-
-def run_cli(argv, capsys):
-    """(exit status, stdout, stderr) of `splittui argv`, whether main returns or argparse exits."""
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
+from cli_runner import run_cli
 
 
 def assert_one_line_error(rc, out, err, *needles):

@@ -10,27 +10,18 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import splittui
-from splittui.cli import main
 from splittui.costs import costs_for
 from splittui.errors import SplittuiError
 from splittui.profiles import canonical_sha256, profile_to_doc, write_json_atomic
 from splittui.solvers import SOLVERS
 from splittui.solvers.exact import remaining_latency
+from cli_runner import run_cli as cli
 
 SCENARIO_FIELDS = {"deadline_ms", "up_mbps", "down_mbps", "delay_ms", "seq_len", "unit_ms", "start", "end",
                    "objective", "rounding"}
 DOC_FIELDS = {"schema", "model", "profile_sha256", "scenario", "solver", "feasible", "policy", "placement",
               "latency_ms", "breakdown_ms", "server_load", "total_load", "server_share", "switches", "created"}
 BASE = ["--model", "gpt2-like", "--deadline-ms", "1500", "--up-mbps", "100"]
-
-
-def cli(argv, capsys):
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 @pytest.fixture(scope="module")

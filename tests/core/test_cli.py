@@ -9,17 +9,8 @@ import sys
 import pytest
 
 import splittui
-from splittui.cli import main
 from splittui.solvers import SOLVERS
-
-
-def cli(argv, capsys):
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
+from cli_runner import run_cli as cli
 
 
 def test_solve_prints_a_table_with_every_solver(capsys):
