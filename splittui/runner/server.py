@@ -61,22 +61,22 @@ class Server:
         try:
             self._handle(conn, peer)
         finally:
-            self._slots.release()
+            self._slots.release()  # before the close: a peer that sees EOF may reconnect at once
+            conn.close()
 
     def _handle(self, conn: socket.socket, peer) -> None:
         torch.set_num_threads(self.threads)  # per thread: OpenMP settings do not cross threads
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn.settimeout(self.idle_s)  # a silent peer cannot hold a thread forever
-        with conn:
-            try:
-                while self._one(conn):
-                    pass
-            except ProtocolError as exc:
-                self._refuse(conn, peer, f"protocol error: {exc}")
-            except (ConnectionError, OSError) as exc:
-                self.log(f"splittui server: connection from {peer[0]}:{peer[1]} lost ({exc})")
-            except Exception as exc:  # a stage rejected the state: that client's fault, not ours
-                self._refuse(conn, peer, f"cannot run the request: {type(exc).__name__}: {exc}")
+        try:
+            while self._one(conn):
+                pass
+        except ProtocolError as exc:
+            self._refuse(conn, peer, f"protocol error: {exc}")
+        except (ConnectionError, OSError) as exc:
+            self.log(f"splittui server: connection from {peer[0]}:{peer[1]} lost ({exc})")
+        except Exception as exc:  # a stage rejected the state: that client's fault, not ours
+            self._refuse(conn, peer, f"cannot run the request: {type(exc).__name__}: {exc}")
 
     def _refuse(self, conn: socket.socket, peer, message: str) -> None:
         self.errors.append(message)
