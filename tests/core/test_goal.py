@@ -42,7 +42,7 @@ def _reaches(c, sc, solver: str, deadline: float, cap: float) -> bool:
 
 
 @CORE
-@given(chains(max_layers=8), shares)
+@given(chains(max_layers=7), shares)
 def test_exact_least_deadline_is_brute_force(ch, share):
     c, sc = ch.costs, scenario_for(ch)
     target = Target(max_share=share)
@@ -57,7 +57,7 @@ def test_exact_least_deadline_is_brute_force(ch, share):
 
 
 @CORE
-@given(chains(max_layers=8), shares, st.sampled_from(GOAL_SOLVERS))
+@given(chains(max_layers=7), shares, st.sampled_from(GOAL_SOLVERS))
 def test_every_solver_answer_is_least(ch, share, solver):
     c, sc = ch.costs, scenario_for(ch)
     target = Target(max_share=share)
@@ -75,7 +75,7 @@ def test_every_solver_answer_is_least(ch, share, solver):
 
 
 @CORE
-@given(chains(max_layers=7))
+@given(chains(max_layers=6))
 def test_exact_frontier_is_the_pareto_front(ch):
     import itertools
 
@@ -85,7 +85,7 @@ def test_exact_frontier_is_the_pareto_front(ch):
     pairs = [(spec_latency(c, x), total - spec_reward(c, x)) for x in itertools.product((0, 1), repeat=c.n)]
     lats = [p.deadline_ms for p in pts]
     loads = [p.result.server_load for p in pts]
-    assert lats == sorted(lats) and all(a > b for a, b in zip(loads, loads[1:]))
+    assert lats == sorted(lats) and all(a >= b for a, b in zip(loads, loads[1:]))
     for lat, load in pairs:   # no policy is faster than a point of the front with no more load
         assert not any(lat < p.deadline_ms - 1e-9 * max(1.0, lat) and load <= q - 1e-9 * max(1.0, total)
                        for p, q in zip(pts, loads))
