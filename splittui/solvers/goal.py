@@ -107,18 +107,28 @@ def _least_exact(c: Costs, sc: Scenario, cap: float) -> Goal:
     return Goal("exact", None, None)
 
 
-def _least_dp(c: Costs, sc: Scenario, cap: float) -> Goal:
+def dp_full_frontier(c: Costs, sc: Scenario):
+    """The DP's frontier up to a deadline where it surely reaches its least load (SPEC §4 bound)."""
     from . import frontier_costs
     from .dp import check_memory
 
-    all_client = float(prefix_latencies(c)[c.n])
-    top = all_client + (2 * c.n + 2) * sc.unit_ms  # the DP reaches load 0 by here (SPEC §4 bound)
+    all_client = float(prefix_latencies(c)[c.n]) + _slack(c)
+    top = all_client + (2 * c.n + 2) * sc.unit_ms
     check_memory(c.n, top, sc.unit_ms)
-    front = frontier_costs(replace(c, deadline_ms=top), sc.replace(deadline_ms=top))
-    ok = np.flatnonzero(np.isfinite(front.server_load) & (np.nan_to_num(front.server_load, nan=np.inf) <= cap))
-    if ok.size == 0:
+    return frontier_costs(replace(c, deadline_ms=top), sc.replace(deadline_ms=top))
+
+
+def dp_least_deadline(front, cap: float) -> float | None:
+    """First deadline w*T of a DP frontier whose load is within `cap`."""
+    load = np.nan_to_num(front.server_load, nan=np.inf)
+    ok = np.flatnonzero(load <= cap)
+    return float(front.deadline_ms[ok[0]]) if ok.size else None
+
+
+def _least_dp(c: Costs, sc: Scenario, cap: float) -> Goal:
+    deadline = dp_least_deadline(dp_full_frontier(c, sc), cap)
+    if deadline is None:
         return Goal("dp", None, None)
-    deadline = float(front.deadline_ms[ok[0]])
     return Goal("dp", deadline, _solve_at(c, sc, "dp", deadline))
 
 
@@ -199,4 +209,4 @@ def least_bandwidth(profile: Profile, sc: Scenario, solver: str, target: Target,
     return Goal(solver, hi, attempt(hi))
 
 
-__all__ += ["GOAL_SOLVERS"]
+__all__ += ["GOAL_SOLVERS", "dp_full_frontier", "dp_least_deadline"]
