@@ -9,7 +9,7 @@ from pathlib import Path
 from .errors import ProfileError
 from .model import Profile, Result, Scenario
 
-__all__ = ["POLICY_SCHEMA", "policy_document", "load_policy", "improvement_over_greedy"]
+__all__ = ["POLICY_SCHEMA", "policy_document", "load_policy", "load_policies", "improvement_over_greedy"]
 
 POLICY_SCHEMA = "splittui.policy/1"
 
@@ -59,8 +59,13 @@ def _profile_ref(profile: Profile) -> str:
 def load_policy(path: str | Path) -> dict:
     """Read a policy file (one document, or a list of them as the app's slot export writes).
 
-    Returns the first feasible document; its 'policy' is a list of 0/1.
+    Returns the first document that holds a policy; its 'policy' is a list of 0/1.
     """
+    return load_policies(path)[0][1]
+
+
+def load_policies(path: str | Path) -> list[tuple[int, dict]]:
+    """Every document of a policy file that holds a policy, with its index in the file, validated."""
     path = Path(path)
     src = str(path)
     try:
@@ -74,21 +79,25 @@ def load_policy(path: str | Path) -> dict:
         if not isinstance(d, dict) or d.get("schema") != POLICY_SCHEMA:
             raise ProfileError(src, "schema" if len(docs) == 1 else f"[{i}].schema",
                                f"expected {POLICY_SCHEMA!r}")
-    usable = [d for d in docs if isinstance(d.get("policy"), list)]
+    usable = [(i, d) for i, d in enumerate(docs) if isinstance(d.get("policy"), list)]
     if not usable:
         raise ProfileError(src, "policy", "no document in the file holds a policy (all infeasible)")
-    d = usable[0]
+    for i, d in usable:
+        _check_document(d, src, "" if len(docs) == 1 else f"[{i}].")
+    return usable
+
+
+def _check_document(d: dict, src: str, at: str) -> None:
     if not all(v in (0, 1) and not isinstance(v, bool) for v in d["policy"]):
-        raise ProfileError(src, "policy", "must be a list of 0/1 values")
+        raise ProfileError(src, f"{at}policy", "must be a list of 0/1 values")
     if not isinstance(d.get("model"), str) or not d["model"]:
-        raise ProfileError(src, "model", "missing (the model the policy was made for)")
+        raise ProfileError(src, f"{at}model", "missing (the model the policy was made for)")
     scenario = d.get("scenario")
     if scenario is not None and not isinstance(scenario, dict):
-        raise ProfileError(src, "scenario", "must be an object")
+        raise ProfileError(src, f"{at}scenario", "must be an object")
     seq = (scenario or {}).get("seq_len")
     if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq <= 0):
-        raise ProfileError(src, "scenario.seq_len", f"must be a positive integer, got {seq!r}")
-    return d
+        raise ProfileError(src, f"{at}scenario.seq_len", f"must be a positive integer, got {seq!r}")
 
 
 def improvement_over_greedy(res: Result, greedy: Result) -> float | None:

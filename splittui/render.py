@@ -35,6 +35,11 @@ def results_table(profile: Profile, sc: Scenario, results: dict[str, Result]) ->
         t.add_column(col, justify="right")
     greedy = results.get("greedy")
     for name, r in results.items():
+        if not r.feasible and r.latency_ms is not None:   # a given policy that misses: show by how much
+            t.add_row(name, _pct(r.server_share), _pct(r.client_share),
+                      f"[red]{r.latency_ms:,.1f} (+{r.latency_ms - sc.deadline_ms:,.1f} late)[/]",
+                      str(r.switches), "—", f"{r.solve_ms:.2f}")
+            continue
         if not r.feasible:
             t.add_row(name, "[red]none[/]", "—", f"[red]> {sc.deadline_ms:,.0f}[/]", "—", "—",
                       f"{r.solve_ms:.2f}")
@@ -47,8 +52,10 @@ def results_table(profile: Profile, sc: Scenario, results: dict[str, Result]) ->
     if m > sc.deadline_ms:
         t.caption = (f"[red]infeasible: no policy meets {sc.deadline_ms:g} ms; the least achievable latency "
                      f"is {m:,.1f} ms — raise the deadline or the bandwidth[/]")
-    elif any(not r.feasible for r in results.values()):
+    elif any(not r.feasible and r.policy is None for r in results.values()):
         t.caption = "none: that solver finds no policy that meets the deadline"
+    elif any(not r.feasible for r in results.values()):
+        t.caption = f"[red]late: the policy misses the {sc.deadline_ms:g} ms deadline by the amount shown[/]"
     if any(_gain(improvement_over_greedy(r, greedy)).startswith("×") for r in results.values() if greedy):
         t.caption = ((t.caption + "\n") if t.caption else "") + (
             "vs greedy: gain in client share over greedy's (SPEC §5); ×N: N times greedy's client share")

@@ -18,18 +18,24 @@ _FIELDS = ("deadline_ms", "up_mbps", "down_mbps", "delay_ms", "unit_ms", "start"
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
-        "evaluate", help="re-score an exported policy under (changed) scenario flags",
-        description="Score the policy in FILE (splittui.policy/1, from `solve --out` or the app) under "
-                    "a scenario. Scenario flags not given keep the values stored in the file; the "
-                    "profile defaults to the one the policy was made for.")
+        "evaluate", help="re-score an exported policy (or every policy of a file) under (changed) scenario flags",
+        description="Score the policies in FILE (splittui.policy/1, from `solve --out`, `solve --solver all "
+                    "--out` or the app's exports) under a scenario. Scenario flags not given keep the values "
+                    "stored with each policy; the profile defaults to the one the policy was made for. "
+                    "Exit status 1 when a scored policy misses the deadline.")
     p.add_argument("--policy", required=True, metavar="FILE", help="splittui.policy/1 JSON file")
+    pick = p.add_mutually_exclusive_group()
+    pick.add_argument("--solver", metavar="NAME", help="score only the policy (or policies) made by this solver")
+    pick.add_argument("--index", type=int, metavar="N", help="score only the N-th document of the file (from 0)")
     add_profile_args(p)
     add_scenario_args(p, deadline_default=None)
     p.set_defaults(**{f: None for f in _FIELDS}, func=run_evaluate)
     _add_output_args(p)
 
 
-def _scenario(args: argparse.Namespace, stored: dict, profile) -> Scenario:
+def _scenario(args: argparse.Namespace, stored: dict, profile, source: str) -> Scenario:
+    from ..errors import ProfileError, SplittuiError
+
     values = {}
     for f in _FIELDS:
         given = getattr(args, f, None)
@@ -40,25 +46,52 @@ def _scenario(args: argparse.Namespace, stored: dict, profile) -> Scenario:
     if args.up_mbps is not None and args.down_mbps is None:
         values["down_mbps"] = args.up_mbps
     seq = args.seq if args.seq is not None else stored.get("seq_len") or default_seq(profile)
-    return Scenario(seq_len=int(seq), **values)
+    try:
+        return Scenario(seq_len=int(seq), **values)
+    except (SplittuiError, TypeError) as exc:
+        text = str(exc).removeprefix("scenario: ")
+        field = text.split(" ", 1)[0]
+        raise ProfileError(source, f"scenario.{field}" if field in (*_FIELDS, "seq_len") else "scenario",
+                           text) from None
+
+
+def _chosen(args: argparse.Namespace, docs: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
+    from ..errors import SplittuiError
+
+    if args.index is not None:
+        picked = [(i, d) for i, d in docs if i == args.index]
+        if not picked:
+            raise SplittuiError(f"{args.policy}: no policy at --index {args.index} "
+                                f"(indices with a policy: {', '.join(str(i) for i, _ in docs)})")
+        return picked
+    if args.solver is not None:
+        picked = [(i, d) for i, d in docs if d.get("solver") == args.solver]
+        if not picked:
+            have = sorted({str(d.get("solver", "?")) for _, d in docs})
+            raise SplittuiError(f"{args.policy}: no policy made by solver {args.solver!r} (have: {', '.join(have)})")
+        return picked
+    return docs
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from ..policy import check_policy_fits, load_policy, policy_document
+    from ..policy import check_policy_fits, load_policies, policy_document
     from ..profiles import load_profile
     from ..solvers import evaluate
 
-    doc = load_policy(args.policy)
-    profile = load_profile(args.profile or args.model or doc.get("profile") or doc["model"])
-    check_policy_fits(profile, doc, args.policy)
-    stored_sha = doc.get("profile_sha256")
-    if stored_sha and stored_sha != profile.sha256:
-        print(f"splittui: warning: {args.policy} was made for a different version of profile "
-              f"{profile.model} (sha256 differs); re-scoring against the current one", file=sys.stderr)
-    sc = _scenario(args, doc.get("scenario") or {}, profile)
-    res = evaluate(profile, sc, doc["policy"])
-    res = replace(res, solver=doc.get("solver", "given"))
-    out = policy_document(profile, sc, res)
+    docs = _chosen(args, load_policies(args.policy))
+    scored = []
+    for i, doc in docs:
+        profile = load_profile(args.profile or args.model or doc.get("profile") or doc["model"])
+        check_policy_fits(profile, doc, args.policy)
+        stored_sha = doc.get("profile_sha256")
+        if stored_sha and stored_sha != profile.sha256:
+            print(f"splittui: warning: {args.policy} [{i}] was made for a different version of profile "
+                  f"{profile.model} (sha256 differs); re-scoring against the current one", file=sys.stderr)
+        sc = _scenario(args, doc.get("scenario") or {}, profile, args.policy)
+        res = replace(evaluate(profile, sc, doc["policy"]), solver=str(doc.get("solver", "given")))
+        label = res.solver if len(docs) == 1 else f"[{i}] {res.solver}"
+        scored.append((label, profile, sc, res))
+    out = [policy_document(profile, sc, res) for _, profile, sc, res in scored]
 
     def human() -> None:
         from rich.console import Console
@@ -66,9 +99,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
         from ..render import results_table, strips
 
         console = Console()
-        console.print(f"[bold]{args.policy}[/] ({doc.get('solver', '?')} policy) re-scored:")
-        console.print(results_table(profile, sc, {res.solver: res}))
-        console.print(strips(profile, {res.solver: res}))
+        console.print(f"[bold]{args.policy}[/]: {len(scored)} polic{'y' if len(scored) == 1 else 'ies'} re-scored")
+        groups: dict = {}   # one table per (profile, scenario): a solve --solver all file makes one table
+        for label, profile, sc, res in scored:
+            groups.setdefault((profile.sha256, sc), (profile, sc, {}))[2][label] = res
+        for profile, sc, results in groups.values():
+            console.print(results_table(profile, sc, results))
+            console.print(strips(profile, results))
 
-    _emit(args, [out], human)
-    return 0 if res.feasible else 1
+    _emit(args, out, human)
+    return 0 if all(res.feasible for *_, res in scored) else 1

@@ -13,7 +13,9 @@ __all__ = ["add_parser"]
 _EPILOG = """examples:
   splittui solve --model gpt2-like --deadline-ms 1500 --up-mbps 100
   splittui solve --model gpt2-like --seq 4096 --up-mbps 20 --solver dp --json
-  splittui solve --profile my.json --solver all --out policies.json"""
+  splittui solve --profile my.json --solver all --out policies.json
+  splittui solve --model gpt2-like --up-mbps 50 --max-share 0.5          # least deadline, per solver
+  splittui solve --model gpt2-like --deadline-ms 2500 --max-share 0.5 --least bandwidth"""
 
 
 def add_parser(sub) -> None:
@@ -22,8 +24,11 @@ def add_parser(sub) -> None:
     p = sub.add_parser("solve", help="solve one scenario with every solver (or one) and show the placements",
                        description="Minimise server load subject to the deadline (SPEC §3) for one scenario.",
                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from .goal import add_goal_args
+
     add_profile_args(p)
     add_scenario_args(p)
+    add_goal_args(p)
     p.add_argument("--solver", default="all", choices=(*SOLVERS, "all"),
                    help="solver to run (default: all but brute-force)")
     _add_output_args(p)
@@ -43,6 +48,10 @@ def run_solve(args: argparse.Namespace) -> int:
     profile = profile_from_args(args)
     sc = scenario_from_args(args, profile)
     names = [s for s in SOLVERS if s != "brute-force"] if args.solver == "all" else [args.solver]
+    from .goal import goal_requested, run_goal
+
+    if goal_requested(args):
+        return run_goal(args, profile, sc, names)
     results = solve_all(profile, sc, names)
     docs = [policy_document(profile, sc, r) for r in results.values()]
     _emit(args, docs, lambda: _print_table(profile, sc, results))

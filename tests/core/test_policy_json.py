@@ -142,8 +142,8 @@ def test_evaluate_rescores_under_changed_flags(flags, changes, gpt2, tmp_path, c
     path = tmp_path / "p.json"
     rc, _, err = cli(["solve", *BASE, "--solver", "all", "--out", path, "--json"], capsys)
     assert rc == 0, err
-    stored = [d for d in json.loads(path.read_text()) if d["feasible"]][0]
-    rc, out, err = cli(["evaluate", "--policy", path, "--json", *flags], capsys)
+    index, stored = [(i, d) for i, d in enumerate(json.loads(path.read_text())) if d["feasible"]][0]
+    rc, out, err = cli(["evaluate", "--policy", path, "--index", str(index), "--json", *flags], capsys)
     doc = json.loads(out)
     sc = splittui.Scenario(deadline_ms=1500, up_mbps=100, seq_len=512).replace(**changes)
     want = splittui.evaluate(gpt2, sc, stored["policy"])

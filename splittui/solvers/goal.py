@@ -1,0 +1,212 @@
+"""Inverse queries (goal seek): the least deadline or the least bandwidth that reaches a server target.
+
+A *target* caps the server's work: a share of the model's total load (``max_share``) or an absolute
+load (``max_load``). Each solver answers the forward question "what load at deadline Λ?"; these
+functions answer it backwards, per solver and exactly to the model's precision:
+
+- exact: its answers change only at latencies of Pareto-optimal policies, so the least deadline is
+  the latency of one such policy. `exact_frontier` walks the whole Pareto front from the slowest,
+  least-loaded policy down to the fastest (one exact solve per point).
+- dp: its answer at Λ is the DP's frontier at ``W = ⌊Λ/T⌋`` (SPEC §4), so one DP pass gives the least
+  deadline on the grid ``w·T``.
+- greedy, single-split, no-split, all-client: their answers change only at prefix-policy latencies,
+  and the load they reach falls as Λ grows, so a bisection over those candidates is exact.
+
+The least bandwidth is a bisection over a log scale (every solver's load falls as bandwidth grows:
+transfers only get shorter); it is reported to a relative precision of ``rel_tol``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..costs import Costs, costs_for
+from ..errors import SplittuiError
+from ..model import Profile, Result, Scenario
+from .baselines import prefix_latencies, prefix_policy
+
+__all__ = ["Target", "Goal", "least_deadline", "least_deadline_costs", "least_bandwidth", "exact_frontier", "FrontierPoint"]
+
+GOAL_SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split", "all-client")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The server's work allowed: at most a share of the total load, or at most an absolute load."""
+
+    max_share: float | None = None
+    max_load: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.max_share is None) == (self.max_load is None):
+            raise SplittuiError("goal: give exactly one of max_share and max_load")
+        if self.max_share is not None and not (math.isfinite(self.max_share) and 0 <= self.max_share <= 1):
+            raise SplittuiError(f"goal: max_share must be between 0 and 1, got {self.max_share!r}")
+        if self.max_load is not None and not (math.isfinite(self.max_load) and self.max_load >= 0):
+            raise SplittuiError(f"goal: max_load must be a finite number >= 0, got {self.max_load!r}")
+
+    def load_cap(self, total_load: float) -> float:
+        """The cap as a load, with float noise absorbed (a share of exactly X must count as <= X)."""
+        cap = self.max_load if self.max_load is not None else float(self.max_share or 0.0) * total_load
+        return cap + 1e-9 * max(1.0, abs(total_load))
+
+    def describe(self) -> str:
+        if self.max_share is not None:
+            return f"server share <= {100 * self.max_share:g} %"
+        return f"server load <= {self.max_load:.6g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Goal:
+    """One solver's answer to an inverse query; ``value`` is None when no value reaches the target."""
+
+    solver: str
+    value: float | None          # least deadline (ms) or least bandwidth (Mbit/s)
+    result: Result | None        # the solver's result at that value (its policy, latency, load)
+
+
+def _check_solver(solver: str) -> None:
+    if solver not in GOAL_SOLVERS:
+        raise SplittuiError(f"goal: unknown solver {solver!r}: choose from {', '.join(GOAL_SOLVERS)}")
+
+
+def _solve_at(c: Costs, sc: Scenario, solver: str, deadline_ms: float) -> Result:
+    from . import solve_costs
+
+    scenario = sc.replace(deadline_ms=max(deadline_ms, 1e-12))  # a Scenario's deadline must be > 0
+    return solve_costs(replace(c, deadline_ms=deadline_ms), scenario, solver)
+
+
+def _reaches(res: Result, cap: float) -> bool:
+    return res.feasible and res.server_load is not None and res.server_load <= cap
+
+
+def least_deadline(profile: Profile, sc: Scenario, solver: str, target: Target) -> Goal:
+    """The least deadline at which `solver` returns a feasible policy within `target` (sc.deadline ignored)."""
+    return least_deadline_costs(costs_for(profile, sc), sc, solver, target)
+
+
+def least_deadline_costs(c: Costs, sc: Scenario, solver: str, target: Target) -> Goal:
+    """`least_deadline` on precomputed costs (their deadline is ignored)."""
+    _check_solver(solver)
+    cap = target.load_cap(c.total_reward)
+    if solver == "exact":
+        return _least_exact(c, sc, cap)
+    if solver == "dp":
+        return _least_dp(c, sc, cap)
+    return _least_by_candidates(c, sc, solver, cap)
+
+
+def _least_exact(c: Costs, sc: Scenario, cap: float) -> Goal:
+    for point in exact_frontier(c, sc):
+        if point.result.server_load is not None and point.result.server_load <= cap:
+            return Goal("exact", point.deadline_ms, point.result)
+    return Goal("exact", None, None)
+
+
+def dp_full_frontier(c: Costs, sc: Scenario):
+    """The DP's frontier up to a deadline where it surely reaches its least load (SPEC §4 bound)."""
+    from . import frontier_costs
+    from .dp import check_memory
+
+    all_client = float(prefix_latencies(c)[c.n]) + _slack(c)
+    top = all_client + (2 * c.n + 2) * sc.unit_ms
+    check_memory(c.n, top, sc.unit_ms)
+    return frontier_costs(replace(c, deadline_ms=top), sc.replace(deadline_ms=top))
+
+
+def dp_least_deadline(front, cap: float) -> float | None:
+    """First deadline w*T of a DP frontier whose load is within `cap`."""
+    load = np.nan_to_num(front.server_load, nan=np.inf)
+    ok = np.flatnonzero(load <= cap)
+    return float(front.deadline_ms[ok[0]]) if ok.size else None
+
+
+def _least_dp(c: Costs, sc: Scenario, cap: float) -> Goal:
+    deadline = dp_least_deadline(dp_full_frontier(c, sc), cap)
+    if deadline is None:
+        return Goal("dp", None, None)
+    return Goal("dp", deadline, _solve_at(c, sc, "dp", deadline))
+
+
+def _least_by_candidates(c: Costs, sc: Scenario, solver: str, cap: float) -> Goal:
+    """Bisection over the sorted prefix latencies: these solvers' answers change only there."""
+    cands = np.unique(prefix_latencies(c))
+    lo, hi = 0, len(cands) - 1
+    if not _reaches(_solve_at(c, sc, solver, float(cands[hi])), cap):
+        return Goal(solver, None, None)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _reaches(_solve_at(c, sc, solver, float(cands[mid])), cap):
+            hi = mid
+        else:
+            lo = mid + 1
+    deadline = float(cands[lo])
+    return Goal(solver, deadline, _solve_at(c, sc, solver, deadline))
+
+
+@dataclass(frozen=True, slots=True)
+class FrontierPoint:
+    """One Pareto-optimal policy: from `deadline_ms` on (until the next point) it is exact's answer."""
+
+    deadline_ms: float
+    result: Result
+
+
+def exact_frontier(c: Costs, sc: Scenario, *, max_points: int = 100_000) -> list[FrontierPoint]:
+    """Every Pareto-optimal (latency, server load) policy, fastest first: the exact deadline->load frontier.
+
+    Starts at the least-loaded policy's latency and repeatedly asks exact for the best policy strictly
+    faster than the last one. O(P) exact solves for P points on the front.
+    """
+    points: list[FrontierPoint] = []
+    start = _solve_at(c, sc, "exact", float(prefix_latencies(c)[c.n]) + _slack(c))
+    res = start if start.feasible else None
+    while res is not None and res.feasible and res.latency_ms is not None and len(points) < max_points:
+        points.append(FrontierPoint(res.latency_ms, res))
+        below = res.latency_ms - 2e-9 * max(1.0, abs(res.latency_ms))
+        if below <= 0:
+            break
+        res = _solve_at(c, sc, "exact", below)
+    points.reverse()
+    return points
+
+
+def _slack(c: Costs) -> float:
+    """Enough deadline for the all-client policy whatever the start and end sides."""
+    return float(c.up_out_ms + c.down_out_ms + c.down_ms.max(initial=0.0) + c.up_ms.max(initial=0.0))
+
+
+def least_bandwidth(profile: Profile, sc: Scenario, solver: str, target: Target, *,
+                    lo_mbps: float = 1e-3, hi_mbps: float = 1e6, rel_tol: float = 1e-6) -> Goal:
+    """The least upload bandwidth (download kept in proportion) meeting sc.deadline within `target`.
+
+    Bisection on a log scale; `value` is within `rel_tol` above the true least bandwidth.
+    """
+    _check_solver(solver)
+    ratio = float(sc.down_mbps or sc.up_mbps) / sc.up_mbps
+
+    def attempt(up: float) -> Result:
+        s2 = sc.replace(up_mbps=up, down_mbps=up * ratio)
+        c = costs_for(profile, s2)
+        return _solve_at(c, s2, solver, sc.deadline_ms)
+
+    def ok(up: float) -> bool:
+        res = attempt(up)
+        return _reaches(res, target.load_cap(res.total_load))
+
+    if not ok(hi_mbps):
+        return Goal(solver, None, None)
+    if ok(lo_mbps):
+        return Goal(solver, lo_mbps, attempt(lo_mbps))
+    lo, hi = lo_mbps, hi_mbps
+    while hi / lo > 1 + rel_tol:
+        mid = math.sqrt(lo * hi)
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    return Goal(solver, hi, attempt(hi))
+
+
+__all__ += ["GOAL_SOLVERS", "dp_full_frontier", "dp_least_deadline"]
