@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import errno
 import ipaddress
+import re
 import shlex
 import socket
 import sys
@@ -29,6 +30,7 @@ Binds to 127.0.0.1 unless --host says otherwise: the app can write files where t
 
 # profile flags forwarded to every app process; a path is made absolute (the app may start elsewhere)
 _FORWARDED = (("model", False), ("profile", True), ("hf_config", True))
+_HOSTNAME = re.compile(r"(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 _SERVE_EXTRA = ("textual_serve", "aiohttp", "aiohttp_jinja2", "jinja2")
 
 
@@ -66,11 +68,22 @@ def app_command(args: argparse.Namespace) -> str:
 
 
 def check_host(host: str) -> None:
-    """An address this machine can listen on, or a one-line error naming --host."""
+    """An address this machine can listen on, or a one-line error naming --host. A malformed name is
+    refused without asking DNS (no network needed to reject a typo)."""
+    if not _is_ip(host) and not _HOSTNAME.fullmatch(host):
+        raise SplittuiError(f"--host {host!r}: not a valid host name or IP address")
     try:
         socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise SplittuiError(f"--host {host!r}: not a valid host name or address ({exc})") from None
+        raise SplittuiError(f"--host {host!r}: cannot resolve it ({exc.args[-1]})") from None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def check_port(host: str, port: int) -> None:
@@ -95,11 +108,8 @@ def public_url(host: str, port: int) -> str:
     """What a browser types: a wildcard host becomes this machine's name, an IPv6 address gets brackets."""
     if host in ("0.0.0.0", "::", ""):
         host = socket.gethostname()
-    try:
-        if ipaddress.ip_address(host).version == 6:
-            host = f"[{host}]"
-    except ValueError:
-        pass
+    if _is_ip(host) and ipaddress.ip_address(host).version == 6:
+        host = f"[{host}]"
     return f"http://{host}:{port}"
 
 

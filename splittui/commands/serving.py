@@ -30,6 +30,9 @@ class SplittuiServer(Server):
         logging.basicConfig(level=logging.WARNING, format="splittui serve: %(message)s", stream=sys.stderr)
 
     async def on_startup(self, app: web.Application) -> None:
+        """No banner: `serve` prints one line once the port is bound (see `announce`)."""
+
+    def announce(self, *_args) -> None:
         print(f"splittui: serving {self.title} at {self.public_url}  (Ctrl-C stops it)", flush=True)
 
     async def on_shutdown(self, app: web.Application) -> None:
@@ -51,7 +54,7 @@ class SplittuiServer(Server):
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_exit)
         web.run_app(self._make_app(), host=self.host, port=self.port, handle_signals=False, loop=loop,
-                    shutdown_timeout=SHUTDOWN_TIMEOUT_S, print=lambda *args: None)
+                    shutdown_timeout=SHUTDOWN_TIMEOUT_S, print=self.announce)
 
 
 async def _stop_and_reap(service) -> None:
