@@ -28,7 +28,8 @@ _EPILOG = """examples:
 
 Binds to 127.0.0.1 unless --host says otherwise: the app can write files where the server runs."""
 
-# profile flags forwarded to every app process; a path is made absolute (the app may start elsewhere)
+# profile flags forwarded to every app process when given (hf_config: once the app and serve accept it);
+# a path is made absolute (the app may start elsewhere)
 _FORWARDED = (("model", False), ("profile", True), ("hf_config", True))
 _HOSTNAME = re.compile(r"(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 _SERVE_EXTRA = ("textual_serve", "aiohttp", "aiohttp_jinja2", "jinja2")
@@ -58,13 +59,15 @@ def add_parser(sub) -> None:
 
 
 def app_command(args: argparse.Namespace) -> str:
-    """The shell command that starts one app process: this Python, this splittui, the same profile."""
+    """The shell command that starts one app process: this Python, this splittui, the same profile.
+    textual-serve runs it through /bin/sh; ``exec`` makes the app the shell's own process, so stopping
+    the tab stops the app itself."""
     argv = [sys.executable, "-m", "splittui"]
     for dest, is_path in _FORWARDED:
         value = getattr(args, dest, None)
         if value:
             argv += [f"--{dest.replace('_', '-')}", str(Path(value).expanduser().resolve()) if is_path else value]
-    return shlex.join(argv)
+    return "exec " + shlex.join(argv)
 
 
 def check_host(host: str) -> None:

@@ -246,7 +246,7 @@ def test_missing_extra_names_it(monkeypatch, capsys):
 def test_app_command_forwards_the_profile_as_an_absolute_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     argv = shlex.split(app_command(SimpleNamespace(model=None, profile="p.json")))
-    assert argv == [sys.executable, "-m", "splittui", "--profile", str(tmp_path / "p.json")]
+    assert argv == ["exec", sys.executable, "-m", "splittui", "--profile", str(tmp_path / "p.json")]
     argv = shlex.split(app_command(SimpleNamespace(model="gpt2 like", profile=None)))
     assert argv[-2:] == ["--model", "gpt2 like"]
 
