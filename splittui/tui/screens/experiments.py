@@ -22,6 +22,7 @@ from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
 from ...model import Profile, Scenario
+from ..delivery import offer_download
 
 __all__ = ["ExperimentsScreen"]
 
@@ -182,6 +183,7 @@ class ExperimentsScreen(Screen):
         except Exception as exc:  # a failed export is a message, never a crash
             self.notify(f"Export failed: {exc}", severity="error")
             return
+        offer_download(self.app, path)   # served to a browser: also hand the file to the user
         self.notify(f"Wrote {path}", title="Exported")
 
 

@@ -16,6 +16,7 @@ from textual.widgets import Input, Label
 
 from ...errors import SplittuiError
 from ...profiles import write_json_atomic
+from ..delivery import offer_download
 
 __all__ = ["ExportScreen", "ConfirmScreen", "one_line"]
 
@@ -164,4 +165,5 @@ class ExportScreen(ModalScreen[Path | None]):
         except (SplittuiError, OSError, TypeError, ValueError) as exc:
             self.show_error(one_line(exc))
             return
+        offer_download(self.app, written)   # served to a browser: the file is on the server, so also download it
         self.dismiss(written)
