@@ -20,7 +20,6 @@ Conventions (stated once, used everywhere):
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple

@@ -23,7 +23,7 @@ from .model import Layer, Profile
 from .profiles import canonical_sha256, profile_from_doc, profile_to_doc
 
 __all__ = ["DEFAULT_SEQ_LENS", "DTYPE_DEFAULT", "profile_for", "profile_doc_for", "load_arch",
-           "shipped_config_names", "is_shipped_config", "seq_lens_for", "retime"]
+           "shipped_config_names", "is_shipped_config", "seq_lens_for", "retime", "load_any"]
 
 DEFAULT_SEQ_LENS = (128, 256, 512, 1024, 2048, 4096)
 DTYPE_DEFAULT = "bf16"
@@ -78,15 +78,15 @@ def load_arch(config_or_name: Arch | dict | str | os.PathLike) -> Arch:
     return _read_cached(str(path), mtime, name)
 
 
-def seq_lens_for(arch: Arch, *, include: int | None = None,
+def seq_lens_for(arch: Arch, *, include: int | Sequence[int] | None = None,
                  base: Sequence[int] = DEFAULT_SEQ_LENS) -> tuple[int, ...]:
     """The default lengths the model accepts (≤ its context), plus `include` (e.g. the scenario's --seq)."""
-    if include is not None and include > arch.max_pos:
-        raise SplittuiError(f"--seq {include}: above {arch.name}'s context of {arch.max_pos} tokens")
+    extra = [] if include is None else [include] if isinstance(include, int) else list(include)
+    for s in extra:
+        if s > arch.max_pos:
+            raise SplittuiError(f"--seq {s}: above {arch.name}'s context of {arch.max_pos} tokens")
     lens = {s for s in base if s <= arch.max_pos} or {arch.max_pos}
-    if include is not None:
-        lens.add(include)
-    return tuple(sorted(lens))
+    return tuple(sorted(lens | set(extra)))
 
 
 def profile_for(config_or_name: Arch | dict | str | os.PathLike, *, dtype: str = DTYPE_DEFAULT,
@@ -254,3 +254,32 @@ def retime(profile: Profile, *, client_device: str | Device | None = None, serve
                                                               "the profile's FLOPs and bytes)"}
     return profile_from_doc(doc, source=profile.origin, origin=profile.origin)
 
+
+
+def load_any(name_or_path: str | os.PathLike, *, dtype: str | None = None, client_device: str | Device | None = None,
+             server_device: str | Device | None = None, include_seq: Sequence[int] = (),
+             devices: dict[str, Device] | None = None, hf_config: bool = False) -> Profile:
+    """What the CLI and the app open: a shipped LLM config or a config file (``hf_config=True``, or a
+    path to a config.json/folder) becomes an analytic profile (dtype default bf16, devices default
+    laptop-cpu → a100-80gb, lengths covering `include_seq`); anything else is a profile (shipped name
+    or file), re-timed on the devices given, if any. A "measured" device keeps the profile's own times."""
+    text = str(name_or_path)
+    client_device = None if client_device == "measured" else client_device
+    server_device = None if server_device == "measured" else server_device
+    if hf_config or is_shipped_config(text) or _is_config_path(text):
+        arch = load_arch(text)
+        lens = seq_lens_for(arch, include=include_seq)
+        return profile_for(arch, dtype=dtype or DTYPE_DEFAULT, client_device=client_device or DEFAULT_CLIENT,
+                           server_device=server_device or DEFAULT_SERVER, seq_lens=lens, devices=devices)
+    from .profiles import load_profile
+
+    if dtype not in (None, "fp32"):
+        act_bytes(dtype)  # an unknown dtype is named first
+        raise SplittuiError(f"--dtype {dtype}: a measured profile ({text}) is fp32; --dtype applies to LLM "
+                            "configs (--hf-config or a shipped config such as llama-3.1-8b)")
+    return retime(load_profile(text), client_device=client_device, server_device=server_device, devices=devices)
+
+
+def _is_config_path(text: str) -> bool:
+    p = Path(text)
+    return (p.is_dir() and (p / "config.json").is_file()) or p.name == "config.json"

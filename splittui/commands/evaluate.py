@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from ..model import Scenario
 from .common import add_profile_args, add_scenario_args, default_seq
+from .llm_args import add_llm_args, load_named
 from .solve import _add_output_args, _emit
 
 __all__ = ["add_parser"]
@@ -24,6 +25,7 @@ def add_parser(sub) -> None:
                     "profile defaults to the one the policy was made for.")
     p.add_argument("--policy", required=True, metavar="FILE", help="splittui.policy/1 JSON file")
     add_profile_args(p)
+    add_llm_args(p)
     add_scenario_args(p, deadline_default=None)
     p.set_defaults(**{f: None for f in _FIELDS}, func=run_evaluate)
     _add_output_args(p)
@@ -45,11 +47,14 @@ def _scenario(args: argparse.Namespace, stored: dict, profile) -> Scenario:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from ..policy import check_policy_fits, load_policy, policy_document
-    from ..profiles import load_profile
     from ..solvers import evaluate
 
     doc = load_policy(args.policy)
-    profile = load_profile(args.profile or args.model or doc.get("profile") or doc["model"])
+    seqs = [s for s in (args.seq, (doc.get("scenario") or {}).get("seq_len")) if isinstance(s, int)]
+    if args.hf_config:
+        profile = load_named(args, args.hf_config, include_seq=seqs, hf_config=True)
+    else:
+        profile = load_named(args, args.profile or args.model or doc.get("profile") or doc["model"], include_seq=seqs)
     check_policy_fits(profile, doc, args.policy)
     stored_sha = doc.get("profile_sha256")
     if stored_sha and stored_sha != profile.sha256:

@@ -7,13 +7,17 @@ import json
 import sys
 
 from .common import add_profile_args, add_scenario_args, profile_from_args, scenario_from_args
+from .llm_args import add_llm_args
 
 __all__ = ["add_parser"]
 
 _EPILOG = """examples:
   splittui solve --model gpt2-like --deadline-ms 1500 --up-mbps 100
   splittui solve --model gpt2-like --seq 4096 --up-mbps 20 --solver dp --json
-  splittui solve --profile my.json --solver all --out policies.json"""
+  splittui solve --profile my.json --solver all --out policies.json
+  splittui solve --model llama-3.1-8b --client-device jetson-orin --server-device a100-80gb --dtype int4 \
+      --seq 2048 --up-mbps 50 --deadline-ms 3000
+  splittui solve --hf-config ./my-model/config.json --client-device apple-m2 --server-device l4"""
 
 
 def add_parser(sub) -> None:
@@ -23,6 +27,7 @@ def add_parser(sub) -> None:
                        description="Minimise server load subject to the deadline (SPEC §3) for one scenario.",
                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_args(p)
+    add_llm_args(p)
     add_scenario_args(p)
     p.add_argument("--solver", default="all", choices=(*SOLVERS, "all"),
                    help="solver to run (default: all but brute-force)")
