@@ -15,7 +15,7 @@ from .errors import SplittuiError
 
 __all__ = ["main", "build_parser"]
 
-COMMANDS = ("solve", "evaluate", "profile", "sweep", "simulate", "run")
+COMMANDS = ("solve", "evaluate", "profile", "sweep", "simulate", "run", "devices")
 
 _DESCRIPTION = """\
 Plan split inference of transformer models: which layers run on a weak client and which on a

@@ -250,8 +250,8 @@ def retime(profile: Profile, *, client_device: str | Device | None = None, serve
         for layer, entry in zip(profile.layers, doc["layers"]):
             moved = layer.mem_bytes or tuple(2 * b for b in layer.in_bytes)
             entry[key] = [dev.time_ms(f, m, 1, fp32=True) for f, m in zip(layer.flops, moved)]
-        doc["source"] = {**doc["source"], key.split("_")[0]: f"estimate: {dev.describe()} (re-timed from "
-                                                              "the profile's FLOPs and bytes)"}
+        doc["source"] = {**doc["source"], "estimate": True, f"{key.split('_')[0]}_device": dev.name,
+                         key.split("_")[0]: f"estimate: {dev.describe()} (re-timed from the profile's FLOPs and bytes)"}
     return profile_from_doc(doc, source=profile.origin, origin=profile.origin)
 
 

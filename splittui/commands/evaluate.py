@@ -70,7 +70,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
         from ..render import results_table, strips
 
+        from .llm_args import estimate_note
+
         console = Console()
+        note = estimate_note(profile)
+        if note:
+            console.print(f"[yellow]{note}[/]")
         console.print(f"[bold]{args.policy}[/] ({doc.get('solver', '?')} policy) re-scored:")
         console.print(results_table(profile, sc, {res.solver: res}))
         console.print(strips(profile, {res.solver: res}))

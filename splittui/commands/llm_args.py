@@ -12,16 +12,25 @@ from typing import Sequence
 from ..errors import SplittuiError
 from ..model import Profile
 
-__all__ = ["add_llm_args", "profile_from_llm_args", "load_named", "DTYPE_CHOICES"]
+__all__ = ["add_llm_args", "profile_from_llm_args", "load_named", "estimate_note", "DTYPE_CHOICES"]
 
 DTYPE_CHOICES = ("fp32", "fp16", "bf16", "int8", "int4")
 
 
-def add_llm_args(p: argparse.ArgumentParser) -> None:
+def add_llm_args(p: argparse.ArgumentParser, *, hf_config: bool = True) -> None:
     g = p.add_argument_group("LLM config, devices, precision (times are roofline estimates)")
+    if hf_config:
+        _add_hf_config(g)
+    _add_device_args(g)
+
+
+def _add_hf_config(g) -> None:
     g.add_argument("--hf-config", metavar="PATH",
                    help="a Hugging Face config.json (or a folder holding one) of a llama, mistral, qwen2, phi3, "
                         "gemma/gemma2 or gpt2 model: builds an analytic profile (instead of --model/--profile)")
+
+
+def _add_device_args(g) -> None:
     g.add_argument("--client-device", metavar="NAME",
                    help="client device preset (see `splittui devices`; default laptop-cpu for configs, the "
                         "profile's measured times otherwise; 'measured' keeps them)")
@@ -71,3 +80,15 @@ def profile_from_llm_args(args: argparse.Namespace, default: str = "gpt2-like",
         return load_named(args, hf, include_seq=seqs, hf_config=True)
     name = getattr(args, "profile", None) or getattr(args, "model", None) or default
     return load_named(args, name, include_seq=seqs)
+
+
+def estimate_note(profile: Profile) -> str | None:
+    """One line saying the times are roofline estimates (and on what), or None for measured profiles."""
+    src = profile.source
+    if not src.get("estimate") and "estimate" not in str(src.get("client", "")) + str(src.get("server", "")):
+        return None
+    client = src.get("client_device") or "the profile's own"
+    server = src.get("server_device") or "the profile's own"
+    dtype = src.get("dtype") or profile.extra.get("dtype") or "fp32"
+    return (f"{profile.model}: times are roofline ESTIMATES (client {client}, server {server}, {dtype} weights; "
+            "`splittui devices` lists the sources)")

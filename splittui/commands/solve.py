@@ -73,6 +73,11 @@ def _print_table(profile, sc, results) -> None:
 
     from ..render import results_table, strips
 
+    from .llm_args import estimate_note
+
     console = Console()
+    note = estimate_note(profile)
+    if note:
+        console.print(f"[yellow]{note}[/]")
     console.print(results_table(profile, sc, results))
     console.print(strips(profile, results))

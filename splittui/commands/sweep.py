@@ -138,14 +138,27 @@ def load_models(args: argparse.Namespace, default: str) -> list:
     if getattr(args, "hf_config", None):
         if getattr(args, "profile", None) or getattr(args, "model", None):
             raise SplittuiError("--hf-config: give either --hf-config or --model/--profile, not both")
-        return [load_named(args, args.hf_config, include_seq=seqs, hf_config=True)]
+        profiles = [load_named(args, args.hf_config, include_seq=seqs, hf_config=True)]
+        _print_estimate_notes(profiles)
+        return profiles
     if getattr(args, "profile", None):
         return [load_named(args, args.profile)]
     spec = getattr(args, "model", None) or default
     names = shipped_names() if spec == "all" else [n.strip() for n in spec.split(",") if n.strip()]
     if not names:
         raise SplittuiError("--model: no model named")
-    return [load_named(args, n, include_seq=seqs) for n in names]
+    profiles = [load_named(args, n, include_seq=seqs) for n in names]
+    _print_estimate_notes(profiles)
+    return profiles
+
+
+def _print_estimate_notes(profiles: list) -> None:
+    from .llm_args import estimate_note
+
+    for prof in profiles:
+        note = estimate_note(prof)
+        if note:
+            print(f"splittui: {note}", file=sys.stderr)
 
 
 def config_from_args(args: argparse.Namespace, *, exact: bool):
