@@ -27,6 +27,7 @@ import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import SplittuiError
 
@@ -173,7 +174,7 @@ def _device_from(p: Path, name: str, spec: object) -> Device:
             raise SplittuiError(f"{where}: field '{key}': missing")
     if spec["role"] not in ("client", "server"):
         raise SplittuiError(f"{where}: field 'role': must be client or server, got {spec['role']!r}")
-    nums = {k: _number(where, k, spec[k]) for k in _NUMBER_KEYS if k in spec}
+    nums: dict[str, Any] = {k: _number(where, k, spec[k]) for k in _NUMBER_KEYS if k in spec}
     for k in ("eff_compute", "eff_mem"):
         if k in nums and nums[k] > 1:
             raise SplittuiError(f"{where}: field '{k}': must be in (0, 1], got {nums[k]}")

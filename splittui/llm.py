@@ -14,7 +14,7 @@ import functools
 import os
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from .devices import DEFAULT_CLIENT, DEFAULT_SERVER, Device, resolve_device
 from .errors import SplittuiError
@@ -114,7 +114,8 @@ def profile_for(config_or_name: Arch | dict | str | os.PathLike, *, dtype: str =
 
 
 def _layer(entry: dict) -> Layer:
-    fields = {k: (v if k in ("name", "kind") else tuple(v)) for k, v in entry.items() if k in _LAYER_FIELDS}
+    fields: dict[str, Any] = {k: (v if k in ("name", "kind") else tuple(v))
+                              for k, v in entry.items() if k in _LAYER_FIELDS}
     return Layer(**fields)
 
 

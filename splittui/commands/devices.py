@@ -32,7 +32,7 @@ def run_devices(args: argparse.Namespace) -> int:
                         "max(FLOP/(peak·eff), bytes/(bw·eff)) + kernels·overhead")
     for col, just in (("name", "left"), ("role", "left"), ("fp16 TF", "right"), ("fp32 TF", "right"),
                       ("GB/s", "right"), ("eff c/m", "right"), ("us/k", "right")):
-        table.add_column(col, justify=just, no_wrap=True)
+        table.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
     table.add_column("source (datasheet)", overflow="fold", ratio=1)
     for d in devs:
         table.add_row(d.name, d.role, f"{d.fp16_tflops:g}", f"{d.fp32_tflops:g}", f"{d.mem_gbps:g}",

@@ -6,16 +6,20 @@ from __future__ import annotations
 import json
 
 import pytest
+from cli_runner import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from splittui.devices import PRESETS, load_device_file, resolve_device, this_cpu
 from splittui.errors import SplittuiError
-from splittui.hf_config import arch_from_dict, decode_stages, param_count, prefill_stages
+from splittui.hf_config import (
+    arch_from_dict,
+    decode_stages,
+    param_count,
+    prefill_stages,
+)
 from splittui.llm import load_arch, profile_doc_for, profile_for, shipped_config_names
 from splittui.profiles import profile_from_doc
-
-from cli_runner import run_cli
 
 # Published totals: the safetensors parameter count on each model's Hugging Face page (model cards).
 PUBLISHED = {
