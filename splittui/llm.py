@@ -85,8 +85,8 @@ def seq_lens_for(arch: Arch, *, include: int | Sequence[int] | None = None,
     for s in extra:
         if s > arch.max_pos:
             raise SplittuiError(f"--seq {s}: above {arch.name}'s context of {arch.max_pos} tokens")
-    lens = {s for s in base if s <= arch.max_pos} or {arch.max_pos}
-    return tuple(sorted(lens | set(extra)))
+    lens = {s for s in base if s <= arch.max_pos} | set(extra)
+    return tuple(sorted(lens or {arch.max_pos}))
 
 
 def profile_for(config_or_name: Arch | dict | str | os.PathLike, *, dtype: str = DTYPE_DEFAULT,
