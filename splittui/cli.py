@@ -15,7 +15,7 @@ from .errors import SplittuiError
 
 __all__ = ["main", "build_parser"]
 
-COMMANDS = ("solve", "evaluate", "frontier", "profile", "sweep", "simulate", "run", "serve")
+COMMANDS = ("solve", "evaluate", "frontier", "profile", "sweep", "simulate", "run", "serve", "devices")
 
 _DESCRIPTION = """\
 Plan split inference of transformer models: which layers run on a weak client and which on a
@@ -51,9 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_app(args: argparse.Namespace) -> int:
-    from .profiles import load_profile
+    from .llm import load_any
 
-    profile = load_profile(args.profile or args.model or "gpt2-like")  # fail fast, before the UI starts
+    profile = load_any(args.profile or args.model or "gpt2-like")  # fail fast, before the UI starts
     try:
         from .tui.app import make_app
     except ModuleNotFoundError as exc:

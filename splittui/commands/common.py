@@ -72,9 +72,9 @@ def add_scenario_args(p: argparse.ArgumentParser, *, deadline_default: float | N
 
 
 def profile_from_args(args: argparse.Namespace, default: str = "gpt2-like") -> Profile:
-    from ..profiles import load_profile
+    from .llm_args import profile_from_llm_args  # zoo profiles, files, LLM configs (--hf-config, devices, dtype)
 
-    return load_profile(getattr(args, "profile", None) or getattr(args, "model", None) or default)
+    return profile_from_llm_args(args, default)
 
 
 def default_seq(profile: Profile) -> int:

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from ..model import Scenario
 from .common import add_profile_args, add_scenario_args, default_seq
+from .llm_args import add_llm_args, load_named
 from .solve import _add_output_args, _emit
 
 __all__ = ["add_parser"]
@@ -28,6 +29,7 @@ def add_parser(sub) -> None:
     pick.add_argument("--solver", metavar="NAME", help="score only the policy (or policies) made by this solver")
     pick.add_argument("--index", type=int, metavar="N", help="score only the N-th document of the file (from 0)")
     add_profile_args(p)
+    add_llm_args(p)
     add_scenario_args(p, deadline_default=None)
     p.set_defaults(**{f: None for f in _FIELDS}, func=run_evaluate)
     _add_output_args(p)
@@ -75,13 +77,17 @@ def _chosen(args: argparse.Namespace, docs: list[tuple[int, dict]]) -> list[tupl
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from ..policy import check_policy_fits, load_policies, policy_document
-    from ..profiles import load_profile
     from ..solvers import evaluate
 
     docs = _chosen(args, load_policies(args.policy))
     scored = []
+    loaded: dict = {}   # the policies of one file usually share their profile: load it once
     for i, doc in docs:
-        profile = load_profile(args.profile or args.model or doc.get("profile") or doc["model"])
+        seqs = tuple(s for s in (args.seq, (doc.get("scenario") or {}).get("seq_len")) if isinstance(s, int))
+        name = args.hf_config or args.profile or args.model or doc.get("profile") or doc["model"]
+        if (name, seqs) not in loaded:
+            loaded[name, seqs] = load_named(args, name, include_seq=seqs, hf_config=bool(args.hf_config))
+        profile = loaded[name, seqs]
         check_policy_fits(profile, doc, args.policy)
         stored_sha = doc.get("profile_sha256")
         if stored_sha and stored_sha != profile.sha256:
@@ -98,7 +104,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
         from ..render import results_table, strips
 
+        from .llm_args import estimate_note
+
         console = Console()
+        notes = {note for _, profile, _, _ in scored if (note := estimate_note(profile))}
+        for note in sorted(notes):
+            console.print(f"[yellow]{note}[/]")
         console.print(f"[bold]{args.policy}[/]: {len(scored)} polic{'y' if len(scored) == 1 else 'ies'} re-scored")
         groups: dict = {}   # one table per (profile, scenario): a solve --solver all file makes one table
         for label, profile, sc, res in scored:

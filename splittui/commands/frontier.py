@@ -7,6 +7,7 @@ import json
 import sys
 
 from .common import add_profile_args, add_scenario_args, profile_from_args, scenario_from_args
+from .llm_args import add_llm_args
 
 __all__ = ["add_parser"]
 
@@ -25,6 +26,7 @@ def add_parser(sub) -> None:
                                    "chain, fastest first; --deadline-ms is ignored.",
                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_args(p)
+    add_llm_args(p)
     add_scenario_args(p)
     p.add_argument("--json", action="store_true", help="print the frontier as JSON (splittui.frontier/1)")
     p.set_defaults(func=run_frontier)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import SplittuiError
 from .common import positive_int
+from .llm_args import add_llm_args
 
 __all__ = ["add_parser", "seq_list"]
 
@@ -49,12 +50,19 @@ def add_parser(sub) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", choices=ZOO_NAMES, metavar="NAME",
                      help=f"zoo model, one of {', '.join(ZOO_NAMES)} (random weights, no downloads)")
+    src.add_argument("--hf-config", metavar="PATH",
+                     help="a Hugging Face config.json, a folder holding one, or a shipped config name "
+                          "(llama-3.1-8b, ...): writes the analytic profile (roofline estimates; --live measures "
+                          "client_ms on this CPU with transformers)")
     src.add_argument("--module", metavar="PATH.py:FACTORY",
                      help="your own model: FACTORY() in PATH.py returns a splittui.profiler.chain.Chain "
                           "(see the README)")
-    p.add_argument("--seq", type=seq_list, default=[128, 256], metavar="N,N,...",
+    p.add_argument("--seq", type=seq_list, default=None, metavar="N,N,...",
                    help=f"sequence lengths in tokens (image sides in pixels for cmt-s), at most {MAX_SEQ:,} "
-                        "(default 128,256)")
+                        "(default 128,256; for --hf-config 128..4096 within the model's context)")
+    p.add_argument("--live", action="store_true", help="with --hf-config: measure client_ms per stage on this CPU "
+                                                       "(needs the 'hf' extra; fp32 weights, random, no download)")
+    add_llm_args(p, hf_config=False)
     p.add_argument("--repeats", type=positive_int, default=5, metavar="N",
                    help="timed runs per stage after a warm-up; the median is kept (default 5)")
     p.add_argument("--threads", type=positive_int, default=1, metavar="N",
@@ -71,6 +79,11 @@ def add_parser(sub) -> None:
 
 
 def run_profile(args: argparse.Namespace) -> int:
+    if args.hf_config:
+        from .profile_hf import run_hf_profile
+
+        return run_hf_profile(args)
+    args.seq = args.seq or [128, 256]
     out = Path(args.out or f"{args.model or Path(args.module.rpartition(':')[0]).stem}.json")
     if out.exists() and not args.force:
         raise SplittuiError(f"{out}: already exists (use --force to overwrite)")

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from .common import add_profile_args, positive_float, positive_int
+from .llm_args import add_llm_args
 
 
 def seed_int(text: str) -> int:
@@ -52,6 +53,7 @@ def add_parser(sub) -> None:
                                    "throughput and the cumulative wait over time (Figs. 12-13).",
                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_args(p)
+    add_llm_args(p)
     model_help(p, "all")
     g = p.add_argument_group("simulation")
     g.add_argument("--requests", type=bounded(positive_int, MAX_REQUESTS), default=100_000, metavar="N",

@@ -7,6 +7,7 @@ import json
 import sys
 
 from .common import add_profile_args, add_scenario_args, profile_from_args, scenario_from_args
+from .llm_args import add_llm_args
 
 __all__ = ["add_parser"]
 
@@ -15,7 +16,10 @@ _EPILOG = """examples:
   splittui solve --model gpt2-like --seq 4096 --up-mbps 20 --solver dp --json
   splittui solve --profile my.json --solver all --out policies.json
   splittui solve --model gpt2-like --up-mbps 50 --max-share 0.5          # least deadline, per solver
-  splittui solve --model gpt2-like --deadline-ms 2500 --max-share 0.5 --least bandwidth"""
+  splittui solve --model gpt2-like --deadline-ms 2500 --max-share 0.5 --least bandwidth
+  splittui solve --model llama-3.1-8b --client-device jetson-orin --server-device a100-80gb --dtype int4 \
+      --seq 2048 --up-mbps 50 --deadline-ms 3000
+  splittui solve --hf-config ./my-model/config.json --client-device apple-m2 --server-device l4"""
 
 
 def add_parser(sub) -> None:
@@ -27,6 +31,7 @@ def add_parser(sub) -> None:
     from .goal import add_goal_args
 
     add_profile_args(p)
+    add_llm_args(p)
     add_scenario_args(p)
     add_goal_args(p)
     p.add_argument("--solver", default="all", choices=(*SOLVERS, "all"),
@@ -77,6 +82,11 @@ def _print_table(profile, sc, results) -> None:
 
     from ..render import results_table, strips
 
+    from .llm_args import estimate_note
+
     console = Console()
+    note = estimate_note(profile)
+    if note:
+        console.print(f"[yellow]{note}[/]")
     console.print(results_table(profile, sc, results))
     console.print(strips(profile, results))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import SplittuiError
 from .common import add_profile_args, nonneg_float, positive_float, positive_int
+from .llm_args import add_llm_args, load_named
 
 __all__ = ["add_parser", "draw_chart", "chart_text", "caption", "legend", "nice_ticks", "series_colours",
            "load_models", "write_csv_atomic", "write_json",
@@ -119,6 +120,7 @@ def add_parser(sub) -> None:
                                    "over greedy as charts (Figs. 8-11) and tables.",
                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_args(p)
+    add_llm_args(p)
     model_help(p, "gpt2-like")
     add_grid_args(p)
     p.add_argument("--no-exact", action="store_true", help="skip the exact solver (faster; default: run it)")
@@ -129,16 +131,34 @@ def add_parser(sub) -> None:
 # ----- shared helpers -----------------------------------------------------------------------------
 
 def load_models(args: argparse.Namespace, default: str) -> list:
-    """--profile PATH, or --model NAME / NAME,NAME / all (every shipped profile)."""
-    from ..profiles import load_profile, shipped_names
+    """--hf-config PATH, --profile PATH, or --model NAME / NAME,NAME / all (every shipped profile)."""
+    from ..profiles import shipped_names
 
+    seqs = list(getattr(args, "seqs", None) or [])
+    if getattr(args, "hf_config", None):
+        if getattr(args, "profile", None) or getattr(args, "model", None):
+            raise SplittuiError("--hf-config: give either --hf-config or --model/--profile, not both")
+        profiles = [load_named(args, args.hf_config, include_seq=seqs, hf_config=True)]
+        _print_estimate_notes(profiles)
+        return profiles
     if getattr(args, "profile", None):
-        return [load_profile(args.profile)]
+        return [load_named(args, args.profile)]
     spec = getattr(args, "model", None) or default
     names = shipped_names() if spec == "all" else [n.strip() for n in spec.split(",") if n.strip()]
     if not names:
         raise SplittuiError("--model: no model named")
-    return [load_profile(n) for n in names]
+    profiles = [load_named(args, n, include_seq=seqs) for n in names]
+    _print_estimate_notes(profiles)
+    return profiles
+
+
+def _print_estimate_notes(profiles: list) -> None:
+    from .llm_args import estimate_note
+
+    for prof in profiles:
+        note = estimate_note(prof)
+        if note:
+            print(f"splittui: {note}", file=sys.stderr)
 
 
 def config_from_args(args: argparse.Namespace, *, exact: bool):
