@@ -6,14 +6,15 @@ import argparse
 import json
 import sys
 
-from .common import add_profile_args, add_scenario_args, profile_from_args, scenario_from_args
+from .common import add_generation_args, add_profile_args, add_scenario_args, profile_from_args, scenario_from_args
 
 __all__ = ["add_parser"]
 
 _EPILOG = """examples:
   splittui solve --model gpt2-like --deadline-ms 1500 --up-mbps 100
   splittui solve --model gpt2-like --seq 4096 --up-mbps 20 --solver dp --json
-  splittui solve --profile my.json --solver all --out policies.json"""
+  splittui solve --profile my.json --solver all --out policies.json
+  splittui solve --model gpt2-like --seq 512 --gen-tokens 256 --tpot-ms 80 --deadline-ms 30000 --json"""
 
 
 def add_parser(sub) -> None:
@@ -24,6 +25,7 @@ def add_parser(sub) -> None:
                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_args(p)
     add_scenario_args(p)
+    add_generation_args(p)
     p.add_argument("--solver", default="all", choices=(*SOLVERS, "all"),
                    help="solver to run (default: all but brute-force)")
     _add_output_args(p)
