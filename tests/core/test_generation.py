@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cli_runner import run_cli
@@ -28,6 +28,7 @@ from splittui.model import Scenario
 from splittui.profiles import load_profile, profile_from_doc
 from splittui.solvers import SOLVERS, solve, solve_all, solve_costs
 
+GEN = settings(CORE, max_examples=40)   # each example solves with every solver and enumerates 2^L
 DEC = ("dec_flops", "dec_client_ms", "dec_server_ms", "dec_in_bytes")
 LIMITS = [(False, False), (True, False), (False, True), (True, True)]
 
@@ -118,7 +119,7 @@ def _close(a: float, b: float) -> bool:
 
 
 @pytest.mark.parametrize("limits", LIMITS, ids=["none", "ttft", "tpot", "both"])
-@CORE
+@GEN
 @given(case=gen_cases(), data=st.data())
 def test_every_solver_against_brute_force(limits, case, data):
     doc, prof, sc = case
@@ -144,7 +145,7 @@ def test_every_solver_against_brute_force(limits, case, data):
             assert v[2] <= best * (1 + 1e-9) + 1e-6
 
 
-@CORE
+@GEN
 @given(case=gen_cases())
 def test_zero_tokens_is_the_prefill_problem_bit_for_bit(case):
     _, prof, sc = case
@@ -170,7 +171,7 @@ def test_decode_sum_is_the_sum_of_linear_interpolation(lens, data):
     assert math.isclose(float(decode_sum(k, vals, first, count)), want, rel_tol=1e-9, abs_tol=1e-6)
 
 
-@CORE
+@GEN
 @given(case=gen_cases(), data=st.data())
 def test_server_mem_objective_counts_weights_and_kv_at_s_plus_n(case, data):
     doc, prof, sc = case
