@@ -139,7 +139,8 @@ def add_decode_fields(doc: dict, chain: Chain, *, server: Roofline, repeats: int
     new["source"] = dict(doc.get("source", {}), decode=(
         f"decode fields measured {how} on "
         f"{_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}: one-token steps, client "
-        f"{threads} thread(s), median of {repeats} passes interleaved over all stages after a warm-up pass, attention over a random KV cache "
-        f"of c+1 tokens; server from the roofline preset '{server.name}' (cache read counted); "
+        f"{threads} thread(s), median of {repeats} passes interleaved over all stages after a warm-up "
+        f"pass, attention over a random KV cache of c+1 tokens; server from the roofline preset "
+        f"'{server.name}' (cache read counted); "
         f"{time.perf_counter() - t0:.1f} s"))
     return new

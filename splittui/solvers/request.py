@@ -25,7 +25,7 @@ from ..costs import Costs
 from ..errors import SplittuiError
 from ..generation import Phases, request_times
 from ..model import Result, Scenario
-from .baselines import BRUTE_FORCE_MAX_LAYERS
+from .baselines import BRUTE_FORCE_MAX_LAYERS, prefix_latencies
 from .exact import exact_policy, meets, remaining_latency
 
 __all__ = ["limits_of", "has_limits", "violations", "annotate", "exact_limits_policy",
@@ -48,7 +48,11 @@ def has_limits(sc: Scenario) -> bool:
 def violations(res: Result, ph: Phases, sc: Scenario) -> tuple[str, ...]:
     """The limits a result's policy breaks, one short phrase each (empty: it meets all of them)."""
     if res.policy is None:
-        return () if res.feasible else (f"no policy meets the limits (least latency {res.min_latency_ms:.1f} ms)",)
+        if res.feasible:
+            return ()
+        if res.min_latency_ms > sc.deadline_ms:
+            return (f"no policy meets the deadline (least request latency {res.min_latency_ms:.1f} ms)",)
+        return ("no policy meets the deadline and the TTFT/TPOT limits together",)
     t = request_times(ph, res.policy)
     out = []
     if res.latency_ms is not None and not meets(res.latency_ms, sc.deadline_ms):
@@ -104,13 +108,11 @@ def _pareto3(P: np.ndarray, D: np.ndarray, R: np.ndarray, keep: np.ndarray) -> n
 
 
 def _incumbent(pre: Costs, dec: Costs, tot: Costs, lims: tuple[float, float, float]) -> float:
-    """Best client reward over the prefix policies that meet every limit (−inf if none)."""
-    best = -math.inf
-    for k in range(tot.n + 1):
-        x = np.array((1,) * k + (0,) * (tot.n - k), dtype=np.int8)
-        if _meets_all(pre, dec, x, lims):
-            best = max(best, float(tot.reward[x == 1].sum()))
-    return best
+    """Best client reward over the prefix policies that meet every limit (−inf if none), O(L)."""
+    p, d = prefix_latencies(pre), prefix_latencies(dec)
+    ok = (p <= lims[0]) & (d <= lims[1]) & (p + d <= lims[2])
+    cum = np.concatenate(([0.0], np.cumsum(tot.reward)))
+    return float(cum[ok].max()) if ok.any() else -math.inf
 
 
 def _meets_all(pre: Costs, dec: Costs, x: np.ndarray, lims: tuple[float, float, float]) -> bool:
@@ -158,17 +160,20 @@ def _labels3(pre: Costs, dec: Costs, tot: Costs, lims: tuple[float, float, float
 
 
 def _extend(lab, side: int, l: int, pre: Costs, dec: Costs, tot: Costs):
-    """Candidates for layer l on `side`: every label of l−1 on either side, moved across l."""
-    parts = []
-    for src in (side, 1 - side):
-        P, D, R = lab[src]
-        hop_p = 0.0 if src == side else (pre.down_ms[l] if side == 1 else pre.up_ms[l])
-        hop_d = 0.0 if src == side else (dec.down_ms[l] if side == 1 else dec.up_ms[l])
-        own_p = pre.client_ms[l] if side == 1 else pre.server_ms[l]
-        own_d = dec.client_ms[l] if side == 1 else dec.server_ms[l]
-        gain = tot.reward[l] if side == 1 else 0.0
-        parts.append((P + hop_p + own_p, D + hop_d + own_d, R + gain, np.full(P.size, src), np.arange(P.size)))
-    return tuple(np.concatenate((parts[0][i], parts[1][i])) for i in range(5))
+    """Candidates for layer l on `side`: every label of l−1 on either side (same side first), moved across l."""
+    (P0, D0, R0), (P1, D1, R1) = lab[side], lab[1 - side]
+    if side == 1:
+        own_p, own_d, gain = pre.client_ms[l], dec.client_ms[l], tot.reward[l]
+        hop_p, hop_d = pre.down_ms[l], dec.down_ms[l]
+    else:
+        own_p, own_d, hop_p, hop_d, gain = pre.server_ms[l], dec.server_ms[l], pre.up_ms[l], dec.up_ms[l], 0.0
+    P = np.concatenate((P0, P1 + hop_p)) + own_p
+    D = np.concatenate((D0, D1 + hop_d)) + own_d
+    R = np.concatenate((R0, R1)) + gain
+    n0 = P0.size
+    psrc = np.where(np.arange(P.size) < n0, side, 1 - side)
+    pidx = np.concatenate((np.arange(n0), np.arange(P1.size)))
+    return P, D, R, psrc, pidx
 
 
 def _tails(c: Costs, side: int) -> float:

@@ -15,11 +15,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from cli_runner import run_cli
 from core_strategies import CORE, meets_spec, spec_latency
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_bad_input import assert_one_line_error
 
 from splittui.costs import Costs, costs_for
@@ -60,8 +59,9 @@ def gen_cases(draw):
     lo, hi = prof.seq_range
     s = draw(st.integers(lo, hi))
     n = draw(st.integers(0, min(6, hi - s + 1)))
-    sc = Scenario(deadline_ms=1.0, up_mbps=draw(st.sampled_from((1.0, 8.0, 100.0))), delay_ms=draw(st.sampled_from((0.0, 2.0, 10.0))),
-                  seq_len=s, gen_tokens=n, unit_ms=draw(st.sampled_from((0.5, 1.0, 2.5))),
+    sc = Scenario(deadline_ms=1.0, up_mbps=draw(st.sampled_from((1.0, 8.0, 100.0))),
+                  delay_ms=draw(st.sampled_from((0.0, 2.0, 10.0))), seq_len=s, gen_tokens=n,
+                  unit_ms=draw(st.sampled_from((0.5, 1.0, 2.5))),
                   start=draw(st.sampled_from(("client", "server"))), end=draw(st.sampled_from(("client", "server"))))
     return doc, prof, sc
 
