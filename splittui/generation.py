@@ -123,6 +123,7 @@ def _prefill(profile: Profile, sc: Scenario, mem: np.ndarray | None) -> Costs:
         return costs_for(profile, sc)
     if mem is None:
         _dec_table(profile, "weight_bytes")  # raises the error naming the missing fields
+        raise AssertionError("unreachable")
     return replace(costs_for(profile, sc.replace(objective="flops")), reward=mem)
 
 
@@ -131,7 +132,7 @@ def _decode(profile: Profile, sc: Scenario) -> Costs:
     k = profile.seq_lens
     tot = {f: decode_sum(k, _dec_table(profile, f), s, n) for f in DECODE_FIELDS}
     out = float(decode_sum(k, np.array(profile.dec_output_bytes, dtype=np.float64), s, n))
-    up_b, down_b = 8.0 / (sc.up_mbps * 1e3), 8.0 / (sc.down_mbps * 1e3)
+    up_b, down_b = 8.0 / (sc.up_mbps * 1e3), 8.0 / (float(sc.down_mbps or sc.up_mbps) * 1e3)
     delays = n * sc.delay_ms                      # δ at every switch, once per step
     reward = {"flops": tot["dec_flops"], "server_ms": tot["dec_server_ms"]}.get(
         sc.objective, np.zeros(profile.n_layers))  # memory objectives: held, not summed over steps

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import statistics
 import time
+from functools import partial
+from typing import Callable
 
 import torch
 
@@ -78,14 +80,14 @@ def _jobs(chain: Chain, states: list[tuple], seq_lens: list[int]) -> list[tuple]
     """(stage index, context or None, input state, callable) for every timing to take."""
     gen = torch.Generator().manual_seed(0)
     plain = AttnCore(causal=False)  # one query over the whole cache: nothing to mask
-    jobs = []
+    jobs: list[tuple[int, int | None, tuple, Callable[[], object]]] = []
     for i, (stage, st) in enumerate(zip(chain.stages, states)):
         if isinstance(stage.module, AttnCore):
             for c in seq_lens:
                 s_in = _cache_state(st, c, gen)
-                jobs.append((i, c, s_in, lambda s=s_in: plain(*s)))
+                jobs.append((i, c, s_in, partial(plain, *s_in)))
         else:
-            jobs.append((i, None, st, lambda m=stage.module, s=st: m(*s)))
+            jobs.append((i, None, st, partial(stage.module, *st)))
     return jobs
 
 
