@@ -10,7 +10,7 @@ from .errors import SplittuiError
 __all__ = ["Layer", "Profile", "Scenario", "Breakdown", "Result", "SIDES", "OBJECTIVES"]
 
 SIDES = ("client", "server")
-OBJECTIVES = ("flops", "mem_bytes", "server_ms")
+OBJECTIVES = ("flops", "mem_bytes", "server_ms", "server_mem")
 ROUNDINGS = ("ceil", "round")
 
 
@@ -25,6 +25,13 @@ class Layer:
     server_ms: tuple[float, ...]
     in_bytes: tuple[float, ...]
     mem_bytes: tuple[float, ...] | None = None
+    # Generation (SPEC §8), all optional: one decode step at context c = each seq_lens value.
+    dec_flops: tuple[float, ...] | None = None
+    dec_client_ms: tuple[float, ...] | None = None
+    dec_server_ms: tuple[float, ...] | None = None
+    dec_in_bytes: tuple[float, ...] | None = None
+    weight_bytes: tuple[float, ...] | None = None
+    kv_bytes: tuple[float, ...] | None = None   # KV-cache bytes per token held by the layer (0: none)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -40,6 +47,18 @@ class Profile:
     sha256: str = ""
     origin: str = ""  # shipped name or file path it was loaded from
     extra: dict = field(default_factory=dict, compare=False)
+    dec_output_bytes: tuple[float, ...] | None = None
+
+    @property
+    def has_decode(self) -> bool:
+        """Every layer has the four decode fields and the model has dec_output_bytes (SPEC §8)."""
+        return self.dec_output_bytes is not None and all(
+            None not in (layer.dec_flops, layer.dec_client_ms, layer.dec_server_ms, layer.dec_in_bytes)
+            for layer in self.layers)
+
+    @property
+    def has_server_mem(self) -> bool:
+        return all(layer.weight_bytes is not None and layer.kv_bytes is not None for layer in self.layers)
 
     @property
     def n_layers(self) -> int:
@@ -68,6 +87,9 @@ class Scenario:
     end: str = "client"
     objective: str = "flops"
     rounding: str = "ceil"
+    gen_tokens: int = 0              # decode steps after the prefill (SPEC §8); 0: prefill only
+    ttft_ms: float | None = None     # optional limit on the time to first token
+    tpot_ms: float | None = None     # optional limit on the mean time per output token
 
     def __post_init__(self) -> None:
         if self.down_mbps is None:
@@ -78,7 +100,15 @@ class Scenario:
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        """Every field; the generation fields only when set, so prefill-only documents are unchanged."""
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        for name in _GEN_FIELDS:
+            if out[name] in (0, None):
+                del out[name]
+        return out
+
+
+_GEN_FIELDS = ("gen_tokens", "ttft_ms", "tpot_ms")
 
 
 def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
@@ -104,6 +134,19 @@ def _scenario_iv(sc: Scenario) -> None:
         raise SplittuiError(f"scenario: objective must be one of {', '.join(OBJECTIVES)}, got {sc.objective!r}")
     if sc.rounding not in ROUNDINGS:
         raise SplittuiError(f"scenario: rounding must be ceil or round, got {sc.rounding!r}")
+    _generation_iv(sc)
+
+
+def _generation_iv(sc: Scenario) -> None:
+    n = sc.gen_tokens
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise SplittuiError(f"scenario: gen_tokens must be an integer >= 0, got {n!r}")
+    for name in ("ttft_ms", "tpot_ms"):
+        if getattr(sc, name) is not None:
+            _positive(name, getattr(sc, name))
+    if sc.ttft_ms is not None and sc.ttft_ms > sc.deadline_ms:
+        raise SplittuiError(f"scenario: ttft_ms {sc.ttft_ms:g} is above the deadline {sc.deadline_ms:g} ms "
+                            "(the first token is part of the request)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +182,11 @@ class Result:
     min_latency_ms: float
     deadline_ms: float
     solve_ms: float = 0.0
+    # Generation (SPEC §8). latency_ms above is the whole request; these split it up.
+    ttft_ms: float | None = None          # prefill + first token back
+    tpot_ms: float | None = None          # mean decode-step latency (None when gen_tokens = 0)
+    server_mem_bytes: float | None = None  # weights + KV cache of server layers at s+N tokens
+    violations: tuple[str, ...] = ()      # limits the policy breaks (why feasible is False)
 
     @property
     def client_share(self) -> float | None:

@@ -32,6 +32,9 @@ def policy_document(profile: Profile, sc: Scenario, res: Result) -> dict:
         "policy": None if res.policy is None else list(res.policy),
         "placement": placement,
         "latency_ms": res.latency_ms,
+        "ttft_ms": res.ttft_ms,
+        "tpot_ms": res.tpot_ms,
+        "violations": list(res.violations),
         "breakdown_ms": None if bd is None else {
             "client_compute": bd.client_ms, "server_compute": bd.server_ms,
             "upload": bd.upload_ms, "download": bd.download_ms},
@@ -39,6 +42,7 @@ def policy_document(profile: Profile, sc: Scenario, res: Result) -> dict:
         "server_load": res.server_load,
         "total_load": res.total_load,
         "server_share": res.server_share,
+        "server_mem_bytes": res.server_mem_bytes,
         "client_share": res.client_share,
         "switches": res.switches,
         "solve_ms": res.solve_ms,

@@ -23,7 +23,8 @@ __all__ = [
 
 SCHEMA = "splittui.profile/1"
 _LAYER_ARRAYS = ("flops", "client_ms", "server_ms", "in_bytes")
-_KNOWN_TOP = {"schema", "model", "description", "source", "seq_lens", "output_bytes", "layers"}
+_DECODE_ARRAYS = ("dec_flops", "dec_client_ms", "dec_server_ms", "dec_in_bytes", "weight_bytes", "kv_bytes")
+_KNOWN_TOP = {"schema", "model", "description", "source", "seq_lens", "output_bytes", "layers", "dec_output_bytes"}
 
 
 def _shipped_dir() -> Path:
@@ -87,6 +88,7 @@ def profile_from_doc(doc: object, *, source: str = "<profile>", origin: str = ""
     if not isinstance(layers_doc, list) or not layers_doc:
         raise ProfileError(source, "layers", "must be a non-empty list (no layers)")
     layers = tuple(_layer(item, i, n, source) for i, item in enumerate(layers_doc))
+    dec_out = doc.get("dec_output_bytes")
     src = doc.get("source", {})
     return Profile(
         model=doc["model"], description=str(doc.get("description", "")),
@@ -94,6 +96,7 @@ def profile_from_doc(doc: object, *, source: str = "<profile>", origin: str = ""
         seq_lens=seq_lens, output_bytes=output_bytes, layers=layers,
         sha256=_sha256(doc, source), origin=origin or source,
         extra={k: v for k, v in doc.items() if k not in _KNOWN_TOP},
+        dec_output_bytes=None if dec_out is None else _array(dec_out, n, source, "dec_output_bytes"),
     )
 
 
@@ -142,9 +145,10 @@ def _layer(item: object, i: int, n: int, source: str) -> Layer:
         if key not in item:
             raise ProfileError(source, f"{where}.{key}", "missing")
     arrays = {key: _array(item[key], n, source, f"{where}.{key}") for key in _LAYER_ARRAYS}
-    mem = item.get("mem_bytes")
-    mem_t = None if mem is None else _array(mem, n, source, f"{where}.mem_bytes")
-    return Layer(name=name, kind=str(item.get("kind", "other")), mem_bytes=mem_t, **arrays)
+    for key in ("mem_bytes", *_DECODE_ARRAYS):  # optional
+        if item.get(key) is not None:
+            arrays[key] = _array(item[key], n, source, f"{where}.{key}")
+    return Layer(name=name, kind=str(item.get("kind", "other")), **arrays)
 
 
 def profile_to_doc(profile: Profile) -> dict:
@@ -154,12 +158,15 @@ def profile_to_doc(profile: Profile) -> dict:
         entry = {"name": layer.name, "kind": layer.kind}
         for key in _LAYER_ARRAYS:
             entry[key] = list(getattr(layer, key))
-        if layer.mem_bytes is not None:
-            entry["mem_bytes"] = list(layer.mem_bytes)
+        for key in ("mem_bytes", *_DECODE_ARRAYS):
+            if getattr(layer, key) is not None:
+                entry[key] = list(getattr(layer, key))
         layers.append(entry)
     doc = {"schema": SCHEMA, "model": profile.model, "description": profile.description,
            "source": profile.source, "seq_lens": list(profile.seq_lens),
            "output_bytes": list(profile.output_bytes), "layers": layers}
+    if profile.dec_output_bytes is not None:
+        doc["dec_output_bytes"] = list(profile.dec_output_bytes)
     doc.update(profile.extra)
     return doc
 

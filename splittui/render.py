@@ -9,7 +9,7 @@ from .model import Profile, Result, Scenario
 from .policy import improvement_over_greedy
 from .tui.palette import CLIENT_STYLE, SERVER_STYLE  # the app's colours; palette imports no textual
 
-__all__ = ["results_table", "strips", "CLIENT_STYLE", "SERVER_STYLE"]
+__all__ = ["results_table", "generation_table", "strips", "CLIENT_STYLE", "SERVER_STYLE"]
 
 
 
@@ -26,7 +26,53 @@ def _gain(v: float | None) -> str:
     return f"{100 * v:+.1f} %" if abs(v) < 10 else f"×{1 + v:,.0f}"
 
 
+def _generation(sc: Scenario) -> bool:
+    return sc.gen_tokens > 0 or sc.ttft_ms is not None or sc.tpot_ms is not None
+
+
+def _limits(sc: Scenario) -> str:
+    parts = [f"{sc.gen_tokens} output tokens"]
+    if sc.ttft_ms is not None:
+        parts.append(f"TTFT ≤ {sc.ttft_ms:g} ms")
+    if sc.tpot_ms is not None:
+        parts.append(f"TPOT ≤ {sc.tpot_ms:g} ms")
+    return " · ".join(parts)
+
+
+def _ms(v: float | None) -> str:
+    return "—" if v is None else f"{v:,.1f}"
+
+
+def generation_table(profile: Profile, sc: Scenario, results: dict[str, Result]) -> Table:
+    """The solver table of a whole request (SPEC §8): TTFT, TPOT and request latency per solver."""
+    t = Table(title=f"{profile.model} · seq {sc.seq_len} · {_limits(sc)} · request deadline {sc.deadline_ms:g} ms · "
+                    f"up {sc.up_mbps:g} / down {sc.down_mbps:g} Mbit/s · delay {sc.delay_ms:g} ms · "
+                    f"T {sc.unit_ms:g} ms · {sc.objective}", title_justify="left")
+    t.add_column("solver", no_wrap=True)
+    for col in ("server share", "TTFT ms", "TPOT ms", "request ms", "server mem", "hops", "solve ms"):
+        t.add_column(col, justify="right")
+    broken = []
+    for name, r in results.items():
+        if r.policy is None:
+            t.add_row(name, "[red]none[/]", "—", "—", f"[red]> {sc.deadline_ms:,.0f}[/]", "—", "—", f"{r.solve_ms:.2f}")
+            continue
+        share = _pct(r.server_share) if r.feasible else f"[red]{_pct(r.server_share)} ✗[/]"
+        if not r.feasible:
+            broken.append(f"{name}: {'; '.join(r.violations)}")
+        mem = "—" if r.server_mem_bytes is None else f"{r.server_mem_bytes / 2**20:,.0f} MiB"
+        t.add_row(name, share, _ms(r.ttft_ms), _ms(r.tpot_ms), _ms(r.latency_ms), mem, str(r.switches),
+                  f"{r.solve_ms:.2f}")
+    notes = ["request = prefill (TTFT) + every decode step; TPOT = mean decode step (SPEC §8)"]
+    if broken:
+        notes.append("[red]✗ breaks a limit (only exact and brute-force solve the TTFT/TPOT limits): "
+                     + " · ".join(broken) + "[/]")
+    t.caption = "\n".join(notes)
+    return t
+
+
 def results_table(profile: Profile, sc: Scenario, results: dict[str, Result]) -> Table:
+    if _generation(sc):
+        return generation_table(profile, sc, results)
     t = Table(title=f"{profile.model} · seq {sc.seq_len} · deadline {sc.deadline_ms:g} ms · "
                     f"up {sc.up_mbps:g} / down {sc.down_mbps:g} Mbit/s · delay {sc.delay_ms:g} ms · "
                     f"T {sc.unit_ms:g} ms · {sc.objective}", title_justify="left")

@@ -33,8 +33,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .costs import Costs, breakdown, costs_for, min_latency
+from .costs import Costs, breakdown, min_latency
 from .errors import SplittuiError
+from .generation import request_costs
 from .model import Profile, Scenario
 from .solvers.baselines import prefix_latencies
 from .solvers.dp import backtrack, run_dp
@@ -42,7 +43,7 @@ from .solvers.exact import remaining_latency
 
 __all__ = ["SweepConfig", "Sweep", "Chart", "PAPER", "SOLVERS", "DEFAULT_BANDWIDTHS",
            "deadline_series", "run_sweep", "summary", "by_deadline", "by_bandwidth", "charts",
-           "sweep_rows", "paper_key", "overall", "sim_cells", "IMPROVEMENT_CAP"]
+           "sweep_rows", "paper_key", "overall", "sim_cells", "IMPROVEMENT_CAP", "sweep_seq_lens"]
 
 SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split")
 DEFAULT_BANDWIDTHS = (10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
@@ -80,6 +81,7 @@ class SweepConfig:
     unit_ms: float | None = None
     exact: bool = True
     objective: str = "flops"
+    gen_tokens: int = 0   # > 0: each cell is a whole request, prefill + N decode steps (SPEC §8)
 
     def __post_init__(self) -> None:
         if not self.bandwidths or any(not (b > 0 and math.isfinite(b)) for b in self.bandwidths):
@@ -88,6 +90,8 @@ class SweepConfig:
             raise SplittuiError("sweep: per_halving and resolution must be >= 1, max_steps >= 0")
         if self.unit_ms is not None and not self.unit_ms > 0:
             raise SplittuiError("sweep: unit_ms must be > 0")
+        if isinstance(self.gen_tokens, bool) or not isinstance(self.gen_tokens, int) or self.gen_tokens < 0:
+            raise SplittuiError(f"sweep: gen_tokens must be an integer >= 0, got {self.gen_tokens!r}")
 
     @property
     def solvers(self) -> tuple[str, ...]:
@@ -128,13 +132,24 @@ class Sweep:
 
 def _scenario(s: int, bw: float, deadline: float, cfg: SweepConfig, unit: float = 1.0) -> Scenario:
     return Scenario(deadline_ms=deadline, up_mbps=bw, delay_ms=cfg.delay_ms, seq_len=s,
-                    unit_ms=unit, objective=cfg.objective)
+                    unit_ms=unit, objective=cfg.objective, gen_tokens=cfg.gen_tokens)
+
+
+def sweep_seq_lens(profile: Profile, cfg: SweepConfig) -> tuple[int, ...]:
+    """The sequence lengths swept: the config's, or the profile's own whose contexts s+N−1 it covers."""
+    if cfg.seq_lens:
+        return cfg.seq_lens
+    hi = profile.seq_range[1]
+    seqs = tuple(s for s in profile.seq_lens if s + max(cfg.gen_tokens, 1) - 1 <= hi)
+    if not seqs:
+        raise SplittuiError(f"{profile.model}: no profiled length s has s + gen_tokens - 1 <= {hi}")
+    return seqs
 
 
 def deadline_series(profile: Profile, s: int, cfg: SweepConfig = SweepConfig()) -> np.ndarray:
     """The halving series of deadlines (ms) for sequence length s (see the module docstring)."""
     top = _scenario(s, max(cfg.bandwidths), 1.0, cfg)
-    c = costs_for(profile, top)
+    c = request_costs(profile, top)
     floor_ms = min_latency(c)
     d0 = max(float(c.client_ms.sum()), floor_ms)
     if not d0 > 0:
@@ -233,7 +248,7 @@ def _exact_cells(c: Costs, series: np.ndarray) -> list:
 def _pair(profile: Profile, s: int, bw: float, series: np.ndarray, cfg: SweepConfig) -> dict[str, list]:
     """Every solver's (client reward, latency) or None, at each deadline of one (s, bw) pair."""
     unit = _unit(series, cfg)
-    c = costs_for(profile, _scenario(s, bw, float(series[0]), cfg, unit))
+    c = request_costs(profile, _scenario(s, bw, float(series[0]), cfg, unit))
     cells = {"dp": _dp_cells(c, series, unit), **_prefix_cells(c, series)}
     if cfg.exact:
         cells["exact"] = _exact_cells(c, series)
@@ -243,14 +258,14 @@ def _pair(profile: Profile, s: int, bw: float, series: np.ndarray, cfg: SweepCon
 def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *, progress=None) -> Sweep:
     """Sweep one profile. progress(done_pairs, total_pairs) is called after each (s, bw) pair."""
     t0 = time.perf_counter()
-    seqs = cfg.seq_lens or profile.seq_lens
+    seqs = sweep_seq_lens(profile, cfg)
     series = {s: deadline_series(profile, s, cfg) for s in seqs}
     total = len(seqs) * len(cfg.bandwidths)
     cols = {k: [] for k in ("seq", "bw", "step", "deadline", "unit", "total")}
     share, lat = [], []
     done = 0
     for s in seqs:
-        total_load = float(costs_for(profile, _scenario(s, 1.0, 1.0, cfg)).reward.sum())
+        total_load = float(request_costs(profile, _scenario(s, 1.0, 1.0, cfg)).reward.sum())
         for bw in cfg.bandwidths:
             cells = _pair(profile, s, bw, series[s], cfg)
             for j, d in enumerate(series[s]):

@@ -8,7 +8,7 @@ from ..errors import SplittuiError
 from ..model import OBJECTIVES, Profile, Scenario
 
 __all__ = ["add_profile_args", "add_scenario_args", "profile_from_args", "scenario_from_args",
-           "positive_float", "positive_int"]
+           "positive_float", "positive_int", "nonneg_int", "add_generation_args", "generation_from_args"]
 
 
 def positive_float(text: str) -> float:
@@ -39,6 +39,41 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
+
+
+def nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
+def add_generation_args(p: argparse.ArgumentParser, *, limits: bool = True) -> None:
+    """--gen-tokens (and the TTFT/TPOT limits): plan the whole request, prefill + decode (SPEC §8)."""
+    g = p.add_argument_group("generation (SPEC §8)")
+    g.add_argument("--gen-tokens", type=nonneg_int, default=0, metavar="N",
+                   help="output tokens decoded after the prefill, one step each over the KV cache; the deadline "
+                        "then covers the whole request (default 0: prefill only, the paper's problem)")
+    if limits:
+        g.add_argument("--ttft-ms", type=positive_float, default=None, metavar="X",
+                       help="limit on the time to first token, ms (at most the deadline; default none)")
+        g.add_argument("--tpot-ms", type=positive_float, default=None, metavar="X",
+                       help="limit on the mean time per output token, ms (default none)")
+
+
+def generation_from_args(args: argparse.Namespace) -> dict:
+    """Scenario fields from add_generation_args' flags (those a parser lacks are left at their defaults)."""
+    out = {"gen_tokens": getattr(args, "gen_tokens", 0) or 0}
+    for name in ("ttft_ms", "tpot_ms"):
+        if getattr(args, name, None) is not None:
+            out[name] = getattr(args, name)
+    if out.get("ttft_ms") is not None and out["ttft_ms"] > args.deadline_ms:
+        raise SplittuiError(f"--ttft-ms {out['ttft_ms']:g} is above --deadline-ms {args.deadline_ms:g} "
+                            "(the first token is part of the request)")
+    return out
 
 
 def add_profile_args(p: argparse.ArgumentParser, required: bool = False) -> None:
@@ -91,4 +126,4 @@ def scenario_from_args(args: argparse.Namespace, profile: Profile) -> Scenario:
         raise SplittuiError(f"--seq {seq} is outside the profile's range {lo}..{hi} ({profile.origin})")
     return Scenario(deadline_ms=args.deadline_ms, up_mbps=args.up_mbps, down_mbps=args.down_mbps,
                     delay_ms=args.delay_ms, seq_len=seq, unit_ms=args.unit_ms, start=args.start,
-                    end=args.end, objective=args.objective, rounding=args.rounding)
+                    end=args.end, objective=args.objective, rounding=args.rounding, **generation_from_args(args))

@@ -7,14 +7,14 @@ import sys
 from dataclasses import replace
 
 from ..model import Scenario
-from .common import add_profile_args, add_scenario_args, default_seq
+from .common import add_generation_args, add_profile_args, add_scenario_args, default_seq
 from .llm_args import add_llm_args, load_named
 from .solve import _add_output_args, _emit
 
 __all__ = ["add_parser"]
 
 _FIELDS = ("deadline_ms", "up_mbps", "down_mbps", "delay_ms", "unit_ms", "start", "end", "objective",
-           "rounding")
+           "rounding", "gen_tokens", "ttft_ms", "tpot_ms")
 
 
 def add_parser(sub) -> None:
@@ -31,6 +31,7 @@ def add_parser(sub) -> None:
     add_profile_args(p)
     add_llm_args(p)
     add_scenario_args(p, deadline_default=None)
+    add_generation_args(p)
     p.set_defaults(**{f: None for f in _FIELDS}, func=run_evaluate)
     _add_output_args(p)
 

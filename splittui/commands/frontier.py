@@ -33,12 +33,12 @@ def add_parser(sub) -> None:
 
 
 def run_frontier(args: argparse.Namespace) -> int:
-    from ..costs import costs_for
+    from ..generation import request_costs
     from ..solvers.goal import Target, dp_full_frontier, dp_least_deadline, exact_frontier
 
     profile = profile_from_args(args)
     sc = scenario_from_args(args, profile)
-    c = costs_for(profile, sc)
+    c = request_costs(profile, sc)
     points = exact_frontier(c, sc)
     dp_front = dp_full_frontier(c, sc)
     rows = []

@@ -75,10 +75,55 @@ def add_parser(sub) -> None:
     p.add_argument("--tiny", action="store_true", help="the zoo model's tiny test configuration (d=32, 2 blocks)")
     p.add_argument("--out", metavar="FILE", help="output file; its directory must exist (default ./<model>.json)")
     p.add_argument("--force", action="store_true", help="replace an existing output file (default: refuse)")
+    p.add_argument("--add-decode", metavar="PROFILE",
+                   help="only measure the decode-step fields (SPEC §8) of --model and add them to the profile "
+                        "file PROFILE, written to --out (default: PROFILE itself, with --force); causal models "
+                        "get them anyway when profiled in full with a roofline --server")
     p.set_defaults(func=run_profile)
 
 
+def _decode(chain, doc: dict, args, how: str = "with the profile") -> dict:
+    """Decode fields for a causal chain profiled with a roofline server (SPEC §8); else the doc as is."""
+    from ..profiler.decode import add_decode_fields, is_causal_lm
+    from ..profiler.servers import Roofline, parse_server
+
+    srv = parse_server(args.server)
+    if not is_causal_lm(chain) or not isinstance(srv, Roofline):
+        return doc
+    return add_decode_fields(doc, chain, server=srv, repeats=args.repeats, threads=args.threads, how=how)
+
+
+def _run_add_decode(args: argparse.Namespace) -> int:
+    import json
+
+    from ..profiles import save_profile
+
+    if not args.model:
+        raise SplittuiError("--add-decode needs --model (the zoo model the profile was measured on)")
+    src = Path(args.add_decode)
+    out = Path(args.out or src)
+    if out.exists() and not args.force:
+        raise SplittuiError(f"{out}: already exists (use --force to overwrite)")
+    try:
+        doc = json.loads(src.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SplittuiError(f"--add-decode {src}: cannot read the profile ({exc})") from None
+    from ..profiler.decode import is_causal_lm
+    from ..profiler.zoo import build
+
+    chain = build(args.model, tiny=args.tiny)
+    if not is_causal_lm(chain):
+        raise SplittuiError(f"--add-decode: {args.model} is not a causal language model (no decode steps)")
+    if [s.name for s in chain.stages] != [layer.get("name") for layer in doc.get("layers", [])]:
+        raise SplittuiError(f"--add-decode {src}: its layers are not {args.model}'s stages")
+    save_profile(_decode(chain, doc, args, how="later, alone, by 'splittui profile --add-decode'"), out, force=True)
+    print(f"wrote {out} (decode fields added)", file=sys.stderr)
+    return 0
+
+
 def run_profile(args: argparse.Namespace) -> int:
+    if args.add_decode:
+        return _run_add_decode(args)
     if args.hf_config:
         from .profile_hf import run_hf_profile
 
@@ -107,8 +152,9 @@ def run_profile(args: argparse.Namespace) -> int:
                 chain = build(args.model, tiny=args.tiny)
 
             def measure(_spec):
-                return profile_model(chain, args.seq, repeats=args.repeats, threads=args.threads,
-                                     server=args.server, progress=cb, fvcore=not args.no_fvcore)
+                doc = profile_model(chain, args.seq, repeats=args.repeats, threads=args.threads,
+                                    server=args.server, progress=cb, fvcore=not args.no_fvcore)
+                return _decode(chain, doc, args)
 
             return _user_code(args.module, "profiling", measure) if args.module else measure(None)
 

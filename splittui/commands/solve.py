@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from .common import add_profile_args, add_scenario_args, profile_from_args, scenario_from_args
+from .common import add_generation_args, add_profile_args, add_scenario_args, profile_from_args, scenario_from_args
 from .llm_args import add_llm_args
 
 __all__ = ["add_parser"]
@@ -19,7 +19,8 @@ _EPILOG = """examples:
   splittui solve --model gpt2-like --deadline-ms 2500 --max-share 0.5 --least bandwidth
   splittui solve --model llama-3.1-8b --client-device jetson-orin --server-device a100-80gb --dtype int4 \
       --seq 2048 --up-mbps 50 --deadline-ms 3000
-  splittui solve --hf-config ./my-model/config.json --client-device apple-m2 --server-device l4"""
+  splittui solve --hf-config ./my-model/config.json --client-device apple-m2 --server-device l4
+  splittui solve --model gpt2-like --seq 512 --gen-tokens 256 --tpot-ms 80 --deadline-ms 30000 --json"""
 
 
 def add_parser(sub) -> None:
@@ -33,6 +34,7 @@ def add_parser(sub) -> None:
     add_profile_args(p)
     add_llm_args(p)
     add_scenario_args(p)
+    add_generation_args(p)
     add_goal_args(p)
     p.add_argument("--solver", default="all", choices=(*SOLVERS, "all"),
                    help="solver to run (default: all but brute-force)")

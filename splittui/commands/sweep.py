@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from ..errors import SplittuiError
-from .common import add_profile_args, nonneg_float, positive_float, positive_int
+from .common import add_generation_args, add_profile_args, nonneg_float, positive_float, positive_int
 from .llm_args import add_llm_args, load_named
 
 __all__ = ["add_parser", "draw_chart", "chart_text", "caption", "legend", "nice_ticks", "series_colours",
@@ -92,8 +92,9 @@ def add_grid_args(p: argparse.ArgumentParser) -> None:
                         "higher is closer to exact, slower)")
     g.add_argument("--unit-ms", type=positive_float, default=None, metavar="T",
                    help="a fixed DP time unit in ms instead of --resolution (default: off)")
-    g.add_argument("--objective", choices=("flops", "mem_bytes", "server_ms"), default="flops",
+    g.add_argument("--objective", choices=("flops", "mem_bytes", "server_ms", "server_mem"), default="flops",
                    help="server resource the solvers minimise (default flops)")
+    add_generation_args(p, limits=False)
 
 
 def model_help(p: argparse.ArgumentParser, default: str) -> None:
@@ -167,7 +168,7 @@ def config_from_args(args: argparse.Namespace, *, exact: bool):
     return SweepConfig(bandwidths=args.bandwidths or DEFAULT_BANDWIDTHS, seq_lens=args.seqs,
                        delay_ms=args.delay_ms, per_halving=args.per_halving, max_steps=args.max_halvings,
                        resolution=args.resolution, unit_ms=args.unit_ms, exact=exact,
-                       objective=args.objective)
+                       objective=args.objective, gen_tokens=args.gen_tokens)
 
 
 def run_sweeps(profiles: list, cfg, *, label: str = "sweep") -> list:
@@ -175,11 +176,11 @@ def run_sweeps(profiles: list, cfg, *, label: str = "sweep") -> list:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..sweep import run_sweep
+    from ..sweep import run_sweep, sweep_seq_lens
 
     for prof in profiles:
         _check_seqs(prof, cfg)
-    pairs = sum(len(cfg.seq_lens or p.seq_lens) for p in profiles) * len(cfg.bandwidths)
+    pairs = sum(len(sweep_seq_lens(p, cfg)) for p in profiles) * len(cfg.bandwidths)
     cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     out = []
     with Progress(*cols, console=Console(stderr=True), transient=True) as bar:

@@ -7,15 +7,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..costs import Costs, breakdown, costs_for, min_latency, switches
+from ..costs import Costs, breakdown, min_latency, switches
 from ..errors import SplittuiError
+from ..generation import Phases, phase_costs
 from ..model import Profile, Result, Scenario
 from .baselines import brute_force_policy, greedy_policy, prefix_policy, single_split_policy
 from .dp import backtrack, check_memory, run_dp
 from .exact import exact_policy, meets
+from .request import annotate, brute_force_limits_policy, exact_limits_policy, has_limits
 
 __all__ = ["SOLVERS", "solve", "solve_costs", "evaluate", "evaluate_costs", "frontier", "Frontier",
-           "solve_all", "meets"]
+           "solve_all", "meets", "solve_request", "LIMIT_SOLVERS"]
 
 SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split", "all-client", "brute-force")
 APP_SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split")
@@ -70,25 +72,42 @@ def solve_costs(c: Costs, sc: Scenario, solver: str = "dp", *, min_lat: float | 
     return res
 
 
+LIMIT_SOLVERS = ("exact", "brute-force")   # solve the TTFT/TPOT limits exactly; the others check them after
+_LIMIT_FNS = {"exact": exact_limits_policy, "brute-force": brute_force_limits_policy}
+
+
+def solve_request(ph: Phases, sc: Scenario, solver: str = "dp", *, min_lat: float | None = None) -> Result:
+    """One solver on a whole request (SPEC §8): the composite chain, then TTFT/TPOT checked and reported."""
+    c = ph.composite()
+    if solver in _LIMIT_FNS and has_limits(sc):
+        t0 = time.perf_counter()
+        policy = _LIMIT_FNS[solver](ph, sc)
+        res = evaluate_costs(c, policy, solver=solver, solve_ms=(time.perf_counter() - t0) * 1e3, min_lat=min_lat)
+    else:
+        res = solve_costs(c, sc, solver, min_lat=min_lat)
+    return annotate(res, ph, sc)
+
+
 def solve(profile: Profile, sc: Scenario, solver: str = "dp") -> Result:
-    """Solve the placement problem of SPEC §3 for one scenario with the named solver."""
+    """Solve the placement problem of SPEC §3 (§8 with gen_tokens) for one scenario with the named solver."""
     if solver == "dp":
         check_memory(profile.n_layers, sc.deadline_ms, sc.unit_ms)
-    return solve_costs(costs_for(profile, sc), sc, solver)
+    return solve_request(phase_costs(profile, sc), sc, solver)
 
 
 def solve_all(profile: Profile, sc: Scenario, solvers=APP_SOLVERS) -> dict[str, Result]:
     """Several solvers on one scenario, sharing the cost arrays and the least-latency pass."""
     if "dp" in solvers:
         check_memory(profile.n_layers, sc.deadline_ms, sc.unit_ms)
-    c = costs_for(profile, sc)
-    m = min_latency(c)
-    return {name: solve_costs(c, sc, name, min_lat=m) for name in solvers}
+    ph = phase_costs(profile, sc)
+    m = min_latency(ph.composite())
+    return {name: solve_request(ph, sc, name, min_lat=m) for name in solvers}
 
 
 def evaluate(profile: Profile, sc: Scenario, policy) -> Result:
-    """Score any policy (tuple of 0/1 per layer, 1 = client) under a scenario."""
-    return evaluate_costs(costs_for(profile, sc), policy)
+    """Score any policy (tuple of 0/1 per layer, 1 = client) under a scenario, limits included."""
+    ph = phase_costs(profile, sc)
+    return annotate(evaluate_costs(ph.composite(), policy), ph, sc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +123,7 @@ class Frontier:
 def frontier(profile: Profile, sc: Scenario) -> Frontier:
     """The deadline -> optimal server share frontier, from one DP pass (SPEC §4)."""
     check_memory(profile.n_layers, sc.deadline_ms, sc.unit_ms)
-    return frontier_costs(costs_for(profile, sc), sc)
+    return frontier_costs(phase_costs(profile, sc).composite(), sc)
 
 
 def frontier_costs(c: Costs, sc: Scenario) -> Frontier:

@@ -12,6 +12,9 @@ functions answer it backwards, per solver and exactly to the model's precision:
 - greedy, single-split, no-split, all-client: their answers change only at prefix-policy latencies,
   and the load they reach falls as Λ grows, so a bisection over those candidates is exact.
 
+With generated tokens (SPEC §8) the queries run on the request's composite chain: the deadline is the
+whole request's; TTFT/TPOT limits are not part of the target.
+
 The least bandwidth is a bisection over a log scale (every solver's load falls as bandwidth grows:
 transfers only get shorter); it is reported to a relative precision of ``rel_tol``.
 """
@@ -23,7 +26,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..costs import Costs, costs_for
+from ..costs import Costs
+from ..generation import request_costs
 from ..errors import SplittuiError
 from ..model import Profile, Result, Scenario
 from .baselines import prefix_latencies, prefix_policy
@@ -86,7 +90,7 @@ def _reaches(res: Result, cap: float) -> bool:
 
 def least_deadline(profile: Profile, sc: Scenario, solver: str, target: Target) -> Goal:
     """The least deadline at which `solver` returns a feasible policy within `target` (sc.deadline ignored)."""
-    return least_deadline_costs(costs_for(profile, sc), sc, solver, target)
+    return least_deadline_costs(request_costs(profile, sc), sc, solver, target)
 
 
 def least_deadline_costs(c: Costs, sc: Scenario, solver: str, target: Target) -> Goal:
@@ -191,7 +195,7 @@ def least_bandwidth(profile: Profile, sc: Scenario, solver: str, target: Target,
 
     def attempt(up: float) -> Result:
         s2 = sc.replace(up_mbps=up, down_mbps=up * ratio)
-        c = costs_for(profile, s2)
+        c = request_costs(profile, s2)
         return _solve_at(c, s2, solver, sc.deadline_ms)
 
     def ok(up: float) -> bool:

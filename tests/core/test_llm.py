@@ -76,8 +76,11 @@ def test_weight_bytes_are_params_times_dtype(draw, dtype):
     tied_copy = a.vocab * a.d if a.tied else 0  # both ends hold the shared matrix
     wb, ab = DTYPES[dtype]
     norms = sum(x.weight_bytes for x in stages if x.kind == "norm")
-    matmul_params = param_count(a) + tied_copy - norms / ab
-    assert held == pytest.approx(matmul_params * wb + norms)
+    up_n = 2 if a.gated else 1   # biases stay in the activation dtype (weight-only quantisation)
+    biases = a.n_layers * ((a.d_q + 2 * a.d_kv) * a.qkv_bias + a.d * a.o_bias
+                           + (up_n * a.d_ff + a.d) * a.mlp_bias)
+    matmul_params = param_count(a) + tied_copy - norms / ab - biases
+    assert held == pytest.approx(matmul_params * wb + biases * ab + norms)
 
 
 def test_profile_fields_and_doc_agree():
