@@ -11,7 +11,7 @@ import importlib
 import sys
 
 from . import __version__
-from .errors import SplittuiError
+from .errors import SplittuiError, one_line
 
 __all__ = ["main", "build_parser"]
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             return _run_app(args)
         return int(args.func(args) or 0)
     except SplittuiError as exc:
-        print(f"splittui: error: {exc}", file=sys.stderr)
+        print(f"splittui: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("splittui: interrupted", file=sys.stderr)
