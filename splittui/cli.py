@@ -30,6 +30,12 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
+    def _get_values(self, action, arg_strings):
+        # argparse drops a lone '--' before converting, so '--seq=--' would reach the command as a list
+        if action.option_strings and action.nargs is None and arg_strings == ["--"]:
+            self.error(f"argument {action.option_strings[0]}: expected a value, got '--'")
+        return super()._get_values(action, arg_strings)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="splittui", description=_DESCRIPTION,

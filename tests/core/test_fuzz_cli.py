@@ -42,3 +42,9 @@ def flag_argv(draw, profile, policy) -> tuple[list, tuple[int, ...]]:
 def test_fuzzed_numeric_flags_exit_cleanly(files, capsys, data):
     argv, ok = flag_argv(data.draw, *files)
     cli_outcome(argv, capsys, ok=ok)
+
+
+@pytest.mark.parametrize("flag", NUMERIC_FLAGS)
+def test_a_lone_double_dash_as_a_flag_value_is_one_line(files, capsys, flag):
+    """Found by benchmarks/fuzz.py: argparse dropped the '--' of '--seq=--' and passed a list on."""
+    assert cli_outcome(["solve", "--profile", files[0], "--json", f"{flag}=--"], capsys) == "refused"
