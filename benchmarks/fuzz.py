@@ -25,10 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "core"), str(ROOT / "tests" / "runner")]
 
+import fuzz_strategies as fz  # noqa: E402
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
-import fuzz_strategies as fz  # noqa: E402
 
 SUITE_EXAMPLES = {"profile": fz.FUZZ.max_examples, "policy": fz.FUZZ.max_examples, "cli flags": fz.FUZZ.max_examples,
                   "wire (recv_frame)": 150, "wire (server)": 40}

@@ -145,7 +145,7 @@ def _array(value: object, n: int, source: str, field: str) -> tuple[float, ...]:
         try:
             f = float(v)
         except OverflowError:
-            raise ProfileError(source, field, f"must be finite, got an integer of {v.bit_length()} bits") from None
+            raise ProfileError(source, field, f"must be finite, got an integer of {int(v).bit_length()} bits") from None
         if not math.isfinite(f):
             raise ProfileError(source, field, f"must be finite, got {v!r}")
         if v < 0:

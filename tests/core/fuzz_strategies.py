@@ -50,7 +50,7 @@ WHOLE_FILE_PROBLEMS = ("not valid JSON", "not UTF-8", "top level", "cannot read"
 
 SPECIAL_NUMBERS = (math.nan, math.inf, -math.inf, 1e308, -1e308, 1.7976931348623157e308, 5e-324, -5e-324,
                    1e-308, 0.0, -0.0, -1, 0, 1, 2**53 + 1, 2**63, 2**64, 10**400, -(10**400), 1e300, 1e-300)
-_OTHER_TYPES = (None, True, False, "", "x", "12", 0, 1.5, [], {}, [1, 2], {"k": 1}, "NaN", "\n", "é")
+_OTHER_TYPES: tuple[Any, ...] = (None, True, False, "", "x", "12", 0, 1.5, [], {}, [1, 2], {"k": 1}, "NaN", "\n", "é")
 _EXTRA_KEYS = ("extra", "", "__proto__", "é", "schema", "layers", "name", "0")
 
 
