@@ -11,7 +11,7 @@ import importlib
 import sys
 
 from . import __version__
-from .errors import SplittuiError
+from .errors import SplittuiError, one_line
 
 __all__ = ["main", "build_parser"]
 
@@ -29,6 +29,12 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    def _get_values(self, action, arg_strings):
+        # argparse drops a lone '--' before converting, so '--seq=--' would reach the command as a list
+        if action.option_strings and action.nargs is None and arg_strings == ["--"]:
+            self.error(f"argument {action.option_strings[0]}: expected a value, got '--'")
+        return super()._get_values(action, arg_strings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             return _run_app(args)
         return int(args.func(args) or 0)
     except SplittuiError as exc:
-        print(f"splittui: error: {exc}", file=sys.stderr)
+        print(f"splittui: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("splittui: interrupted", file=sys.stderr)

@@ -14,10 +14,15 @@ from functools import lru_cache
 
 import numpy as np
 
-from .errors import SplittuiError
+from .errors import ProfileError, SplittuiError
 from .model import Breakdown, Profile, Scenario
 
-__all__ = ["Costs", "costs_for", "interpolate", "latency", "breakdown", "switches", "min_latency"]
+__all__ = ["Costs", "costs_for", "interpolate", "latency", "breakdown", "switches", "min_latency",
+           "COST_LIMIT", "check_cost_range"]
+
+# Largest time (ms) or reward one layer may cost. Far below float64's 1.8e308, so the solvers' sums over
+# any chain (2L+2 terms) stay finite; anything above is a typo or a unit slip, refused up front.
+COST_LIMIT = 1e300
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +104,14 @@ def layer_values(profile: Profile, field: str, s: int) -> np.ndarray:
     return interpolate(profile, _table(profile, field), s)
 
 
+@np.errstate(over="ignore")  # an overflow becomes inf, which check_cost_range refuses by name
 def costs_for(profile: Profile, sc: Scenario) -> Costs:
     s = sc.seq_len
     in_bytes = layer_values(profile, "in_bytes", s)
     out_bytes = float(interpolate(profile, np.array(profile.output_bytes), s))
     up_per_byte = 8.0 / (sc.up_mbps * 1e3)
     down_per_byte = 8.0 / (sc.down_mbps * 1e3)
-    return Costs(
+    c = Costs(
         client_ms=layer_values(profile, "client_ms", s),
         server_ms=layer_values(profile, "server_ms", s),
         up_ms=sc.delay_ms + in_bytes * up_per_byte,
@@ -116,6 +122,38 @@ def costs_for(profile: Profile, sc: Scenario) -> Costs:
         start_client=sc.start == "client", end_client=sc.end == "client",
         deadline_ms=float(sc.deadline_ms),
     )
+    check_cost_range(profile, sc, c)
+    return c
+
+
+def check_cost_range(profile: Profile, sc: Scenario, c: Costs) -> None:
+    """Refuse, naming the field, any cost over COST_LIMIT (or NaN/inf) before a solver adds them up.
+
+    Every solver goes through costs_for, so dp, exact and the baselines refuse the same inputs.
+    """
+    over = f"over the {COST_LIMIT:g} limit (sums of such values overflow)"
+    for flag in ("delay_ms", "up_mbps", "down_mbps"):
+        per = sc.delay_ms if flag == "delay_ms" else 8.0 / (getattr(sc, flag) * 1e3)
+        if not per <= COST_LIMIT:
+            unit = "ms per transfer" if flag == "delay_ms" else "ms per byte"
+            raise SplittuiError(f"scenario: {flag} {getattr(sc, flag):g} gives {per:g} {unit}, {over}")
+    src, at = profile.origin or profile.model, f"at seq_len {sc.seq_len}"
+    for field, values, link in (("client_ms", c.client_ms, ""), ("server_ms", c.server_ms, ""),
+                                ("in_bytes", c.up_ms, "up"), ("in_bytes", c.down_ms, "down"),
+                                (sc.objective, c.reward, "")):
+        bad = np.flatnonzero(~(values <= COST_LIMIT))
+        if bad.size:
+            i = int(bad[0])
+            what = f"{values[i]:g}"
+            if link:
+                n_bytes = layer_values(profile, "in_bytes", sc.seq_len)[i]
+                mbps = getattr(sc, f"{link}_mbps")
+                what = f"{n_bytes:g} bytes take {values[i]:g} ms to {link}load at {link}_mbps {mbps:g}"
+            raise ProfileError(src, f"layers[{i}] ({profile.layers[i].name}).{field}", f"{what} {at}, {over}")
+    for value, link in ((c.up_out_ms, "up"), (c.down_out_ms, "down")):
+        if not value <= COST_LIMIT:
+            raise ProfileError(src, "output_bytes", f"{value:g} ms to {link}load at {link}_mbps "
+                               f"{getattr(sc, link + '_mbps'):g} {at}, {over}")
 
 
 def _sides(c: Costs, policy: np.ndarray) -> np.ndarray:

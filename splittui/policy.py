@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import ProfileError
+from .errors import ProfileError, SplittuiError
 from .model import Profile, Result, Scenario
 
 __all__ = ["POLICY_SCHEMA", "policy_document", "load_policy", "load_policies", "improvement_over_greedy"]
@@ -102,6 +102,22 @@ def _check_document(d: dict, src: str, at: str) -> None:
     seq = (scenario or {}).get("seq_len")
     if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq <= 0):
         raise ProfileError(src, f"{at}scenario.seq_len", f"must be a positive integer, got {seq!r}")
+    _check_scenario(src, scenario or {}, at)
+
+
+def _check_scenario(src: str, stored: dict, at: str = "") -> None:
+    """The stored scenario must make a valid Scenario (fields left out or null take the defaults)."""
+    values = {k: v for k, v in stored.items() if k in Scenario.__dataclass_fields__ and v is not None}
+    for key, v in values.items():
+        if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 1000:
+            raise ProfileError(src, f"{at}scenario.{key}", f"integer of {v.bit_length()} bits is out of range")
+    try:
+        Scenario(**values)
+    except (SplittuiError, TypeError) as exc:
+        text = str(exc).removeprefix("scenario: ")
+        key = text.split(" ", 1)[0]
+        field = f"{at}scenario.{key}" if key in Scenario.__dataclass_fields__ else f"{at}scenario"
+        raise ProfileError(src, field, text) from None
 
 
 def improvement_over_greedy(res: Result, greedy: Result) -> float | None:

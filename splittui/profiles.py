@@ -25,6 +25,7 @@ SCHEMA = "splittui.profile/1"
 _LAYER_ARRAYS = ("flops", "client_ms", "server_ms", "in_bytes")
 _DECODE_ARRAYS = ("dec_flops", "dec_client_ms", "dec_server_ms", "dec_in_bytes", "weight_bytes", "kv_bytes")
 _KNOWN_TOP = {"schema", "model", "description", "source", "seq_lens", "output_bytes", "layers", "dec_output_bytes"}
+MAX_SEQ_LEN = 2**53  # interpolation computes with floats, which hold integers exactly up to here
 
 
 def _shipped_dir() -> Path:
@@ -63,9 +64,11 @@ def _load_file(path: Path, origin: str) -> Profile:
         raw = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ProfileError(str(path), "", f"cannot read file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ProfileError(str(path), "", f"not UTF-8 text (byte {exc.start})") from None
     try:
         doc = json.loads(raw)  # NaN/Infinity parse as floats, so validation names their field
-    except (json.JSONDecodeError, ValueError) as exc:
+    except (ValueError, RecursionError) as exc:
         raise ProfileError(str(path), "", f"not valid JSON ({exc})") from None
     return profile_from_doc(doc, source=str(path), origin=origin)
 
@@ -104,7 +107,20 @@ def _sha256(doc: dict, source: str) -> str:
     try:
         return canonical_sha256(doc)
     except (TypeError, ValueError):
-        raise ProfileError(source, "", "holds a NaN, infinite or non-JSON value outside the cost fields") from None
+        raise ProfileError(source, _non_finite_at(doc), "holds a NaN or infinite number (only finite numbers "
+                           "are allowed)") from None
+
+
+def _non_finite_at(node: object, path: str = "") -> str:
+    """Where the first NaN or infinity in a document is, as 'a.b[2]' ('' if none)."""
+    if isinstance(node, float) and not math.isfinite(node):
+        return path or "<top level>"
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        found = _non_finite_at(value, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}".lstrip("."))
+        if found:
+            return found
+    return ""
 
 
 def _seq_lens(value: object, source: str) -> tuple[int, ...]:
@@ -112,7 +128,9 @@ def _seq_lens(value: object, source: str) -> tuple[int, ...]:
         raise ProfileError(source, "seq_lens", "must be a non-empty list of positive integers")
     for v in value:
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ProfileError(source, "seq_lens", f"must hold positive integers, got {v!r}")
+            raise ProfileError(source, "seq_lens", f"must hold positive integers, got {_short(v)}")
+        if v > MAX_SEQ_LEN:
+            raise ProfileError(source, "seq_lens", f"must be at most 2**53, got {_short(v)}")
     if any(b <= a for a, b in zip(value, value[1:])):
         raise ProfileError(source, "seq_lens", "must be strictly increasing")
     return tuple(value)
@@ -123,14 +141,29 @@ def _array(value: object, n: int, source: str, field: str) -> tuple[float, ...]:
         raise ProfileError(source, field, "must be a list with one number per seq_lens entry")
     if len(value) != n:
         raise ProfileError(source, field, f"has {len(value)} entries but seq_lens has {n}")
+    out = []
     for v in value:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ProfileError(source, field, f"must hold numbers, got {v!r}")
-        if not math.isfinite(v):
+            raise ProfileError(source, field, f"must hold numbers, got {_short(v)}")
+        try:
+            f = float(v)
+        except OverflowError:
+            raise ProfileError(source, field, f"must be finite, got an integer of {int(v).bit_length()} bits") from None
+        if not math.isfinite(f):
             raise ProfileError(source, field, f"must be finite, got {v!r}")
         if v < 0:
-            raise ProfileError(source, field, f"must be >= 0, got {v!r}")
-    return tuple(float(v) for v in value)
+            raise ProfileError(source, field, f"must be >= 0, got {_short(v)}")
+        out.append(f)
+    return tuple(out)
+
+
+def _short(v: object) -> str:
+    """A value for an error message: its repr, cut to one short line."""
+    try:
+        text = repr(v)
+    except ValueError:  # an integer past Python's digit limit for str()
+        return f"an integer of {v.bit_length()} bits" if isinstance(v, int) else type(v).__name__
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def _layer(item: object, i: int, n: int, source: str) -> Layer:

@@ -107,6 +107,8 @@ def _recv_tensor(sock: socket.socket, budget: int) -> torch.Tensor:
     itemsize = torch.empty((), dtype=dtype).element_size()
     if nbytes > budget:
         raise ProtocolError(f"frame over the size cap ({nbytes} more bytes, {budget} left)")
+    if math.prod(max(d, 1) for d in shape) > max(budget, 1):  # an empty tensor's other dims: torch would overflow
+        raise ProtocolError(f"shape {tuple(shape)} is over the size cap ({budget} bytes left)")
     if math.prod(shape) * itemsize != nbytes:
         raise ProtocolError(f"shape {tuple(shape)} of {dtype} does not match byte length {nbytes}")
     if nbytes == 0:

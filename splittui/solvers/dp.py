@@ -26,10 +26,11 @@ __all__ = ["DPTables", "integerise", "run_dp", "backtrack", "dp_memory_bytes", "
 
 DP_MEM_LIMIT_BYTES = 1 << 30          # refuse DP tables larger than this (1 GiB)
 _EPS = 1e-9
+_UNIT_CAP = float(1 << 60)  # any time above W units acts alike (shifts cap at W+1); keeps c+d in int64
 
 
 def _units(values, unit: float, rounding: str) -> np.ndarray:
-    scaled = np.asarray(values, dtype=np.float64) / unit
+    scaled = np.minimum(np.asarray(values, dtype=np.float64) / unit, _UNIT_CAP)
     if rounding == "round":
         return np.maximum(np.floor(scaled + 0.5), 0).astype(np.int64)
     return np.maximum(np.ceil(scaled - _EPS), 0).astype(np.int64)
