@@ -110,7 +110,7 @@ def _seq_lens(value: object, source: str) -> tuple[int, ...]:
     for v in value:
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise ProfileError(source, "seq_lens", f"must hold positive integers, got {v!r}")
-    if any(b <= a for a, b in zip(value, value[1:])):
+    if any(b <= a for a, b in zip(value, value[1:], strict=False)):
         raise ProfileError(source, "seq_lens", "must be strictly increasing")
     return tuple(value)
 

@@ -14,11 +14,11 @@ from .baselines import brute_force_policy, greedy_policy, prefix_policy, single_
 from .dp import backtrack, check_memory, run_dp
 from .exact import exact_policy, meets
 
-__all__ = ["SOLVERS", "solve", "solve_costs", "evaluate", "evaluate_costs", "frontier", "Frontier",
+__all__ = ["SOLVERS", "APP_SOLVERS", "solve", "solve_costs", "evaluate", "evaluate_costs", "frontier", "Frontier",
            "solve_all", "meets"]
 
 SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split", "all-client", "brute-force")
-APP_SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split")
+APP_SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split")   # the five compared everywhere
 
 
 def _dp(c: Costs, sc: Scenario):
