@@ -14,7 +14,7 @@ import asyncio
 import numpy as np
 import pytest
 from textual.app import App
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from splittui.analytic import gpt2_like_doc
 from splittui.model import Scenario
@@ -46,11 +46,16 @@ async def settle(pilot) -> None:
 
 
 def keys(*presses: str):
-    """run_before: settle, press the keys, settle again."""
+    """run_before: settle, press the keys, settle again; then hold still what depends on time
+    (toasts that expire, a blinking input cursor)."""
     async def run(pilot) -> None:
         await settle(pilot)
         await pilot.press(*presses)
         await settle(pilot)
+        pilot.app.clear_notifications()
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False
+        await pilot.pause()
     return run
 
 
