@@ -80,8 +80,8 @@ def gpt2_like_doc(seq_lens=SEQ_LENS, client: Device = CLIENT_1CORE, server: Devi
         layers.append({
             "name": first["name"], "kind": first["kind"],
             "flops": [float(r["flops"]) for r in rows],
-            "client_ms": [round(client.time_ms(r["flops"], m), 6) for r, m in zip(rows, moved)],
-            "server_ms": [round(server.time_ms(r["flops"], m), 6) for r, m in zip(rows, moved)],
+            "client_ms": [round(client.time_ms(r["flops"], m), 6) for r, m in zip(rows, moved, strict=False)],
+            "server_ms": [round(server.time_ms(r["flops"], m), 6) for r, m in zip(rows, moved, strict=False)],
             "in_bytes": [float(r["in_b"]) for r in rows],
             "mem_bytes": [float(r["w"] + r["in_b"] + r["out_b"]) for r in rows],
         })

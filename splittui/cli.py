@@ -45,14 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--model", help="shipped profile to open in the app (default gpt2-like)")
     src.add_argument("--profile", metavar="PATH", help="profile file (splittui.profile/1) to open")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"splittui.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("splittui.commands"):
-                continue  # command not built yet
-            raise
-        module.add_parser(sub)
+    for name in COMMANDS:   # a command whose module does not import is an error, never a missing command
+        importlib.import_module(f"splittui.commands.{name}").add_parser(sub)
     return parser
 
 
@@ -60,12 +54,8 @@ def _run_app(args: argparse.Namespace) -> int:
     from .llm import load_any
 
     profile = load_any(args.profile or args.model or "gpt2-like")  # fail fast, before the UI starts
-    try:
-        from .tui.app import make_app
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("splittui.tui"):
-            raise SplittuiError("the terminal app is not built yet: use 'splittui solve'") from None
-        raise
+    from .tui.app import make_app
+
     make_app(profile=profile).run()
     return 0
 

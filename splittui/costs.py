@@ -86,7 +86,7 @@ def interpolate(profile: Profile, values: np.ndarray, s: int) -> np.ndarray:
     """values: array (..., n_seq) sampled at profile.seq_lens -> array (...) at length s."""
     check_seq_len(profile, s)
     idx, w, lo, hi = _weights(profile.seq_lens, s)
-    out = sum(wj * values[..., i] for i, wj in zip(idx, w))
+    out = sum(wj * values[..., i] for i, wj in zip(idx, w, strict=False))
     a, b = values[..., lo], values[..., hi]
     return np.clip(out, np.minimum(a, b), np.maximum(a, b))
 
@@ -192,9 +192,9 @@ def min_latency(c: Costs) -> float:
     """The least latency any policy achieves (two-state shortest path, exact floats)."""
     inf = float("inf")
     on_c, on_s = (0.0, inf) if c.start_client else (inf, 0.0)
-    for l in range(c.n):
-        on_c, on_s = (min(on_c, on_s + c.down_ms[l]) + c.client_ms[l],
-                      min(on_s, on_c + c.up_ms[l]) + c.server_ms[l])
+    for i in range(c.n):
+        on_c, on_s = (min(on_c, on_s + c.down_ms[i]) + c.client_ms[i],
+                      min(on_s, on_c + c.up_ms[i]) + c.server_ms[i])
     end_c = on_c + (0.0 if c.end_client else c.up_out_ms)
     end_s = on_s + (c.down_out_ms if c.end_client else 0.0)
     return float(min(end_c, end_s))

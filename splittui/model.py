@@ -72,6 +72,14 @@ class Profile:
     def seq_range(self) -> tuple[int, int]:
         return self.seq_lens[0], self.seq_lens[-1]
 
+    @property
+    def default_seq(self) -> int:
+        """512 when the profile covers it, else its measured length nearest to 512."""
+        lo, hi = self.seq_range
+        if lo <= 512 <= hi:
+            return 512
+        return min(self.seq_lens, key=lambda s: abs(s - 512))
+
 
 @dataclass(frozen=True, slots=True)
 class Scenario:

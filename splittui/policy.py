@@ -20,7 +20,7 @@ def policy_document(profile: Profile, sc: Scenario, res: Result) -> dict:
     placement = None
     if res.policy is not None:
         placement = [{"name": layer.name, "kind": layer.kind, "side": "client" if x else "server"}
-                     for layer, x in zip(profile.layers, res.policy)]
+                     for layer, x in zip(profile.layers, res.policy, strict=False)]
     return {
         "schema": POLICY_SCHEMA,
         "model": profile.model,

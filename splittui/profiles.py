@@ -131,7 +131,7 @@ def _seq_lens(value: object, source: str) -> tuple[int, ...]:
             raise ProfileError(source, "seq_lens", f"must hold positive integers, got {_short(v)}")
         if v > MAX_SEQ_LEN:
             raise ProfileError(source, "seq_lens", f"must be at most 2**53, got {_short(v)}")
-    if any(b <= a for a, b in zip(value, value[1:])):
+    if any(b <= a for a, b in zip(value, value[1:], strict=False)):
         raise ProfileError(source, "seq_lens", "must be strictly increasing")
     return tuple(value)
 

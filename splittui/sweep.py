@@ -37,6 +37,7 @@ from .costs import Costs, breakdown, min_latency
 from .errors import SplittuiError
 from .generation import request_costs
 from .model import Profile, Scenario
+from .solvers import APP_SOLVERS
 from .solvers.baselines import prefix_latencies
 from .solvers.dp import backtrack, run_dp
 from .solvers.exact import remaining_latency
@@ -45,7 +46,7 @@ __all__ = ["SweepConfig", "Sweep", "Chart", "PAPER", "SOLVERS", "DEFAULT_BANDWID
            "deadline_series", "run_sweep", "summary", "by_deadline", "by_bandwidth", "charts",
            "sweep_rows", "paper_key", "overall", "sim_cells", "IMPROVEMENT_CAP", "sweep_seq_lens"]
 
-SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split")
+SOLVERS = APP_SOLVERS
 DEFAULT_BANDWIDTHS = (10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
 _MAX_W = 1 << 20  # cap on DP budget units per pass (memory and time): T grows instead
 
@@ -225,10 +226,10 @@ def _exact_cells(c: Costs, series: np.ndarray) -> list:
     start = (np.zeros(1), np.zeros(1))
     none = (np.zeros(0), np.zeros(0))
     lab = {1: start if c.start_client else none, 0: none if c.start_client else start}
-    for l in range(c.n):
+    for k in range(c.n):
         new = {}
-        for side, own, add, rem, hop in ((1, c.client_ms[l], c.reward[l], rem_c[l + 1], c.down_ms[l]),
-                                         (0, c.server_ms[l], 0.0, rem_s[l + 1], c.up_ms[l])):
+        for side, own, add, rem, hop in ((1, c.client_ms[k], c.reward[k], rem_c[k + 1], c.down_ms[k]),
+                                         (0, c.server_ms[k], 0.0, rem_s[k + 1], c.up_ms[k])):
             lat = np.concatenate((lab[side][0], lab[1 - side][0] + hop)) + own
             rew = np.concatenate((lab[side][1], lab[1 - side][1])) + add
             new[side] = _front(lat, rew, lat + rem <= limit)
@@ -269,7 +270,7 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *, progress=No
         for bw in cfg.bandwidths:
             cells = _pair(profile, s, bw, series[s], cfg)
             for j, d in enumerate(series[s]):
-                for key, v in zip(cols, (s, bw, j, d, _unit(series[s], cfg), total_load)):
+                for key, v in zip(cols, (s, bw, j, d, _unit(series[s], cfg), total_load), strict=False):
                     cols[key].append(v)
                 row = [cells[name][j] for name in cfg.solvers]
                 share.append([np.nan if r is None else r[0] / total_load if total_load > 0 else 0.0

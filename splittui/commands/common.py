@@ -112,15 +112,8 @@ def profile_from_args(args: argparse.Namespace, default: str = "gpt2-like") -> P
     return profile_from_llm_args(args, default)
 
 
-def default_seq(profile: Profile) -> int:
-    lo, hi = profile.seq_range
-    if lo <= 512 <= hi:
-        return 512
-    return min(profile.seq_lens, key=lambda s: abs(s - 512))
-
-
 def scenario_from_args(args: argparse.Namespace, profile: Profile) -> Scenario:
-    seq = args.seq if args.seq is not None else default_seq(profile)
+    seq = args.seq if args.seq is not None else profile.default_seq
     lo, hi = profile.seq_range
     if not lo <= seq <= hi:
         raise SplittuiError(f"--seq {seq} is outside the profile's range {lo}..{hi} ({profile.origin})")

@@ -7,7 +7,7 @@ import sys
 from dataclasses import replace
 
 from ..model import Scenario
-from .common import add_generation_args, add_profile_args, add_scenario_args, default_seq
+from .common import add_generation_args, add_profile_args, add_scenario_args
 from .llm_args import add_llm_args, load_named
 from .solve import _add_output_args, _emit
 
@@ -48,7 +48,7 @@ def _scenario(args: argparse.Namespace, stored: dict, profile, source: str) -> S
             values[f] = stored[f]
     if args.up_mbps is not None and args.down_mbps is None:
         values["down_mbps"] = args.up_mbps
-    seq = args.seq if args.seq is not None else stored.get("seq_len") or default_seq(profile)
+    seq = args.seq if args.seq is not None else stored.get("seq_len") or profile.default_seq
     try:
         return Scenario(seq_len=int(seq), **values)
     except (SplittuiError, TypeError) as exc:
@@ -103,8 +103,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     def human() -> None:
         from rich.console import Console
 
-        from ..render import results_table, strips
-
+        from ..report.tables import results_table, strips
         from .llm_args import estimate_note
 
         console = Console()

@@ -69,13 +69,14 @@ def _print_goals(profile, sc, target, least: str, goals) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from ..render import strips
+    from ..report.tables import strips
 
     unit = "ms" if least == "deadline" else "Mbit/s"
     fixed = (f"up {sc.up_mbps:g} / down {sc.down_mbps:g} Mbit/s" if least == "deadline"
              else f"deadline {sc.deadline_ms:g} ms")
     gen = f" · {sc.gen_tokens} output tokens (request latency)" if getattr(sc, "gen_tokens", 0) else ""
-    t = Table(title=f"{profile.model} · seq {sc.seq_len}{gen} · {fixed} · delay {sc.delay_ms:g} ms · T {sc.unit_ms:g} ms"
+    t = Table(title=f"{profile.model} · seq {sc.seq_len}{gen} · {fixed} · delay {sc.delay_ms:g} ms · "
+                    f"T {sc.unit_ms:g} ms"
                     f" · least {least} for {target.describe()}", title_justify="left")
     t.add_column("solver", no_wrap=True)
     for col in (f"least {least} {unit}", "server share", "latency ms", "hops"):

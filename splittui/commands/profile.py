@@ -201,8 +201,14 @@ def _user_code(spec: str, doing: str, call):
 
 
 def _with_progress(work, label: str) -> dict:
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     columns = (TextColumn("[bold]{task.fields[model]}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.description}"))
@@ -217,13 +223,14 @@ def _with_progress(work, label: str) -> dict:
             head = what.rsplit(" · ", 1)[0]
             if plain and head not in seen:
                 seen.add(head)
-                print(f"{label}: {head} ({done}/{total}, {bar.tasks[0].elapsed or 0:.0f} s)", file=sys.stderr, flush=True)
+                elapsed = bar.tasks[0].elapsed or 0
+                print(f"{label}: {head} ({done}/{total}, {elapsed:.0f} s)", file=sys.stderr, flush=True)
 
         return work(cb)
 
 
 def _summary(doc: dict, out: Path) -> None:
     totals = [sum(layer["client_ms"][k] for layer in doc["layers"]) for k in range(len(doc["seq_lens"]))]
-    per = ", ".join(f"{s}: {t:.1f} ms" for s, t in zip(doc["seq_lens"], totals))
+    per = ", ".join(f"{s}: {t:.1f} ms" for s, t in zip(doc["seq_lens"], totals, strict=False))
     print(f"wrote {out}: {doc['model']}, {len(doc['layers'])} layers, client total per length {per} "
           f"({doc['source']['wall_s']:.0f} s)", file=sys.stderr)

@@ -7,6 +7,7 @@ import sys
 
 from .common import add_profile_args, positive_float, positive_int
 from .llm_args import add_llm_args
+from .sweep import add_grid_args, add_output_args, bounded, model_help
 
 
 def seed_int(text: str) -> int:
@@ -18,11 +19,11 @@ def seed_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
     return value
-from .sweep import add_grid_args, add_output_args, bounded, model_help
+
 
 MAX_REQUESTS = 10_000_000   # ~2 GiB of event arrays and ~25 s here; 10^6 takes ~3 s
 
-__all__ = ["add_parser", "stats_table", "wait_chart", "simulation_document"]
+__all__ = ["add_parser", "stats_table"]
 
 _EPILOG = """workload: the grid of `splittui sweep` (see its --help for the deadline rule) is solved
 with dp, greedy and no-split; the cells where all three are feasible form the workload. Requests
@@ -104,35 +105,19 @@ def stats_table(res):
     return t
 
 
-def wait_chart(res):
-    """Figs. 12-13: cumulative queue wait (s) against arrival time, one line per method."""
-    from ..sweep import Chart
-
-    series = tuple((m, tuple(s.curve_t.tolist()), tuple(s.curve_cum_wait_s.tolist())) for m, s in res.stats.items())
-    return Chart(f"Figs. 12-13: cumulative wait, β {res.beta_s:.3g} s", "arrival time, s",
-                 "cum. wait, s", series)
-
-
-def simulation_document(res, models: list[str]) -> dict:
-    cfg = res.config
-    return {"schema": "splittui.simulation/1", "models": models,
-            "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
-            "capacity": res.capacity, "rate_per_s": res.rate_per_s, "beta_s": res.beta_s,
-            "horizon_s": res.horizon_s, "cells": res.cells,
-            "methods": {m: s.row() | {"curve_t": s.curve_t, "curve_cum_wait_s": s.curve_cum_wait_s}
-                        for m, s in res.stats.items()}}
-
-
 def run_simulate(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from ..report.charts import print_charts, wait_chart
+    from ..report.documents import simulation_document
+    from ..report.writers import check_paths, write_csv_atomic, write_json
     from ..sim import SimConfig, simulate
     from ..sweep import sim_cells
-    from .sweep import _check_paths, config_from_args, load_models, print_charts, run_sweeps, write_csv_atomic, write_json
+    from .sweep import config_from_args, load_models, run_sweeps
 
     profiles = load_models(args, "all")
-    _check_paths(args)
+    check_paths((args.csv, args.json), force=args.force)
     cfg = SimConfig(requests=args.requests, concurrency=args.concurrency, load=args.load, rate=args.rate,
                     beta=args.beta, seed=args.seed, service=args.service, max_repeats=args.max_repeats)
     sweeps = run_sweeps(profiles, config_from_args(args, exact=False), label="workload")

@@ -82,8 +82,7 @@ def _emit(args, docs: list[dict], print_human) -> None:
 def _print_table(profile, sc, results) -> None:
     from rich.console import Console
 
-    from ..render import results_table, strips
-
+    from ..report.tables import results_table, strips
     from .llm_args import estimate_note
 
     console = Console()

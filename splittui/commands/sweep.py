@@ -1,27 +1,23 @@
 """`splittui sweep`: the paper's Figs. 8-11 for one or more models (charts, tables, CSV/JSON).
 
-Also home of what `simulate` and the app's Experiments screen share: picking models, drawing a
-`splittui.sweep.Chart` with plotext, and refuse-to-overwrite CSV/JSON writers. rich and plotext
-are imported inside functions only, so `splittui --help` stays light.
+Also home of the flags and model picking that `simulate` shares; charts, documents and writers
+the app uses too live in `splittui.report`. rich and plotext are imported inside functions only,
+so `splittui --help` stays light.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import math
-import os
 import sys
-from pathlib import Path
 
 from ..errors import SplittuiError
+from ..report.formats import gain, pct
 from .common import add_generation_args, add_profile_args, nonneg_float, positive_float, positive_int
 from .llm_args import add_llm_args, load_named
 
-__all__ = ["add_parser", "draw_chart", "chart_text", "caption", "legend", "nice_ticks", "series_colours",
-           "load_models", "write_csv_atomic", "write_json",
-           "add_grid_args", "config_from_args", "run_sweeps", "clean"]
+__all__ = ["add_parser", "load_models", "add_grid_args", "add_output_args", "config_from_args", "run_sweeps",
+           "bounded", "model_help"]
 
 _DEADLINE_RULE = """deadlines: for each sequence length s, D_0 = the all-client latency (every layer fits on
 the client), then D_j = D_0 / 2^(j/M) (M = --per-halving, default 1: the paper's halving series),
@@ -199,212 +195,7 @@ def _check_seqs(prof, cfg) -> None:
         raise SplittuiError(f"--seqs {bad[0]} is outside {prof.model}'s range {lo}..{hi}")
 
 
-def clean(obj):
-    """JSON-safe copy: NaN/inf -> None, numpy scalars/arrays -> Python."""
-    if isinstance(obj, dict):
-        return {str(k): clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [clean(v) for v in obj]
-    if hasattr(obj, "tolist"):
-        return clean(obj.tolist())
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    return obj
-
-
-def write_json(path: str, obj, *, force: bool) -> Path:
-    from ..profiles import write_json_atomic
-
-    return write_json_atomic(path, clean(obj), force=force)
-
-
-def write_csv_atomic(path: str | os.PathLike, rows: list[dict], *, force: bool = False) -> Path:
-    """CSV through a temp file and a rename; refuses to replace a file unless force."""
-    from ..profiles import write_text_atomic
-
-    buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(clean(rows))
-    return write_text_atomic(path, buf.getvalue(), force=force)
-
-
-_MARKERS = ("o", "x", "+", "*", "#", "@", "%", "=")
-_SERIES_COLOURS = ("#2aa1b3", "#e8833a", "#a97bd8", "#c9b458", "#7f8fbf", "#9a9a9a")  # teal, orange, ...
-
-
-def series_colours(labels: list[str]) -> list[str]:
-    """One '#rrggbb' per series, from the app's palette: dp teal (work kept on the client), no-split
-    orange (all on the server), greedy grey; other series (sequence lengths) take the palette in turn."""
-    from ..tui.palette import CLIENT, NETWORK, SERVER, SOLVER_COLOURS
-
-    fixed = {"dp": CLIENT, "dp vs greedy": CLIENT, "no-split": SERVER, "exact": NETWORK,
-             "greedy": SOLVER_COLOURS["greedy"], "single-split": SOLVER_COLOURS["single-split"]}
-    if all(label in fixed for label in labels):
-        return [fixed[label] for label in labels]
-    return [_SERIES_COLOURS[k % len(_SERIES_COLOURS)] for k in range(len(labels))]
-
-
-def legend(chart, *, color: bool = True) -> list[tuple[str, str, str]]:
-    """(colour, glyph, label) per series, as drawn by `draw_chart`."""
-    labels = [label for label, _, _ in chart.series]
-    colours = series_colours(labels)
-    glyphs = ["━━" if color else _MARKERS[k % len(_MARKERS)] * 2 for k in range(len(labels))]
-    return list(zip(colours, glyphs, labels))
-
-
-def caption(chart, *, color: bool = True, log_y: bool = False, width: int = 100, title: str | None = None):
-    """rich Text drawn above the plot so the legend never covers data: the title and the legend
-    (coloured keys) on one line, or on two when that is wider than `width`."""
-    from rich.style import Style
-    from rich.text import Text
-
-    empty = [label for label, _, ys in chart.series
-             if not any(math.isfinite(y) and (y > 0 or not log_y) for y in ys)]
-
-    def keys(gap: str, short: bool) -> Text:
-        out = Text()
-        for k, (colour, glyph, label) in enumerate(legend(chart, color=color)):
-            if short and k and label.startswith("s="):
-                label = label[2:]   # "━ s=128 ━ 256 ━ 512": the prefix once
-            out.append(gap + (glyph[:1] if short else glyph), Style(color=colour if color else None, bold=True))
-            out.append(" " + label)
-        if empty:
-            out.append(f"{gap}({'all 0' if log_y else 'no data'}: {', '.join(empty)})", style="dim")
-        return out
-
-    text = Text(chart.title if title is None else title, style="bold")
-    line = keys("  ", False)
-    if text.cell_len + line.cell_len <= width:
-        return text.append_text(line)
-    line = keys("  ", False)[2:]
-    if line.cell_len > width:   # narrow: one-cell keys, one space apart
-        line = keys(" ", True)[1:]
-    return text.append("\n").append_text(line)
-
-
-def nice_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
-    """About `count` intervals of round numbers (1, 2, 2.5, 5 x 10^k steps) covering lo..hi."""
-    if not hi > lo:
-        return [lo]
-    raw = (hi - lo) / max(1, count)
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * (1 - 1e-9))
-    first = math.floor(lo / step + 1e-9) * step
-    last = math.ceil(hi / step - 1e-9) * step
-    return [round(first + i * step, 10) for i in range(int(round((last - first) / step)) + 1)]
-
-
-def _num(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:g}"
-
-
-def draw_chart(plt, chart, *, color: bool = True, log_y: bool = False, height: int = 18) -> None:
-    """Draw a `splittui.sweep.Chart` on a plotext module/object (CLI) or PlotextPlot.plt (app).
-
-    No title or legend inside the plot (see `caption`, drawn above it). y ticks are round numbers:
-    0/25/50/75/100 on shares (chart.ylim), 1, 2, 2.5 or 5 x 10^k steps otherwise. log_y plots
-    log10(y) with 1eK tick labels (plotext's own log scale re-applies itself on every build, which
-    breaks a widget that renders more than once).
-    """
-    plt.clear_data()
-    plt.xlabel(chart.xlabel)
-    plt.ylabel(chart.ylabel)
-    xs_all, ys_all = [], []
-    for k, ((label, xs, ys), (colour, _, _)) in enumerate(zip(chart.series, legend(chart, color=color))):
-        pts = [(x, math.log10(y) if log_y else y) for x, y in zip(xs, ys)
-               if math.isfinite(y) and (y > 0 or not log_y)]
-        if not pts:
-            continue
-        style = {"marker": "braille", "color": _rgb(colour)} if color else {"marker": _MARKERS[k % len(_MARKERS)]}
-        plt.plot([p[0] for p in pts], [p[1] for p in pts], **style)
-        xs_all += [p[0] for p in pts]
-        ys_all += [p[1] for p in pts]
-    if not xs_all:
-        return
-    if log_y:
-        _decade_ticks(plt, ys_all)
-    else:
-        _round_y_ticks(plt, chart, ys_all, height)
-    if chart.xticks is not None:
-        plt.xticks(list(chart.xticks[0]), list(chart.xticks[1]))
-    else:   # the x range of every point, zeros dropped from a log plot included
-        xs = [x for _, sx, sy in chart.series for x, y in zip(sx, sy) if math.isfinite(y)]
-        lo, hi = min(xs), max(xs)
-        plt.xlim(lo, hi)
-        ticks = [t for t in nice_ticks(lo, hi, 5) if lo <= t <= hi] or [lo]
-        plt.xticks(ticks, [_num(t) for t in ticks])
-
-
-def _rgb(colour: str) -> tuple[int, int, int]:
-    from ..tui.palette import rgb
-
-    return rgb(colour)
-
-
-def _round_y_ticks(plt, chart, ys: list[float], height: int) -> None:
-    count = 4 if height >= 12 else 2
-    if chart.ylim is not None:
-        lo, hi = chart.ylim
-        lo, hi = min(lo, min(ys)), max(hi, max(ys))
-    else:
-        lo, hi = min(0.0, min(ys)), max(0.0, max(ys))
-        if hi == lo:
-            hi = lo + 1.0
-    ticks = nice_ticks(lo, hi, count)
-    plt.ylim(ticks[0], ticks[-1])
-    plt.yticks(ticks, [_num(t) for t in ticks])
-
-
-def _decade_ticks(plt, logs: list[float]) -> None:
-    lo, hi = math.floor(min(logs)), math.ceil(max(logs))
-    step = max(1, (hi - lo + 5) // 6)
-    ks = list(range(lo, hi + 1, step))
-    plt.ylim(lo, max(hi, lo + 1))
-    plt.yticks([float(k) for k in ks], [f"1e{k}" for k in ks])
-
-
-def chart_text(chart, *, width: int, height: int = 18, color: bool = True, log_y: bool = False) -> str:
-    """The plot alone (no caption), as text."""
-    import plotext as plt
-
-    plt.clf()
-    plt.plotsize(width, height)
-    plt.theme("clear")
-    if not color:
-        plt.clear_color()
-    draw_chart(plt, chart, color=color, log_y=log_y, height=height)
-    text = plt.build()
-    return text if color else plt.uncolorize(text)
-
-
-def print_charts(console, charts, *, log_y: bool = False) -> None:
-    """Each chart: a caption line (title and legend) over the plot, 60..100 columns wide."""
-    color = console.is_terminal
-    width = max(60, min(console.width, 100))
-    for chart in charts:
-        console.print(caption(chart, color=color, log_y=log_y, width=width), width=width, overflow="fold")
-        text = chart_text(chart, width=width, color=color, log_y=log_y)
-        console.file.flush()
-        sys.stdout.write(text + "\n\n")
-        sys.stdout.flush()
-
-
 # ----- sweep tables -------------------------------------------------------------------------------
-
-def _p(v: float, signed: bool = False, unit: str = " %") -> str:
-    if v is None or not math.isfinite(v):
-        return "—"
-    return f"{100 * v:+.1f}{unit}" if signed else f"{100 * v:.1f}{unit}"
-
-
-def _gain(v: float) -> str:
-    if not math.isfinite(v):
-        return "—"
-    g = 100 * v
-    return f"{g:+.0f}" if abs(g) < 1000 else f"{g / 1000:+.0f}k"
-
 
 def _paper(v) -> str:
     return "—" if v is None else f"{v:.1f}"
@@ -425,17 +216,17 @@ def summary_table(sweeps: list):
     for sw in sweeps:
         s = summary(sw)
         paper = s["paper"] or {}
-        t.add_row(sw.model, f"{s['cells']}/{s['n_cells']}", _p(s["dp"], unit=""), _paper(paper.get("offload")),
-                  _p(s["improvement"], True, ""), _p(s["improvement_median"], True, ""),
-                  _paper(paper.get("improvement")), _p(s.get("exact_improvement", math.nan), True, ""))
+        t.add_row(sw.model, f"{s['cells']}/{s['n_cells']}", pct(s["dp"], unit=""), _paper(paper.get("offload")),
+                  pct(s["improvement"], signed=True, unit=""), pct(s["improvement_median"], signed=True, unit=""),
+                  _paper(paper.get("improvement")), pct(s.get("exact_improvement", math.nan), signed=True, unit=""))
     missed = sum(summary(sw)["dp_infeasible_greedy_feasible"] for sw in sweeps)
     if missed:
         t.caption += (f"; {missed} cells where greedy meets the deadline but the DP, rounding times up to T, "
                       "finds nothing (raise --resolution)")
     if len(sweeps) > 1:
         o = overall(sweeps)
-        t.add_row("overall", str(o["cells"]), _p(o["dp"], unit=""), "—", _p(o["improvement"], True, ""),
-                  _p(o["improvement_median"], True, ""), _paper(PAPER["overall"]["improvement"]), "")
+        t.add_row("overall", str(o["cells"]), pct(o["dp"], unit=""), "—", pct(o["improvement"], signed=True, unit=""),
+                  pct(o["improvement_median"], signed=True, unit=""), _paper(PAPER["overall"]["improvement"]), "")
     return t
 
 
@@ -458,7 +249,7 @@ def deadline_table(sw):
         cells = []
         for row in bd.values():
             a = row.get(j)
-            cells.append("" if a is None else f"{_p(a['dp'], unit='')} {_gain(a['improvement'])}")
+            cells.append("" if a is None else f"{pct(a['dp'], unit='')} {gain(a['improvement'], compact=True)}")
         t.add_row(str(j), *cells)
     return t
 
@@ -472,28 +263,20 @@ def bandwidth_table(sw):
     for col in ("Mbit/s", "cells", "DP on client", "greedy", "improvement"):
         t.add_column(col, justify="right")
     for b, a in by_bandwidth(sw).items():
-        t.add_row(f"{b:g}", str(a["cells"]), _p(a["dp"]), _p(a["greedy"]), _p(a["improvement"], True))
+        t.add_row(f"{b:g}", str(a["cells"]), pct(a["dp"]), pct(a["greedy"]), pct(a["improvement"], signed=True))
     return t
-
-
-def sweep_document(sweeps: list) -> dict:
-    from ..sweep import by_bandwidth, by_deadline, overall, summary, sweep_rows
-
-    cfg = sweeps[0].config
-    return {"schema": "splittui.sweep/1",
-            "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
-            "overall": overall(sweeps),
-            "models": [{"model": sw.model, "summary": summary(sw), "by_deadline": by_deadline(sw),
-                        "by_bandwidth": by_bandwidth(sw), "cells": sweep_rows(sw)} for sw in sweeps]}
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from ..report.charts import print_charts
+    from ..report.documents import sweep_document
+    from ..report.writers import check_paths, write_csv_atomic, write_json
     from ..sweep import charts, sweep_rows
 
     profiles = load_models(args, args.model_default)
-    _check_paths(args)
+    check_paths((args.csv, args.json), force=args.force)
     sweeps = run_sweeps(profiles, config_from_args(args, exact=not args.no_exact))
     console = Console()
     for sw in sweeps:
@@ -509,13 +292,3 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         path = write_json(args.json, sweep_document(sweeps), force=args.force)
         print(f"wrote {path}", file=sys.stderr)
     return 0
-
-
-def _check_paths(args) -> None:
-    """Fail before the slow part when an output file would be refused."""
-    for name in ("csv", "json"):
-        path = getattr(args, name, None)
-        if path and Path(path).exists() and not args.force:
-            raise SplittuiError(f"{path}: already exists (use --force to overwrite)")
-        if path and not Path(path).resolve().parent.exists():
-            raise SplittuiError(f"{path}: directory {Path(path).parent} does not exist")

@@ -81,7 +81,8 @@ def body_flops(body: nn.Module, shape) -> tuple[float, float, tuple]:
             other += _numel(shape)
             shape = (shape[0], shape[1])
         else:
-            other += {ChannelLN: LN_FLOPS, nn.BatchNorm2d: BN_FLOPS, nn.GELU: GELU_FLOPS}.get(type(m), 0.0) * _numel(shape)
+            per_element = {ChannelLN: LN_FLOPS, nn.BatchNorm2d: BN_FLOPS, nn.GELU: GELU_FLOPS}.get(type(m), 0.0)
+            other += per_element * _numel(shape)
     return mac, other, shape
 
 
@@ -182,7 +183,8 @@ class CMTRef(nn.Module):
 
     def __init__(self, stem, patches, stages, heads, head) -> None:
         super().__init__()
-        self.stem, self.patches, self.stages, self.heads, self.head, self.sdpa = stem, patches, stages, heads, head, False
+        self.stem, self.patches, self.stages = stem, patches, stages
+        self.heads, self.head, self.sdpa = heads, head, False
 
     def _attn(self, b, x, heads):
         h = b.ln1(x)
@@ -197,7 +199,7 @@ class CMTRef(nn.Module):
 
     def forward(self, img):
         x = self.stem(img)
-        for patch, blocks, heads in zip(self.patches, self.stages, self.heads):
+        for patch, blocks, heads in zip(self.patches, self.stages, self.heads, strict=False):
             x = patch(x)
             for b in blocks:
                 x = x + b.lpu(x)
@@ -211,14 +213,15 @@ def cmt_s(cfg: CMTConfig = CMT_S) -> Chain:
     torch.manual_seed(0)
     stem = nn.Sequential(_cbr(3, cfg.stem, 3, 2), _cbr(cfg.stem, cfg.stem, 3), _cbr(cfg.stem, cfg.stem, 3))
     cins = (cfg.stem, *cfg.channels[:-1])
-    patches = nn.ModuleList(nn.Sequential(nn.Conv2d(ci, co, 2, 2), ChannelLN(co)) for ci, co in zip(cins, cfg.channels))
+    patches = nn.ModuleList(nn.Sequential(nn.Conv2d(ci, co, 2, 2), ChannelLN(co))
+                            for ci, co in zip(cins, cfg.channels, strict=True))
     stages_m = nn.ModuleList(
         nn.ModuleList(_cmt_block(c, h, r, cfg.ffn_ratio) for _ in range(n))
-        for c, n, h, r in zip(cfg.channels, cfg.blocks, cfg.heads, cfg.reduce))
+        for c, n, h, r in zip(cfg.channels, cfg.blocks, cfg.heads, cfg.reduce, strict=False))
     head = nn.Sequential(nn.Sequential(nn.Conv2d(cfg.channels[-1], cfg.head, 1), nn.BatchNorm2d(cfg.head), nn.GELU()),
                          nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), nn.Linear(cfg.head, cfg.classes))
     chain_stages = [stage_of(f"stem.conv{i + 1}", ConvStage(m, "replace")) for i, m in enumerate(stem)]
-    for si, (patch, blocks, heads) in enumerate(zip(patches, stages_m, cfg.heads)):
+    for si, (patch, blocks, heads) in enumerate(zip(patches, stages_m, cfg.heads, strict=False)):
         chain_stages.append(stage_of(f"s{si + 1}.patch", ConvStage(patch, "replace")))
         for bi, b in enumerate(blocks):
             chain_stages += _block_stages(f"s{si + 1}.b{bi}.", b, heads)

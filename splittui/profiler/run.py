@@ -164,7 +164,7 @@ def _pass(run: _Run, state: tuple, label: str, sync=None, before=None) -> tuple[
         run.check()
         if before is not None:
             before(i, stage, state)
-        dt, state = _timed(lambda: _as_tuple(stage.module(*state)), sync)
+        dt, state = _timed(lambda stage=stage, state=state: _as_tuple(stage.module(*state)), sync)
         times.append(dt)
         run.tick(f"{label} · {stage.name}")
     return times, state
@@ -183,7 +183,7 @@ def _sampled(run: _Run, seq: int, label: str, device, sync, before) -> tuple[lis
     passes = [_pass(run, fresh(), label, sync)[0] for _ in range(extra)] or [first]
     run.pass_ms.append([round(sum(p) * 1e3, 3) for p in passes])
     # the first pass only warms up when later passes exist: right after fvcore's trace it runs cold
-    return [statistics.median(row) for row in zip(*passes)], len(passes), state_bytes(out)
+    return [statistics.median(row) for row in zip(*passes, strict=False)], len(passes), state_bytes(out)
 
 
 def _weights(module: torch.nn.Module) -> int:
@@ -200,7 +200,7 @@ def _client_pass(run: _Run, seq: int, fvcore: bool) -> list[StageRecord]:
 
     medians, passes, out_bytes = _sampled(run, seq, f"seq {seq}", torch.device("cpu"), None, before)
     outs = [r.in_bytes for r in records[1:]] + [out_bytes]
-    for rec, med, out in zip(records, medians, outs):
+    for rec, med, out in zip(records, medians, outs, strict=False):
         rec.client_ms, rec.runs, rec.out_bytes = med * 1e3, passes, out
     return records
 
@@ -242,9 +242,9 @@ def _measured_server(run: _Run, srv: Measured, table) -> None:
 
     try:
         _to(run.chain, device)
-        for seq, records in zip(run.seq_lens, table):
+        for seq, records in zip(run.seq_lens, table, strict=False):
             medians, _, _ = _sampled(run, seq, f"server seq {seq}", device, sync, warm)
-            for rec, med in zip(records, medians):
+            for rec, med in zip(records, medians, strict=False):
                 rec.server_ms = med * 1e3
     finally:
         _to(run.chain, torch.device("cpu"))

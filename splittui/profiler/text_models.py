@@ -16,8 +16,19 @@ from torch import nn
 
 from .chain import Chain, stage_of
 from .layers import (
-    AttnCore, BranchLinear, CrossQKV, Embed, LastTokenHead, Norm, Pooler, QKV, ResidualLinear,
-    Sinusoid, Act, attention_math, split_heads,
+    QKV,
+    Act,
+    AttnCore,
+    BranchLinear,
+    CrossQKV,
+    Embed,
+    LastTokenHead,
+    Norm,
+    Pooler,
+    ResidualLinear,
+    Sinusoid,
+    attention_math,
+    split_heads,
 )
 
 __all__ = ["TextConfig", "gpt2_like", "bert_base", "transformer", "GPT2_LIKE", "BERT_BASE",
@@ -115,7 +126,8 @@ def gpt2_like(cfg: TextConfig = GPT2_LIKE) -> Chain:
 class BertRef(nn.Module):
     def __init__(self, cfg, wte, wpe, tte, ln_e, blocks, pool) -> None:
         super().__init__()
-        self.cfg, self.wte, self.wpe, self.tte, self.ln_e, self.blocks, self.pool = cfg, wte, wpe, tte, ln_e, blocks, pool
+        self.cfg, self.wte, self.wpe, self.tte = cfg, wte, wpe, tte
+        self.ln_e, self.blocks, self.pool = ln_e, blocks, pool
         self.sdpa = False
 
     def forward(self, ids):

@@ -19,7 +19,8 @@ ZOO_NAMES = ("gpt2-like", "bert-base", "transformer", "cmt-s")
 
 def build(name: str, *, tiny: bool = False) -> Chain:
     """The chain of zoo model `name` (eval mode, seeded random weights)."""
-    from . import cmt, text_models as tm
+    from . import cmt
+    from . import text_models as tm
 
     builders = {
         "gpt2-like": lambda: tm.gpt2_like(tm.TINY_TEXT if tiny else tm.GPT2_LIKE),

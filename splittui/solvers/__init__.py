@@ -16,11 +16,11 @@ from .dp import backtrack, check_memory, run_dp
 from .exact import exact_policy, meets
 from .request import annotate, brute_force_limits_policy, exact_limits_policy, has_limits
 
-__all__ = ["SOLVERS", "solve", "solve_costs", "evaluate", "evaluate_costs", "frontier", "Frontier",
+__all__ = ["SOLVERS", "APP_SOLVERS", "solve", "solve_costs", "evaluate", "evaluate_costs", "frontier", "Frontier",
            "solve_all", "meets", "solve_request", "LIMIT_SOLVERS"]
 
 SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split", "all-client", "brute-force")
-APP_SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split")
+APP_SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split")   # the five compared everywhere
 
 
 def _dp(c: Costs, sc: Scenario):

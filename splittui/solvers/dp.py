@@ -170,7 +170,7 @@ def _reach(it: Integerised, start_client: bool, P: int) -> list[tuple[int, int]]
     inf = math.inf
     on_c, on_s = (0, inf) if start_client else (inf, 0)
     out = []
-    for c, s, u, d in zip(it.c.tolist(), it.s.tolist(), it.u.tolist(), it.d.tolist()):
+    for c, s, u, d in zip(it.c.tolist(), it.s.tolist(), it.u.tolist(), it.d.tolist(), strict=False):
         on_c, on_s = min(on_c + c, on_s + c + d), min(on_s + s, on_c + s + u)
         out.append((min(on_c, P), min(on_s, P)))
     return out
@@ -191,31 +191,31 @@ def _fill(rows: np.ndarray, took: np.ndarray, bits: np.ndarray, shifts, reach, r
     lo_of = [0, 0, 0, 0]  # per row of `rows`: cells below this are already −inf
     ic, is_, icn, isn = 0, 1, 2, 3
     gt, mx, pack = np.greater, np.maximum, np.packbits
-    for l, r in enumerate(rewards):
-        lc, ls = reach[l]
+    for i, r in enumerate(rewards):
+        lc, ls = reach[i]
         if lo_of[icn] < lc:
             Cn[pad + lo_of[icn]: pad + lc] = -np.inf
         if lo_of[isn] < ls:
             Sn[pad + lo_of[isn]: pad + ls] = -np.inf
         lo_of[icn], lo_of[isn] = lc, ls
         o = pad + lc
-        a, b = C[o - c_[l]: end - c_[l]], S[o - cd[l]: end - cd[l]]
+        a, b = C[o - c_[i]: end - c_[i]], S[o - cd[i]: end - cd[i]]
         gt(b, a, out=took_c[lc:])
         dst = Cn[o:]
         mx(a, b, out=dst)
         if r:
             dst += r
         o = pad + ls
-        a, b = S[o - s_[l]: end - s_[l]], C[o - su[l]: end - su[l]]
+        a, b = S[o - s_[i]: end - s_[i]], C[o - su[i]: end - su[i]]
         gt(b, a, out=took_s[ls:])
         mx(a, b, out=Sn[o:])
-        bits[l] = pack(took, axis=1)
+        bits[i] = pack(took, axis=1)
         C, S, Cn, Sn = Cn, Sn, C, S
         ic, is_, icn, isn = icn, isn, ic, is_
 
 
-def _bit(bits: np.ndarray, l: int, w: int) -> bool:
-    return bool((bits[l, w >> 3] >> (7 - (w & 7))) & 1)
+def _bit(bits: np.ndarray, i: int, w: int) -> bool:
+    return bool((bits[i, w >> 3] >> (7 - (w & 7))) & 1)
 
 
 def backtrack(t: DPTables) -> tuple[int, ...] | None:
@@ -230,20 +230,20 @@ def backtrack(t: DPTables) -> tuple[int, ...] | None:
     on_client, w = (True, wc) if vc >= vs else (False, ws)
     L = len(it.c)
     policy = [0] * L
-    for l in range(L - 1, -1, -1):
+    for i in range(L - 1, -1, -1):
         if on_client:
-            policy[l] = 1
-            if _bit(t.bit_c, l, w):
-                w -= int(it.c[l] + it.d[l])
+            policy[i] = 1
+            if _bit(t.bit_c, i, w):
+                w -= int(it.c[i] + it.d[i])
                 on_client = False
             else:
-                w -= int(it.c[l])
+                w -= int(it.c[i])
         else:
-            if _bit(t.bit_s, l, w):
-                w -= int(it.s[l] + it.u[l])
+            if _bit(t.bit_s, i, w):
+                w -= int(it.s[i] + it.u[i])
                 on_client = True
             else:
-                w -= int(it.s[l])
+                w -= int(it.s[i])
     if w < 0 or on_client != t.start_client:
         raise RuntimeError("DP backtrack left the table")  # a bug, never bad input
     return tuple(policy)

@@ -20,16 +20,16 @@ def meets(latency_ms: float, deadline_ms: float) -> bool:
 
 
 def remaining_latency(c: Costs) -> tuple[np.ndarray, np.ndarray]:
-    """rem_c[l], rem_s[l]: least latency from 'layer l done on client/server' to the end (l = 0..L)."""
+    """rem_c[i], rem_s[i]: least latency from 'layer i done on client/server' to the end (i = 0..L)."""
     L = c.n
     rem_c, rem_s = np.empty(L + 1), np.empty(L + 1)
     rem_c[L] = 0.0 if c.end_client else c.up_out_ms
     rem_s[L] = c.down_out_ms if c.end_client else 0.0
-    for l in range(L - 1, -1, -1):
-        to_c = c.client_ms[l] + rem_c[l + 1]
-        to_s = c.server_ms[l] + rem_s[l + 1]
-        rem_c[l] = min(to_c, c.up_ms[l] + to_s)
-        rem_s[l] = min(to_s, c.down_ms[l] + to_c)
+    for i in range(L - 1, -1, -1):
+        to_c = c.client_ms[i] + rem_c[i + 1]
+        to_s = c.server_ms[i] + rem_s[i + 1]
+        rem_c[i] = min(to_c, c.up_ms[i] + to_s)
+        rem_s[i] = min(to_s, c.down_ms[i] + to_c)
     return rem_c, rem_s
 
 
@@ -53,11 +53,11 @@ def exact_policy(c: Costs) -> tuple[int, ...] | None:
     lab = {1: (zero, zero) if c.start_client else (empty, empty),
            0: (empty, empty) if c.start_client else (zero, zero)}
     history = []  # per layer: {side: (parent_side array, parent_idx array)}
-    for l in range(c.n):
+    for i in range(c.n):
         new, parents = {}, {}
-        for side, own_ms, rew_add, rem in ((1, c.client_ms[l], c.reward[l], rem_c[l + 1]),
-                                           (0, c.server_ms[l], 0.0, rem_s[l + 1])):
-            hop = c.down_ms[l] if side == 1 else c.up_ms[l]
+        for side, own_ms, rew_add, rem in ((1, c.client_ms[i], c.reward[i], rem_c[i + 1]),
+                                           (0, c.server_ms[i], 0.0, rem_s[i + 1])):
+            hop = c.down_ms[i] if side == 1 else c.up_ms[i]
             same_lat, same_rew = lab[side]
             oth_lat, oth_rew = lab[1 - side]
             lat = np.concatenate((same_lat, oth_lat + hop)) + own_ms
@@ -90,8 +90,8 @@ def _finish(c: Costs, lab, history, limit: float) -> tuple[int, ...] | None:
         return None
     side, idx = best[2], best[3]
     policy = [0] * c.n
-    for l in range(c.n - 1, -1, -1):
-        policy[l] = side
-        psrc, pidx = history[l][side]
+    for k in range(c.n - 1, -1, -1):
+        policy[k] = side
+        psrc, pidx = history[k][side]
         side, idx = int(psrc[idx]), int(pidx[idx])
     return tuple(policy)

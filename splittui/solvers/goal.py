@@ -27,12 +27,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..costs import Costs
-from ..generation import request_costs
 from ..errors import SplittuiError
+from ..generation import request_costs
 from ..model import Profile, Result, Scenario
-from .baselines import prefix_latencies, prefix_policy
+from .baselines import prefix_latencies
 
-__all__ = ["Target", "Goal", "least_deadline", "least_deadline_costs", "least_bandwidth", "exact_frontier", "FrontierPoint"]
+__all__ = ["Target", "Goal", "least_deadline", "least_deadline_costs", "least_bandwidth", "exact_frontier",
+           "FrontierPoint"]
 
 GOAL_SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split", "all-client")
 

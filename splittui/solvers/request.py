@@ -144,13 +144,14 @@ def _labels3(pre: Costs, dec: Costs, tot: Costs, lims: tuple[float, float, float
     start = (z, z, z)
     lab = {1: start if tot.start_client else (e, e, e), 0: (e, e, e) if tot.start_client else start}
     history = []
-    for l in range(tot.n):
+    for i in range(tot.n):
         new, parents = {}, {}
         for side in (1, 0):
-            P, D, R, psrc, pidx = _extend(lab, side, l, pre, dec, tot)
+            P, D, R, psrc, pidx = _extend(lab, side, i, pre, dec, tot)
             j = 0 if side == 1 else 1                       # remaining_latency: (client, server)
-            rp, rd, rt = rem[0][j][l + 1], rem[1][j][l + 1], rem[2][j][l + 1]
-            ok = (P + rp <= lims[0]) & (D + rd <= lims[1]) & (P + D + rt <= lims[2]) & (R + future[l + 1] >= floor)
+            rp, rd, rt = rem[0][j][i + 1], rem[1][j][i + 1], rem[2][j][i + 1]
+            ok = ((P + rp <= lims[0]) & (D + rd <= lims[1]) & (P + D + rt <= lims[2])
+                  & (R + future[i + 1] >= floor))
             keep = _pareto3(P, D, R, ok)
             new[side] = (P[keep], D[keep], R[keep])
             parents[side] = (psrc[keep], pidx[keep])
@@ -159,14 +160,15 @@ def _labels3(pre: Costs, dec: Costs, tot: Costs, lims: tuple[float, float, float
     return _finish3(pre, dec, lab, history, lims)
 
 
-def _extend(lab, side: int, l: int, pre: Costs, dec: Costs, tot: Costs):
-    """Candidates for layer l on `side`: every label of l−1 on either side (same side first), moved across l."""
+def _extend(lab, side: int, i: int, pre: Costs, dec: Costs, tot: Costs):
+    """Candidates for layer i on `side`: every label of i−1 on either side (same side first), moved across i."""
     (P0, D0, R0), (P1, D1, R1) = lab[side], lab[1 - side]
     if side == 1:
-        own_p, own_d, gain = pre.client_ms[l], dec.client_ms[l], tot.reward[l]
-        hop_p, hop_d = pre.down_ms[l], dec.down_ms[l]
+        own_p, own_d, gain = pre.client_ms[i], dec.client_ms[i], tot.reward[i]
+        hop_p, hop_d = pre.down_ms[i], dec.down_ms[i]
     else:
-        own_p, own_d, hop_p, hop_d, gain = pre.server_ms[l], dec.server_ms[l], pre.up_ms[l], dec.up_ms[l], 0.0
+        own_p, own_d, gain = pre.server_ms[i], dec.server_ms[i], 0.0
+        hop_p, hop_d = pre.up_ms[i], dec.up_ms[i]
     P = np.concatenate((P0, P1 + hop_p)) + own_p
     D = np.concatenate((D0, D1 + hop_d)) + own_d
     R = np.concatenate((R0, R1)) + gain
@@ -197,9 +199,9 @@ def _finish3(pre: Costs, dec: Costs, lab, history, lims) -> tuple[int, ...] | No
         return None
     side, idx = best[2], best[3]
     policy = [0] * pre.n
-    for l in range(pre.n - 1, -1, -1):
-        policy[l] = side
-        psrc, pidx = history[l][side]
+    for k in range(pre.n - 1, -1, -1):
+        policy[k] = side
+        psrc, pidx = history[k][side]
         side, idx = int(psrc[idx]), int(pidx[idx])
     return tuple(policy)
 

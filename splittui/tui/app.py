@@ -1,14 +1,14 @@
 """The interactive what-if explorer: `make_app()` builds it for the CLI, the tests and the screenshots.
 
-The app owns one frozen `AppState` (profile, scenario, results, frontier), replaced as a whole.
-Knob changes re-solve at once when the DP is small, otherwise in a worker whose stale answers are
-dropped by a generation number. Secondary screens are imported only when their key is pressed.
+The app owns one frozen `AppState` (profile, scenario, results, frontier, chart series), replaced as
+a whole. Every knob change is solved in an exclusive thread worker (a newer request cancels the older
+one; Textual merges a burst of knob messages first), so the UI thread only draws. Secondary screens
+are imported only when their key is pressed.
 """
 
 from __future__ import annotations
 
 import os
-import time
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -16,24 +16,24 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Footer, TabbedContent, TabPane
+from textual.worker import get_current_worker
 
-from ..commands.common import default_seq
 from ..errors import SplittuiError
 from ..model import Profile, Scenario
 from ..profiles import load_profile, shipped_names
-from .commands import SplitCommands
+from .command_palette import SplitCommands
+from .messages import ModelChosen, ScenarioChanged, Solved
 from .policy_actions import PolicyActions
-from .messages import AppState, LoadedPolicy, ModelChosen, ScenarioChanged, Solved, compute_state, solve_cost
+from .state import AppState, Cancelled, LoadedPolicy, compute_state, solve_cost
 from .widgets.banner import InfeasibleBanner
 from .widgets.charts import Chart
 from .widgets.controls import Controls
 from .widgets.numbers import NumbersPanel
 from .widgets.strip import PlacementStrip
 
-__all__ = ["SplitApp", "make_app", "SYNC_SOLVE_CELLS"]
+__all__ = ["SplitApp", "make_app", "STALE_SOLVE_CELLS"]
 
-SYNC_SOLVE_CELLS = 3_000_000   # L x W above which solving moves to a worker (~10 ms of DP here)
-WORKER_DEBOUNCE_S = 0.03
+STALE_SOLVE_CELLS = 3_000_000   # L x W above which the tabs dim while the worker solves (~10 ms of DP)
 TABS = (("placement", "Placement"), ("frontier", "Frontier"), ("flops", "FLOPs"),
         ("bandwidth", "Bandwidth"), ("timeline", "Timeline"))
 MAIN_VIEW_ACTIONS = {"save_slot", "compare", "next_solver", "export", "export_all", "load_policy", "toggle_link",
@@ -83,8 +83,7 @@ class SplitApp(PolicyActions, App):
         self.show_timings = show_timings
         self.slots: tuple = ()
         self.loaded: LoadedPolicy | None = None
-        self._generation = 0
-        self._solve_queued = False
+        self._generation = 0   # requests so far: an answer to an older one is never shown
 
     # layout
     def compose(self) -> ComposeResult:
@@ -112,24 +111,37 @@ class SplitApp(PolicyActions, App):
 
     # solving
     def resolve(self) -> None:
-        """Re-solve for the current profile and scenario (now, or in a worker when it is large)."""
+        """Re-solve for the current profile and scenario in the solve worker."""
         self._generation += 1
-        if solve_cost(self.profile, self.scenario) <= SYNC_SOLVE_CELLS:
-            self.state = compute_state(self.profile, self.scenario, self._generation, self.loaded)
-        else:
+        if solve_cost(self.profile, self.scenario) > STALE_SOLVE_CELLS:
             self.query_one("#tabs").add_class("-stale")
-            self._solve_in_worker(self.profile, self.scenario, self._generation, self.loaded)
+        self._solve(self.profile, self.scenario, self._generation, self.loaded, self._wants_sweep())
+
+    def _wants_sweep(self) -> bool:
+        return self.query_one(TabbedContent).active == "bandwidth"
 
     @work(thread=True, exclusive=True, group="solve")
-    def _solve_in_worker(self, profile, scenario, generation, loaded) -> None:
-        time.sleep(WORKER_DEBOUNCE_S)   # a held-down key: only the latest request gets solved
-        if generation == self._generation:
-            self.post_message(Solved(compute_state(profile, scenario, generation, loaded)))
+    def _solve(self, profile: Profile, scenario: Scenario, generation: int, loaded: LoadedPolicy | None,
+               sweep: bool) -> None:
+        worker = get_current_worker()
+        try:
+            state = compute_state(profile, scenario, generation, loaded, sweep=sweep, previous=self.state,
+                                  cancelled=lambda: worker.is_cancelled)
+        except Cancelled:
+            return
+        if not worker.is_cancelled:
+            self.post_message(Solved(state))
 
     @on(Solved)
     def _solved(self, event: Solved) -> None:
         if event.state.generation == self._generation:  # a newer request supersedes this answer
             self.state = event.state
+
+    @on(TabbedContent.TabActivated)
+    def _tab_shown(self) -> None:
+        st = self.state
+        if st is not None and st.sweep is None and self._wants_sweep() and not st.error:
+            self.resolve()   # the bandwidth sweep is computed only while its chart is shown
 
     def watch_state(self, state: AppState | None) -> None:
         if state is None:
@@ -144,12 +156,6 @@ class SplitApp(PolicyActions, App):
     @on(ScenarioChanged)
     def _scenario_changed(self, event: ScenarioChanged) -> None:
         self.scenario = event.scenario
-        if not self._solve_queued:      # changes queued behind this one share a single solve
-            self._solve_queued = True
-            self.call_later(self._solve_queued_change)
-
-    def _solve_queued_change(self) -> None:
-        self._solve_queued = False
         self.resolve()
 
     @on(ModelChosen)
@@ -168,7 +174,7 @@ class SplitApp(PolicyActions, App):
         sc = scenario or self.scenario
         lo, hi = profile.seq_range
         if not lo <= sc.seq_len <= hi:
-            sc = sc.replace(seq_len=default_seq(profile))
+            sc = sc.replace(seq_len=profile.default_seq)
         if sc.objective == "mem_bytes" and not profile.has_mem:
             sc = sc.replace(objective="flops")
         self.profile, self.scenario = profile, sc
@@ -235,12 +241,9 @@ class SplitApp(PolicyActions, App):
                                      *SCREEN_KEYS]))
 
     def action_experiments(self) -> None:
-        try:
-            from .screens.experiments import ExperimentsScreen
-        except ImportError:
-            self.notify("the experiments screen is not available in this build", severity="warning")
-            return
-        self.push_screen(ExperimentsScreen(self.profile, self.scenario))
+        from .screens.experiments import ExperimentsScreen
+
+        self.push_screen(ExperimentsScreen(self.profile, self.scenario, show_timings=self.show_timings))
 
     def action_live_profile(self) -> None:
         from .screens.profile import ProfileScreen
@@ -276,7 +279,7 @@ def make_app(profile: Profile | None = None, *, scenario: Scenario | None = None
     show_timings=False (or SPLITTUI_HIDE_TIMINGS=1) hides solve times, for reproducible snapshots.
     """
     profile = profile or load_profile("gpt2-like")
-    scenario = scenario or Scenario(seq_len=default_seq(profile))
+    scenario = scenario or Scenario(seq_len=profile.default_seq)
     if show_timings is None:
         show_timings = os.environ.get("SPLITTUI_HIDE_TIMINGS", "") in ("", "0")
     return SplitApp(profile, scenario, show_timings=show_timings)

@@ -7,7 +7,7 @@ slot's) to `splittui.policy/1` JSON, and load a policy file to score under the c
 
 from __future__ import annotations
 
-from .messages import LoadedPolicy
+from .state import LoadedPolicy
 
 __all__ = ["PolicyActions"]
 

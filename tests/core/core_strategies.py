@@ -45,12 +45,12 @@ def spec_latency(c: Costs, x) -> float:
     """SPEC §3, term by term, in plain Python."""
     sides = [1 if c.start_client else 0, *[int(v) for v in x], 1 if c.end_client else 0]
     total = 0.0
-    for l in range(c.n):
-        total += float(c.client_ms[l]) if sides[l + 1] == 1 else float(c.server_ms[l])
-        if sides[l] == 1 and sides[l + 1] == 0:
-            total += float(c.up_ms[l])
-        elif sides[l] == 0 and sides[l + 1] == 1:
-            total += float(c.down_ms[l])
+    for i in range(c.n):
+        total += float(c.client_ms[i]) if sides[i + 1] == 1 else float(c.server_ms[i])
+        if sides[i] == 1 and sides[i + 1] == 0:
+            total += float(c.up_ms[i])
+        elif sides[i] == 0 and sides[i + 1] == 1:
+            total += float(c.down_ms[i])
     if sides[c.n] == 1 and not c.end_client:
         total += float(c.up_out_ms)
     if sides[c.n] == 0 and c.end_client:
@@ -60,7 +60,7 @@ def spec_latency(c: Costs, x) -> float:
 
 def spec_reward(c: Costs, x) -> float:
     """Client-side reward sum x_l r_l (server load = total - this)."""
-    return float(sum(float(r) for r, v in zip(c.reward, x) if v))
+    return float(sum(float(r) for r, v in zip(c.reward, x, strict=False) if v))
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def oracle(c: Costs, deadline_ms: float | None = None) -> Oracle:
     pols = tuple(itertools.product((0, 1), repeat=c.n))
     lats = tuple(spec_latency(c, x) for x in pols)
     best = -math.inf
-    for x, lat in zip(pols, lats):
+    for x, lat in zip(pols, lats, strict=False):
         if meets_spec(lat, lam):
             best = max(best, spec_reward(c, x))
     return Oracle(feasible=best > -math.inf, best_reward=best, min_latency=min(lats), policies=pols,

@@ -8,16 +8,15 @@ import math
 import re
 
 import pytest
+from cli_runner import run_cli
+from core_strategies import CORE
 from hypothesis import given
 from hypothesis import strategies as st
-
-from core_strategies import CORE
 
 from splittui.errors import SplittuiError
 from splittui.model import Scenario
 from splittui.profiles import load_profile
 from splittui.solvers.dp import DP_MEM_LIMIT_BYTES, budget_units, check_memory, dp_memory_bytes, fitting_unit
-from cli_runner import run_cli
 
 
 def assert_one_line_error(rc, out, err, *needles):

@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from cli_runner import run_cli as cli
 
 import splittui
 from splittui.solvers import SOLVERS
-from cli_runner import run_cli as cli
 
 
 def test_solve_prints_a_table_with_every_solver(capsys):
@@ -25,7 +25,8 @@ def test_solve_prints_a_table_with_every_solver(capsys):
 
 
 def _least_ms() -> float:
-    return splittui.solve(splittui.load_profile("gpt2-like"), splittui.Scenario(deadline_ms=1.0), "greedy").min_latency_ms
+    profile = splittui.load_profile("gpt2-like")
+    return splittui.solve(profile, splittui.Scenario(deadline_ms=1.0), "greedy").min_latency_ms
 
 
 def test_solve_table_reports_infeasible_with_least_latency(capsys):

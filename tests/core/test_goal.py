@@ -11,10 +11,10 @@ import math
 from dataclasses import replace
 
 import pytest
+from core_strategies import CORE, chains, scenario_for, spec_latency, spec_reward
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core_strategies import CORE, chains, scenario_for, spec_latency, spec_reward
 from splittui.errors import SplittuiError
 from splittui.solvers import solve_costs
 from splittui.solvers.goal import GOAL_SOLVERS, Target, exact_frontier, least_deadline_costs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from cli_runner import run_cli as cli
+
 import splittui
 from splittui.solvers import solve
 

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from core_strategies import CORE
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core_strategies import CORE
 from splittui.costs import costs_for, layer_values
 from splittui.errors import SplittuiError
 from splittui.model import Scenario
@@ -50,7 +50,7 @@ def test_exact_for_monotone_quadratics(seq_lens, coefs, data):
     prof = profile_from_doc(_doc(seq_lens, columns))
     s = data.draw(st.integers(seq_lens[0], seq_lens[-1]))
     got = layer_values(prof, "client_ms", s)
-    for g, f in zip(got, columns):
+    for g, f in zip(got, columns, strict=False):
         assert math.isclose(g, f(s), rel_tol=1e-9, abs_tol=1e-6), (s, g, f(s))
 
 

@@ -8,6 +8,7 @@ import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from cli_runner import run_cli as cli
 
 import splittui
 from splittui.costs import costs_for
@@ -15,7 +16,6 @@ from splittui.errors import SplittuiError
 from splittui.profiles import canonical_sha256, profile_to_doc, write_json_atomic
 from splittui.solvers import SOLVERS
 from splittui.solvers.exact import remaining_latency
-from cli_runner import run_cli as cli
 
 SCENARIO_FIELDS = {"deadline_ms", "up_mbps", "down_mbps", "delay_ms", "seq_len", "unit_ms", "start", "end",
                    "objective", "rounding"}

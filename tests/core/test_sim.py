@@ -43,7 +43,7 @@ def reference_starts(arrival, duration, demand, capacity):
     arrival, for zero demand) among the arrival and running jobs' ends where the jobs running at t
     leave room."""
     starts, prev = [], -np.inf
-    for i, (a, d, q) in enumerate(zip(arrival, duration, demand)):
+    for i, (a, _, q) in enumerate(zip(arrival, duration, demand, strict=True)):
         if q == 0:
             starts.append(a)
             continue
@@ -61,7 +61,7 @@ def reference_starts(arrival, duration, demand, capacity):
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 8), st.integers(0, 8)), min_size=1, max_size=25))
 def test_event_loop_matches_the_reference(jobs):
-    gaps, durs, eighths = zip(*jobs)
+    gaps, durs, eighths = zip(*jobs, strict=False)
     arrival = np.cumsum(gaps).astype(float)
     duration = np.array(durs, dtype=float)
     demand = np.array(eighths, dtype=float) / 8.0   # binary fractions: sums are exact

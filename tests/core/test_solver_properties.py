@@ -5,11 +5,20 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from core_strategies import (
+    CORE,
+    chains,
+    meets_spec,
+    oracle,
+    profile_docs,
+    scenario_for,
+    spec_latency,
+    spec_reward,
+    with_deadline,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core_strategies import (CORE, chains, meets_spec, oracle, profile_docs, scenario_for, spec_latency,
-                             spec_reward, with_deadline)
 from splittui.costs import costs_for, min_latency
 from splittui.model import Scenario
 from splittui.profiles import profile_from_doc
@@ -157,12 +166,12 @@ def test_evaluate_matches_spec_formula(ch, data):
     assert math.isclose(res.latency_ms, lat, rel_tol=1e-12, abs_tol=1e-9)
     assert math.isclose(res.breakdown.total_ms, lat, rel_tol=1e-12, abs_tol=1e-9)
     assert res.feasible == meets_spec(lat, c.deadline_ms)
-    assert _close(res.server_load, sum(float(r) for r, v in zip(c.reward, x) if not v), c.total_reward)
+    assert _close(res.server_load, sum(float(r) for r, v in zip(c.reward, x, strict=False) if not v), c.total_reward)
     sides = [int(c.start_client), *x, int(c.end_client)]
-    assert res.switches == sum(a != b for a, b in zip(sides, sides[1:]))
+    assert res.switches == sum(a != b for a, b in zip(sides, sides[1:], strict=False))
     bd = res.breakdown
-    assert _close(bd.client_ms, sum(float(t) for t, v in zip(c.client_ms, x) if v))
-    assert _close(bd.server_ms, sum(float(t) for t, v in zip(c.server_ms, x) if not v))
+    assert _close(bd.client_ms, sum(float(t) for t, v in zip(c.client_ms, x, strict=False) if v))
+    assert _close(bd.server_ms, sum(float(t) for t, v in zip(c.server_ms, x, strict=False) if not v))
 
 
 @CORE
@@ -222,10 +231,10 @@ def _reference_rows(c, unit_ms):
     neg = -math.inf
     C = [0.0 if c.start_client else neg] * (W + 1)
     S = [neg if c.start_client else 0.0] * (W + 1)
-    for l in range(c.n):
-        cl, sl, ul, dl = (units(float(v[l])) for v in (c.client_ms, c.server_ms, c.up_ms, c.down_ms))
+    for k in range(c.n):
+        cl, sl, ul, dl = (units(float(v[k])) for v in (c.client_ms, c.server_ms, c.up_ms, c.down_ms))
         at = lambda row, i: row[i] if i >= 0 else neg  # noqa: E731
-        C, S = ([float(c.reward[l]) + max(at(C, w - cl), at(S, w - cl - dl)) for w in range(W + 1)],
+        C, S = ([float(c.reward[k]) + max(at(C, w - cl), at(S, w - cl - dl)) for w in range(W + 1)],
                 [max(at(S, w - sl), at(C, w - sl - ul)) for w in range(W + 1)])
     return np.array(C), np.array(S)
 

@@ -17,8 +17,17 @@ from splittui.costs import costs_for, min_latency
 from splittui.model import Scenario
 from splittui.profiles import profile_from_doc
 from splittui.solvers import solve_costs
-from splittui.sweep import (SweepConfig, by_bandwidth, by_deadline, charts, deadline_series, run_sweep,
-                            sim_cells, summary, sweep_rows)
+from splittui.sweep import (
+    SweepConfig,
+    by_bandwidth,
+    by_deadline,
+    charts,
+    deadline_series,
+    run_sweep,
+    sim_cells,
+    summary,
+    sweep_rows,
+)
 
 FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -181,7 +190,7 @@ def test_bad_sweep_flags_are_one_line_and_status_2(tmp_path, capsys):
 
 @pytest.mark.parametrize("lo, hi", [(0.0, 27.0), (-88.9, 300.0), (3.2, 3.3), (0.0, 1e-3), (-5.0, 0.0)])
 def test_nice_ticks_are_round_and_cover_the_range(lo, hi):
-    from splittui.commands.sweep import nice_ticks
+    from splittui.report.ticks import nice_ticks
 
     ticks = nice_ticks(lo, hi, 4)
     assert ticks[0] <= lo + 1e-12 and ticks[-1] >= hi - 1e-12 and 2 <= len(ticks) <= 9
@@ -195,7 +204,7 @@ def test_nice_ticks_are_round_and_cover_the_range(lo, hi):
 def test_cli_charts_have_round_y_ticks_and_the_legend_above_the_plot(width):
     from rich.console import Console
 
-    from splittui.commands.sweep import caption, chart_text
+    from splittui.report.charts import caption, chart_text
 
     prof = profile_from_doc(synthetic_doc(np.random.default_rng(2), 5))
     for chart in charts(run_sweep(prof, SweepConfig(bandwidths=(1.0, 10.0, 100.0), resolution=40))):

@@ -5,7 +5,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("fvcore")
 
-from splittui.profiler import text_models as tm, zoo  # noqa: E402
+from splittui.profiler import text_models as tm  # noqa: E402
+from splittui.profiler import zoo  # noqa: E402
 from splittui.profiler.counting import fvcore_count  # noqa: E402
 
 MID = tm.TextConfig(d=128, heads=2, mlp=512, blocks=1, vocab=1000, max_len=128)

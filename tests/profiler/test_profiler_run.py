@@ -51,7 +51,7 @@ def test_round_trip_through_the_loader(tiny_doc, tmp_path):
 def test_progress_reaches_total(tiny_doc):
     _, calls = tiny_doc
     done = [c[0] for c in calls]
-    assert all(b > a for a, b in zip(done, done[1:]))
+    assert all(b > a for a, b in zip(done, done[1:], strict=False))
     assert done[-1] == calls[-1][1] == 2 * 2 * 19  # 2 lengths x up to 2 passes x 19 stages
 
 

@@ -4,7 +4,6 @@ that every key reaches its screen. Expected values come from `splittui.solve`, n
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import io
 import json
 import random
@@ -14,18 +13,13 @@ from rich.console import Console
 from textual import events
 
 import splittui
+from splittui.solvers import APP_SOLVERS as SOLVERS
 from splittui.tui.app import SplitApp, make_app
-from splittui.tui.messages import AppState
+from splittui.tui.state import AppState
 from splittui.tui.widgets.banner import InfeasibleBanner
 from splittui.tui.widgets.numbers import NumbersPanel
 from splittui.tui.widgets.slider import Slider
 from splittui.tui.widgets.strip import PlacementStrip, pack_segments
-
-SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split")
-
-
-def has(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
 
 
 def shown(widget, width: int | None = None) -> str:
@@ -45,7 +39,7 @@ async def settle(pilot, timeout: float = 20.0) -> None:
         await pilot.pause()
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if app.state is not None and app.state.generation == app._generation and not app._solve_queued:
+        if app.state is not None and app.state.generation == app._generation:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("the app never caught up with its knobs")
@@ -224,7 +218,6 @@ async def test_theme_key(profile):
         assert app.theme != before
 
 
-@pytest.mark.skipif(not has("splittui.tui.screens.compare"), reason="comparison screen not built")
 async def test_save_two_slots_compare_and_recall(profile):
     from splittui.tui.screens.compare import CompareScreen
 
@@ -244,7 +237,6 @@ async def test_save_two_slots_compare_and_recall(profile):
         assert app.query_one("#deadline", Slider).value == 1500
 
 
-@pytest.mark.skipif(not has("splittui.tui.screens.export"), reason="export screen not built")
 async def test_export_then_load_back(profile, tmp_path):
     from textual.widgets import Input
 
@@ -259,8 +251,6 @@ async def test_export_then_load_back(profile, tmp_path):
         doc = splittui.load_policy(target)
         assert doc["policy"] == list(app.state.results["dp"].policy)
         assert json.loads(target.read_text())["schema"] == "splittui.policy/1"
-        if not has("splittui.tui.screens.load_policy"):
-            return
         await pilot.press("o")
         await pilot.pause()
         app.screen.query_one(Input).value = str(target)
@@ -274,9 +264,6 @@ async def test_export_then_load_back(profile, tmp_path):
                                             ("x", "experiments", "ExperimentsScreen"),
                                             ("p", "profile", "ProfileScreen")])
 async def test_keys_open_their_screens(profile, key, module, cls):
-    name = f"splittui.tui.screens.{module}"
-    if not has(name):
-        pytest.skip(f"{name} not built")
     app = make(profile)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press(key)
@@ -345,12 +332,12 @@ async def test_tab_keys_switch_tabs_and_keep_the_knob(profile):
 def test_every_chart_builds_at_extreme_knobs(profile, knobs):
     from textual_plotext.plot import Plot
 
-    from splittui.tui.messages import compute_state
+    from splittui.tui.state import compute_state
     from splittui.tui.widgets.charts import CHARTS, View
 
     lo, hi = profile.seq_range
     knobs = {**knobs, "seq_len": min(hi, max(lo, knobs.get("seq_len", 512)))}
-    state = compute_state(profile, splittui.Scenario(**knobs))
+    state = compute_state(profile, splittui.Scenario(**knobs), sweep=True)
     for selected in ("dp", "no-split"):
         for size in ((60, 15), (30, 6)):
             for kind, (draw, caption) in CHARTS.items():
@@ -366,10 +353,10 @@ def test_share_charts_run_0_to_100_and_mark_the_knob(profile):
     """The frontier's y axis is 0..100 % (no tick above 100) and its x ticks name the deadline."""
     from textual_plotext.plot import Plot
 
-    from splittui.tui.messages import compute_state
+    from splittui.tui.state import compute_state
     from splittui.tui.widgets.charts import CHARTS, View
 
-    state = compute_state(profile, splittui.Scenario(deadline_ms=1234))
+    state = compute_state(profile, splittui.Scenario(deadline_ms=1234), sweep=True)
     for kind, mark in (("frontier", "[1,234]"), ("bandwidth", "[100M]"), ("timeline", "[1,234]")):
         plt = Plot()
         CHARTS[kind][0](plt, state, View())
@@ -380,7 +367,6 @@ def test_share_charts_run_0_to_100_and_mark_the_knob(profile):
             assert "100%" in out and "0%" in out and "101" not in out, kind
 
 
-@pytest.mark.skipif(not has("splittui.tui.screens.export"), reason="export screen not built")
 async def test_v_selects_a_solver_that_export_writes(profile, tmp_path):
     from textual.widgets import Input
 
@@ -406,7 +392,6 @@ async def test_v_selects_a_solver_that_export_writes(profile, tmp_path):
         assert doc["solver"] == chosen and doc["policy"] == list(app.state.results[chosen].policy)
 
 
-@pytest.mark.skipif(not has("splittui.tui.screens.compare"), reason="comparison screen not built")
 async def test_main_view_keys_do_nothing_over_the_compare_screen(profile):
     from splittui.tui.screens.compare import CompareScreen
 

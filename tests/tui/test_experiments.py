@@ -3,9 +3,15 @@ overwriting, closes on Escape."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import threading
+import time
+
 import numpy as np
 from textual.app import App
 from textual.widgets import Static
+from textual.worker import WorkerState
 from textual_plotext import PlotextPlot
 
 from splittui.model import Scenario
@@ -70,10 +76,39 @@ async def test_runs_draws_exports_and_closes(tmp_path):
         assert not isinstance(app.screen, ExperimentsScreen)
 
 
-async def test_escape_while_running_cancels(tmp_path):
+async def test_escape_while_running_cancels(tmp_path, monkeypatch):
+    """Escape mid-sweep closes the screen, stops the worker (cancelled, never finished), and neither
+    the simulation nor any file follows."""
+    import splittui.sim
+    import splittui.sweep
+
+    started, stopped, simulated = threading.Event(), threading.Event(), threading.Event()
+
+    def endless(profile, cfg, *, progress):
+        started.set()
+        try:
+            for i in itertools.count():
+                progress(i, 10**9)   # raises once the worker is cancelled
+                time.sleep(0.005)
+        finally:
+            stopped.set()
+
+    monkeypatch.setattr(splittui.sweep, "run_sweep", endless)
+    monkeypatch.setattr(splittui.sim, "simulate", lambda *a, **k: simulated.set())
     app = Host(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ExperimentsScreen)
+        for _ in range(400):
+            if started.is_set():
+                break
+            await asyncio.sleep(0.01)
+        (worker,) = [w for w in app.workers if w.node is screen]
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, ExperimentsScreen)
         await app.workers.wait_for_complete()
+        assert stopped.wait(5)
+        assert worker.state == WorkerState.CANCELLED
+        assert screen.outcome is None and not simulated.is_set()
+        assert list(tmp_path.iterdir()) == []

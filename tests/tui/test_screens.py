@@ -13,9 +13,9 @@ import types
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rich.console import Console
 from textual.app import App
 from textual.widgets import Button, DataTable, Label, ProgressBar
 
@@ -23,16 +23,14 @@ import splittui
 from splittui.analytic import gpt2_like_doc
 from splittui.errors import SplittuiError
 from splittui.profiles import profile_from_doc
-from splittui.tui.palette import CLIENT_STYLE, MIXED_STYLE, SERVER_STYLE
+from splittui.report.palette import CLIENT_STYLE, MIXED_STYLE, SERVER_STYLE
+from splittui.solvers import APP_SOLVERS as SOLVERS
 from splittui.tui import slots as sl
 from splittui.tui.screens.compare import CompareOutcome, CompareScreen, SlotStrips, compress_policy
 from splittui.tui.screens.export import ConfirmScreen, ExportScreen
 from splittui.tui.screens.help import HelpScreen
 from splittui.tui.screens.load_policy import LoadPolicyScreen
-from splittui.tui.screens.profile import (TORCH_MISSING, ProfileScreen, parse_repeats,
-                                          parse_seq_lens)
-
-SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split")
+from splittui.tui.screens.profile import TORCH_MISSING, ProfileScreen, parse_repeats, parse_seq_lens
 
 
 # ---- fixtures ---------------------------------------------------------------------------------------
@@ -106,7 +104,7 @@ def test_numbers_names_rename_delete_are_pure(profile):
 def test_slot_documents_are_the_dp_policy_documents(three_slots, tmp_path):
     docs = sl.slot_documents(three_slots)
     assert [d["slot"] for d in docs] == [{"number": s.number, "name": s.name} for s in three_slots]
-    for doc, slot in zip(docs, three_slots):
+    for doc, slot in zip(docs, three_slots, strict=False):
         expected = splittui.policy_document(slot.profile, slot.scenario, slot.results["dp"])
         strip = lambda d: {k: v for k, v in d.items() if k not in ("slot", "created")}  # noqa: E731
         assert strip(doc) == strip(expected)
@@ -137,7 +135,8 @@ def test_differences_match_the_results(profile, d1, d2, seq):
         sc = splittui.Scenario(deadline_ms=d, seq_len=seq)
         slots = sl.add_slot(slots, profile, sc, {"dp": splittui.solve(profile, sc, solver="dp")})
     diffs = sl.differences(slots)
-    assert ("deadline_ms" in diffs) == (not math.isclose(d1, d2, rel_tol=1e-9, abs_tol=1e-12))  # float noise is no difference
+    # float noise is no difference
+    assert ("deadline_ms" in diffs) == (not math.isclose(d1, d2, rel_tol=1e-9, abs_tol=1e-12))
     p1, p2 = (s.results["dp"].policy for s in slots)
     assert (sl.result_key("dp", "policy") in diffs) == (p1 != p2)
 

@@ -1,15 +1,26 @@
-"""SVG snapshots of the main app (pytest-textual-snapshot). Solve times are hidden and the profile is
-the analytic gpt2-like built from code (the shipped file is re-measured from time to time), so the
-pictures change only when the app does; update them with
-`pytest tests/tui/test_snapshots.py --snapshot-update`."""
+"""SVG snapshots of every screen (pytest-textual-snapshot, posting's tests/test_snapshots.py is the
+model). Solve times are hidden and the profile is the analytic gpt2-like built from code (the
+shipped file is re-measured from time to time), so the pictures change only when the app does;
+update them with `pytest tests/tui/test_snapshots.py --snapshot-update`.
+
+The app solves in a worker, so every test drives its keys in `run_before` and waits for the
+latest answer to be shown before the screenshot.
+"""
 
 from __future__ import annotations
 
+import asyncio
+
+import numpy as np
 import pytest
+from textual.app import App
+from textual.widgets import Input, Static
 
 from splittui.analytic import gpt2_like_doc
+from splittui.model import Scenario
 from splittui.profiles import profile_from_doc
 from splittui.tui.app import make_app
+from splittui.tui.screens.experiments import ExperimentsScreen
 
 
 @pytest.fixture(scope="module")
@@ -21,25 +32,121 @@ def app(profile):
     return make_app(profile, show_timings=False)
 
 
+async def settle(pilot) -> None:
+    """Until the latest knob change is solved and drawn."""
+    app = pilot.app
+    for _ in range(2000):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if app.state is not None and app.state.generation == app._generation:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the app never caught up with its knobs")
+
+
+def keys(*presses: str):
+    """run_before: settle, press the keys, settle again; then hold still what depends on time
+    (toasts that expire, a blinking input cursor)."""
+    async def run(pilot) -> None:
+        await settle(pilot)
+        await pilot.press(*presses)
+        await settle(pilot)
+        pilot.app.clear_notifications()
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False
+        await pilot.pause()
+    return run
+
+
 def test_main_80x24(snap_compare, profile):
-    assert snap_compare(app(profile), terminal_size=(80, 24))
+    """The main view on a small terminal: knobs, solver table, placement strip."""
+    assert snap_compare(app(profile), terminal_size=(80, 24), run_before=keys())
 
 
-def test_main_200x60(snap_compare, profile):
-    assert snap_compare(app(profile), terminal_size=(200, 60))
+def test_main_160x50(snap_compare, profile):
+    """The main view on a large terminal, with the mini frontier and timeline charts."""
+    assert snap_compare(app(profile), terminal_size=(160, 50), run_before=keys())
 
 
 def test_infeasible_80x24(snap_compare, profile):
-    assert snap_compare(app(profile), terminal_size=(80, 24), press=["home"])
+    """The deadline at its least value: the infeasible banner says what would help."""
+    assert snap_compare(app(profile), terminal_size=(80, 24), run_before=keys("home"))
 
 
 def test_frontier_tab_80x24(snap_compare, profile):
-    assert snap_compare(app(profile), terminal_size=(80, 24), press=["left", "left", "2"])
+    """The frontier tab: DP, greedy and no-split share against the deadline."""
+    assert snap_compare(app(profile), terminal_size=(80, 24), run_before=keys("left", "left", "2"))
+
+
+def test_bandwidth_tab_120x40(snap_compare, profile):
+    """The bandwidth tab: server share against bandwidth, computed in the worker."""
+    assert snap_compare(app(profile), terminal_size=(120, 40), run_before=keys("4"))
 
 
 def test_strip_cursor_120x40(snap_compare, profile):
+    """The placement strip focused, its cursor naming the layer under it."""
     async def move(pilot):
+        await settle(pilot)
         pilot.app.query_one("#strip").focus()
         await pilot.press(*["shift+right"] * 5, "right")
 
     assert snap_compare(app(profile), terminal_size=(120, 40), run_before=move)
+
+
+def test_compare_120x40(snap_compare, profile):
+    """The comparison screen with two saved slots that differ in the deadline."""
+    assert snap_compare(app(profile), terminal_size=(120, 40), run_before=keys("s", "left", "left", "s", "c"))
+
+
+def test_export_dialog_80x24(snap_compare, profile):
+    """The export dialog: the file name to write the selected solver's policy to."""
+    assert snap_compare(app(profile), terminal_size=(80, 24), run_before=keys("e"))
+
+
+def test_help_120x40(snap_compare, profile):
+    """The help screen: every key of the main view and the other screens."""
+    assert snap_compare(app(profile), terminal_size=(120, 40), run_before=keys("question_mark"))
+
+
+def test_load_policy_80x24(snap_compare, profile):
+    """The load-policy dialog, asking for a splittui.policy/1 file."""
+    assert snap_compare(app(profile), terminal_size=(80, 24), run_before=keys("o"))
+
+
+def test_profile_screen_100x30(snap_compare, profile):
+    """The live-profiling screen before Start: model, lengths and repeats."""
+    assert snap_compare(app(profile), terminal_size=(100, 30), run_before=keys("p"))
+
+
+def tiny_profile():
+    rng = np.random.default_rng(0)
+    layers = [{"name": f"b{i // 2}.{'attn' if i % 2 == 0 else 'mlp'}", "kind": "linear",
+               "flops": sorted(rng.uniform(1e6, 1e8, 2).tolist()),
+               "client_ms": sorted(rng.uniform(1, 40, 2).tolist()), "server_ms": sorted(rng.uniform(0, 3, 2).tolist()),
+               "in_bytes": sorted(rng.uniform(0, 3000, 2).tolist())} for i in range(8)]
+    return profile_from_doc({"schema": "splittui.profile/1", "model": "tiny", "seq_lens": [32, 64],
+                             "output_bytes": [100.0, 200.0], "layers": layers})
+
+
+class ExperimentsHost(App):
+    def compose(self):
+        yield Static("host")
+
+    def on_mount(self) -> None:
+        self.push_screen(ExperimentsScreen(tiny_profile(), Scenario(), requests=2000, show_timings=False))
+
+
+def test_experiments_finished_160x50(snap_compare):
+    """The experiments screen once the sweep and the simulation are done: summary and five charts."""
+    async def finished(pilot) -> None:
+        for _ in range(2000):
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+            if getattr(pilot.app.screen, "outcome", None) is not None:
+                await pilot.pause()
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("experiments never finished")
+
+    assert snap_compare(ExperimentsHost(), terminal_size=(160, 50), run_before=finished)

@@ -19,13 +19,13 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from ...errors import SplittuiError
-from ..palette import CLIENT_STYLE, MIXED_STYLE, SERVER_STYLE
+from ...report.palette import CLIENT_STYLE, MIXED_STYLE, SERVER_STYLE
+from ...solvers import APP_SOLVERS
 from ..slots import EXPORT_SOLVER, Slot, delete, differences, rename, result_key
 from .export import ConfirmScreen, dialog_css
 
 __all__ = ["CompareOutcome", "CompareScreen", "PromptScreen", "SlotStrips", "compress_policy"]
 
-SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split")
 DIFF_STYLE = "bold #f0e442"   # a pure yellow, well apart from the server orange
 
 
@@ -70,7 +70,7 @@ def _rows() -> tuple[_Row, ...]:
         _Row(("start", "end"), "start→end", lambda s: f"{s.scenario.start}→{s.scenario.end}"),
         _Row(("objective",), "objective", sc("objective", "{}")),
     ]
-    for solver in SOLVERS:
+    for solver in APP_SOLVERS:
         keys = (result_key(solver, "server_share"), result_key(solver, "feasible"))
         rows.append(_Row(keys, f"share {solver}", lambda s, n=solver: _pct(s.results.get(n))))
     rows.append(_Row((result_key(dp, "latency_ms"), result_key(dp, "feasible")), f"latency {dp}",
@@ -148,7 +148,7 @@ class SlotStrips(Widget):
         out = Text.assemble(" " * (label_w + 1), ("█", CLIENT_STYLE), " client  ", ("█", SERVER_STYLE),
                             " server  ", ("▒", MIXED_STYLE), " both  (DP, input → output)")
         out.no_wrap = True
-        for slot, policy in zip(self.slots, self._policies()):
+        for slot, policy in zip(self.slots, self._policies(), strict=False):
             style = "reverse" if slot.number == self.selected else ""
             out.append("\n")
             out.append(self._label(slot)[:label_w].rjust(label_w), style=style)

@@ -67,9 +67,9 @@ class ExperimentsScreen(Screen):
             self.outcome = outcome
 
     def __init__(self, profile: Profile, scenario: Scenario, *, requests: int = 20_000,
-                 export_dir: str | Path = ".", name: str | None = None) -> None:
+                 export_dir: str | Path = ".", show_timings: bool = True, name: str | None = None) -> None:
         super().__init__(name=name)
-        self.profile, self.scenario = profile, scenario
+        self.profile, self.scenario, self.show_timings = profile, scenario, show_timings
         self.requests, self.export_dir = requests, Path(export_dir)
         self.outcome: _Outcome | None = None
 
@@ -118,14 +118,16 @@ class ExperimentsScreen(Screen):
 
     @on(Finished)
     def _show_outcome(self, event: Finished) -> None:
+        from ...report.formats import pct
         from ...sweep import summary
 
         self.outcome = out = event.outcome
         self.query_one(ProgressBar).update(progress=100)
         self._draw_all()
         s = summary(out.sweep)
-        lines = [f"{out.sweep.n_cells} cells in {out.sweep.elapsed_s:.2f} s · DP on client {_pct(s['dp'])} · "
-                 f"improvement over greedy {_pct(s['improvement'], True)} (paper: {_paper(s['paper'])})"]
+        took = f" in {out.sweep.elapsed_s:.2f} s" if self.show_timings else ""
+        lines = [f"{out.sweep.n_cells} cells{took} · DP on client {pct(s['dp'])} · "
+                 f"improvement over greedy {pct(s['improvement'], signed=True)} (paper: {_paper(s['paper'])})"]
         for m, st in out.sim.stats.items():
             lines.append(f"{m:>9}: served {st.served:,} · mean wait {st.mean_wait_s:.3g} s · "
                          f"p99 {st.p99_wait_s:.3g} s · max {st.max_wait_s:.3g} s · util {100 * st.utilisation:.0f} %")
@@ -138,7 +140,7 @@ class ExperimentsScreen(Screen):
             self.call_after_refresh(self._draw_all)
 
     def _draw_all(self) -> None:
-        from ...commands.simulate import wait_chart
+        from ...report.charts import wait_chart
         from ...sweep import charts
 
         out = self.outcome
@@ -150,7 +152,7 @@ class ExperimentsScreen(Screen):
 
     def _draw(self, k: int, chart, *, log_y: bool) -> int:
         """Draw chart k under its caption; the caption's height in lines."""
-        from ...commands.sweep import caption, draw_chart
+        from ...report.charts import caption, draw_chart
 
         plot = self.query_one(f"#exp-chart-{k}", PlotextPlot)
         title = chart.title.split(" · ", 1)[-1]   # the model is in the status line already
@@ -177,7 +179,9 @@ class ExperimentsScreen(Screen):
         if self.outcome is None:
             self.notify("Nothing to export yet: the experiments are still running.", severity="warning")
             return
-        path = _free_path(self.export_dir, f"splittui-experiments-{self.profile.model}", kind)
+        from ...report.writers import free_path
+
+        path = free_path(self.export_dir, f"splittui-experiments-{self.profile.model}", kind)
         try:
             _write(path, kind, self.outcome)
         except Exception as exc:  # a failed export is a message, never a crash
@@ -187,18 +191,9 @@ class ExperimentsScreen(Screen):
         self.notify(f"Wrote {path}", title="Exported")
 
 
-def _free_path(folder: Path, stem: str, ext: str) -> Path:
-    """folder/stem.ext, or stem-2.ext, stem-3.ext, ...: never an existing file."""
-    path, n = folder / f"{stem}.{ext}", 1
-    while path.exists():
-        n += 1
-        path = folder / f"{stem}-{n}.{ext}"
-    return path
-
-
 def _write(path: Path, kind: str, out: _Outcome) -> None:
-    from ...commands.simulate import simulation_document
-    from ...commands.sweep import sweep_document, write_csv_atomic, write_json
+    from ...report.documents import simulation_document, sweep_document
+    from ...report.writers import write_csv_atomic, write_json
     from ...sweep import sweep_rows
 
     if kind == "csv":
@@ -206,12 +201,6 @@ def _write(path: Path, kind: str, out: _Outcome) -> None:
     else:
         write_json(path, {"sweep": sweep_document([out.sweep]),
                           "simulation": simulation_document(out.sim, [out.sweep.model])}, force=False)
-
-
-def _pct(v: float, signed: bool = False) -> str:
-    if v != v:
-        return "—"
-    return f"{100 * v:+.1f} %" if signed else f"{100 * v:.1f} %"
 
 
 def _paper(paper: dict | None) -> str:

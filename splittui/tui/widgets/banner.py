@@ -14,7 +14,7 @@ from textual.widget import Widget
 from ...costs import costs_for, min_latency
 from ...errors import SplittuiError
 from ...model import Profile, Scenario
-from ..messages import AppState
+from ..state import AppState
 from .controls import BANDWIDTHS, DELAYS, fmt_mbps, fmt_ms, seq_values
 
 __all__ = ["InfeasibleBanner", "fixes"]

@@ -3,7 +3,8 @@ and a timeline of the selected solver's placement.
 
 Each chart is a caption (title and a coloured legend, which never covers the data) over a plotext
 plot. Shares always run 0..100 %; the current knob (deadline or bandwidth) is a vertical line with
-its value as a bracketed tick. A chart redraws only while it is on screen; otherwise it remembers
+its value as a bracketed tick. Every series comes computed in the `AppState` (see `tui/chart_data.py`):
+render() only draws. A chart redraws only while it is on screen; otherwise it remembers
 that its state changed and redraws when its tab is shown.
 """
 
@@ -21,19 +22,17 @@ from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from ...costs import costs_for, layer_values
+from ...costs import layer_values
 from ...model import Result
-from ...solvers import solve_costs
-from ...solvers.baselines import prefix_latencies
-from ..messages import AppState
-from ..palette import CLIENT, DEADLINE, NETWORK, SERVER, rgb, solver_colour
+from ...report.formats import num as _num
+from ...report.palette import CLIENT, DEADLINE, NETWORK, SERVER, rgb, solver_colour
+from ...report.ticks import ticks_within
+from ..chart_data import SWEEP_SOLVERS
+from ..state import AppState
 from .controls import fmt_mbps
 from .strip import blocks
 
-__all__ = ["Chart", "CHARTS", "Caption", "View", "greedy_shares", "timeline_segments", "nice_ticks"]
-
-SWEEP_POINTS = 25
-SWEEP_MAX_UNITS = 2_000
+__all__ = ["Chart", "CHARTS", "Caption", "View"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,21 +44,6 @@ class View:
     bg: str = "#1e1e1e"   # the plot's canvas (the theme's surface), behind text labels
     width: int = 60
     height: int = 15
-
-
-def nice_ticks(lo: float, hi: float, count: int) -> list[float]:
-    """About `count` round numbers (1, 2, 2.5, 5 × 10^k steps) covering lo..hi."""
-    if not hi > lo:
-        return [lo]
-    raw = (hi - lo) / max(1, count)
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    first = math.ceil(lo / step - 1e-9) * step
-    return [round(first + i * step, 10) for i in range(int((hi - first) / step + 1e-9) + 1)]
-
-
-def _num(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:g}"
 
 
 def _x_ticks(plt, ticks: list[float], fmt, mark: float | None, near: float) -> None:
@@ -104,26 +88,13 @@ class Caption:
         return text
 
 
-def greedy_shares(state: AppState, deadlines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy's and no-split's server share at each deadline (NaN where infeasible), from one prefix pass."""
-    c = costs_for(state.profile, state.scenario)
-    lat = prefix_latencies(c)
-    tail = np.concatenate((np.cumsum(c.reward[::-1])[::-1], [0.0])) / max(c.total_reward, 1e-300)
-    ok = lat[None, :] <= deadlines[:, None] * (1 + 1e-12)
-    stop = np.where(ok[:, 1:].all(axis=1), c.n, np.argmin(ok[:, 1:], axis=1))  # first prefix that misses
-    greedy = np.where((stop > 0) | ok[:, 0], tail[stop], np.nan)
-    nosplit = np.where(ok[:, 0], 1.0, np.nan)
-    return greedy, nosplit
-
-
 # ---- frontier --------------------------------------------------------------------------------------
 def _frontier(plt, st: AppState, view: View) -> None:
     f = st.frontier
     x = np.asarray(f.deadline_ms)
     keep = np.isfinite(f.server_share)
     step = max(1, int(keep.sum()) // 120)   # plotext build time grows with points
-    samples = np.linspace(x[0], x[-1], 60) if len(x) else np.array([])
-    greedy, nosplit = greedy_shares(st, samples)
+    samples, greedy, nosplit = st.baselines
     series = (("no-split", samples, nosplit), ("greedy", samples, greedy),
               ("dp", x[keep][::step], f.server_share[keep][::step]))   # dp last: on top at 100 %
     for name, xs, ys in series:
@@ -134,7 +105,7 @@ def _frontier(plt, st: AppState, view: View) -> None:
     d, hi = st.scenario.deadline_ms, float(x[-1]) if len(x) else st.scenario.deadline_ms * 1.5
     plt.vline(d, rgb(DEADLINE))
     plt.xlim(0, hi)
-    _x_ticks(plt, nice_ticks(0, hi, max(2, view.width // 12)), _num, d, 0.12 * hi)
+    _x_ticks(plt, ticks_within(0, hi, max(2, view.width // 12)), _num, d, 0.12 * hi)
     _share_axis(plt, view)
     plt.xlabel("deadline (ms)")
 
@@ -195,25 +166,10 @@ def _flops_caption(st: AppState, view: View) -> Caption:
 
 
 # ---- share against bandwidth -----------------------------------------------------------------------
-SWEEP_SOLVERS = ("single-split", "greedy", "dp")   # dp drawn last, on top
-
-
-def _sweep_lines(st: AppState) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    sc = st.scenario
-    unit = max(sc.unit_ms, sc.deadline_ms / SWEEP_MAX_UNITS)
-    bws = np.geomspace(1, 10_000, SWEEP_POINTS)
-    lines: dict[str, list[float]] = {name: [] for name in SWEEP_SOLVERS}
-    for bw in bws:
-        s2 = sc.replace(up_mbps=float(bw), down_mbps=float(bw), unit_ms=unit)
-        c = costs_for(st.profile, s2)
-        for name in lines:
-            r = solve_costs(c, s2, name)
-            lines[name].append(100 * r.server_share if r.feasible else math.nan)
-    return bws, {name: np.asarray(v) for name, v in lines.items()}
-
-
 def _sweep(plt, st: AppState, view: View) -> None:
-    bws, lines = _sweep_lines(st)
+    if st.sweep is None:
+        return
+    bws, lines = st.sweep.bandwidths, st.sweep.lines
     for name, ys in lines.items():
         ok = np.isfinite(ys)
         if ok.any():
@@ -221,7 +177,7 @@ def _sweep(plt, st: AppState, view: View) -> None:
                      marker="braille")
     plt.xscale("log")
     up = st.scenario.up_mbps
-    pairs = [(t, lbl) for t, lbl in zip((1, 10, 100, 1000, 10_000), ("1M", "10M", "100M", "1G", "10G"))
+    pairs = [(t, lbl) for t, lbl in zip((1, 10, 100, 1000, 10_000), ("1M", "10M", "100M", "1G", "10G"), strict=False)
              if abs(math.log10(t / up)) > 0.35]
     pairs = sorted([*pairs, (up, f"[{fmt_mbps(up).replace(' Mbit/s', 'M').replace(' Gbit/s', 'G')}]")])
     plt.xticks([p for p, _ in pairs], [label for _, label in pairs])
@@ -238,41 +194,17 @@ def _sweep_caption(st: AppState, view: View) -> Caption:
 
 
 # ---- timeline --------------------------------------------------------------------------------------
-def timeline_segments(st: AppState, res: Result) -> list[tuple[str, float, float]]:
-    """(row, start_ms, end_ms) for a policy: compute on "client"/"server", transfers "up"/"down"."""
-    c = costs_for(st.profile, st.scenario)
-    sides = [int(c.start_client), *res.policy, int(c.end_client)]
-    segs: list[tuple[str, float, float]] = []
-    t = 0.0
-
-    def add(row: str, dur: float) -> None:
-        nonlocal t
-        if segs and segs[-1][0] == row:
-            segs[-1] = (row, segs[-1][1], t + dur)
-        else:
-            segs.append((row, t, t + dur))
-        t += dur
-
-    for l in range(c.n):
-        if sides[l + 1] != sides[l]:
-            add("up" if sides[l + 1] == 0 else "down", c.up_ms[l] if sides[l + 1] == 0 else c.down_ms[l])
-        add("client" if sides[l + 1] else "server", c.client_ms[l] if sides[l + 1] else c.server_ms[l])
-    if sides[-1] != sides[-2]:
-        add("up" if sides[-1] == 0 else "down", c.up_out_ms if sides[-1] == 0 else c.down_out_ms)
-    return segs
-
-
 TIMELINE_ROWS = {"server": (3, SERVER), "up": (2, NETWORK), "down": (2, NETWORK), "client": (1, CLIENT)}
 
 
 def _timeline(plt, st: AppState, view: View) -> None:
-    _, res = _shown_result(st, view)
+    name, res = _shown_result(st, view)
     d = st.scenario.deadline_ms
     hi = max(d, res.latency_ms if res is not None else d) * 1.05
     if res is not None:
         rows = max(3, view.height - 4)                 # plot rows; each band fills ~60 % of its third
         thick = np.arange(-0.3, 0.3 + 1e-9, 1.5 / rows) if rows >= 9 else [0.0]   # half-row steps
-        for row, t0, t1 in timeline_segments(st, res):
+        for row, t0, t1 in st.timelines.get(name, ()):
             y, colour = TIMELINE_ROWS[row]
             for dy in thick:
                 plt.plot([t0, max(t1, t0 + hi * 1e-4)], [y + dy, y + dy], color=rgb(colour), marker="█")
@@ -283,7 +215,7 @@ def _timeline(plt, st: AppState, view: View) -> None:
     plt.yticks([1, 2, 3], ["client", "network", "server"])
     plt.ylim(0.5, 3.5)
     plt.xlim(0, hi)
-    _x_ticks(plt, nice_ticks(0, hi, max(2, view.width // 12)), _num, d, 0.12 * hi)
+    _x_ticks(plt, ticks_within(0, hi, max(2, view.width // 12)), _num, d, 0.12 * hi)
     plt.xlabel("time (ms)")
 
 
@@ -292,7 +224,8 @@ def _timeline_caption(st: AppState, view: View) -> Caption:
     d = st.scenario.deadline_ms
     if res is None:
         return Caption(f"Timeline: {name} finds no placement that meets {_num(d)} ms", style="bold red")
-    return Caption(f"Timeline of {name}: {res.latency_ms:,.1f} ms of {_num(d)} ms:", f"{name} {res.latency_ms:,.0f}/{_num(d)} ms:",
+    return Caption(f"Timeline of {name}: {res.latency_ms:,.1f} ms of {_num(d)} ms:",
+                   f"{name} {res.latency_ms:,.0f}/{_num(d)} ms:",
                    ((CLIENT, "██", "client"), (SERVER, "██", "server"), (NETWORK, "██", "transfer"),
                     (DEADLINE, "┃", "deadline")))
 
@@ -365,7 +298,8 @@ class Chart(Vertical):
         if self.state is None:
             return
         st = self.state
-        caption = (Caption(st.error or "solving…", style="dim") if st.error or not st.results
+        waiting = st.error or not st.results or (self.kind == "bandwidth" and st.sweep is None)
+        caption = (Caption(st.error or "solving…", style="dim") if waiting
                    else CHARTS[self.kind][1](st, self.view()))
         self.query_one(".chart-caption", Static).update(caption.render(self.size.width - 2 or 80))
         self.dirty = True

@@ -11,8 +11,8 @@ from textual.widget import Widget
 
 from ...model import Result
 from ...policy import improvement_over_greedy
-from ..messages import APP_SOLVERS, AppState
-from ..palette import CLIENT, NETWORK, SERVER
+from ...report.palette import CLIENT, NETWORK, SERVER
+from ..state import APP_SOLVERS, AppState
 
 __all__ = ["NumbersPanel", "share_bar"]
 
@@ -80,12 +80,13 @@ class NumbersPanel(Widget):
         head = ("solver", "server share", "latency / deadline", "hops", "vs greedy",
                 "solve" if self.show_timings else "")
         text = Text(no_wrap=True)
-        for i, (h, w) in enumerate(zip(head, widths)):
+        for i, (h, w) in enumerate(zip(head, widths, strict=False)):
             text.append((h.ljust(w) if i < 2 else h.rjust(w)) + " ", style="bold" if h else "")
         greedy = st.results.get("greedy")
         for name, res in st.rows():
             text.append("\n")
-            for i, (cell, w) in enumerate(zip(self._row(name, res, greedy, bar_w, st.scenario.deadline_ms), widths)):
+            cells = self._row(name, res, greedy, bar_w, st.scenario.deadline_ms)
+            for i, (cell, w) in enumerate(zip(cells, widths, strict=False)):
                 cell = cell if isinstance(cell, Text) else Text().append(cell, _PLAIN)  # see _PLAIN
                 pad = " " * max(0, w - cell.cell_len)
                 text.append_text(cell + Text(pad) if i < 2 else Text(pad) + cell).append(" ")

@@ -20,8 +20,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ...costs import layer_values
-from ..messages import AppState
-from ..palette import CLIENT, SERVER
+from ...report.palette import CLIENT, SERVER
+from ..state import AppState
 
 __all__ = ["PlacementStrip", "CLIENT", "SERVER", "fmt_flops", "fmt_bytes", "blocks"]
 

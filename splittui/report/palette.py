@@ -1,4 +1,5 @@
-"""The app's colours, defined once: the two sides (client, server), transfers, solvers and the deadline.
+"""splittui's colours, defined once for the app and the command line: the two sides (client,
+server), transfers, solvers and the deadline.
 
 Every view (placement strip, share bars, latency breakdown, charts, comparison screen) takes its
 colours from here, so client and server look the same everywhere. Sides are a colour-blind-safe
@@ -9,7 +10,7 @@ the deadline. Solver lines in the charts use colours that are not side colours.
 from __future__ import annotations
 
 __all__ = ["CLIENT", "SERVER", "NETWORK", "DEADLINE", "SOLVER_COLOURS", "rgb",
-           "CLIENT_STYLE", "SERVER_STYLE", "MIXED_STYLE", "side_colour", "solver_colour"]
+           "CLIENT_STYLE", "SERVER_STYLE", "MIXED_STYLE", "SERIES_COLOURS", "side_colour", "solver_colour"]
 
 CLIENT = "#2aa1b3"     # teal
 SERVER = "#e8833a"     # orange
@@ -22,6 +23,9 @@ SOLVER_COLOURS = {     # chart lines; "" means the theme's foreground (strongest
     "single-split": "#c9b458",
     "no-split": "#7f8fbf",
 }
+
+SERIES_COLOURS = (CLIENT, SERVER, NETWORK, SOLVER_COLOURS["single-split"], SOLVER_COLOURS["no-split"],
+                  SOLVER_COLOURS["greedy"])   # series with no fixed colour (sequence lengths) take these in turn
 
 CLIENT_STYLE = f"bold {CLIENT}"
 SERVER_STYLE = f"bold {SERVER}"

@@ -1,29 +1,16 @@
-"""Rich renderings for the command line: the solver table and the placement strips."""
+"""Rich renderings of solver results: the solver table and the placement strips (`solve`, `evaluate`)."""
 
 from __future__ import annotations
 
 from rich.table import Table
 from rich.text import Text
 
-from .model import Profile, Result, Scenario
-from .policy import improvement_over_greedy
-from .tui.palette import CLIENT_STYLE, SERVER_STYLE  # the app's colours; palette imports no textual
+from ..model import Profile, Result, Scenario
+from ..policy import improvement_over_greedy
+from .formats import gain, pct
+from .palette import CLIENT_STYLE, SERVER_STYLE
 
-__all__ = ["results_table", "generation_table", "strips", "CLIENT_STYLE", "SERVER_STYLE"]
-
-
-
-def _pct(v: float | None) -> str:
-    if v is None:
-        return "—"
-    return f"{100 * v:.3f} %" if 0 < abs(v) < 1e-3 or 0 < 1 - abs(v) < 1e-3 else f"{100 * v:.1f} %"
-
-
-def _gain(v: float | None) -> str:
-    """The paper's improvement over greedy; it explodes when greedy keeps almost nothing on the client."""
-    if v is None:
-        return "—"
-    return f"{100 * v:+.1f} %" if abs(v) < 10 else f"×{1 + v:,.0f}"
+__all__ = ["results_table", "generation_table", "strips", "strip_text"]
 
 
 def _generation(sc: Scenario) -> bool:
@@ -56,7 +43,7 @@ def generation_table(profile: Profile, sc: Scenario, results: dict[str, Result])
         if r.policy is None:
             t.add_row(name, "[red]none[/]", "—", "—", f"[red]> {sc.deadline_ms:,.0f}[/]", "—", "—", f"{r.solve_ms:.2f}")
             continue
-        share = _pct(r.server_share) if r.feasible else f"[red]{_pct(r.server_share)} ✗[/]"
+        share = pct(r.server_share) if r.feasible else f"[red]{pct(r.server_share)} ✗[/]"
         if not r.feasible:
             broken.append(f"{name}: {'; '.join(r.violations)}")
         mem = "—" if r.server_mem_bytes is None else f"{r.server_mem_bytes / 2**20:,.0f} MiB"
@@ -82,7 +69,7 @@ def results_table(profile: Profile, sc: Scenario, results: dict[str, Result]) ->
     greedy = results.get("greedy")
     for name, r in results.items():
         if not r.feasible and r.latency_ms is not None:   # a given policy that misses: show by how much
-            t.add_row(name, _pct(r.server_share), _pct(r.client_share),
+            t.add_row(name, pct(r.server_share), pct(r.client_share),
                       f"[red]{r.latency_ms:,.1f} (+{r.latency_ms - sc.deadline_ms:,.1f} late)[/]",
                       str(r.switches), "—", f"{r.solve_ms:.2f}")
             continue
@@ -90,10 +77,10 @@ def results_table(profile: Profile, sc: Scenario, results: dict[str, Result]) ->
             t.add_row(name, "[red]none[/]", "—", f"[red]> {sc.deadline_ms:,.0f}[/]", "—", "—",
                       f"{r.solve_ms:.2f}")
             continue
-        gain = improvement_over_greedy(r, greedy) if greedy is not None else None
-        t.add_row(name, _pct(r.server_share), _pct(r.client_share),
+        g = improvement_over_greedy(r, greedy) if greedy is not None else None
+        t.add_row(name, pct(r.server_share, fine=True), pct(r.client_share, fine=True),
                   f"{r.latency_ms:,.1f}", str(r.switches),
-                  _gain(gain), f"{r.solve_ms:.2f}")
+                  gain(g), f"{r.solve_ms:.2f}")
     m = next(iter(results.values())).min_latency_ms
     if m > sc.deadline_ms:
         t.caption = (f"[red]infeasible: no policy meets {sc.deadline_ms:g} ms; the least achievable latency "
@@ -102,7 +89,7 @@ def results_table(profile: Profile, sc: Scenario, results: dict[str, Result]) ->
         t.caption = "none: that solver finds no policy that meets the deadline"
     elif any(not r.feasible for r in results.values()):
         t.caption = f"[red]late: the policy misses the {sc.deadline_ms:g} ms deadline by the amount shown[/]"
-    if any(_gain(improvement_over_greedy(r, greedy)).startswith("×") for r in results.values() if greedy):
+    if any(gain(improvement_over_greedy(r, greedy)).startswith("×") for r in results.values() if greedy):
         t.caption = ((t.caption + "\n") if t.caption else "") + (
             "vs greedy: gain in client share over greedy's (SPEC §5); ×N: N times greedy's client share")
     return t

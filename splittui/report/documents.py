@@ -1,0 +1,43 @@
+"""JSON documents of a sweep (splittui.sweep/1) and a throughput simulation (splittui.simulation/1),
+written by `splittui sweep`/`simulate` and by the app's Experiments screen."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["clean", "sweep_document", "simulation_document"]
+
+
+def clean(obj: Any) -> Any:
+    """JSON-safe copy: NaN/inf -> None, numpy scalars/arrays -> Python."""
+    if isinstance(obj, dict):
+        return {str(k): clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean(v) for v in obj]
+    if hasattr(obj, "tolist"):
+        return clean(obj.tolist())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    return obj
+
+
+def sweep_document(sweeps: list[Any]) -> dict[str, Any]:
+    from ..sweep import by_bandwidth, by_deadline, overall, summary, sweep_rows
+
+    cfg = sweeps[0].config
+    return {"schema": "splittui.sweep/1",
+            "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
+            "overall": overall(sweeps),
+            "models": [{"model": sw.model, "summary": summary(sw), "by_deadline": by_deadline(sw),
+                        "by_bandwidth": by_bandwidth(sw), "cells": sweep_rows(sw)} for sw in sweeps]}
+
+
+def simulation_document(res: Any, models: list[str]) -> dict[str, Any]:
+    cfg = res.config
+    return {"schema": "splittui.simulation/1", "models": models,
+            "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
+            "capacity": res.capacity, "rate_per_s": res.rate_per_s, "beta_s": res.beta_s,
+            "horizon_s": res.horizon_s, "cells": res.cells,
+            "methods": {m: s.row() | {"curve_t": s.curve_t, "curve_cum_wait_s": s.curve_cum_wait_s}
+                        for m, s in res.stats.items()}}

@@ -1,0 +1,36 @@
+"""Number formats shared by the command line and the app: plain numbers, percentages and the
+improvement over greedy."""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["num", "pct", "gain"]
+
+
+def num(v: float) -> str:
+    """A tick or knob value: thousands separators from 100 up, shortest form below."""
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:g}"
+
+
+def pct(v: float | None, *, signed: bool = False, unit: str = " %", fine: bool = False) -> str:
+    """100 v with one decimal ("—" for None or NaN); `fine` keeps 3 decimals within 0.1 % of 0 or 100 %."""
+    if v is None or not math.isfinite(v):
+        return "—"
+    if fine and (0 < abs(v) < 1e-3 or 0 < 1 - abs(v) < 1e-3):
+        return f"{100 * v:+.3f}{unit}" if signed else f"{100 * v:.3f}{unit}"
+    return f"{100 * v:+.1f}{unit}" if signed else f"{100 * v:.1f}{unit}"
+
+
+def gain(v: float | None, *, compact: bool = False) -> str:
+    """The improvement over greedy (SPEC §5); it explodes when greedy keeps almost nothing on the client.
+
+    Full: "+12.5 %", or "×N" (N times greedy's client share) from +1000 %. Compact (table cells):
+    "+13", or "+2k".
+    """
+    if v is None or not math.isfinite(v):
+        return "—"
+    if compact:
+        g = 100 * v
+        return f"{g:+.0f}" if abs(g) < 1000 else f"{g / 1000:+.0f}k"
+    return f"{100 * v:+.1f} %" if abs(v) < 10 else f"×{1 + v:,.0f}"

@@ -1,0 +1,82 @@
+"""What the app's charts draw, computed from solved results in the solve worker, never in render():
+greedy's and no-split's share along the frontier, server share against bandwidth, and the timeline
+of each solver's placement. Pure numpy over the core; no textual here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..costs import costs_for
+from ..model import Profile, Result, Scenario
+from ..solvers import solve_costs
+from ..solvers.baselines import prefix_latencies
+
+__all__ = ["greedy_shares", "sweep_lines", "timeline_segments", "sweep_key", "Segment",
+           "SWEEP_POINTS", "SWEEP_MAX_UNITS", "SWEEP_SOLVERS", "FRONTIER_SAMPLES"]
+
+SWEEP_POINTS = 25
+SWEEP_MAX_UNITS = 2_000
+SWEEP_SOLVERS = ("single-split", "greedy", "dp")   # dp drawn last, on top
+FRONTIER_SAMPLES = 60
+
+Segment = tuple[str, float, float]   # (row, start_ms, end_ms)
+
+
+def greedy_shares(profile: Profile, sc: Scenario, deadlines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy's and no-split's server share at each deadline (NaN where infeasible), from one prefix pass."""
+    c = costs_for(profile, sc)
+    lat = prefix_latencies(c)
+    tail = np.concatenate((np.cumsum(c.reward[::-1])[::-1], [0.0])) / max(c.total_reward, 1e-300)
+    ok = lat[None, :] <= deadlines[:, None] * (1 + 1e-12)
+    stop = np.where(ok[:, 1:].all(axis=1), c.n, np.argmin(ok[:, 1:], axis=1))  # first prefix that misses
+    greedy = np.where((stop > 0) | ok[:, 0], tail[stop], np.nan)
+    nosplit = np.where(ok[:, 0], 1.0, np.nan)
+    return greedy, nosplit
+
+
+def sweep_key(sc: Scenario) -> Scenario:
+    """The scenario with the bandwidth left out: the bandwidth sweep depends on nothing else."""
+    return sc.replace(up_mbps=1.0, down_mbps=1.0)
+
+
+def sweep_lines(profile: Profile, sc: Scenario) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Server share (%) of each SWEEP_SOLVERS solver at SWEEP_POINTS bandwidths (up = down), 1 Mbit/s
+    to 10 Gbit/s; NaN where infeasible. The DP runs at T >= deadline / SWEEP_MAX_UNITS."""
+    unit = max(sc.unit_ms, sc.deadline_ms / SWEEP_MAX_UNITS)
+    bws = np.geomspace(1, 10_000, SWEEP_POINTS)
+    lines: dict[str, list[float]] = {name: [] for name in SWEEP_SOLVERS}
+    for bw in bws:
+        s2 = sc.replace(up_mbps=float(bw), down_mbps=float(bw), unit_ms=unit)
+        c = costs_for(profile, s2)
+        for name in lines:
+            r = solve_costs(c, s2, name, min_lat=math.nan)   # the chart reads share and feasibility only
+            lines[name].append(100 * r.server_share if r.feasible and r.server_share is not None else math.nan)
+    return bws, {name: np.asarray(v) for name, v in lines.items()}
+
+
+def timeline_segments(profile: Profile, sc: Scenario, res: Result) -> list[Segment]:
+    """(row, start_ms, end_ms) for a policy: compute on "client"/"server", transfers "up"/"down"."""
+    c = costs_for(profile, sc)
+    assert res.policy is not None
+    sides = [int(c.start_client), *res.policy, int(c.end_client)]
+    segs: list[Segment] = []
+    t = 0.0
+
+    def add(row: str, dur: float) -> None:
+        nonlocal t
+        if segs and segs[-1][0] == row:
+            segs[-1] = (row, segs[-1][1], t + dur)
+        else:
+            segs.append((row, t, t + dur))
+        t += dur
+
+    for i in range(c.n):
+        if sides[i + 1] != sides[i]:
+            add("up" if sides[i + 1] == 0 else "down", c.up_ms[i] if sides[i + 1] == 0 else c.down_ms[i])
+        add("client" if sides[i + 1] else "server", c.client_ms[i] if sides[i + 1] else c.server_ms[i])
+    if sides[-1] != sides[-2]:
+        add("up" if sides[-1] == 0 else "down", c.up_out_ms if sides[-1] == 0 else c.down_out_ms)
+    return segs
