@@ -79,7 +79,7 @@ def _run_model(args, model: str, threads: int, build_cases, default_seqs: tuple,
     seqs = [int(s) for s in _numbers(args.seqs, default_seqs, "seqs")]
     console = stderr_console()
     plan = planning_profile(spec, seqs, threads, given=args.profile, repeats=args.profile_repeats,
-                            refresh=args.reprofile, say=lambda m: console.print(f"[dim]{m}[/]"))
+                            refresh=args.reprofile, say=lambda m: console.print(f"[dim]{m}[/]", soft_wrap=True))
     plans.append(plan)
     cases = [c for seq in seqs for c in build_cases(args, plan.profile, seq, skipped)]  # all chosen before the run
 

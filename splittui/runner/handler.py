@@ -59,7 +59,7 @@ def run_command(args: argparse.Namespace) -> int:
     seq = args.seq or DEFAULT_SEQ
     console = stderr_console()
     plan = planning_profile(spec, [seq], threads, given=args.profile, repeats=args.profile_repeats,
-                            refresh=args.reprofile, say=lambda m: console.print(f"[dim]{m}[/]"))
+                            refresh=args.reprofile, say=lambda m: console.print(f"[dim]{m}[/]", soft_wrap=True))
     sc = scenario_for(args, plan.profile, seq)
     label, policy = policy_for(args, plan.profile, sc)
     with open_link(args.link) as link, live_session(spec, link, threads, args) as session:
