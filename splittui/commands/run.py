@@ -95,6 +95,8 @@ def _help(p: argparse.ArgumentParser, dest: str, text: str) -> None:
 def _deadline(p: argparse.ArgumentParser) -> None:
     for action in p._actions:
         if action.dest == "deadline_ms":
+            action.option_strings.append("--deadline")  # the short spelling; --deadlines is another flag
+            p._option_string_actions["--deadline"] = action
             action.type = _deadline_arg
             action.metavar = "MS|Fx"
             action.help = ("latency deadline: ms (1500) or a fraction of the planned all-client latency (0.7x); "

@@ -30,7 +30,7 @@ __all__ = ["experiment_command", "figure_chart", "FIGURE_LABELS", "FIDELITY_SOLV
 FIGURE_LABELS = ("all-client", "attention-server", "attention-client", "dp")
 FIDELITY_SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split")
 FIDELITY_MODELS = ("bert-base", "gpt2-like")
-FIDELITY_SEQS = {"gpt2-like": (128, 256), "bert-base": (128, 256), "transformer": (128, 256), "cmt-s": (128, 224)}
+FIDELITY_SEQS = {"gpt2-like": (64, 128), "bert-base": (64, 128), "transformer": (64, 128), "cmt-s": (128, 224)}
 FIDELITY_DEADLINES = ("0.7x", "0.85x")
 
 
