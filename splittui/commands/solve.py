@@ -68,6 +68,9 @@ def _print_table(profile, sc, results) -> None:
 
     from ..render import results_table, strips
 
+    from ..provenance import provenance
+
     console = Console()
+    console.print(f"[dim]times: {provenance(profile)}[/]")
     console.print(results_table(profile, sc, results))
     console.print(strips(profile, results))
