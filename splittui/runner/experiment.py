@@ -107,7 +107,7 @@ def rows_json(rows: list[Row]) -> list[dict]:
     out = []
     for r in rows:
         sc, p, res = r.case.scenario, r.planned, r.planned.result
-        bd, c = res.breakdown, r.composition
+        bd, c = p.breakdown, r.composition
         out.append({
             "solver": r.case.label, "model": r.case.planning.model, "seq_len": sc.seq_len,
             "deadline_ms": _f(sc.deadline_ms), "up_mbps": sc.up_mbps, "down_mbps": sc.down_mbps,

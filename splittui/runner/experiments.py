@@ -134,7 +134,7 @@ def _print_tables(args, rows: list[Row], title: str, conditions: str, detail: st
 
     from ..provenance import provenance
 
-    mixed = [r for r in rows if 0 < r.planned.result.server_share < 1 or (0 in r.case.policy and 1 in r.case.policy)]
+    mixed = [r for r in rows if 0 in r.case.policy and 1 in r.case.policy]
     within = sum(abs(r.error_pct) <= 10 for r in mixed)
     plan_lines = [f"planning profile {p.path} sha256 {p.sha256} ({provenance(p.profile)})" for p in plans]
     if args.markdown:
@@ -159,7 +159,7 @@ def _print_tables(args, rows: list[Row], title: str, conditions: str, detail: st
 
 
 def _plain(text: str) -> str:
-    import plotext as plt
+    import plotext as plt  # type: ignore[import-untyped]
 
     return plt.uncolorize(text)
 

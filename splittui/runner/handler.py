@@ -100,7 +100,7 @@ def print_run(row: Row, doc: dict, plan: Planning) -> None:
 
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
     sc, p, m = row.case.scenario, row.planned, row.measured
-    bd = p.result.breakdown
+    bd = p.breakdown
     console.print(f"[bold]{row.case.planning.model}[/], seq {sc.seq_len} · up {sc.up_mbps:g} / down "
                   f"{sc.down_mbps:g} Mbit/s, delay {sc.delay_ms:g} ms")
     console.print(f"client {doc['client']} · server {doc['server']}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import SplittuiError
-from ..model import Profile, Result, Scenario
+from ..model import Breakdown, Profile, Result, Scenario
 
 __all__ = ["in_chain_profile", "at_seq", "Prediction", "predict", "planned_overhead_ms", "named_policy",
            "NAMED_POLICIES", "choose_policy"]
@@ -66,24 +66,32 @@ def in_chain_profile(profile: Profile, client_ms: list[float], server_ms: list[f
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
-    result: Result          # splittui.evaluate on the measured profile
-    overhead_ms: float      # calibrated cost of one transfer beyond the model
+    """``evaluate`` of one given policy (so latency and breakdown are always there) plus overhead."""
+
+    result: Result          # splittui.evaluate on the profile
+    overhead_ms: float      # cost of one transfer beyond the model (profiled, or calibrated live)
     transfers: int
 
     @property
     def model_ms(self) -> float:
-        return self.result.latency_ms
+        return float(self.result.latency_ms or 0.0)
+
+    @property
+    def breakdown(self) -> Breakdown:
+        if self.result.breakdown is None:
+            raise SplittuiError("a prediction of no policy has no breakdown")
+        return self.result.breakdown
 
     @property
     def latency_ms(self) -> float:
-        return self.result.latency_ms + self.overhead_ms * self.transfers
+        return self.model_ms + self.overhead_ms * self.transfers
 
 
 def predict(profile: Profile, sc: Scenario, policy, overhead_ms: float = 0.0) -> Prediction:
     from ..solvers import evaluate
 
     res = evaluate(profile, sc, list(policy))
-    return Prediction(result=res, overhead_ms=overhead_ms, transfers=int(res.switches))
+    return Prediction(result=res, overhead_ms=overhead_ms, transfers=int(res.switches or 0))
 
 
 def named_policy(profile: Profile, name: str) -> tuple[int, ...]:
@@ -105,7 +113,7 @@ def choose_policy(profile: Profile, sc: Scenario, solver: str) -> tuple[tuple[in
     if solver in NAMED_POLICIES:
         return named_policy(profile, solver), None
     res = solve(profile, sc, solver)
-    if not res.feasible:
+    if not res.feasible or res.policy is None:
         raise SplittuiError(f"{solver}: no policy meets the deadline {sc.deadline_ms:g} ms on this machine "
                             f"(least achievable {res.min_latency_ms:.1f} ms); raise --deadline-ms")
     return res.policy, res
