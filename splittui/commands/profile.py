@@ -55,8 +55,8 @@ def add_parser(sub) -> None:
                           "(llama-3.1-8b, ...): writes the analytic profile (roofline estimates; --live measures "
                           "client_ms on this CPU with transformers)")
     src.add_argument("--module", metavar="PATH.py:FACTORY",
-                     help="your own model: FACTORY() in PATH.py returns a splittui.profiler.chain.Chain "
-                          "(see the README)")
+                     help="your own model: FACTORY() in PATH.py (or in an importable package.module) returns "
+                          "a splittui.profiler.chain.Chain (see the README)")
     p.add_argument("--seq", type=seq_list, default=None, metavar="N,N,...",
                    help=f"sequence lengths in tokens (image sides in pixels for cmt-s), at most {MAX_SEQ:,} "
                         "(default 128,256; for --hf-config 128..4096 within the model's context)")
@@ -170,11 +170,13 @@ def run_profile(args: argparse.Namespace) -> int:
 
 
 def _check_module_path(spec: str) -> None:
-    """--module PATH.py:FACTORY: a readable .py file, before torch is even imported."""
+    """--module PATH.py:FACTORY (a readable .py file) or package.module:FACTORY, before torch is imported."""
     path_text, sep, attr = spec.rpartition(":")
     if not sep or not path_text or not attr.isidentifier():
         raise SplittuiError(f"--module {spec!r}: expected PATH.py:FACTORY (FACTORY a Python name)")
     path = Path(path_text)
+    if path.suffix != ".py" and all(part.isidentifier() for part in path_text.split(".")):
+        return  # an importable module name (package.module:FACTORY)
     if path.suffix != ".py":
         raise SplittuiError(f"--module {spec!r}: {path} is not a .py file")
     if not path.is_file():

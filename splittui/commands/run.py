@@ -12,17 +12,20 @@ from .common import add_scenario_args, positive_float, positive_int
 __all__ = ["add_parser"]
 
 _EPILOG = """examples:
-  splittui run --model bert-base --seq 512 --solver dp --up-mbps 100
+  splittui profile --model bert-base --seq 256,512 --server cpu:2 --out plan.json
+  splittui run --model bert-base --profile plan.json --seq 512 --solver dp --deadline 0.7x --up-mbps 100 --json
   splittui run --model gpt2-like --seq 256 --solver greedy --deadline-ms 4000 --repeats 3
-  splittui run --model bert-base --seq 256 --solver attention-server --up-mbps 1000
+  splittui run --model bert-base --seq 256 --solver attention-server --up-mbps 1000 --link paced
   splittui run --model bert-base --policy exported.json
   splittui run --figure                       # the paper's Fig. 2/5 experiment on bert-base
-  splittui run --fidelity                     # dp, greedy, no-split on every zoo model
+  splittui run --fidelity                     # dp, exact, greedy, single-split, no-split: prediction error
 
-The server listens on 127.0.0.1 (a random free port) unless --host is given; the link is emulated
-by the sender (one-way delay, then bytes paced to the bandwidth). Client: 1 thread; server: the
-remaining cores (--server-threads). The prediction uses a profile measured on this machine for
-exactly these thread counts, cached under ~/.cache/splittui/run (or $SPLITTUI_CACHE_DIR)."""
+The prediction comes from the planning profile only: --profile FILE, or else a profile of this machine
+that `splittui profile --server cpu:N --threads 1` measures in a separate process before the run,
+cached under ~/.cache/splittui/run (or $SPLITTUI_CACHE_DIR). Client: 1 thread; server: every core
+(--server-threads). Link: as root (or with CAP_NET_ADMIN), two network namespaces joined by a veth
+pair shaped by tc tbf in each direction (the one-way delay stays in the application: no netem
+here); elsewhere the sender paces the bytes on loopback. The output names the link used."""
 
 SOLVER_CHOICES = ("dp", "exact", "greedy", "single-split", "no-split", "all-client",
                   "attention-server", "attention-client")
@@ -43,34 +46,41 @@ def add_parser(sub) -> None:
                           "'efficient' split; attention-client: its 'inefficient' one) (default %(default)s)")
     src.add_argument("--policy", metavar="FILE", help="run the policy in a splittui.policy/1 file instead")
     add_scenario_args(p, deadline_default=None)
-    _help(p, "deadline_ms", "latency deadline in ms (default: halfway between the least latency dp and greedy "
-                            "can reach and all-client, on this machine)")
+    _deadline(p)
     _help(p, "seq", "sequence length (default 512; for cmt-s the image side, a multiple of 32)")
     _help(p, "start", "where the input is: only client is supported by run")
     _help(p, "end", "where the answer must arrive: only client is supported by run")
+    p.add_argument("--profile", metavar="FILE",
+                   help="planning profile (splittui.profile/1) to choose the policy and predict with (default: "
+                        "measure this machine with `splittui profile` in a separate process, cached)")
     g = p.add_argument_group("execution")
+    g.add_argument("--link", choices=("auto", "kernel", "paced"), default="auto",
+                   help="kernel: namespaces + veth + tc tbf; paced: the sender paces loopback; auto: kernel where "
+                        "permitted (default %(default)s)")
     g.add_argument("--repeats", type=positive_int, default=5, metavar="N",
                    help="timed requests after one warm-up; the median is reported (default %(default)s)")
     g.add_argument("--server-threads", type=positive_int, default=None, metavar="N",
-                   help="server's torch threads (default: the cores left after the client's one)")
+                   help="server's torch threads (default: every core; the client has 1)")
     g.add_argument("--host", default="127.0.0.1", help="address the server binds to (default %(default)s)")
     g.add_argument("--port", type=int, default=0, help="server port (default: any free port)")
     g.add_argument("--seed", type=int, default=0, help="seed set before building the model on both sides")
     g.add_argument("--max-frame-mb", type=positive_float, default=1024.0, metavar="MB",
                    help="largest frame the server accepts (default %(default)s)")
-    g.add_argument("--reprofile", action="store_true", help="measure the prediction profile again (ignore the cache)")
+    g.add_argument("--reprofile", action="store_true", help="measure the planning profile again (ignore the cache)")
     g.add_argument("--profile-repeats", type=positive_int, default=5, metavar="N",
-                   help="timings per stage when profiling (default %(default)s)")
-    g.add_argument("--json", action="store_true", help="print the result rows as JSON")
+                   help="--repeats of the `splittui profile` run that makes the planning profile (default %(default)s)")
+    g.add_argument("--json", action="store_true", help="print one JSON document (splittui.run/1): the set-up, "
+                                                        "the planning profile and its sha256, the rows")
     g.add_argument("--markdown", action="store_true", help="--figure/--fidelity: print the table as markdown")
     f = p.add_argument_group("experiments")
     f.add_argument("--figure", action="store_true",
                    help="the paper's Fig. 2/5: --model (default bert-base) over --seqs and --bandwidths with "
                         "all-client, attention-server, attention-client and dp")
     f.add_argument("--fidelity", action="store_true",
-                   help="prediction error of dp, greedy, no-split (and attention-server) on every zoo model "
-                        "at --seqs")
-    f.add_argument("--models", metavar="A,B", help="zoo models for --fidelity (default: all four)")
+                   help="prediction error of dp, exact, greedy, single-split and no-split on bert-base and "
+                        "gpt2-like at two --seqs and two --deadlines each")
+    f.add_argument("--models", metavar="A,B", help="models for --fidelity (default bert-base,gpt2-like)")
+    f.add_argument("--deadlines", metavar="D,D", help="deadlines for --fidelity (default 0.7x,0.85x)")
     f.add_argument("--seqs", metavar="N,N", help="sequence lengths for --figure/--fidelity")
     f.add_argument("--bandwidths", metavar="U,U", help="Mbit/s values for --figure (default 100,1000)")
     p.set_defaults(func=_handler)
@@ -82,7 +92,35 @@ def _help(p: argparse.ArgumentParser, dest: str, text: str) -> None:
             action.help = text
 
 
+def _deadline(p: argparse.ArgumentParser) -> None:
+    for action in p._actions:
+        if action.dest == "deadline_ms":
+            action.option_strings.append("--deadline")  # the short spelling; --deadlines is another flag
+            p._option_string_actions["--deadline"] = action
+            action.type = _deadline_arg
+            action.metavar = "MS|Fx"
+            action.help = ("latency deadline: ms (1500) or a fraction of the planned all-client latency (0.7x); "
+                           "--deadline works too (default: halfway between the least latency dp and greedy can "
+                           "reach and all-client)")
+
+
+def _deadline_arg(text: str) -> str:
+    body = text[:-1] if text.endswith("x") else text
+    try:
+        value = float(body)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected ms (1500) or a fraction of all-client (0.7x), got {text!r}") \
+            from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return text
+
+
 def _handler(args: argparse.Namespace) -> int:
-    from ..runner.command import run_command
+    if args.figure or args.fidelity:
+        from ..runner.experiments import experiment_command
+
+        return experiment_command(args)
+    from ..runner.handler import run_command
 
     return run_command(args)

@@ -82,10 +82,12 @@ def _emit(args, docs: list[dict], print_human) -> None:
 def _print_table(profile, sc, results) -> None:
     from rich.console import Console
 
+    from ..provenance import provenance
     from ..report.tables import results_table, strips
     from .llm_args import estimate_note
 
     console = Console()
+    console.print(f"[dim]times: {provenance(profile)}[/]")
     note = estimate_note(profile)
     if note:
         console.print(f"[yellow]{note}[/]")

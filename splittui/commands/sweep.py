@@ -279,6 +279,10 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     check_paths((args.csv, args.json), force=args.force)
     sweeps = run_sweeps(profiles, config_from_args(args, exact=not args.no_exact))
     console = Console()
+    from ..provenance import provenance
+
+    for prof in profiles:
+        console.print(f"[dim]{prof.model} times: {provenance(prof)}[/]")
     for sw in sweeps:
         if not args.no_charts:
             print_charts(console, charts(sw))

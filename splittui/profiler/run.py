@@ -319,22 +319,25 @@ def _fvcore_meta(names, table) -> dict:
 
 
 def load_factory(spec: str) -> Chain:
-    """`path.py:factory` -> the Chain the factory returns (a user's own model)."""
+    """`path.py:factory` or `package.module:factory` -> the Chain the factory returns (a user's own model)."""
     import importlib.util
     from pathlib import Path
 
     path_text, sep, attr = spec.rpartition(":")
     if not sep or not path_text or not attr:
-        raise SplittuiError(f"--module {spec!r}: expected PATH.py:FACTORY")
+        raise SplittuiError(f"--module {spec!r}: expected PATH.py:FACTORY or package.module:FACTORY")
     path = Path(path_text)
-    if not path.is_file():
-        raise SplittuiError(f"--module {spec!r}: no file {path}")
-    mod_spec = importlib.util.spec_from_file_location(f"splittui_user_{path.stem}", path)
-    module = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(module)
+    if path.suffix != ".py":  # an importable module name, e.g. splittui.runner.toy:build_toy
+        module = importlib.import_module(path_text)
+    else:
+        if not path.is_file():
+            raise SplittuiError(f"--module {spec!r}: no file {path}")
+        mod_spec = importlib.util.spec_from_file_location(f"splittui_user_{path.stem}", path)
+        module = importlib.util.module_from_spec(mod_spec)
+        mod_spec.loader.exec_module(module)
     factory = getattr(module, attr, None)
     if not callable(factory):
-        raise SplittuiError(f"--module {spec!r}: {path} has no callable {attr!r}")
+        raise SplittuiError(f"--module {spec!r}: {path_text} has no callable {attr!r}")
     chain = factory()
     if not isinstance(chain, Chain):
         raise SplittuiError(f"--module {spec!r}: {attr}() must return a splittui.profiler.chain.Chain, "

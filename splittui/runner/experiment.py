@@ -1,35 +1,39 @@
 """Measured beside predicted: one row per (sequence length, link, placement), and their table.
 
 ``measure_rows`` runs a list of cases through one live ``Session`` (the chain is built once per
-process) and pairs each with its prediction; ``rows_table`` renders them with rich;
-``rows_json`` gives plain dicts for ``--json``.
+process) and pairs each with two predictions: the *planned* one (the planning profile alone, the
+headline) and the *composition check* (the same policy re-predicted from stage times re-measured in
+the run's own processes). A (seq, policy, link) measured once is reused by every case that asks for
+it again (dp and exact often choose the same policy). ``rows_table`` renders rows with rich,
+``rows_json`` gives plain dicts for ``--json``, ``rows_markdown`` the README table.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from ..model import Profile, Scenario
-from .predict import Prediction, predict
+from .predict import Prediction, at_seq, in_chain_profile, planned_overhead_ms, predict
 from .session import Session, summarise
 
-__all__ = ["Case", "Row", "measure_rows", "rows_table", "rows_json", "rows_markdown", "error_pct", "TABLE_NOTE"]
+__all__ = ["Case", "Row", "measure_rows", "rows_table", "rows_json", "rows_markdown", "error_pct", "TABLE_NOTE",
+           "run_document", "cpu_name", "load_average"]
 
 
 @dataclass(frozen=True, slots=True)
 class Case:
     label: str              # solver or placement name
-    profile: Profile        # in-chain profile for this sequence length: the prediction
+    planning: Profile       # the planning profile: the policy was chosen on it, the headline predicts from it
     scenario: Scenario
     policy: tuple[int, ...]
-    isolated: Profile | None = None  # the profiler's isolated stage medians, for comparison
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
     case: Case
-    prediction: Prediction
-    isolated: Prediction | None  # the same policy predicted from the isolated profile
+    planned: Prediction             # from the planning profile only
+    composition: Prediction | None  # from stage times re-measured in this run (a check, not a prediction)
     measured: dict          # medians over the repeats: total_ms, client_ms, server_ms, upload_ms, ...
     repeats: int
     match: bool             # every repeat's output allclose to the unsplit forward
@@ -37,11 +41,16 @@ class Row:
 
     @property
     def error_pct(self) -> float:
-        return error_pct(self.prediction.latency_ms, self.measured["total_ms"])
+        return error_pct(self.planned.latency_ms, self.measured["total_ms"])
 
     @property
-    def isolated_error_pct(self) -> float:
-        return float("nan") if self.isolated is None else error_pct(self.isolated.latency_ms, self.measured["total_ms"])
+    def composition_error_pct(self) -> float:
+        c = self.composition
+        return float("nan") if c is None else error_pct(c.latency_ms, self.measured["total_ms"])
+
+    @property
+    def transfers(self) -> int:
+        return self.planned.transfers
 
 
 def error_pct(predicted: float, measured: float) -> float:
@@ -49,92 +58,147 @@ def error_pct(predicted: float, measured: float) -> float:
     return 100.0 * (predicted - measured) / measured if measured > 0 else float("nan")
 
 
-def measure_rows(session: Session, cases: list[Case], repeats: int, progress=None) -> list[Row]:
-    rows = []
+def measure_rows(session: Session, cases: list[Case], repeats: int, progress=None, shape=None) -> list[Row]:
+    """``shape(up, down)`` sets the kernel link's rates before a case (None: the paced link)."""
+    rows, seen = [], {}
     for i, case in enumerate(cases):
-        if progress:
-            progress(i, len(cases), case)
         sc = case.scenario
-        out = session.run({"seq": sc.seq_len, "policy": list(case.policy), "up_mbps": sc.up_mbps,
-                           "down_mbps": sc.down_mbps, "delay_ms": sc.delay_ms, "repeats": repeats})
-        profile = _interleaved(case.profile, out)
-        pred = predict(profile, sc, case.policy, out["overhead_ms"])
-        iso = None if case.isolated is None else predict(case.isolated, sc, case.policy, out["overhead_ms"])
-        rows.append(Row(case=case, prediction=pred, isolated=iso, measured=summarise(out["times"]), repeats=repeats,
-                        match=out["match"], max_abs_diff=out["max_abs_diff"]))
+        key = (sc.seq_len, case.policy, sc.up_mbps, sc.down_mbps, sc.delay_ms)
+        if key not in seen:
+            if progress:
+                progress(i, len(cases), case)
+            seen[key] = _measure(session, case, repeats, shape)
+        out = seen[key]
+        planned = predict(case.planning, sc, case.policy, planned_overhead_ms(case.planning))
+        rows.append(Row(case=case, planned=planned, composition=_composition(case, out),
+                        measured=summarise(out["times"]), repeats=repeats, match=out["match"],
+                        max_abs_diff=out["max_abs_diff"]))
     return rows
 
 
-def _interleaved(profile: Profile, out: dict) -> Profile:
-    """The in-chain profile with the stage times measured between this case's requests, where the
-    case measured them (a side the policy never uses keeps the times measured before)."""
-    from .predict import in_chain_profile
+def _measure(session: Session, case: Case, repeats: int, shape) -> dict:
+    sc = case.scenario
+    if shape is not None:
+        shape(sc.up_mbps, sc.down_mbps)
+    kernel = shape is not None  # the kernel shapes the rate; the application only adds the delay
+    return session.run({"seq": sc.seq_len, "policy": list(case.policy), "repeats": repeats,
+                        "up_mbps": None if kernel else sc.up_mbps, "down_mbps": None if kernel else sc.down_mbps,
+                        "delay_ms": sc.delay_ms})
 
+
+def _composition(case: Case, out: dict) -> Prediction | None:
+    """The policy re-predicted from the stage times measured between this case's requests (a side
+    the policy never uses keeps the planning profile's times: they do not enter the sum) and the
+    transfer overhead calibrated on the live link."""
+    one = at_seq(case.planning, case.scenario.seq_len)
+    if one is None:
+        return None
     client, server = out.get("stage_client_ms"), out.get("stage_server_ms")
-    if client is None and server is None:
-        return profile
-    client = client or [layer.client_ms[0] for layer in profile.layers]
-    server = server or [layer.server_ms[0] for layer in profile.layers]
-    return in_chain_profile(profile, client, server)
+    client = client or [layer.client_ms[0] for layer in one.layers]
+    server = server or [layer.server_ms[0] for layer in one.layers]
+    return predict(in_chain_profile(one, client, server), case.scenario, case.policy, out["overhead_ms"])
+
+
+def _f(v: float | None, nd: int = 1) -> float | None:
+    return None if v is None or v != v else round(float(v), nd)
 
 
 def rows_json(rows: list[Row]) -> list[dict]:
     out = []
     for r in rows:
-        sc, p, res = r.case.scenario, r.prediction, r.prediction.result
-        bd = res.breakdown
+        sc, p, res = r.case.scenario, r.planned, r.planned.result
+        bd, c = p.breakdown, r.composition
         out.append({
-            "label": r.case.label, "model": r.case.profile.model, "seq_len": sc.seq_len,
-            "up_mbps": sc.up_mbps, "down_mbps": sc.down_mbps, "delay_ms": sc.delay_ms,
-            "policy": list(r.case.policy), "server_share": res.server_share, "transfers": p.transfers,
-            "predicted_ms": p.latency_ms, "model_ms": p.model_ms, "overhead_ms_per_transfer": p.overhead_ms,
+            "solver": r.case.label, "model": r.case.planning.model, "seq_len": sc.seq_len,
+            "deadline_ms": _f(sc.deadline_ms), "up_mbps": sc.up_mbps, "down_mbps": sc.down_mbps,
+            "delay_ms": sc.delay_ms, "policy": list(r.case.policy), "transfers": p.transfers,
+            "server_share": res.server_share,
+            "predicted_ms": _f(p.latency_ms, 2), "measured_ms": _f(r.measured["total_ms"], 2),
+            "error_pct": _f(r.error_pct, 2),
+            "composition_ms": None if c is None else _f(c.latency_ms, 2),
+            "composition_error_pct": _f(r.composition_error_pct, 2),
+            "overhead_ms_per_transfer": {"planned": p.overhead_ms, "live": None if c is None else c.overhead_ms},
             "predicted_breakdown_ms": {"client": bd.client_ms, "server": bd.server_ms,
                                        "upload": bd.upload_ms, "download": bd.download_ms},
-            "measured_ms": r.measured["total_ms"],
             "measured_breakdown_ms": {k: r.measured[f"{k}_ms"] for k in ("client", "server", "upload", "download")},
-            "error_pct": r.error_pct,
-            "isolated_profile_predicted_ms": None if r.isolated is None else r.isolated.latency_ms,
-            "isolated_profile_error_pct": None if r.isolated is None else r.isolated_error_pct,
-            "repeats": r.repeats, "output_matches_unsplit": r.match,
-            "max_abs_diff": r.max_abs_diff,
+            "repeats": r.repeats, "output_matches_unsplit": r.match, "max_abs_diff": r.max_abs_diff,
         })
     return out
 
 
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        import platform
+
+        return platform.processor() or platform.machine()
+
+
+def load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def run_document(rows: list[Row], *, link: str, link_detail: str, plans: list, server_threads: int,
+                 extra: dict | None = None) -> dict:
+    """The `--json` document: the run's set-up, the planning profile(s) by path and sha256, the rows."""
+    from ..provenance import provenance
+
+    cpu = cpu_name()
+    by_model = {plan.profile.model: plan for plan in plans}
+    out_rows = []
+    for r, doc in zip(rows, rows_json(rows), strict=True):
+        plan = by_model.get(r.case.planning.model)
+        out_rows.append({**doc, "planning_sha256": None if plan is None else plan.sha256})
+    return {"schema": "splittui.run/1", "link": link, "link_detail": link_detail,
+            "planning_profile": plans[0].to_dict() if len(plans) == 1 else [p.to_dict() for p in plans],
+            "provenance": provenance(plans[0].profile) if plans else "",
+            "client": f"1 thread, {cpu}", "server": f"cpu:{server_threads} ({server_threads} torch threads, {cpu})",
+            "cpus": os.cpu_count(), "load_average": load_average(), **(extra or {}), "rows": out_rows}
+
+
+def _err(v: float) -> str:
+    return "" if v != v else f"[{'green' if abs(v) <= 10 else 'red'}]{v:+.1f}%[/]"
+
+
 def rows_table(rows: list[Row], title: str = ""):
-    """Rich table: one line per row, predicted beside measured, error in %."""
+    """Rich table: one line per row, planned prediction beside measured, error in %."""
     from rich.table import Table
 
     t = Table(title=title or None, title_justify="left")
-    for col in ("model", "seq", "Mbit/s", "placement", "server", "xfers", "predicted", "measured",
-                "error", "isolated", "same"):
-        t.add_column(col, justify="left" if col in ("model", "placement") else "right", no_wrap=True)
+    for col in ("model", "seq", "Mbit/s", "deadline", "policy by", "server", "xfers", "predicted", "measured",
+                "error", "composition", "same"):
+        t.add_column(col, justify="left" if col in ("model", "policy by") else "right", no_wrap=True)
     for r in rows:
-        sc, p = r.case.scenario, r.prediction
-        err = r.error_pct
-        style = "green" if abs(err) <= 10 else "red"
-        t.add_row(r.case.profile.model, str(sc.seq_len), f"{sc.up_mbps:g}", r.case.label,
+        sc, p = r.case.scenario, r.planned
+        c = r.composition
+        t.add_row(r.case.planning.model, str(sc.seq_len), f"{sc.up_mbps:g}", f"{sc.deadline_ms:.0f}", r.case.label,
                   f"{p.result.server_share:.0%}", str(p.transfers), f"{p.latency_ms:.1f}",
-                  f"{r.measured['total_ms']:.1f}", f"[{style}]{err:+.1f}%[/]",
-                  "" if r.isolated is None else f"{r.isolated_error_pct:+.1f}%", "yes" if r.match else "[red]NO[/]")
+                  f"{r.measured['total_ms']:.1f}", _err(r.error_pct),
+                  "" if c is None else f"{c.latency_ms:.1f} ({r.composition_error_pct:+.1f}%)",
+                  "yes" if r.match else "[red]NO[/]")
     return t
 
 
-TABLE_NOTE = ("server: server share of the FLOPs; xfers: network transfers; predicted / measured: end-to-end "
-              "ms (measured = median of the repeats); error: predicted vs measured; isolated: the error "
-              "had the prediction used the profiler's isolated stage medians; same: output allclose to the "
-              "unsplit forward in every repeat.")
+TABLE_NOTE = ("predicted: the planning profile alone (measured by `splittui profile` before the run) plus its "
+              "per-transfer overhead; measured: median of the repeats; error: predicted vs measured; "
+              "composition: the composition check, the same policy re-predicted from stage times re-measured "
+              "in this run's processes (shows the parts add up, predicts nothing); server: server share of the "
+              "FLOPs; xfers: network transfers; same: output allclose to the unsplit forward in every repeat.")
 
 
 def rows_markdown(rows: list[Row]) -> str:
     """The same table as GitHub markdown (for the README and reports)."""
-    lines = ["| model | seq | Mbit/s | placement | server share | transfers | predicted ms | measured ms | error "
-             "| isolated-profile error | output = unsplit |", "|" + "---|" * 11]
+    lines = ["| model | seq | Mbit/s | deadline ms | policy by | server share | transfers | predicted ms | "
+             "measured ms | error | composition check | output = unsplit |", "|" + "---|" * 12]
     for r in rows:
-        sc, p = r.case.scenario, r.prediction
-        iso = "" if r.isolated is None else f"{r.isolated_error_pct:+.1f} %"
-        lines.append(f"| {r.case.profile.model} | {sc.seq_len} | {sc.up_mbps:g} | {r.case.label} | "
-                     f"{p.result.server_share:.0%} | {p.transfers} | {p.latency_ms:.1f} | "
-                     f"{r.measured['total_ms']:.1f} | "
-                     f"{r.error_pct:+.1f} % | {iso} | {'yes' if r.match else 'NO'} |")
+        sc, p, c = r.case.scenario, r.planned, r.composition
+        comp = "" if c is None else f"{c.latency_ms:.1f} ({r.composition_error_pct:+.1f} %)"
+        lines.append(f"| {r.case.planning.model} | {sc.seq_len} | {sc.up_mbps:g} | {sc.deadline_ms:.0f} | "
+                     f"{r.case.label} | {p.result.server_share:.0%} | {p.transfers} | {p.latency_ms:.1f} | "
+                     f"{r.measured['total_ms']:.1f} | {r.error_pct:+.1f} % | {comp} | {'yes' if r.match else 'NO'} |")
     return "\n".join(lines)

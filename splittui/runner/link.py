@@ -14,7 +14,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-__all__ = ["Link", "send_paced"]
+__all__ = ["Link", "send_paced", "PacedLink"]
 
 _MIN_CHUNK = 1024
 _MAX_CHUNK = 256 * 1024
@@ -67,3 +67,24 @@ def send_paced(sock: socket.socket, parts: list, link: Link) -> float:
         _sleep_until(start + sent / rate)  # a chunk leaves once the link could have carried all of it
         sock.sendall(piece)
     return (time.perf_counter() - t0) * 1e3
+
+
+class PacedLink:
+    """The application-paced link as a context manager, beside ``KernelLink``: nothing to set up."""
+
+    kind = "paced"
+    shape = None  # the rate travels with each job; the sender paces it
+
+    def __init__(self, why: str = "") -> None:
+        self.why = why
+
+    def __enter__(self) -> "PacedLink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def describe(self) -> str:
+        note = f" ({self.why})" if self.why else ""
+        return (f"paced: loopback TCP, the sender adds the one-way delay and paces bytes to the bandwidth in the "
+                f"application{note}")

@@ -29,13 +29,17 @@ _START_TIMEOUT_S = 600.0
 
 
 def default_server_threads() -> int:
-    """The cores left after the client's one (at least one)."""
+    """Every core of this machine: the server computes while the 1-thread client waits for it."""
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, n - 1)
+    return max(1, n)
 
 
-def _child_setup(threads: int) -> int:
+def _child_setup(threads: int, netns: str | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if netns:  # first thing: before torch starts threads or any socket is opened
+        from .kernel_link import enter_netns
+
+        enter_netns(netns)
     import torch
 
     torch.set_num_threads(threads)
@@ -43,9 +47,10 @@ def _child_setup(threads: int) -> int:
     return os.getppid()
 
 
-def _server_main(spec: ChainSpec, threads: int, host: str, port: int, max_bytes: int, pipe) -> None:
-    parent = _child_setup(threads)
+def _server_main(spec: ChainSpec, threads: int, host: str, port: int, max_bytes: int, pipe,
+                 netns: str | None = None) -> None:
     try:
+        parent = _child_setup(threads, netns)
         from .chains import build_chain, fingerprint
         from .server import Server, bind
 
@@ -61,12 +66,11 @@ def _server_main(spec: ChainSpec, threads: int, host: str, port: int, max_bytes:
         server.serve(listener, lambda: pipe.poll() or os.getppid() != parent)
 
 
-def _client_main(spec: ChainSpec, host: str, port: int, expected: str, pipe) -> None:
-    _child_setup(1)
-    from .client import Connection
-
+def _client_main(spec: ChainSpec, host: str, port: int, expected: str, pipe, netns: str | None = None) -> None:
     try:
+        _child_setup(1, netns)
         from .chains import build_chain, fingerprint
+        from .client import Connection
 
         chain = build_chain(spec)
         conn = Connection(host, port)
@@ -152,9 +156,12 @@ class Session:
     """Context manager owning the two child processes."""
 
     def __init__(self, spec: ChainSpec, *, server_threads: int | None = None, host: str = "127.0.0.1",
-                 port: int = 0, max_bytes: int | None = None) -> None:
+                 port: int = 0, max_bytes: int | None = None, kernel_link=None) -> None:
         from .wire import DEFAULT_MAX_BYTES
 
+        self.kernel_link = kernel_link  # a live KernelLink: each child enters its own namespace
+        if kernel_link is not None:
+            host = kernel_link.server_ip
         self.spec, self.host, self.port = spec, host, port
         self.server_threads = server_threads or default_server_threads()
         self.max_bytes = max_bytes or DEFAULT_MAX_BYTES
@@ -177,16 +184,21 @@ class Session:
         ctx = self._ctx
         self._stop, theirs = ctx.Pipe()
         server = ctx.Process(target=_server_main, name="splittui-server", daemon=True,
-                             args=(self.spec, self.server_threads, self.host, self.port, self.max_bytes, theirs))
+                             args=(self.spec, self.server_threads, self.host, self.port, self.max_bytes, theirs,
+                                   self._ns("server")))
         self._start_proc(server)
         ready = self._wait(self._stop, server, "server")
         self.port, fp = ready["port"], ready["fingerprint"]
         self._pipe, theirs = ctx.Pipe()
         client = ctx.Process(target=_client_main, name="splittui-client", daemon=True,
-                             args=(self.spec, self.host, self.port, fp, theirs))
+                             args=(self.spec, self.host, self.port, fp, theirs, self._ns("client")))
         self._start_proc(client)
         self.stages = self._wait(self._pipe, client, "client")["stages"]
         self._client = client
+
+    def _ns(self, side: str) -> str | None:
+        link = self.kernel_link
+        return None if link is None else (link.client_ns if side == "client" else link.server_ns)
 
     def _start_proc(self, proc) -> None:
         proc.start()

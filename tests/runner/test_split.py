@@ -98,15 +98,19 @@ def test_stage_times_time_every_stage_on_both_sides(live_server, toy):
     assert all(t >= 0 for t in client + server) and sum(client) > 0 and sum(server) > 0
 
 
-def test_in_chain_profile_changes_times_and_nothing_else(toy):
+def test_in_chain_profile_changes_times_and_nothing_else():
+    from splittui.analytic import gpt2_like_doc
     from splittui.profiles import profile_from_doc
-    from splittui.runner.predict import _plain_doc, in_chain_profile
+    from splittui.runner.predict import at_seq, in_chain_profile
 
-    prof = profile_from_doc(_plain_doc(toy, 16, 1, 1))
+    full = profile_from_doc(gpt2_like_doc())
+    prof = at_seq(full, full.seq_lens[1])
+    assert prof.seq_lens == (full.seq_lens[1],) and at_seq(full, full.seq_lens[1] + 1) is None
     n = prof.n_layers
     new = in_chain_profile(prof, [float(i) for i in range(n)], [2.0 * i for i in range(n)])
     assert [l.client_ms[0] for l in new.layers] == list(range(n))
     assert [l.server_ms[0] for l in new.layers] == [2.0 * i for i in range(n)]
-    for a, b in zip(prof.layers, new.layers):
+    for a, b, f in zip(prof.layers, new.layers, full.layers):
         assert (a.name, a.kind, a.flops, a.in_bytes) == (b.name, b.kind, b.flops, b.in_bytes)
+        assert a.flops[0] == f.flops[1] and a.client_ms[0] == f.client_ms[1]
     assert new.output_bytes == prof.output_bytes

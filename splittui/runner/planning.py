@@ -1,0 +1,179 @@
+"""The planning side of `splittui run`: the profile a user plans with, the deadline, the policy.
+
+The planning profile is either the file given with ``--profile`` or a profile of this machine made by
+``splittui profile --server cpu:N --threads 1`` in a *separate process* before the run and cached as
+``<cache>/<model>-s<seqs>-client1-cpuN.json`` (``$SPLITTUI_CACHE_DIR``, else
+``$XDG_CACHE_HOME/splittui/run``, else ``~/.cache/splittui/run``). Its file is named in the output with
+its sha256. Nothing measured in the run itself ever enters it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import SplittuiError
+from ..model import Profile, Scenario
+
+__all__ = ["Planning", "cache_dir", "profile_path", "planning_profile", "profile_command",
+           "scenario_for", "policy_for", "auto_deadline", "all_client_ms"]
+
+
+@dataclass(frozen=True, slots=True)
+class Planning:
+    profile: Profile
+    path: Path
+    sha256: str            # of the file's bytes
+    made_now: bool         # measured by a `splittui profile` process started by this run (else: a file)
+
+    def to_dict(self) -> dict:
+        return {"path": str(self.path), "sha256": self.sha256, "source": self.profile.source}
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("SPLITTUI_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "splittui" / "run"
+
+
+def profile_path(model: str, seqs: list[int], server_threads: int, *, tiny: bool = False) -> Path:
+    safe = model.replace("/", "_").replace(":", "_")
+    lens = "-".join(str(s) for s in sorted(seqs))
+    return cache_dir() / f"{safe}{'-tiny' if tiny else ''}-s{lens}-client1-cpu{server_threads}.json"
+
+
+def profile_command(spec, seqs: list[int], server_threads: int, out: Path, repeats: int) -> list[str]:
+    """The `splittui profile` command line that makes the default planning profile."""
+    from .toy import TOY_NAME
+
+    if spec.model == TOY_NAME:
+        src = ["--module", "splittui.runner.toy:build_toy"]
+    elif ":" in spec.model:
+        src = ["--module", spec.model]
+    else:
+        src = ["--model", spec.model] + (["--tiny"] if spec.tiny else [])
+    return ["splittui", "profile", *src, "--seq", ",".join(str(s) for s in sorted(seqs)), "--server",
+            f"cpu:{server_threads}", "--threads", "1", "--repeats", str(repeats), "--out", str(out), "--force"]
+
+
+def planning_profile(spec, seqs: list[int], server_threads: int, *, given: str | None = None, repeats: int = 5,
+                     refresh: bool = False, say=print) -> Planning:
+    """The profile the run's policy is chosen from and its latency predicted with."""
+    from ..profiles import load_profile
+
+    if given:
+        path = Path(given)
+        profile = load_profile(str(path))
+        _check_fits(profile, spec, seqs, given)
+        return Planning(profile, path, _sha256(path), made_now=False)
+    path = profile_path(spec.model, seqs, server_threads, tiny=spec.tiny)
+    made = refresh or not path.exists()
+    if made:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cmd = profile_command(spec, seqs, server_threads, path, repeats)
+        say(f"planning profile: measuring it in a separate process: {' '.join(cmd)}")
+        _run_profiler(cmd)
+    profile = load_profile(str(path))
+    _check_fits(profile, spec, seqs, str(path))
+    return Planning(profile, path, _sha256(path), made_now=made)
+
+
+def _run_profiler(cmd: list[str]) -> None:
+    out = subprocess.run([sys.executable, "-m", "splittui", *cmd[1:]], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    if out.returncode == 130:
+        raise KeyboardInterrupt
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["no message"])[-1]
+        raise SplittuiError(f"profiling for the planning profile failed: {last}")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _check_fits(profile: Profile, spec, seqs: list[int], where: str) -> None:
+    lo, hi = profile.seq_range
+    bad = [s for s in seqs if not lo <= s <= hi]
+    if bad:
+        raise SplittuiError(f"--profile {where}: --seq {bad[0]} is outside the profile's range {lo}..{hi}")
+
+
+def all_client_ms(profile: Profile, sc: Scenario) -> float:
+    from ..costs import costs_for
+    from ..solvers.baselines import prefix_latencies
+
+    return float(prefix_latencies(costs_for(profile, sc))[-1])
+
+
+def auto_deadline(profile: Profile, sc: Scenario) -> float:
+    """Halfway between the least latency every solver can reach and all-client, so the solvers have
+    a real choice; 1.1 × that least latency when all-client is (nearly) as fast.
+
+    "Every solver": the greedy only ever reaches no-split or a prefix starting with layer 1 on the
+    client, so the low end is the later of the fastest placement and the faster of those two.
+    """
+    from ..costs import costs_for, min_latency
+    from ..solvers.baselines import prefix_latencies
+
+    c = costs_for(profile, sc)
+    prefix = prefix_latencies(c)
+    lo, all_client = max(min_latency(c), min(prefix[0], prefix[1])), prefix[-1]
+    if all_client > 1.05 * lo:
+        return float(lo + 0.5 * (all_client - lo))
+    return float(1.1 * lo)
+
+
+def scenario_for(args, profile: Profile, seq: int, *, up: float | None = None, deadline: str | None = None) -> Scenario:
+    """The scenario to solve on the planning profile; the deadline from ``deadline`` (or
+    ``--deadline-ms``): absolute ms, ``<f>x`` of the predicted all-client latency, or automatic."""
+    from ..costs import costs_for, min_latency
+
+    up = up if up is not None else args.up_mbps
+    down = args.down_mbps if args.down_mbps is not None else up
+    sc = Scenario(deadline_ms=1e9, up_mbps=up, down_mbps=down, delay_ms=args.delay_ms, seq_len=seq,
+                  unit_ms=args.unit_ms, objective=args.objective, rounding=args.rounding)
+    text = deadline or args.deadline_ms
+    if text is None:
+        ms = auto_deadline(profile, sc)
+    elif str(text).endswith("x"):
+        ms = float(str(text)[:-1]) * all_client_ms(profile, sc)
+    else:
+        ms = float(text)
+    # the DP (ceil rounding) may lose up to (2L+2)·T of the deadline: keep that loss inside the slack
+    slack = ms - min_latency(costs_for(profile, sc))
+    unit = sc.unit_ms if slack <= 0 else min(sc.unit_ms, slack / (2 * profile.n_layers + 2))
+    return sc.replace(deadline_ms=ms, unit_ms=unit)
+
+
+def policy_for(args, profile: Profile, sc: Scenario, solver: str | None = None) -> tuple[str, tuple[int, ...]]:
+    """(label, policy): from ``--policy FILE``, a named placement, or the solver on the planning profile."""
+    from .predict import choose_policy
+
+    if getattr(args, "policy", None):
+        return _policy_file(args.policy, profile)
+    solver = solver or args.solver
+    if solver in ("no-split", "all-client"):
+        return solver, tuple([int(solver == "all-client")] * profile.n_layers)
+    policy, _ = choose_policy(profile, sc, solver)
+    return solver, tuple(policy)
+
+
+def _policy_file(path: str, profile: Profile) -> tuple[str, tuple[int, ...]]:
+    from ..policy import load_policy
+
+    doc = load_policy(path)
+    if len(doc["policy"]) != profile.n_layers:
+        raise SplittuiError(f"{path}: policy has {len(doc['policy'])} entries, {profile.model} has "
+                            f"{profile.n_layers} stages")
+    names = [p.get("name") for p in doc.get("placement") or [] if isinstance(p, dict)]
+    if names and names != [layer.name for layer in profile.layers]:
+        raise SplittuiError(f"{path}: its layer names do not match {profile.model}'s stages "
+                            f"(made for another model or profiler version?)")
+    return f"{doc.get('solver', 'file')} (from file)", tuple(int(v) for v in doc["policy"])

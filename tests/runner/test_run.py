@@ -1,0 +1,197 @@
+"""`splittui run` end to end on the toy model: the planning profile, the --json document, both links,
+clean-up of the kernel link on exit, error and Ctrl-C, and a torch-free command module."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from splittui.cli import main
+from splittui.runner.kernel_link import KernelLink, kernel_link_available, our_namespaces
+
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+KERNEL_OK, KERNEL_WHY = kernel_link_available()
+needs_kernel = pytest.mark.skipif(not KERNEL_OK, reason=f"kernel link not permitted here: {KERNEL_WHY}")
+TOY = ["--model", "runner-toy", "--seq", "16", "--delay-ms", "1", "--up-mbps", "200", "--repeats", "2"]
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory):
+    """A planning profile of the toy chain, made by `splittui profile` (as a user would)."""
+    path = tmp_path_factory.mktemp("plan") / "toy.json"
+    code = main(["profile", "--module", "splittui.runner.toy:build_toy", "--seq", "16,32", "--server", "cpu:1",
+                 "--repeats", "1", "--out", str(path)])
+    assert code == 0
+    return path
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPLITTUI_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def _mine() -> list[str]:
+    """Namespaces made by this (test) process: an in-process run's KernelLink names them by our pid."""
+    return [ns for ns in our_namespaces() if ns.startswith(f"splt-{os.getpid()}-")]
+
+
+def _run_json(capsys, *args: str) -> dict:
+    code = main(["run", *TOY, "--json", *args])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0
+    return doc
+
+
+def _check_doc(doc: dict, plan_path) -> None:
+    assert doc["schema"] == "splittui.run/1"
+    assert doc["planning_profile"]["path"] == str(plan_path)
+    assert doc["planning_profile"]["sha256"] == hashlib.sha256(plan_path.read_bytes()).hexdigest()
+    assert doc["client"].startswith("1 thread") and doc["server"].startswith("cpu:")
+    (row,) = doc["rows"]
+    for key in ("solver", "policy", "transfers", "predicted_ms", "measured_ms", "error_pct", "composition_ms"):
+        assert key in row
+    assert row["output_matches_unsplit"] is True
+    assert set(row["policy"]) <= {0, 1} and row["transfers"] == 4  # attention-server: two attention cores
+
+
+def test_paced_link_run_matches_unsplit_and_names_its_plan(plan, capsys):
+    doc = _run_json(capsys, "--profile", str(plan), "--solver", "attention-server", "--link", "paced")
+    assert doc["link"] == "paced"
+    _check_doc(doc, plan)
+    assert doc["rows"][0]["measured_breakdown_ms"]["upload"] >= 2 * 1.0  # two uploads, each after the 1 ms delay
+
+
+@needs_kernel
+def test_kernel_link_run_matches_unsplit_and_cleans_up(plan, capsys):
+    doc = _run_json(capsys, "--profile", str(plan), "--solver", "attention-server", "--link", "kernel")
+    assert doc["link"] == "kernel" and "tbf" in doc["link_detail"]
+    _check_doc(doc, plan)
+    assert not _mine()
+
+
+def test_doubled_server_times_double_the_predicted_server_part(plan, tmp_path, capsys):
+    """Fails if the prediction took any time from the run: only the planning file changes here."""
+    doubled = json.loads(plan.read_text())
+    for layer in doubled["layers"]:
+        layer["server_ms"] = [2.0 * v for v in layer["server_ms"]]
+    path = tmp_path / "doubled.json"
+    path.write_text(json.dumps(doubled))
+    rows = [_run_json(capsys, "--profile", str(p), "--solver", "attention-server", "--link", "paced")["rows"][0]
+            for p in (plan, path)]
+    one, two = (r["predicted_breakdown_ms"] for r in rows)
+    assert two["server"] == pytest.approx(2.0 * one["server"]) and one["server"] > 0
+    assert two["client"] == pytest.approx(one["client"]) and two["upload"] == pytest.approx(one["upload"])
+    gap = rows[1]["predicted_ms"] - rows[0]["predicted_ms"]
+    assert gap == pytest.approx(one["server"], abs=0.02)
+
+
+def test_default_planning_profile_is_measured_by_a_separate_profile_process(cache, capsys):
+    code = main(["run", *TOY, "--solver", "no-split", "--link", "paced", "--profile-repeats", "1", "--json"])
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert code == 0 and "splittui profile --module splittui.runner.toy:build_toy" in captured.err
+    path = cache / "runner-toy-s16-client1-cpu{}.json".format(doc["server"].split()[0].split(":")[1])
+    assert doc["planning_profile"]["path"] == str(path) and path.exists()
+    assert doc["planning_profile"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_fractional_deadline_picks_the_policy_on_the_planning_profile(plan, capsys):
+    doc = _run_json(capsys, "--profile", str(plan), "--solver", "dp", "--deadline", "1.5x", "--link", "paced")
+    row = doc["rows"][0]
+    all_client = sum(layer["client_ms"][0] for layer in json.loads(plan.read_text())["layers"])
+    assert row["deadline_ms"] == pytest.approx(1.5 * all_client, abs=0.06)
+
+
+def test_bad_policy_file_is_one_line_error(plan, tmp_path, capsys):
+    bad = tmp_path / "p.json"
+    bad.write_text(json.dumps({"schema": "splittui.policy/1", "model": "runner-toy", "feasible": True,
+                               "policy": [1, 0, 1]}))
+    code = main(["run", *TOY, "--profile", str(plan), "--policy", str(bad)])
+    assert code == 2 and "policy has 3 entries" in capsys.readouterr().err
+
+
+@needs_kernel
+def test_kernel_link_is_removed_on_error(tmp_path, capsys):
+    with pytest.raises(RuntimeError):
+        with KernelLink() as link:
+            assert {link.client_ns, link.server_ns} <= set(our_namespaces())
+            raise RuntimeError("boom")
+    assert not {link.client_ns, link.server_ns} & set(our_namespaces())
+    # through the CLI: a planning profile of another model fails inside the live link
+    other = tmp_path / "other.json"
+    main(["profile", "--model", "gpt2-like", "--tiny", "--seq", "16", "--server", "cpu:1", "--repeats", "1",
+          "--no-fvcore", "--out", str(other)])
+    code = main(["run", *TOY, "--profile", str(other), "--solver", "no-split", "--link", "kernel"])
+    assert code == 2 and "layers" in capsys.readouterr().err
+    assert not _mine()
+
+
+def test_command_module_does_not_import_torch():
+    code = "import sys, splittui.commands.run, splittui.cli; splittui.cli.build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("link", ["paced", pytest.param("kernel", marks=needs_kernel)])
+def test_ctrl_c_ends_every_process_and_removes_the_link(plan, link):
+    cmd = [sys.executable, "-m", "splittui", "run", "--model", "runner-toy", "--seq", "16", "--solver",
+           "no-split", "--delay-ms", "100", "--repeats", "1000", "--profile", str(plan), "--link", link]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            start_new_session=True, env=ENV)
+    try:
+        for line in proc.stderr:
+            if "timed requests" in line:
+                break
+        time.sleep(1.0)  # inside the timed requests now: client and server both busy
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+        assert proc.wait(30) == 130
+        end = time.monotonic() + 10
+        while _group_alive(proc.pid) and time.monotonic() < end:
+            time.sleep(0.1)
+        assert not _group_alive(proc.pid), "a process of the run outlived Ctrl-C"
+        assert not [ns for ns in our_namespaces() if ns.startswith(f"splt-{proc.pid}-")]
+    finally:
+        if proc.poll() is None or _group_alive(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_figure_runs_the_four_placements_and_draws_the_chart(cache, capsys):
+    code = main(["run", "--figure", "--model", "runner-toy", "--seqs", "8,16", "--bandwidths", "200",
+                 "--delay-ms", "1", "--repeats", "1", "--profile-repeats", "1", "--link", "paced", "--json"])
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert code == 0
+    assert sorted((r["seq_len"], r["solver"]) for r in rows) == sorted(
+        (s, p) for s in (8, 16) for p in ("all-client", "attention-server", "attention-client", "dp"))
+    assert all(r["output_matches_unsplit"] for r in rows)
+    by = {(r["seq_len"], r["solver"]): r for r in rows}
+    assert by[(8, "all-client")]["transfers"] == 0 and by[(8, "attention-server")]["transfers"] == 4
+
+
+def test_figure_chart_has_one_panel_per_bandwidth():
+    from types import SimpleNamespace
+
+    from splittui.runner.experiments import _plain, figure_chart
+
+    def row(label, seq, bw, pred, meas):
+        case = SimpleNamespace(label=label, scenario=SimpleNamespace(seq_len=seq, up_mbps=bw))
+        return SimpleNamespace(case=case, planned=SimpleNamespace(latency_ms=pred), measured={"total_ms": meas})
+
+    rows = [row(p, s, bw, s * 1.0, s * 1.1) for p in ("all-client", "dp") for s in (8, 16) for bw in (10, 100)]
+    chart = _plain(figure_chart(rows, width=100, height=20))
+    assert "10 Mbit/s" in chart and "100 Mbit/s" in chart and "D/d dp" in chart
