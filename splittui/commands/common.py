@@ -8,7 +8,7 @@ from ..errors import SplittuiError
 from ..model import OBJECTIVES, Profile, Scenario
 
 __all__ = ["add_profile_args", "add_scenario_args", "profile_from_args", "scenario_from_args",
-           "positive_float", "positive_int"]
+           "positive_float", "positive_int", "add_attention_arg", "attention_from_args"]
 
 
 def positive_float(text: str) -> float:
@@ -72,9 +72,14 @@ def add_scenario_args(p: argparse.ArgumentParser, *, deadline_default: float | N
 
 
 def profile_from_args(args: argparse.Namespace, default: str = "gpt2-like") -> Profile:
-    from ..profiles import load_profile
+    """The profile named by --profile/--model, at --attention when the command has that flag."""
+    from ..profiles import load_variant
 
-    return load_profile(getattr(args, "profile", None) or getattr(args, "model", None) or default)
+    name = getattr(args, "profile", None) or getattr(args, "model", None) or default
+    attention = attention_from_args(args)
+    if getattr(args, "seq", None) is not None and isinstance(args.seq, int):
+        attention.check_seq([args.seq])
+    return load_variant(name, attention)
 
 
 def default_seq(profile: Profile) -> int:
@@ -92,3 +97,20 @@ def scenario_from_args(args: argparse.Namespace, profile: Profile) -> Scenario:
     return Scenario(deadline_ms=args.deadline_ms, up_mbps=args.up_mbps, down_mbps=args.down_mbps,
                     delay_ms=args.delay_ms, seq_len=seq, unit_ms=args.unit_ms, start=args.start,
                     end=args.end, objective=args.objective, rounding=args.rounding)
+
+
+# --- attention variants (issue 13) ----------------------------------------------------------------
+
+def add_attention_arg(p: argparse.ArgumentParser) -> None:
+    """``--attention full|lowrank:K|sparse:B``; parsed by :func:`splittui.attention.parse_attention`."""
+    p.add_argument("--attention", default="full", metavar="full|lowrank:K|sparse:B",
+                   help="attention variant: full, lowrank:K (Linformer: keys and values projected to K rows) "
+                        "or sparse:B (block-local, blocks of B tokens, no global tokens); with --model it "
+                        "selects the shipped profile of that variant, e.g. bert-base@lowrank-256 "
+                        "(default full)")
+
+
+def attention_from_args(args: argparse.Namespace):
+    from ..attention import parse_attention
+
+    return parse_attention(getattr(args, "attention", None))

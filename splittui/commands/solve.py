@@ -6,14 +6,15 @@ import argparse
 import json
 import sys
 
-from .common import add_profile_args, add_scenario_args, profile_from_args, scenario_from_args
+from .common import add_attention_arg, add_profile_args, add_scenario_args, profile_from_args, scenario_from_args
 
 __all__ = ["add_parser"]
 
 _EPILOG = """examples:
   splittui solve --model gpt2-like --deadline-ms 1500 --up-mbps 100
   splittui solve --model gpt2-like --seq 4096 --up-mbps 20 --solver dp --json
-  splittui solve --profile my.json --solver all --out policies.json"""
+  splittui solve --profile my.json --solver all --out policies.json
+  splittui solve --model bert-base --attention lowrank:256 --seq 2048 --up-mbps 100"""
 
 
 def add_parser(sub) -> None:
@@ -23,6 +24,7 @@ def add_parser(sub) -> None:
                        description="Minimise server load subject to the deadline (SPEC §3) for one scenario.",
                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_args(p)
+    add_attention_arg(p)
     add_scenario_args(p)
     p.add_argument("--solver", default="all", choices=(*SOLVERS, "all"),
                    help="solver to run (default: all but brute-force)")
