@@ -8,7 +8,8 @@ from ..errors import SplittuiError
 from ..model import OBJECTIVES, Profile, Scenario
 
 __all__ = ["add_profile_args", "add_scenario_args", "profile_from_args", "scenario_from_args",
-           "positive_float", "positive_int", "add_attention_arg", "attention_from_args"]
+           "positive_float", "positive_int", "add_attention_arg", "attention_from_args",
+           "add_paper_grid_args"]
 
 
 def positive_float(text: str) -> float:
@@ -114,3 +115,17 @@ def attention_from_args(args: argparse.Namespace):
     from ..attention import parse_attention
 
     return parse_attention(getattr(args, "attention", None))
+
+
+# --- sweep: the paper-like grid and server speed (issue 13) --------------------------------------
+
+def add_paper_grid_args(p: argparse.ArgumentParser) -> None:
+    """``--grid default|paper`` and ``--server-speedup X`` (see splittui.sweep's docstring)."""
+    g = p.add_argument_group("paper-like grid")
+    g.add_argument("--grid", choices=("default", "paper"), default="default",
+                   help="default: the halving series from the all-client latency, 10..1000 Mbit/s; paper: "
+                        "50..1000 Mbit/s and, per length and bandwidth, 8 deadlines from 95 %% of the "
+                        "all-client latency down to the no-split latency (default %(default)s)")
+    g.add_argument("--server-speedup", type=positive_float, default=None, metavar="X",
+                   help="rescale the profile's server times so that whole-model client time / server time "
+                        "is X at every length (the paper measured 79); default: the profile's own")

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 from ..errors import SplittuiError
-from .common import add_profile_args, nonneg_float, positive_float, positive_int
+from .common import (add_attention_arg, add_paper_grid_args, add_profile_args, attention_from_args, nonneg_float,
+                     positive_float, positive_int)
 
 __all__ = ["add_parser", "draw_chart", "chart_text", "caption", "legend", "nice_ticks", "series_colours",
            "load_models", "write_csv_atomic", "write_json",
@@ -42,7 +43,9 @@ _EPILOG = _DEADLINE_RULE + """
 examples:
   splittui sweep --model gpt2-like
   splittui sweep --model all --json sweep.json --csv sweep.csv
-  splittui sweep --model gpt2-like --per-halving 2 --bandwidths 10,100,1000 --no-exact"""
+  splittui sweep --model gpt2-like --per-halving 2 --bandwidths 10,100,1000 --no-exact
+  splittui sweep --model all --grid paper --server-speedup 79     # closer to the paper's setup
+  splittui sweep --model bert-base --attention sparse:64"""
 
 
 def _float_list(text: str) -> tuple[float, ...]:
@@ -122,6 +125,8 @@ def add_parser(sub) -> None:
     model_help(p, "gpt2-like")
     add_grid_args(p)
     p.add_argument("--no-exact", action="store_true", help="skip the exact solver (faster; default: run it)")
+    add_paper_grid_args(p)
+    add_attention_arg(p)
     add_output_args(p)
     p.set_defaults(func=run_sweep_command, model_default="gpt2-like")
 
@@ -130,24 +135,27 @@ def add_parser(sub) -> None:
 
 def load_models(args: argparse.Namespace, default: str) -> list:
     """--profile PATH, or --model NAME / NAME,NAME / all (every shipped profile)."""
-    from ..profiles import load_profile, shipped_names
+    from ..profiles import load_variant, shipped_models
 
+    attention = attention_from_args(args)
     if getattr(args, "profile", None):
-        return [load_profile(args.profile)]
+        return [load_variant(args.profile, attention)]
     spec = getattr(args, "model", None) or default
-    names = shipped_names() if spec == "all" else [n.strip() for n in spec.split(",") if n.strip()]
+    names = shipped_models() if spec == "all" else [n.strip() for n in spec.split(",") if n.strip()]
     if not names:
         raise SplittuiError("--model: no model named")
-    return [load_profile(n) for n in names]
+    return [load_variant(n, attention) for n in names]
 
 
 def config_from_args(args: argparse.Namespace, *, exact: bool):
-    from ..sweep import DEFAULT_BANDWIDTHS, SweepConfig
+    from ..sweep import DEFAULT_BANDWIDTHS, PAPER_BANDWIDTHS, SweepConfig
 
-    return SweepConfig(bandwidths=args.bandwidths or DEFAULT_BANDWIDTHS, seq_lens=args.seqs,
+    grid = getattr(args, "grid", "default")
+    default_bw = PAPER_BANDWIDTHS if grid == "paper" else DEFAULT_BANDWIDTHS
+    return SweepConfig(bandwidths=args.bandwidths or default_bw, seq_lens=args.seqs,
                        delay_ms=args.delay_ms, per_halving=args.per_halving, max_steps=args.max_halvings,
                        resolution=args.resolution, unit_ms=args.unit_ms, exact=exact,
-                       objective=args.objective)
+                       objective=args.objective, grid=grid, server_speedup=getattr(args, "server_speedup", None))
 
 
 def run_sweeps(profiles: list, cfg, *, label: str = "sweep") -> list:
@@ -456,12 +464,12 @@ def bandwidth_table(sw):
 
 
 def sweep_document(sweeps: list) -> dict:
-    from ..sweep import by_bandwidth, by_deadline, overall, summary, sweep_rows
+    from ..sweep import by_bandwidth, by_deadline, overall, overall_rounding, summary, sweep_rows
 
     cfg = sweeps[0].config
     return {"schema": "splittui.sweep/1",
             "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
-            "overall": overall(sweeps),
+            "overall": overall(sweeps), "overall_rounding": overall_rounding(sweeps),
             "models": [{"model": sw.model, "summary": summary(sw), "by_deadline": by_deadline(sw),
                         "by_bandwidth": by_bandwidth(sw), "cells": sweep_rows(sw)} for sw in sweeps]}
 
@@ -481,6 +489,9 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         console.print(deadline_table(sw))
         console.print(bandwidth_table(sw))
     console.print(summary_table(sweeps))
+    from .sweep_explain import explain_table
+
+    console.print(explain_table(sweeps))
     if args.csv:
         path = write_csv_atomic(args.csv, [r for sw in sweeps for r in sweep_rows(sw)], force=args.force)
         print(f"wrote {sum(sw.n_cells for sw in sweeps)} cells to {path}", file=sys.stderr)
