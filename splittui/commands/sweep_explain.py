@@ -61,10 +61,10 @@ def explain_table(sweeps: list):
     rows = explain_rows(sweeps)
     gains = Table(title=f"gain over greedy, four ways, %: grid {grid}; server speed {speed}",
                   title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1), caption_justify="left",
-                  caption="client share: rm = ratio of means (the headline), mr = mean of per-cell ratios, "
+                  caption="client-share gain: rm = ratio of means (the headline), mr = mean of per-cell ratios, "
                           "med = their median, pp = percentage points; server-load reduction (SPEC §5), "
                           "(L_greedy − L_dp) / L_greedy: rm and mr")
-    for col in ("model", "cells", "client rm", "mr", "med", "pp", "load rm", "load mr"):
+    for col in ("model", "cells", "rm", "mr", "med", "pp", "load rm", "load mr"):
         gains.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
     for r in rows:
         gains.add_row(r["model"], str(r["cells"]), _pct(r["improvement"]), _pct(r["improvement_mean"]),
