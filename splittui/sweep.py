@@ -331,7 +331,7 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *, progress=No
             ser = series[(s, bw)]
             cells = _pair(profile, s, bw, ser, cfg)
             for j, d in enumerate(ser):
-                for key, v in zip(cols, (s, bw, j, d, _unit(ser, cfg), total_load)):
+                for key, v in zip(cols, (s, bw, j, d, _unit(ser, cfg), total_load), strict=True):
                     cols[key].append(v)
                 row = [cells[name][j] for name in cfg.solvers]
                 share.append([np.nan if r is None else r[0] / total_load if total_load > 0 else 0.0

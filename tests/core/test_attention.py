@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from cli_runner import run_cli
 from hypothesis import given
 from hypothesis import strategies as st
-
-from cli_runner import run_cli
 
 from splittui.attention import FULL, Attention, parse_attention, split_variant_name, variant_name
 from splittui.errors import SplittuiError

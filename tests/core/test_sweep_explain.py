@@ -5,18 +5,25 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from cli_runner import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from cli_runner import run_cli
 from test_sweep import cell_scenario, synthetic_doc
 
 from splittui.costs import costs_for
 from splittui.profiles import profile_from_doc
 from splittui.solvers import solve_costs
 from splittui.solvers.baselines import prefix_latencies
-from splittui.sweep import (PAPER_TOP_GAP, SweepConfig, overall, rescale_server, rounding, run_sweep,
-                            server_speedups, summary)
+from splittui.sweep import (
+    PAPER_TOP_GAP,
+    SweepConfig,
+    overall,
+    rescale_server,
+    rounding,
+    run_sweep,
+    server_speedups,
+    summary,
+)
 
 FEW = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -74,8 +81,8 @@ def _direct(sw):
     both = np.isfinite(dp) & np.isfinite(g)
     ld, lg = sw.server_load("dp")[both], sw.server_load("greedy")[both]
     sd, sg = ld / sw.total_load[both], lg / sw.total_load[both]
-    ratios = [(a - b) / b for a, b in zip(dp[both], g[both]) if b > 0]
-    red = [(b - a) / b for a, b in zip(ld, lg) if b > 0]
+    ratios = [(a - b) / b for a, b in zip(dp[both], g[both], strict=True) if b > 0]
+    red = [(b - a) / b for a, b in zip(ld, lg, strict=True) if b > 0]
     return {"improvement_mean": np.mean(ratios), "points": dp[both].mean() - g[both].mean(),
             "server_reduction": (sg.mean() - sd.mean()) / sg.mean(), "server_reduction_mean": np.mean(red)}
 
@@ -99,8 +106,8 @@ def test_rounding_counts_the_cells_exact_wins(seed, n, resolution):
     sw = run_sweep(_profile(seed, n), SweepConfig(bandwidths=(2.0, 50.0), resolution=resolution))
     r = rounding(sw)
     dp, ex = sw.share("dp"), sw.share("exact")
-    behind = sum(1 for a, b in zip(dp, ex) if np.isfinite(a) and np.isfinite(b) and b > a + 0.01)
-    lost = sum(1 for a, b in zip(dp, ex) if not np.isfinite(a) and np.isfinite(b))
+    behind = sum(1 for a, b in zip(dp, ex, strict=True) if np.isfinite(a) and np.isfinite(b) and b > a + 0.01)
+    lost = sum(1 for a, b in zip(dp, ex, strict=True) if not np.isfinite(a) and np.isfinite(b))
     assert (r["cells_behind"], r["cells_infeasible"]) == (behind, lost)
     assert r["unit_ms_min"] == sw.unit_ms.min() and r["unit_ms_max"] == sw.unit_ms.max()
     assert np.all(~np.isfinite(ex) <= ~np.isfinite(dp))  # exact is never infeasible where dp is not

@@ -15,7 +15,8 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from splittui.attention import parse_attention  # noqa: E402
 from splittui.errors import SplittuiError  # noqa: E402
-from splittui.profiler import text_models as tm, zoo  # noqa: E402
+from splittui.profiler import text_models as tm  # noqa: E402
+from splittui.profiler import zoo  # noqa: E402
 from splittui.profiler.chain import run_chain  # noqa: E402
 from splittui.profiler.variants import BlockCore, LowRankCore  # noqa: E402
 
