@@ -1,0 +1,151 @@
+"""A variant profile estimated from a full-attention profile and a measured core-time ratio.
+
+On a loaded machine a whole-chain profile is spoiled (other processes slow every stage by a factor
+that changes by the minute), but the *ratio* of two attention cores timed back to back, round after
+round, is not: both suffer the same load. So a variant profile is built as
+
+- every stage but the attention cores: copied from the full profile (the same modules on the same
+  shapes: a variant changes nothing else);
+- each attention core: ``flops``, ``mem_bytes`` and the roofline ``server_ms`` from the variant core
+  itself (analytic, as the profiler does), ``in_bytes`` unchanged (q, k, v), and ``client_ms`` = the
+  full profile's measured core time x r(s), where r(s) is the median over interleaved rounds of
+  (variant core time / full core time) at that length, on random q, k, v of the model's shape.
+
+The result's ``source.kind`` is ``"estimate"`` and says all this, with the load average it ran under.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import statistics
+import time
+from typing import Callable
+
+import torch
+
+from ..attention import Attention, variant_name
+from ..profiles import profile_from_doc
+from .counting import count_kernels
+from .layers import AttnCore
+from .servers import Roofline, parse_server
+from .variants import make_core
+
+__all__ = ["estimate_variant", "core_ratio", "is_causal_core"]
+
+
+def is_causal_core(model: str, layer_name: str) -> bool:
+    """gpt2-like's cores and the transformer decoder's self-attention are causal; the rest are not."""
+    return model == "gpt2-like" or (layer_name.startswith("dec") and ".self_attn." in layer_name)
+
+
+def _qkv(heads: int, d: int, s: int) -> tuple:
+    g = torch.Generator().manual_seed(s)
+    return tuple(torch.randn(1, heads, s, d // heads, generator=g) for _ in range(3))
+
+
+MIN_SAMPLE_S = 0.05  # a sample repeats the call until it lasts about this long (short lengths)
+BUDGET_S = 20.0      # after the first `rounds`, more rounds while the pair has taken less than this
+MAX_ROUNDS = 41
+
+
+def _time(module, state, reps: int = 1) -> float:
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        module(*state)
+    return (time.perf_counter() - t0) / reps
+
+
+@torch.no_grad()
+def core_ratio(full: torch.nn.Module, variant: torch.nn.Module, state: tuple, *, rounds: int) -> tuple[float, list]:
+    """Median of variant time / full time over interleaved rounds (at least `rounds`, more while
+    within BUDGET_S, at most MAX_ROUNDS), timed back to back after a warm-up; each sample repeats
+    the call until it lasts ~MIN_SAMPLE_S, so millisecond cores are not timer noise."""
+    warm = max(_time(full, state), _time(variant, state), 1e-6)
+    reps = max(1, min(1000, int(MIN_SAMPLE_S / warm)))
+    ratios: list[float] = []
+    start = time.perf_counter()
+    for k in range(MAX_ROUNDS):
+        if k >= rounds and time.perf_counter() - start > BUDGET_S:
+            break
+        pair = (full, variant) if k % 2 == 0 else (variant, full)  # alternate which goes first
+        t = {id(m): _time(m, state, reps) for m in pair}
+        ratios.append(t[id(variant)] / t[id(full)])
+    return statistics.median(ratios), [round(r, 4) for r in ratios]
+
+
+def estimate_variant(full_doc: dict, model: str, attention: Attention, *, heads: int, d: int, max_len: int,
+                     rounds: int = 3, server: str = "rtx3090",
+                     progress: Callable[[str], None] | None = None) -> dict:
+    """The variant's profile document from the full profile `full_doc` (see the module docstring)."""
+    srv = parse_server(server)
+    if not isinstance(srv, Roofline):
+        raise ValueError("estimate_variant needs a roofline server preset")
+    load0, t0 = os.getloadavg()[0], time.perf_counter()
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        per_len = [_one_length(full_doc, model, attention, k, s, heads, d, max_len, rounds, srv, progress)
+                   for k, s in enumerate(full_doc["seq_lens"])]
+    finally:
+        torch.set_num_threads(old)
+    doc = _document(full_doc, model, attention, per_len, srv, rounds)
+    doc["source"].update(load_avg_1min=[round(load0, 2), round(os.getloadavg()[0], 2)],
+                         wall_s=round(time.perf_counter() - t0, 1), cpus=os.cpu_count())
+    profile_from_doc(doc, source=f"estimate of {doc['model']}")
+    return doc
+
+
+def _one_length(full_doc, model, attention, k, s, heads, d, max_len, rounds, srv, progress) -> dict:
+    """Per causal flag: the measured ratio and the variant core's analytic numbers at length s."""
+    state = _qkv(heads, d, s)
+    out = {}
+    for causal in sorted({is_causal_core(model, layer["name"]) for layer in full_doc["layers"]
+                          if layer["kind"] == "attention"}):
+        variant = make_core(attention, causal=causal, max_len=max_len, seed=1000).eval()
+        ratio, samples = core_ratio(AttnCore(causal=causal).eval(), variant, state, rounds=rounds)
+        with torch.no_grad():
+            (a,) = variant(*state)
+        nbytes = sum(t.numel() * t.element_size() for t in state)
+        weights = variant.weight_bytes(*state) if hasattr(variant, "weight_bytes") else 0
+        scratch = variant.scratch_bytes(*state)
+        flops = float(sum(variant.flop_parts(*state)))
+        moved = nbytes + a.numel() * a.element_size() + weights + 2 * scratch
+        out[causal] = {"ratio": ratio, "samples": samples, "flops": flops,
+                       "mem_bytes": float(weights + nbytes + a.numel() * a.element_size() + scratch),
+                       "server_ms": srv.time_ms(flops, moved, count_kernels(variant, state))}
+        if progress is not None:
+            progress(f"{model} {attention.label} s={s} causal={causal}: ratio {ratio:.3f} ({samples})")
+    return out
+
+
+def _document(full_doc, model, attention, per_len, srv, rounds) -> dict:
+    layers = []
+    for layer in full_doc["layers"]:
+        entry = {key: layer[key] for key in ("name", "kind", "flops", "client_ms", "server_ms", "in_bytes")}
+        if "mem_bytes" in layer:
+            entry["mem_bytes"] = layer["mem_bytes"]
+        if layer["kind"] == "attention":
+            causal = is_causal_core(model, layer["name"])
+            rows = [p[causal] for p in per_len]
+            entry.update(flops=[r["flops"] for r in rows], server_ms=[round(r["server_ms"], 6) for r in rows],
+                         mem_bytes=[r["mem_bytes"] for r in rows],
+                         client_ms=[round(c * r["ratio"], 6) for c, r in zip(layer["client_ms"], rows, strict=True)])
+        layers.append(entry)
+    ratios = {str(s): {("causal" if c else "bidirectional"): {"ratio": v["ratio"], "samples": v["samples"]}
+                       for c, v in p.items()} for s, p in zip(full_doc["seq_lens"], per_len, strict=True)}
+    client = ("ESTIMATE: attention cores = the full profile's measured core time x the median ratio (variant "
+              f"core / full core) over at least {rounds} interleaved rounds (more within {BUDGET_S:g} s; see core_ratios) on this CPU, 1 thread, random q, k, v of "
+              "the model's shape; every other stage copied from the full profile (same modules, same shapes). "
+              f"Full profile: {full_doc['source'].get('client', '')}")
+    return {
+        "schema": "splittui.profile/1", "model": variant_name(model, attention),
+        "description": f"{full_doc.get('description', '')}; {attention.describe()} (estimate, see source)",
+        "attention": attention.label,
+        "source": {"kind": "estimate", "client": client, "server": srv.describe(),
+                   "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                   "tool": "benchmarks/variant_profiles.py", "from": f"profiles/{model}.json "
+                   f"(created {full_doc['source'].get('created', '?')})"},
+        "seq_lens": list(full_doc["seq_lens"]), "output_bytes": list(full_doc["output_bytes"]),
+        "layers": layers, "core_ratios": ratios,
+    }
