@@ -33,6 +33,8 @@ def main() -> int:
     ap.add_argument("--variants", default="lowrank:256,sparse:64")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out-dir", default=str(ROOT / "profiles"))
+    ap.add_argument("--reuse", action="store_true", help="take the core ratios from the existing output files "
+                                                         "(rebuild the documents without timing)")
     args = ap.parse_args()
     for model in args.models.split(","):
         cfg = CONFIGS[model]
@@ -40,9 +42,14 @@ def main() -> int:
         for text in args.variants.split(","):
             att = parse_attention(text)
             t0 = time.perf_counter()
+            out = Path(args.out_dir) / f"{variant_name(model, att)}.json"
+            old = json.loads(out.read_text()) if args.reuse else {}
             doc = estimate_variant(full, model, att, heads=cfg.heads, d=cfg.d, max_len=cfg.max_len,
-                                   rounds=args.rounds, progress=lambda m: print(m, flush=True))
-            path = write_json_atomic(Path(args.out_dir) / f"{variant_name(model, att)}.json", doc, force=True)
+                                   rounds=args.rounds, progress=lambda m: print(m, flush=True),
+                                   ratios=old.get("core_ratios"))
+            if args.reuse:  # keep when and under what load the ratios were measured
+                doc["source"].update({k: old["source"][k] for k in ("created", "load_avg_1min", "wall_s")})
+            path = write_json_atomic(out, doc, force=True)
             print(f"wrote {path} in {time.perf_counter() - t0:.0f} s (load {doc['source']['load_avg_1min']})",
                   flush=True)
     return 0

@@ -27,7 +27,7 @@ import torch
 from ..attention import Attention, variant_name
 from ..profiles import profile_from_doc
 from .counting import count_kernels
-from .layers import AttnCore
+from .layers import AttnCore, split_heads
 from .servers import Roofline, parse_server
 from .variants import make_core
 
@@ -40,8 +40,11 @@ def is_causal_core(model: str, layer_name: str) -> bool:
 
 
 def _qkv(heads: int, d: int, s: int) -> tuple:
+    """Random q, k, v laid out as the zoo's QKV stage leaves them (a fused projection, chunked and
+    split into heads: strided views), so the cores run the same kernels as in the chain."""
     g = torch.Generator().manual_seed(s)
-    return tuple(torch.randn(1, heads, s, d // heads, generator=g) for _ in range(3))
+    fused = torch.randn(1, s, 3 * d, generator=g)
+    return tuple(split_heads(t, heads) for t in fused.chunk(3, dim=-1))
 
 
 MIN_SAMPLE_S = 0.05  # a sample repeats the call until it lasts about this long (short lengths)
@@ -75,9 +78,10 @@ def core_ratio(full: torch.nn.Module, variant: torch.nn.Module, state: tuple, *,
 
 
 def estimate_variant(full_doc: dict, model: str, attention: Attention, *, heads: int, d: int, max_len: int,
-                     rounds: int = 3, server: str = "rtx3090",
-                     progress: Callable[[str], None] | None = None) -> dict:
-    """The variant's profile document from the full profile `full_doc` (see the module docstring)."""
+                     rounds: int = 3, server: str = "rtx3090", progress: Callable[[str], None] | None = None,
+                     ratios: dict | None = None) -> dict:
+    """The variant's profile document from the full profile `full_doc` (see the module docstring).
+    `ratios`: a previous document's ``core_ratios`` to reuse instead of measuring again."""
     srv = parse_server(server)
     if not isinstance(srv, Roofline):
         raise ValueError("estimate_variant needs a roofline server preset")
@@ -85,8 +89,9 @@ def estimate_variant(full_doc: dict, model: str, attention: Attention, *, heads:
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        per_len = [_one_length(full_doc, model, attention, k, s, heads, d, max_len, rounds, srv, progress)
-                   for k, s in enumerate(full_doc["seq_lens"])]
+        per_len = [_one_length(model, attention, s, heads, d, max_len, rounds, progress,
+                               (ratios or {}).get(str(s)))
+                   for s in full_doc["seq_lens"]]
     finally:
         torch.set_num_threads(old)
     doc = _document(full_doc, model, attention, per_len, srv, rounds)
@@ -96,40 +101,48 @@ def estimate_variant(full_doc: dict, model: str, attention: Attention, *, heads:
     return doc
 
 
-def _one_length(full_doc, model, attention, k, s, heads, d, max_len, rounds, srv, progress) -> dict:
-    """Per causal flag: the measured ratio and the variant core's analytic numbers at length s."""
+def _one_length(model, attention, s, heads, d, max_len, rounds, progress, known) -> dict:
+    """Per causal flag: the measured (or `known`) ratio and the variant core's analytic numbers at length s."""
     state = _qkv(heads, d, s)
     out = {}
-    for causal in sorted({is_causal_core(model, layer["name"]) for layer in full_doc["layers"]
-                          if layer["kind"] == "attention"}):
+    for causal in (False, True):
         variant = make_core(attention, causal=causal, max_len=max_len, seed=1000).eval()
-        ratio, samples = core_ratio(AttnCore(causal=causal).eval(), variant, state, rounds=rounds)
-        with torch.no_grad():
-            (a,) = variant(*state)
-        nbytes = sum(t.numel() * t.element_size() for t in state)
-        weights = variant.weight_bytes(*state) if hasattr(variant, "weight_bytes") else 0
-        scratch = variant.scratch_bytes(*state)
-        flops = float(sum(variant.flop_parts(*state)))
-        moved = nbytes + a.numel() * a.element_size() + weights + 2 * scratch
-        out[causal] = {"ratio": ratio, "samples": samples, "flops": flops,
-                       "mem_bytes": float(weights + nbytes + a.numel() * a.element_size() + scratch),
-                       "server_ms": srv.time_ms(flops, moved, count_kernels(variant, state))}
+        key = "causal" if causal else "bidirectional"
+        if known is not None and key in known:
+            ratio, samples = known[key]["ratio"], known[key]["samples"]
+        elif causal != (model == "gpt2-like") and model != "transformer":
+            continue  # this model has no core of this kind
+        else:
+            ratio, samples = core_ratio(AttnCore(causal=causal).eval(), variant, state, rounds=rounds)
+        out[causal] = {"ratio": ratio, "samples": samples, "flops": float(sum(variant.flop_parts(*state))),
+                       "weights": variant.weight_bytes(*state) if hasattr(variant, "weight_bytes") else 0,
+                       "scratch": variant.scratch_bytes(*state), "kernels": count_kernels(variant, state)}
         if progress is not None:
             progress(f"{model} {attention.label} s={s} causal={causal}: ratio {ratio:.3f} ({samples})")
     return out
 
 
+def _state_io(full_doc: dict, i: int) -> list[float]:
+    """Bytes of the state entering and leaving layer i (the carry, e.g. the residual, included)."""
+    layers = full_doc["layers"]
+    after = layers[i + 1]["in_bytes"] if i + 1 < len(layers) else full_doc["output_bytes"]
+    return [a + b for a, b in zip(layers[i]["in_bytes"], after, strict=True)]
+
+
 def _document(full_doc, model, attention, per_len, srv, rounds) -> dict:
     layers = []
-    for layer in full_doc["layers"]:
+    for i, layer in enumerate(full_doc["layers"]):
         entry = {key: layer[key] for key in ("name", "kind", "flops", "client_ms", "server_ms", "in_bytes")}
         if "mem_bytes" in layer:
             entry["mem_bytes"] = layer["mem_bytes"]
         if layer["kind"] == "attention":
             causal = is_causal_core(model, layer["name"])
             rows = [p[causal] for p in per_len]
-            entry.update(flops=[r["flops"] for r in rows], server_ms=[round(r["server_ms"], 6) for r in rows],
-                         mem_bytes=[r["mem_bytes"] for r in rows],
+            io = _state_io(full_doc, i)
+            entry.update(flops=[r["flops"] for r in rows],
+                         server_ms=[round(srv.time_ms(r["flops"], io[k] + r["weights"] + 2 * r["scratch"],
+                                                      r["kernels"]), 6) for k, r in enumerate(rows)],
+                         mem_bytes=[float(io[k] + r["weights"] + r["scratch"]) for k, r in enumerate(rows)],
                          client_ms=[round(c * r["ratio"], 6) for c, r in zip(layer["client_ms"], rows, strict=True)])
         layers.append(entry)
     ratios = {str(s): {("causal" if c else "bidirectional"): {"ratio": v["ratio"], "samples": v["samples"]}

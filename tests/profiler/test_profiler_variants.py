@@ -144,3 +144,26 @@ def test_profile_of_a_variant_is_named_and_marked():
     assert len(doc["source"]["load_avg_1min"]) == 2
     with pytest.raises(SplittuiError, match="larger than"):
         profile_model("bert-base", [16, 32], attention=parse_attention("sparse:32"))
+
+
+@pytest.mark.parametrize("model", ["bert-base", "gpt2-like"])
+@pytest.mark.parametrize("variant", ["lowrank:8", "sparse:8"])
+def test_estimated_variant_profile_matches_a_profile_of_the_variant_chain(model, variant):
+    """The estimate's analytic fields equal what the profiler measures on the variant chain itself;
+    every stage but the cores is the full profile's; client_ms of the cores is full x a ratio > 0."""
+    from splittui.profiler.run import profile_model
+    from splittui.profiler.variant_estimate import estimate_variant
+
+    att, cfg, seqs = parse_attention(variant), tm.TINY_TEXT, [16, 24]
+    full = profile_model(zoo.build(model, tiny=True), seqs, repeats=1, fvcore=False)
+    direct = profile_model(zoo.build(model, tiny=True, attention=att), seqs, repeats=1, fvcore=False)
+    est = estimate_variant(full, model, att, heads=cfg.heads, d=cfg.d, max_len=cfg.max_len, rounds=1)
+    assert est["model"] == direct["model"] and est["attention"] == variant and est["source"]["kind"] == "estimate"
+    for e, d, f in zip(est["layers"], direct["layers"], full["layers"], strict=True):
+        assert e["name"] == d["name"] and e["in_bytes"] == d["in_bytes"]
+        for key in ("flops", "mem_bytes", "server_ms"):
+            assert e[key] == pytest.approx(d[key], rel=1e-9), (e["name"], key)
+        if e["kind"] != "attention":
+            assert e["client_ms"] == f["client_ms"]
+        else:
+            assert all(c > 0 for c in e["client_ms"])
