@@ -9,7 +9,7 @@ from ..model import OBJECTIVES, Profile, Scenario
 
 __all__ = ["add_profile_args", "add_scenario_args", "profile_from_args", "scenario_from_args",
            "positive_float", "positive_int", "add_attention_arg", "attention_from_args",
-           "add_paper_grid_args"]
+           "add_paper_grid_args", "estimate_note"]
 
 
 def positive_float(text: str) -> float:
@@ -129,3 +129,12 @@ def add_paper_grid_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--server-speedup", type=positive_float, default=None, metavar="X",
                    help="rescale the profile's server times so that whole-model client time / server time "
                         "is X at every length (the paper measured 79); default: the profile's own")
+
+
+def estimate_note(profile: Profile) -> str | None:
+    """One line saying a profile's costs are an estimate (``source.kind``), or None when measured."""
+    kind = str(profile.source.get("kind", "")) if isinstance(profile.source, dict) else ""
+    if "estimate" not in kind:
+        return None
+    return (f"note: {profile.model}: the costs are an estimate (source.kind = {kind!r}; "
+            f"see its 'source' field and profiles/README.md)")

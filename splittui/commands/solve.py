@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from .common import add_attention_arg, add_profile_args, add_scenario_args, profile_from_args, scenario_from_args
+from .common import (add_attention_arg, add_profile_args, add_scenario_args, estimate_note, profile_from_args,
+                     scenario_from_args)
 
 __all__ = ["add_parser"]
 
@@ -48,6 +49,9 @@ def run_solve(args: argparse.Namespace) -> int:
     results = solve_all(profile, sc, names)
     docs = [policy_document(profile, sc, r) for r in results.values()]
     _emit(args, docs, lambda: _print_table(profile, sc, results))
+    note = estimate_note(profile)
+    if note:
+        print(note, file=sys.stderr)
     return 0
 
 

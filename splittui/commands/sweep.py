@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 from ..errors import SplittuiError
-from .common import (add_attention_arg, add_paper_grid_args, add_profile_args, attention_from_args, nonneg_float,
-                     positive_float, positive_int)
+from .common import (add_attention_arg, add_paper_grid_args, add_profile_args, attention_from_args, estimate_note,
+                     nonneg_float, positive_float, positive_int)
 
 __all__ = ["add_parser", "draw_chart", "chart_text", "caption", "legend", "nice_ticks", "series_colours",
            "load_models", "write_csv_atomic", "write_json",
@@ -481,6 +481,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 
     profiles = load_models(args, args.model_default)
     _check_paths(args)
+    for note in filter(None, map(estimate_note, profiles)):
+        print(note, file=sys.stderr)
     sweeps = run_sweeps(profiles, config_from_args(args, exact=not args.no_exact))
     console = Console()
     for sw in sweeps:

@@ -108,3 +108,33 @@ def test_profile_command_refuses_variants_it_cannot_build(tmp_path, capsys):
     _one_line(*run_cli(["profile", "--model", "bert-base", "--attention", "sparse:64", "--seq", "32,128",
                         "--out", out], capsys), "larger than --seq 32")
     assert not out.exists()
+
+
+SHIPPED = [("bert-base", "lowrank:256"), ("bert-base", "sparse:64"), ("gpt2-like", "lowrank:256"),
+           ("gpt2-like", "sparse:64")]
+
+
+@pytest.mark.parametrize("model, variant", SHIPPED)
+def test_shipped_variant_profiles_are_labelled_estimates_of_their_full_profile(model, variant):
+    att = parse_attention(variant)
+    if att not in shipped_variants(model):
+        pytest.skip(f"{model} at {variant} not shipped yet")
+    prof, full = load_variant(model, att), load_profile(model)
+    assert prof.model == variant_name(model, att) and prof.extra["attention"] == variant
+    assert prof.source["kind"] == "estimate" and "estimate" in prof.description
+    assert prof.seq_lens == full.seq_lens and len(prof.layers) == len(full.layers)
+    for v, f in zip(prof.layers, full.layers, strict=True):
+        assert (v.name, v.kind, v.in_bytes) == (f.name, f.kind, f.in_bytes)
+        if f.kind != "attention":
+            assert (v.flops, v.client_ms, v.server_ms) == (f.flops, f.client_ms, f.server_ms)
+        else:  # linear in s: far fewer FLOPs than full attention at the longest length
+            assert v.flops[-1] < 0.5 * f.flops[-1]
+
+
+def test_done_when_solve_with_a_variant_runs(capsys):
+    if parse_attention("lowrank:256") not in shipped_variants("bert-base"):
+        pytest.skip("bert-base@lowrank-256 not shipped yet")
+    rc, out, err = run_cli(["solve", "--model", "bert-base", "--attention", "lowrank:256", "--seq", "2048",
+                            "--up-mbps", "100"], capsys)
+    assert rc == 0, err
+    assert "estimate" in err and "bert-base@lowrank-256" in err
