@@ -80,7 +80,7 @@ def explain_table(sweeps: list):
     for r in rows:
         rd = r["rounding"]
         checked = rd["checked"]
-        setup.add_row(r["model"], _range(*r["speedup"], ".0f") + "x",
+        setup.add_row(r["model"], _range(r["speedup"][0], r["speedup"][1], ".0f") + "x",
                       _range(rd["unit_ms_min"], rd["unit_ms_max"], ".3g"),
                       str(rd["cells_behind"]) if checked else "— (--no-exact)",
                       str(rd["cells_infeasible"]) if checked else "—")

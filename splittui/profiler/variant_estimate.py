@@ -114,8 +114,9 @@ def _one_length(model, attention, s, heads, d, max_len, rounds, progress, known)
             continue  # this model has no core of this kind
         else:
             ratio, samples = core_ratio(AttnCore(causal=causal).eval(), variant, state, rounds=rounds)
+        own_weights = getattr(variant, "weight_bytes", None)
         out[causal] = {"ratio": ratio, "samples": samples, "flops": float(sum(variant.flop_parts(*state))),
-                       "weights": variant.weight_bytes(*state) if hasattr(variant, "weight_bytes") else 0,
+                       "weights": own_weights(*state) if callable(own_weights) else 0,
                        "scratch": variant.scratch_bytes(*state), "kernels": count_kernels(variant, state)}
         if progress is not None:
             progress(f"{model} {attention.label} s={s} causal={causal}: ratio {ratio:.3f} ({samples})")
@@ -148,8 +149,8 @@ def _document(full_doc, model, attention, per_len, srv, rounds) -> dict:
     ratios = {str(s): {("causal" if c else "bidirectional"): {"ratio": v["ratio"], "samples": v["samples"]}
                        for c, v in p.items()} for s, p in zip(full_doc["seq_lens"], per_len, strict=True)}
     client = ("ESTIMATE: attention cores = the full profile's measured core time x the median ratio (variant "
-              f"core / full core) over at least {rounds} interleaved rounds (more within {BUDGET_S:g} s; see core_ratios) on this CPU, 1 thread, random q, k, v of "
-              "the model's shape; every other stage copied from the full profile (same modules, same shapes). "
+              f"core / full core) over at least {rounds} interleaved rounds (more within {BUDGET_S:g} s; see "
+              "core_ratios) on this CPU, 1 thread, random q, k, v of the model's shape; every other stage copied from the full profile (same modules, same shapes). "
               f"Full profile: {full_doc['source'].get('client', '')}")
     return {
         "schema": "splittui.profile/1", "model": variant_name(model, attention),
