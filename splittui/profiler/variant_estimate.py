@@ -150,7 +150,8 @@ def _document(full_doc, model, attention, per_len, srv, rounds) -> dict:
                        for c, v in p.items()} for s, p in zip(full_doc["seq_lens"], per_len, strict=True)}
     client = ("ESTIMATE: attention cores = the full profile's measured core time x the median ratio (variant "
               f"core / full core) over at least {rounds} interleaved rounds (more within {BUDGET_S:g} s; see "
-              "core_ratios) on this CPU, 1 thread, random q, k, v of the model's shape; every other stage copied from the full profile (same modules, same shapes). "
+              "core_ratios) on this CPU, 1 thread, random q, k, v of the model's shape; every other stage "
+              "copied from the full profile (same modules, same shapes). "
               f"Full profile: {full_doc['source'].get('client', '')}")
     return {
         "schema": "splittui.profile/1", "model": variant_name(model, attention),
