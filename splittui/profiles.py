@@ -13,12 +13,14 @@ import os
 import tempfile
 from pathlib import Path
 
+from .attention import FULL, Attention, parse_attention, split_variant_name, variant_name
 from .errors import ProfileError, SplittuiError
 from .model import Layer, Profile
 
 __all__ = [
     "SCHEMA", "load_profile", "profile_from_doc", "profile_to_doc", "save_profile",
     "shipped_names", "canonical_sha256", "write_json_atomic", "write_text_atomic",
+    "shipped_models", "shipped_variants", "load_variant", "profile_attention",
 ]
 
 SCHEMA = "splittui.profile/1"
@@ -39,6 +41,54 @@ def _shipped_dir() -> Path:
 
 def shipped_names() -> list[str]:
     return sorted(p.stem for p in _shipped_dir().glob("*.json"))
+
+
+def shipped_models() -> list[str]:
+    """Shipped models at full attention (``bert-base``), without their variants (``bert-base@…``)."""
+    return [n for n in shipped_names() if split_variant_name(n)[1].is_full]
+
+
+def shipped_variants(model: str) -> list[Attention]:
+    """The attention variants shipped for `model`, full first (what an app's picker offers)."""
+    found = [split_variant_name(n) for n in shipped_names()]
+    return sorted((a for m, a in found if m == model), key=lambda a: (not a.is_full, a.kind, a.size))
+
+
+def profile_attention(profile: Profile) -> Attention:
+    """The variant a profile was measured at (its ``attention`` field; absent: full)."""
+    return parse_attention(str(profile.extra.get("attention", "full")), flag=f"{profile.origin}: field 'attention':")
+
+
+def load_variant(name_or_path: str | os.PathLike, attention: Attention = FULL) -> Profile:
+    """A profile at an attention variant: a shipped name selects ``profiles/<name>@<kind>-<size>.json``
+    (one-line error listing the shipped variants when there is none); a file must have been
+    measured at that variant. A variant other than full needs a profile with attention layers."""
+    text = str(name_or_path)
+    is_name = not Path(text).suffix and not Path(text).exists()
+    if attention.is_full or not is_name:
+        profile = load_profile(text)
+        _check_file_variant(profile, attention)
+        return profile
+    if text not in shipped_names():
+        load_profile(text)  # the unknown-model error
+    name = variant_name(text, attention)
+    if name not in shipped_names():
+        have = ", ".join(a.label for a in shipped_variants(text))
+        raise SplittuiError(f"--attention {attention.label}: no shipped profile of {text} at this variant "
+                            f"(shipped: {have}); make one with 'splittui profile --model {text} --attention "
+                            f"{attention.label} --seq ... --out FILE' and pass --profile FILE")
+    return load_profile(name)
+
+
+def _check_file_variant(profile: Profile, attention: Attention) -> None:
+    if attention.is_full:
+        return
+    if not any(layer.kind == "attention" for layer in profile.layers):
+        raise SplittuiError(f"--attention {attention.label}: {profile.origin} has no attention layers")
+    measured = profile_attention(profile)
+    if measured != attention:
+        raise SplittuiError(f"--attention {attention.label}: {profile.origin} was profiled with "
+                            f"{measured.label} attention (field 'attention'); profile the variant first")
 
 
 def canonical_sha256(doc: dict) -> str:

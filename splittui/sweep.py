@@ -22,7 +22,22 @@ Aggregates (SPEC §5 metrics): client share = 1 - server share; improvement over
 reported two ways, over the cells where both DP and greedy are feasible:
 ``ratio of means`` = (mean cs_dp - mean cs_greedy) / mean cs_greedy (robust; the headline), and
 ``median of ratios`` = median over those cells with cs_greedy > 0 of (cs_dp - cs_greedy) / cs_greedy
-(a median, because a cell where greedy keeps one tiny layer gives a ratio in the thousands).
+(a median, because a cell where greedy keeps one tiny layer gives a ratio in the thousands); also
+``mean of ratios`` (the same per-cell ratios, averaged: the paper does not say how it averages),
+the gain in percentage points (mean cs_dp - mean cs_greedy), and SPEC §5's server-load reduction
+``(L_greedy - L_dp) / L_greedy`` per cell (= the same ratio on server shares), as a ratio of the mean
+server shares and as a mean of per-cell ratios.
+
+Rounding (:func:`rounding`): cells where the exact solver keeps more than one point more on the
+client than the DP, and cells the DP finds infeasible that exact does not; both come from the DP's
+time unit T (each layer's time is rounded up to a multiple of T).
+
+Paper grid (``grid="paper"``): bandwidths from 50 Mbit/s up, and per (s, bandwidth) ``paper_steps``
+deadlines spaced geometrically from ``(1 - PAPER_TOP_GAP)`` x the all-client latency ("almost all on
+the client") down to the no-split latency ("all on the server"; the least latency when no-split is
+slower than all-client). ``server_speedup=X`` rescales every length's server times so that the
+whole-model client time over the server time is X (the paper measured 79x; the shipped profiles'
+rtx3090 roofline is several hundred times faster than our client).
 """
 
 from __future__ import annotations
@@ -33,7 +48,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .costs import Costs, breakdown, min_latency
+from .costs import Costs, breakdown, costs_for, min_latency
 from .errors import SplittuiError
 from .generation import request_costs
 from .model import Profile, Scenario
@@ -44,11 +59,18 @@ from .solvers.exact import remaining_latency
 
 __all__ = ["SweepConfig", "Sweep", "Chart", "PAPER", "SOLVERS", "DEFAULT_BANDWIDTHS",
            "deadline_series", "run_sweep", "summary", "by_deadline", "by_bandwidth", "charts",
-           "sweep_rows", "paper_key", "overall", "sim_cells", "IMPROVEMENT_CAP", "sweep_seq_lens"]
+           "sweep_rows", "paper_key", "overall", "sim_cells", "IMPROVEMENT_CAP", "sweep_seq_lens",
+           "GRIDS", "PAPER_BANDWIDTHS", "PAPER_SPEEDUP", "paper_deadlines", "rescale_server", "server_speedups",
+           "rounding", "overall_rounding"]
 
 SOLVERS = APP_SOLVERS
 DEFAULT_BANDWIDTHS = (10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
 _MAX_W = 1 << 20  # cap on DP budget units per pass (memory and time): T grows instead
+GRIDS = ("default", "paper")
+PAPER_BANDWIDTHS = (50.0, 100.0, 200.0, 500.0, 1000.0)
+PAPER_SPEEDUP = 79.0      # the paper's server over its 1-core client, whole model
+PAPER_TOP_GAP = 0.05      # paper grid: the loosest deadline is 95 % of the all-client latency
+ROUNDING_POINTS = 0.01    # "exact keeps more than 1 point more on the client than dp"
 
 # The paper's §IV-C numbers: average share moved to the client (DP) and improvement over greedy, %.
 PAPER = {
@@ -63,6 +85,8 @@ PAPER = {
 def paper_key(model: str) -> str | None:
     """Which paper row a model name corresponds to (bert-base -> bert, cmt-s -> cmt)."""
     name = model.lower()
+    if "@" in name:  # an attention variant: the paper's §IV-C numbers are for full attention
+        return None
     for key in ("gpt2", "bert", "cmt", "transformer"):
         if key in name:
             return "gpt2-like" if key == "gpt2" else key
@@ -83,8 +107,17 @@ class SweepConfig:
     exact: bool = True
     objective: str = "flops"
     gen_tokens: int = 0   # > 0: each cell is a whole request, prefill + N decode steps (SPEC §8)
+    grid: str = "default"
+    paper_steps: int = 8
+    server_speedup: float | None = None
 
     def __post_init__(self) -> None:
+        if self.grid not in GRIDS:
+            raise SplittuiError(f"sweep: grid must be one of {', '.join(GRIDS)}, got {self.grid!r}")
+        if self.paper_steps < 2:
+            raise SplittuiError("sweep: paper_steps must be >= 2")
+        if self.server_speedup is not None and not (self.server_speedup > 0 and math.isfinite(self.server_speedup)):
+            raise SplittuiError(f"--server-speedup: must be a finite number > 0, got {self.server_speedup}")
         if not self.bandwidths or any(not (b > 0 and math.isfinite(b)) for b in self.bandwidths):
             raise SplittuiError("sweep: bandwidths must be finite numbers > 0")
         if self.per_halving < 1 or self.max_steps < 0 or self.resolution < 1:
@@ -115,6 +148,7 @@ class Sweep:
     latency_ms: np.ndarray
     elapsed_s: float = 0.0
     config: SweepConfig = field(default_factory=SweepConfig)
+    speedups: tuple[float, ...] = ()   # whole-model client ms / server ms per swept length (after rescaling)
 
     @property
     def n_cells(self) -> int:
@@ -162,6 +196,43 @@ def deadline_series(profile: Profile, s: int, cfg: SweepConfig = SweepConfig()) 
             break
         out.append(d)
     return np.array(out)
+
+
+def paper_deadlines(profile: Profile, s: int, bw: float, cfg: SweepConfig = SweepConfig(grid="paper")) -> np.ndarray:
+    """The paper grid's deadlines (ms) for one (s, bandwidth) pair, loosest first (module docstring)."""
+    c = costs_for(profile, _scenario(s, bw, 1.0, cfg))
+    floor_ms = min_latency(c)
+    all_client = float(prefix_latencies(c)[-1])
+    no_split = float(prefix_latencies(c)[0])
+    hi = max(all_client * (1.0 - PAPER_TOP_GAP), floor_ms)
+    lo = no_split if floor_ms <= no_split < hi else floor_ms
+    if not hi > 0:
+        raise SplittuiError(f"{profile.model}: every policy takes 0 ms at seq {s}, so there is no deadline to sweep")
+    j = np.arange(cfg.paper_steps) / (cfg.paper_steps - 1)
+    return hi * (lo / hi) ** j
+
+
+def rescale_server(profile: Profile, speedup: float) -> Profile:
+    """The profile with every length's server_ms scaled so that sum(client_ms) / sum(server_ms) = speedup."""
+    client = np.array([layer.client_ms for layer in profile.layers]).sum(axis=0)
+    server = np.array([layer.server_ms for layer in profile.layers]).sum(axis=0)
+    if not (server > 0).all():
+        raise SplittuiError(f"--server-speedup: {profile.model} has a length whose server times are all 0")
+    factor = client / (speedup * server)
+    layers = tuple(replace(layer, server_ms=tuple(float(v) for v in np.array(layer.server_ms) * factor))
+                   for layer in profile.layers)
+    source = dict(profile.source, server=f"{profile.source.get('server', '')}; rescaled by --server-speedup "
+                                         f"{speedup:g} (whole-model client/server = {speedup:g} at every length)")
+    return replace(profile, layers=layers, source=source)
+
+
+def server_speedups(profile: Profile, seqs) -> tuple[float, ...]:
+    """Whole-model client time over server time at each length (interpolated like the costs)."""
+    out = []
+    for s in seqs:
+        c = costs_for(profile, _scenario(int(s), 1.0, 1.0, SweepConfig()))
+        out.append(float(c.client_ms.sum() / c.server_ms.sum()) if c.server_ms.sum() > 0 else math.inf)
+    return tuple(out)
 
 
 def _unit(series: np.ndarray, cfg: SweepConfig) -> float:
@@ -259,8 +330,13 @@ def _pair(profile: Profile, s: int, bw: float, series: np.ndarray, cfg: SweepCon
 def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *, progress=None) -> Sweep:
     """Sweep one profile. progress(done_pairs, total_pairs) is called after each (s, bw) pair."""
     t0 = time.perf_counter()
+    if cfg.server_speedup is not None:
+        profile = rescale_server(profile, cfg.server_speedup)
     seqs = sweep_seq_lens(profile, cfg)
-    series = {s: deadline_series(profile, s, cfg) for s in seqs}
+    if cfg.grid == "paper":
+        series = {(s, bw): paper_deadlines(profile, s, bw, cfg) for s in seqs for bw in cfg.bandwidths}
+    else:
+        series = {(s, bw): d for s in seqs for d in [deadline_series(profile, s, cfg)] for bw in cfg.bandwidths}
     total = len(seqs) * len(cfg.bandwidths)
     cols = {k: [] for k in ("seq", "bw", "step", "deadline", "unit", "total")}
     share, lat = [], []
@@ -268,9 +344,10 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *, progress=No
     for s in seqs:
         total_load = float(request_costs(profile, _scenario(s, 1.0, 1.0, cfg)).reward.sum())
         for bw in cfg.bandwidths:
-            cells = _pair(profile, s, bw, series[s], cfg)
-            for j, d in enumerate(series[s]):
-                for key, v in zip(cols, (s, bw, j, d, _unit(series[s], cfg), total_load), strict=False):
+            ser = series[(s, bw)]
+            cells = _pair(profile, s, bw, ser, cfg)
+            for j, d in enumerate(ser):
+                for key, v in zip(cols, (s, bw, j, d, _unit(ser, cfg), total_load), strict=True):
                     cols[key].append(v)
                 row = [cells[name][j] for name in cfg.solvers]
                 share.append([np.nan if r is None else r[0] / total_load if total_load > 0 else 0.0
@@ -283,7 +360,8 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *, progress=No
                  bandwidth=np.array(cols["bw"], dtype=float), step=np.array(cols["step"], dtype=np.int64),
                  deadline_ms=np.array(cols["deadline"]), unit_ms=np.array(cols["unit"]),
                  total_load=np.array(cols["total"]), client_share=np.clip(np.array(share), 0.0, 1.0),
-                 latency_ms=np.array(lat), elapsed_s=time.perf_counter() - t0, config=cfg)
+                 latency_ms=np.array(lat), elapsed_s=time.perf_counter() - t0, config=cfg,
+                 speedups=server_speedups(profile, seqs))
 
 
 # ----- aggregates ---------------------------------------------------------------------------------
@@ -293,13 +371,48 @@ def _agg(dp: np.ndarray, greedy: np.ndarray) -> dict:
     both = np.isfinite(dp) & np.isfinite(greedy)
     if not both.any():
         return {"cells": 0, "dp": math.nan, "greedy": math.nan, "improvement": math.nan,
-                "improvement_median": math.nan}
+                "improvement_median": math.nan, "improvement_mean": math.nan, "points": math.nan,
+                "server_reduction": math.nan, "server_reduction_mean": math.nan}
     d, g = dp[both], greedy[both]
     pos = g > 0
     ratios = (d[pos] - g[pos]) / g[pos]
     return {"cells": int(both.sum()), "dp": float(d.mean()), "greedy": float(g.mean()),
             "improvement": float((d.mean() - g.mean()) / g.mean()) if g.mean() > 0 else math.nan,
-            "improvement_median": float(np.median(ratios)) if ratios.size else math.nan}
+            "improvement_median": float(np.median(ratios)) if ratios.size else math.nan,
+            "improvement_mean": float(ratios.mean()) if ratios.size else math.nan,
+            "points": float(d.mean() - g.mean()), **_server_reduction(1.0 - d, 1.0 - g)}
+
+
+def _server_reduction(sd: np.ndarray, sg: np.ndarray) -> dict:
+    """SPEC §5: (L_greedy - L_dp) / L_greedy on server shares, ratio of means and mean of ratios."""
+    pos = sg > 0
+    return {"server_reduction": float((sg.mean() - sd.mean()) / sg.mean()) if sg.mean() > 0 else math.nan,
+            "server_reduction_mean": float(((sg[pos] - sd[pos]) / sg[pos]).mean()) if pos.any() else math.nan}
+
+
+def rounding(sw: Sweep) -> dict:
+    """Cells the DP loses to its time unit T, against the exact solver (needs exact in the sweep)."""
+    units = sw.unit_ms
+    out = {"unit_ms_min": float(units.min()) if units.size else math.nan,
+           "unit_ms_max": float(units.max()) if units.size else math.nan, "checked": "exact" in sw.solvers}
+    if "exact" not in sw.solvers:
+        return out | {"cells_behind": 0, "cells_infeasible": 0}
+    dp, ex = sw.share("dp"), sw.share("exact")
+    both = np.isfinite(dp) & np.isfinite(ex)
+    behind = both & (ex > dp + ROUNDING_POINTS)
+    return out | {"cells_behind": int(behind.sum()),
+                  "cells_infeasible": int((~np.isfinite(dp) & np.isfinite(ex)).sum()),
+                  "points_behind": float((ex[behind] - dp[behind]).mean()) if behind.any() else 0.0}
+
+
+def overall_rounding(sweeps: list[Sweep]) -> dict:
+    """rounding() summed over models."""
+    parts = [rounding(sw) for sw in sweeps]
+    return {"checked": all(p["checked"] for p in parts),
+            "cells_behind": sum(p["cells_behind"] for p in parts),
+            "cells_infeasible": sum(p["cells_infeasible"] for p in parts),
+            "unit_ms_min": min((p["unit_ms_min"] for p in parts), default=math.nan),
+            "unit_ms_max": max((p["unit_ms_max"] for p in parts), default=math.nan)}
 
 
 def summary(sw: Sweep) -> dict:
@@ -308,7 +421,8 @@ def summary(sw: Sweep) -> dict:
     out = _agg(dp, g)
     out.update(model=sw.model, n_cells=sw.n_cells, elapsed_s=sw.elapsed_s,
                dp_infeasible_greedy_feasible=int((~np.isfinite(dp) & np.isfinite(g)).sum()),
-               paper=PAPER.get(paper_key(sw.model) or "", None))
+               paper=PAPER.get(paper_key(sw.model) or "", None), rounding=rounding(sw),
+               speedup_min=min(sw.speedups, default=math.nan), speedup_max=max(sw.speedups, default=math.nan))
     if "exact" in sw.solvers:
         ex = _agg(sw.share("exact"), g)
         out.update(exact=ex["dp"], exact_improvement=ex["improvement"])

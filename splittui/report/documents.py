@@ -23,12 +23,12 @@ def clean(obj: Any) -> Any:
 
 
 def sweep_document(sweeps: list[Any]) -> dict[str, Any]:
-    from ..sweep import by_bandwidth, by_deadline, overall, summary, sweep_rows
+    from ..sweep import by_bandwidth, by_deadline, overall, overall_rounding, summary, sweep_rows
 
     cfg = sweeps[0].config
     return {"schema": "splittui.sweep/1",
             "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
-            "overall": overall(sweeps),
+            "overall": overall(sweeps), "overall_rounding": overall_rounding(sweeps),
             "models": [{"model": sw.model, "summary": summary(sw), "by_deadline": by_deadline(sw),
                         "by_bandwidth": by_bandwidth(sw), "cells": sweep_rows(sw)} for sw in sweeps]}
 
