@@ -182,7 +182,7 @@ def _dp_cells(c: Costs, series: np.ndarray, unit: float) -> list[tuple[float, fl
     """(client reward, exact latency, policy) of the DP at every deadline, from one pass at D_0."""
     tables = run_dp(replace(c, deadline_ms=float(series[0])), unit)
     best = tables.end_values()
-    out = []
+    out: list[tuple[float, float, np.ndarray] | None] = []
     for d in series:
         w = int(math.floor(d / unit + 1e-9))
         if not np.isfinite(best[w]):

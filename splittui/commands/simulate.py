@@ -158,8 +158,8 @@ def limits_table(res):
 
     t = Table(title=f"requests at once: FLOPs (Ω) and server memory ({res.server_mem_bytes / 1e9:g} GB, weights "
                     f"{res.config.weights})", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1),
-              caption="FLOPs, memory: mean requests each resource holds at once; binds: the smaller; weights: GB reserved "
-                      "(shared); mem used: within the horizon", caption_justify="left")
+              caption="FLOPs, memory: mean requests each resource holds at once; binds: the smaller; "
+                      "weights: GB reserved (shared); mem used: within the horizon", caption_justify="left")
     for col in ("method", "GB/req", "weights", "mem used", "FLOPs", "memory", "binds"):
         t.add_column(col, justify="left" if col in ("method", "binds") else "right", no_wrap=True)
     for s in res.stats.values():

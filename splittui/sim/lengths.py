@@ -108,14 +108,15 @@ def series_sum(knots: np.ndarray, values: np.ndarray, first: np.ndarray, count: 
     k, v = np.asarray(knots, dtype=np.float64), np.asarray(values, dtype=np.float64)
     lo = np.asarray(first, dtype=np.float64)
     hi = lo + np.asarray(count, dtype=np.float64)
-    return _prefix(k, v, hi) - _prefix(k, v, lo)
+    out: np.ndarray = _prefix(k, v, hi) - _prefix(k, v, lo)
+    return out
 
 
 def interp_at(knots: np.ndarray, values: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Per row: the linear interpolation of (knots, values) at context c (within the knots)."""
     k, v = np.asarray(knots, dtype=np.float64), np.asarray(values, dtype=np.float64)
     c = np.asarray(c, dtype=np.float64)
-    out = v[:, 0].copy()
+    out: np.ndarray = v[:, 0].copy()
     for j in range(k.shape[1] - 1):
         a, b = k[:, j], k[:, j + 1]
         slope = (v[:, j + 1] - v[:, j]) / np.where(b > a, b - a, 1.0)

@@ -171,13 +171,19 @@ class _Stream:
     load: np.ndarray
 
 
-def _length_costs(lc: LengthCosts, pick: np.ndarray, tokens: np.ndarray):
+_Arrays = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
+
+
+def _length_costs(lc: LengthCosts, pick: np.ndarray, tokens: np.ndarray) -> _Arrays:
+    """(load, latency ms, weight bytes, KV bytes) per request, evaluated in blocks."""
     parts = [lc.costs(pick[i:i + _CHUNK], tokens[i:i + _CHUNK]) for i in range(0, len(pick), _CHUNK)]
 
-    def cat(name: str):
+    def cat(name: str) -> np.ndarray | None:
         vals = [getattr(p, name) for p in parts]
         return None if not vals or vals[0] is None else np.concatenate(vals)
-    return cat("load"), cat("latency_ms"), cat("weight_bytes"), cat("kv_bytes")
+    load, ms = cat("load"), cat("latency_ms")
+    assert load is not None and ms is not None
+    return load, ms, cat("weight_bytes"), cat("kv_bytes")
 
 
 def _stream(cells: Cells, method: str, cfg: SimConfig, pick: np.ndarray, tokens: np.ndarray | None) -> _Stream:
@@ -265,7 +271,8 @@ def _free_memory(cells: Cells, cfg: SimConfig, method: str) -> tuple[float | Non
     return total - resident, resident
 
 
-def _draw_tokens(cells: Cells, cfg: SimConfig, rng: np.random.Generator, pick: np.ndarray):
+def _draw_tokens(cells: Cells, cfg: SimConfig, rng: np.random.Generator,
+                 pick: np.ndarray) -> tuple[np.ndarray | None, int]:
     """(tokens capped to what each cell's profile covers, count capped), or (None, 0) without a distribution."""
     if cfg.tokens is None:
         return None, 0
