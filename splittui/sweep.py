@@ -50,7 +50,7 @@ import numpy as np
 
 from .costs import Costs, breakdown, costs_for, min_latency
 from .errors import SplittuiError
-from .generation import request_costs
+from .generation import phase_costs, request_costs
 from .model import Profile, Scenario
 from .solvers import APP_SOLVERS
 from .solvers.baselines import prefix_latencies
@@ -61,9 +61,10 @@ __all__ = ["SweepConfig", "Sweep", "Chart", "PAPER", "SOLVERS", "DEFAULT_BANDWID
            "deadline_series", "run_sweep", "summary", "by_deadline", "by_bandwidth", "charts",
            "sweep_rows", "paper_key", "overall", "sim_cells", "IMPROVEMENT_CAP", "sweep_seq_lens",
            "GRIDS", "PAPER_BANDWIDTHS", "PAPER_SPEEDUP", "paper_deadlines", "rescale_server", "server_speedups",
-           "rounding", "overall_rounding"]
+           "rounding", "overall_rounding", "POLICY_SOLVERS"]
 
 SOLVERS = APP_SOLVERS
+POLICY_SOLVERS = ("dp", "greedy", "single-split", "no-split")   # whose per-cell placements a Sweep keeps
 DEFAULT_BANDWIDTHS = (10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
 _MAX_W = 1 << 20  # cap on DP budget units per pass (memory and time): T grows instead
 GRIDS = ("default", "paper")
@@ -149,6 +150,13 @@ class Sweep:
     elapsed_s: float = 0.0
     config: SweepConfig = field(default_factory=SweepConfig)
     speedups: tuple[float, ...] = ()   # whole-model client ms / server ms per swept length (after rescaling)
+    policies: dict[str, np.ndarray] = field(default_factory=dict)   # solver -> (n, L) int8; -1 rows: infeasible
+
+    def policy(self, solver: str) -> np.ndarray:
+        """Per cell, the solver's placement (1 = client); rows of -1 where infeasible (not kept for exact)."""
+        if solver not in self.policies:
+            raise SplittuiError(f"sweep: the placements of {solver} are not kept (only {', '.join(self.policies)})")
+        return self.policies[solver]
 
     @property
     def n_cells(self) -> int:
@@ -241,11 +249,11 @@ def _unit(series: np.ndarray, cfg: SweepConfig) -> float:
     return max(series[-1] / cfg.resolution, series[0] / _MAX_W)
 
 
-def _dp_cells(c: Costs, series: np.ndarray, unit: float) -> list[tuple[float, float] | None]:
-    """(client reward, exact latency) of the DP policy at every deadline, from one pass at D_0."""
+def _dp_cells(c: Costs, series: np.ndarray, unit: float) -> list[tuple[float, float, np.ndarray] | None]:
+    """(client reward, exact latency, policy) of the DP at every deadline, from one pass at D_0."""
     tables = run_dp(replace(c, deadline_ms=float(series[0])), unit)
     best = tables.end_values()
-    out = []
+    out: list[tuple[float, float, np.ndarray] | None] = []
     for d in series:
         w = int(math.floor(d / unit + 1e-9))
         if not np.isfinite(best[w]):
@@ -253,24 +261,29 @@ def _dp_cells(c: Costs, series: np.ndarray, unit: float) -> list[tuple[float, fl
             continue
         policy = backtrack(replace(tables, ints=replace(tables.ints, W=w)))
         x = np.asarray(policy, dtype=np.int8)
-        out.append((float(c.reward[x == 1].sum()), breakdown(c, x).total_ms))
+        out.append((float(c.reward[x == 1].sum()), breakdown(c, x).total_ms, x))
     return out
+
+
+def _prefix(n: int, k: int) -> np.ndarray:
+    """The policy with layers 0..k-1 on the client and the rest on the server."""
+    return (np.arange(n) < k).astype(np.int8)
 
 
 def _prefix_cells(c: Costs, series: np.ndarray) -> dict[str, list]:
     """greedy / single-split / no-split at every deadline from one prefix-latency pass."""
     lat = prefix_latencies(c)
     cum = np.concatenate(([0.0], np.cumsum(c.reward)))
-    out = {"greedy": [], "single-split": [], "no-split": []}
+    out: dict[str, list] = {"greedy": [], "single-split": [], "no-split": []}
     for d in series:
         ok = lat <= d + 1e-9 * max(1.0, d)
-        out["no-split"].append((0.0, lat[0]) if ok[0] else None)
+        out["no-split"].append((0.0, lat[0], _prefix(c.n, 0)) if ok[0] else None)
         bad = np.flatnonzero(~ok[1:])
         k = c.n if bad.size == 0 else int(bad[0])
-        out["greedy"].append((cum[k], lat[k]) if (k > 0 or ok[0]) else None)
+        out["greedy"].append((cum[k], lat[k], _prefix(c.n, k)) if (k > 0 or ok[0]) else None)
         if ok.any():
             best = int(np.flatnonzero(ok)[np.argmax(cum[ok])])
-            out["single-split"].append((cum[best], lat[best]))
+            out["single-split"].append((cum[best], lat[best], _prefix(c.n, best)))
         else:
             out["single-split"].append(None)
     return out
@@ -313,12 +326,12 @@ def _exact_cells(c: Costs, series: np.ndarray) -> list:
     out = []
     for d in series:
         i = int(np.searchsorted(lat, d + 1e-9 * max(1.0, d), side="right")) - 1
-        out.append(None if i < 0 else (float(rew[i]), float(lat[i])))
+        out.append(None if i < 0 else (float(rew[i]), float(lat[i]), None))
     return out
 
 
 def _pair(profile: Profile, s: int, bw: float, series: np.ndarray, cfg: SweepConfig) -> dict[str, list]:
-    """Every solver's (client reward, latency) or None, at each deadline of one (s, bw) pair."""
+    """Every solver's (client reward, latency, policy or None) or None, at each deadline of one (s, bw) pair."""
     unit = _unit(series, cfg)
     c = request_costs(profile, _scenario(s, bw, float(series[0]), cfg, unit))
     cells = {"dp": _dp_cells(c, series, unit), **_prefix_cells(c, series)}
@@ -338,8 +351,10 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *, progress=No
     else:
         series = {(s, bw): d for s in seqs for d in [deadline_series(profile, s, cfg)] for bw in cfg.bandwidths}
     total = len(seqs) * len(cfg.bandwidths)
-    cols = {k: [] for k in ("seq", "bw", "step", "deadline", "unit", "total")}
+    cols: dict[str, list] = {k: [] for k in ("seq", "bw", "step", "deadline", "unit", "total")}
     share, lat = [], []
+    pols: dict[str, list] = {m: [] for m in POLICY_SOLVERS}
+    none = np.full(profile.n_layers, -1, dtype=np.int8)
     done = 0
     for s in seqs:
         total_load = float(request_costs(profile, _scenario(s, 1.0, 1.0, cfg)).reward.sum())
@@ -353,6 +368,8 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *, progress=No
                 share.append([np.nan if r is None else r[0] / total_load if total_load > 0 else 0.0
                               for r in row])
                 lat.append([np.nan if r is None else r[1] for r in row])
+                for m in pols:
+                    pols[m].append(none if cells[m][j] is None else cells[m][j][2])
             done += 1
             if progress is not None:
                 progress(done, total)
@@ -361,7 +378,8 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *, progress=No
                  deadline_ms=np.array(cols["deadline"]), unit_ms=np.array(cols["unit"]),
                  total_load=np.array(cols["total"]), client_share=np.clip(np.array(share), 0.0, 1.0),
                  latency_ms=np.array(lat), elapsed_s=time.perf_counter() - t0, config=cfg,
-                 speedups=server_speedups(profile, seqs))
+                 speedups=server_speedups(profile, seqs),
+                 policies={m: np.array(v, dtype=np.int8).reshape(-1, profile.n_layers) for m, v in pols.items()})
 
 
 # ----- aggregates ---------------------------------------------------------------------------------
@@ -523,17 +541,114 @@ def sweep_rows(sw: Sweep) -> list[dict]:
     return rows
 
 
-def sim_cells(sweeps: list[Sweep], methods: tuple[str, ...] = ("dp", "greedy", "no-split")):
-    """The cells of one or more sweeps where every method is feasible, as simulation input."""
+def sim_cells(sweeps: list[Sweep], methods: tuple[str, ...] = ("dp", "greedy", "no-split"), *,
+              profiles: list[Profile] | None = None, decode: bool = False):
+    """The cells of one or more sweeps where every method is feasible, as simulation input.
+
+    With ``profiles`` (one per sweep) also each method's costs as functions of the output length
+    and its shared server weights (``Cells.lengths``, ``Cells.resident_bytes``); ``decode``: the
+    requests may decode (needs the profiles' decode costs), else they stay at the planned length.
+    """
     from .sim import Cells
 
     deadline, load, lat = [], {m: [] for m in methods}, {m: [] for m in methods}
+    oks = []
     for sw in sweeps:
         ok = np.all([np.isfinite(sw.share(m)) for m in methods], axis=0)
+        oks.append(ok)
         deadline.append(sw.deadline_ms[ok])
         for m in methods:
             load[m].append(sw.server_load(m)[ok])
             lat[m].append(sw.latency(m)[ok])
     cat = np.concatenate
+    plan = sweeps[0].config.gen_tokens if sweeps else 0
+    lengths = resident = None
+    if profiles is not None:
+        if len(profiles) != len(sweeps):
+            raise SplittuiError("sim_cells: give one profile per sweep")
+        lengths, resident = _length_tables(sweeps, profiles, oks, methods, decode)
     return Cells(deadline_ms=cat(deadline), server_load={m: cat(v) for m, v in load.items()},
-                 latency_ms={m: cat(v) for m, v in lat.items()})
+                 latency_ms={m: cat(v) for m, v in lat.items()}, lengths=lengths, plan_tokens=plan,
+                 resident_bytes=resident or {})
+
+
+# ----- request costs by output length, for the simulation (sim.lengths) --------------------------
+
+def _layer_table(profile: Profile, name: str) -> np.ndarray:
+    return np.array([getattr(layer, name) for layer in profile.layers], dtype=np.float64)   # (L, K)
+
+
+def _knot_steps(profile: Profile, cfg: SweepConfig, bw: float) -> list[Costs]:
+    """One decode step's chain at each of the profile's lengths (context c = the length)."""
+    return [phase_costs(profile, _scenario(k, bw, 1.0, replace(cfg, gen_tokens=1))).decode  # type: ignore[misc]
+            for k in profile.seq_lens]
+
+
+def _one_model(sw: Sweep, profile: Profile, rows: np.ndarray, method: str, *, decode: bool,
+               mem: bool) -> dict[str, np.ndarray]:
+    """LengthCosts columns of one sweep's kept cells under one method (knotted ones: (rows, K))."""
+    cfg, K = sw.config, len(profile.seq_lens)
+    w_tab, kv_tab = (_layer_table(profile, "weight_bytes"), _layer_table(profile, "kv_bytes")) if mem else (None, None)
+    steps: dict[float, list[Costs]] = {}
+    pre: dict[tuple[int, float], Costs] = {}
+    out: dict[str, list] = {k: [] for k in ("seq", "max_tokens", "prefill_load", "prefill_ms", "step_load",
+                                            "step_ms", "weight_bytes", "kv_bytes")}
+    for i in rows:
+        s, bw, x = int(sw.seq[i]), float(sw.bandwidth[i]), sw.policy(method)[i]
+        key = (s, bw)
+        if key not in pre:
+            pre[key] = phase_costs(profile, _scenario(s, bw, 1.0, replace(cfg, gen_tokens=0))).prefill
+        server = x == 0
+        out["seq"].append(s)
+        out["max_tokens"].append(profile.seq_range[1] - s + 1 if decode else cfg.gen_tokens)
+        out["prefill_load"].append(float(pre[key].reward[server].sum()))
+        out["prefill_ms"].append(breakdown(pre[key], x).total_ms)
+        if decode:
+            if bw not in steps:
+                steps[bw] = _knot_steps(profile, cfg, bw)
+            out["step_load"].append([float(d.reward[server].sum()) for d in steps[bw]])
+            out["step_ms"].append([breakdown(d, x).total_ms for d in steps[bw]])
+        else:
+            out["step_load"].append([0.0] * K)
+            out["step_ms"].append([0.0] * K)
+        if w_tab is not None and kv_tab is not None:
+            out["weight_bytes"].append(w_tab[server].sum(axis=0))
+            out["kv_bytes"].append(kv_tab[server].sum(axis=0))
+    keys = [k for k in out if mem or k not in ("weight_bytes", "kv_bytes")]
+    return {k: np.array(out[k], dtype=np.float64).reshape(len(rows), K) if k in _KNOTTED
+            else np.array(out[k], dtype=np.float64) for k in keys}
+
+
+_KNOTTED = ("step_load", "step_ms", "weight_bytes", "kv_bytes")
+
+
+def _pad(a: np.ndarray, k: int) -> np.ndarray:
+    """Rows padded to k columns by repeating the last (a zero-length piece adds nothing)."""
+    return np.concatenate([a, np.repeat(a[:, -1:], k - a.shape[1], axis=1)], axis=1) if a.shape[1] < k else a
+
+
+def _length_tables(sweeps: list[Sweep], profiles: list[Profile], oks: list[np.ndarray], methods: tuple[str, ...],
+                   decode: bool):
+    from .sim import LengthCosts
+
+    K = max(len(p.seq_lens) for p in profiles)
+    mem = all(p.has_server_mem for p in profiles)
+    lengths, resident = {}, {}
+    for m in methods:
+        parts, knots, res = [], [], 0.0
+        for sw, prof, ok in zip(sweeps, profiles, oks, strict=True):
+            rows = np.flatnonzero(ok)
+            parts.append(_one_model(sw, prof, rows, m, decode=decode, mem=mem))
+            knots.append(np.tile(np.array(prof.seq_lens, dtype=np.float64), (len(rows), 1)))
+            if mem and rows.size:
+                used = np.any(sw.policy(m)[rows] == 0, axis=0)
+                res += float(_layer_table(prof, "weight_bytes")[used].max(axis=1, initial=0.0).sum())
+        col = {k: np.concatenate([_pad(p[k], K) if k in _KNOTTED else p[k] for p in parts]) for k in parts[0]}
+        lengths[m] = LengthCosts(seq=col["seq"].astype(np.int64), max_tokens=col["max_tokens"].astype(np.int64),
+                                 prefill_load=col["prefill_load"], prefill_ms=col["prefill_ms"],
+                                 knots=np.concatenate([_pad(k, K) for k in knots]), step_load=col["step_load"],
+                                 step_ms=col["step_ms"], weight_bytes=col.get("weight_bytes") if mem else None,
+                                 kv_bytes=col.get("kv_bytes") if mem else None,
+                                 load_is_memory=sweeps[0].config.objective == "server_mem")
+        resident[m] = res
+    return lengths, resident
