@@ -22,9 +22,8 @@ from splittui.model import Scenario
 __all__ = ["CORE", "Chain", "chains", "profile_docs", "spec_latency", "spec_reward", "Oracle", "oracle",
            "scenario_for", "meets_spec", "with_deadline"]
 
-# Shared settings: ~100 examples per property keeps the whole core suite well under a minute.
-CORE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-                print_blob=True)
+# Shared settings: the number of examples comes from the hypothesis profile (tests/core/conftest.py).
+CORE = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
 
 UNITS_EXACT = (0.25, 0.5, 1.0, 2.0)       # binary fractions: integer multiples add up exactly
 UNITS_ANY = (0.3, 0.7, 1.0, 1.3, 2.9)

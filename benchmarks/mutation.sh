@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Mutation testing of the numerical core (not in CI): mutmut over costs.py, solvers/, policy.py and
+# sim/ with the fast core tests ([tool.mutmut] in pyproject.toml), then the score per module.
+#
+#   benchmarks/mutation.sh                 every module, from scratch (mutants/ is rebuilt)
+#   benchmarks/mutation.sh costs solvers   only these (mutant-name globs: splittui.costs*, ...)
+#   KEEP=1 benchmarks/mutation.sh          reuse mutants/ (only unchecked mutants run)
+#   benchmarks/mutation.sh --report        print the table of the last run only
+#
+# Environment: MUTMUT (default: mutmut on PATH), PYTHON, JOBS (parallel workers, default: CPU count),
+# HYPOTHESIS_PROFILE (default "mutation": few examples, derandomised; see tests/core/conftest.py).
+# Target (issue 15): >= 90 % killed in costs.py and solvers/. Survivors: `mutmut show NAME`.
+# Slow: minutes per module on a quiet 2-core machine; say how loaded the machine was with the figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MUTMUT=${MUTMUT:-mutmut}
+PYTHON=${PYTHON:-python}
+export HYPOTHESIS_PROFILE=${HYPOTHESIS_PROFILE:-mutation}
+unset PYTHONPATH   # the tests must import the mutated copy in mutants/, never this tree
+
+report() {
+  "$PYTHON" - <<'PYEOF'
+import json
+from collections import Counter
+from pathlib import Path
+
+groups = {"costs.py": "splittui/costs.py", "solvers/": "splittui/solvers/", "policy.py": "splittui/policy.py",
+          "sim/": "splittui/sim/"}
+# mutmut's exit codes (mutmut.stats.status_by_exit_code)
+status = {1: "killed", 3: "killed", 37: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped",
+          36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout", None: "not checked"}
+rows = {g: Counter() for g in groups}
+survivors = []
+for meta in sorted(Path("mutants/splittui").rglob("*.py.meta")):
+    src = str(meta.relative_to("mutants"))[: -len(".meta")]
+    group = next((g for g, prefix in groups.items() if src.startswith(prefix)), None)
+    if group is None:
+        continue
+    for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+        st = status.get(code, "suspicious")
+        rows[group][st] += 1
+        if st in ("survived", "no tests", "suspicious"):
+            survivors.append(f"{st:9} {name}")
+print(f"{'module':10} {'mutants':>7} {'killed':>7} {'timeout':>7} {'survived':>8} {'no tests':>8} {'other':>5} {'score':>6}")
+for g, c in rows.items():
+    n = sum(c.values())
+    if not n:
+        continue
+    dead = c["killed"] + c["timeout"]
+    other = n - dead - c["survived"] - c["no tests"]
+    print(f"{g:10} {n:7} {c['killed']:7} {c['timeout']:7} {c['survived']:8} {c['no tests']:8} {other:5} "
+          f"{100 * dead / n:5.1f}%")
+print("score = (killed + timeout) / mutants; 'no tests' counts as not killed")
+if survivors:
+    print("\nnot killed (mutmut show NAME):")
+    print("\n".join(survivors))
+PYEOF
+}
+
+if [[ "${1:-}" == "--report" ]]; then report; exit 0; fi
+[[ -n "${KEEP:-}" ]] || rm -rf mutants
+globs=()
+for m in "$@"; do globs+=("splittui.${m%.py}*"); done
+"$MUTMUT" run --max-children "${JOBS:-$(nproc)}" "${globs[@]}"
+report
