@@ -9,11 +9,10 @@ asymmetric or equal, the delay zero or not, start and end on either side, every 
 from __future__ import annotations
 
 import math
-import random
 
 import numpy as np
 import oracle as O
-from core_strategies import CORE
+from core_strategies import CORE, oracle_cases
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -21,50 +20,6 @@ from splittui.costs import costs_for, min_latency
 from splittui.model import Scenario
 from splittui.profiles import profile_from_doc
 from splittui.solvers import SOLVERS, evaluate, solve
-
-_FIELDS = ("flops", "client_ms", "server_ms", "in_bytes", "mem_bytes")
-
-
-def _column(rng: random.Random, lens: list[int], hi: float) -> list[float]:
-    """Samples of one cost: zero, constant, a monotone quadratic in s, or arbitrary (non-monotone)."""
-    kind = rng.random()
-    if kind < 0.1:
-        return [0.0] * len(lens)
-    if kind < 0.2:
-        return [round(rng.uniform(0, hi), 3)] * len(lens)
-    if kind < 0.5:
-        a, b, c = (rng.uniform(0, hi) for _ in range(3))
-        top = lens[-1]
-        return [round(a + b * s / top + c * (s / top) ** 2, 3) for s in lens]
-    return [0.0 if rng.random() < 0.1 else round(rng.uniform(0, hi), 3) for _ in lens]
-
-
-@st.composite
-def cases(draw, *, max_layers: int = 6) -> tuple[dict, dict]:
-    """(profile document, scenario dict) with the deadline still to be set.
-
-    The structure comes from hypothesis; the cost samples from a seeded Random (drawing ~100 floats
-    one by one through hypothesis would cost most of the suite's time budget).
-    """
-    lens = sorted(draw(st.lists(st.integers(1, 4096), min_size=1, max_size=4, unique=True)))
-    L = draw(st.integers(1, max_layers))
-    rng = random.Random(draw(st.integers(0, 2**32 - 1)))
-    scale = {"flops": 1e9, "client_ms": 60.0, "server_ms": 8.0, "in_bytes": 4e6, "mem_bytes": 1e8}
-    with_mem = draw(st.booleans())
-    fields = _FIELDS if with_mem else _FIELDS[:-1]
-    layers = [{"name": f"l{i}", "kind": "linear", **{f: _column(rng, lens, scale[f]) for f in fields}}
-              for i in range(L)]
-    doc = {"schema": "splittui.profile/1", "model": "oracle", "seq_lens": lens,
-           "output_bytes": _column(rng, lens, 4e6), "layers": layers}
-    up = draw(st.floats(0.5, 1000.0))
-    sc = {"up_mbps": up, "down_mbps": draw(st.one_of(st.just(up), st.floats(0.5, 1000.0))),
-          "delay_ms": draw(st.one_of(st.just(0.0), st.floats(0.0, 30.0))),
-          "seq_len": draw(st.one_of(st.sampled_from(lens), st.integers(lens[0], lens[-1]))),
-          "start": draw(st.sampled_from(("client", "server"))), "end": draw(st.sampled_from(("client", "server"))),
-          "objective": draw(st.sampled_from(("flops", "server_ms", "mem_bytes") if with_mem
-                                            else ("flops", "server_ms"))),
-          "deadline_ms": 1.0}
-    return doc, sc
 
 
 def _scenario(sc: dict, **over) -> Scenario:
@@ -87,7 +42,7 @@ def _scale(values) -> float:
 
 
 @CORE
-@given(cases())
+@given(oracle_cases())
 def test_costs_for_term_by_term(case):
     doc, sc = case
     c = costs_for(profile_from_doc(doc), _scenario(sc))
@@ -104,7 +59,7 @@ def test_costs_for_term_by_term(case):
 
 
 @CORE
-@given(cases(), st.data())
+@given(oracle_cases(), st.data())
 def test_evaluate_matches_the_oracle(case, data):
     doc, sc = case
     k, sc = _with_deadline(doc, sc, data)
@@ -159,7 +114,7 @@ def _client_reward(res) -> float:
 
 
 @CORE
-@given(cases(), st.data())
+@given(oracle_cases(), st.data())
 def test_every_solver_reports_the_oracle_numbers(case, data):
     doc, sc = case
     k, sc = _with_deadline(doc, sc, data)
@@ -200,7 +155,7 @@ def test_every_solver_reports_the_oracle_numbers(case, data):
 
 
 @CORE
-@given(cases())
+@given(oracle_cases())
 def test_least_latency_is_the_oracle_minimum(case):
     doc, sc = case
     k = O.layer_costs(doc, sc)

@@ -1,0 +1,82 @@
+"""Edge rules of the cost model and the solvers' front door, each pinned on a case small enough to work
+out by hand, plus the frontier against the oracle (these were the survivors of mutation testing)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import oracle as O
+import pytest
+from core_strategies import CORE, oracle_cases
+from hypothesis import given
+from hypothesis import strategies as st
+
+from splittui.costs import costs_for
+from splittui.errors import SplittuiError
+from splittui.model import Scenario
+from splittui.profiles import profile_from_doc
+from splittui.solvers import frontier, frontier_costs, meets
+
+
+def test_meets_absorbs_float_noise_only():
+    # slack 1e-9 ms below a 1 ms deadline, 1e-9 relative above it
+    assert meets(0.5 + 0.5e-9, 0.5) and not meets(0.5 + 1.5e-9, 0.5)
+    assert meets(1000.0 + 0.9e-6, 1000.0) and not meets(1000.0 + 1.1e-6, 1000.0)
+    assert meets(3.0, 3.0) and meets(2.0, 3.0) and not meets(3.001, 3.0)
+
+
+def test_out_of_range_error_names_the_profile(tiny_doc):
+    prof = profile_from_doc(tiny_doc, source="tiny.json")
+    with pytest.raises(SplittuiError, match=r"^seq_len 512 is outside the profile's range 128\.\.256 \(tiny\.json\)$"):
+        costs_for(prof, Scenario(seq_len=512))
+    unnamed = profile_from_doc(tiny_doc, source="")
+    with pytest.raises(SplittuiError, match=r"\(tiny\)$"):   # no origin: the model's name
+        costs_for(unnamed, Scenario(seq_len=100))
+
+
+def test_mem_objective_needs_mem_bytes_everywhere(tiny_doc):
+    del tiny_doc["layers"][1]["mem_bytes"]
+    prof = profile_from_doc(tiny_doc, source="t.json")
+    with pytest.raises(SplittuiError, match=r"^t\.json: objective mem_bytes needs mem_bytes for every layer"):
+        costs_for(prof, Scenario(seq_len=128, objective="mem_bytes"))
+    assert costs_for(prof, Scenario(seq_len=128, objective="flops")).reward.tolist() == [1e6, 2e6, 3e6]
+
+
+@CORE
+@given(oracle_cases(max_layers=4), st.sampled_from((0.5, 1.0, 2.0)), st.floats(1.0, 2.5))
+def test_frontier_lies_between_the_oracle_optima(case, unit, factor):
+    """load[w] is a DP answer for deadline w*T: no better than the exact optimum at w*T, no worse than
+    the exact optimum at w*T - (2L+2)*T (SPEC §4); NaN exactly where the DP finds nothing."""
+    doc, sc = case
+    k = O.layer_costs(doc, sc)
+    lam = max(O.min_latency(k) * factor, unit)
+    scen = Scenario(**{**sc, "deadline_ms": lam, "unit_ms": unit})
+    prof = profile_from_doc(doc)
+    fr = frontier(prof, scen)
+    same = frontier_costs(costs_for(prof, scen), scen)
+    assert np.array_equal(fr.server_load, same.server_load, equal_nan=True)
+    total = sum(k["reward"])
+    assert math.isclose(fr.total_load, total, rel_tol=1e-9, abs_tol=1e-9)
+    W = math.floor(lam / unit + 1e-9)
+    assert len(fr.deadline_ms) == W + 1 and fr.deadline_ms[-1] == W * unit
+    L, tol = len(doc["layers"]), 1e-9 * max(1.0, total)
+    for w in range(W + 1):
+        best, worst = O.best_reward(k, w * unit), O.best_reward(k, (w - 2 * L - 2) * unit)
+        load = fr.server_load[w]
+        if best is None:
+            assert math.isnan(load), w
+            continue
+        if worst is not None:
+            assert not math.isnan(load) and load <= total - worst + tol, w
+        if not math.isnan(load):
+            assert total - best - tol <= load <= total + tol, w
+            assert load >= 0.0
+            share = fr.server_share[w]
+            assert math.isclose(share, load / total if total > 0 else 0.0, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_frontier_refuses_a_table_too_large(tiny_doc):
+    prof = profile_from_doc(tiny_doc)
+    with pytest.raises(SplittuiError, match="unit_ms 1e-06 is too small"):
+        frontier(prof, Scenario(seq_len=128, deadline_ms=1e6, unit_ms=1e-6))
