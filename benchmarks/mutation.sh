@@ -41,16 +41,17 @@ for meta in sorted(Path("mutants/splittui").rglob("*.py.meta")):
         rows[group][st] += 1
         if st in ("survived", "no tests", "suspicious"):
             survivors.append(f"{st:9} {name}")
-print(f"{'module':10} {'mutants':>7} {'killed':>7} {'timeout':>7} {'survived':>8} {'no tests':>8} {'other':>5} {'score':>6}")
+print(f"{'module':10} {'mutants':>7} {'killed':>7} {'timeout':>7} {'survived':>8} {'no tests':>8} {'other':>5} "
+      f"{'unchecked':>9} {'score':>6}")
 for g, c in rows.items():
-    n = sum(c.values())
+    n = sum(c.values()) - c["not checked"]
     if not n:
         continue
     dead = c["killed"] + c["timeout"]
     other = n - dead - c["survived"] - c["no tests"]
     print(f"{g:10} {n:7} {c['killed']:7} {c['timeout']:7} {c['survived']:8} {c['no tests']:8} {other:5} "
-          f"{100 * dead / n:5.1f}%")
-print("score = (killed + timeout) / mutants; 'no tests' counts as not killed")
+          f"{c['not checked']:9} {100 * dead / n:5.1f}%")
+print("score = (killed + timeout) / checked mutants ('no tests' counts as not killed; 'unchecked': not run)")
 if survivors:
     print("\nnot killed (mutmut show NAME):")
     print("\n".join(survivors))
@@ -61,5 +62,6 @@ if [[ "${1:-}" == "--report" ]]; then report; exit 0; fi
 [[ -n "${KEEP:-}" ]] || rm -rf mutants
 globs=()
 for m in "$@"; do globs+=("splittui.${m%.py}*"); done
-"$MUTMUT" run --max-children "${JOBS:-$(nproc)}" "${globs[@]}"
+# mutmut redraws a progress line with \r: keep its last state only
+"$MUTMUT" run --max-children "${JOBS:-$(nproc)}" "${globs[@]}" 2>&1 | tr '\r' '\n' | grep -vE 'Generating mutants|Running stats|Running clean tests|Listing all tests|^ *$' | tail -n 4 || true
 report

@@ -16,7 +16,7 @@ from splittui.costs import costs_for
 from splittui.errors import SplittuiError
 from splittui.model import Scenario
 from splittui.profiles import profile_from_doc
-from splittui.solvers import frontier, frontier_costs, meets
+from splittui.solvers import frontier, frontier_costs, meets, solve, solve_all
 
 
 def test_meets_absorbs_float_noise_only():
@@ -80,3 +80,31 @@ def test_frontier_refuses_a_table_too_large(tiny_doc):
     prof = profile_from_doc(tiny_doc)
     with pytest.raises(SplittuiError, match="unit_ms 1e-06 is too small"):
         frontier(prof, Scenario(seq_len=128, deadline_ms=1e6, unit_ms=1e-6))
+
+
+def test_only_the_dp_needs_a_coarse_enough_unit(tiny_doc):
+    """unit_ms is the DP's alone: the other solvers answer whatever the unit, the DP refuses a huge table."""
+    prof = profile_from_doc(tiny_doc)
+    sc = Scenario(seq_len=128, deadline_ms=1e6, unit_ms=1e-6)
+    for name in ("exact", "greedy", "single-split", "no-split", "brute-force"):
+        assert solve(prof, sc, name).feasible, name
+    with pytest.raises(SplittuiError, match="unit_ms 1e-06 is too small"):
+        solve(prof, sc, "dp")
+    with pytest.raises(SplittuiError, match="unit_ms 1e-06 is too small"):
+        solve_all(prof, sc)
+    assert set(solve_all(prof, sc, ("exact", "greedy"))) == {"exact", "greedy"}
+
+
+@CORE
+@given(oracle_cases(max_layers=4), st.sampled_from(("ceil", "round")), st.floats(0.9, 2.0))
+def test_frontier_end_is_the_dp_answer_in_either_rounding(case, rounding, factor):
+    doc, sc = case
+    k = O.layer_costs(doc, sc)
+    scen = Scenario(**{**sc, "deadline_ms": max(O.min_latency(k) * factor, 0.5), "unit_ms": 0.5,
+                       "rounding": rounding})
+    prof = profile_from_doc(doc)
+    fr, dp = frontier(prof, scen), solve(prof, scen, "dp")
+    if dp.policy is not None:   # round mode: a DP policy may miss Λ in exact floats, yet it is the answer
+        assert math.isclose(fr.server_load[-1], max(dp.server_load, 0.0), rel_tol=1e-9, abs_tol=1e-9)
+    else:
+        assert math.isnan(fr.server_load[-1]) and not dp.feasible
