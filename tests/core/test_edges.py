@@ -4,6 +4,7 @@ out by hand, plus the frontier against the oracle (these were the survivors of m
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import oracle as O
@@ -12,7 +13,7 @@ from core_strategies import CORE, oracle_cases
 from hypothesis import given
 from hypothesis import strategies as st
 
-from splittui.costs import costs_for
+from splittui.costs import Costs, breakdown, costs_for, latency
 from splittui.errors import SplittuiError
 from splittui.model import Scenario
 from splittui.profiles import profile_from_doc
@@ -108,3 +109,24 @@ def test_frontier_end_is_the_dp_answer_in_either_rounding(case, rounding, factor
         assert math.isclose(fr.server_load[-1], max(dp.server_load, 0.0), rel_tol=1e-9, abs_tol=1e-9)
     else:
         assert math.isnan(fr.server_load[-1]) and not dp.feasible
+
+
+def test_brute_force_layer_limit(monkeypatch):
+    """brute-force enumerates 2^L policies: up to BRUTE_FORCE_MAX_LAYERS layers, an error beyond."""
+    from splittui.solvers import baselines
+
+    monkeypatch.setattr(baselines, "BRUTE_FORCE_MAX_LAYERS", 3)
+    c = Costs(client_ms=np.ones(3), server_ms=np.ones(3), up_ms=np.ones(3), down_ms=np.ones(3), reward=np.ones(3),
+              up_out_ms=1.0, down_out_ms=1.0, start_client=True, end_client=True, deadline_ms=10.0)
+    assert baselines.brute_force_policy(c) == (1, 1, 1)
+    c4 = replace(c, client_ms=np.ones(4), server_ms=np.ones(4), up_ms=np.ones(4), down_ms=np.ones(4),
+                 reward=np.ones(4))
+    with pytest.raises(SplittuiError, match="^brute-force is limited to 3 layers, this chain has 4$"):
+        baselines.brute_force_policy(c4)
+
+
+def test_costs_latency_is_the_breakdown_total(tiny_doc):
+    c = costs_for(profile_from_doc(tiny_doc), Scenario(seq_len=128, up_mbps=8.0, delay_ms=1.0))
+    # x = (1, 0, 1): client 5 + 7, server 0.5; up 1 + 4096 B / 1000 B/ms, down the same; answer stays
+    assert math.isclose(latency(c, (1, 0, 1)), 12.5 + 2 * 5.096, rel_tol=1e-12)
+    assert latency(c, (1, 1, 1)) == breakdown(c, (1, 1, 1)).total_ms == 18.0
