@@ -6,6 +6,10 @@
 #   benchmarks/mutation.sh costs solvers   only these (mutant-name globs: splittui.costs*, ...)
 #   KEEP=1 benchmarks/mutation.sh          reuse mutants/ (only unchecked mutants run)
 #   benchmarks/mutation.sh --report        print the table of the last run only
+#   benchmarks/mutation.sh --sample N costs solvers
+#                                          a seeded random sample of N mutants per module, taken from the
+#                                          mutants/ of an earlier (even interrupted) run; the tests are
+#                                          refreshed there first. The report then covers the sample only.
 #
 # Environment: MUTMUT (default: mutmut on PATH), PYTHON, JOBS (parallel workers, default: CPU count),
 # HYPOTHESIS_PROFILE (default "mutation": few examples, derandomised; see tests/core/conftest.py).
@@ -31,12 +35,18 @@ status = {1: "killed", 3: "killed", 37: "killed", 0: "survived", 5: "no tests", 
           36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout", None: "not checked"}
 rows = {g: Counter() for g in groups}
 survivors = []
+sample_file = Path("mutants/sample.txt")
+sample = set(sample_file.read_text().split()) if sample_file.exists() else None
+if sample is not None:
+    print(f"(the {len(sample)} sampled mutants of {sample_file} only)")
 for meta in sorted(Path("mutants/splittui").rglob("*.py.meta")):
     src = str(meta.relative_to("mutants"))[: -len(".meta")]
     group = next((g for g, prefix in groups.items() if src.startswith(prefix)), None)
     if group is None:
         continue
     for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+        if sample is not None and name not in sample:
+            continue
         st = status.get(code, "suspicious")
         rows[group][st] += 1
         if st in ("survived", "no tests", "suspicious"):
@@ -58,10 +68,50 @@ if survivors:
 PYEOF
 }
 
-if [[ "${1:-}" == "--report" ]]; then report; exit 0; fi
+sample_names() {  # N module...: N seeded-random mutant names per module from mutants/*.meta
+  "$PYTHON" - "$@" <<'PYEOF'
+import json, random, sys
+from pathlib import Path
+n, modules = int(sys.argv[1]), sys.argv[2:]
+for m in modules:
+    prefix = "splittui." + m.removesuffix(".py").strip("/").replace("/", ".")
+    names = sorted(k for meta in Path("mutants/splittui").rglob("*.py.meta")
+                   for k in json.loads(meta.read_text())["exit_code_by_key"] if k.startswith(prefix + "."))
+    print("\n".join(sorted(random.Random(15).sample(names, min(n, len(names))))))
+PYEOF
+}
+
+case "${1:-}" in
+  --report) report; exit 0 ;;
+  --sample)
+    n=$2; shift 2
+    [[ -d mutants/splittui ]] || { echo "--sample needs mutants/ from an earlier run" >&2; exit 2; }
+    rm -rf mutants/tests && cp -r tests mutants/tests      # mutmut never refreshes a copied file
+    sample_names "$n" "$@" > mutants/sample.txt
+    mapfile -t names < mutants/sample.txt
+    # only the sampled mutants not killed yet (mutmut reruns every name it is given)
+    mapfile -t todo < <("$PYTHON" - <<'PYEOF'
+import json
+from pathlib import Path
+want = set(Path("mutants/sample.txt").read_text().split())
+for meta in Path("mutants/splittui").rglob("*.py.meta"):
+    for k, v in json.loads(meta.read_text())["exit_code_by_key"].items():
+        if k in want and v in (None, 0, 33):   # unchecked, survived or no tests: (re)run
+            print(k)
+PYEOF
+)
+    echo "sample: ${#names[@]} mutants, ${#todo[@]} to run"
+    if (( ${#todo[@]} )); then
+      "$MUTMUT" run --max-children "${JOBS:-$(nproc)}" "${todo[@]}" 2>&1 | tr '\r' '\n' \
+        | grep -vE 'Generating mutants|Running stats|Running clean tests|Listing all tests|^ *$' | tail -n 4 || true
+    fi
+    report; exit 0 ;;
+esac
 [[ -n "${KEEP:-}" ]] || rm -rf mutants
+rm -f mutants/sample.txt
 globs=()
 for m in "$@"; do globs+=("splittui.${m%.py}*"); done
 # mutmut redraws a progress line with \r: keep its last state only
-"$MUTMUT" run --max-children "${JOBS:-$(nproc)}" "${globs[@]}" 2>&1 | tr '\r' '\n' | grep -vE 'Generating mutants|Running stats|Running clean tests|Listing all tests|^ *$' | tail -n 4 || true
+"$MUTMUT" run --max-children "${JOBS:-$(nproc)}" "${globs[@]}" 2>&1 | tr '\r' '\n' \
+  | grep -vE 'Generating mutants|Running stats|Running clean tests|Listing all tests|^ *$' | tail -n 4 || true
 report
