@@ -10,6 +10,7 @@
 #                                          a seeded random sample of N mutants per module, taken from the
 #                                          mutants/ of an earlier (even interrupted) run; the tests are
 #                                          refreshed there first. The report then covers the sample only.
+#                                          SAMPLE_FILE=names.txt: that list of mutant names instead.
 #
 # Environment: MUTMUT (default: mutmut on PATH), PYTHON, JOBS (parallel workers, default: CPU count),
 # HYPOTHESIS_PROFILE (default "mutation": few examples, derandomised; see tests/core/conftest.py).
@@ -87,17 +88,17 @@ case "${1:-}" in
     n=$2; shift 2
     [[ -d mutants/splittui ]] || { echo "--sample needs mutants/ from an earlier run" >&2; exit 2; }
     rm -rf mutants/tests && cp -r tests mutants/tests      # mutmut never refreshes a copied file
-    sample_names "$n" "$@" > mutants/sample.txt
+    if [[ -n "${SAMPLE_FILE:-}" ]]; then cp "$SAMPLE_FILE" mutants/sample.txt; else sample_names "$n" "$@" > mutants/sample.txt; fi
     mapfile -t names < mutants/sample.txt
-    # only the sampled mutants not killed yet (mutmut reruns every name it is given)
+    # the sampled mutants not killed yet (mutmut reruns every name it is given)
     mapfile -t todo < <("$PYTHON" - <<'PYEOF'
 import json
 from pathlib import Path
-want = set(Path("mutants/sample.txt").read_text().split())
+want = Path("mutants/sample.txt").read_text().split()
+code = {}
 for meta in Path("mutants/splittui").rglob("*.py.meta"):
-    for k, v in json.loads(meta.read_text())["exit_code_by_key"].items():
-        if k in want and v in (None, 0, 33):   # unchecked, survived or no tests: (re)run
-            print(k)
+    code.update(json.loads(meta.read_text())["exit_code_by_key"])
+print("\n".join(k for k in want if code.get(k) in (None, 0, 33)))   # unchecked, survived, no tests
 PYEOF
 )
     echo "sample: ${#names[@]} mutants, ${#todo[@]} to run"
