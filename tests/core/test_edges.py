@@ -17,7 +17,7 @@ from splittui.costs import Costs, breakdown, costs_for, latency
 from splittui.errors import SplittuiError
 from splittui.model import Scenario
 from splittui.profiles import profile_from_doc
-from splittui.solvers import frontier, frontier_costs, meets, solve, solve_all
+from splittui.solvers import frontier, frontier_costs, meets, solve, solve_all, solve_costs
 
 
 def test_meets_absorbs_float_noise_only():
@@ -130,3 +130,34 @@ def test_costs_latency_is_the_breakdown_total(tiny_doc):
     # x = (1, 0, 1): client 5 + 7, server 0.5; up 1 + 4096 B / 1000 B/ms, down the same; answer stays
     assert math.isclose(latency(c, (1, 0, 1)), 12.5 + 2 * 5.096, rel_tol=1e-12)
     assert latency(c, (1, 1, 1)) == breakdown(c, (1, 1, 1)).total_ms == 18.0
+
+
+def _chain(**kw) -> Costs:
+    base = dict(client_ms=[10.0], server_ms=[1.0], up_ms=[2.0], down_ms=[2.0], reward=[0.0], up_out_ms=8.0,
+                down_out_ms=8.0, start_client=True, end_client=True, deadline_ms=20.0)
+    base.update(kw)
+    return Costs(**{k: np.array(v, dtype=np.float64) if isinstance(v, list) else v for k, v in base.items()})
+
+
+@pytest.mark.parametrize("end_client, want", [(True, (1,)), (False, (0,))])
+def test_exact_ties_go_to_the_fastest_counting_the_answer_transfer(end_client, want):
+    # no reward anywhere: every policy ties, the fastest wins. End on the client: x=1 takes 10 ms,
+    # x=0 takes 2 + 1 + 8 (answer down) = 11 ms. End on the server: x=1 takes 10 + 8 (answer up) = 18,
+    # x=0 takes 2 + 1 = 3.
+    c = _chain(end_client=end_client)
+    assert solve_costs(c, Scenario(deadline_ms=20.0), "exact").policy == want
+    assert solve_costs(c, Scenario(deadline_ms=20.0), "brute-force").policy == want
+
+
+@pytest.mark.parametrize("end_client", [True, False])
+@pytest.mark.parametrize("start_client", [True, False])
+def test_exact_finds_a_policy_that_meets_the_deadline_exactly(start_client, end_client):
+    # reward only on the client; the deadline is exactly the latency of all-client, so exact must
+    # return all-client (any other policy has less reward) although it has no slack at all
+    c = _chain(client_ms=[3.0, 4.0], server_ms=[1.0, 1.0], up_ms=[2.0, 2.0], down_ms=[2.0, 2.0], reward=[5.0, 7.0],
+               up_out_ms=0.5, down_out_ms=0.5, start_client=start_client, end_client=end_client)
+    lam = 7.0 + (0.0 if start_client else 2.0) + (0.0 if end_client else 0.5)
+    c = replace(c, deadline_ms=lam)
+    for name in ("exact", "brute-force", "dp"):
+        res = solve_costs(c, Scenario(deadline_ms=lam, unit_ms=0.5), name)
+        assert res.policy == (1, 1) and res.latency_ms == lam, name
