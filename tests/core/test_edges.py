@@ -17,7 +17,7 @@ from splittui.costs import Costs, breakdown, costs_for, latency
 from splittui.errors import SplittuiError
 from splittui.model import Scenario
 from splittui.profiles import profile_from_doc
-from splittui.solvers import frontier, frontier_costs, meets, solve, solve_all, solve_costs
+from splittui.solvers import evaluate_costs, frontier, frontier_costs, meets, solve, solve_all, solve_costs
 
 
 def test_meets_absorbs_float_noise_only():
@@ -161,3 +161,16 @@ def test_exact_finds_a_policy_that_meets_the_deadline_exactly(start_client, end_
     for name in ("exact", "brute-force", "dp"):
         res = solve_costs(c, Scenario(deadline_ms=lam, unit_ms=0.5), name)
         assert res.policy == (1, 1) and res.latency_ms == lam, name
+
+
+def test_front_door_defaults_and_unknown_solver(monkeypatch):
+    c = _chain()
+    sc = Scenario(deadline_ms=20.0)
+    assert solve_costs(c, sc).solver == "dp"                      # the default solver
+    res = evaluate_costs(c, (1,))
+    assert res.solver == "given" and res.solve_ms == 0.0
+    with pytest.raises(SplittuiError, match=r"^unknown solver 'fast': choose from dp, exact, greedy, single-split, "):
+        solve_costs(c, sc, "fast")
+    ticks = iter((10.0, 10.25))                                   # a fake clock: the solve takes 0.25 s
+    monkeypatch.setattr("splittui.solvers.time.perf_counter", lambda: next(ticks))
+    assert solve_costs(c, sc, "greedy").solve_ms == 250.0         # reported in ms
