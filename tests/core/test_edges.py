@@ -18,6 +18,7 @@ from splittui.errors import SplittuiError
 from splittui.model import Scenario
 from splittui.profiles import profile_from_doc
 from splittui.solvers import evaluate_costs, frontier, frontier_costs, meets, solve, solve_all, solve_costs
+from splittui.solvers.dp import dp_memory_bytes, integerise, run_dp
 
 
 def test_meets_absorbs_float_noise_only():
@@ -174,3 +175,22 @@ def test_front_door_defaults_and_unknown_solver(monkeypatch):
     ticks = iter((10.0, 10.25))                                   # a fake clock: the solve takes 0.25 s
     monkeypatch.setattr("splittui.solvers.time.perf_counter", lambda: next(ticks))
     assert solve_costs(c, sc, "greedy").solve_ms == 250.0         # reported in ms
+    ticks = iter((10.0, 10.5))
+    assert solve_costs(c, Scenario(deadline_ms=1.0), "exact").solve_ms == 500.0   # infeasible: still timed
+
+
+def test_round_mode_rounds_to_nearest_and_can_miss_the_deadline():
+    c = _chain(client_ms=[1.4], reward=[1.0], deadline_ms=1.0)
+    assert integerise(c, 1.0, "ceil").c.tolist() == [2] and integerise(c, 1.0, "round").c.tolist() == [1]
+    assert integerise(c, 1.0, "round").d_out == 8 and integerise(c, 1.0).W == 1
+    ceil = solve_costs(c, Scenario(deadline_ms=1.0), "dp")
+    rnd = solve_costs(c, Scenario(deadline_ms=1.0, rounding="round"), "dp")
+    assert ceil.policy is None and rnd.policy == (1,) and not rnd.feasible and rnd.latency_ms == 1.4
+
+
+def test_run_dp_itself_refuses_a_table_over_its_memory_limit():
+    c = _chain(deadline_ms=1000.0)
+    need = dp_memory_bytes(1, 1000)
+    run_dp(c, 1.0, mem_limit=int(need))                          # fits exactly
+    with pytest.raises(SplittuiError, match="too small for deadline_ms 1000"):
+        run_dp(c, 1.0, mem_limit=int(need) - 1)
