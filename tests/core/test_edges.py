@@ -18,7 +18,7 @@ from splittui.errors import SplittuiError
 from splittui.model import Scenario
 from splittui.profiles import profile_from_doc
 from splittui.solvers import evaluate_costs, frontier, frontier_costs, meets, solve, solve_all, solve_costs
-from splittui.solvers.dp import dp_memory_bytes, integerise, run_dp
+from splittui.solvers.dp import check_memory, dp_memory_bytes, integerise, run_dp
 
 
 def test_meets_absorbs_float_noise_only():
@@ -194,3 +194,8 @@ def test_run_dp_itself_refuses_a_table_over_its_memory_limit():
     run_dp(c, 1.0, mem_limit=int(need))                          # fits exactly
     with pytest.raises(SplittuiError, match="too small for deadline_ms 1000"):
         run_dp(c, 1.0, mem_limit=int(need) - 1)
+
+
+def test_a_unit_so_small_that_the_table_is_unbounded():
+    with pytest.raises(SplittuiError, match=r"W=inf units x 3 layers needs unbounded memory"):
+        check_memory(3, 1e10, 1e-308)
