@@ -176,7 +176,8 @@ def test_front_door_defaults_and_unknown_solver(monkeypatch):
     monkeypatch.setattr("splittui.solvers.time.perf_counter", lambda: next(ticks))
     assert solve_costs(c, sc, "greedy").solve_ms == 250.0         # reported in ms
     ticks = iter((10.0, 10.5))
-    assert solve_costs(c, Scenario(deadline_ms=1.0), "exact").solve_ms == 500.0   # infeasible: still timed
+    late = solve_costs(replace(c, deadline_ms=1.0), Scenario(deadline_ms=1.0), "exact")
+    assert not late.feasible and late.solve_ms == 500.0       # infeasible: still timed
 
 
 def test_round_mode_rounds_to_nearest_and_can_miss_the_deadline():
