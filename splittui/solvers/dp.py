@@ -63,6 +63,8 @@ def integerise(costs: Costs, unit_ms: float, rounding: str = "ceil") -> Integeri
 def dp_memory_bytes(n_layers: int, W: float) -> float:
     """Peak bytes the DP holds for W units: four padded float rows, two bool rows, the packed bits."""
     cells = W + 1
+    if not math.isfinite(cells):
+        return math.inf  # an absurd deadline/unit ratio (budget_units gives inf): refused, not an OverflowError
     return 4 * 2 * cells * 8 + 2 * cells + 2 * n_layers * math.ceil(cells / 8)
 
 
