@@ -29,9 +29,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .costs import Costs, breakdown, min_latency
 from .errors import SplittuiError
@@ -42,6 +45,9 @@ from .solvers.baselines import prefix_latencies
 from .solvers.dp import backtrack, run_dp
 from .solvers.exact import remaining_latency
 
+if TYPE_CHECKING:
+    from .sim import Cells
+
 __all__ = ["SweepConfig", "Sweep", "Chart", "PAPER", "SOLVERS", "DEFAULT_BANDWIDTHS",
            "deadline_series", "run_sweep", "summary", "by_deadline", "by_bandwidth", "charts",
            "sweep_rows", "paper_key", "overall", "sim_cells", "IMPROVEMENT_CAP", "sweep_seq_lens"]
@@ -51,7 +57,7 @@ DEFAULT_BANDWIDTHS = (10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
 _MAX_W = 1 << 20  # cap on DP budget units per pass (memory and time): T grows instead
 
 # The paper's §IV-C numbers: average share moved to the client (DP) and improvement over greedy, %.
-PAPER = {
+PAPER: dict[str, dict[str, float | None]] = {
     "transformer": {"offload": 28.9, "improvement": 14.6},
     "bert": {"offload": 27.8, "improvement": 5.5},
     "gpt2-like": {"offload": 29.2, "improvement": 12.5},
@@ -105,14 +111,14 @@ class Sweep:
 
     model: str
     solvers: tuple[str, ...]
-    seq: np.ndarray
-    bandwidth: np.ndarray
-    step: np.ndarray
-    deadline_ms: np.ndarray
-    unit_ms: np.ndarray
-    total_load: np.ndarray
-    client_share: np.ndarray
-    latency_ms: np.ndarray
+    seq: NDArray[np.int64]
+    bandwidth: NDArray[np.float64]
+    step: NDArray[np.int64]
+    deadline_ms: NDArray[np.float64]
+    unit_ms: NDArray[np.float64]
+    total_load: NDArray[np.float64]
+    client_share: NDArray[np.float64]
+    latency_ms: NDArray[np.float64]
     elapsed_s: float = 0.0
     config: SweepConfig = field(default_factory=SweepConfig)
 
@@ -120,14 +126,14 @@ class Sweep:
     def n_cells(self) -> int:
         return len(self.seq)
 
-    def share(self, solver: str) -> np.ndarray:
+    def share(self, solver: str) -> NDArray[np.float64]:
         """Client share of one solver per cell (NaN where infeasible)."""
         return self.client_share[:, self.solvers.index(solver)]
 
-    def server_load(self, solver: str) -> np.ndarray:
+    def server_load(self, solver: str) -> NDArray[np.float64]:
         return (1.0 - self.share(solver)) * self.total_load
 
-    def latency(self, solver: str) -> np.ndarray:
+    def latency(self, solver: str) -> NDArray[np.float64]:
         return self.latency_ms[:, self.solvers.index(solver)]
 
 
@@ -167,14 +173,15 @@ def deadline_series(profile: Profile, s: int, cfg: SweepConfig = SweepConfig()) 
 def _unit(series: np.ndarray, cfg: SweepConfig) -> float:
     if cfg.unit_ms is not None:
         return cfg.unit_ms
-    return max(series[-1] / cfg.resolution, series[0] / _MAX_W)
+    unit: float = max(series[-1] / cfg.resolution, series[0] / _MAX_W)
+    return unit
 
 
 def _dp_cells(c: Costs, series: np.ndarray, unit: float) -> list[tuple[float, float] | None]:
     """(client reward, exact latency) of the DP policy at every deadline, from one pass at D_0."""
     tables = run_dp(replace(c, deadline_ms=float(series[0])), unit)
     best = tables.end_values()
-    out = []
+    out: list[tuple[float, float] | None] = []
     for d in series:
         w = int(math.floor(d / unit + 1e-9))
         if not np.isfinite(best[w]):
@@ -186,11 +193,11 @@ def _dp_cells(c: Costs, series: np.ndarray, unit: float) -> list[tuple[float, fl
     return out
 
 
-def _prefix_cells(c: Costs, series: np.ndarray) -> dict[str, list]:
+def _prefix_cells(c: Costs, series: np.ndarray) -> dict[str, list[tuple[float, float] | None]]:
     """greedy / single-split / no-split at every deadline from one prefix-latency pass."""
     lat = prefix_latencies(c)
     cum = np.concatenate(([0.0], np.cumsum(c.reward)))
-    out = {"greedy": [], "single-split": [], "no-split": []}
+    out: dict[str, list[tuple[float, float] | None]] = {"greedy": [], "single-split": [], "no-split": []}
     for d in series:
         ok = lat <= d + 1e-9 * max(1.0, d)
         out["no-split"].append((0.0, lat[0]) if ok[0] else None)
@@ -215,7 +222,7 @@ def _front(lat: np.ndarray, rew: np.ndarray, keep: np.ndarray) -> tuple[np.ndarr
     return lat[sel], rew[sel]
 
 
-def _exact_cells(c: Costs, series: np.ndarray) -> list:
+def _exact_cells(c: Costs, series: np.ndarray) -> list[tuple[float, float] | None]:
     """The exact optimum at every deadline from one Pareto-label pass at D_0 (the exact frontier).
 
     Same labels as ``solvers.exact`` (dominance is independent of the deadline), pruned with the
@@ -239,14 +246,15 @@ def _exact_cells(c: Costs, series: np.ndarray) -> list:
     lat = np.concatenate((lab[1][0] + tail_c, lab[0][0] + tail_s))
     rew = np.concatenate((lab[1][1], lab[0][1]))
     lat, rew = _front(lat, rew, np.ones(lat.size, dtype=bool))
-    out = []
+    out: list[tuple[float, float] | None] = []
     for d in series:
         i = int(np.searchsorted(lat, d + 1e-9 * max(1.0, d), side="right")) - 1
         out.append(None if i < 0 else (float(rew[i]), float(lat[i])))
     return out
 
 
-def _pair(profile: Profile, s: int, bw: float, series: np.ndarray, cfg: SweepConfig) -> dict[str, list]:
+def _pair(profile: Profile, s: int, bw: float, series: np.ndarray, cfg: SweepConfig
+          ) -> dict[str, list[tuple[float, float] | None]]:
     """Every solver's (client reward, latency) or None, at each deadline of one (s, bw) pair."""
     unit = _unit(series, cfg)
     c = request_costs(profile, _scenario(s, bw, float(series[0]), cfg, unit))
@@ -256,14 +264,16 @@ def _pair(profile: Profile, s: int, bw: float, series: np.ndarray, cfg: SweepCon
     return cells
 
 
-def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *, progress=None) -> Sweep:
+def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *,
+              progress: Callable[[int, int], object] | None = None) -> Sweep:
     """Sweep one profile. progress(done_pairs, total_pairs) is called after each (s, bw) pair."""
     t0 = time.perf_counter()
     seqs = sweep_seq_lens(profile, cfg)
     series = {s: deadline_series(profile, s, cfg) for s in seqs}
     total = len(seqs) * len(cfg.bandwidths)
-    cols = {k: [] for k in ("seq", "bw", "step", "deadline", "unit", "total")}
-    share, lat = [], []
+    cols: dict[str, list[float]] = {k: [] for k in ("seq", "bw", "step", "deadline", "unit", "total")}
+    share: list[list[float]] = []
+    lat: list[list[float]] = []
     done = 0
     for s in seqs:
         total_load = float(request_costs(profile, _scenario(s, 1.0, 1.0, cfg)).reward.sum())
@@ -288,7 +298,7 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *, progress=No
 
 # ----- aggregates ---------------------------------------------------------------------------------
 
-def _agg(dp: np.ndarray, greedy: np.ndarray) -> dict:
+def _agg(dp: np.ndarray, greedy: np.ndarray) -> dict[str, Any]:
     """Mean shares and both improvement measures over the cells where dp and greedy are feasible."""
     both = np.isfinite(dp) & np.isfinite(greedy)
     if not both.any():
@@ -302,7 +312,7 @@ def _agg(dp: np.ndarray, greedy: np.ndarray) -> dict:
             "improvement_median": float(np.median(ratios)) if ratios.size else math.nan}
 
 
-def summary(sw: Sweep) -> dict:
+def summary(sw: Sweep) -> dict[str, Any]:
     """Per-model headline numbers (fractions, not %), with the paper's beside them."""
     dp, g = sw.share("dp"), sw.share("greedy")
     out = _agg(dp, g)
@@ -315,19 +325,19 @@ def summary(sw: Sweep) -> dict:
     return out
 
 
-def overall(sweeps: list[Sweep]) -> dict:
+def overall(sweeps: list[Sweep]) -> dict[str, Any]:
     """All models' cells pooled."""
     dp = np.concatenate([s.share("dp") for s in sweeps])
     g = np.concatenate([s.share("greedy") for s in sweeps])
     return _agg(dp, g)
 
 
-def by_deadline(sw: Sweep) -> dict[int, dict[int, dict]]:
+def by_deadline(sw: Sweep) -> dict[int, dict[int, dict[str, Any]]]:
     """{seq: {step: aggregate over bandwidths}} (Figs. 8-9)."""
-    out = {}
+    out: dict[int, dict[int, dict[str, Any]]] = {}
     dp, g = sw.share("dp"), sw.share("greedy")
     for s in np.unique(sw.seq):
-        row = {}
+        row: dict[int, dict[str, Any]] = {}
         for j in np.unique(sw.step[sw.seq == s]):
             m = (sw.seq == s) & (sw.step == j)
             row[int(j)] = _agg(dp[m], g[m]) | {"deadline_ms": float(sw.deadline_ms[m][0])}
@@ -335,7 +345,7 @@ def by_deadline(sw: Sweep) -> dict[int, dict[int, dict]]:
     return out
 
 
-def by_bandwidth(sw: Sweep) -> dict[float, dict]:
+def by_bandwidth(sw: Sweep) -> dict[float, dict[str, Any]]:
     """{bandwidth: aggregate over sequence lengths and deadlines} (Figs. 10-11)."""
     dp, g = sw.share("dp"), sw.share("greedy")
     return {float(b): _agg(dp[sw.bandwidth == b], g[sw.bandwidth == b]) for b in np.unique(sw.bandwidth)}
@@ -391,7 +401,7 @@ def charts(sw: Sweep) -> list[Chart]:
     ]
 
 
-def sweep_rows(sw: Sweep) -> list[dict]:
+def sweep_rows(sw: Sweep) -> list[dict[str, Any]]:
     """One flat dict per cell (CSV/JSON): client share, server share, latency, feasible per solver."""
     rows = []
     for i in range(sw.n_cells):
@@ -409,11 +419,13 @@ def sweep_rows(sw: Sweep) -> list[dict]:
     return rows
 
 
-def sim_cells(sweeps: list[Sweep], methods: tuple[str, ...] = ("dp", "greedy", "no-split")):
+def sim_cells(sweeps: list[Sweep], methods: tuple[str, ...] = ("dp", "greedy", "no-split")) -> Cells:
     """The cells of one or more sweeps where every method is feasible, as simulation input."""
     from .sim import Cells
 
-    deadline, load, lat = [], {m: [] for m in methods}, {m: [] for m in methods}
+    deadline: list[NDArray[np.float64]] = []
+    load: dict[str, list[NDArray[np.float64]]] = {m: [] for m in methods}
+    lat: dict[str, list[NDArray[np.float64]]] = {m: [] for m in methods}
     for sw in sweeps:
         ok = np.all([np.isfinite(sw.share(m)) for m in methods], axis=0)
         deadline.append(sw.deadline_ms[ok])

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ..errors import SplittuiError
 
@@ -25,17 +27,19 @@ CAPACITY_UNITS = 1 << 40
 _CHUNK = 1 << 15
 
 
-def _units(demand: np.ndarray, capacity: float) -> list[int]:
+def _units(demand: NDArray[np.float64], capacity: float) -> list[int]:
     units = np.ceil(np.asarray(demand, dtype=np.float64) / capacity * CAPACITY_UNITS - 1e-6)
     units = np.maximum(units, 0)
     if units.size and units.max() > CAPACITY_UNITS:
         i = int(np.argmax(units))
         raise SplittuiError(f"request {i} needs {demand[i]:.4g}, more than the whole capacity {capacity:.4g}: "
                             "raise the capacity (e.g. the concurrency N)")
-    return units.astype(np.int64).tolist()
+    out: list[int] = units.astype(np.int64).tolist()
+    return out
 
 
-def _iv(arrival, duration, demand, capacity) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _iv(arrival: ArrayLike, duration: ArrayLike, demand: ArrayLike, capacity: float
+        ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     arr = np.asarray(arrival, dtype=np.float64)
     dur = np.asarray(duration, dtype=np.float64)
     dem = np.asarray(demand, dtype=np.float64)
@@ -48,7 +52,8 @@ def _iv(arrival, duration, demand, capacity) -> tuple[np.ndarray, np.ndarray, np
     return arr, dur, dem
 
 
-def fifo_starts(arrival, duration, demand, capacity: float, *, progress=None) -> np.ndarray:
+def fifo_starts(arrival: ArrayLike, duration: ArrayLike, demand: ArrayLike, capacity: float, *,
+                progress: Callable[[int, int], object] | None = None) -> NDArray[np.float64]:
     """Start time of every request under the FIFO rule above. progress(done, total) per chunk."""
     arr_np, dur_np, dem_np = _iv(arrival, duration, demand, capacity)
     n = arr_np.size

@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..errors import SplittuiError
 from .queue import fifo_starts
@@ -95,7 +98,7 @@ class MethodStats:
     curve_t: np.ndarray              # arrival time, s
     curve_cum_wait_s: np.ndarray     # cumulative wait of requests arrived by then, s
 
-    def row(self) -> dict:
+    def row(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("method", "served", "mean_wait_s", "p50_wait_s", "p95_wait_s",
                                               "p99_wait_s", "max_wait_s", "utilisation", "throughput_per_s",
                                               "offered_load")}
@@ -129,7 +132,8 @@ def _rate(cells: Cells, cfg: SimConfig, capacity: float) -> float:
     return cfg.load * capacity / work
 
 
-def _stats(method: str, arrival, starts, dur, demand, capacity, horizon) -> MethodStats:
+def _stats(method: str, arrival: NDArray[np.float64], starts: NDArray[np.float64], dur: NDArray[np.float64],
+           demand: NDArray[np.float64], capacity: float, horizon: float) -> MethodStats:
     wait = starts - arrival
     ends = starts + dur
     used = demand * np.clip(np.minimum(ends, horizon) - starts, 0.0, None)
@@ -144,7 +148,8 @@ def _stats(method: str, arrival, starts, dur, demand, capacity, horizon) -> Meth
         curve_t=arrival[idx], curve_cum_wait_s=np.cumsum(wait)[idx])
 
 
-def simulate(cells: Cells, cfg: SimConfig = SimConfig(), *, progress=None) -> SimResult:
+def simulate(cells: Cells, cfg: SimConfig = SimConfig(), *,
+             progress: Callable[[int, int], object] | None = None) -> SimResult:
     """Run the stream under every method. progress(done, total) counts requests over all methods."""
     t0 = time.perf_counter()
     if cells.n == 0:
