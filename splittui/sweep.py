@@ -44,9 +44,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .costs import Costs, breakdown, costs_for, min_latency
 from .errors import SplittuiError
@@ -56,6 +59,12 @@ from .solvers import APP_SOLVERS
 from .solvers.baselines import prefix_latencies
 from .solvers.dp import backtrack, run_dp
 from .solvers.exact import remaining_latency
+
+if TYPE_CHECKING:
+    from .sim import Cells, LengthCosts
+
+# one solver's answer at one deadline: (client reward, latency, placement or None), or None if infeasible
+Cell = tuple[float, float, NDArray[np.int8] | None] | None
 
 __all__ = ["SweepConfig", "Sweep", "Chart", "PAPER", "SOLVERS", "DEFAULT_BANDWIDTHS",
            "deadline_series", "run_sweep", "summary", "by_deadline", "by_bandwidth", "charts",
@@ -74,7 +83,7 @@ PAPER_TOP_GAP = 0.05      # paper grid: the loosest deadline is 95 % of the all-
 ROUNDING_POINTS = 0.01    # "exact keeps more than 1 point more on the client than dp"
 
 # The paper's §IV-C numbers: average share moved to the client (DP) and improvement over greedy, %.
-PAPER = {
+PAPER: dict[str, dict[str, float | None]] = {
     "transformer": {"offload": 28.9, "improvement": 14.6},
     "bert": {"offload": 27.8, "improvement": 5.5},
     "gpt2-like": {"offload": 29.2, "improvement": 12.5},
@@ -139,14 +148,14 @@ class Sweep:
 
     model: str
     solvers: tuple[str, ...]
-    seq: np.ndarray
-    bandwidth: np.ndarray
-    step: np.ndarray
-    deadline_ms: np.ndarray
-    unit_ms: np.ndarray
-    total_load: np.ndarray
-    client_share: np.ndarray
-    latency_ms: np.ndarray
+    seq: NDArray[np.int64]
+    bandwidth: NDArray[np.float64]
+    step: NDArray[np.int64]
+    deadline_ms: NDArray[np.float64]
+    unit_ms: NDArray[np.float64]
+    total_load: NDArray[np.float64]
+    client_share: NDArray[np.float64]
+    latency_ms: NDArray[np.float64]
     elapsed_s: float = 0.0
     config: SweepConfig = field(default_factory=SweepConfig)
     speedups: tuple[float, ...] = ()   # whole-model client ms / server ms per swept length (after rescaling)
@@ -162,14 +171,14 @@ class Sweep:
     def n_cells(self) -> int:
         return len(self.seq)
 
-    def share(self, solver: str) -> np.ndarray:
+    def share(self, solver: str) -> NDArray[np.float64]:
         """Client share of one solver per cell (NaN where infeasible)."""
         return self.client_share[:, self.solvers.index(solver)]
 
-    def server_load(self, solver: str) -> np.ndarray:
+    def server_load(self, solver: str) -> NDArray[np.float64]:
         return (1.0 - self.share(solver)) * self.total_load
 
-    def latency(self, solver: str) -> np.ndarray:
+    def latency(self, solver: str) -> NDArray[np.float64]:
         return self.latency_ms[:, self.solvers.index(solver)]
 
 
@@ -234,9 +243,9 @@ def rescale_server(profile: Profile, speedup: float) -> Profile:
     return replace(profile, layers=layers, source=source)
 
 
-def server_speedups(profile: Profile, seqs) -> tuple[float, ...]:
+def server_speedups(profile: Profile, seqs: Sequence[int] | NDArray[np.int64]) -> tuple[float, ...]:
     """Whole-model client time over server time at each length (interpolated like the costs)."""
-    out = []
+    out: list[float] = []
     for s in seqs:
         c = costs_for(profile, _scenario(int(s), 1.0, 1.0, SweepConfig()))
         out.append(float(c.client_ms.sum() / c.server_ms.sum()) if c.server_ms.sum() > 0 else math.inf)
@@ -246,14 +255,15 @@ def server_speedups(profile: Profile, seqs) -> tuple[float, ...]:
 def _unit(series: np.ndarray, cfg: SweepConfig) -> float:
     if cfg.unit_ms is not None:
         return cfg.unit_ms
-    return max(series[-1] / cfg.resolution, series[0] / _MAX_W)
+    unit: float = max(series[-1] / cfg.resolution, series[0] / _MAX_W)
+    return unit
 
 
-def _dp_cells(c: Costs, series: np.ndarray, unit: float) -> list[tuple[float, float, np.ndarray] | None]:
+def _dp_cells(c: Costs, series: np.ndarray, unit: float) -> list[Cell]:
     """(client reward, exact latency, policy) of the DP at every deadline, from one pass at D_0."""
     tables = run_dp(replace(c, deadline_ms=float(series[0])), unit)
     best = tables.end_values()
-    out: list[tuple[float, float, np.ndarray] | None] = []
+    out: list[Cell] = []
     for d in series:
         w = int(math.floor(d / unit + 1e-9))
         if not np.isfinite(best[w]):
@@ -270,11 +280,11 @@ def _prefix(n: int, k: int) -> np.ndarray:
     return (np.arange(n) < k).astype(np.int8)
 
 
-def _prefix_cells(c: Costs, series: np.ndarray) -> dict[str, list]:
+def _prefix_cells(c: Costs, series: np.ndarray) -> dict[str, list[Cell]]:
     """greedy / single-split / no-split at every deadline from one prefix-latency pass."""
     lat = prefix_latencies(c)
     cum = np.concatenate(([0.0], np.cumsum(c.reward)))
-    out: dict[str, list] = {"greedy": [], "single-split": [], "no-split": []}
+    out: dict[str, list[Cell]] = {"greedy": [], "single-split": [], "no-split": []}
     for d in series:
         ok = lat <= d + 1e-9 * max(1.0, d)
         out["no-split"].append((0.0, lat[0], _prefix(c.n, 0)) if ok[0] else None)
@@ -299,7 +309,7 @@ def _front(lat: np.ndarray, rew: np.ndarray, keep: np.ndarray) -> tuple[np.ndarr
     return lat[sel], rew[sel]
 
 
-def _exact_cells(c: Costs, series: np.ndarray) -> list:
+def _exact_cells(c: Costs, series: np.ndarray) -> list[Cell]:
     """The exact optimum at every deadline from one Pareto-label pass at D_0 (the exact frontier).
 
     Same labels as ``solvers.exact`` (dominance is independent of the deadline), pruned with the
@@ -323,24 +333,25 @@ def _exact_cells(c: Costs, series: np.ndarray) -> list:
     lat = np.concatenate((lab[1][0] + tail_c, lab[0][0] + tail_s))
     rew = np.concatenate((lab[1][1], lab[0][1]))
     lat, rew = _front(lat, rew, np.ones(lat.size, dtype=bool))
-    out = []
+    out: list[Cell] = []
     for d in series:
         i = int(np.searchsorted(lat, d + 1e-9 * max(1.0, d), side="right")) - 1
         out.append(None if i < 0 else (float(rew[i]), float(lat[i]), None))
     return out
 
 
-def _pair(profile: Profile, s: int, bw: float, series: np.ndarray, cfg: SweepConfig) -> dict[str, list]:
+def _pair(profile: Profile, s: int, bw: float, series: np.ndarray, cfg: SweepConfig) -> dict[str, list[Cell]]:
     """Every solver's (client reward, latency, policy or None) or None, at each deadline of one (s, bw) pair."""
     unit = _unit(series, cfg)
     c = request_costs(profile, _scenario(s, bw, float(series[0]), cfg, unit))
-    cells = {"dp": _dp_cells(c, series, unit), **_prefix_cells(c, series)}
+    cells: dict[str, list[Cell]] = {"dp": _dp_cells(c, series, unit), **_prefix_cells(c, series)}
     if cfg.exact:
         cells["exact"] = _exact_cells(c, series)
     return cells
 
 
-def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *, progress=None) -> Sweep:
+def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *,
+              progress: Callable[[int, int], object] | None = None) -> Sweep:
     """Sweep one profile. progress(done_pairs, total_pairs) is called after each (s, bw) pair."""
     t0 = time.perf_counter()
     if cfg.server_speedup is not None:
@@ -351,9 +362,10 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *, progress=No
     else:
         series = {(s, bw): d for s in seqs for d in [deadline_series(profile, s, cfg)] for bw in cfg.bandwidths}
     total = len(seqs) * len(cfg.bandwidths)
-    cols: dict[str, list] = {k: [] for k in ("seq", "bw", "step", "deadline", "unit", "total")}
-    share, lat = [], []
-    pols: dict[str, list] = {m: [] for m in POLICY_SOLVERS}
+    cols: dict[str, list[float]] = {k: [] for k in ("seq", "bw", "step", "deadline", "unit", "total")}
+    share: list[list[float]] = []
+    lat: list[list[float]] = []
+    pols: dict[str, list[NDArray[np.int8]]] = {m: [] for m in POLICY_SOLVERS}
     none = np.full(profile.n_layers, -1, dtype=np.int8)
     done = 0
     for s in seqs:
@@ -369,7 +381,9 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *, progress=No
                               for r in row])
                 lat.append([np.nan if r is None else r[1] for r in row])
                 for m in pols:
-                    pols[m].append(none if cells[m][j] is None else cells[m][j][2])
+                    cell = cells[m][j]
+                    placed = None if cell is None else cell[2]
+                    pols[m].append(none if placed is None else placed)
             done += 1
             if progress is not None:
                 progress(done, total)
@@ -384,7 +398,7 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *, progress=No
 
 # ----- aggregates ---------------------------------------------------------------------------------
 
-def _agg(dp: np.ndarray, greedy: np.ndarray) -> dict:
+def _agg(dp: np.ndarray, greedy: np.ndarray) -> dict[str, Any]:
     """Mean shares and both improvement measures over the cells where dp and greedy are feasible."""
     both = np.isfinite(dp) & np.isfinite(greedy)
     if not both.any():
@@ -401,14 +415,14 @@ def _agg(dp: np.ndarray, greedy: np.ndarray) -> dict:
             "points": float(d.mean() - g.mean()), **_server_reduction(1.0 - d, 1.0 - g)}
 
 
-def _server_reduction(sd: np.ndarray, sg: np.ndarray) -> dict:
+def _server_reduction(sd: np.ndarray, sg: np.ndarray) -> dict[str, Any]:
     """SPEC §5: (L_greedy - L_dp) / L_greedy on server shares, ratio of means and mean of ratios."""
     pos = sg > 0
     return {"server_reduction": float((sg.mean() - sd.mean()) / sg.mean()) if sg.mean() > 0 else math.nan,
             "server_reduction_mean": float(((sg[pos] - sd[pos]) / sg[pos]).mean()) if pos.any() else math.nan}
 
 
-def rounding(sw: Sweep) -> dict:
+def rounding(sw: Sweep) -> dict[str, Any]:
     """Cells the DP loses to its time unit T, against the exact solver (needs exact in the sweep)."""
     units = sw.unit_ms
     out = {"unit_ms_min": float(units.min()) if units.size else math.nan,
@@ -423,7 +437,7 @@ def rounding(sw: Sweep) -> dict:
                   "points_behind": float((ex[behind] - dp[behind]).mean()) if behind.any() else 0.0}
 
 
-def overall_rounding(sweeps: list[Sweep]) -> dict:
+def overall_rounding(sweeps: list[Sweep]) -> dict[str, Any]:
     """rounding() summed over models."""
     parts = [rounding(sw) for sw in sweeps]
     return {"checked": all(p["checked"] for p in parts),
@@ -433,7 +447,7 @@ def overall_rounding(sweeps: list[Sweep]) -> dict:
             "unit_ms_max": max((p["unit_ms_max"] for p in parts), default=math.nan)}
 
 
-def summary(sw: Sweep) -> dict:
+def summary(sw: Sweep) -> dict[str, Any]:
     """Per-model headline numbers (fractions, not %), with the paper's beside them."""
     dp, g = sw.share("dp"), sw.share("greedy")
     out = _agg(dp, g)
@@ -447,19 +461,19 @@ def summary(sw: Sweep) -> dict:
     return out
 
 
-def overall(sweeps: list[Sweep]) -> dict:
+def overall(sweeps: list[Sweep]) -> dict[str, Any]:
     """All models' cells pooled."""
     dp = np.concatenate([s.share("dp") for s in sweeps])
     g = np.concatenate([s.share("greedy") for s in sweeps])
     return _agg(dp, g)
 
 
-def by_deadline(sw: Sweep) -> dict[int, dict[int, dict]]:
+def by_deadline(sw: Sweep) -> dict[int, dict[int, dict[str, Any]]]:
     """{seq: {step: aggregate over bandwidths}} (Figs. 8-9)."""
-    out = {}
+    out: dict[int, dict[int, dict[str, Any]]] = {}
     dp, g = sw.share("dp"), sw.share("greedy")
     for s in np.unique(sw.seq):
-        row = {}
+        row: dict[int, dict[str, Any]] = {}
         for j in np.unique(sw.step[sw.seq == s]):
             m = (sw.seq == s) & (sw.step == j)
             row[int(j)] = _agg(dp[m], g[m]) | {"deadline_ms": float(sw.deadline_ms[m][0])}
@@ -467,7 +481,7 @@ def by_deadline(sw: Sweep) -> dict[int, dict[int, dict]]:
     return out
 
 
-def by_bandwidth(sw: Sweep) -> dict[float, dict]:
+def by_bandwidth(sw: Sweep) -> dict[float, dict[str, Any]]:
     """{bandwidth: aggregate over sequence lengths and deadlines} (Figs. 10-11)."""
     dp, g = sw.share("dp"), sw.share("greedy")
     return {float(b): _agg(dp[sw.bandwidth == b], g[sw.bandwidth == b]) for b in np.unique(sw.bandwidth)}
@@ -523,7 +537,7 @@ def charts(sw: Sweep) -> list[Chart]:
     ]
 
 
-def sweep_rows(sw: Sweep) -> list[dict]:
+def sweep_rows(sw: Sweep) -> list[dict[str, Any]]:
     """One flat dict per cell (CSV/JSON): client share, server share, latency, feasible per solver."""
     rows = []
     for i in range(sw.n_cells):
@@ -542,7 +556,7 @@ def sweep_rows(sw: Sweep) -> list[dict]:
 
 
 def sim_cells(sweeps: list[Sweep], methods: tuple[str, ...] = ("dp", "greedy", "no-split"), *,
-              profiles: list[Profile] | None = None, decode: bool = False):
+              profiles: list[Profile] | None = None, decode: bool = False) -> Cells:
     """The cells of one or more sweeps where every method is feasible, as simulation input.
 
     With ``profiles`` (one per sweep) also each method's costs as functions of the output length
@@ -551,8 +565,10 @@ def sim_cells(sweeps: list[Sweep], methods: tuple[str, ...] = ("dp", "greedy", "
     """
     from .sim import Cells
 
-    deadline, load, lat = [], {m: [] for m in methods}, {m: [] for m in methods}
-    oks = []
+    deadline: list[NDArray[np.float64]] = []
+    load: dict[str, list[NDArray[np.float64]]] = {m: [] for m in methods}
+    lat: dict[str, list[NDArray[np.float64]]] = {m: [] for m in methods}
+    oks: list[NDArray[np.bool_]] = []
     for sw in sweeps:
         ok = np.all([np.isfinite(sw.share(m)) for m in methods], axis=0)
         oks.append(ok)
@@ -562,7 +578,8 @@ def sim_cells(sweeps: list[Sweep], methods: tuple[str, ...] = ("dp", "greedy", "
             lat[m].append(sw.latency(m)[ok])
     cat = np.concatenate
     plan = sweeps[0].config.gen_tokens if sweeps else 0
-    lengths = resident = None
+    lengths: dict[str, LengthCosts] | None = None
+    resident: dict[str, float] | None = None
     if profiles is not None:
         if len(profiles) != len(sweeps):
             raise SplittuiError("sim_cells: give one profile per sweep")
@@ -591,7 +608,7 @@ def _one_model(sw: Sweep, profile: Profile, rows: np.ndarray, method: str, *, de
     w_tab, kv_tab = (_layer_table(profile, "weight_bytes"), _layer_table(profile, "kv_bytes")) if mem else (None, None)
     steps: dict[float, list[Costs]] = {}
     pre: dict[tuple[int, float], Costs] = {}
-    out: dict[str, list] = {k: [] for k in ("seq", "max_tokens", "prefill_load", "prefill_ms", "step_load",
+    out: dict[str, list[Any]] = {k: [] for k in ("seq", "max_tokens", "prefill_load", "prefill_ms", "step_load",
                                             "step_ms", "weight_bytes", "kv_bytes")}
     for i in rows:
         s, bw, x = int(sw.seq[i]), float(sw.bandwidth[i]), sw.policy(method)[i]
@@ -627,8 +644,8 @@ def _pad(a: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate([a, np.repeat(a[:, -1:], k - a.shape[1], axis=1)], axis=1) if a.shape[1] < k else a
 
 
-def _length_tables(sweeps: list[Sweep], profiles: list[Profile], oks: list[np.ndarray], methods: tuple[str, ...],
-                   decode: bool):
+def _length_tables(sweeps: list[Sweep], profiles: list[Profile], oks: list[NDArray[np.bool_]],
+                   methods: tuple[str, ...], decode: bool) -> tuple[dict[str, LengthCosts], dict[str, float]]:
     from .sim import LengthCosts
 
     K = max(len(p.seq_lens) for p in profiles)

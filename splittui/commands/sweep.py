@@ -206,7 +206,11 @@ def run_sweeps(profiles: list, cfg, *, label: str = "sweep") -> list:
         for prof in profiles:
             bar.update(task, description=f"{label} {prof.model}")
             base = bar.tasks[0].completed
-            out.append(run_sweep(prof, cfg, progress=lambda d, n, b=base: bar.update(task, completed=b + d)))
+
+            def advance(done: int, total: int, b: float = base) -> None:
+                bar.update(task, completed=b + done)
+
+            out.append(run_sweep(prof, cfg, progress=advance))
     return out
 
 
@@ -243,8 +247,8 @@ def summary_table(sweeps: list):
                   _paper(paper.get("improvement")), pct(s.get("exact_improvement", math.nan), signed=True, unit=""))
     missed = sum(summary(sw)["dp_infeasible_greedy_feasible"] for sw in sweeps)
     if missed:
-        t.caption += (f"; {missed} cells where greedy meets the deadline but the DP, rounding times up to T, "
-                      "finds nothing (raise --resolution)")
+        t.caption = str(t.caption) + (f"; {missed} cells where greedy meets the deadline but the DP, rounding "
+                                      "times up to T, finds nothing (raise --resolution)")
     if len(sweeps) > 1:
         o = overall(sweeps)
         t.add_row("overall", str(o["cells"]), pct(o["dp"], unit=""), "—", pct(o["improvement"], signed=True, unit=""),

@@ -360,6 +360,8 @@ def load_factory(spec: str) -> Chain:
         if not path.is_file():
             raise SplittuiError(f"--module {spec!r}: no file {path}")
         mod_spec = importlib.util.spec_from_file_location(f"splittui_user_{path.stem}", path)
+        if mod_spec is None or mod_spec.loader is None:
+            raise SplittuiError(f"--module {spec!r}: {path} cannot be loaded as a Python module")
         module = importlib.util.module_from_spec(mod_spec)
         mod_spec.loader.exec_module(module)
     factory = getattr(module, attr, None)

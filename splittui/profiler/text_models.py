@@ -69,13 +69,28 @@ def _ids_maker(vocab: int, n: int = 1):
     return make_input
 
 
-def _block(cfg: TextConfig, cross: bool = False) -> nn.ModuleDict:
+class _Block(nn.ModuleDict):
+    """One block's modules by name; the annotations only tell the type checker what each name holds."""
+
+    qkv: nn.Linear
+    proj: nn.Linear
+    ln1: nn.LayerNorm
+    up: nn.Linear
+    down: nn.Linear
+    ln2: nn.LayerNorm
+    cq: nn.Linear       # cq, ckv, cproj, ln3: decoder blocks (cross=True) only
+    ckv: nn.Linear
+    cproj: nn.Linear
+    ln3: nn.LayerNorm
+
+
+def _block(cfg: TextConfig, cross: bool = False) -> _Block:
     d = cfg.d
     mods = dict(qkv=nn.Linear(d, 3 * d), proj=nn.Linear(d, d), ln1=nn.LayerNorm(d),
                 up=nn.Linear(d, cfg.mlp), down=nn.Linear(cfg.mlp, d), ln2=nn.LayerNorm(d))
     if cross:
         mods.update(cq=nn.Linear(d, d), ckv=nn.Linear(d, 2 * d), cproj=nn.Linear(d, d), ln3=nn.LayerNorm(d))
-    return nn.ModuleDict(mods)
+    return _Block(mods)
 
 
 def _finish(model: str, description: str, stages: list, make_input, ref: nn.Module, cfg,
@@ -84,7 +99,8 @@ def _finish(model: str, description: str, stages: list, make_input, ref: nn.Modu
         s.module.eval()
     meta = {"config": cfg.__dict__.copy()}
     if attention is not None and not attention.is_full:
-        ref.cores = tuple(s.module for s in stages if s.kind == "attention")  # not registered: shared
+        # a plain attribute, not a registered submodule: the cores are shared with the stages
+        setattr(ref, "cores", tuple(s.module for s in stages if s.kind == "attention"))  # noqa: B010
         description += f"; {attention.describe()}"
         meta["attention"] = attention.label
     return Chain(model=model, description=description, stages=stages, make_input=make_input,
@@ -123,9 +139,10 @@ class GPT2Ref(_Cores, nn.Module):
 def gpt2_like(cfg: TextConfig = GPT2_LIKE, attention: Attention | None = None) -> Chain:
     torch.manual_seed(0)
     wte, wpe = nn.Embedding(cfg.vocab, cfg.d), nn.Embedding(cfg.max_len, cfg.d)
-    blocks, ln_f = nn.ModuleList(_block(cfg) for _ in range(cfg.blocks)), nn.LayerNorm(cfg.d)
+    block_list = [_block(cfg) for _ in range(cfg.blocks)]
+    blocks, ln_f = nn.ModuleList(block_list), nn.LayerNorm(cfg.d)
     stages = [stage_of("embed", Embed(wte, wpe))]
-    for i, b in enumerate(blocks):
+    for i, b in enumerate(block_list):
         p = f"h{i}."
         stages += [
             stage_of(p + "ln1", Norm(b.ln1, keep_input=True)),
@@ -167,9 +184,10 @@ def bert_base(cfg: TextConfig = BERT_BASE, attention: Attention | None = None) -
     torch.manual_seed(0)
     wte, wpe, tte = nn.Embedding(cfg.vocab, cfg.d), nn.Embedding(cfg.max_len, cfg.d), nn.Embedding(2, cfg.d)
     ln_e, pool = nn.LayerNorm(cfg.d), nn.Linear(cfg.d, cfg.d)
-    blocks = nn.ModuleList(_block(cfg) for _ in range(cfg.blocks))
+    block_list = [_block(cfg) for _ in range(cfg.blocks)]
+    blocks = nn.ModuleList(block_list)
     stages = [stage_of("embed", Embed(wte, wpe, type_row=tte)), stage_of("embed.ln", Norm(ln_e, keep_input=False))]
-    for i, b in enumerate(blocks):
+    for i, b in enumerate(block_list):
         p = f"h{i}."
         stages += [
             stage_of(p + "attn.qkv", QKV(b.qkv, cfg.heads, prenorm=False)),

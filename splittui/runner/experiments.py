@@ -159,7 +159,7 @@ def _print_tables(args, rows: list[Row], title: str, conditions: str, detail: st
 
 
 def _plain(text: str) -> str:
-    import plotext as plt  # type: ignore[import-untyped]
+    import plotext as plt
 
     return plt.uncolorize(text)
 

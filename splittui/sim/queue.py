@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ..errors import SplittuiError
 
@@ -36,10 +38,12 @@ def _units(demand: np.ndarray, capacity: float, what: str = "capacity",
     if units.size and units.max() > CAPACITY_UNITS:
         i = int(np.argmax(units))
         raise SplittuiError(f"request {i} needs {demand[i]:.4g}, more than the whole {what} {capacity:.4g}: {hint}")
-    return units.astype(np.int64).tolist()
+    out: list[int] = units.astype(np.int64).tolist()
+    return out
 
 
-def _iv(arrival, duration, demand, capacity) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _iv(arrival: ArrayLike, duration: ArrayLike, demand: ArrayLike, capacity: float
+        ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     arr = np.asarray(arrival, dtype=np.float64)
     dur = np.asarray(duration, dtype=np.float64)
     dem = np.asarray(demand, dtype=np.float64)
@@ -52,7 +56,7 @@ def _iv(arrival, duration, demand, capacity) -> tuple[np.ndarray, np.ndarray, np
     return arr, dur, dem
 
 
-def _memory_units(memory, mem_capacity, n: int) -> list[int] | None:
+def _memory_units(memory: ArrayLike | None, mem_capacity: float | None, n: int) -> list[int] | None:
     if memory is None:
         return None
     if mem_capacity is None:
@@ -61,8 +65,9 @@ def _memory_units(memory, mem_capacity, n: int) -> list[int] | None:
     return _units(mem, mem_capacity, "memory", "raise the server memory")
 
 
-def fifo_starts(arrival, duration, demand, capacity: float, *, memory=None, mem_capacity: float | None = None,
-                progress=None) -> np.ndarray:
+def fifo_starts(arrival: ArrayLike, duration: ArrayLike, demand: ArrayLike, capacity: float, *,
+                memory: ArrayLike | None = None, mem_capacity: float | None = None,
+                progress: Callable[[int, int], object] | None = None) -> NDArray[np.float64]:
     """Start time of every request under the FIFO rule above. progress(done, total) per chunk."""
     arr_np, dur_np, dem_np = _iv(arrival, duration, demand, capacity)
     n = arr_np.size
@@ -98,7 +103,8 @@ def fifo_starts(arrival, duration, demand, capacity: float, *, memory=None, mem_
     return np.array(start, dtype=np.float64)
 
 
-def _fifo_two(arr: list[float], dur: list[float], need: list[int], mem: list[int], progress) -> np.ndarray:
+def _fifo_two(arr: list[float], dur: list[float], need: list[int], mem: list[int],
+              progress: Callable[[int, int], object] | None) -> NDArray[np.float64]:
     """fifo_starts with a second resource: the same loop, freeing and checking both."""
     n = len(arr)
     start = [0.0] * n

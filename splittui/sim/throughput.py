@@ -45,9 +45,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..errors import SplittuiError
 from .lengths import LengthCosts, TokenDist
@@ -128,7 +131,7 @@ class MethodStats:
     resident_bytes: float = 0.0      # shared weights reserved from the memory
     mem_utilisation: float = math.nan  # memory-seconds used / (free memory * horizon)
 
-    def row(self) -> dict:
+    def row(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("method", "served", "mean_wait_s", "p50_wait_s", "p95_wait_s",
                                               "p99_wait_s", "max_wait_s", "utilisation", "throughput_per_s",
                                               "offered_load", "flops_limit", "mem_limit", "binding",
@@ -238,8 +241,9 @@ def _limits(capacity: float, dur: np.ndarray, demand: np.ndarray, mem: np.ndarra
     return flops, free_mem * d.mean() / max(float((mem[on] * d).mean()), 1e-300)
 
 
-def _stats(method: str, arrival, starts, dur, demand, capacity, horizon, *, mem=None, free_mem=None,
-           resident: float = 0.0) -> MethodStats:
+def _stats(method: str, arrival: NDArray[np.float64], starts: NDArray[np.float64], dur: NDArray[np.float64],
+           demand: NDArray[np.float64], capacity: float, horizon: float, *, mem: NDArray[np.float64] | None = None,
+           free_mem: float | None = None, resident: float = 0.0) -> MethodStats:
     wait = starts - arrival
     ends = starts + dur
     held = np.clip(np.minimum(ends, horizon) - starts, 0.0, None)
@@ -284,7 +288,8 @@ def _draw_tokens(cells: Cells, cfg: SimConfig, rng: np.random.Generator,
     return np.minimum(drawn, top), int(np.count_nonzero(drawn > top))
 
 
-def simulate(cells: Cells, cfg: SimConfig = SimConfig(), *, progress=None) -> SimResult:
+def simulate(cells: Cells, cfg: SimConfig = SimConfig(), *,
+             progress: Callable[[int, int], object] | None = None) -> SimResult:
     """Run the stream under every method. progress(done, total) counts requests over all methods."""
     t0 = time.perf_counter()
     if cells.n == 0:

@@ -3,8 +3,9 @@
 `chains()` draws a small random chain as `splittui.costs.Costs` (L <= 10, random start/end sides,
 times, transfer costs and rewards); `profile_docs()` draws the same kind of chain as a
 `splittui.profile/1` document with one sequence length; `oracle_cases()` draws a document with 1-4
-sequence lengths and a scenario dict for the document-level oracle (tests/core/oracle.py). The oracles re-derive SPEC §3 from its text
-(plain Python, no splittui code) so that a test compares the solvers against something independent.
+sequence lengths and a scenario dict for the document-level oracle (tests/core/oracle.py). The
+oracles re-derive SPEC §3 from its text (plain Python, no splittui code) so that a test compares
+the solvers against something independent.
 """
 
 from __future__ import annotations
