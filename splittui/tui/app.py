@@ -72,8 +72,10 @@ class SplitApp(PolicyActions, App):
 
     VERTICAL_BREAKPOINTS = [(0, "-short"), (38, "-tall")]
 
-    state: reactive[AppState | None] = reactive(None, always_update=True)
-    selected: reactive[str] = reactive("dp")   # the solver highlighted, charted and exported
+    # repaint=False: the widgets that show the state repaint themselves; a repaint of the App would
+    # redraw the whole screen (a full compositor update) on every key press
+    state: reactive[AppState | None] = reactive(None, always_update=True, repaint=False)
+    selected: reactive[str] = reactive("dp", repaint=False)   # the solver highlighted, charted and exported
 
     def __init__(self, profile: Profile, scenario: Scenario, *, show_timings: bool = True) -> None:
         super().__init__()

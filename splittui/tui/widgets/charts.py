@@ -271,6 +271,7 @@ class Chart(Vertical):
         self.state: AppState | None = None
         self.selected = "dp"
         self.dirty = False
+        self._caption_lines = 0
 
     def compose(self) -> ComposeResult:
         yield Static(classes="chart-caption")
@@ -301,7 +302,11 @@ class Chart(Vertical):
         waiting = st.error or not st.results or (self.kind == "bandwidth" and st.sweep is None)
         caption = (Caption(st.error or "solving…", style="dim") if waiting
                    else CHARTS[self.kind][1](st, self.view()))
-        self.query_one(".chart-caption", Static).update(caption.render(self.size.width - 2 or 80))
+        width = self.size.width - 2 or 80
+        text = caption.render(width)
+        lines = max(1, -(-text.cell_len // max(1, width)))   # a caption that wraps needs a new layout
+        self.query_one(".chart-caption", Static).update(text, layout=lines != self._caption_lines)
+        self._caption_lines = lines
         self.dirty = True
         plot = self.query_one(ChartPlot)
         self.call_after_refresh(plot.refresh)
