@@ -20,8 +20,18 @@ def _short(text: str, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _preset(source: dict, side: str) -> str | None:
+    """"roofline estimate jetson-orin" where the side was timed on a device preset (analytic or re-timed)."""
+    text = str(source.get(side, ""))
+    name = source.get(f"{side}_device")
+    return f"roofline estimate {name}" if name and text.startswith("estimate") else None
+
+
 def client_text(source: dict) -> str:
     """"measured, 1 thread, AMD EPYC" from a profiler's client line."""
+    preset = _preset(source, "client")
+    if preset:
+        return preset
     text = str(source.get("client", ""))
     kind = str(source.get("kind", "unknown"))
     threads = re.search(r"(\d+) thread", text)
@@ -36,6 +46,9 @@ def client_text(source: dict) -> str:
 
 def server_text(source: dict) -> str:
     """"roofline estimate rtx3090", "measured, CUDA <name>" or "measured, 2 threads, <cpu>"."""
+    named = _preset(source, "server")
+    if named:
+        return named
     text = str(source.get("server", ""))
     preset = re.search(r"roofline preset '([\w.-]+)'", text)
     if preset:
