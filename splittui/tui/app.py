@@ -72,6 +72,7 @@ class SplitApp(PolicyActions, App):
     ]
 
     VERTICAL_BREAKPOINTS = [(0, "-short"), (38, "-tall")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]   # wide: knobs in three columns
 
     # repaint=False: the widgets that show the state repaint themselves; a repaint of the App would
     # redraw the whole screen (a full compositor update) on every key press

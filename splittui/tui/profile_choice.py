@@ -79,6 +79,9 @@ def choice_for(profile: Profile, key: str) -> ProfileChoice:
 
 def load_choice(choice: ProfileChoice, loaded: dict[str, Profile]) -> Profile:
     """The profile a choice stands for (cached); raises SplittuiError for a choice the core refuses."""
+    if not choice.is_config and choice.dtype != "fp32":
+        raise SplittuiError(f"dtype {choice.dtype}: {choice.model} is a measured fp32 profile; "
+                            "dtypes apply to LLM configs")
     if choice.model in loaded and not choice.is_config:
         base = loaded[choice.model]
         return _retimed(base, choice.client, choice.server)
@@ -93,8 +96,6 @@ def _load(choice: ProfileChoice) -> Profile:
         arch = load_arch(choice.model)
         return profile_for(arch, dtype=choice.dtype, client_device=client, server_device=server,
                            seq_lens=seq_lens_for(arch))
-    if choice.dtype != "fp32":
-        raise SplittuiError(f"dtype {choice.dtype}: {choice.model} is a measured fp32 profile")
     return _retimed(load_profile(choice.model), choice.client, choice.server)
 
 

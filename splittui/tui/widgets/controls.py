@@ -77,7 +77,7 @@ class Controls(Grid):
         yield Choice(SIDES, sc.end, label="end", id="end")
         yield Slider(seq_values(profile), sc.seq_len, label="seq len", fmt=str, id="seq")
         yield Choice(self._objectives(profile), sc.objective, label="objective", id="objective")
-        yield Slider(GEN_TOKENS, sc.gen_tokens, label="out tokens", fmt=str, id="gen")
+        yield Slider(GEN_TOKENS, sc.gen_tokens, label="output", fmt=lambda v: f"{v} tokens", id="gen")
         yield Choice(device_choices("client", measured=not ch.is_config), ch.client, label="client", id="client")
         yield Slider(LIMITS, sc.ttft_ms or 0.0, label="TTFT ≤", fmt=fmt_limit, id="ttft")
         yield Choice(device_choices("server", measured=not ch.is_config), ch.server, label="server", id="server")

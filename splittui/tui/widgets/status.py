@@ -13,18 +13,20 @@ from ...provenance import provenance
 __all__ = ["StatusLine", "status_text"]
 
 
-def status_text(profile: Profile) -> Text:
-    """"qwen2.5-7b · 28 blocks, 7.62B params · bf16 · client: roofline estimate laptop-cpu · server: …"."""
+def status_text(profile: Profile, width: int = 1000) -> Text:
+    """"qwen2.5-7b · 28 blocks · 7.62B · bf16 · client: roofline estimate laptop-cpu · server: …"; on a
+    narrow line the model's size, then its name go first, so the provenance (and "estimate") stays."""
     arch = profile.extra.get("arch") if isinstance(profile.extra, dict) else None
-    size = (f"{arch['n_layers']} blocks, {arch['params'] / 1e9:.2f}B params" if isinstance(arch, dict)
+    size = (f"{arch['n_layers']} blocks · {arch['params'] / 1e9:.2f}B" if isinstance(arch, dict)
             else f"{profile.n_layers} layers")
     dtype = profile.extra.get("dtype", "fp32") if isinstance(profile.extra, dict) else "fp32"
     line = provenance(profile)
-    estimate = "estimate" in line
+    style = "yellow" if "estimate" in line else ""
+    for head in (f"{profile.model} · {size} · {dtype} · ", f"{profile.model} · {dtype} · ", ""):
+        if len(head) + len(line) <= width or not head:
+            break
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(profile.model, "bold").append(f" · {size} · {dtype} · ", "dim")
-    text.append("times: ", "dim").append(line, "yellow" if estimate else "")
-    return text
+    return text.append(head, "dim").append(line, style)
 
 
 class StatusLine(Widget):
@@ -35,4 +37,4 @@ class StatusLine(Widget):
     profile: reactive[Profile | None] = reactive(None)
 
     def render(self) -> Text:
-        return Text("") if self.profile is None else status_text(self.profile)
+        return Text("") if self.profile is None else status_text(self.profile, self.size.width)
