@@ -6,10 +6,9 @@ of each solver's placement. Pure numpy over the core; no textual here.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
-
-from dataclasses import replace
 
 from ..costs import Costs
 from ..generation import Phases, request_costs

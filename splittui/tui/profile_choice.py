@@ -17,8 +17,8 @@ from ..llm import DTYPE_DEFAULT, is_shipped_config, load_arch, profile_for, reti
 from ..model import Profile, Scenario
 from ..profiles import load_profile, shipped_names
 
-__all__ = ["ProfileChoice", "switch_model", "MEASURED", "DTYPES", "choice_for", "device_choices", "dtype_choices", "model_names",
-           "load_choice", "fit_scenario", "gen_cap"]
+__all__ = ["ProfileChoice", "switch_model", "MEASURED", "DTYPES", "choice_for", "device_choices", "dtype_choices",
+           "model_names", "load_choice", "fit_scenario", "gen_cap"]
 
 MEASURED = "measured"     # the profile's own times
 DTYPES = ("fp32", "fp16", "bf16", "int8", "int4")

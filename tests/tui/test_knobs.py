@@ -12,13 +12,12 @@ from rich.console import Console
 
 import splittui
 from splittui.llm import profile_for
-from splittui.tui.profile_choice import ProfileChoice, fit_scenario, gen_cap, load_choice
 from splittui.tui.app import make_app
+from splittui.tui.profile_choice import ProfileChoice, fit_scenario, gen_cap, load_choice
 from splittui.tui.state import compute_choice
 from splittui.tui.widgets.numbers import NumbersPanel, _ms
 from splittui.tui.widgets.slider import Slider
 from splittui.tui.widgets.status import StatusLine
-
 
 
 def shown(widget, width: int | None = None) -> str:

@@ -87,7 +87,7 @@ class NumbersPanel(Widget):
                 ("request / deadline" if gen else "latency / deadline", 20)]
         if gen:
             cols += [("TTFT", 9), ("TPOT", 8)]
-        cols += [("hops", 4), ("vs greedy", 9)]
+        cols += [("hops", 4), ("vs greedy", 9)] if wide or not gen else [("hops", 4)]
         if self.show_timings and (wide or not gen):
             cols.append(("solve", 9))
         text = Text(no_wrap=True)
@@ -108,7 +108,8 @@ class NumbersPanel(Widget):
         times = [_opt_ms(r.ttft_ms), _opt_ms(r.tpot_ms)] if gen else []
         if not r.feasible:
             lat = f"min {_ms(r.min_latency_ms)} ms" if r.latency_ms is None else f"{_ms(r.latency_ms)} ms"
-            why = "breaks " + ", ".join(v.split()[0] for v in r.violations) if r.violations else "infeasible"
+            broken = [lim for lim in ("TTFT", "TPOT") if any(v.startswith(lim) for v in r.violations)]
+            why = "breaks " + "+".join(broken) if broken else "infeasible"
             return [self._solver_label(name), Text().append(why[: bar_w + 8], "bold red"), Text().append(lat, "red"),
                     *times, "-", "-", timing]
         gain = improvement_over_greedy(r, greedy) if greedy is not None else None
