@@ -38,6 +38,8 @@ def client_text(source: dict) -> str:
     cpu = re.split(r" \(|, torch", text, maxsplit=1)[0].strip()
     if not text:
         return kind
+    if "roofline" in text and "measured" not in text:
+        return f"roofline estimate, {_short(text, 32)}"
     if threads and cpu:
         n = int(threads.group(1))
         return f"{kind}, {n} thread{'s' * (n != 1)}, {cpu}"
@@ -60,6 +62,8 @@ def server_text(source: dict) -> str:
     if cpu:
         n = int(cpu.group(2))
         return f"measured, {n} thread{'s' * (n != 1)}, {cpu.group(1)}"
+    if "roofline" in text and "measured" not in text:
+        return f"roofline estimate, {_short(text, 32)}"
     return _short(text) if text else "unknown"
 
 
