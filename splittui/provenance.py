@@ -21,14 +21,26 @@ def _short(text: str, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _preset(source: dict[str, Any], side: str) -> str | None:
+    """"roofline estimate jetson-orin" where the side was timed on a device preset (analytic or re-timed)."""
+    text = str(source.get(side, ""))
+    name = source.get(f"{side}_device")
+    return f"roofline estimate {name}" if name and text.startswith("estimate") else None
+
+
 def client_text(source: dict[str, Any]) -> str:
     """"measured, 1 thread, AMD EPYC" from a profiler's client line."""
+    preset = _preset(source, "client")
+    if preset:
+        return preset
     text = str(source.get("client", ""))
     kind = str(source.get("kind", "unknown"))
     threads = re.search(r"(\d+) thread", text)
     cpu = re.split(r" \(|, torch", text, maxsplit=1)[0].strip()
     if not text:
         return kind
+    if "roofline" in text and "measured" not in text:
+        return f"roofline estimate, {_short(text, 32)}"
     if threads and cpu:
         n = int(threads.group(1))
         return f"{kind}, {n} thread{'s' * (n != 1)}, {cpu}"
@@ -37,6 +49,9 @@ def client_text(source: dict[str, Any]) -> str:
 
 def server_text(source: dict[str, Any]) -> str:
     """"roofline estimate rtx3090", "measured, CUDA <name>" or "measured, 2 threads, <cpu>"."""
+    named = _preset(source, "server")
+    if named:
+        return named
     text = str(source.get("server", ""))
     preset = re.search(r"roofline preset '([\w.-]+)'", text)
     if preset:
@@ -48,6 +63,8 @@ def server_text(source: dict[str, Any]) -> str:
     if cpu:
         n = int(cpu.group(2))
         return f"measured, {n} thread{'s' * (n != 1)}, {cpu.group(1)}"
+    if "roofline" in text and "measured" not in text:
+        return f"roofline estimate, {_short(text, 32)}"
     return _short(text) if text else "unknown"
 
 

@@ -18,17 +18,18 @@ from textual.reactive import reactive
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from ..errors import SplittuiError
 from ..model import Profile, Scenario
-from ..profiles import load_profile, shipped_names
+from ..profiles import load_profile
 from .command_palette import SplitCommands
 from .messages import ModelChosen, ScenarioChanged, Solved
 from .policy_actions import PolicyActions
-from .state import AppState, Cancelled, LoadedPolicy, compute_state, solve_cost
+from .profile_choice import ProfileChoice, choice_for, model_names
+from .state import AppState, Cancelled, LoadedPolicy, compute_choice, solve_cost
 from .widgets.banner import InfeasibleBanner
 from .widgets.charts import Chart
 from .widgets.controls import Controls
 from .widgets.numbers import NumbersPanel
+from .widgets.status import StatusLine
 from .widgets.strip import PlacementStrip
 
 __all__ = ["SplitApp", "make_app", "STALE_SOLVE_CELLS"]
@@ -71,14 +72,19 @@ class SplitApp(PolicyActions, App):
     ]
 
     VERTICAL_BREAKPOINTS = [(0, "-short"), (38, "-tall")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]   # wide: knobs in three columns
 
-    state: reactive[AppState | None] = reactive(None, always_update=True)
-    selected: reactive[str] = reactive("dp")   # the solver highlighted, charted and exported
+    # repaint=False: the widgets that show the state repaint themselves; a repaint of the App would
+    # redraw the whole screen (a full compositor update) on every key press
+    state: reactive[AppState | None] = reactive(None, always_update=True, repaint=False)
+    selected: reactive[str] = reactive("dp", repaint=False)   # the solver highlighted, charted and exported
 
     def __init__(self, profile: Profile, scenario: Scenario, *, show_timings: bool = True) -> None:
         super().__init__()
-        self.profiles: dict[str, Profile] = {profile.origin or profile.model: profile}
+        key = profile.origin or profile.model
+        self.profiles: dict[str, Profile] = {key: profile}
         self.profile = profile
+        self.choice: ProfileChoice = choice_for(profile, key)
         self.scenario = scenario
         self.show_timings = show_timings
         self.slots: tuple = ()
@@ -87,7 +93,8 @@ class SplitApp(PolicyActions, App):
 
     # layout
     def compose(self) -> ComposeResult:
-        yield Controls(self.profile, self.scenario, self._models(), id="controls")
+        yield Controls(self.profile, self.scenario, self._models(), self.choice, id="controls")
+        yield StatusLine(id="status")
         yield InfeasibleBanner(id="banner")
         with TabbedContent(id="tabs"):
             for i, (tab, title) in enumerate(TABS):
@@ -103,9 +110,10 @@ class SplitApp(PolicyActions, App):
         yield Footer()
 
     def _models(self) -> list[str]:
-        return list(dict.fromkeys([*shipped_names(), *self.profiles]))
+        return model_names(list(self.profiles))
 
     def on_mount(self) -> None:
+        self.query_one(StatusLine).profile = self.profile
         self.query_one("#deadline").focus()
         self.resolve()
 
@@ -115,18 +123,18 @@ class SplitApp(PolicyActions, App):
         self._generation += 1
         if solve_cost(self.profile, self.scenario) > STALE_SOLVE_CELLS:
             self.query_one("#tabs").add_class("-stale")
-        self._solve(self.profile, self.scenario, self._generation, self.loaded, self._wants_sweep())
+        self._solve(self.choice, self.scenario, self._generation, self.loaded, self._wants_sweep())
 
     def _wants_sweep(self) -> bool:
         return self.query_one(TabbedContent).active == "bandwidth"
 
     @work(thread=True, exclusive=True, group="solve")
-    def _solve(self, profile: Profile, scenario: Scenario, generation: int, loaded: LoadedPolicy | None,
+    def _solve(self, choice: ProfileChoice, scenario: Scenario, generation: int, loaded: LoadedPolicy | None,
                sweep: bool) -> None:
         worker = get_current_worker()
         try:
-            state = compute_state(profile, scenario, generation, loaded, sweep=sweep, previous=self.state,
-                                  cancelled=lambda: worker.is_cancelled)
+            state = compute_choice(choice, dict(self.profiles), scenario, generation, loaded, sweep=sweep,
+                                   previous=self.state, cancelled=lambda: worker.is_cancelled)
         except Cancelled:
             return
         if not worker.is_cancelled:
@@ -134,8 +142,24 @@ class SplitApp(PolicyActions, App):
 
     @on(Solved)
     def _solved(self, event: Solved) -> None:
-        if event.state.generation == self._generation:  # a newer request supersedes this answer
-            self.state = event.state
+        st = event.state
+        if st.generation != self._generation:  # a newer request supersedes this answer
+            return
+        if st.profile is not self.profile and not st.error:
+            self._profile_arrived(st)
+        self.state = st
+
+    def _profile_arrived(self, st: AppState) -> None:
+        """The worker built another profile (model, device or dtype moved): its ranges go to the knobs;
+        a length or objective it had to change, too (the output tokens stay as asked; the note says)."""
+        self.profile = st.profile
+        controls = self.query_one(Controls)
+        sc = controls.scenario
+        if st.scenario.seq_len != sc.seq_len or st.scenario.objective != sc.objective:
+            sc = sc.replace(seq_len=st.scenario.seq_len, objective=st.scenario.objective)
+        self.scenario = sc
+        controls.show(st.profile, sc, self._models())
+        self.query_one(StatusLine).profile = st.profile
 
     @on(TabbedContent.TabActivated)
     def _tab_shown(self) -> None:
@@ -151,7 +175,9 @@ class SplitApp(PolicyActions, App):
             widget.state = state
         for chart in self.query(Chart):
             chart.show_state(state, self.selected)
-        self.sub_title = f"{state.profile.model} · {state.profile.n_layers} layers"
+        sub = f"{state.profile.model} · {state.profile.n_layers} layers"
+        if self.sub_title != sub:
+            self.sub_title = sub
 
     @on(ScenarioChanged)
     def _scenario_changed(self, event: ScenarioChanged) -> None:
@@ -160,25 +186,28 @@ class SplitApp(PolicyActions, App):
 
     @on(ModelChosen)
     def _model_chosen(self, event: ModelChosen) -> None:
-        try:
-            profile = self.profiles.get(event.name) or load_profile(event.name)
-        except SplittuiError as exc:
-            self.notify(str(exc), severity="error")
-            return
+        """A picker moved: the worker builds the profile (cached) and solves, at slider speed."""
+        self.choice = event.choice
         # the knobs may be ahead of self.scenario (their change is still queued): keep theirs
-        self.switch_profile(profile, self.query_one(Controls).scenario)
+        self.scenario = self.query_one(Controls).scenario
+        self.resolve()
 
     def switch_profile(self, profile: Profile, scenario: Scenario | None = None) -> None:
-        """Open another profile, keeping every knob that still applies to it."""
-        self.profiles[profile.origin or profile.model] = profile
+        """Open another profile (a recalled slot, a live profiling), keeping every knob that still applies."""
+        key = profile.origin or profile.model
+        src = profile.source if isinstance(profile.source, dict) else {}
+        if key not in self.profiles or not (src.get("client_device") or src.get("server_device")):
+            self.profiles[key] = profile   # a re-timed copy never replaces the measured profile
         sc = scenario or self.scenario
         lo, hi = profile.seq_range
         if not lo <= sc.seq_len <= hi:
             sc = sc.replace(seq_len=profile.default_seq)
         if sc.objective == "mem_bytes" and not profile.has_mem:
             sc = sc.replace(objective="flops")
+        self.choice = choice_for(profile, key)
         self.profile, self.scenario = profile, sc
-        self.query_one(Controls).show(profile, sc, self._models())
+        self.query_one(Controls).show(profile, sc, self._models(), self.choice)
+        self.query_one(StatusLine).profile = profile
         self.resolve()
 
     # actions

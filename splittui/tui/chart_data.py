@@ -6,18 +6,20 @@ of each solver's placement. Pure numpy over the core; no textual here.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
-from ..costs import costs_for
+from ..costs import Costs
+from ..generation import Phases, request_costs
 from ..model import Profile, Result, Scenario
 from ..solvers import solve_costs
 from ..solvers.baselines import prefix_latencies
 
-__all__ = ["greedy_shares", "sweep_lines", "timeline_segments", "sweep_key", "Segment",
+__all__ = ["greedy_shares", "sweep_lines", "timeline_segments", "request_timeline", "sweep_key", "Segment",
            "SWEEP_POINTS", "SWEEP_MAX_UNITS", "SWEEP_SOLVERS", "FRONTIER_SAMPLES"]
 
-SWEEP_POINTS = 25
+SWEEP_POINTS = 13   # 3 per decade: the lines are smooth between them, and each point is a DP solve
 SWEEP_MAX_UNITS = 2_000
 SWEEP_SOLVERS = ("single-split", "greedy", "dp")   # dp drawn last, on top
 FRONTIER_SAMPLES = 60
@@ -26,8 +28,9 @@ Segment = tuple[str, float, float]   # (row, start_ms, end_ms)
 
 
 def greedy_shares(profile: Profile, sc: Scenario, deadlines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy's and no-split's server share at each deadline (NaN where infeasible), from one prefix pass."""
-    c = costs_for(profile, sc)
+    """Greedy's and no-split's server share at each deadline (NaN where infeasible), from one prefix pass
+    over the request's chain (the prefill chain when no tokens are generated)."""
+    c = request_costs(profile, sc)
     lat = prefix_latencies(c)
     tail = np.concatenate((np.cumsum(c.reward[::-1])[::-1], [0.0])) / max(c.total_reward, 1e-300)
     ok = lat[None, :] <= deadlines[:, None] * (1 + 1e-12)
@@ -44,26 +47,26 @@ def sweep_key(sc: Scenario) -> Scenario:
 
 def sweep_lines(profile: Profile, sc: Scenario) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Server share (%) of each SWEEP_SOLVERS solver at SWEEP_POINTS bandwidths (up = down), 1 Mbit/s
-    to 10 Gbit/s; NaN where infeasible. The DP runs at T >= deadline / SWEEP_MAX_UNITS."""
+    to 10 Gbit/s, over the whole request's chain (deadline only: TTFT/TPOT limits are not applied);
+    NaN where infeasible. The DP runs at T >= deadline / SWEEP_MAX_UNITS."""
     unit = max(sc.unit_ms, sc.deadline_ms / SWEEP_MAX_UNITS)
     bws = np.geomspace(1, 10_000, SWEEP_POINTS)
     lines: dict[str, list[float]] = {name: [] for name in SWEEP_SOLVERS}
     for bw in bws:
         s2 = sc.replace(up_mbps=float(bw), down_mbps=float(bw), unit_ms=unit)
-        c = costs_for(profile, s2)
+        c = request_costs(profile, s2)
         for name in lines:
             r = solve_costs(c, s2, name, min_lat=math.nan)   # the chart reads share and feasibility only
             lines[name].append(100 * r.server_share if r.feasible and r.server_share is not None else math.nan)
     return bws, {name: np.asarray(v) for name, v in lines.items()}
 
 
-def timeline_segments(profile: Profile, sc: Scenario, res: Result) -> list[Segment]:
-    """(row, start_ms, end_ms) for a policy: compute on "client"/"server", transfers "up"/"down"."""
-    c = costs_for(profile, sc)
+def timeline_segments(c: Costs, res: Result, t0: float = 0.0) -> list[Segment]:
+    """(row, start_ms, end_ms) for a policy on one chain: compute on "client"/"server", transfers "up"/"down"."""
     assert res.policy is not None
     sides = [int(c.start_client), *res.policy, int(c.end_client)]
     segs: list[Segment] = []
-    t = 0.0
+    t = t0
 
     def add(row: str, dur: float) -> None:
         nonlocal t
@@ -80,3 +83,16 @@ def timeline_segments(profile: Profile, sc: Scenario, res: Result) -> list[Segme
     if sides[-1] != sides[-2]:
         add("up" if sides[-1] == 0 else "down", c.up_out_ms if sides[-1] == 0 else c.down_out_ms)
     return segs
+
+
+def request_timeline(ph: Phases, res: Result) -> tuple[list[Segment], float | None]:
+    """The prefill's segments, then one (mean) decode step's after them, and where the prefill ends
+    (None when no tokens are generated)."""
+    pre = timeline_segments(ph.prefill, res)
+    d, n = ph.decode, ph.gen_tokens
+    if d is None or n <= 0:
+        return pre, None
+    step = replace(d, client_ms=d.client_ms / n, server_ms=d.server_ms / n, up_ms=d.up_ms / n,
+                   down_ms=d.down_ms / n, up_out_ms=d.up_out_ms / n, down_out_ms=d.down_out_ms / n)
+    end = pre[-1][2] if pre else 0.0
+    return pre + timeline_segments(step, res, end), end

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from ..model import Scenario
+from .profile_choice import ProfileChoice
 from .state import AppState
 
 __all__ = ["Solved", "ScenarioChanged", "ModelChosen"]
@@ -35,6 +36,9 @@ class ScenarioChanged(Message):
 
 @dataclass
 class ModelChosen(Message):
-    """The model selector moved to another profile (by its label)."""
+    """A profile picker (model, client or server device, dtype) moved: the pickers now choose this."""
 
-    name: str
+    choice: ProfileChoice
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ModelChosen)   # only the latest pickers' position matters

@@ -15,11 +15,13 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..errors import SplittuiError
+from ..generation import phase_costs
 from ..model import Profile, Result, Scenario
 from ..solvers import APP_SOLVERS, Frontier
-from .chart_data import FRONTIER_SAMPLES, Segment, greedy_shares, sweep_key, sweep_lines, timeline_segments
+from .chart_data import FRONTIER_SAMPLES, Segment, greedy_shares, request_timeline, sweep_key, sweep_lines
+from .profile_choice import ProfileChoice, fit_scenario, load_choice
 
-__all__ = ["AppState", "LoadedPolicy", "BandwidthSweep", "compute_state", "solve_cost", "APP_SOLVERS",
+__all__ = ["AppState", "LoadedPolicy", "BandwidthSweep", "compute_state", "compute_choice", "solve_cost", "APP_SOLVERS",
            "FRONTIER_MAX_UNITS", "MAX_DP_CELLS"]
 
 FRONTIER_MAX_UNITS = 20_000   # the frontier chart's DP pass is capped (coarser T) to stay cheap
@@ -56,12 +58,15 @@ class AppState:
     frontier_unit_ms: float = 0.0
     baselines: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # deadlines, greedy, no-split share
     timelines: Mapping[str, tuple[Segment, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    prefill_end_ms: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # per timeline
     sweep: BandwidthSweep | None = None     # only while a chart that draws it is wanted
     loaded: Result | None = None            # the loaded policy's score, if any
     loaded_label: str = ""
     error: str | None = None
     note: str = ""                          # e.g. why the DP was skipped
     solve_ms: float = 0.0
+    choice: ProfileChoice | None = None     # what the pickers chose (None: a profile given directly)
+    asked: Scenario | None = None           # the knobs' scenario, before fitting it to the profile
 
     @property
     def dp(self) -> Result | None:
@@ -99,9 +104,18 @@ def _baselines(profile: Profile, sc: Scenario, front: Frontier) -> tuple[np.ndar
     return (samples, *greedy_shares(profile, sc, samples))
 
 
-def _timelines(profile: Profile, sc: Scenario, results: Mapping[str, Result]) -> Mapping[str, tuple[Segment, ...]]:
-    return MappingProxyType({name: tuple(timeline_segments(profile, sc, r))
-                             for name, r in results.items() if r.policy is not None})
+def _timelines(profile: Profile, sc: Scenario, results: Mapping[str, Result]
+               ) -> tuple[Mapping[str, tuple[Segment, ...]], Mapping[str, float]]:
+    """Each placement's prefill and (with generated tokens) one mean decode step after it."""
+    ph = phase_costs(profile, sc)
+    segs, ends = {}, {}
+    for name, r in results.items():
+        if r.policy is not None:
+            seg, end = request_timeline(ph, r)
+            segs[name] = tuple(seg)
+            if end is not None:
+                ends[name] = end
+    return MappingProxyType(segs), MappingProxyType(ends)
 
 
 def _sweep(profile: Profile, sc: Scenario, previous: BandwidthSweep | None) -> BandwidthSweep:
@@ -142,11 +156,31 @@ def compute_state(profile: Profile, sc: Scenario, generation: int = 0, loaded: L
     scored = None
     if loaded is not None and len(loaded.policy) == profile.n_layers:
         scored = replace(evaluate(profile, sc, loaded.policy), solver=loaded.label)
+    timelines, prefill_end = _timelines(profile, sc, results)
     return AppState(profile=profile, scenario=sc, generation=generation,
                     results=MappingProxyType(dict(results)), frontier=front, frontier_unit_ms=unit,
-                    baselines=_baselines(profile, sc, front), timelines=_timelines(profile, sc, results),
+                    baselines=_baselines(profile, sc, front), timelines=timelines, prefill_end_ms=prefill_end,
                     sweep=swept, loaded=scored, loaded_label=loaded.label if loaded else "", note=note,
                     solve_ms=(time.perf_counter() - t0) * 1e3)
+
+
+def compute_choice(choice: ProfileChoice, loaded_profiles: dict[str, Profile], sc: Scenario, generation: int = 0,
+                   loaded: LoadedPolicy | None = None, *, sweep: bool = False, previous: AppState | None = None,
+                   cancelled: Callable[[], bool] = lambda: False) -> AppState:
+    """The worker's whole job for one request: the chosen profile (built or re-timed, cached), the knobs'
+    scenario fitted to it (what changed is said in `note`), then `compute_state`. Never raises."""
+    t0 = time.perf_counter()
+    try:
+        profile = load_choice(choice, loaded_profiles)
+    except SplittuiError as exc:
+        base = previous.profile if previous is not None else next(iter(loaded_profiles.values()))
+        return AppState(profile=base, scenario=sc, generation=generation, error=str(exc), choice=choice, asked=sc)
+    fitted, why = fit_scenario(profile, sc)
+    if previous is not None and previous.profile is not profile:
+        previous = None   # another profile: nothing to reuse
+    st = compute_state(profile, fitted, generation, loaded, sweep=sweep, previous=previous, cancelled=cancelled)
+    note = "; ".join(n for n in (why, st.note) if n)
+    return replace(st, note=note, choice=choice, asked=sc, solve_ms=(time.perf_counter() - t0) * 1e3)
 
 
 def _check(cancelled: Callable[[], bool]) -> None:

@@ -150,3 +150,22 @@ def test_experiments_finished_160x50(snap_compare):
         raise AssertionError("experiments never finished")
 
     assert snap_compare(ExperimentsHost(), terminal_size=(160, 50), run_before=finished)
+
+
+def test_qwen_generation_timeline_120x40(snap_compare):
+    """A shipped LLM config (qwen2.5-7b, bf16, roofline estimates named in the status line) generating
+    256 tokens: the timeline of prefill then one decode step."""
+    from splittui.llm import load_any
+
+    qwen = make_app(load_any("qwen2.5-7b"), scenario=Scenario(gen_tokens=256, deadline_ms=20_000),
+                    show_timings=False)
+    assert snap_compare(qwen, terminal_size=(120, 40), run_before=keys("5"))
+
+
+def test_qwen_generation_numbers_80x24(snap_compare):
+    """The metrics table with request latency, TTFT and TPOT on a small terminal."""
+    from splittui.llm import load_any
+
+    qwen = make_app(load_any("qwen2.5-7b"), scenario=Scenario(gen_tokens=256, deadline_ms=20_000),
+                    show_timings=False)
+    assert snap_compare(qwen, terminal_size=(80, 24), run_before=keys())

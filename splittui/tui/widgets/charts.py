@@ -203,23 +203,35 @@ TIMELINE_ROWS = {"server": (3, SERVER), "up": (2, NETWORK), "down": (2, NETWORK)
 def _timeline(plt, st: AppState, view: View) -> None:
     name, res = _shown_result(st, view)
     d = st.scenario.deadline_ms
-    hi = max(d, res.latency_ms if res is not None and res.latency_ms is not None else d) * 1.05
+    split = st.prefill_end_ms.get(name)     # with output tokens: prefill, then one decode step
+    segs = st.timelines.get(name, ())
+    if split is not None:
+        limit = st.scenario.ttft_ms
+        hi = max(segs[-1][2] if segs else split, limit or 0.0) * 1.05
+    else:
+        hi = max(d, res.latency_ms if res is not None and res.latency_ms is not None else d) * 1.05
     if res is not None:
         rows = max(3, view.height - 4)                 # plot rows; each band fills ~60 % of its third
         thick = np.arange(-0.3, 0.3 + 1e-9, 1.5 / rows) if rows >= 9 else [0.0]   # half-row steps
-        for row, t0, t1 in st.timelines.get(name, ()):
+        for row, t0, t1 in segs:
             y, colour = TIMELINE_ROWS[row]
             for dy in thick:
                 plt.plot([t0, max(t1, t0 + hi * 1e-4)], [y + dy, y + dy], color=rgb(colour), marker="█")
             if row in ("up", "down") and (t1 - t0) * view.width >= 7 * hi:   # room for "↑12 ms"
                 plt.text(f"{'↑' if row == 'up' else '↓'}{t1 - t0:,.0f} ms", x=(t0 + t1) / 2, y=2.45,
                          color=rgb(NETWORK), background=rgb(view.bg), alignment="center")
-    plt.vline(d, rgb(DEADLINE))
+    mark = d if split is None else split
+    if split is None:
+        plt.vline(d, rgb(DEADLINE))
+    else:
+        plt.vline(split, rgb(view.fg))
+        if st.scenario.ttft_ms is not None:
+            plt.vline(st.scenario.ttft_ms, rgb(DEADLINE))
     plt.yticks([1, 2, 3], ["client", "network", "server"])
     plt.ylim(0.5, 3.5)
     plt.xlim(0, hi)
-    _x_ticks(plt, ticks_within(0, hi, max(2, view.width // 12)), _num, d, 0.12 * hi)
-    plt.xlabel("time (ms)")
+    _x_ticks(plt, ticks_within(0, hi, max(2, view.width // 12)), _num, mark, 0.12 * hi)
+    plt.xlabel("time (ms)" if split is None else "time (ms): prefill, then one decode step")
 
 
 def _timeline_caption(st: AppState, view: View) -> Caption:
@@ -227,10 +239,15 @@ def _timeline_caption(st: AppState, view: View) -> Caption:
     d = st.scenario.deadline_ms
     if res is None:
         return Caption(f"Timeline: {name} finds no placement that meets {_num(d)} ms", style="bold red")
+    legend = ((CLIENT, "██", "client"), (SERVER, "██", "server"), (NETWORK, "██", "transfer"))
+    split = st.prefill_end_ms.get(name)
+    if split is not None and res.ttft_ms is not None and res.tpot_ms is not None:
+        limit = (DEADLINE, "┃", "TTFT limit") if st.scenario.ttft_ms is not None else (view.fg, "┃", "first token")
+        return Caption(f"{name}: prefill {res.ttft_ms:,.1f} ms (TTFT), then a decode step {res.tpot_ms:,.1f} ms "
+                       f"(TPOT) × {st.scenario.gen_tokens}; request {res.latency_ms:,.0f} of {_num(d)} ms:",
+                       f"{name} TTFT {res.ttft_ms:,.0f} + TPOT {res.tpot_ms:,.1f} ms:", (*legend, limit))
     return Caption(f"Timeline of {name}: {res.latency_ms:,.1f} ms of {_num(d)} ms:",
-                   f"{name} {res.latency_ms:,.0f}/{_num(d)} ms:",
-                   ((CLIENT, "██", "client"), (SERVER, "██", "server"), (NETWORK, "██", "transfer"),
-                    (DEADLINE, "┃", "deadline")))
+                   f"{name} {res.latency_ms:,.0f}/{_num(d)} ms:", (*legend, (DEADLINE, "┃", "deadline")))
 
 
 CHARTS = {"frontier": (_frontier, _frontier_caption), "flops": (_flops, _flops_caption),
@@ -274,6 +291,7 @@ class Chart(Vertical):
         self.state: AppState | None = None
         self.selected = "dp"
         self.dirty = False
+        self._caption_lines = 0
 
     def compose(self) -> ComposeResult:
         yield Static(classes="chart-caption")
@@ -304,7 +322,11 @@ class Chart(Vertical):
         waiting = st.error or not st.results or (self.kind == "bandwidth" and st.sweep is None)
         caption = (Caption(st.error or "solving…", style="dim") if waiting
                    else CHARTS[self.kind][1](st, self.view()))
-        self.query_one(".chart-caption", Static).update(caption.render(self.size.width - 2 or 80))
+        width = self.size.width - 2 or 80
+        text = caption.render(width)
+        lines = max(1, -(-text.cell_len // max(1, width)))   # a caption that wraps needs a new layout
+        self.query_one(".chart-caption", Static).update(text, layout=lines != self._caption_lines)
+        self._caption_lines = lines
         self.dirty = True
         plot = self.query_one(ChartPlot)
         self.call_after_refresh(plot.refresh)

@@ -1,7 +1,9 @@
-"""Controls: the knobs of a scenario (sliders and selectors) and their mapping to a `Scenario`.
+"""Controls: the knobs of a scenario (sliders and selectors) and their mapping to a `Scenario`, and
+the pickers of the profile (model, client and server device, weight dtype) as a `ProfileChoice`.
 
 The app sets knobs with `show()` (attributes down, no messages); a user's change posts
-`ScenarioChanged` with the whole new scenario or `ModelChosen` (messages up).
+`ScenarioChanged` with the whole new scenario or `ModelChosen` with the whole new choice (messages up).
+Knobs a profile cannot use (output tokens without decode costs, dtype of a measured profile) are hidden.
 """
 
 from __future__ import annotations
@@ -14,14 +16,23 @@ from textual.containers import Grid
 
 from ...model import OBJECTIVES, SIDES, Profile, Scenario
 from ..messages import ModelChosen, ScenarioChanged
+from ..profile_choice import ProfileChoice, device_choices, dtype_choices, switch_model
 from .slider import Choice, Slider, linear_values, log_values
 
-__all__ = ["Controls", "fmt_ms", "fmt_mbps", "seq_values"]
+__all__ = ["Controls", "fmt_ms", "fmt_mbps", "seq_values", "GEN_TOKENS", "LIMITS"]
 
 DEADLINES = log_values(1, 100_000)
 BANDWIDTHS = log_values(1, 10_000)
 DELAYS = linear_values(0, 20, 0.5) + linear_values(21, 200, 1)
 UNITS = log_values(0.01, 100, (1, 2, 5))
+GEN_TOKENS = [0, *sorted({int(m * 2 ** k) for k in range(12) for m in (1, 1.5)} | {4096})]  # 0, 1, 2, 3, 4, 6 … 4096
+LIMITS = [0.0, *log_values(1, 100_000)]   # 0 = off
+PROFILE_KNOBS = ("model", "client", "server", "dtype")
+GEN_KNOBS = ("gen", "ttft", "tpot")
+
+
+def fmt_limit(v: float) -> str:
+    return "off" if not v else fmt_ms(v)
 
 
 def fmt_ms(v: float) -> str:
@@ -45,15 +56,17 @@ def seq_values(profile: Profile) -> list[int]:
 class Controls(Grid):
     """Ten knobs in a grid; `scenario` is always the one they show."""
 
-    def __init__(self, profile: Profile, scenario: Scenario, models: list[str], *, id: str | None = None):
+    def __init__(self, profile: Profile, scenario: Scenario, models: list[str], choice: ProfileChoice, *,
+                 id: str | None = None):
         super().__init__(id=id)
         self.linked = scenario.down_mbps == scenario.up_mbps
         self.scenario = scenario
+        self.choice = choice
         self._initial = (profile, models)
 
     def compose(self) -> ComposeResult:
         profile, models = self._initial
-        sc = self.scenario
+        sc, ch = self.scenario, self.choice
         yield Slider(DEADLINES, sc.deadline_ms, label="deadline", fmt=fmt_ms, id="deadline")
         yield Slider(UNITS, sc.unit_ms, label="time T", fmt=fmt_ms, id="unit", big_step=3)
         yield Slider(BANDWIDTHS, sc.up_mbps, label="upload", fmt=fmt_mbps, id="up")
@@ -64,6 +77,21 @@ class Controls(Grid):
         yield Choice(SIDES, sc.end, label="end", id="end")
         yield Slider(seq_values(profile), sc.seq_len, label="seq len", fmt=str, id="seq")
         yield Choice(self._objectives(profile), sc.objective, label="objective", id="objective")
+        yield Slider(GEN_TOKENS, sc.gen_tokens, label="output", fmt=lambda v: f"{v} tokens", id="gen")
+        yield Choice(device_choices("client", measured=not ch.is_config), ch.client, label="client", id="client")
+        yield Slider(LIMITS, sc.ttft_ms or 0.0, label="TTFT ≤", fmt=fmt_limit, id="ttft")
+        yield Choice(device_choices("server", measured=not ch.is_config), ch.server, label="server", id="server")
+        yield Slider(LIMITS, sc.tpot_ms or 0.0, label="TPOT ≤", fmt=fmt_limit, id="tpot")
+        yield Choice(dtype_choices(ch), ch.dtype, label="dtype", id="dtype")
+
+    def on_mount(self) -> None:
+        self._show_applicable(self._initial[0])
+
+    def _show_applicable(self, profile: Profile) -> None:
+        """Hide the generation knobs for a profile without decode costs, dtype for a measured profile."""
+        for name in GEN_KNOBS:
+            self._knob(name).display = profile.has_decode
+        self._knob("dtype").display = self.choice.is_config
 
     def _down_label(self) -> str:
         return "down=up" if self.linked else "download"
@@ -75,18 +103,29 @@ class Controls(Grid):
     def _knob(self, name: str) -> Slider:
         return self.query_one(f"#{name}", Slider)
 
-    def show(self, profile: Profile, sc: Scenario, models: list[str] | None = None) -> None:
-        """Set every knob to `sc` (and `profile`'s ranges) without posting messages."""
+    def show(self, profile: Profile, sc: Scenario, models: list[str] | None = None,
+             choice: ProfileChoice | None = None) -> None:
+        """Set every knob to `sc` and `choice` (and `profile`'s ranges) without posting messages."""
         self.scenario = sc
+        self.choice = choice or self.choice
+        ch = self.choice
         with self.prevent(Slider.Changed):
             if models is not None:
-                self._knob("model").set_values(models, profile.origin or profile.model)
+                self._knob("model").set_values(models, ch.model)
+            measured = not ch.is_config
+            self._knob("client").set_values(device_choices("client", measured=measured), ch.client)
+            self._knob("server").set_values(device_choices("server", measured=measured), ch.server)
+            self._knob("dtype").set_values(dtype_choices(ch), ch.dtype)
+            self._knob("gen").set_value(sc.gen_tokens)
+            self._knob("ttft").set_value(sc.ttft_ms or 0.0)
+            self._knob("tpot").set_value(sc.tpot_ms or 0.0)
             self._knob("seq").set_values(seq_values(profile), sc.seq_len)
             self._knob("objective").set_values(self._objectives(profile), sc.objective)
             for name, value in (("deadline", sc.deadline_ms), ("unit", sc.unit_ms), ("up", sc.up_mbps),
                                 ("down", sc.down_mbps), ("delay", sc.delay_ms), ("start", sc.start),
                                 ("end", sc.end)):
                 self._knob(name).set_value(value)
+        self._show_applicable(profile)
 
     def toggle_link(self) -> bool:
         """Link or unlink the bandwidths; linking copies upload onto download."""
@@ -102,8 +141,9 @@ class Controls(Grid):
     def _knob_moved(self, event: Slider.Changed) -> None:
         event.stop()
         name = event.slider.id
-        if name == "model":
-            self.post_message(ModelChosen(event.value))
+        if name in PROFILE_KNOBS:
+            self.choice = self._read_choice(name)
+            self.post_message(ModelChosen(self.choice))
             return
         if self.linked and name in ("up", "down"):
             other = self._knob("down" if name == "up" else "up")
@@ -112,8 +152,20 @@ class Controls(Grid):
         self.scenario = self._read(self.scenario)
         self.post_message(ScenarioChanged(self.scenario))
 
+    def _read_choice(self, moved: str) -> ProfileChoice:
+        """The pickers' choice; a new model starts on its own default devices and dtype."""
+        k = self._knob
+        if moved == "model":
+            return switch_model(self.choice, k("model").value)
+        return ProfileChoice(self.choice.model, k("client").value, k("server").value, k("dtype").value)
+
     def _read(self, sc: Scenario) -> Scenario:
         k = self._knob
-        return sc.replace(deadline_ms=k("deadline").value, unit_ms=k("unit").value, up_mbps=k("up").value,
+        deadline = k("deadline").value
+        ttft = k("ttft").value or None
+        return sc.replace(deadline_ms=deadline, unit_ms=k("unit").value, up_mbps=k("up").value,
                           down_mbps=k("down").value, delay_ms=k("delay").value, seq_len=int(k("seq").value),
-                          start=k("start").value, end=k("end").value, objective=k("objective").value)
+                          start=k("start").value, end=k("end").value, objective=k("objective").value,
+                          gen_tokens=int(k("gen").value), tpot_ms=k("tpot").value or None,
+                          # a TTFT limit at or above the deadline adds nothing: the first token is part of it
+                          ttft_ms=ttft if ttft is not None and ttft < deadline else None)

@@ -35,6 +35,10 @@ def _ms(v: float) -> str:
     return f"{v:,.1f}" if v < 10_000 else f"{v:,.0f}"
 
 
+def _opt_ms(v: float | None) -> str:
+    return "-" if v is None else f"{_ms(v)} ms"
+
+
 def _bold(text: str) -> Text:
     return Text().append(text, "bold")   # a span, so padding appended later stays plain
 
@@ -57,7 +61,7 @@ class NumbersPanel(Widget):
         self._lines = 0
 
     def watch_state(self, st: AppState | None) -> None:
-        lines = 1 if st is None or st.error else len(st.rows()) + 3
+        lines = 1 if st is None or st.error else len(st.rows()) + 3 + bool(st.note)
         if lines != self._lines:   # only a change of height needs a new layout
             self._lines = lines
             self.refresh(layout=True)
@@ -74,33 +78,43 @@ class NumbersPanel(Widget):
         return text
 
     def _table(self, st: AppState) -> Text:
-        """Fixed-width columns (a rich Table measures twice per frame: too slow per key press)."""
-        bar_w = 10 if self.size.width < 100 else 24
-        widths = (12, bar_w + 8, 20, 4, 9, 9)
-        head = ("solver", "server share", "latency / deadline", "hops", "vs greedy",
-                "solve" if self.show_timings else "")
+        """Fixed-width columns (a rich Table measures twice per frame: too slow per key press). With
+        output tokens, the latency column is the whole request's and TTFT and TPOT columns join it."""
+        gen = st.scenario.gen_tokens > 0
+        wide = self.size.width >= 100
+        bar_w = (24 if wide else 10) if not gen else (16 if wide else 3)
+        cols = [("solver", 12), ("server share", bar_w + 8),
+                ("request / deadline" if gen else "latency / deadline", 20)]
+        if gen:
+            cols += [("TTFT", 9), ("TPOT", 8)]
+        cols += [("hops", 4), ("vs greedy", 9)] if wide or not gen else [("hops", 4)]
+        if self.show_timings and (wide or not gen):
+            cols.append(("solve", 9))
         text = Text(no_wrap=True)
-        for i, (h, w) in enumerate(zip(head, widths, strict=False)):
-            text.append((h.ljust(w) if i < 2 else h.rjust(w)) + " ", style="bold" if h else "")
+        for i, (h, w) in enumerate(cols):
+            text.append((h.ljust(w) if i < 2 else h.rjust(w)) + " ", style="bold")
         greedy = st.results.get("greedy")
         for name, res in st.rows():
             text.append("\n")
-            cells = self._row(name, res, greedy, bar_w, st.scenario.deadline_ms)
-            for i, (cell, w) in enumerate(zip(cells, widths, strict=False)):
+            cells = self._row(name, res, greedy, bar_w, st.scenario.deadline_ms, gen)
+            for i, (cell, (_h, w)) in enumerate(zip(cells, cols, strict=False)):
                 cell = cell if isinstance(cell, Text) else Text().append(cell, _PLAIN)  # see _PLAIN
                 pad = " " * max(0, w - cell.cell_len)
                 text.append_text(cell + Text(pad) if i < 2 else Text(pad) + cell).append(" ")
         return text
 
-    def _row(self, name: str, r: Result, greedy: Result | None, bar_w: int, deadline: float) -> list:
+    def _row(self, name: str, r: Result, greedy: Result | None, bar_w: int, deadline: float, gen: bool) -> list:
         timing = f"{r.solve_ms:.1f} ms" if self.show_timings and name in APP_SOLVERS else ""
+        times = [_opt_ms(r.ttft_ms), _opt_ms(r.tpot_ms)] if gen else []
         if not r.feasible or r.server_share is None or r.latency_ms is None:  # a feasible result has both
             lat = f"min {_ms(r.min_latency_ms)} ms" if r.latency_ms is None else f"{_ms(r.latency_ms)} ms"
-            return [self._solver_label(name), Text().append("infeasible", "bold red"), Text().append(lat, "red"),
-                    "-", "-", timing]
+            broken = [lim for lim in ("TTFT", "TPOT") if any(v.startswith(lim) for v in r.violations)]
+            why = "breaks " + "+".join(broken) if broken else "infeasible"
+            return [self._solver_label(name), Text().append(why[: bar_w + 8], "bold red"), Text().append(lat, "red"),
+                    *times, "-", "-", timing]
         gain = improvement_over_greedy(r, greedy) if greedy is not None else None
         share = share_bar(r.server_share, bar_w).append(f" {100 * r.server_share:5.1f} %")
-        return [self._solver_label(name), share, f"{_ms(r.latency_ms)} / {_deadline(deadline)} ms",
+        return [self._solver_label(name), share, f"{_ms(r.latency_ms)} / {_deadline(deadline)} ms", *times,
                 str(r.switches), "-" if gain is None else f"{100 * gain:+.1f} %", timing]
 
     def _solver_label(self, name: str) -> Text:
@@ -119,7 +133,7 @@ class NumbersPanel(Widget):
 
     def _gap(self, st: AppState) -> Text:
         dp, ex = st.dp, st.exact
-        text = Text().append(st.note, style="yellow")
+        text = Text().append(st.note + "\n", style="yellow") if st.note else Text()
         if (dp is not None and ex is not None and dp.feasible and ex.feasible and dp.server_share is not None
                 and ex.server_share is not None):
             gap = 100 * (dp.server_share - ex.server_share)
@@ -128,6 +142,7 @@ class NumbersPanel(Widget):
             text.append(f"DP finds nothing at T = {st.scenario.unit_ms:g} ms (rounding up); lower T",
                         style="yellow")
         if self.show_timings:
-            text.append((" · " if text.plain else "") + f"all solved in {st.solve_ms:.1f} ms", style="dim")
+            text.append((" · " if text.plain.strip("\n") and not text.plain.endswith("\n") else "")
+                        + f"all solved in {st.solve_ms:.1f} ms", style="dim")
         return text
 

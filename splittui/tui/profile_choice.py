@@ -1,0 +1,145 @@
+"""What the model, device and dtype pickers choose (`ProfileChoice`), and how the solve worker turns a
+choice into a profile and fits the knobs' scenario to it. Pure: no textual here.
+
+A shipped LLM config (``qwen2.5-7b``) becomes an analytic profile on the chosen devices and dtype
+(times are roofline estimates); a measured profile (the zoo, a file, a live profile) keeps its own
+times under "measured" or is re-timed on a preset. Profiles are cached, so switching back is free.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from ..devices import DEFAULT_CLIENT, DEFAULT_SERVER, PRESETS
+from ..errors import SplittuiError
+from ..llm import DTYPE_DEFAULT, is_shipped_config, load_arch, profile_for, retime, seq_lens_for, shipped_config_names
+from ..model import Profile, Scenario
+from ..profiles import load_profile, shipped_names
+
+__all__ = ["ProfileChoice", "switch_model", "MEASURED", "DTYPES", "choice_for", "device_choices", "dtype_choices",
+           "model_names", "load_choice", "fit_scenario", "gen_cap"]
+
+MEASURED = "measured"     # the profile's own times
+DTYPES = ("fp32", "fp16", "bf16", "int8", "int4")
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChoice:
+    """The pickers' values: a model (shipped profile, shipped config or a loaded profile's key),
+    the client and server devices (a preset or "measured") and the weight dtype."""
+
+    model: str
+    client: str = MEASURED
+    server: str = MEASURED
+    dtype: str = "fp32"
+
+    @property
+    def is_config(self) -> bool:
+        return is_shipped_config(self.model)
+
+
+def switch_model(choice: ProfileChoice, model: str) -> ProfileChoice:
+    """The choice after the model picker moved: a config keeps the chosen devices and dtype (presets
+    for "measured"); a measured profile starts on its own times in fp32."""
+    new = ProfileChoice(model)
+    if not new.is_config:
+        return new
+    was = choice.is_config
+    return ProfileChoice(model, DEFAULT_CLIENT if choice.client == MEASURED else choice.client,
+                         DEFAULT_SERVER if choice.server == MEASURED else choice.server,
+                         choice.dtype if was else DTYPE_DEFAULT)
+
+
+def model_names(loaded: list[str]) -> list[str]:
+    """The model picker: the zoo's measured profiles, then the shipped LLM configs, then loaded ones."""
+    return list(dict.fromkeys([*shipped_names(), *shipped_config_names(), *loaded]))
+
+
+def device_choices(side: str, *, measured: bool) -> list[str]:
+    """Presets for one side (that side's role first); "measured" first where the profile has times."""
+    own = [n for n, d in PRESETS.items() if d.role == side]
+    other = [n for n in PRESETS if n not in own]
+    return [*([MEASURED] if measured else []), *own, *other]
+
+
+def dtype_choices(choice: ProfileChoice) -> list[str]:
+    """A config's weights may be any dtype; a measured profile was measured in fp32."""
+    return list(DTYPES) if choice.is_config else ["fp32"]
+
+
+def choice_for(profile: Profile, key: str) -> ProfileChoice:
+    """The pickers' values for a profile opened directly (by the CLI, a slot or a live profiling)."""
+    src = profile.source if isinstance(profile.source, dict) else {}
+    if is_shipped_config(key) and src.get("kind") == "analytic":
+        return ProfileChoice(key, str(src.get("client_device", DEFAULT_CLIENT)),
+                             str(src.get("server_device", DEFAULT_SERVER)), str(src.get("dtype", DTYPE_DEFAULT)))
+    return ProfileChoice(key, str(src.get("client_device", MEASURED)), str(src.get("server_device", MEASURED)))
+
+
+def load_choice(choice: ProfileChoice, loaded: dict[str, Profile]) -> Profile:
+    """The profile a choice stands for (cached); raises SplittuiError for a choice the core refuses."""
+    if not choice.is_config and choice.dtype != "fp32":
+        raise SplittuiError(f"dtype {choice.dtype}: {choice.model} is a measured fp32 profile; "
+                            "dtypes apply to LLM configs")
+    if choice.model in loaded and not choice.is_config:
+        base = loaded[choice.model]
+        return _retimed(base, choice.client, choice.server)
+    return _load(choice)
+
+
+@functools.lru_cache(maxsize=32)
+def _load(choice: ProfileChoice) -> Profile:
+    if choice.is_config:
+        client = DEFAULT_CLIENT if choice.client == MEASURED else choice.client
+        server = DEFAULT_SERVER if choice.server == MEASURED else choice.server
+        arch = load_arch(choice.model)
+        return profile_for(arch, dtype=choice.dtype, client_device=client, server_device=server,
+                           seq_lens=seq_lens_for(arch))
+    return _retimed(load_profile(choice.model), choice.client, choice.server)
+
+
+_RETIMED: dict[tuple[int, str, str], tuple[Profile, Profile]] = {}
+
+
+def _retimed(base: Profile, client: str, server: str) -> Profile:
+    if client == MEASURED and server == MEASURED:
+        return base
+    key = (id(base), client, server)
+    hit = _RETIMED.get(key)
+    if hit is not None and hit[0] is base:
+        return hit[1]
+    out = retime(base, client_device=None if client == MEASURED else client,
+                 server_device=None if server == MEASURED else server)
+    if len(_RETIMED) > 32:
+        _RETIMED.clear()
+    _RETIMED[key] = (base, out)
+    return out
+
+
+def gen_cap(profile: Profile, seq_len: int) -> int:
+    """The most output tokens whose decode contexts s..s+N−1 stay within the profile's longest length."""
+    return max(0, profile.seq_range[1] - seq_len + 1)
+
+
+def fit_scenario(profile: Profile, sc: Scenario) -> tuple[Scenario, str]:
+    """The knobs' scenario made solvable on `profile`, and a note saying what was changed and why:
+    a length outside the profile's range, an objective it lacks the fields for, output tokens on a
+    profile without decode costs or past its longest length (no extrapolation, SPEC §8)."""
+    notes = []
+    lo, hi = profile.seq_range
+    if not lo <= sc.seq_len <= hi:
+        sc = sc.replace(seq_len=profile.default_seq)
+    if (sc.objective == "mem_bytes" and not profile.has_mem) or (
+            sc.objective == "server_mem" and not profile.has_server_mem):
+        notes.append(f"objective {sc.objective}: {profile.model} lacks its fields, using flops")
+        sc = sc.replace(objective="flops")
+    if sc.gen_tokens and not profile.has_decode:
+        notes.append(f"output tokens: {profile.model} has no decode costs (prefill only)")
+        sc = sc.replace(gen_tokens=0)
+    elif sc.gen_tokens > gen_cap(profile, sc.seq_len):
+        cap = gen_cap(profile, sc.seq_len)
+        notes.append(f"output tokens {sc.gen_tokens} → {cap}: seq {sc.seq_len} + N − 1 must stay ≤ {hi}, "
+                     "the profile's longest length")
+        sc = sc.replace(gen_tokens=cap)
+    return sc, "; ".join(notes)
