@@ -93,6 +93,15 @@ def test_doubled_server_times_double_the_predicted_server_part(plan, tmp_path, c
     assert gap == pytest.approx(one["server"], abs=0.02)
 
 
+def test_planning_profile_carries_the_measured_transfer_overhead_and_the_run_uses_it(plan, capsys):
+    measured = json.loads(plan.read_text())["transfer"]["overhead_ms"]
+    assert measured > 0  # `splittui profile --server cpu:1` echoed frames to a separate process
+    row = _run_json(capsys, "--profile", str(plan), "--solver", "attention-server", "--link", "paced")["rows"][0]
+    assert row["overhead_ms_per_transfer"]["planned"] == measured
+    parts = sum(row["predicted_breakdown_ms"].values())
+    assert row["predicted_ms"] == pytest.approx(parts + measured * row["transfers"], abs=0.02)
+
+
 def test_default_planning_profile_is_measured_by_a_separate_profile_process(cache, capsys):
     code = main(["run", *TOY, "--solver", "no-split", "--link", "paced", "--profile-repeats", "1", "--json"])
     captured = capsys.readouterr()
