@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_scenario_args, positive_float, positive_int
+from ..errors import SplittuiError
+from .common import add_generation_args, add_scenario_args, positive_float, positive_int
 
 __all__ = ["add_parser"]
 
@@ -17,6 +18,7 @@ _EPILOG = """examples:
   splittui run --model gpt2-like --seq 256 --solver greedy --deadline-ms 4000 --repeats 3
   splittui run --model bert-base --seq 256 --solver attention-server --up-mbps 1000 --link paced
   splittui run --model bert-base --policy exported.json
+  splittui run --model gpt2-like --seq 128 --gen-tokens 16 --solver dp --deadline 0.8x   # TTFT and TPOT
   splittui run --figure                       # the paper's Fig. 2/5 experiment on bert-base
   splittui run --fidelity                     # dp, exact, greedy, single-split, no-split: prediction error
 
@@ -46,6 +48,10 @@ def add_parser(sub) -> None:
                           "'efficient' split; attention-client: its 'inefficient' one) (default %(default)s)")
     src.add_argument("--policy", metavar="FILE", help="run the policy in a splittui.policy/1 file instead")
     add_scenario_args(p, deadline_default=None)
+    add_generation_args(p, limits=False)
+    _help(p, "gen_tokens", "generate N tokens after the prefill (greedy, KV cache on each layer's side; causal "
+                           "models: gpt2-like): measured TTFT and TPOT beside the planning profile's, every token "
+                           "checked against the unsplit model (default 0: one forward pass)")
     _deadline(p)
     _help(p, "seq", "sequence length (default 512; for cmt-s the image side, a multiple of 32)")
     _help(p, "start", "where the input is: only client is supported by run")
@@ -117,6 +123,12 @@ def _deadline_arg(text: str) -> str:
 
 
 def _handler(args: argparse.Namespace) -> int:
+    if args.gen_tokens and (args.figure or args.fidelity):
+        raise SplittuiError("--gen-tokens runs one generation request: drop --figure/--fidelity")
+    if args.gen_tokens:
+        from ..runner.gen_handler import generation_command
+
+        return generation_command(args)
     if args.figure or args.fidelity:
         from ..runner.experiments import experiment_command
 
