@@ -145,7 +145,8 @@ def gen_plan(tmp_path_factory):
 
 
 def test_run_gen_tokens_reports_ttft_and_tpot_beside_the_prediction(gen_plan, capsys):
-    code = main(["run", "--model", "gpt2-like", "--tiny", "--seq", "12", "--gen-tokens", "4", "--profile", str(gen_plan),
+    code = main(["run", "--model", "gpt2-like", "--tiny", "--seq", "12", "--gen-tokens", "4",
+                 "--profile", str(gen_plan),
                  "--solver", "attention-server", "--link", "paced", "--up-mbps", "200", "--delay-ms", "1",
                  "--repeats", "1", "--server-threads", "1", "--json"])
     doc = json.loads(capsys.readouterr().out)
