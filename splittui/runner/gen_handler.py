@@ -60,7 +60,7 @@ def generation_command(args: argparse.Namespace) -> int:
     exit_on_sigterm()
     check_ends(args)
     n = args.gen_tokens
-    spec = ChainSpec(args.model, args.tiny, args.seed)
+    spec = ChainSpec(args.model, args.tiny, args.seed, attention=args.attention)
     threads = args.server_threads or default_server_threads()
     seq = args.seq or DEFAULT_GEN_SEQ
     console = stderr_console()

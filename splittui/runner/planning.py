@@ -42,8 +42,10 @@ def cache_dir() -> Path:
     return Path(base) / "splittui" / "run"
 
 
-def profile_path(model: str, seqs: list[int], server_threads: int, *, tiny: bool = False) -> Path:
-    safe = model.replace("/", "_").replace(":", "_")
+def profile_path(model: str, seqs: list[int], server_threads: int, *, tiny: bool = False,
+                 attention: str = "full") -> Path:
+    name = model if attention == "full" else f"{model}@{attention.replace(':', '-')}"
+    safe = name.replace("/", "_").replace(":", "_")
     lens = "-".join(str(s) for s in sorted(seqs))
     return cache_dir() / f"{safe}{'-tiny' if tiny else ''}-s{lens}-client1-cpu{server_threads}.json"
 
@@ -58,6 +60,7 @@ def profile_command(spec, seqs: list[int], server_threads: int, out: Path, repea
         src = ["--module", spec.model]
     else:
         src = ["--model", spec.model] + (["--tiny"] if spec.tiny else [])
+        src += [] if spec.attention == "full" else ["--attention", spec.attention]
     return ["splittui", "profile", *src, "--seq", ",".join(str(s) for s in sorted(seqs)), "--server",
             f"cpu:{server_threads}", "--threads", "1", "--repeats", str(repeats), "--out", str(out), "--force"]
 
@@ -72,7 +75,7 @@ def planning_profile(spec, seqs: list[int], server_threads: int, *, given: str |
         profile = load_profile(str(path))
         _check_fits(profile, spec, seqs, given)
         return Planning(profile, path, _sha256(path), made_now=False)
-    path = profile_path(spec.model, seqs, server_threads, tiny=spec.tiny)
+    path = profile_path(spec.model, seqs, server_threads, tiny=spec.tiny, attention=spec.attention)
     made = refresh or not path.exists()
     if made:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -204,3 +204,34 @@ def test_figure_chart_has_one_panel_per_bandwidth():
     rows = [row(p, s, bw, s * 1.0, s * 1.1) for p in ("all-client", "dp") for s in (8, 16) for bw in (10, 100)]
     chart = _plain(figure_chart(rows, width=100, height=20))
     assert "10 Mbit/s" in chart and "100 Mbit/s" in chart and "D/d dp" in chart
+
+
+def _has_variants() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("splittui.attention") is not None
+
+
+def test_attention_figure_runs_each_variant_and_placement_and_draws_the_chart(cache, capsys):
+    variants = "full,lowrank:8,sparse:8" if _has_variants() else "full"
+    code = main(["run", "--figure", "attention", "--model", "bert-base", "--tiny", "--seqs", "16,32", "--variants",
+                 variants, "--deadlines", "0.6x,0.9x", "--up-mbps", "200", "--delay-ms", "1", "--repeats", "1",
+                 "--profile-repeats", "1", "--server-threads", "1", "--link", "paced", "--markdown"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "splitCPU" in out and "splitGPU not run" in out
+    table = [line for line in out.splitlines() if line.startswith("| bert-base")]
+    for variant in variants.split(","):
+        name = "bert-base" if variant == "full" else f"bert-base@{variant.replace(':', '-')}"
+        for label in ("all-client", "attention-server"):
+            assert sum(f"| {name} |" in line and f"| {label} |" in line for line in table) == 2  # both lengths
+    assert all(line.rstrip().endswith("| yes |") for line in table)
+    assert "A/a all-client" in out and "E/e attention-server" in out
+
+
+@pytest.mark.skipif(_has_variants(), reason="this build has the attention variants")
+def test_attention_variant_without_the_variants_is_one_line(cache, capsys):
+    code = main(["run", "--figure", "attention", "--model", "bert-base", "--tiny", "--seqs", "16", "--variants",
+                 "lowrank:8", "--repeats", "1", "--profile-repeats", "1", "--link", "paced"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no attention variants" in err and "Traceback" not in err
