@@ -90,7 +90,7 @@ def _marks(labels: list[str]) -> dict[str, str]:
 def attention_chart(rows: list[Row], width: int = 120, height: int = 22) -> str:
     """plotext: latency against sequence length, one panel per attention variant; capital letters are
     measured, small ones predicted (a: all-client, e: attention-server, d/p: dp at each deadline)."""
-    import plotext as plt  # type: ignore[import-untyped]
+    import plotext as plt
 
     variants = list(dict.fromkeys(r.case.planning.model for r in rows))
     labels = list(dict.fromkeys(r.case.label for r in rows))

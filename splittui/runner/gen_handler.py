@@ -91,10 +91,9 @@ def generation_command(args: argparse.Namespace) -> int:
 
 def _part(pred: float | None, runs: list[dict], key: str) -> dict:
     meas = statistics.median(r[key] for r in runs) if runs and runs[0][key] is not None else None
-    ok = pred is not None and meas is not None
+    err = None if pred is None or meas is None else round(error_pct(pred, meas), 2)
     return {"predicted_ms": None if pred is None else round(pred, 3),
-            "measured_ms": None if meas is None else round(meas, 3),
-            "error_pct": round(error_pct(pred, meas), 2) if ok else None}
+            "measured_ms": None if meas is None else round(meas, 3), "error_pct": err}
 
 
 def _row(label: str, plan: Planning, sc, policy, pred: dict, out: dict, repeats: int) -> dict:
