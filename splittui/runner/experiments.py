@@ -103,6 +103,7 @@ def experiment_command(args) -> int:
     load_before, t0 = load_average(), time.perf_counter()
     plans: list = []
     skipped: list[str] = []
+    note = ""
     links: list = []
     if args.figure == "attention" and args.attention != "full":
         raise SplittuiError("--figure attention runs every --variants: drop --attention")
@@ -115,7 +116,7 @@ def experiment_command(args) -> int:
         variants = args.variants.split(",") if args.variants else list(ATTENTION_VARIANTS)
         rows = attention_rows(args, threads, seqs, variants, args.budget_s, plans, skipped, links)
         title = f"Figs. 6-7: {args.model} with full / low-rank / sparse attention, measured vs predicted"
-        skipped.insert(0, server_note())
+        note = f"; {server_note()}"
     elif args.figure:
         rows = _run_model(args, args.model, threads, _figure_cases, (128, 256, 512), plans, skipped, links)
         title = f"Fig. 2/5: {args.model}, measured vs predicted"
@@ -129,7 +130,8 @@ def experiment_command(args) -> int:
     wall = time.perf_counter() - t0
     kind, detail = links[-1] if links else ("none", "")
     conditions = (f"client 1 thread, server {threads} thread(s); link {kind}; delay {args.delay_ms:g} ms; "
-                  f"median of {args.repeats}; {wall:.0f} s; load average {load_before} before, {load_average()} after")
+                  f"median of {args.repeats}; {wall:.0f} s; load average {load_before} before, {load_average()} after"
+                  f"{note}")
     if args.json:
         doc = run_document(rows, link=kind, link_detail=detail, plans=plans, server_threads=threads,
                            extra={"conditions": conditions, "skipped": skipped, "wall_s": round(wall, 1)})

@@ -217,8 +217,9 @@ def test_attention_figure_runs_each_variant_and_placement_and_draws_the_chart(ca
     code = main(["run", "--figure", "attention", "--model", "bert-base", "--tiny", "--seqs", "16,32", "--variants",
                  variants, "--deadlines", "0.6x,0.9x", "--up-mbps", "200", "--delay-ms", "1", "--repeats", "1",
                  "--profile-repeats", "1", "--server-threads", "1", "--link", "paced", "--markdown"])
-    out = capsys.readouterr().out
-    assert code == 0
+    captured = capsys.readouterr()
+    out = captured.out
+    assert code == 0, captured.err[-600:]
     assert "splitCPU" in out and "splitGPU not run" in out
     table = [line for line in out.splitlines() if line.startswith("| bert-base")]
     for variant in variants.split(","):
