@@ -10,7 +10,9 @@ with bytes_moved = input state + output state + weights (fp32).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["Device", "CLIENT_1CORE", "SERVER_RTX3090", "gpt2_like_doc"]
 
@@ -41,12 +43,12 @@ F32 = 4
 SEQ_LENS = (128, 256, 512, 1024, 2048, 4096)
 
 
-def _stage(name, kind, flops, in_b, out_b, weights):
+def _stage(name: str, kind: str, flops: float, in_b: float, out_b: float, weights: float) -> dict[str, Any]:
     return dict(name=name, kind=kind, flops=flops, in_b=in_b, out_b=out_b, w=weights)
 
 
 def _gpt2_stages(s: int, d: int = 1024, h: int = 16, n_blocks: int = 24, vocab: int = 50257,
-                 ctx: int = 4096):
+                 ctx: int = 4096) -> list[dict[str, Any]]:
     """Stages at sequence length s. The cut state inside a block carries the residual stream x."""
     sd = s * d * F32
     st = [_stage("embed", "embedding", 2.0 * s * d, s * 8, sd, (vocab + ctx) * d * F32)]
@@ -70,7 +72,8 @@ def _gpt2_stages(s: int, d: int = 1024, h: int = 16, n_blocks: int = 24, vocab: 
     return st
 
 
-def gpt2_like_doc(seq_lens=SEQ_LENS, client: Device = CLIENT_1CORE, server: Device = SERVER_RTX3090) -> dict:
+def gpt2_like_doc(seq_lens: Sequence[int] = SEQ_LENS, client: Device = CLIENT_1CORE,
+                  server: Device = SERVER_RTX3090) -> dict[str, Any]:
     """The analytic `gpt2-like` profile document (24 pre-norm blocks, d=1024, 16 heads)."""
     per_len = [_gpt2_stages(s) for s in seq_lens]
     layers = []

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import ProfileError, SplittuiError
 from .model import Breakdown, Profile, Scenario
@@ -110,7 +111,7 @@ def costs_for(profile: Profile, sc: Scenario) -> Costs:
     in_bytes = layer_values(profile, "in_bytes", s)
     out_bytes = float(interpolate(profile, np.array(profile.output_bytes), s))
     up_per_byte = 8.0 / (sc.up_mbps * 1e3)
-    down_per_byte = 8.0 / (sc.down_mbps * 1e3)
+    down_per_byte = 8.0 / ((sc.down_mbps if sc.down_mbps is not None else sc.up_mbps) * 1e3)
     c = Costs(
         client_ms=layer_values(profile, "client_ms", s),
         server_ms=layer_values(profile, "server_ms", s),
@@ -161,7 +162,7 @@ def _sides(c: Costs, policy: np.ndarray) -> np.ndarray:
     return np.concatenate(([int(c.start_client)], policy, [int(c.end_client)])).astype(np.int8)
 
 
-def breakdown(c: Costs, policy) -> Breakdown:
+def breakdown(c: Costs, policy: ArrayLike) -> Breakdown:
     """Exact float latency of a policy split into its parts (SPEC §3)."""
     x = np.asarray(policy, dtype=np.int8)
     xs = _sides(c, x)
@@ -178,11 +179,11 @@ def breakdown(c: Costs, policy) -> Breakdown:
                      upload_ms=up, download_ms=down)
 
 
-def latency(c: Costs, policy) -> float:
+def latency(c: Costs, policy: ArrayLike) -> float:
     return breakdown(c, policy).total_ms
 
 
-def switches(c: Costs, policy) -> int:
+def switches(c: Costs, policy: ArrayLike) -> int:
     """Number of network crossings, counting the input's and the answer's when they cross."""
     xs = _sides(c, np.asarray(policy, dtype=np.int8))
     return int(np.count_nonzero(xs[1:] != xs[:-1]))

@@ -25,6 +25,7 @@ import math
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,7 @@ def resolve_device(name: str | Device, *, user: dict[str, Device] | None = None,
 
 # ---------------------------------------------------------------- user device files
 
-def load_device_file(path: str | os.PathLike) -> dict[str, Device]:
+def load_device_file(path: str | os.PathLike[str]) -> dict[str, Device]:
     """Read a TOML (.toml) or JSON device file; every problem is one line naming the file and field."""
     p = Path(path)
     try:
@@ -240,7 +241,7 @@ def measure_this_cpu(*, seconds: float = 10.0) -> Device:
                   gbps / 1e9, source, 0.0, 1.0, 1.0, 2.0, measured=True)
 
 
-def _rate(fn, work: float, seconds: float) -> float:
+def _rate(fn: Callable[[], object], work: float, seconds: float) -> float:
     """Best rate over repeated timed calls within `seconds` (the best run is the least disturbed)."""
     fn()  # warm up
     best = 0.0

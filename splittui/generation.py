@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .costs import Costs, breakdown, costs_for
 from .errors import SplittuiError
@@ -89,14 +90,15 @@ def _dec_table(profile: Profile, field: str) -> np.ndarray:
     return np.array([getattr(layer, field) for layer in profile.layers], dtype=np.float64)
 
 
-def server_mem_bytes(profile: Profile, sc: Scenario) -> np.ndarray:
+def server_mem_bytes(profile: Profile, sc: Scenario) -> NDArray[np.float64]:
     """Per layer: weights + KV cache at s+N tokens (what the server holds if the layer runs there)."""
     s, n = sc.seq_len, sc.gen_tokens
     check_contexts(profile, s, n)
     c = s + max(n, 1) - 1
     weights = _at(profile.seq_lens, _dec_table(profile, "weight_bytes"), c)
     kv = _at(profile.seq_lens, _dec_table(profile, "kv_bytes"), c)
-    return weights + kv * (s + n)
+    out: NDArray[np.float64] = weights + kv * (s + n)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +171,7 @@ class RequestTimes:
     server_mem_bytes: float | None
 
 
-def request_times(ph: Phases, policy) -> RequestTimes:
+def request_times(ph: Phases, policy: ArrayLike) -> RequestTimes:
     """Exact float TTFT / TPOT / request latency of a policy from its phase costs (SPEC §8)."""
     x = np.asarray(policy, dtype=np.int8)
     ttft = breakdown(ph.prefill, x).total_ms
@@ -179,7 +181,7 @@ def request_times(ph: Phases, policy) -> RequestTimes:
                         latency_ms=ttft + dec, server_mem_bytes=mem)
 
 
-def predict_request(profile: Profile, sc: Scenario, policy) -> RequestTimes:
+def predict_request(profile: Profile, sc: Scenario, policy: ArrayLike) -> RequestTimes:
     """Predicted TTFT, TPOT and request latency of a policy (for the runner to print beside measurements)."""
     x = np.asarray(policy, dtype=np.int8)
     if x.shape != (profile.n_layers,) or not np.isin(x, (0, 1)).all():

@@ -101,7 +101,7 @@ def read_config(path: str | Path, *, name: str | None = None) -> Arch:
     return arch_from_dict(doc, name=name or p.parent.name or p.stem, source=str(p))
 
 
-def _field(doc: dict, key: str, source: str, *, default: Any = None, required: bool = True) -> int:
+def _field(doc: dict[str, Any], key: str, source: str, *, default: Any = None, required: bool = True) -> int:
     value = doc.get(key, default)
     if value is None:
         if required:
@@ -114,7 +114,7 @@ def _field(doc: dict, key: str, source: str, *, default: Any = None, required: b
     return value
 
 
-def _flag(doc: dict, key: str, default: bool, source: str) -> bool:
+def _flag(doc: dict[str, Any], key: str, default: bool, source: str) -> bool:
     value = doc.get(key, default)
     if value is None:
         return default
@@ -123,7 +123,7 @@ def _flag(doc: dict, key: str, default: bool, source: str) -> bool:
     return value
 
 
-def _family(doc: dict, source: str) -> str:
+def _family(doc: dict[str, Any], source: str) -> str:
     family = doc.get("model_type")
     if family is None:
         raise SplittuiError(f"{source}: field 'model_type': missing")
@@ -141,7 +141,7 @@ def arch_from_dict(doc: object, *, name: str = "model", source: str = "<config>"
     return _gpt2(doc, name, source) if family == "gpt2" else _llama_like(doc, family, name, source)
 
 
-def _heads(doc: dict, d: int, h: int, h_kv: int, e_key: str, source: str) -> int:
+def _heads(doc: dict[str, Any], d: int, h: int, h_kv: int, e_key: str, source: str) -> int:
     if h_kv > h or h % h_kv:
         raise SplittuiError(f"{source}: field 'num_key_value_heads': {h_kv} does not divide "
                             f"num_attention_heads {h}")
@@ -153,7 +153,7 @@ def _heads(doc: dict, d: int, h: int, h_kv: int, e_key: str, source: str) -> int
     return d // h
 
 
-def _llama_like(doc: dict, family: str, name: str, source: str) -> Arch:
+def _llama_like(doc: dict[str, Any], family: str, name: str, source: str) -> Arch:
     d = _field(doc, "hidden_size", source)
     h = _field(doc, "num_attention_heads", source)
     h_kv = _field(doc, "num_key_value_heads", source, default=h)
@@ -170,7 +170,7 @@ def _llama_like(doc: dict, family: str, name: str, source: str) -> Arch:
     )
 
 
-def _gpt2(doc: dict, name: str, source: str) -> Arch:
+def _gpt2(doc: dict[str, Any], name: str, source: str) -> Arch:
     d = _field(doc, "n_embd", source)
     h = _field(doc, "n_head", source)
     e = _heads(doc, d, h, h, "head_dim", source)

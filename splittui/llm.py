@@ -56,7 +56,7 @@ def _read_cached(path: str, mtime: float, name: str | None) -> Arch:
     return read_config(path, name=name)
 
 
-def load_arch(config_or_name: Arch | dict | str | os.PathLike) -> Arch:
+def load_arch(config_or_name: Arch | dict[str, Any] | str | os.PathLike[str]) -> Arch:
     """An Arch from an Arch, a decoded config dict, a shipped config name, or a file/folder path."""
     if isinstance(config_or_name, Arch):
         return config_or_name
@@ -89,7 +89,7 @@ def seq_lens_for(arch: Arch, *, include: int | Sequence[int] | None = None,
     return tuple(sorted(lens or {arch.max_pos}))
 
 
-def profile_for(config_or_name: Arch | dict | str | os.PathLike, *, dtype: str = DTYPE_DEFAULT,
+def profile_for(config_or_name: Arch | dict[str, Any] | str | os.PathLike[str], *, dtype: str = DTYPE_DEFAULT,
                 client_device: str | Device = DEFAULT_CLIENT, server_device: str | Device = DEFAULT_SERVER,
                 seq_lens: Sequence[int] | None = None, devices: dict[str, Device] | None = None) -> Profile:
     """The analytic profile (times are roofline estimates), built directly: valid by construction, so
@@ -103,7 +103,7 @@ def profile_for(config_or_name: Arch | dict | str | os.PathLike, *, dtype: str =
         layers += [replace(x, name=f"h{i}.{x.name}") for x in block]
     layers += head
     extra = {k: meta[k] for k in ("dtype", "arch")}
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if "dec_output_bytes" in _PROFILE_FIELDS:
         kwargs["dec_output_bytes"] = tuple(meta["dec_output_bytes"])
     else:
@@ -113,15 +113,15 @@ def profile_for(config_or_name: Arch | dict | str | os.PathLike, *, dtype: str =
                    layers=tuple(layers), sha256=meta["_key"], origin=meta["model"], extra=extra, **kwargs)
 
 
-def _layer(entry: dict) -> Layer:
+def _layer(entry: dict[str, Any]) -> Layer:
     fields: dict[str, Any] = {k: (v if k in ("name", "kind") else tuple(v))
                               for k, v in entry.items() if k in _LAYER_FIELDS}
     return Layer(**fields)
 
 
-def profile_doc_for(config_or_name: Arch | dict | str | os.PathLike, *, dtype: str = DTYPE_DEFAULT,
+def profile_doc_for(config_or_name: Arch | dict[str, Any] | str | os.PathLike[str], *, dtype: str = DTYPE_DEFAULT,
                     client_device: str | Device = DEFAULT_CLIENT, server_device: str | Device = DEFAULT_SERVER,
-                    seq_lens: Sequence[int] | None = None, devices: dict[str, Device] | None = None) -> dict:
+                    seq_lens: Sequence[int] | None = None, devices: dict[str, Device] | None = None) -> dict[str, Any]:
     """A `splittui.profile/1` document with prefill and decode costs at every length in `seq_lens`."""
     meta, groups = _build(config_or_name, dtype, client_device, server_device, seq_lens, devices)
     arch: Arch = meta.pop("_arch")
@@ -133,7 +133,13 @@ def profile_doc_for(config_or_name: Arch | dict | str | os.PathLike, *, dtype: s
     return {"schema": "splittui.profile/1", **meta, "layers": layers + head}
 
 
-def _build(config_or_name, dtype, client_device, server_device, seq_lens, devices) -> tuple[dict, list]:
+_Config = Arch | dict[str, Any] | str | os.PathLike[str]
+_Part = StageCost | list[StageCost]  # the embedding is one stage, a block and the head are lists
+
+
+def _build(config_or_name: _Config, dtype: str, client_device: str | Device, server_device: str | Device,
+           seq_lens: Sequence[int] | None, devices: dict[str, Device] | None
+           ) -> tuple[dict[str, Any], list[list[dict[str, Any]]]]:
     arch = load_arch(config_or_name)
     client = resolve_device(client_device, user=devices, flag="--client-device")
     server = resolve_device(server_device, user=devices, flag="--server-device")
@@ -167,11 +173,12 @@ def _check_lens(lens: tuple[int, ...]) -> None:
         raise SplittuiError(f"seq_lens must be strictly increasing, got {list(lens)!r}")
 
 
-def _as_list(part) -> list[StageCost]:
+def _as_list(part: _Part) -> list[StageCost]:
     return part if isinstance(part, list) else [part]
 
 
-def _group_entries(pre_parts, dec_parts, after_pre, after_dec, lens, client, server, fp32) -> list[dict]:
+def _group_entries(pre_parts: list[_Part], dec_parts: list[_Part], after_pre: list[float], after_dec: list[float],
+                   lens: tuple[int, ...], client: Device, server: Device, fp32: bool) -> list[dict[str, Any]]:
     """Layer entries (names relative) for one part: embedding, one block, or the head.
 
     pre_parts[k] / dec_parts[k]: the part's stages at length k. The state leaving a stage is the state
@@ -179,7 +186,7 @@ def _group_entries(pre_parts, dec_parts, after_pre, after_dec, lens, client, ser
     """
     per_len_pre = [_as_list(p) for p in pre_parts]
     per_len_dec = [_as_list(p) for p in dec_parts]
-    entries = []
+    entries: list[dict[str, Any]] = []
     for j in range(len(per_len_pre[0])):
         rows_p = [stages[j] for stages in per_len_pre]
         rows_d = [stages[j] for stages in per_len_dec]
@@ -193,7 +200,8 @@ def _out(stages: list[StageCost], j: int, after: float) -> float:
     return stages[j + 1].in_bytes if j + 1 < len(stages) else after
 
 
-def _entry(rows_p, rows_d, out_p, out_d, lens, client: Device, server: Device, fp32: bool) -> dict:
+def _entry(rows_p: list[StageCost], rows_d: list[StageCost], out_p: list[float], out_d: list[float],
+           lens: tuple[int, ...], client: Device, server: Device, fp32: bool) -> dict[str, Any]:
     first = rows_p[0]
     flops = [r.mm_flops + r.elem_flops for r in rows_p]
     moved = [r.in_bytes + o + r.weights_read + r.kv_read for r, o in zip(rows_p, out_p)]
@@ -215,7 +223,7 @@ def _entry(rows_p, rows_d, out_p, out_d, lens, client: Device, server: Device, f
     }
 
 
-def _layers(arch: Arch, groups: list[list[dict]]) -> list[dict]:
+def _layers(arch: Arch, groups: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     embed, block, head = groups
     layers = list(embed)
     for i in range(arch.n_layers):
@@ -229,7 +237,7 @@ def _description(arch: Arch, dtype: str) -> str:
             f"{param_count(arch) / 1e9:.2f}B params, {dtype} weights")
 
 
-def _source(arch: Arch, dtype: str, client: Device, server: Device) -> dict:
+def _source(arch: Arch, dtype: str, client: Device, server: Device) -> dict[str, Any]:
     return {"kind": "analytic", "estimate": not (client.measured and server.measured),
             "client": f"estimate: {client.describe()}", "server": f"estimate: {server.describe()}",
             "client_device": client.name, "server_device": server.name, "dtype": dtype,
@@ -257,7 +265,8 @@ def retime(profile: Profile, *, client_device: str | Device | None = None, serve
 
 
 
-def load_any(name_or_path: str | os.PathLike, *, dtype: str | None = None, client_device: str | Device | None = None,
+def load_any(name_or_path: str | os.PathLike[str], *, dtype: str | None = None,
+             client_device: str | Device | None = None,
              server_device: str | Device | None = None, include_seq: Sequence[int] = (),
              devices: dict[str, Device] | None = None, hf_config: bool = False) -> Profile:
     """What the CLI and the app open: a shipped LLM config or a config file (``hf_config=True``, or a

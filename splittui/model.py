@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .errors import SplittuiError
 
@@ -40,13 +41,13 @@ class Profile:
 
     model: str
     description: str
-    source: dict
+    source: dict[str, Any]
     seq_lens: tuple[int, ...]
     output_bytes: tuple[float, ...]
     layers: tuple[Layer, ...]
     sha256: str = ""
     origin: str = ""  # shipped name or file path it was loaded from
-    extra: dict = field(default_factory=dict, compare=False)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
     dec_output_bytes: tuple[float, ...] | None = None
 
     @property
@@ -104,10 +105,10 @@ class Scenario:
             object.__setattr__(self, "down_mbps", self.up_mbps)
         _scenario_iv(self)
 
-    def replace(self, **changes) -> "Scenario":
+    def replace(self, **changes: Any) -> "Scenario":
         return replace(self, **changes)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Every field; the generation fields only when set, so prefill-only documents are unchanged."""
         out = {name: getattr(self, name) for name in self.__dataclass_fields__}
         for name in _GEN_FIELDS:
@@ -119,9 +120,8 @@ class Scenario:
 _GEN_FIELDS = ("gen_tokens", "ttft_ms", "tpot_ms")
 
 
-def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and math.isfinite(value)
-    ok = ok and (value >= 0 if allow_zero else value > 0)
+def _positive(name: str, value: float | None, *, allow_zero: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
     if not ok:
         need = "a finite number >= 0" if allow_zero else "a finite number > 0"
         raise SplittuiError(f"scenario: {name} must be {need}, got {value!r}")

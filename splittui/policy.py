@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from .errors import ProfileError, SplittuiError
 from .model import Profile, Result, Scenario
@@ -14,7 +15,7 @@ __all__ = ["POLICY_SCHEMA", "policy_document", "load_policy", "load_policies", "
 POLICY_SCHEMA = "splittui.policy/1"
 
 
-def policy_document(profile: Profile, sc: Scenario, res: Result) -> dict:
+def policy_document(profile: Profile, sc: Scenario, res: Result) -> dict[str, Any]:
     """The full, self-describing record of one solver's answer for one scenario."""
     bd = res.breakdown
     placement = None
@@ -60,7 +61,7 @@ def _profile_ref(profile: Profile) -> str:
     return str(Path(origin).resolve())
 
 
-def load_policy(path: str | Path) -> dict:
+def load_policy(path: str | Path) -> dict[str, Any]:
     """Read a policy file (one document, or a list of them as the app's slot export writes).
 
     Returns the first document that holds a policy; its 'policy' is a list of 0/1.
@@ -68,7 +69,7 @@ def load_policy(path: str | Path) -> dict:
     return load_policies(path)[0][1]
 
 
-def load_policies(path: str | Path) -> list[tuple[int, dict]]:
+def load_policies(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     """Every document of a policy file that holds a policy, with its index in the file, validated."""
     path = Path(path)
     src = str(path)
@@ -91,7 +92,7 @@ def load_policies(path: str | Path) -> list[tuple[int, dict]]:
     return usable
 
 
-def _check_document(d: dict, src: str, at: str) -> None:
+def _check_document(d: dict[str, Any], src: str, at: str) -> None:
     if not all(v in (0, 1) and not isinstance(v, bool) for v in d["policy"]):
         raise ProfileError(src, f"{at}policy", "must be a list of 0/1 values")
     if not isinstance(d.get("model"), str) or not d["model"]:
@@ -105,7 +106,7 @@ def _check_document(d: dict, src: str, at: str) -> None:
     _check_scenario(src, scenario or {}, at)
 
 
-def _check_scenario(src: str, stored: dict, at: str = "") -> None:
+def _check_scenario(src: str, stored: dict[str, Any], at: str = "") -> None:
     """The stored scenario must make a valid Scenario (fields left out or null take the defaults)."""
     values = {k: v for k, v in stored.items() if k in Scenario.__dataclass_fields__ and v is not None}
     for key, v in values.items():
@@ -122,12 +123,13 @@ def _check_scenario(src: str, stored: dict, at: str = "") -> None:
 
 def improvement_over_greedy(res: Result, greedy: Result) -> float | None:
     """The paper's metric: relative gain of client share over greedy's (SPEC §5)."""
-    if not (res.feasible and greedy.feasible) or greedy.client_share <= 0:
+    share, base = res.client_share, greedy.client_share
+    if not (res.feasible and greedy.feasible) or share is None or base is None or base <= 0:
         return None
-    return (res.client_share - greedy.client_share) / greedy.client_share
+    return (share - base) / base
 
 
-def check_policy_fits(profile: Profile, doc: dict, source: str) -> None:
+def check_policy_fits(profile: Profile, doc: dict[str, Any], source: str) -> None:
     if len(doc["policy"]) != profile.n_layers:
         raise ProfileError(source, "policy", f"has {len(doc['policy'])} layers but profile "
                            f"{profile.model} has {profile.n_layers}")

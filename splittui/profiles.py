@@ -12,13 +12,16 @@ import math
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
+from .attention import FULL, Attention, parse_attention, split_variant_name, variant_name
 from .errors import ProfileError, SplittuiError
 from .model import Layer, Profile
 
 __all__ = [
     "SCHEMA", "load_profile", "profile_from_doc", "profile_to_doc", "save_profile",
     "shipped_names", "canonical_sha256", "write_json_atomic", "write_text_atomic",
+    "shipped_models", "shipped_variants", "load_variant", "profile_attention",
 ]
 
 SCHEMA = "splittui.profile/1"
@@ -41,12 +44,60 @@ def shipped_names() -> list[str]:
     return sorted(p.stem for p in _shipped_dir().glob("*.json"))
 
 
-def canonical_sha256(doc: dict) -> str:
+def shipped_models() -> list[str]:
+    """Shipped models at full attention (``bert-base``), without their variants (``bert-base@…``)."""
+    return [n for n in shipped_names() if split_variant_name(n)[1].is_full]
+
+
+def shipped_variants(model: str) -> list[Attention]:
+    """The attention variants shipped for `model`, full first (what an app's picker offers)."""
+    found = [split_variant_name(n) for n in shipped_names()]
+    return sorted((a for m, a in found if m == model), key=lambda a: (not a.is_full, a.kind, a.size))
+
+
+def profile_attention(profile: Profile) -> Attention:
+    """The variant a profile was measured at (its ``attention`` field; absent: full)."""
+    return parse_attention(str(profile.extra.get("attention", "full")), flag=f"{profile.origin}: field 'attention':")
+
+
+def load_variant(name_or_path: str | os.PathLike[str], attention: Attention = FULL) -> Profile:
+    """A profile at an attention variant: a shipped name selects ``profiles/<name>@<kind>-<size>.json``
+    (one-line error listing the shipped variants when there is none); a file must have been
+    measured at that variant. A variant other than full needs a profile with attention layers."""
+    text = str(name_or_path)
+    is_name = not Path(text).suffix and not Path(text).exists()
+    if attention.is_full or not is_name:
+        profile = load_profile(text)
+        _check_file_variant(profile, attention)
+        return profile
+    if text not in shipped_names():
+        load_profile(text)  # the unknown-model error
+    name = variant_name(text, attention)
+    if name not in shipped_names():
+        have = ", ".join(a.label for a in shipped_variants(text))
+        raise SplittuiError(f"--attention {attention.label}: no shipped profile of {text} at this variant "
+                            f"(shipped: {have}); make one with 'splittui profile --model {text} --attention "
+                            f"{attention.label} --seq ... --out FILE' and pass --profile FILE")
+    return load_profile(name)
+
+
+def _check_file_variant(profile: Profile, attention: Attention) -> None:
+    if attention.is_full:
+        return
+    if not any(layer.kind == "attention" for layer in profile.layers):
+        raise SplittuiError(f"--attention {attention.label}: {profile.origin} has no attention layers")
+    measured = profile_attention(profile)
+    if measured != attention:
+        raise SplittuiError(f"--attention {attention.label}: {profile.origin} was profiled with "
+                            f"{measured.label} attention (field 'attention'); profile the variant first")
+
+
+def canonical_sha256(doc: dict[str, Any]) -> str:
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def load_profile(name_or_path: str | os.PathLike) -> Profile:
+def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
     """Load a shipped profile by name, or a profile file by path, and validate it."""
     text = str(name_or_path)
     path = Path(text)
@@ -103,7 +154,7 @@ def profile_from_doc(doc: object, *, source: str = "<profile>", origin: str = ""
     )
 
 
-def _sha256(doc: dict, source: str) -> str:
+def _sha256(doc: dict[str, Any], source: str) -> str:
     try:
         return canonical_sha256(doc)
     except (TypeError, ValueError):
@@ -184,11 +235,11 @@ def _layer(item: object, i: int, n: int, source: str) -> Layer:
     return Layer(name=name, kind=str(item.get("kind", "other")), **arrays)
 
 
-def profile_to_doc(profile: Profile) -> dict:
+def profile_to_doc(profile: Profile) -> dict[str, Any]:
     """The JSON document of a profile (unknown top-level fields kept)."""
     layers = []
     for layer in profile.layers:
-        entry = {"name": layer.name, "kind": layer.kind}
+        entry: dict[str, Any] = {"name": layer.name, "kind": layer.kind}
         for key in _LAYER_ARRAYS:
             entry[key] = list(getattr(layer, key))
         for key in ("mem_bytes", *_DECODE_ARRAYS):
@@ -204,7 +255,7 @@ def profile_to_doc(profile: Profile) -> dict:
     return doc
 
 
-def write_text_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> Path:
+def write_text_atomic(path: str | os.PathLike[str], text: str, *, force: bool = False) -> Path:
     """Write text to a temp file beside `path`, then rename: readers never see half a file, and an
     interrupted write leaves the old file (or none). Refuses to replace a file unless `force`.
     """
@@ -225,12 +276,13 @@ def write_text_atomic(path: str | os.PathLike, text: str, *, force: bool = False
     return path
 
 
-def write_json_atomic(path: str | os.PathLike, obj: object, *, force: bool = False) -> Path:
+def write_json_atomic(path: str | os.PathLike[str], obj: object, *, force: bool = False) -> Path:
     """JSON through write_text_atomic (serialised first, so a bad value never truncates a file)."""
     return write_text_atomic(path, json.dumps(obj, indent=1, allow_nan=False) + "\n", force=force)
 
 
-def save_profile(profile_or_doc: Profile | dict, path: str | os.PathLike, *, force: bool = False) -> Path:
+def save_profile(profile_or_doc: Profile | dict[str, Any], path: str | os.PathLike[str], *,
+                 force: bool = False) -> Path:
     """Validate, then write atomically. Accepts a Profile or a raw document."""
     doc = profile_or_doc if isinstance(profile_or_doc, dict) else profile_to_doc(profile_or_doc)
     profile_from_doc(doc, source=str(path))

@@ -9,6 +9,7 @@ shown as the profile says it, shortened. Pure: no torch, textual or rich.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from .model import Profile
 
@@ -20,7 +21,7 @@ def _short(text: str, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def client_text(source: dict) -> str:
+def client_text(source: dict[str, Any]) -> str:
     """"measured, 1 thread, AMD EPYC" from a profiler's client line."""
     text = str(source.get("client", ""))
     kind = str(source.get("kind", "unknown"))
@@ -34,7 +35,7 @@ def client_text(source: dict) -> str:
     return f"{kind}, {_short(text)}"
 
 
-def server_text(source: dict) -> str:
+def server_text(source: dict[str, Any]) -> str:
     """"roofline estimate rtx3090", "measured, CUDA <name>" or "measured, 2 threads, <cpu>"."""
     text = str(source.get("server", ""))
     preset = re.search(r"roofline preset '([\w.-]+)'", text)

@@ -22,36 +22,68 @@ Aggregates (SPEC §5 metrics): client share = 1 - server share; improvement over
 reported two ways, over the cells where both DP and greedy are feasible:
 ``ratio of means`` = (mean cs_dp - mean cs_greedy) / mean cs_greedy (robust; the headline), and
 ``median of ratios`` = median over those cells with cs_greedy > 0 of (cs_dp - cs_greedy) / cs_greedy
-(a median, because a cell where greedy keeps one tiny layer gives a ratio in the thousands).
+(a median, because a cell where greedy keeps one tiny layer gives a ratio in the thousands); also
+``mean of ratios`` (the same per-cell ratios, averaged: the paper does not say how it averages),
+the gain in percentage points (mean cs_dp - mean cs_greedy), and SPEC §5's server-load reduction
+``(L_greedy - L_dp) / L_greedy`` per cell (= the same ratio on server shares), as a ratio of the mean
+server shares and as a mean of per-cell ratios.
+
+Rounding (:func:`rounding`): cells where the exact solver keeps more than one point more on the
+client than the DP, and cells the DP finds infeasible that exact does not; both come from the DP's
+time unit T (each layer's time is rounded up to a multiple of T).
+
+Paper grid (``grid="paper"``): bandwidths from 50 Mbit/s up, and per (s, bandwidth) ``paper_steps``
+deadlines spaced geometrically from ``(1 - PAPER_TOP_GAP)`` x the all-client latency ("almost all on
+the client") down to the no-split latency ("all on the server"; the least latency when no-split is
+slower than all-client). ``server_speedup=X`` rescales every length's server times so that the
+whole-model client time over the server time is X (the paper measured 79x; the shipped profiles'
+rtx3090 roofline is several hundred times faster than our client).
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from .costs import Costs, breakdown, min_latency
+from .costs import Costs, breakdown, costs_for, min_latency
 from .errors import SplittuiError
-from .generation import request_costs
+from .generation import phase_costs, request_costs
 from .model import Profile, Scenario
 from .solvers import APP_SOLVERS
 from .solvers.baselines import prefix_latencies
 from .solvers.dp import backtrack, run_dp
 from .solvers.exact import remaining_latency
 
+if TYPE_CHECKING:
+    from .sim import Cells, LengthCosts
+
+# one solver's answer at one deadline: (client reward, latency, placement or None), or None if infeasible
+Cell = tuple[float, float, NDArray[np.int8] | None] | None
+
 __all__ = ["SweepConfig", "Sweep", "Chart", "PAPER", "SOLVERS", "DEFAULT_BANDWIDTHS",
            "deadline_series", "run_sweep", "summary", "by_deadline", "by_bandwidth", "charts",
-           "sweep_rows", "paper_key", "overall", "sim_cells", "IMPROVEMENT_CAP", "sweep_seq_lens"]
+           "sweep_rows", "paper_key", "overall", "sim_cells", "IMPROVEMENT_CAP", "sweep_seq_lens",
+           "GRIDS", "PAPER_BANDWIDTHS", "PAPER_SPEEDUP", "paper_deadlines", "rescale_server", "server_speedups",
+           "rounding", "overall_rounding", "POLICY_SOLVERS"]
 
 SOLVERS = APP_SOLVERS
+POLICY_SOLVERS = ("dp", "greedy", "single-split", "no-split")   # whose per-cell placements a Sweep keeps
 DEFAULT_BANDWIDTHS = (10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
 _MAX_W = 1 << 20  # cap on DP budget units per pass (memory and time): T grows instead
+GRIDS = ("default", "paper")
+PAPER_BANDWIDTHS = (50.0, 100.0, 200.0, 500.0, 1000.0)
+PAPER_SPEEDUP = 79.0      # the paper's server over its 1-core client, whole model
+PAPER_TOP_GAP = 0.05      # paper grid: the loosest deadline is 95 % of the all-client latency
+ROUNDING_POINTS = 0.01    # "exact keeps more than 1 point more on the client than dp"
 
 # The paper's §IV-C numbers: average share moved to the client (DP) and improvement over greedy, %.
-PAPER = {
+PAPER: dict[str, dict[str, float | None]] = {
     "transformer": {"offload": 28.9, "improvement": 14.6},
     "bert": {"offload": 27.8, "improvement": 5.5},
     "gpt2-like": {"offload": 29.2, "improvement": 12.5},
@@ -63,6 +95,8 @@ PAPER = {
 def paper_key(model: str) -> str | None:
     """Which paper row a model name corresponds to (bert-base -> bert, cmt-s -> cmt)."""
     name = model.lower()
+    if "@" in name:  # an attention variant: the paper's §IV-C numbers are for full attention
+        return None
     for key in ("gpt2", "bert", "cmt", "transformer"):
         if key in name:
             return "gpt2-like" if key == "gpt2" else key
@@ -83,8 +117,17 @@ class SweepConfig:
     exact: bool = True
     objective: str = "flops"
     gen_tokens: int = 0   # > 0: each cell is a whole request, prefill + N decode steps (SPEC §8)
+    grid: str = "default"
+    paper_steps: int = 8
+    server_speedup: float | None = None
 
     def __post_init__(self) -> None:
+        if self.grid not in GRIDS:
+            raise SplittuiError(f"sweep: grid must be one of {', '.join(GRIDS)}, got {self.grid!r}")
+        if self.paper_steps < 2:
+            raise SplittuiError("sweep: paper_steps must be >= 2")
+        if self.server_speedup is not None and not (self.server_speedup > 0 and math.isfinite(self.server_speedup)):
+            raise SplittuiError(f"--server-speedup: must be a finite number > 0, got {self.server_speedup}")
         if not self.bandwidths or any(not (b > 0 and math.isfinite(b)) for b in self.bandwidths):
             raise SplittuiError("sweep: bandwidths must be finite numbers > 0")
         if self.per_halving < 1 or self.max_steps < 0 or self.resolution < 1:
@@ -105,29 +148,37 @@ class Sweep:
 
     model: str
     solvers: tuple[str, ...]
-    seq: np.ndarray
-    bandwidth: np.ndarray
-    step: np.ndarray
-    deadline_ms: np.ndarray
-    unit_ms: np.ndarray
-    total_load: np.ndarray
-    client_share: np.ndarray
-    latency_ms: np.ndarray
+    seq: NDArray[np.int64]
+    bandwidth: NDArray[np.float64]
+    step: NDArray[np.int64]
+    deadline_ms: NDArray[np.float64]
+    unit_ms: NDArray[np.float64]
+    total_load: NDArray[np.float64]
+    client_share: NDArray[np.float64]
+    latency_ms: NDArray[np.float64]
     elapsed_s: float = 0.0
     config: SweepConfig = field(default_factory=SweepConfig)
+    speedups: tuple[float, ...] = ()   # whole-model client ms / server ms per swept length (after rescaling)
+    policies: dict[str, np.ndarray] = field(default_factory=dict)   # solver -> (n, L) int8; -1 rows: infeasible
+
+    def policy(self, solver: str) -> np.ndarray:
+        """Per cell, the solver's placement (1 = client); rows of -1 where infeasible (not kept for exact)."""
+        if solver not in self.policies:
+            raise SplittuiError(f"sweep: the placements of {solver} are not kept (only {', '.join(self.policies)})")
+        return self.policies[solver]
 
     @property
     def n_cells(self) -> int:
         return len(self.seq)
 
-    def share(self, solver: str) -> np.ndarray:
+    def share(self, solver: str) -> NDArray[np.float64]:
         """Client share of one solver per cell (NaN where infeasible)."""
         return self.client_share[:, self.solvers.index(solver)]
 
-    def server_load(self, solver: str) -> np.ndarray:
+    def server_load(self, solver: str) -> NDArray[np.float64]:
         return (1.0 - self.share(solver)) * self.total_load
 
-    def latency(self, solver: str) -> np.ndarray:
+    def latency(self, solver: str) -> NDArray[np.float64]:
         return self.latency_ms[:, self.solvers.index(solver)]
 
 
@@ -164,17 +215,55 @@ def deadline_series(profile: Profile, s: int, cfg: SweepConfig = SweepConfig()) 
     return np.array(out)
 
 
+def paper_deadlines(profile: Profile, s: int, bw: float, cfg: SweepConfig = SweepConfig(grid="paper")) -> np.ndarray:
+    """The paper grid's deadlines (ms) for one (s, bandwidth) pair, loosest first (module docstring)."""
+    c = costs_for(profile, _scenario(s, bw, 1.0, cfg))
+    floor_ms = min_latency(c)
+    all_client = float(prefix_latencies(c)[-1])
+    no_split = float(prefix_latencies(c)[0])
+    hi = max(all_client * (1.0 - PAPER_TOP_GAP), floor_ms)
+    lo = no_split if floor_ms <= no_split < hi else floor_ms
+    if not hi > 0:
+        raise SplittuiError(f"{profile.model}: every policy takes 0 ms at seq {s}, so there is no deadline to sweep")
+    j = np.arange(cfg.paper_steps) / (cfg.paper_steps - 1)
+    return hi * (lo / hi) ** j
+
+
+def rescale_server(profile: Profile, speedup: float) -> Profile:
+    """The profile with every length's server_ms scaled so that sum(client_ms) / sum(server_ms) = speedup."""
+    client = np.array([layer.client_ms for layer in profile.layers]).sum(axis=0)
+    server = np.array([layer.server_ms for layer in profile.layers]).sum(axis=0)
+    if not (server > 0).all():
+        raise SplittuiError(f"--server-speedup: {profile.model} has a length whose server times are all 0")
+    factor = client / (speedup * server)
+    layers = tuple(replace(layer, server_ms=tuple(float(v) for v in np.array(layer.server_ms) * factor))
+                   for layer in profile.layers)
+    source = dict(profile.source, server=f"{profile.source.get('server', '')}; rescaled by --server-speedup "
+                                         f"{speedup:g} (whole-model client/server = {speedup:g} at every length)")
+    return replace(profile, layers=layers, source=source)
+
+
+def server_speedups(profile: Profile, seqs: Sequence[int] | NDArray[np.int64]) -> tuple[float, ...]:
+    """Whole-model client time over server time at each length (interpolated like the costs)."""
+    out: list[float] = []
+    for s in seqs:
+        c = costs_for(profile, _scenario(int(s), 1.0, 1.0, SweepConfig()))
+        out.append(float(c.client_ms.sum() / c.server_ms.sum()) if c.server_ms.sum() > 0 else math.inf)
+    return tuple(out)
+
+
 def _unit(series: np.ndarray, cfg: SweepConfig) -> float:
     if cfg.unit_ms is not None:
         return cfg.unit_ms
-    return max(series[-1] / cfg.resolution, series[0] / _MAX_W)
+    unit: float = max(series[-1] / cfg.resolution, series[0] / _MAX_W)
+    return unit
 
 
-def _dp_cells(c: Costs, series: np.ndarray, unit: float) -> list[tuple[float, float] | None]:
-    """(client reward, exact latency) of the DP policy at every deadline, from one pass at D_0."""
+def _dp_cells(c: Costs, series: np.ndarray, unit: float) -> list[Cell]:
+    """(client reward, exact latency, policy) of the DP at every deadline, from one pass at D_0."""
     tables = run_dp(replace(c, deadline_ms=float(series[0])), unit)
     best = tables.end_values()
-    out = []
+    out: list[Cell] = []
     for d in series:
         w = int(math.floor(d / unit + 1e-9))
         if not np.isfinite(best[w]):
@@ -182,24 +271,29 @@ def _dp_cells(c: Costs, series: np.ndarray, unit: float) -> list[tuple[float, fl
             continue
         policy = backtrack(replace(tables, ints=replace(tables.ints, W=w)))
         x = np.asarray(policy, dtype=np.int8)
-        out.append((float(c.reward[x == 1].sum()), breakdown(c, x).total_ms))
+        out.append((float(c.reward[x == 1].sum()), breakdown(c, x).total_ms, x))
     return out
 
 
-def _prefix_cells(c: Costs, series: np.ndarray) -> dict[str, list]:
+def _prefix(n: int, k: int) -> np.ndarray:
+    """The policy with layers 0..k-1 on the client and the rest on the server."""
+    return (np.arange(n) < k).astype(np.int8)
+
+
+def _prefix_cells(c: Costs, series: np.ndarray) -> dict[str, list[Cell]]:
     """greedy / single-split / no-split at every deadline from one prefix-latency pass."""
     lat = prefix_latencies(c)
     cum = np.concatenate(([0.0], np.cumsum(c.reward)))
-    out = {"greedy": [], "single-split": [], "no-split": []}
+    out: dict[str, list[Cell]] = {"greedy": [], "single-split": [], "no-split": []}
     for d in series:
         ok = lat <= d + 1e-9 * max(1.0, d)
-        out["no-split"].append((0.0, lat[0]) if ok[0] else None)
+        out["no-split"].append((0.0, lat[0], _prefix(c.n, 0)) if ok[0] else None)
         bad = np.flatnonzero(~ok[1:])
         k = c.n if bad.size == 0 else int(bad[0])
-        out["greedy"].append((cum[k], lat[k]) if (k > 0 or ok[0]) else None)
+        out["greedy"].append((cum[k], lat[k], _prefix(c.n, k)) if (k > 0 or ok[0]) else None)
         if ok.any():
             best = int(np.flatnonzero(ok)[np.argmax(cum[ok])])
-            out["single-split"].append((cum[best], lat[best]))
+            out["single-split"].append((cum[best], lat[best], _prefix(c.n, best)))
         else:
             out["single-split"].append(None)
     return out
@@ -215,7 +309,7 @@ def _front(lat: np.ndarray, rew: np.ndarray, keep: np.ndarray) -> tuple[np.ndarr
     return lat[sel], rew[sel]
 
 
-def _exact_cells(c: Costs, series: np.ndarray) -> list:
+def _exact_cells(c: Costs, series: np.ndarray) -> list[Cell]:
     """The exact optimum at every deadline from one Pareto-label pass at D_0 (the exact frontier).
 
     Same labels as ``solvers.exact`` (dominance is independent of the deadline), pruned with the
@@ -239,43 +333,57 @@ def _exact_cells(c: Costs, series: np.ndarray) -> list:
     lat = np.concatenate((lab[1][0] + tail_c, lab[0][0] + tail_s))
     rew = np.concatenate((lab[1][1], lab[0][1]))
     lat, rew = _front(lat, rew, np.ones(lat.size, dtype=bool))
-    out = []
+    out: list[Cell] = []
     for d in series:
         i = int(np.searchsorted(lat, d + 1e-9 * max(1.0, d), side="right")) - 1
-        out.append(None if i < 0 else (float(rew[i]), float(lat[i])))
+        out.append(None if i < 0 else (float(rew[i]), float(lat[i]), None))
     return out
 
 
-def _pair(profile: Profile, s: int, bw: float, series: np.ndarray, cfg: SweepConfig) -> dict[str, list]:
-    """Every solver's (client reward, latency) or None, at each deadline of one (s, bw) pair."""
+def _pair(profile: Profile, s: int, bw: float, series: np.ndarray, cfg: SweepConfig) -> dict[str, list[Cell]]:
+    """Every solver's (client reward, latency, policy or None) or None, at each deadline of one (s, bw) pair."""
     unit = _unit(series, cfg)
     c = request_costs(profile, _scenario(s, bw, float(series[0]), cfg, unit))
-    cells = {"dp": _dp_cells(c, series, unit), **_prefix_cells(c, series)}
+    cells: dict[str, list[Cell]] = {"dp": _dp_cells(c, series, unit), **_prefix_cells(c, series)}
     if cfg.exact:
         cells["exact"] = _exact_cells(c, series)
     return cells
 
 
-def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *, progress=None) -> Sweep:
+def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *,
+              progress: Callable[[int, int], object] | None = None) -> Sweep:
     """Sweep one profile. progress(done_pairs, total_pairs) is called after each (s, bw) pair."""
     t0 = time.perf_counter()
+    if cfg.server_speedup is not None:
+        profile = rescale_server(profile, cfg.server_speedup)
     seqs = sweep_seq_lens(profile, cfg)
-    series = {s: deadline_series(profile, s, cfg) for s in seqs}
+    if cfg.grid == "paper":
+        series = {(s, bw): paper_deadlines(profile, s, bw, cfg) for s in seqs for bw in cfg.bandwidths}
+    else:
+        series = {(s, bw): d for s in seqs for d in [deadline_series(profile, s, cfg)] for bw in cfg.bandwidths}
     total = len(seqs) * len(cfg.bandwidths)
-    cols = {k: [] for k in ("seq", "bw", "step", "deadline", "unit", "total")}
-    share, lat = [], []
+    cols: dict[str, list[float]] = {k: [] for k in ("seq", "bw", "step", "deadline", "unit", "total")}
+    share: list[list[float]] = []
+    lat: list[list[float]] = []
+    pols: dict[str, list[NDArray[np.int8]]] = {m: [] for m in POLICY_SOLVERS}
+    none = np.full(profile.n_layers, -1, dtype=np.int8)
     done = 0
     for s in seqs:
         total_load = float(request_costs(profile, _scenario(s, 1.0, 1.0, cfg)).reward.sum())
         for bw in cfg.bandwidths:
-            cells = _pair(profile, s, bw, series[s], cfg)
-            for j, d in enumerate(series[s]):
-                for key, v in zip(cols, (s, bw, j, d, _unit(series[s], cfg), total_load), strict=False):
+            ser = series[(s, bw)]
+            cells = _pair(profile, s, bw, ser, cfg)
+            for j, d in enumerate(ser):
+                for key, v in zip(cols, (s, bw, j, d, _unit(ser, cfg), total_load), strict=True):
                     cols[key].append(v)
                 row = [cells[name][j] for name in cfg.solvers]
                 share.append([np.nan if r is None else r[0] / total_load if total_load > 0 else 0.0
                               for r in row])
                 lat.append([np.nan if r is None else r[1] for r in row])
+                for m in pols:
+                    cell = cells[m][j]
+                    placed = None if cell is None else cell[2]
+                    pols[m].append(none if placed is None else placed)
             done += 1
             if progress is not None:
                 progress(done, total)
@@ -283,51 +391,89 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *, progress=No
                  bandwidth=np.array(cols["bw"], dtype=float), step=np.array(cols["step"], dtype=np.int64),
                  deadline_ms=np.array(cols["deadline"]), unit_ms=np.array(cols["unit"]),
                  total_load=np.array(cols["total"]), client_share=np.clip(np.array(share), 0.0, 1.0),
-                 latency_ms=np.array(lat), elapsed_s=time.perf_counter() - t0, config=cfg)
+                 latency_ms=np.array(lat), elapsed_s=time.perf_counter() - t0, config=cfg,
+                 speedups=server_speedups(profile, seqs),
+                 policies={m: np.array(v, dtype=np.int8).reshape(-1, profile.n_layers) for m, v in pols.items()})
 
 
 # ----- aggregates ---------------------------------------------------------------------------------
 
-def _agg(dp: np.ndarray, greedy: np.ndarray) -> dict:
+def _agg(dp: np.ndarray, greedy: np.ndarray) -> dict[str, Any]:
     """Mean shares and both improvement measures over the cells where dp and greedy are feasible."""
     both = np.isfinite(dp) & np.isfinite(greedy)
     if not both.any():
         return {"cells": 0, "dp": math.nan, "greedy": math.nan, "improvement": math.nan,
-                "improvement_median": math.nan}
+                "improvement_median": math.nan, "improvement_mean": math.nan, "points": math.nan,
+                "server_reduction": math.nan, "server_reduction_mean": math.nan}
     d, g = dp[both], greedy[both]
     pos = g > 0
     ratios = (d[pos] - g[pos]) / g[pos]
     return {"cells": int(both.sum()), "dp": float(d.mean()), "greedy": float(g.mean()),
             "improvement": float((d.mean() - g.mean()) / g.mean()) if g.mean() > 0 else math.nan,
-            "improvement_median": float(np.median(ratios)) if ratios.size else math.nan}
+            "improvement_median": float(np.median(ratios)) if ratios.size else math.nan,
+            "improvement_mean": float(ratios.mean()) if ratios.size else math.nan,
+            "points": float(d.mean() - g.mean()), **_server_reduction(1.0 - d, 1.0 - g)}
 
 
-def summary(sw: Sweep) -> dict:
+def _server_reduction(sd: np.ndarray, sg: np.ndarray) -> dict[str, Any]:
+    """SPEC §5: (L_greedy - L_dp) / L_greedy on server shares, ratio of means and mean of ratios."""
+    pos = sg > 0
+    return {"server_reduction": float((sg.mean() - sd.mean()) / sg.mean()) if sg.mean() > 0 else math.nan,
+            "server_reduction_mean": float(((sg[pos] - sd[pos]) / sg[pos]).mean()) if pos.any() else math.nan}
+
+
+def rounding(sw: Sweep) -> dict[str, Any]:
+    """Cells the DP loses to its time unit T, against the exact solver (needs exact in the sweep)."""
+    units = sw.unit_ms
+    out = {"unit_ms_min": float(units.min()) if units.size else math.nan,
+           "unit_ms_max": float(units.max()) if units.size else math.nan, "checked": "exact" in sw.solvers}
+    if "exact" not in sw.solvers:
+        return out | {"cells_behind": 0, "cells_infeasible": 0}
+    dp, ex = sw.share("dp"), sw.share("exact")
+    both = np.isfinite(dp) & np.isfinite(ex)
+    behind = both & (ex > dp + ROUNDING_POINTS)
+    return out | {"cells_behind": int(behind.sum()),
+                  "cells_infeasible": int((~np.isfinite(dp) & np.isfinite(ex)).sum()),
+                  "points_behind": float((ex[behind] - dp[behind]).mean()) if behind.any() else 0.0}
+
+
+def overall_rounding(sweeps: list[Sweep]) -> dict[str, Any]:
+    """rounding() summed over models."""
+    parts = [rounding(sw) for sw in sweeps]
+    return {"checked": all(p["checked"] for p in parts),
+            "cells_behind": sum(p["cells_behind"] for p in parts),
+            "cells_infeasible": sum(p["cells_infeasible"] for p in parts),
+            "unit_ms_min": min((p["unit_ms_min"] for p in parts), default=math.nan),
+            "unit_ms_max": max((p["unit_ms_max"] for p in parts), default=math.nan)}
+
+
+def summary(sw: Sweep) -> dict[str, Any]:
     """Per-model headline numbers (fractions, not %), with the paper's beside them."""
     dp, g = sw.share("dp"), sw.share("greedy")
     out = _agg(dp, g)
     out.update(model=sw.model, n_cells=sw.n_cells, elapsed_s=sw.elapsed_s,
                dp_infeasible_greedy_feasible=int((~np.isfinite(dp) & np.isfinite(g)).sum()),
-               paper=PAPER.get(paper_key(sw.model) or "", None))
+               paper=PAPER.get(paper_key(sw.model) or "", None), rounding=rounding(sw),
+               speedup_min=min(sw.speedups, default=math.nan), speedup_max=max(sw.speedups, default=math.nan))
     if "exact" in sw.solvers:
         ex = _agg(sw.share("exact"), g)
         out.update(exact=ex["dp"], exact_improvement=ex["improvement"])
     return out
 
 
-def overall(sweeps: list[Sweep]) -> dict:
+def overall(sweeps: list[Sweep]) -> dict[str, Any]:
     """All models' cells pooled."""
     dp = np.concatenate([s.share("dp") for s in sweeps])
     g = np.concatenate([s.share("greedy") for s in sweeps])
     return _agg(dp, g)
 
 
-def by_deadline(sw: Sweep) -> dict[int, dict[int, dict]]:
+def by_deadline(sw: Sweep) -> dict[int, dict[int, dict[str, Any]]]:
     """{seq: {step: aggregate over bandwidths}} (Figs. 8-9)."""
-    out = {}
+    out: dict[int, dict[int, dict[str, Any]]] = {}
     dp, g = sw.share("dp"), sw.share("greedy")
     for s in np.unique(sw.seq):
-        row = {}
+        row: dict[int, dict[str, Any]] = {}
         for j in np.unique(sw.step[sw.seq == s]):
             m = (sw.seq == s) & (sw.step == j)
             row[int(j)] = _agg(dp[m], g[m]) | {"deadline_ms": float(sw.deadline_ms[m][0])}
@@ -335,7 +481,7 @@ def by_deadline(sw: Sweep) -> dict[int, dict[int, dict]]:
     return out
 
 
-def by_bandwidth(sw: Sweep) -> dict[float, dict]:
+def by_bandwidth(sw: Sweep) -> dict[float, dict[str, Any]]:
     """{bandwidth: aggregate over sequence lengths and deadlines} (Figs. 10-11)."""
     dp, g = sw.share("dp"), sw.share("greedy")
     return {float(b): _agg(dp[sw.bandwidth == b], g[sw.bandwidth == b]) for b in np.unique(sw.bandwidth)}
@@ -391,7 +537,7 @@ def charts(sw: Sweep) -> list[Chart]:
     ]
 
 
-def sweep_rows(sw: Sweep) -> list[dict]:
+def sweep_rows(sw: Sweep) -> list[dict[str, Any]]:
     """One flat dict per cell (CSV/JSON): client share, server share, latency, feasible per solver."""
     rows = []
     for i in range(sw.n_cells):
@@ -409,17 +555,117 @@ def sweep_rows(sw: Sweep) -> list[dict]:
     return rows
 
 
-def sim_cells(sweeps: list[Sweep], methods: tuple[str, ...] = ("dp", "greedy", "no-split")):
-    """The cells of one or more sweeps where every method is feasible, as simulation input."""
+def sim_cells(sweeps: list[Sweep], methods: tuple[str, ...] = ("dp", "greedy", "no-split"), *,
+              profiles: list[Profile] | None = None, decode: bool = False) -> Cells:
+    """The cells of one or more sweeps where every method is feasible, as simulation input.
+
+    With ``profiles`` (one per sweep) also each method's costs as functions of the output length
+    and its shared server weights (``Cells.lengths``, ``Cells.resident_bytes``); ``decode``: the
+    requests may decode (needs the profiles' decode costs), else they stay at the planned length.
+    """
     from .sim import Cells
 
-    deadline, load, lat = [], {m: [] for m in methods}, {m: [] for m in methods}
+    deadline: list[NDArray[np.float64]] = []
+    load: dict[str, list[NDArray[np.float64]]] = {m: [] for m in methods}
+    lat: dict[str, list[NDArray[np.float64]]] = {m: [] for m in methods}
+    oks: list[NDArray[np.bool_]] = []
     for sw in sweeps:
         ok = np.all([np.isfinite(sw.share(m)) for m in methods], axis=0)
+        oks.append(ok)
         deadline.append(sw.deadline_ms[ok])
         for m in methods:
             load[m].append(sw.server_load(m)[ok])
             lat[m].append(sw.latency(m)[ok])
     cat = np.concatenate
+    plan = sweeps[0].config.gen_tokens if sweeps else 0
+    lengths: dict[str, LengthCosts] | None = None
+    resident: dict[str, float] | None = None
+    if profiles is not None:
+        if len(profiles) != len(sweeps):
+            raise SplittuiError("sim_cells: give one profile per sweep")
+        lengths, resident = _length_tables(sweeps, profiles, oks, methods, decode)
     return Cells(deadline_ms=cat(deadline), server_load={m: cat(v) for m, v in load.items()},
-                 latency_ms={m: cat(v) for m, v in lat.items()})
+                 latency_ms={m: cat(v) for m, v in lat.items()}, lengths=lengths, plan_tokens=plan,
+                 resident_bytes=resident or {})
+
+
+# ----- request costs by output length, for the simulation (sim.lengths) --------------------------
+
+def _layer_table(profile: Profile, name: str) -> np.ndarray:
+    return np.array([getattr(layer, name) for layer in profile.layers], dtype=np.float64)   # (L, K)
+
+
+def _knot_steps(profile: Profile, cfg: SweepConfig, bw: float) -> list[Costs]:
+    """One decode step's chain at each of the profile's lengths (context c = the length)."""
+    return [phase_costs(profile, _scenario(k, bw, 1.0, replace(cfg, gen_tokens=1))).decode  # type: ignore[misc]
+            for k in profile.seq_lens]
+
+
+def _one_model(sw: Sweep, profile: Profile, rows: np.ndarray, method: str, *, decode: bool,
+               mem: bool) -> dict[str, np.ndarray]:
+    """LengthCosts columns of one sweep's kept cells under one method (knotted ones: (rows, K))."""
+    cfg, K = sw.config, len(profile.seq_lens)
+    w_tab, kv_tab = (_layer_table(profile, "weight_bytes"), _layer_table(profile, "kv_bytes")) if mem else (None, None)
+    steps: dict[float, list[Costs]] = {}
+    pre: dict[tuple[int, float], Costs] = {}
+    out: dict[str, list[Any]] = {k: [] for k in ("seq", "max_tokens", "prefill_load", "prefill_ms", "step_load",
+                                            "step_ms", "weight_bytes", "kv_bytes")}
+    for i in rows:
+        s, bw, x = int(sw.seq[i]), float(sw.bandwidth[i]), sw.policy(method)[i]
+        key = (s, bw)
+        if key not in pre:
+            pre[key] = phase_costs(profile, _scenario(s, bw, 1.0, replace(cfg, gen_tokens=0))).prefill
+        server = x == 0
+        out["seq"].append(s)
+        out["max_tokens"].append(profile.seq_range[1] - s + 1 if decode else cfg.gen_tokens)
+        out["prefill_load"].append(float(pre[key].reward[server].sum()))
+        out["prefill_ms"].append(breakdown(pre[key], x).total_ms)
+        if decode:
+            if bw not in steps:
+                steps[bw] = _knot_steps(profile, cfg, bw)
+            out["step_load"].append([float(d.reward[server].sum()) for d in steps[bw]])
+            out["step_ms"].append([breakdown(d, x).total_ms for d in steps[bw]])
+        else:
+            out["step_load"].append([0.0] * K)
+            out["step_ms"].append([0.0] * K)
+        if w_tab is not None and kv_tab is not None:
+            out["weight_bytes"].append(w_tab[server].sum(axis=0))
+            out["kv_bytes"].append(kv_tab[server].sum(axis=0))
+    keys = [k for k in out if mem or k not in ("weight_bytes", "kv_bytes")]
+    return {k: np.array(out[k], dtype=np.float64).reshape(len(rows), K) if k in _KNOTTED
+            else np.array(out[k], dtype=np.float64) for k in keys}
+
+
+_KNOTTED = ("step_load", "step_ms", "weight_bytes", "kv_bytes")
+
+
+def _pad(a: np.ndarray, k: int) -> np.ndarray:
+    """Rows padded to k columns by repeating the last (a zero-length piece adds nothing)."""
+    return np.concatenate([a, np.repeat(a[:, -1:], k - a.shape[1], axis=1)], axis=1) if a.shape[1] < k else a
+
+
+def _length_tables(sweeps: list[Sweep], profiles: list[Profile], oks: list[NDArray[np.bool_]],
+                   methods: tuple[str, ...], decode: bool) -> tuple[dict[str, LengthCosts], dict[str, float]]:
+    from .sim import LengthCosts
+
+    K = max(len(p.seq_lens) for p in profiles)
+    mem = all(p.has_server_mem for p in profiles)
+    lengths, resident = {}, {}
+    for m in methods:
+        parts, knots, res = [], [], 0.0
+        for sw, prof, ok in zip(sweeps, profiles, oks, strict=True):
+            rows = np.flatnonzero(ok)
+            parts.append(_one_model(sw, prof, rows, m, decode=decode, mem=mem))
+            knots.append(np.tile(np.array(prof.seq_lens, dtype=np.float64), (len(rows), 1)))
+            if mem and rows.size:
+                used = np.any(sw.policy(m)[rows] == 0, axis=0)
+                res += float(_layer_table(prof, "weight_bytes")[used].max(axis=1, initial=0.0).sum())
+        col = {k: np.concatenate([_pad(p[k], K) if k in _KNOTTED else p[k] for p in parts]) for k in parts[0]}
+        lengths[m] = LengthCosts(seq=col["seq"].astype(np.int64), max_tokens=col["max_tokens"].astype(np.int64),
+                                 prefill_load=col["prefill_load"], prefill_ms=col["prefill_ms"],
+                                 knots=np.concatenate([_pad(k, K) for k in knots]), step_load=col["step_load"],
+                                 step_ms=col["step_ms"], weight_bytes=col.get("weight_bytes") if mem else None,
+                                 kv_bytes=col.get("kv_bytes") if mem else None,
+                                 load_is_memory=sweeps[0].config.objective == "server_mem")
+        resident[m] = res
+    return lengths, resident

@@ -8,7 +8,8 @@ from ..errors import SplittuiError
 from ..model import OBJECTIVES, Profile, Scenario
 
 __all__ = ["add_profile_args", "add_scenario_args", "profile_from_args", "scenario_from_args",
-           "positive_float", "positive_int", "nonneg_int", "add_generation_args", "generation_from_args"]
+           "positive_float", "positive_int", "nonneg_int", "add_generation_args", "generation_from_args",
+           "add_attention_arg", "attention_from_args", "add_paper_grid_args"]
 
 
 def positive_float(text: str) -> float:
@@ -107,9 +108,22 @@ def add_scenario_args(p: argparse.ArgumentParser, *, deadline_default: float | N
 
 
 def profile_from_args(args: argparse.Namespace, default: str = "gpt2-like") -> Profile:
+    """The profile named by --profile/--model/--hf-config (with the LLM flags), at --attention if given."""
     from .llm_args import profile_from_llm_args  # zoo profiles, files, LLM configs (--hf-config, devices, dtype)
 
-    return profile_from_llm_args(args, default)
+    attention = attention_from_args(args)
+    if attention.is_full:
+        return profile_from_llm_args(args, default)
+    from ..profiles import load_variant
+
+    for flag in ("hf_config", "client_device", "server_device", "dtype"):
+        if getattr(args, flag, None):
+            raise SplittuiError(f"--attention {attention.label}: selects a shipped zoo variant profile; it does not "
+                                f"combine with --{flag.replace('_', '-')}")
+    name = getattr(args, "profile", None) or getattr(args, "model", None) or default
+    if getattr(args, "seq", None) is not None and isinstance(args.seq, int):
+        attention.check_seq([args.seq])
+    return load_variant(name, attention)
 
 
 def scenario_from_args(args: argparse.Namespace, profile: Profile) -> Scenario:
@@ -120,3 +134,35 @@ def scenario_from_args(args: argparse.Namespace, profile: Profile) -> Scenario:
     return Scenario(deadline_ms=args.deadline_ms, up_mbps=args.up_mbps, down_mbps=args.down_mbps,
                     delay_ms=args.delay_ms, seq_len=seq, unit_ms=args.unit_ms, start=args.start,
                     end=args.end, objective=args.objective, rounding=args.rounding, **generation_from_args(args))
+
+
+# --- attention variants (issue 13) ----------------------------------------------------------------
+
+def add_attention_arg(p: argparse.ArgumentParser) -> None:
+    """``--attention full|lowrank:K|sparse:B``; parsed by :func:`splittui.attention.parse_attention`."""
+    p.add_argument("--attention", default="full", metavar="full|lowrank:K|sparse:B",
+                   help="attention variant: full, lowrank:K (Linformer: keys and values projected to K rows) "
+                        "or sparse:B (block-local, blocks of B tokens, no global tokens); with --model it "
+                        "selects the shipped profile of that variant, e.g. bert-base@lowrank-256 "
+                        "(default full)")
+
+
+def attention_from_args(args: argparse.Namespace):
+    from ..attention import parse_attention
+
+    return parse_attention(getattr(args, "attention", None))
+
+
+# --- sweep: the paper-like grid and server speed (issue 13) --------------------------------------
+
+def add_paper_grid_args(p: argparse.ArgumentParser) -> None:
+    """``--grid default|paper`` and ``--server-speedup X`` (see splittui.sweep's docstring)."""
+    g = p.add_argument_group("paper-like grid")
+    g.add_argument("--grid", choices=("default", "paper"), default="default",
+                   help="default: the halving series from the all-client latency, 10..1000 Mbit/s; paper: "
+                        "50..1000 Mbit/s and, per length and bandwidth, 8 deadlines from 95 %% of the "
+                        "all-client latency down to the no-split latency (default %(default)s)")
+    g.add_argument("--server-speedup", type=positive_float, default=None, metavar="X",
+                   help="rescale the profile's server times so that whole-model client time / server time "
+                        "is X at every length (the paper measured 79); default: the profile's own")
+

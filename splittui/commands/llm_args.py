@@ -83,8 +83,13 @@ def profile_from_llm_args(args: argparse.Namespace, default: str = "gpt2-like",
 
 
 def estimate_note(profile: Profile) -> str | None:
-    """One line saying the times are roofline estimates (and on what), or None for measured profiles."""
+    """One line saying the times are estimates (roofline presets, or a variant estimated from a measured
+    profile: ``source.kind``), or None for measured profiles."""
     src = profile.source
+    kind = str(src.get("kind", ""))
+    if "estimate" in kind:
+        return (f"note: {profile.model}: the costs are an estimate (source.kind = {kind!r}; "
+                f"see its 'source' field and profiles/README.md)")
     if not src.get("estimate") and "estimate" not in str(src.get("client", "")) + str(src.get("server", "")):
         return None
     client = src.get("client_device") or "the profile's own"

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ..errors import SplittuiError
-from .common import positive_int
+from .common import add_attention_arg, attention_from_args, positive_int
 from .llm_args import add_llm_args
 
 __all__ = ["add_parser", "seq_list"]
@@ -20,7 +20,8 @@ _EPILOG = """examples:
   splittui profile --model gpt2-like --seq 128,256
   splittui profile --model bert-base --seq 128,256,512 --server a100 --out bert.json
   splittui profile --module my_model.py:make_chain --seq 64,128 --out mine.json
-  splittui profile --model cmt-s --seq 224,448 --server cpu:2    # server_ms measured on 2 threads"""
+  splittui profile --model cmt-s --seq 224,448 --server cpu:2    # server_ms measured on 2 threads
+  splittui profile --model bert-base --attention sparse:64 --seq 128,256   # writes bert-base@sparse-64.json"""
 
 
 MAX_SEQ = 16_384   # beyond this one stage's activations run to many GiB on a CPU
@@ -72,6 +73,7 @@ def add_parser(sub) -> None:
                         "on this machine's GPU) | cpu[:THREADS] (measured on this CPU) (default rtx3090)")
     p.add_argument("--no-fvcore", action="store_true", help="skip fvcore's cross-check FLOP count (faster; "
                                                             "default: count)")
+    add_attention_arg(p)
     p.add_argument("--tiny", action="store_true", help="the zoo model's tiny test configuration (d=32, 2 blocks)")
     p.add_argument("--out", metavar="FILE", help="output file; its directory must exist (default ./<model>.json)")
     p.add_argument("--force", action="store_true", help="replace an existing output file (default: refuse)")
@@ -144,7 +146,18 @@ def run_profile(args: argparse.Namespace) -> int:
 
         return run_hf_profile(args)
     args.seq = args.seq or [128, 256]
-    out = Path(args.out or f"{args.model or Path(args.module.rpartition(':')[0]).stem}.json")
+    from ..attention import variant_name
+    from ..profiler.zoo import check_variant
+
+    attention = attention_from_args(args)
+    attention.check_seq(args.seq)
+    if args.module and not attention.is_full:
+        raise SplittuiError(f"--attention {attention.label}: applies to the zoo's text models (--model), "
+                            "not to --module chains (build the variant into your own chain)")
+    if args.model:
+        check_variant(args.model, attention)
+    stem = variant_name(args.model, attention) if args.model else Path(args.module.rpartition(':')[0]).stem
+    out = Path(args.out or f"{stem}.json")
     if out.exists() and not args.force:
         raise SplittuiError(f"{out}: already exists (use --force to overwrite)")
     if not out.resolve().parent.is_dir():
@@ -164,7 +177,7 @@ def run_profile(args: argparse.Namespace) -> int:
             if args.module:
                 chain = _user_code(args.module, "importing it or calling its factory", load_factory)
             else:
-                chain = build(args.model, tiny=args.tiny)
+                chain = build(args.model, tiny=args.tiny, attention=attention)
 
             def measure(_spec):
                 doc = profile_model(chain, args.seq, repeats=args.repeats, threads=args.threads,

@@ -113,7 +113,7 @@ def _help(p: argparse.ArgumentParser, dest: str, text: str) -> None:
 def _deadline(p: argparse.ArgumentParser) -> None:
     for action in p._actions:
         if action.dest == "deadline_ms":
-            action.option_strings.append("--deadline")  # the short spelling; --deadlines is another flag
+            action.option_strings = [*action.option_strings, "--deadline"]  # short spelling; --deadlines differs
             p._option_string_actions["--deadline"] = action
             action.type = _deadline_arg
             action.metavar = "MS|Fx"

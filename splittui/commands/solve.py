@@ -6,7 +6,14 @@ import argparse
 import json
 import sys
 
-from .common import add_generation_args, add_profile_args, add_scenario_args, profile_from_args, scenario_from_args
+from .common import (
+    add_attention_arg,
+    add_generation_args,
+    add_profile_args,
+    add_scenario_args,
+    profile_from_args,
+    scenario_from_args,
+)
 from .llm_args import add_llm_args
 
 __all__ = ["add_parser"]
@@ -20,7 +27,8 @@ _EPILOG = """examples:
   splittui solve --model llama-3.1-8b --client-device jetson-orin --server-device a100-80gb --dtype int4 \
       --seq 2048 --up-mbps 50 --deadline-ms 3000
   splittui solve --hf-config ./my-model/config.json --client-device apple-m2 --server-device l4
-  splittui solve --model gpt2-like --seq 512 --gen-tokens 256 --tpot-ms 80 --deadline-ms 30000 --json"""
+  splittui solve --model gpt2-like --seq 512 --gen-tokens 256 --tpot-ms 80 --deadline-ms 30000 --json
+  splittui solve --model bert-base --attention lowrank:256 --seq 2048 --up-mbps 100"""
 
 
 def add_parser(sub) -> None:
@@ -33,6 +41,7 @@ def add_parser(sub) -> None:
 
     add_profile_args(p)
     add_llm_args(p)
+    add_attention_arg(p)
     add_scenario_args(p)
     add_generation_args(p)
     add_goal_args(p)

@@ -13,7 +13,16 @@ import sys
 
 from ..errors import SplittuiError
 from ..report.formats import gain, pct
-from .common import add_generation_args, add_profile_args, nonneg_float, positive_float, positive_int
+from .common import (
+    add_attention_arg,
+    add_generation_args,
+    add_paper_grid_args,
+    add_profile_args,
+    attention_from_args,
+    nonneg_float,
+    positive_float,
+    positive_int,
+)
 from .llm_args import add_llm_args, load_named
 
 __all__ = ["add_parser", "load_models", "add_grid_args", "add_output_args", "config_from_args", "run_sweeps",
@@ -39,7 +48,9 @@ _EPILOG = _DEADLINE_RULE + """
 examples:
   splittui sweep --model gpt2-like
   splittui sweep --model all --json sweep.json --csv sweep.csv
-  splittui sweep --model gpt2-like --per-halving 2 --bandwidths 10,100,1000 --no-exact"""
+  splittui sweep --model gpt2-like --per-halving 2 --bandwidths 10,100,1000 --no-exact
+  splittui sweep --model all --grid paper --server-speedup 79     # closer to the paper's setup
+  splittui sweep --model bert-base --attention sparse:64"""
 
 
 def _float_list(text: str) -> tuple[float, ...]:
@@ -121,6 +132,8 @@ def add_parser(sub) -> None:
     model_help(p, "gpt2-like")
     add_grid_args(p)
     p.add_argument("--no-exact", action="store_true", help="skip the exact solver (faster; default: run it)")
+    add_paper_grid_args(p)
+    add_attention_arg(p)
     add_output_args(p)
     p.set_defaults(func=run_sweep_command, model_default="gpt2-like")
 
@@ -128,10 +141,11 @@ def add_parser(sub) -> None:
 # ----- shared helpers -----------------------------------------------------------------------------
 
 def load_models(args: argparse.Namespace, default: str) -> list:
-    """--hf-config PATH, --profile PATH, or --model NAME / NAME,NAME / all (every shipped profile)."""
-    from ..profiles import shipped_names
+    """--hf-config PATH, --profile PATH, or --model NAME / NAME,NAME / all (the shipped base models)."""
+    from ..profiles import load_variant, shipped_models
 
     seqs = list(getattr(args, "seqs", None) or [])
+    attention = attention_from_args(args)
     if getattr(args, "hf_config", None):
         if getattr(args, "profile", None) or getattr(args, "model", None):
             raise SplittuiError("--hf-config: give either --hf-config or --model/--profile, not both")
@@ -139,12 +153,17 @@ def load_models(args: argparse.Namespace, default: str) -> list:
         _print_estimate_notes(profiles)
         return profiles
     if getattr(args, "profile", None):
+        if not attention.is_full:
+            return [load_variant(args.profile, attention)]
         return [load_named(args, args.profile)]
     spec = getattr(args, "model", None) or default
-    names = shipped_names() if spec == "all" else [n.strip() for n in spec.split(",") if n.strip()]
+    names = shipped_models() if spec == "all" else [n.strip() for n in spec.split(",") if n.strip()]
     if not names:
         raise SplittuiError("--model: no model named")
-    profiles = [load_named(args, n, include_seq=seqs) for n in names]
+    if attention.is_full:
+        profiles = [load_named(args, n, include_seq=seqs) for n in names]
+    else:
+        profiles = [load_variant(n, attention) for n in names]
     _print_estimate_notes(profiles)
     return profiles
 
@@ -159,12 +178,15 @@ def _print_estimate_notes(profiles: list) -> None:
 
 
 def config_from_args(args: argparse.Namespace, *, exact: bool):
-    from ..sweep import DEFAULT_BANDWIDTHS, SweepConfig
+    from ..sweep import DEFAULT_BANDWIDTHS, PAPER_BANDWIDTHS, SweepConfig
 
-    return SweepConfig(bandwidths=args.bandwidths or DEFAULT_BANDWIDTHS, seq_lens=args.seqs,
+    grid = getattr(args, "grid", "default")
+    default_bw = PAPER_BANDWIDTHS if grid == "paper" else DEFAULT_BANDWIDTHS
+    return SweepConfig(bandwidths=args.bandwidths or default_bw, seq_lens=args.seqs,
                        delay_ms=args.delay_ms, per_halving=args.per_halving, max_steps=args.max_halvings,
                        resolution=args.resolution, unit_ms=args.unit_ms, exact=exact,
-                       objective=args.objective, gen_tokens=args.gen_tokens)
+                       objective=args.objective, gen_tokens=args.gen_tokens, grid=grid,
+                       server_speedup=getattr(args, "server_speedup", None))
 
 
 def run_sweeps(profiles: list, cfg, *, label: str = "sweep") -> list:
@@ -184,7 +206,11 @@ def run_sweeps(profiles: list, cfg, *, label: str = "sweep") -> list:
         for prof in profiles:
             bar.update(task, description=f"{label} {prof.model}")
             base = bar.tasks[0].completed
-            out.append(run_sweep(prof, cfg, progress=lambda d, n, b=base: bar.update(task, completed=b + d)))
+
+            def advance(done: int, total: int, b: float = base) -> None:
+                bar.update(task, completed=b + done)
+
+            out.append(run_sweep(prof, cfg, progress=advance))
     return out
 
 
@@ -221,8 +247,8 @@ def summary_table(sweeps: list):
                   _paper(paper.get("improvement")), pct(s.get("exact_improvement", math.nan), signed=True, unit=""))
     missed = sum(summary(sw)["dp_infeasible_greedy_feasible"] for sw in sweeps)
     if missed:
-        t.caption += (f"; {missed} cells where greedy meets the deadline but the DP, rounding times up to T, "
-                      "finds nothing (raise --resolution)")
+        t.caption = str(t.caption) + (f"; {missed} cells where greedy meets the deadline but the DP, rounding "
+                                      "times up to T, finds nothing (raise --resolution)")
     if len(sweeps) > 1:
         o = overall(sweeps)
         t.add_row("overall", str(o["cells"]), pct(o["dp"], unit=""), "—", pct(o["improvement"], signed=True, unit=""),
@@ -289,6 +315,9 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         console.print(deadline_table(sw))
         console.print(bandwidth_table(sw))
     console.print(summary_table(sweeps))
+    from .sweep_explain import explain_table
+
+    console.print(explain_table(sweeps))
     if args.csv:
         path = write_csv_atomic(args.csv, [r for sw in sweeps for r in sweep_rows(sw)], force=args.force)
         print(f"wrote {sum(sw.n_cells for sw in sweeps)} cells to {path}", file=sys.stderr)

@@ -54,5 +54,5 @@ def stage_of(name: str, module: torch.nn.Module, kind: str | None = None) -> Sta
     parts = getattr(module, "flop_parts", None)
     if parts is None:
         return Stage(name, kind or "other", module)
-    return Stage(name, kind or getattr(module, "kind", "other"), module,
+    return Stage(name, str(kind or getattr(module, "kind", "other")), module,
                  flops=lambda st: float(sum(parts(*st))), mac_flops=lambda st: float(parts(*st)[0]))

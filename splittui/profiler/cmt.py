@@ -12,6 +12,7 @@ works. The "sequence length" of this model is the image side.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -52,7 +53,8 @@ class ChannelLN(nn.Module):
 
 def _conv_shape(conv: nn.Conv2d, shape):
     b, _, h, w = shape
-    (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, conv.padding
+    # padding is str | tuple in torch's stubs; the chain's convs all take integer padding
+    (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, cast(tuple[int, int], conv.padding)
     return (b, conv.out_channels, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
 
 
@@ -151,17 +153,32 @@ def _cbr(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> nn.Se
     return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups), nn.GELU(), nn.BatchNorm2d(cout))
 
 
-def _cmt_block(c: int, heads: int, r: int, ratio: int) -> nn.ModuleDict:
+class _CMTBlock(nn.ModuleDict):
+    """One CMT block's modules by name; the annotations only tell the type checker what each name holds."""
+
+    lpu: nn.Module
+    ln1: nn.Module
+    q: nn.Linear
+    kv: nn.Linear
+    proj: nn.Linear
+    ln2: nn.Module
+    expand: nn.Module
+    dw: nn.Module
+    project: nn.Module
+    reduce: nn.Module   # only when the block reduces its keys and values (r > 1)
+
+
+def _cmt_block(c: int, heads: int, r: int, ratio: int) -> _CMTBlock:
     m = dict(lpu=nn.Conv2d(c, c, 3, 1, 1, groups=c), ln1=ChannelLN(c), q=nn.Linear(c, c),
              kv=nn.Linear(c, 2 * c), proj=nn.Linear(c, c), ln2=ChannelLN(c),
              expand=_cbr(c, c * ratio, 1), dw=_cbr(c * ratio, c * ratio, 3, groups=c * ratio),
              project=nn.Sequential(nn.Conv2d(c * ratio, c, 1), nn.BatchNorm2d(c)))
     if r > 1:
         m["reduce"] = nn.Sequential(nn.Conv2d(c, c, r, r, groups=c), ChannelLN(c))
-    return nn.ModuleDict(m)
+    return _CMTBlock(m)
 
 
-def _block_stages(p: str, b: nn.ModuleDict, heads: int) -> list:
+def _block_stages(p: str, b: _CMTBlock, heads: int) -> list:
     reduced = "reduce" in b
     st = [stage_of(p + "lpu", ConvStage(b.lpu, "residual")),
           stage_of(p + "ln1", ConvStage(b.ln1, "branch", kind="norm"))]
@@ -215,13 +232,13 @@ def cmt_s(cfg: CMTConfig = CMT_S) -> Chain:
     cins = (cfg.stem, *cfg.channels[:-1])
     patches = nn.ModuleList(nn.Sequential(nn.Conv2d(ci, co, 2, 2), ChannelLN(co))
                             for ci, co in zip(cins, cfg.channels, strict=True))
-    stages_m = nn.ModuleList(
-        nn.ModuleList(_cmt_block(c, h, r, cfg.ffn_ratio) for _ in range(n))
-        for c, n, h, r in zip(cfg.channels, cfg.blocks, cfg.heads, cfg.reduce, strict=False))
+    stage_blocks = [[_cmt_block(c, h, r, cfg.ffn_ratio) for _ in range(n)]
+                    for c, n, h, r in zip(cfg.channels, cfg.blocks, cfg.heads, cfg.reduce, strict=False)]
+    stages_m = nn.ModuleList(nn.ModuleList(blocks) for blocks in stage_blocks)
     head = nn.Sequential(nn.Sequential(nn.Conv2d(cfg.channels[-1], cfg.head, 1), nn.BatchNorm2d(cfg.head), nn.GELU()),
                          nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), nn.Linear(cfg.head, cfg.classes))
     chain_stages = [stage_of(f"stem.conv{i + 1}", ConvStage(m, "replace")) for i, m in enumerate(stem)]
-    for si, (patch, blocks, heads) in enumerate(zip(patches, stages_m, cfg.heads, strict=False)):
+    for si, (patch, blocks, heads) in enumerate(zip(patches, stage_blocks, cfg.heads, strict=False)):
         chain_stages.append(stage_of(f"s{si + 1}.patch", ConvStage(patch, "replace")))
         for bi, b in enumerate(blocks):
             chain_stages += _block_stages(f"s{si + 1}.b{bi}.", b, heads)

@@ -69,6 +69,8 @@ def attention_math(q, k, v, causal: bool) -> torch.Tensor:
 class Sinusoid(nn.Module):
     """Fixed sinusoidal position table (the original transformer's)."""
 
+    table: torch.Tensor  # a registered buffer (nn.Module's stubs type attributes as Tensor | Module)
+
     def __init__(self, max_len: int, d: int) -> None:
         super().__init__()
         pos = torch.arange(max_len, dtype=torch.float32)[:, None]
@@ -93,15 +95,15 @@ class Embed(StageModule):
         self.wte, self.pos, self.scale, self.type_row, self.ids_index = wte, pos, scale, type_row, ids_index
 
     def forward(self, *state):
-        state = list(state)
-        ids = state.pop(self.ids_index if self.ids_index >= 0 else len(state) + self.ids_index)
+        rest = list(state)
+        ids = rest.pop(self.ids_index if self.ids_index >= 0 else len(rest) + self.ids_index)
         x = self.wte(ids)
         if self.scale != 1.0:
             x = x * self.scale
         x = x + self.pos(torch.arange(ids.shape[-1], device=ids.device))
         if self.type_row is not None:
             x = x + self.type_row.weight[0]
-        return (*state, x)
+        return (*rest, x)
 
     def flop_parts(self, *state):
         ids = state[self.ids_index]
@@ -261,7 +263,7 @@ class LastTokenHead(StageModule):
 
     kind = "linear"
 
-    def __init__(self, weight: nn.Parameter) -> None:
+    def __init__(self, weight: torch.Tensor) -> None:
         super().__init__()
         self.weight = weight
 

@@ -17,6 +17,7 @@ minutes on one core. Each timed pass's whole-chain total is kept in `profiling.p
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import platform
 import statistics
 import time
@@ -25,6 +26,7 @@ from typing import Callable
 
 import torch
 
+from ..attention import FULL, Attention, parse_attention, variant_name
 from ..errors import SplittuiError
 from ..profiles import profile_from_doc
 from . import ProfilingCancelled
@@ -65,6 +67,7 @@ class _Run:
     done: int = 0
     kernels: dict = field(default_factory=dict)
     pass_ms: list = field(default_factory=list)  # per length: whole-chain time of each timed pass
+    load: list = field(default_factory=list)     # 1-minute load average at start and end (shared machines)
 
     def tick(self, label: str, steps: int = 1) -> None:
         self.done += steps
@@ -83,17 +86,22 @@ class _Run:
 
 def profile_model(model: str | Chain, seq_lens: list[int], *, repeats: int = 5, threads: int = 1,
                   server: str = "rtx3090", progress: Callable[[int, int, str], None] | None = None,
-                  should_stop: Callable[[], bool] | None = None, fvcore: bool = True) -> dict:
-    """Profile a zoo model (by name) or a Chain at `seq_lens`; returns a validated profile doc.
+                  should_stop: Callable[[], bool] | None = None, fvcore: bool = True,
+                  attention: Attention = FULL) -> dict:
+    """Profile a zoo model (by name, at `attention`) or a Chain at `seq_lens`; returns a validated
+    profile doc. A chain built with a variant (``chain.meta["attention"]``) is named and marked by it.
 
     Raises ProfilingCancelled as soon as `should_stop()` returns True (checked before each stage).
     """
     seq_lens, srv = _profile_iv(seq_lens, repeats, threads, server)
-    chain = model if isinstance(model, Chain) else _build(model)
+    if not isinstance(model, Chain):
+        attention.check_seq(seq_lens)
+    chain = model if isinstance(model, Chain) else _build(model, attention)
     _chain_iv(chain)
     sides = 2 if srv.measured else 1
     run = _Run(chain, seq_lens, repeats, progress, should_stop, sides * repeats * len(seq_lens) * len(chain.stages))
     started = time.perf_counter()
+    run.load.append(_load_avg())
     old_threads = torch.get_num_threads()
     try:
         torch.set_flush_denormal(True)
@@ -106,15 +114,16 @@ def profile_model(model: str | Chain, seq_lens: list[int], *, repeats: int = 5, 
     finally:  # leave the process as it was: threads and denormal handling (off by default)
         torch.set_num_threads(old_threads)
         torch.set_flush_denormal(False)
+    run.load.append(_load_avg())
     doc = _document(run, table, srv, threads, time.perf_counter() - started)
     profile_from_doc(doc, source=f"profile of {chain.model}")
     return doc
 
 
-def _build(name: str) -> Chain:
+def _build(name: str, attention: Attention) -> Chain:
     from .zoo import build
 
-    return build(name)
+    return build(name, attention=attention)
 
 
 def _profile_iv(seq_lens, repeats, threads, server):
@@ -186,6 +195,13 @@ def _sampled(run: _Run, seq: int, label: str, device, sync, before) -> tuple[lis
     return [statistics.median(row) for row in zip(*passes, strict=False)], len(passes), state_bytes(out)
 
 
+def _stage_weights(module: torch.nn.Module, state: tuple) -> int:
+    """Weight bytes a stage reads at this state: its own ``weight_bytes(*state)`` when it has one
+    (a Linformer projection reads only the rows the sequence uses), else all its parameters."""
+    own = getattr(module, "weight_bytes", None)
+    return int(own(*state)) if callable(own) else _weights(module)
+
+
 def _weights(module: torch.nn.Module) -> int:
     seen = {id(p): p for p in module.parameters()}
     return int(sum(p.numel() * p.element_size() for p in seen.values()))
@@ -218,7 +234,7 @@ def _describe_stage(run, i, stage, state, fvcore) -> StageRecord:
         flops=float(flops), mac_flops=stage.mac_flops(state) if stage.mac_flops else None,
         fv_macs=fv.total if fv else None, unsupported=fv.unsupported if fv else {},
         client_ms=0.0, runs=0, in_bytes=state_bytes(state), out_bytes=0,
-        weight_bytes=_weights(stage.module), scratch_bytes=int(scratch(*state)) if scratch else 0,
+        weight_bytes=_stage_weights(stage.module, state), scratch_bytes=int(scratch(*state)) if scratch else 0,
         kernels=run.kernels[i])
 
 
@@ -254,6 +270,13 @@ def _measured_server(run: _Run, srv: Measured, table) -> None:
 def _to(chain: Chain, device) -> None:
     for stage in chain.stages:
         stage.module.to(device)
+
+
+def _load_avg() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def _cpu_name() -> str:
@@ -292,11 +315,15 @@ def _document(run, table, srv, threads, wall_s) -> dict:
     client = (f"{_cpu_name()} ({platform.node()}), torch {torch.__version__}, {threads} thread(s); "
               f"a warm-up pass over the chain, then per stage the median over up to {repeats - 1} "
               f"interleaved timed passes (as many as fit in {PASS_BUDGET_S:g} s per length, at least 1)")
+    variant = parse_attention(chain.meta.get("attention"))
+    extra = {} if variant.is_full else {"attention": variant.label}
     return {
-        "schema": "splittui.profile/1", "model": chain.model, "description": chain.description,
+        "schema": "splittui.profile/1", "model": variant_name(chain.model, variant),
+        "description": chain.description, **extra,
         "source": {"kind": "measured", "client": client, "server": _server_text(srv),
                    "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                   "tool": "splittui profile", "wall_s": round(wall_s, 1)},
+                   "tool": "splittui profile", "wall_s": round(wall_s, 1),
+                   "load_avg_1min": run.load, "cpus": os.cpu_count()},
         "seq_lens": list(seq_lens),
         "output_bytes": [float(records[-1].out_bytes) for records in table],
         "layers": layers,
@@ -333,6 +360,8 @@ def load_factory(spec: str) -> Chain:
         if not path.is_file():
             raise SplittuiError(f"--module {spec!r}: no file {path}")
         mod_spec = importlib.util.spec_from_file_location(f"splittui_user_{path.stem}", path)
+        if mod_spec is None or mod_spec.loader is None:
+            raise SplittuiError(f"--module {spec!r}: {path} cannot be loaded as a Python module")
         module = importlib.util.module_from_spec(mod_spec)
         mod_spec.loader.exec_module(module)
     factory = getattr(module, attr, None)

@@ -23,21 +23,23 @@ def clean(obj: Any) -> Any:
 
 
 def sweep_document(sweeps: list[Any]) -> dict[str, Any]:
-    from ..sweep import by_bandwidth, by_deadline, overall, summary, sweep_rows
+    from ..sweep import by_bandwidth, by_deadline, overall, overall_rounding, summary, sweep_rows
 
     cfg = sweeps[0].config
     return {"schema": "splittui.sweep/1",
             "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
-            "overall": overall(sweeps),
+            "overall": overall(sweeps), "overall_rounding": overall_rounding(sweeps),
             "models": [{"model": sw.model, "summary": summary(sw), "by_deadline": by_deadline(sw),
                         "by_bandwidth": by_bandwidth(sw), "cells": sweep_rows(sw)} for sw in sweeps]}
 
 
 def simulation_document(res: Any, models: list[str]) -> dict[str, Any]:
     cfg = res.config
-    return {"schema": "splittui.simulation/1", "models": models,
-            "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
+    config = {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}
+    config["tokens"] = None if cfg.tokens is None else cfg.tokens.text
+    return {"schema": "splittui.simulation/1", "models": models, "config": config,
             "capacity": res.capacity, "rate_per_s": res.rate_per_s, "beta_s": res.beta_s,
-            "horizon_s": res.horizon_s, "cells": res.cells,
+            "horizon_s": res.horizon_s, "cells": res.cells, "plan_tokens": res.plan_tokens,
+            "mean_tokens": res.mean_tokens, "capped": res.capped, "server_mem_bytes": res.server_mem_bytes,
             "methods": {m: s.row() | {"curve_t": s.curve_t, "curve_cum_wait_s": s.curve_cum_wait_s}
                         for m, s in res.stats.items()}}

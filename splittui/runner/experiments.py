@@ -183,7 +183,7 @@ def _chart(args, rows: list[Row]) -> str:
 
 
 def _plain(text: str) -> str:
-    import plotext as plt  # type: ignore[import-untyped]
+    import plotext as plt
 
     return plt.uncolorize(text)
 

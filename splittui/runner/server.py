@@ -121,7 +121,7 @@ class Server:
         start, stop = _stage_range(meta, len(self.chain.stages))
         link = _down_link(meta)
         kv, pos = _kv_mode(meta)
-        reply = {"op": "result"}
+        reply: dict[str, object] = {"op": "result"}
         t0 = time.perf_counter()
         if kv is not None:
             from .decoding import run_stages
@@ -159,8 +159,8 @@ def _drain(conn: socket.socket, limit: int = 1 << 20, seconds: float = 0.5) -> N
 
 def _stage_range(meta: dict, n: int) -> tuple[int, int]:
     start, stop = meta.get("start"), meta.get("stop")
-    ok = all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop))
-    if not ok or not 0 <= start <= stop <= n:
+    if not (isinstance(start, int) and not isinstance(start, bool) and isinstance(stop, int)
+            and not isinstance(stop, bool) and 0 <= start <= stop <= n):
         raise ProtocolError(f"stage range {start!r}..{stop!r} is not within 0..{n}")
     return start, stop
 

@@ -149,7 +149,7 @@ def _measure(chain, conn, job: dict, refs: dict) -> dict:
         times.append(asdict(timing))
     result = {"times": times, "match": all_match, "max_abs_diff": worst, "overhead_ms": overhead}
     for side, k in (("client", 0), ("server", 1)):
-        got = [p[k] for p in passes if p[k] is not None]
+        got = [t for p in passes if (t := p[k]) is not None]
         result[f"stage_{side}_ms"] = medians(got) if got else None
     return result
 

@@ -44,7 +44,7 @@ class ProtocolError(Exception):
 
 def _tensor_bytes(t: torch.Tensor) -> memoryview:
     flat = t.detach().to("cpu").contiguous().reshape(-1)
-    return memoryview(flat.view(torch.uint8).numpy()).cast("B")
+    return flat.view(torch.uint8).numpy().data.cast("B")
 
 
 def encode_frame(meta: dict, tensors: tuple = ()) -> list:
@@ -54,7 +54,7 @@ def encode_frame(meta: dict, tensors: tuple = ()) -> list:
     body = json.dumps(meta, separators=(",", ":"), allow_nan=False).encode()
     if len(body) > MAX_META:
         raise ProtocolError(f"message too large ({len(body)} bytes > {MAX_META})")
-    parts = [_HEAD.pack(MAGIC, VERSION, len(tensors), len(body)), body]
+    parts: list[bytes | memoryview] = [_HEAD.pack(MAGIC, VERSION, len(tensors), len(body)), body]
     for t in tensors:
         if not isinstance(t, torch.Tensor) or t.dtype not in _CODE:
             raise ProtocolError(f"cannot send {type(t).__name__} {getattr(t, 'dtype', '')}: tensors of "

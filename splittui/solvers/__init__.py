@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..costs import Costs, breakdown, min_latency, switches
 from ..errors import SplittuiError
@@ -23,11 +25,11 @@ SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split", "all-client", "b
 APP_SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split")   # the five compared everywhere
 
 
-def _dp(c: Costs, sc: Scenario):
+def _dp(c: Costs, sc: Scenario) -> tuple[int, ...] | None:
     return backtrack(run_dp(c, sc.unit_ms, rounding=sc.rounding))
 
 
-_POLICY_FNS = {
+_POLICY_FNS: dict[str, Callable[[Costs, Scenario], tuple[int, ...] | None]] = {
     "dp": _dp,
     "exact": lambda c, sc: exact_policy(c),
     "greedy": lambda c, sc: greedy_policy(c),
@@ -38,7 +40,7 @@ _POLICY_FNS = {
 }
 
 
-def evaluate_costs(c: Costs, policy, *, solver: str = "given", solve_ms: float = 0.0,
+def evaluate_costs(c: Costs, policy: ArrayLike | None, *, solver: str = "given", solve_ms: float = 0.0,
                    min_lat: float | None = None) -> Result:
     """Score a policy exactly. feasible means it meets the deadline (SPEC §3)."""
     m = min_latency(c) if min_lat is None else min_lat
@@ -95,7 +97,7 @@ def solve(profile: Profile, sc: Scenario, solver: str = "dp") -> Result:
     return solve_request(phase_costs(profile, sc), sc, solver)
 
 
-def solve_all(profile: Profile, sc: Scenario, solvers=APP_SOLVERS) -> dict[str, Result]:
+def solve_all(profile: Profile, sc: Scenario, solvers: Sequence[str] = APP_SOLVERS) -> dict[str, Result]:
     """Several solvers on one scenario, sharing the cost arrays and the least-latency pass."""
     if "dp" in solvers:
         check_memory(profile.n_layers, sc.deadline_ms, sc.unit_ms)
@@ -104,7 +106,7 @@ def solve_all(profile: Profile, sc: Scenario, solvers=APP_SOLVERS) -> dict[str, 
     return {name: solve_request(ph, sc, name, min_lat=m) for name in solvers}
 
 
-def evaluate(profile: Profile, sc: Scenario, policy) -> Result:
+def evaluate(profile: Profile, sc: Scenario, policy: ArrayLike) -> Result:
     """Score any policy (tuple of 0/1 per layer, 1 = client) under a scenario, limits included."""
     ph = phase_costs(profile, sc)
     return annotate(evaluate_costs(ph.composite(), policy), ph, sc)

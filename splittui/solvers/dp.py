@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ..costs import Costs
 from ..errors import SplittuiError
@@ -29,7 +30,7 @@ _EPS = 1e-9
 _UNIT_CAP = float(1 << 60)  # any time above W units acts alike (shifts cap at W+1); keeps c+d in int64
 
 
-def _units(values, unit: float, rounding: str) -> np.ndarray:
+def _units(values: ArrayLike, unit: float, rounding: str) -> NDArray[np.int64]:
     scaled = np.minimum(np.asarray(values, dtype=np.float64) / unit, _UNIT_CAP)
     if rounding == "round":
         return np.maximum(np.floor(scaled + 0.5), 0).astype(np.int64)
@@ -54,7 +55,9 @@ class Integerised:
 
 
 def integerise(costs: Costs, unit_ms: float, rounding: str = "ceil") -> Integerised:
-    k = lambda v: _units(v, unit_ms, rounding)  # noqa: E731
+    def k(v: ArrayLike) -> NDArray[np.int64]:
+        return _units(v, unit_ms, rounding)
+
     return Integerised(c=k(costs.client_ms), s=k(costs.server_ms), u=k(costs.up_ms), d=k(costs.down_ms),
                        u_out=int(k(costs.up_out_ms)), d_out=int(k(costs.down_out_ms)),
                        W=int(budget_units(costs.deadline_ms, unit_ms)))
@@ -63,6 +66,8 @@ def integerise(costs: Costs, unit_ms: float, rounding: str = "ceil") -> Integeri
 def dp_memory_bytes(n_layers: int, W: float) -> float:
     """Peak bytes the DP holds for W units: four padded float rows, two bool rows, the packed bits."""
     cells = W + 1
+    if not math.isfinite(cells):
+        return math.inf  # an absurd deadline/unit ratio (budget_units gives inf): refused, not an OverflowError
     return 4 * 2 * cells * 8 + 2 * cells + 2 * n_layers * math.ceil(cells / 8)
 
 
@@ -176,8 +181,8 @@ def _reach(it: Integerised, start_client: bool, P: int) -> list[tuple[int, int]]
     return out
 
 
-def _fill(rows: np.ndarray, took: np.ndarray, bits: np.ndarray, shifts, reach, rewards: list, pad: int,
-          P: int) -> None:
+def _fill(rows: np.ndarray, took: np.ndarray, bits: np.ndarray, shifts: list[list[int]],
+          reach: list[tuple[int, int]], rewards: list[float], pad: int, P: int) -> None:
     """The recurrence of SPEC §4, one layer per iteration, writing the packed decision bits.
 
     Per layer and state: one comparison (the decision bits), one maximum (and for the client one

@@ -8,10 +8,16 @@ Worst case exponential in L, in practice a few hundred labels per state on trans
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..costs import Costs
 
 __all__ = ["exact_policy", "remaining_latency", "meets"]
+
+
+# per side (1 = client, 0 = server): the labels' latencies and rewards, and per layer their parents
+_Labels = dict[int, tuple[NDArray[np.float64], NDArray[np.float64]]]
+_History = list[dict[int, tuple[NDArray[np.intp], NDArray[np.intp]]]]
 
 
 def meets(latency_ms: float, deadline_ms: float) -> bool:
@@ -72,7 +78,7 @@ def exact_policy(c: Costs) -> tuple[int, ...] | None:
     return _finish(c, lab, history, limit)
 
 
-def _finish(c: Costs, lab, history, limit: float) -> tuple[int, ...] | None:
+def _finish(c: Costs, lab: _Labels, history: _History, limit: float) -> tuple[int, ...] | None:
     best = None  # (reward, -latency, side, index)
     for side in (1, 0):
         lat, rew = lab[side]

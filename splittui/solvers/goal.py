@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +32,9 @@ from ..errors import SplittuiError
 from ..generation import request_costs
 from ..model import Profile, Result, Scenario
 from .baselines import prefix_latencies
+
+if TYPE_CHECKING:
+    from . import Frontier
 
 __all__ = ["Target", "Goal", "least_deadline", "least_deadline_costs", "least_bandwidth", "exact_frontier",
            "FrontierPoint"]
@@ -112,7 +116,7 @@ def _least_exact(c: Costs, sc: Scenario, cap: float) -> Goal:
     return Goal("exact", None, None)
 
 
-def dp_full_frontier(c: Costs, sc: Scenario):
+def dp_full_frontier(c: Costs, sc: Scenario) -> Frontier:
     """The DP's frontier up to a deadline where it surely reaches its least load (SPEC §4 bound)."""
     from . import frontier_costs
     from .dp import check_memory
@@ -123,7 +127,7 @@ def dp_full_frontier(c: Costs, sc: Scenario):
     return frontier_costs(replace(c, deadline_ms=top), sc.replace(deadline_ms=top))
 
 
-def dp_least_deadline(front, cap: float) -> float | None:
+def dp_least_deadline(front: Frontier, cap: float) -> float | None:
     """First deadline w*T of a DP frontier whose load is within `cap`."""
     load = np.nan_to_num(front.server_load, nan=np.inf)
     ok = np.flatnonzero(load <= cap)

@@ -17,9 +17,11 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..costs import Costs
 from ..errors import SplittuiError
@@ -134,6 +136,11 @@ def exact_limits_policy(ph: Phases, sc: Scenario) -> tuple[int, ...] | None:
     return _labels3(pre, dec, tot, lims)
 
 
+_F = NDArray[np.float64]
+_Labels3 = dict[int, tuple[_F, _F, _F]]        # per side: the labels' TTFT, TPOT and reward
+_History3 = list[dict[int, tuple[NDArray[np.intp], NDArray[np.intp]]]]  # per layer and side: parents
+
+
 def _labels3(pre: Costs, dec: Costs, tot: Costs, lims: tuple[float, float, float]) -> tuple[int, ...] | None:
     """The 3-D label-setting pass (see the module docstring). Worst case exponential in L."""
     rem = [remaining_latency(c) for c in (pre, dec, tot)]     # each: (rem_client, rem_server)
@@ -160,7 +167,8 @@ def _labels3(pre: Costs, dec: Costs, tot: Costs, lims: tuple[float, float, float
     return _finish3(pre, dec, lab, history, lims)
 
 
-def _extend(lab, side: int, i: int, pre: Costs, dec: Costs, tot: Costs):
+def _extend(lab: _Labels3, side: int, i: int, pre: Costs, dec: Costs, tot: Costs
+            ) -> tuple[_F, _F, _F, NDArray[np.intp], NDArray[np.intp]]:
     """Candidates for layer i on `side`: every label of i−1 on either side (same side first), moved across i."""
     (P0, D0, R0), (P1, D1, R1) = lab[side], lab[1 - side]
     if side == 1:
@@ -184,7 +192,8 @@ def _tails(c: Costs, side: int) -> float:
     return c.down_out_ms if c.end_client else 0.0
 
 
-def _finish3(pre: Costs, dec: Costs, lab, history, lims) -> tuple[int, ...] | None:
+def _finish3(pre: Costs, dec: Costs, lab: _Labels3, history: _History3, lims: tuple[float, float, float]
+             ) -> tuple[int, ...] | None:
     best = None  # (reward, -latency, side, index)
     for side in (1, 0):
         P, D, R = lab[side]
@@ -206,14 +215,15 @@ def _finish3(pre: Costs, dec: Costs, lab, history, lims) -> tuple[int, ...] | No
     return tuple(policy)
 
 
-def _all_latencies(c: Costs, X: np.ndarray) -> np.ndarray:
+def _all_latencies(c: Costs, X: NDArray[np.int8]) -> NDArray[np.float64]:
     first = np.full((X.shape[0], 1), int(c.start_client), dtype=np.int8)
     prev = np.hstack((first, X[:, :-1]))
     lat = X @ c.client_ms + (1 - X) @ c.server_ms
     lat = lat + ((prev == 1) & (X == 0)) @ c.up_ms + ((prev == 0) & (X == 1)) @ c.down_ms
     last = X[:, -1]
     lat = lat + np.where((last == 1) & (not c.end_client), c.up_out_ms, 0.0)
-    return lat + np.where((last == 0) & c.end_client, c.down_out_ms, 0.0)
+    out: NDArray[np.float64] = lat + np.where((last == 0) & c.end_client, c.down_out_ms, 0.0)
+    return out
 
 
 def brute_force_limits_policy(ph: Phases, sc: Scenario) -> tuple[int, ...] | None:
@@ -233,7 +243,7 @@ def brute_force_limits_policy(ph: Phases, sc: Scenario) -> tuple[int, ...] | Non
     return tuple(int(v) for v in X[best])
 
 
-def timed(fn, *args) -> tuple[object, float]:
+def timed(fn: Callable[..., object], *args: object) -> tuple[object, float]:
     t0 = time.perf_counter()
     out = fn(*args)
     return out, (time.perf_counter() - t0) * 1e3

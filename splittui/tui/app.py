@@ -236,7 +236,7 @@ class SplitApp(PolicyActions, App):
     def action_help(self) -> None:
         from .screens.help import SCREEN_KEYS, HelpScreen
 
-        keys = [(b.key_display or b.key, b.tooltip or b.description) for b in self.BINDINGS]
+        keys = [(b.key_display or b.key, b.tooltip or b.description) for b in self.BINDINGS if isinstance(b, Binding)]
         self.push_screen(HelpScreen([("", "Knobs and the layer strip"), *KNOB_KEYS, ("", "Main view"), *keys,
                                      *SCREEN_KEYS]))
 
@@ -269,7 +269,8 @@ class SplitApp(PolicyActions, App):
 
     def palette_commands(self) -> list[tuple[str, str, str]]:
         """(title, action, help) for the command palette: every binding's action."""
-        return [(b.description, b.action, f"{b.tooltip} (key {b.key_display or b.key})") for b in self.BINDINGS]
+        return [(b.description, b.action, f"{b.tooltip} (key {b.key_display or b.key})") for b in self.BINDINGS
+                if isinstance(b, Binding)]
 
 
 def make_app(profile: Profile | None = None, *, scenario: Scenario | None = None,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from .app import SplitApp
 
 __all__ = ["SplitCommands"]
 
@@ -13,7 +17,8 @@ class SplitCommands(Provider):
     """Lists `app.palette_commands()` — (title, action, help) — and runs the chosen action."""
 
     def _commands(self) -> list[tuple[str, str, str]]:
-        return list(self.app.palette_commands())
+        app = cast("SplitApp", self.app)  # the provider is installed on SplitApp only
+        return list(app.palette_commands())
 
     async def discover(self) -> Hits:
         for title, action, help_text in self._commands():

@@ -7,22 +7,44 @@ slot's) to `splittui.policy/1` JSON, and load a policy file to score under the c
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .state import LoadedPolicy
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from ..model import Profile
+    from .slots import Slot
+    from .state import AppState
+
+    _AppBase = App[None]   # for the type checker: the mixin's `self` is an App (notify, push_screen)
+else:
+    _AppBase = object
 
 __all__ = ["PolicyActions"]
 
 
-class PolicyActions:
+class PolicyActions(_AppBase):
     """Export and load-policy actions (bound to e, E and o in `SplitApp.BINDINGS`)."""
+
+    if TYPE_CHECKING:  # what SplitApp provides
+        state: AppState | None
+        slots: tuple[Slot, ...]
+        selected: str
+        profile: Profile
+        loaded: LoadedPolicy | None
+
+        def resolve(self) -> None: ...
 
     def action_export(self) -> None:
         from ..policy import policy_document
         from .screens.export import ExportScreen
 
         st = self.state
-        docs = {name: policy_document(st.profile, st.scenario, res)
-                for name, res in (st.results.items() if st is not None else ()) if res.policy is not None}
-        if not docs:
+        docs = {} if st is None else {name: policy_document(st.profile, st.scenario, res)
+                                      for name, res in st.results.items() if res.policy is not None}
+        if st is None or not docs:
             self.notify("no solver has a placement to export", severity="warning")
             return
         screen = ExportScreen(f"policy-{st.profile.model}-{{solver}}.json", title="Export a policy "

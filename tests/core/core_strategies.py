@@ -2,14 +2,17 @@
 
 `chains()` draws a small random chain as `splittui.costs.Costs` (L <= 10, random start/end sides,
 times, transfer costs and rewards); `profile_docs()` draws the same kind of chain as a
-`splittui.profile/1` document with one sequence length. The oracles re-derive SPEC §3 from its text
-(plain Python, no splittui code) so that a test compares the solvers against something independent.
+`splittui.profile/1` document with one sequence length; `oracle_cases()` draws a document with 1-4
+sequence lengths and a scenario dict for the document-level oracle (tests/core/oracle.py). The
+oracles re-derive SPEC §3 from its text (plain Python, no splittui code) so that a test compares
+the solvers against something independent.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import random
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -20,11 +23,10 @@ from splittui.costs import Costs
 from splittui.model import Scenario
 
 __all__ = ["CORE", "Chain", "chains", "profile_docs", "spec_latency", "spec_reward", "Oracle", "oracle",
-           "scenario_for", "meets_spec", "with_deadline"]
+           "scenario_for", "meets_spec", "with_deadline", "oracle_cases"]
 
-# Shared settings: ~100 examples per property keeps the whole core suite well under a minute.
-CORE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-                print_blob=True)
+# Shared settings: the number of examples comes from the hypothesis profile (tests/core/conftest.py).
+CORE = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
 
 UNITS_EXACT = (0.25, 0.5, 1.0, 2.0)       # binary fractions: integer multiples add up exactly
 UNITS_ANY = (0.3, 0.7, 1.0, 1.3, 2.9)
@@ -135,7 +137,8 @@ def chains(draw, *, integer: bool = False, max_layers: int = 10, min_layers: int
 
 @st.composite
 def profile_docs(draw, *, max_layers: int = 8) -> dict:
-    """A random `splittui.profile/1` document with one sequence length."""
+    """A random `splittui.profile/1` document with one sequence length; `oracle_cases()` draws a document with 1-4
+sequence lengths and a scenario dict for the document-level oracle (tests/core/oracle.py)."""
     L = draw(st.integers(1, max_layers))
     num = lambda hi: st.floats(0, hi, allow_nan=False, allow_subnormal=False).map(  # noqa: E731
         lambda v: round(v, 3))
@@ -145,3 +148,48 @@ def profile_docs(draw, *, max_layers: int = 8) -> dict:
     return {"schema": "splittui.profile/1", "model": "rand", "description": "hypothesis chain",
             "source": {"kind": "synthetic"}, "seq_lens": [draw(st.integers(1, 4096))],
             "output_bytes": [draw(num(1e6))], "layers": layers}
+
+
+_ORACLE_FIELDS = ("flops", "client_ms", "server_ms", "in_bytes", "mem_bytes")
+
+
+def _column(rng: random.Random, lens: list[int], hi: float) -> list[float]:
+    """Samples of one cost: zero, constant, a monotone quadratic in s, or arbitrary (non-monotone)."""
+    kind = rng.random()
+    if kind < 0.1:
+        return [0.0] * len(lens)
+    if kind < 0.2:
+        return [round(rng.uniform(0, hi), 3)] * len(lens)
+    if kind < 0.5:
+        a, b, c = (rng.uniform(0, hi) for _ in range(3))
+        top = lens[-1]
+        return [round(a + b * s / top + c * (s / top) ** 2, 3) for s in lens]
+    return [0.0 if rng.random() < 0.1 else round(rng.uniform(0, hi), 3) for _ in lens]
+
+
+@st.composite
+def oracle_cases(draw, *, max_layers: int = 6) -> tuple[dict, dict]:
+    """(profile document, scenario dict) with the deadline still to be set.
+
+    The structure comes from hypothesis; the cost samples from a seeded Random (drawing ~100 floats
+    one by one through hypothesis would cost most of the suite's time budget).
+    """
+    lens = sorted(draw(st.lists(st.integers(1, 4096), min_size=1, max_size=4, unique=True)))
+    L = draw(st.integers(1, max_layers))
+    rng = random.Random(draw(st.integers(0, 2**32 - 1)))
+    scale = {"flops": 1e9, "client_ms": 60.0, "server_ms": 8.0, "in_bytes": 4e6, "mem_bytes": 1e8}
+    with_mem = draw(st.booleans())
+    fields = _ORACLE_FIELDS if with_mem else _ORACLE_FIELDS[:-1]
+    layers = [{"name": f"l{i}", "kind": "linear", **{f: _column(rng, lens, scale[f]) for f in fields}}
+              for i in range(L)]
+    doc = {"schema": "splittui.profile/1", "model": "oracle", "seq_lens": lens,
+           "output_bytes": _column(rng, lens, 4e6), "layers": layers}
+    up = draw(st.floats(0.5, 1000.0))
+    sc = {"up_mbps": up, "down_mbps": draw(st.one_of(st.just(up), st.floats(0.5, 1000.0))),
+          "delay_ms": draw(st.one_of(st.just(0.0), st.floats(0.0, 30.0))),
+          "seq_len": draw(st.one_of(st.sampled_from(lens), st.integers(lens[0], lens[-1]))),
+          "start": draw(st.sampled_from(("client", "server"))), "end": draw(st.sampled_from(("client", "server"))),
+          "objective": draw(st.sampled_from(("flops", "server_ms", "mem_bytes") if with_mem
+                                            else ("flops", "server_ms"))),
+          "deadline_ms": 1.0}
+    return doc, sc

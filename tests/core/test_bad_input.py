@@ -249,3 +249,9 @@ def test_any_corrupted_document_gives_splittui_error_or_a_valid_profile(data):
         solve_all(prof, sc)
     except SplittuiError:
         pass
+
+
+def test_absurdly_small_unit_is_one_line_not_an_overflow(capsys):
+    """deadline/unit overflows to inf: the DP table is unbounded; a one-line error, not an OverflowError."""
+    assert_one_line_error(*run_cli(["solve", "--model", "gpt2-like", "--unit-ms", "1e-308", "--deadline-ms", "1e10"],
+                                   capsys), "unit_ms", "unbounded memory")

@@ -15,7 +15,7 @@ HEAVY = ("textual", "rich", "torch", "fvcore")
 CORE_MODULES = ("splittui", "splittui.model", "splittui.errors", "splittui.profiles", "splittui.costs",
                 "splittui.solvers", "splittui.solvers.dp", "splittui.solvers.exact",
                 "splittui.solvers.baselines", "splittui.policy", "splittui.analytic", "splittui.sim",
-                "splittui.sweep", "splittui.hf_config", "splittui.devices", "splittui.llm")
+                "splittui.sweep", "splittui.hf_config", "splittui.devices", "splittui.llm", "splittui.attention")
 
 
 def _python(code: str) -> subprocess.CompletedProcess:

@@ -7,7 +7,8 @@ dismisses with a `CompareOutcome`: the slots as they are now, and the slot to re
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from functools import partial
+from typing import Callable, TypeGuard
 
 from rich.text import Text
 from textual import on
@@ -48,6 +49,10 @@ def _pct(r) -> str:
     return "infeasible" if not r.feasible else f"{100 * r.server_share:.1f} %"
 
 
+def _share_cell(solver: str, slot: Slot) -> str:
+    return _pct(slot.results.get(solver))
+
+
 def _latency(r) -> str:
     if r is None:
         return "—"
@@ -72,7 +77,7 @@ def _rows() -> tuple[_Row, ...]:
     ]
     for solver in APP_SOLVERS:
         keys = (result_key(solver, "server_share"), result_key(solver, "feasible"))
-        rows.append(_Row(keys, f"share {solver}", lambda s, n=solver: _pct(s.results.get(n))))
+        rows.append(_Row(keys, f"share {solver}", partial(_share_cell, solver)))
     rows.append(_Row((result_key(dp, "latency_ms"), result_key(dp, "feasible")), f"latency {dp}",
                      lambda s: _latency(s.results.get(dp))))
     rows.append(_Row((result_key(dp, "switches"),), f"switches {dp}",
@@ -103,11 +108,11 @@ def compress_policy(policy: tuple[int, ...], width: int) -> list[tuple[str, str]
     return out
 
 
-def _marks_needed(policies: list[tuple[int, ...] | None]) -> bool:
+def _marks_needed(policies: list[tuple[int, ...] | None]) -> TypeGuard[list[tuple[int, ...]]]:
     """Mark differences only between two or more different DP policies of the same length."""
     if len(policies) < 2 or None in policies:
         return False
-    return len({len(p) for p in policies}) == 1 and len(set(policies)) > 1
+    return len({len(p) for p in policies if p is not None}) == 1 and len(set(policies)) > 1
 
 
 def _diff_marks(policies: list[tuple[int, ...]], width: int) -> Text:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -24,6 +25,10 @@ from textual_plotext import PlotextPlot
 from ...model import Profile, Scenario
 from ..delivery import offer_download
 
+if TYPE_CHECKING:
+    from ...sim import SimResult
+    from ...sweep import Sweep
+
 __all__ = ["ExperimentsScreen"]
 
 
@@ -33,8 +38,8 @@ class _Cancelled(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _Outcome:
-    sweep: object
-    sim: object
+    sweep: Sweep
+    sim: SimResult
 
 
 class ExperimentsScreen(Screen):
@@ -144,6 +149,7 @@ class ExperimentsScreen(Screen):
         from ...sweep import charts
 
         out = self.outcome
+        assert out is not None   # drawn only once the outcome has arrived
         figures = [*charts(out.sweep), wait_chart(out.sim)]
         lines = [self._draw(k, chart, log_y=k == 4) for k, chart in enumerate(figures)]
         for left in (0, 2):   # side by side captions get the same height, so the two plots start level

@@ -5,6 +5,7 @@ Nothing is ever overwritten silently: an existing file needs an explicit "y" in 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from textual import on
@@ -77,7 +78,7 @@ class ExportScreen(ModalScreen[Path | None]):
     DEFAULT_CSS = dialog_css("ExportScreen") + "ExportScreen Choice { height: 1; margin: 1 0 0 0; }"
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("enter", "write", "Write", show=False)]
 
-    def __init__(self, default_path: str, docs: list[dict] = (), *, title: str | None = None,
+    def __init__(self, default_path: str, docs: Sequence[dict] = (), *, title: str | None = None,
                  solvers: dict[str, dict] | None = None, chosen: str | None = None) -> None:
         super().__init__()
         self._solvers = dict(solvers or {})

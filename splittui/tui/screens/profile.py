@@ -250,6 +250,7 @@ class ProfileScreen(Screen[Profile | None]):
     @on(Button.Pressed, "#save")
     def _save(self, event: Button.Pressed) -> None:
         event.stop()
+        assert self._profile is not None and self._doc is not None   # the button shows once profiled
         default = f"{self._profile.model}.profile.json"
         dialog = ExportScreen(default, [self._doc], title="Save the profile (splittui.profile/1)")
         self.app.push_screen(dialog, self._saved)

@@ -41,7 +41,7 @@ def fixes(profile: Profile, sc: Scenario, least: float) -> list[str]:
     meets = lambda **kw: _least_latency(profile, sc.replace(**kw)) <= sc.deadline_ms  # noqa: E731
     out = [f"raise deadline to ≥ {fmt_ms(math.ceil(least * 10) / 10)}"]
     bw = _first_ok(BANDWIDTHS, lambda v: meets(up_mbps=v, down_mbps=v))
-    if bw is not None and bw > min(sc.up_mbps, sc.down_mbps):
+    if bw is not None and bw > min(sc.up_mbps, sc.down_mbps or sc.up_mbps):
         out.append(f"bandwidth ≥ {fmt_mbps(bw)}")
     delay = _first_ok(DELAYS[::-1], lambda v: meets(delay_ms=v))
     if delay is not None and delay < sc.delay_ms:

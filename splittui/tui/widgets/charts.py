@@ -91,6 +91,7 @@ class Caption:
 # ---- frontier --------------------------------------------------------------------------------------
 def _frontier(plt, st: AppState, view: View) -> None:
     f = st.frontier
+    assert f is not None and st.baselines is not None   # a state without an error has both
     x = np.asarray(f.deadline_ms)
     keep = np.isfinite(f.server_share)
     step = max(1, int(keep.sum()) // 120)   # plotext build time grows with points
@@ -111,10 +112,11 @@ def _frontier(plt, st: AppState, view: View) -> None:
 
 
 def _frontier_caption(st: AppState, view: View) -> Caption:
-    f = st.frontier
+    f, exact = st.frontier, st.exact
+    assert f is not None and exact is not None   # a state without an error has both
     if not np.isfinite(f.server_share).any():
         return Caption(f"No placement meets any deadline up to {f.deadline_ms[-1]:,.0f} ms (least latency "
-                       f"{st.exact.min_latency_ms:,.1f} ms)", style="bold red")
+                       f"{exact.min_latency_ms:,.1f} ms)", style="bold red")
     return Caption(f"Server share vs deadline (optimal = DP, one pass at T = {st.frontier_unit_ms:g} ms):",
                    "Share vs deadline:",
                    ((solver_colour("dp", view.fg), "━━", "DP"),
@@ -177,6 +179,7 @@ def _sweep(plt, st: AppState, view: View) -> None:
                      marker="braille")
     plt.xscale("log")
     up = st.scenario.up_mbps
+    pairs: list[tuple[float, str]]
     pairs = [(t, lbl) for t, lbl in zip((1, 10, 100, 1000, 10_000), ("1M", "10M", "100M", "1G", "10G"), strict=False)
              if abs(math.log10(t / up)) > 0.35]
     pairs = sorted([*pairs, (up, f"[{fmt_mbps(up).replace(' Mbit/s', 'M').replace(' Gbit/s', 'G')}]")])
@@ -200,7 +203,7 @@ TIMELINE_ROWS = {"server": (3, SERVER), "up": (2, NETWORK), "down": (2, NETWORK)
 def _timeline(plt, st: AppState, view: View) -> None:
     name, res = _shown_result(st, view)
     d = st.scenario.deadline_ms
-    hi = max(d, res.latency_ms if res is not None else d) * 1.05
+    hi = max(d, res.latency_ms if res is not None and res.latency_ms is not None else d) * 1.05
     if res is not None:
         rows = max(3, view.height - 4)                 # plot rows; each band fills ~60 % of its third
         thick = np.arange(-0.3, 0.3 + 1e-9, 1.5 / rows) if rows >= 9 else [0.0]   # half-row steps

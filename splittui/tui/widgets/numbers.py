@@ -94,7 +94,7 @@ class NumbersPanel(Widget):
 
     def _row(self, name: str, r: Result, greedy: Result | None, bar_w: int, deadline: float) -> list:
         timing = f"{r.solve_ms:.1f} ms" if self.show_timings and name in APP_SOLVERS else ""
-        if not r.feasible:
+        if not r.feasible or r.server_share is None or r.latency_ms is None:  # a feasible result has both
             lat = f"min {_ms(r.min_latency_ms)} ms" if r.latency_ms is None else f"{_ms(r.latency_ms)} ms"
             return [self._solver_label(name), Text().append("infeasible", "bold red"), Text().append(lat, "red"),
                     "-", "-", timing]
@@ -108,7 +108,7 @@ class NumbersPanel(Widget):
 
     def _breakdown(self, st: AppState) -> Text:
         dp = st.results.get(self.selected) or st.dp
-        if dp is None or not dp.feasible or dp.breakdown is None:
+        if dp is None or not dp.feasible or dp.breakdown is None or dp.latency_ms is None:
             return Text("")
         b = dp.breakdown
         text = Text(f"{dp.solver}: ", style="dim")
@@ -120,7 +120,8 @@ class NumbersPanel(Widget):
     def _gap(self, st: AppState) -> Text:
         dp, ex = st.dp, st.exact
         text = Text().append(st.note, style="yellow")
-        if dp is not None and ex is not None and dp.feasible and ex.feasible:
+        if (dp is not None and ex is not None and dp.feasible and ex.feasible and dp.server_share is not None
+                and ex.server_share is not None):
             gap = 100 * (dp.server_share - ex.server_share)
             text.append(f"DP–exact gap {gap:+.2f} pts server share (T = {st.scenario.unit_ms:g} ms)")
         elif dp is not None and ex is not None and ex.feasible:

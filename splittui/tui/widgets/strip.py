@@ -127,6 +127,12 @@ class PlacementStrip(Widget, can_focus=True):
         else:
             self.cursor = next((s for s in reversed(starts) if s < self.cursor), 0)
 
+    @property
+    def _drawn(self) -> AppState:
+        """The state being laid out or drawn (those run only once a state has arrived)."""
+        assert self.state is not None
+        return self.state
+
     # geometry
     def _label_width(self) -> int:
         return 9
@@ -135,10 +141,11 @@ class PlacementStrip(Widget, can_focus=True):
         """Wrapped rows if they fit in `height` (default: the widget's size), else compressed cells."""
         width = self.size.width if width is None else width
         height = self.size.height if height is None else height
-        n = self.state.profile.n_layers
+        st = self._drawn
+        n = st.profile.n_layers
         avail = max(1, width - self._label_width())
-        rows = len(self.state.rows()) + 1
-        starts = [i for i, _ in blocks([layer.name for layer in self.state.profile.layers])]
+        rows = len(st.rows()) + 1
+        starts = [i for i, _ in blocks([layer.name for layer in st.profile.layers])]
         segs = pack_segments(starts, n, avail)
         for width in range(math.ceil(n / len(segs)), avail):   # balance the rows' lengths
             balanced = pack_segments(starts, n, width)
@@ -170,7 +177,7 @@ class PlacementStrip(Widget, can_focus=True):
     # drawing
     def render(self) -> Text:
         if self.state is None or self.state.error:
-            return Text(self.state.error if self.state else "", style="red")
+            return Text((self.state.error or "") if self.state else "", style="red")
         lay = self._layout()
         out = Text(no_wrap=True, overflow="crop")
         rows = self.state.rows()
@@ -187,7 +194,7 @@ class PlacementStrip(Widget, can_focus=True):
     def _label_row(self, first: int, last: int, per: int) -> Text:
         lw = self._label_width()
         cells = [" "] * ((last - first + per - 1) // per)
-        names = [layer.name for layer in self.state.profile.layers]
+        names = [layer.name for layer in self._drawn.profile.layers]
         free = 0
         for start, label in blocks(names):
             col = (start - first) // per
@@ -219,7 +226,7 @@ class PlacementStrip(Widget, can_focus=True):
         return text
 
     def _sides(self, policy) -> list[int]:
-        sc = self.state.scenario
+        sc = self._drawn.scenario
         return [int(sc.start == "client"), *policy, int(sc.end == "client")]
 
     @staticmethod
@@ -245,7 +252,7 @@ class PlacementStrip(Widget, can_focus=True):
 
     def _detail(self, lay: Layout, lines: int) -> Text:
         """The layer under the cursor (one or two lines; the second adds times and the legend)."""
-        st = self.state
+        st = self._drawn
         i = self.cursor
         layer = st.profile.layers[i]
         val = {f: float(layer_values(st.profile, f, st.scenario.seq_len)[i])
