@@ -37,12 +37,9 @@ class ChainSpec:
 
 
 def _variant(label: str):
-    """The zoo's Attention for ``label`` (splittui.attention: issue 13's variants)."""
-    try:
-        from ..attention import parse_attention  # type: ignore[import-not-found,unused-ignore]
-    except ModuleNotFoundError:
-        raise SplittuiError(f"--attention {label}: this build has no attention variants (splittui.attention, "
-                            "issue 13)") from None
+    """The zoo's Attention for ``label`` (full | lowrank:K | sparse:B); a bad one is a SplittuiError."""
+    from ..attention import parse_attention
+
     return parse_attention(label)
 
 
@@ -63,7 +60,7 @@ def _factory(spec: ChainSpec):
         raise
     if spec.attention != "full":
         attention = _variant(spec.attention)
-        return lambda: zoo.build(spec.model, tiny=spec.tiny, attention=attention)  # type: ignore[call-arg,unused-ignore]
+        return lambda: zoo.build(spec.model, tiny=spec.tiny, attention=attention)
     return lambda: zoo.build(spec.model, tiny=spec.tiny)
 
 

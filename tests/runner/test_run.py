@@ -206,14 +206,8 @@ def test_figure_chart_has_one_panel_per_bandwidth():
     assert "10 Mbit/s" in chart and "100 Mbit/s" in chart and "D/d dp" in chart
 
 
-def _has_variants() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("splittui.attention") is not None
-
-
 def test_attention_figure_runs_each_variant_and_placement_and_draws_the_chart(cache, capsys):
-    variants = "full,lowrank:8,sparse:8" if _has_variants() else "full"
+    variants = "full,lowrank:8,sparse:8"
     code = main(["run", "--figure", "attention", "--model", "bert-base", "--tiny", "--seqs", "16,32", "--variants",
                  variants, "--deadlines", "0.6x,0.9x", "--up-mbps", "200", "--delay-ms", "1", "--repeats", "1",
                  "--profile-repeats", "1", "--server-threads", "1", "--link", "paced", "--markdown"])
@@ -230,9 +224,9 @@ def test_attention_figure_runs_each_variant_and_placement_and_draws_the_chart(ca
     assert "A/a all-client" in out and "E/e attention-server" in out
 
 
-@pytest.mark.skipif(_has_variants(), reason="this build has the attention variants")
-def test_attention_variant_without_the_variants_is_one_line(cache, capsys):
+@pytest.mark.parametrize("variant, words", [("lowrank:0", "between 1"), ("dense:4", "unknown attention variant")])
+def test_bad_attention_variant_is_one_line_before_anything_starts(cache, capsys, variant, words):
     code = main(["run", "--figure", "attention", "--model", "bert-base", "--tiny", "--seqs", "16", "--variants",
-                 "lowrank:8", "--repeats", "1", "--profile-repeats", "1", "--link", "paced"])
+                 variant, "--repeats", "1", "--profile-repeats", "1", "--link", "paced"])
     err = capsys.readouterr().err
-    assert code == 2 and "no attention variants" in err and "Traceback" not in err
+    assert code == 2 and words in err and "Traceback" not in err and "planning profile" not in err
