@@ -77,22 +77,37 @@ def add_parser(sub) -> None:
     p.add_argument("--tiny", action="store_true", help="the zoo model's tiny test configuration (d=32, 2 blocks)")
     p.add_argument("--out", metavar="FILE", help="output file; its directory must exist (default ./<model>.json)")
     p.add_argument("--force", action="store_true", help="replace an existing output file (default: refuse)")
+    p.add_argument("--no-transfer-overhead", action="store_true",
+                   help="skip measuring the per-transfer overhead of a split run on this machine (transfer."
+                        "overhead_ms: loopback echo of small frames to a separate process through the runner's "
+                        "wire code; measured by default with a measured --server cpu/cuda)")
     p.add_argument("--add-decode", metavar="PROFILE",
                    help="only measure the decode-step fields (SPEC §8) of --model and add them to the profile "
                         "file PROFILE, written to --out (default: PROFILE itself, with --force); causal models "
-                        "get them anyway when profiled in full with a roofline --server")
+                        "get them anyway when profiled in full with a roofline or cpu[:N] --server")
     p.set_defaults(func=run_profile)
 
 
 def _decode(chain, doc: dict, args, how: str = "with the profile") -> dict:
-    """Decode fields for a causal chain profiled with a roofline server (SPEC §8); else the doc as is."""
+    """Decode fields for a causal chain profiled with a roofline or a CPU server (SPEC §8); else the doc as is."""
     from ..profiler.decode import add_decode_fields, is_causal_lm
     from ..profiler.servers import Roofline, parse_server
 
     srv = parse_server(args.server)
-    if not is_causal_lm(chain) or not isinstance(srv, Roofline):
+    if not is_causal_lm(chain) or not (isinstance(srv, Roofline) or srv.device == "cpu"):
         return doc
     return add_decode_fields(doc, chain, server=srv, repeats=args.repeats, threads=args.threads, how=how)
+
+
+def _transfer(doc: dict, args) -> dict:
+    """The measured per-transfer overhead (``transfer``) for a profile whose server is this machine."""
+    from ..profiler.servers import parse_server
+
+    if args.no_transfer_overhead or not parse_server(args.server).measured:
+        return doc
+    from ..runner.overhead import measure_transfer_overhead
+
+    return dict(doc, transfer=measure_transfer_overhead())
 
 
 def _run_add_decode(args: argparse.Namespace) -> int:
@@ -167,7 +182,7 @@ def run_profile(args: argparse.Namespace) -> int:
             def measure(_spec):
                 doc = profile_model(chain, args.seq, repeats=args.repeats, threads=args.threads,
                                     server=args.server, progress=cb, fvcore=not args.no_fvcore)
-                return _decode(chain, doc, args)
+                return _transfer(_decode(chain, doc, args), args)
 
             return _user_code(args.module, "profiling", measure) if args.module else measure(None)
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_scenario_args, positive_float, positive_int
+from ..errors import SplittuiError
+from .common import add_generation_args, add_scenario_args, positive_float, positive_int
 
 __all__ = ["add_parser"]
 
@@ -17,7 +18,9 @@ _EPILOG = """examples:
   splittui run --model gpt2-like --seq 256 --solver greedy --deadline-ms 4000 --repeats 3
   splittui run --model bert-base --seq 256 --solver attention-server --up-mbps 1000 --link paced
   splittui run --model bert-base --policy exported.json
+  splittui run --model gpt2-like --seq 128 --gen-tokens 16 --solver dp --deadline 0.8x   # TTFT and TPOT
   splittui run --figure                       # the paper's Fig. 2/5 experiment on bert-base
+  splittui run --figure attention             # Figs. 6-7: full / low-rank / sparse attention, splitCPU
   splittui run --fidelity                     # dp, exact, greedy, single-split, no-split: prediction error
 
 The prediction comes from the planning profile only: --profile FILE, or else a profile of this machine
@@ -40,12 +43,19 @@ def add_parser(sub) -> None:
     p.add_argument("--model", default="bert-base",
                    help="zoo model (gpt2-like, bert-base, transformer, cmt-s) or runner-toy (default %(default)s)")
     p.add_argument("--tiny", action="store_true", help="the zoo's tiny configuration (for smoke tests)")
+    p.add_argument("--attention", default="full", metavar="full|lowrank:K|sparse:B",
+                   help="attention variant of a zoo text model (built on both sides; the planning profile is "
+                        "measured at it) (default full)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--solver", choices=SOLVER_CHOICES, default="dp",
                      help="policy to run: a solver, or a named placement (attention-server: the paper's "
                           "'efficient' split; attention-client: its 'inefficient' one) (default %(default)s)")
     src.add_argument("--policy", metavar="FILE", help="run the policy in a splittui.policy/1 file instead")
     add_scenario_args(p, deadline_default=None)
+    add_generation_args(p, limits=False)
+    _help(p, "gen_tokens", "generate N tokens after the prefill (greedy, KV cache on each layer's side; causal "
+                           "models: gpt2-like): measured TTFT and TPOT beside the planning profile's, every token "
+                           "checked against the unsplit model (default 0: one forward pass)")
     _deadline(p)
     _help(p, "seq", "sequence length (default 512; for cmt-s the image side, a multiple of 32)")
     _help(p, "start", "where the input is: only client is supported by run")
@@ -73,14 +83,22 @@ def add_parser(sub) -> None:
                                                         "the planning profile and its sha256, the rows")
     g.add_argument("--markdown", action="store_true", help="--figure/--fidelity: print the table as markdown")
     f = p.add_argument_group("experiments")
-    f.add_argument("--figure", action="store_true",
-                   help="the paper's Fig. 2/5: --model (default bert-base) over --seqs and --bandwidths with "
-                        "all-client, attention-server, attention-client and dp")
+    f.add_argument("--figure", nargs="?", const="paper", choices=("paper", "attention"), default=None,
+                   help="paper (the default when no value is given): the paper's Fig. 2/5, --model (default "
+                        "bert-base) over --seqs and --bandwidths with all-client, attention-server, "
+                        "attention-client and dp; attention: Figs. 6-7, --model over --seqs (default "
+                        "128,256,512) and --variants with all-client, attention-server and dp at two --deadlines "
+                        "(default 0.6x,0.85x), the server a CPU process (splitCPU), within --budget-s")
+    f.add_argument("--variants", metavar="V,V",
+                   help="attention variants for --figure attention (default full,lowrank:64,sparse:32)")
+    f.add_argument("--budget-s", type=positive_float, default=600.0, metavar="S",
+                   help="--figure attention: no variant starts after S seconds (default %(default)s)")
     f.add_argument("--fidelity", action="store_true",
                    help="prediction error of dp, exact, greedy, single-split and no-split on bert-base and "
                         "gpt2-like at two --seqs and two --deadlines each")
     f.add_argument("--models", metavar="A,B", help="models for --fidelity (default bert-base,gpt2-like)")
-    f.add_argument("--deadlines", metavar="D,D", help="deadlines for --fidelity (default 0.7x,0.85x)")
+    f.add_argument("--deadlines", metavar="D,D",
+                   help="deadlines for --fidelity (default 0.7x,0.85x) and --figure attention (0.6x,0.85x)")
     f.add_argument("--seqs", metavar="N,N", help="sequence lengths for --figure/--fidelity")
     f.add_argument("--bandwidths", metavar="U,U", help="Mbit/s values for --figure (default 100,1000)")
     p.set_defaults(func=_handler)
@@ -117,6 +135,12 @@ def _deadline_arg(text: str) -> str:
 
 
 def _handler(args: argparse.Namespace) -> int:
+    if args.gen_tokens and (args.figure or args.fidelity):
+        raise SplittuiError("--gen-tokens runs one generation request: drop --figure/--fidelity")
+    if args.gen_tokens:
+        from ..runner.gen_handler import generation_command
+
+        return generation_command(args)
     if args.figure or args.fidelity:
         from ..runner.experiments import experiment_command
 

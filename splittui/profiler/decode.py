@@ -10,8 +10,10 @@ a cut in a decode step is the one-token state (``dec_in_bytes``), and each core 
 ``kv_bytes`` = its key and value of one token per token of context.
 
 Server times come from the roofline preset (bytes moved = state in + out + weights + the cache
-read + 2 x scores). Times: per stage, the median over ``repeats`` passes through every stage (and context) after a
-warm-up pass, so a burst of load from another process hits one sample of many stages.
+read + 2 x scores), or, for a server measured on this CPU (``--server cpu:N``), from the same
+one-token steps timed again with N torch threads (a CUDA server is not measured here). Times:
+per stage, the median over ``repeats`` passes through every stage (and context) after a warm-up
+pass, so a burst of load from another process hits one sample of many stages.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import torch
 from .chain import Chain, state_bytes
 from .counting import count_kernels
 from .layers import AttnCore
-from .servers import Roofline
+from .servers import Measured, Roofline
 
 __all__ = ["decode_fields", "is_causal_lm"]
 
@@ -91,12 +93,40 @@ def _jobs(chain: Chain, states: list[tuple], seq_lens: list[int]) -> list[tuple]
     return jobs
 
 
+def _cpu_times_ms(jobs: list, repeats: int, threads: int) -> list[float]:
+    """``_interleaved_ms`` with ``threads`` torch threads (the measured CPU server's)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _interleaved_ms(jobs, repeats)
+    finally:
+        torch.set_num_threads(old)
+
+
+def _server_ms(server: Roofline | Measured, flops: float, moved: float, kernels: int, measured: float | None) -> float:
+    if isinstance(server, Measured):
+        if measured is None:
+            raise ValueError("a measured server needs its own decode timings")
+        return measured
+    return server.time_ms(flops, moved, kernels)
+
+
+def check_decode_server(server) -> None:
+    """Decode fields come from a roofline preset or this CPU; a CUDA server is not measured here."""
+    if isinstance(server, Measured) and server.device != "cpu":
+        raise ValueError(f"decode fields: server {server.name!r} is not measured here (roofline or cpu:N only)")
+
+
 @torch.no_grad()
-def decode_fields(chain: Chain, seq_lens: list[int], *, server: Roofline, repeats: int = 5) -> dict:
+def decode_fields(chain: Chain, seq_lens: list[int], *, server: Roofline | Measured, repeats: int = 5) -> dict:
     """Per stage (by name) the decode fields at each context of seq_lens, plus dec_output_bytes."""
+    check_decode_server(server)
     states, out = _one_token_states(chain)
     jobs = _jobs(chain, states, seq_lens)
-    times = dict(zip(((i, c) for i, c, _, _ in jobs), _interleaved_ms([j[3] for j in jobs], repeats)))
+    keys = [(i, c) for i, c, _, _ in jobs]
+    times = dict(zip(keys, _interleaved_ms([j[3] for j in jobs], repeats)))
+    srv_times = (dict(zip(keys, _cpu_times_ms([j[3] for j in jobs], repeats, server.threads)))
+                 if isinstance(server, Measured) else {})
     inputs = {(i, c): s_in for i, c, s_in, _ in jobs}
     fields: dict[str, dict] = {}
     for i, (stage, st) in enumerate(zip(chain.stages, states)):
@@ -115,7 +145,7 @@ def decode_fields(chain: Chain, seq_lens: list[int], *, server: Roofline, repeat
             moved = state_bytes(st) + out_b + w + cache + 2 * scratch
             rec["dec_flops"].append(float(flops))
             rec["dec_client_ms"].append(round(times[key], 6))
-            rec["dec_server_ms"].append(round(server.time_ms(flops, moved, kernels), 6))
+            rec["dec_server_ms"].append(round(_server_ms(server, flops, moved, kernels, srv_times.get(key)), 6))
             rec["dec_in_bytes"].append(float(state_bytes(st)))
             rec["weight_bytes"].append(float(w))
             rec["kv_bytes"].append(float(2 * st[-2].shape[1] * st[-2].shape[3] * st[-2].element_size())
@@ -124,7 +154,13 @@ def decode_fields(chain: Chain, seq_lens: list[int], *, server: Roofline, repeat
     return {"layers": fields, "dec_output_bytes": [float(state_bytes(out))] * len(seq_lens)}
 
 
-def add_decode_fields(doc: dict, chain: Chain, *, server: Roofline, repeats: int = 5, threads: int = 1,
+def _server_note(server: Roofline | Measured) -> str:
+    if isinstance(server, Measured):
+        return f"measured the same way on this CPU with {server.threads} torch thread(s)"
+    return f"from the roofline preset '{server.name}' (cache read counted)"
+
+
+def add_decode_fields(doc: dict, chain: Chain, *, server: Roofline | Measured, repeats: int = 5, threads: int = 1,
                       how: str = "with the profile") -> dict:
     """A copy of a profile document with the decode fields measured for its seq_lens, `source` noting how."""
     import datetime as _dt
@@ -142,7 +178,6 @@ def add_decode_fields(doc: dict, chain: Chain, *, server: Roofline, repeats: int
         f"decode fields measured {how} on "
         f"{_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}: one-token steps, client "
         f"{threads} thread(s), median of {repeats} passes interleaved over all stages after a warm-up "
-        f"pass, attention over a random KV cache of c+1 tokens; server from the roofline preset "
-        f"'{server.name}' (cache read counted); "
+        f"pass, attention over a random KV cache of c+1 tokens; server {_server_note(server)}; "
         f"{time.perf_counter() - t0:.1f} s"))
     return new

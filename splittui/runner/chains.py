@@ -1,9 +1,9 @@
 """Build the same chain, with the same random weights, in the client and the server process.
 
 A ``ChainSpec`` names the model (a zoo name, the runner's own ``runner-toy``, or ``module:function``
-returning a Chain), whether to build the zoo's tiny variant, and the seed every RNG is set to right
-before building. ``fingerprint`` hashes a sample of every weight so the two sides can prove they
-hold the same model before any run.
+returning a Chain), whether to build the zoo's tiny variant, its attention variant, and the seed
+every RNG is set to right before building. ``fingerprint`` hashes a sample of every weight so the
+two sides can prove they hold the same model before any run.
 """
 
 from __future__ import annotations
@@ -26,9 +26,21 @@ class ChainSpec:
     model: str
     tiny: bool = False
     seed: int = 0
+    attention: str = "full"   # a zoo text model's attention variant: full | lowrank:K | sparse:B
+
+    def __post_init__(self) -> None:
+        if self.attention != "full":
+            _variant(self.attention)  # a bad or unavailable variant fails here, before any process starts
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "tiny": self.tiny, "seed": self.seed}
+        return {"model": self.model, "tiny": self.tiny, "seed": self.seed, "attention": self.attention}
+
+
+def _variant(label: str):
+    """The zoo's Attention for ``label`` (full | lowrank:K | sparse:B); a bad one is a SplittuiError."""
+    from ..attention import parse_attention
+
+    return parse_attention(label)
 
 
 def _factory(spec: ChainSpec):
@@ -46,6 +58,9 @@ def _factory(spec: ChainSpec):
             raise SplittuiError("the model zoo (splittui.profiler.zoo) is not built yet; "
                                 "only --model runner-toy works") from None
         raise
+    if spec.attention != "full":
+        attention = _variant(spec.attention)
+        return lambda: zoo.build(spec.model, tiny=spec.tiny, attention=attention)
     return lambda: zoo.build(spec.model, tiny=spec.tiny)
 
 

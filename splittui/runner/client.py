@@ -72,10 +72,11 @@ class Connection:
         return self._reply("ready")[0]
 
     def run(self, start: int, stop: int, state: tuple, up: Link, down: Link, *,
-            per_stage: bool = False) -> tuple[tuple, dict]:
-        """Upload ``state``, have stages [start, stop) run remotely; returns (state, times in ms)."""
+            per_stage: bool = False, extra: dict | None = None) -> tuple[tuple, dict]:
+        """Upload ``state``, have stages [start, stop) run remotely; returns (state, times in ms).
+        ``extra``: more fields of the message (``kv``/``pos`` for generation, see decoding.py)."""
         parts = encode_frame({"op": "run", "start": start, "stop": stop, "down_mbps": down.mbps,
-                              "delay_ms": down.delay_ms, "per_stage": per_stage}, state)
+                              "delay_ms": down.delay_ms, "per_stage": per_stage, **(extra or {})}, state)
         t0 = time.perf_counter()
         upload_ms = send_paced(self.sock, parts, up)
         t1 = time.perf_counter()

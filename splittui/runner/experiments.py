@@ -75,7 +75,7 @@ def _case(args, profile, sc, solver: str, skipped: list) -> Case | None:
 
 def _run_model(args, model: str, threads: int, build_cases, default_seqs: tuple, plans: list, skipped: list,
                links: list) -> list[Row]:
-    spec = ChainSpec(model, args.tiny, args.seed)
+    spec = ChainSpec(model, args.tiny, args.seed, attention=args.attention)
     seqs = [int(s) for s in _numbers(args.seqs, default_seqs, "seqs")]
     console = stderr_console()
     plan = planning_profile(spec, seqs, threads, given=args.profile, repeats=args.profile_repeats,
@@ -103,8 +103,21 @@ def experiment_command(args) -> int:
     load_before, t0 = load_average(), time.perf_counter()
     plans: list = []
     skipped: list[str] = []
+    note = ""
     links: list = []
-    if args.figure:
+    if args.figure == "attention" and args.attention != "full":
+        raise SplittuiError("--figure attention runs every --variants: drop --attention")
+    if args.figure == "attention":
+        from .attention_figure import ATTENTION_SEQS, ATTENTION_VARIANTS, attention_rows, server_note
+
+        if args.profile:
+            raise SplittuiError("--figure attention measures one planning profile per variant: drop --profile")
+        seqs = [int(s) for s in _numbers(args.seqs, ATTENTION_SEQS, "seqs")]
+        variants = args.variants.split(",") if args.variants else list(ATTENTION_VARIANTS)
+        rows = attention_rows(args, threads, seqs, variants, args.budget_s, plans, skipped, links)
+        title = f"Figs. 6-7: {args.model} with full / low-rank / sparse attention, measured vs predicted"
+        note = f"; {server_note()}"
+    elif args.figure:
         rows = _run_model(args, args.model, threads, _figure_cases, (128, 256, 512), plans, skipped, links)
         title = f"Fig. 2/5: {args.model}, measured vs predicted"
     else:
@@ -117,7 +130,8 @@ def experiment_command(args) -> int:
     wall = time.perf_counter() - t0
     kind, detail = links[-1] if links else ("none", "")
     conditions = (f"client 1 thread, server {threads} thread(s); link {kind}; delay {args.delay_ms:g} ms; "
-                  f"median of {args.repeats}; {wall:.0f} s; load average {load_before} before, {load_average()} after")
+                  f"median of {args.repeats}; {wall:.0f} s; load average {load_before} before, {load_average()} after"
+                  f"{note}")
     if args.json:
         doc = run_document(rows, link=kind, link_detail=detail, plans=plans, server_threads=threads,
                            extra={"conditions": conditions, "skipped": skipped, "wall_s": round(wall, 1)})
@@ -142,12 +156,12 @@ def _print_tables(args, rows: list[Row], title: str, conditions: str, detail: st
         print(rows_markdown(rows))
         print("\n" + "\n".join([f"link: {detail}", *plan_lines, *(f"skipped: {s}" for s in skipped)]))
         if args.figure:
-            print(f"\n```\n{_plain(figure_chart(rows))}\n```")
+            print(f"\n```\n{_plain(_chart(args, rows))}\n```")
         return
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     console.print(rows_table(rows, f"{title} ({conditions})"))
     if args.figure:
-        chart = figure_chart(rows)
+        chart = _chart(args, rows)
         print(chart if sys.stdout.isatty() else _plain(chart))
     console.print(f"[dim]{TABLE_NOTE}[/]")
     for line in [f"link: {detail}", *plan_lines, *(f"skipped: {s}" for s in skipped)]:
@@ -156,6 +170,16 @@ def _print_tables(args, rows: list[Row], title: str, conditions: str, detail: st
     console.print(f"{within} of {len(mixed)} mixed-policy predictions within ±10 % ({all_within}"
                   f" of {len(rows)} rows); outputs equal to the unsplit forward in {sum(r.match for r in rows)} of "
                   f"{len(rows)}.")
+
+
+def _chart(args, rows: list[Row]) -> str:
+    if args.figure == "attention" and args.attention != "full":
+        raise SplittuiError("--figure attention runs every --variants: drop --attention")
+    if args.figure == "attention":
+        from .attention_figure import attention_chart
+
+        return attention_chart(rows)
+    return figure_chart(rows)
 
 
 def _plain(text: str) -> str:

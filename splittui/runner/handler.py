@@ -54,7 +54,7 @@ def check_ends(args: argparse.Namespace) -> None:
 def run_command(args: argparse.Namespace) -> int:
     exit_on_sigterm()
     check_ends(args)
-    spec = ChainSpec(args.model, args.tiny, args.seed)
+    spec = ChainSpec(args.model, args.tiny, args.seed, attention=args.attention)
     threads = args.server_threads or default_server_threads()
     seq = args.seq or DEFAULT_SEQ
     console = stderr_console()

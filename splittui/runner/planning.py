@@ -42,8 +42,10 @@ def cache_dir() -> Path:
     return Path(base) / "splittui" / "run"
 
 
-def profile_path(model: str, seqs: list[int], server_threads: int, *, tiny: bool = False) -> Path:
-    safe = model.replace("/", "_").replace(":", "_")
+def profile_path(model: str, seqs: list[int], server_threads: int, *, tiny: bool = False,
+                 attention: str = "full") -> Path:
+    name = model if attention == "full" else f"{model}@{attention.replace(':', '-')}"
+    safe = name.replace("/", "_").replace(":", "_")
     lens = "-".join(str(s) for s in sorted(seqs))
     return cache_dir() / f"{safe}{'-tiny' if tiny else ''}-s{lens}-client1-cpu{server_threads}.json"
 
@@ -58,6 +60,7 @@ def profile_command(spec, seqs: list[int], server_threads: int, out: Path, repea
         src = ["--module", spec.model]
     else:
         src = ["--model", spec.model] + (["--tiny"] if spec.tiny else [])
+        src += [] if spec.attention == "full" else ["--attention", spec.attention]
     return ["splittui", "profile", *src, "--seq", ",".join(str(s) for s in sorted(seqs)), "--server",
             f"cpu:{server_threads}", "--threads", "1", "--repeats", str(repeats), "--out", str(out), "--force"]
 
@@ -72,7 +75,7 @@ def planning_profile(spec, seqs: list[int], server_threads: int, *, given: str |
         profile = load_profile(str(path))
         _check_fits(profile, spec, seqs, given)
         return Planning(profile, path, _sha256(path), made_now=False)
-    path = profile_path(spec.model, seqs, server_threads, tiny=spec.tiny)
+    path = profile_path(spec.model, seqs, server_threads, tiny=spec.tiny, attention=spec.attention)
     made = refresh or not path.exists()
     if made:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,10 +109,11 @@ def _check_fits(profile: Profile, spec, seqs: list[int], where: str) -> None:
 
 
 def all_client_ms(profile: Profile, sc: Scenario) -> float:
-    from ..costs import costs_for
+    """The planned all-client latency of the request (prefill, plus the decode steps when gen_tokens > 0)."""
+    from ..generation import request_costs
     from ..solvers.baselines import prefix_latencies
 
-    return float(prefix_latencies(costs_for(profile, sc))[-1])
+    return float(prefix_latencies(request_costs(profile, sc))[-1])
 
 
 def auto_deadline(profile: Profile, sc: Scenario) -> float:
@@ -119,10 +123,11 @@ def auto_deadline(profile: Profile, sc: Scenario) -> float:
     "Every solver": the greedy only ever reaches no-split or a prefix starting with layer 1 on the
     client, so the low end is the later of the fastest placement and the faster of those two.
     """
-    from ..costs import costs_for, min_latency
+    from ..costs import min_latency
+    from ..generation import request_costs
     from ..solvers.baselines import prefix_latencies
 
-    c = costs_for(profile, sc)
+    c = request_costs(profile, sc)
     prefix = prefix_latencies(c)
     lo, all_client = max(min_latency(c), min(prefix[0], prefix[1])), prefix[-1]
     if all_client > 1.05 * lo:
@@ -130,15 +135,18 @@ def auto_deadline(profile: Profile, sc: Scenario) -> float:
     return float(1.1 * lo)
 
 
-def scenario_for(args, profile: Profile, seq: int, *, up: float | None = None, deadline: str | None = None) -> Scenario:
+def scenario_for(args, profile: Profile, seq: int, *, up: float | None = None, deadline: str | None = None,
+                 gen_tokens: int = 0) -> Scenario:
     """The scenario to solve on the planning profile; the deadline from ``deadline`` (or
-    ``--deadline-ms``): absolute ms, ``<f>x`` of the predicted all-client latency, or automatic."""
-    from ..costs import costs_for, min_latency
+    ``--deadline-ms``): absolute ms, ``<f>x`` of the predicted all-client latency, or automatic.
+    With ``gen_tokens`` the scenario is the whole request (prefill + decode, SPEC §8)."""
+    from ..costs import min_latency
+    from ..generation import request_costs
 
     up = up if up is not None else args.up_mbps
     down = args.down_mbps if args.down_mbps is not None else up
     sc = Scenario(deadline_ms=1e9, up_mbps=up, down_mbps=down, delay_ms=args.delay_ms, seq_len=seq,
-                  unit_ms=args.unit_ms, objective=args.objective, rounding=args.rounding)
+                  unit_ms=args.unit_ms, objective=args.objective, rounding=args.rounding, gen_tokens=gen_tokens)
     text = deadline or args.deadline_ms
     if text is None:
         ms = auto_deadline(profile, sc)
@@ -147,7 +155,7 @@ def scenario_for(args, profile: Profile, seq: int, *, up: float | None = None, d
     else:
         ms = float(text)
     # the DP (ceil rounding) may lose up to (2L+2)·T of the deadline: keep that loss inside the slack
-    slack = ms - min_latency(costs_for(profile, sc))
+    slack = ms - min_latency(request_costs(profile, sc))
     unit = sc.unit_ms if slack <= 0 else min(sc.unit_ms, slack / (2 * profile.n_layers + 2))
     return sc.replace(deadline_ms=ms, unit_ms=unit)
 

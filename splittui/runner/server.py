@@ -1,9 +1,11 @@
 """The split-inference server: runs the stages a client asks for and ships the state back.
 
 Messages (see wire.py): ``hello`` {model, fingerprint?} → ``ready`` {model, fingerprint, threads};
-``run`` {start, stop, down_mbps, delay_ms, per_stage?} + state → ``result`` {compute_ms, stage_ms?}
-+ state, paced over the emulated download link (``per_stage`` also times every stage); ``bye``
-ends the connection. Anything malformed (bad frame, unknown op, stage range out of bounds, a state
+``run`` {start, stop, down_mbps, delay_ms, per_stage?, kv?, pos?} + state → ``result`` {compute_ms,
+stage_ms?} + state, paced over the emulated download link (``per_stage`` also times every stage;
+``kv`` = ``prefill`` or ``decode`` at position ``pos`` runs the stages as decoding.py says, with the
+KV caches of this connection's attention cores kept here between requests); ``bye`` ends the
+connection. Anything malformed (bad frame, unknown op, stage range out of bounds, a state
 the stages reject) gets one unpaced ``error`` reply, then that connection is closed and logged;
 the server goes on serving every other connection.
 """
@@ -68,8 +70,9 @@ class Server:
         torch.set_num_threads(self.threads)  # per thread: OpenMP settings do not cross threads
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn.settimeout(self.idle_s)  # a silent peer cannot hold a thread forever
+        cache: dict = {}  # this connection's KV caches (generation), by stage index
         try:
-            while self._one(conn):
+            while self._one(conn, cache):
                 pass
         except ProtocolError as exc:
             self._refuse(conn, peer, f"protocol error: {exc}")
@@ -90,7 +93,7 @@ class Server:
         except OSError:
             pass
 
-    def _one(self, conn: socket.socket) -> bool:
+    def _one(self, conn: socket.socket, cache: dict) -> bool:
         frame = recv_frame(conn, max_bytes=self.max_bytes)
         if frame is None:
             return False
@@ -101,7 +104,7 @@ class Server:
         if op == "hello":
             self._hello(conn, meta)
         elif op == "run":
-            self._run(conn, meta, tensors)
+            self._run(conn, meta, tensors, cache)
         else:
             raise ProtocolError(f"unknown op {op!r}")
         return True
@@ -114,12 +117,17 @@ class Server:
         for part in encode_frame(reply):
             conn.sendall(part)
 
-    def _run(self, conn: socket.socket, meta: dict, state: tuple) -> None:
+    def _run(self, conn: socket.socket, meta: dict, state: tuple, cache: dict) -> None:
         start, stop = _stage_range(meta, len(self.chain.stages))
         link = _down_link(meta)
+        kv, pos = _kv_mode(meta)
         reply: dict[str, object] = {"op": "result"}
         t0 = time.perf_counter()
-        if meta.get("per_stage"):
+        if kv is not None:
+            from .decoding import run_stages
+
+            out = run_stages(self.chain, state, start, stop, cache, pos)
+        elif meta.get("per_stage"):
             out, reply["stage_ms"] = timed_stages(self.chain, state, start, stop)
         else:
             out = run_chain(self.chain, state, start, stop)
@@ -155,6 +163,20 @@ def _stage_range(meta: dict, n: int) -> tuple[int, int]:
             and not isinstance(stop, bool) and 0 <= start <= stop <= n):
         raise ProtocolError(f"stage range {start!r}..{stop!r} is not within 0..{n}")
     return start, stop
+
+
+def _kv_mode(meta: dict) -> tuple[str | None, int | None]:
+    """(None, None) for a plain run; ("prefill", None) or ("decode", pos) for generation."""
+    kv, pos = meta.get("kv"), meta.get("pos")
+    if kv is None:
+        return None, None
+    if kv == "prefill":
+        return kv, None
+    if kv != "decode":
+        raise ProtocolError(f"kv {kv!r} is not 'prefill' or 'decode'")
+    if not (isinstance(pos, int) and not isinstance(pos, bool) and 0 < pos <= 1_000_000):
+        raise ProtocolError(f"pos {pos!r} is not a position within 1..1000000")
+    return kv, pos
 
 
 def _down_link(meta: dict) -> Link:

@@ -97,6 +97,8 @@ def _client_loop(chain, conn, pipe) -> None:
         try:
             if job.get("op") == "stage_times":
                 result = _stage_times(chain, conn, job)
+            elif job.get("op") == "generate":
+                result = _generate(chain, conn, job, refs)
             else:
                 result = _measure(chain, conn, job, refs)
         except Exception as exc:
@@ -150,6 +152,32 @@ def _measure(chain, conn, job: dict, refs: dict) -> dict:
         got = [t for p in passes if (t := p[k]) is not None]
         result[f"stage_{side}_ms"] = medians(got) if got else None
     return result
+
+
+def _generate(chain, conn, job: dict, refs: dict) -> dict:
+    """Warm up once, then ``repeats`` timed generation requests (prefill + ``gen_tokens`` greedy
+    decode steps, KV caches on each side), every token checked against the unsplit model's."""
+    from .decoding import check_generative, generate, reference_tokens
+    from .link import Link
+
+    check_generative(chain)
+    seq, n, policy = int(job["seq"]), int(job["gen_tokens"]), list(job["policy"])
+    if len(policy) != len(chain.stages):
+        raise SplittuiError(f"policy has {len(policy)} entries, the chain has {len(chain.stages)} stages")
+    ids = chain.make_input(seq)[0]
+    key = ("gen", seq, n)
+    if key not in refs:
+        refs[key] = reference_tokens(chain, ids, n)
+    up, down = Link(job["up_mbps"], job["delay_ms"]), Link(job["down_mbps"], job["delay_ms"])
+    generate(chain, conn, policy, ids, n, up, down)  # warm-up, untimed
+    runs, match, first_bad = [], True, None
+    for _ in range(int(job.get("repeats", 3))):
+        tokens, timing = generate(chain, conn, policy, ids, n, up, down)
+        bad = next((i for i, (a, b) in enumerate(zip(tokens, refs[key], strict=True)) if a != b), None)
+        match, first_bad = match and bad is None, first_bad if first_bad is not None else bad
+        runs.append({"ttft_ms": timing.ttft_ms, "tpot_ms": timing.tpot_ms, "total_ms": timing.total_ms,
+                     "transfers": timing.transfers})
+    return {"runs": runs, "match": match, "first_mismatch": first_bad, "tokens": tokens, "reference": refs[key]}
 
 
 class Session:

@@ -93,6 +93,15 @@ def test_doubled_server_times_double_the_predicted_server_part(plan, tmp_path, c
     assert gap == pytest.approx(one["server"], abs=0.02)
 
 
+def test_planning_profile_carries_the_measured_transfer_overhead_and_the_run_uses_it(plan, capsys):
+    measured = json.loads(plan.read_text())["transfer"]["overhead_ms"]
+    assert measured > 0  # `splittui profile --server cpu:1` echoed frames to a separate process
+    row = _run_json(capsys, "--profile", str(plan), "--solver", "attention-server", "--link", "paced")["rows"][0]
+    assert row["overhead_ms_per_transfer"]["planned"] == measured
+    parts = sum(row["predicted_breakdown_ms"].values())
+    assert row["predicted_ms"] == pytest.approx(parts + measured * row["transfers"], abs=0.02)
+
+
 def test_default_planning_profile_is_measured_by_a_separate_profile_process(cache, capsys):
     code = main(["run", *TOY, "--solver", "no-split", "--link", "paced", "--profile-repeats", "1", "--json"])
     captured = capsys.readouterr()
@@ -195,3 +204,29 @@ def test_figure_chart_has_one_panel_per_bandwidth():
     rows = [row(p, s, bw, s * 1.0, s * 1.1) for p in ("all-client", "dp") for s in (8, 16) for bw in (10, 100)]
     chart = _plain(figure_chart(rows, width=100, height=20))
     assert "10 Mbit/s" in chart and "100 Mbit/s" in chart and "D/d dp" in chart
+
+
+def test_attention_figure_runs_each_variant_and_placement_and_draws_the_chart(cache, capsys):
+    variants = "full,lowrank:8,sparse:8"
+    code = main(["run", "--figure", "attention", "--model", "bert-base", "--tiny", "--seqs", "16,32", "--variants",
+                 variants, "--deadlines", "0.6x,0.9x", "--up-mbps", "200", "--delay-ms", "1", "--repeats", "1",
+                 "--profile-repeats", "1", "--server-threads", "1", "--link", "paced", "--markdown"])
+    captured = capsys.readouterr()
+    out = captured.out
+    assert code == 0, captured.err[-600:]
+    assert "splitCPU" in out and "splitGPU not run" in out
+    table = [line for line in out.splitlines() if line.startswith("| bert-base")]
+    for variant in variants.split(","):
+        name = "bert-base" if variant == "full" else f"bert-base@{variant.replace(':', '-')}"
+        for label in ("all-client", "attention-server"):
+            assert sum(f"| {name} |" in line and f"| {label} |" in line for line in table) == 2  # both lengths
+    assert all(line.rstrip().endswith("| yes |") for line in table)
+    assert "A/a all-client" in out and "E/e attention-server" in out
+
+
+@pytest.mark.parametrize("variant, words", [("lowrank:0", "between 1"), ("dense:4", "unknown attention variant")])
+def test_bad_attention_variant_is_one_line_before_anything_starts(cache, capsys, variant, words):
+    code = main(["run", "--figure", "attention", "--model", "bert-base", "--tiny", "--seqs", "16", "--variants",
+                 variant, "--repeats", "1", "--profile-repeats", "1", "--link", "paced"])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and "Traceback" not in err and "planning profile" not in err
