@@ -30,6 +30,8 @@ def at_seq(profile: Profile, seq: int) -> Profile | None:
     k = profile.seq_lens.index(seq)
     doc = profile_to_doc(profile)
     doc["seq_lens"], doc["output_bytes"] = [seq], [doc["output_bytes"][k]]
+    if isinstance(doc.get("dec_output_bytes"), list):   # every per-length array follows seq_lens
+        doc["dec_output_bytes"] = [doc["dec_output_bytes"][k]]
     for layer in doc["layers"]:
         for key, value in layer.items():
             if isinstance(value, list):

@@ -114,3 +114,18 @@ def test_in_chain_profile_changes_times_and_nothing_else():
         assert (a.name, a.kind, a.flops, a.in_bytes) == (b.name, b.kind, b.flops, b.in_bytes)
         assert a.flops[0] == f.flops[1] and a.client_ms[0] == f.client_ms[1]
     assert new.output_bytes == prof.output_bytes
+
+
+def test_at_seq_slices_every_per_length_array_including_decode_fields():
+    """A planning profile with decode fields (gpt2-like ships them) must cut down to one length whole."""
+    from splittui.profiles import load_profile
+    from splittui.runner.predict import at_seq
+
+    full = load_profile("gpt2-like")
+    assert full.dec_output_bytes is not None
+    k = 1
+    one = at_seq(full, full.seq_lens[k])
+    assert one is not None and one.seq_lens == (full.seq_lens[k],)
+    for a, f in zip(one.layers, full.layers):
+        if f.dec_flops is not None:
+            assert a.dec_flops == (f.dec_flops[k],)
