@@ -22,7 +22,8 @@ from textual.worker import get_current_worker
 from ...errors import SplittuiError
 from ...model import Profile
 from ...profiles import profile_from_doc
-from .export import ExportScreen, one_line
+from ..dialogs import one_line
+from .export import ExportScreen
 
 __all__ = ["ProfileScreen", "ZOO_MODELS", "parse_seq_lens", "parse_repeats"]
 

@@ -10,10 +10,12 @@ import math
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Grid
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
 
 from ...model import OBJECTIVES, SIDES, Profile, Scenario
 from ..messages import ModelChosen, ScenarioChanged
+from .model_picker import ModelPicker
 from .slider import Choice, Slider, linear_values, log_values
 
 __all__ = ["Controls", "fmt_ms", "fmt_mbps", "seq_values"]
@@ -27,11 +29,23 @@ UNITS = log_values(0.01, 100, (1, 2, 5))
 def fmt_ms(v: float) -> str:
     if v >= 10_000:
         return f"{v / 1000:g} s"
-    return f"{v:.3g} ms" if v < 1 else f"{v:g} ms"
+    return f"{v:.3g} ms" if v < 1 else f"{v:.7g} ms"   # a typed 2201.724 ms shows in full
 
 
 def fmt_mbps(v: float) -> str:
     return f"{v / 1000:g} Gbit/s" if v >= 1000 else f"{v:g} Mbit/s"
+
+
+def typed_text(kind: str, value) -> str:
+    """A knob's value as the text its typed-value dialog starts with (plain ms / Mbit/s)."""
+    return f"{value:.10g}" if kind in ("time", "bandwidth") else str(value)
+
+
+def spec_hint(spec) -> str:
+    if spec.kind == "choice":
+        return f"one of {', '.join(spec.options)} · Enter OK · Esc cancel"
+    unit = {"time": "ms (or 2.5 s)", "bandwidth": "Mbit/s (or 1G)", "count": ""}[spec.kind]
+    return f"{spec.lo:g}–{spec.hi:g} {unit} · Enter OK · Esc cancel"
 
 
 def seq_values(profile: Profile) -> list[int]:
@@ -43,7 +57,9 @@ def seq_values(profile: Profile) -> list[int]:
 
 
 class Controls(Grid):
-    """Ten knobs in a grid; `scenario` is always the one they show."""
+    """Ten knobs in a grid; `scenario` is always the one they show. Enter or = on a knob types a value."""
+
+    BINDINGS = [Binding("enter,equals_sign", "type_value", "Type a value", show=False)]
 
     def __init__(self, profile: Profile, scenario: Scenario, models: list[str], *, id: str | None = None):
         super().__init__(id=id)
@@ -52,18 +68,21 @@ class Controls(Grid):
         self._initial = (profile, models)
 
     def compose(self) -> ComposeResult:
+        # two columns, each its own container, so focus (Tab, ↓) runs down one column, then the next
         profile, models = self._initial
         sc = self.scenario
-        yield Slider(DEADLINES, sc.deadline_ms, label="deadline", fmt=fmt_ms, id="deadline")
-        yield Slider(UNITS, sc.unit_ms, label="time T", fmt=fmt_ms, id="unit", big_step=3)
-        yield Slider(BANDWIDTHS, sc.up_mbps, label="upload", fmt=fmt_mbps, id="up")
-        yield Choice(models, profile.origin or profile.model, label="model", id="model")
-        yield Slider(BANDWIDTHS, sc.down_mbps, label=self._down_label(), fmt=fmt_mbps, id="down")
-        yield Choice(SIDES, sc.start, label="start", id="start")
-        yield Slider(DELAYS, sc.delay_ms, label="delay", fmt=fmt_ms, id="delay", big_step=10)
-        yield Choice(SIDES, sc.end, label="end", id="end")
-        yield Slider(seq_values(profile), sc.seq_len, label="seq len", fmt=str, id="seq")
-        yield Choice(self._objectives(profile), sc.objective, label="objective", id="objective")
+        with Vertical(classes="knob-column"):
+            yield Slider(DEADLINES, sc.deadline_ms, label="deadline", fmt=fmt_ms, id="deadline")
+            yield Slider(BANDWIDTHS, sc.up_mbps, label="upload", fmt=fmt_mbps, id="up")
+            yield Slider(BANDWIDTHS, sc.down_mbps, label=self._down_label(), fmt=fmt_mbps, id="down")
+            yield Slider(DELAYS, sc.delay_ms, label="delay", fmt=fmt_ms, id="delay", big_step=10)
+            yield Slider(seq_values(profile), sc.seq_len, label="seq len", fmt=str, id="seq")
+        with Vertical(classes="knob-column"):
+            yield Slider(UNITS, sc.unit_ms, label="time T", fmt=fmt_ms, id="unit", big_step=3)
+            yield ModelPicker(models, profile.origin or profile.model, label="model", id="model")
+            yield Choice(SIDES, sc.start, label="start", id="start")
+            yield Choice(SIDES, sc.end, label="end", id="end")
+            yield Choice(self._objectives(profile), sc.objective, label="objective", id="objective")
 
     def _down_label(self) -> str:
         return "down=up" if self.linked else "download"
@@ -111,6 +130,19 @@ class Controls(Grid):
                 other.set_value(event.value)
         self.scenario = self._read(self.scenario)
         self.post_message(ScenarioChanged(self.scenario))
+
+    def action_type_value(self) -> None:
+        """Ask for a typed value for the focused knob; refused input stays in the dialog with its reason."""
+        from ..dialogs import PromptScreen
+        from ..knob_values import parse_knob, spec_for
+
+        knob = self.app.focused
+        if not isinstance(knob, Slider) or knob.id is None:
+            return
+        spec = spec_for(knob.id, knob.label, knob.values)
+        self.app.push_screen(PromptScreen(f"Type a value for {knob.label}", typed_text(spec.kind, knob.value),
+                                          check=lambda text: parse_knob(spec, text), hint=spec_hint(spec)),
+                             lambda value: None if value is None else knob.set_value(value))
 
     def _read(self, sc: Scenario) -> Scenario:
         k = self._knob
