@@ -22,12 +22,14 @@ from ..errors import SplittuiError
 from ..model import Profile, Scenario
 from ..profiles import load_profile, shipped_names
 from .command_palette import SplitCommands
+from .goal_actions import GoalActions
 from .messages import ModelChosen, ScenarioChanged, Solved
 from .policy_actions import PolicyActions
 from .state import AppState, Cancelled, LoadedPolicy, compute_state, solve_cost
 from .widgets.banner import InfeasibleBanner
 from .widgets.charts import Chart
 from .widgets.controls import Controls
+from .widgets.frontier_cursor import FrontierCursor
 from .widgets.numbers import NumbersPanel
 from .widgets.strip import PlacementStrip
 
@@ -37,19 +39,23 @@ STALE_SOLVE_CELLS = 3_000_000   # L x W above which the tabs dim while the worke
 TABS = (("placement", "Placement"), ("frontier", "Frontier"), ("flops", "FLOPs"),
         ("bandwidth", "Bandwidth"), ("timeline", "Timeline"))
 MAIN_VIEW_ACTIONS = {"save_slot", "compare", "next_solver", "export", "export_all", "load_policy", "toggle_link",
-                     "experiments", "live_profile", "show_tab"}
+                     "experiments", "live_profile", "show_tab", "goal", "frontier_cursor"}
 KNOB_KEYS = [("↑/↓ tab", "move between knobs"), ("←/→", "small step (or move the layer cursor)"),
              ("shift+←/→ pgup/pgdn", "large step (or next block)"), ("home/end", "ends of the range"),
              ("click/drag", "set a slider with the mouse"), ("ctrl+p", "command palette")]
 
 
-class SplitApp(PolicyActions, App):
+class SplitApp(GoalActions, PolicyActions, App):
     """splittui: where should each layer run so the server works least and the deadline holds?"""
 
     TITLE = "splittui"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {SplitCommands}
     BINDINGS = [
+        Binding("g", "goal", "Goal", tooltip="Goal seek: the least deadline for a server share ≤ X "
+                "(exact and dp); Enter applies it to the deadline knob"),
+        Binding("f", "frontier_cursor", "Frontier cursor", show=False,
+                tooltip="A cursor on the exact frontier (Frontier tab): ←/→ move, Enter sets the deadline"),
         Binding("s", "save_slot", "Save slot", tooltip="Save the current scenario to the next numbered slot"),
         Binding("c", "compare", "Compare", tooltip="Compare saved slots side by side (recall, rename, delete)"),
         Binding("v", "next_solver", "Solver", tooltip="Select the next solver (highlighted row; its "
@@ -100,6 +106,8 @@ class SplitApp(PolicyActions, App):
                             yield Chart("timeline", id="mini-timeline")
                     else:
                         yield Chart(tab, id=f"chart-{tab}")
+                        if tab == "frontier":
+                            yield FrontierCursor(id="frontier-cursor")
         yield Footer()
 
     def _models(self) -> list[str]:
@@ -142,6 +150,8 @@ class SplitApp(PolicyActions, App):
         st = self.state
         if st is not None and st.sweep is None and self._wants_sweep() and not st.error:
             self.resolve()   # the bandwidth sweep is computed only while its chart is shown
+        if self.query_one(TabbedContent).active == "frontier":
+            self.refresh_frontier()   # the exact frontier too
 
     def watch_state(self, state: AppState | None) -> None:
         if state is None:
@@ -152,6 +162,8 @@ class SplitApp(PolicyActions, App):
         for chart in self.query(Chart):
             chart.show_state(state, self.selected)
         self.sub_title = f"{state.profile.model} · {state.profile.n_layers} layers"
+        if self.query_one(TabbedContent).active == "frontier" and not state.error:
+            self.refresh_frontier()
 
     @on(ScenarioChanged)
     def _scenario_changed(self, event: ScenarioChanged) -> None:

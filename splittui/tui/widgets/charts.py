@@ -34,6 +34,8 @@ from .strip import blocks
 
 __all__ = ["Chart", "CHARTS", "Caption", "View"]
 
+CURSOR = "#f0e442"   # the frontier cursor: a yellow apart from every solver and the deadline
+
 
 @dataclass(frozen=True, slots=True)
 class View:
@@ -44,6 +46,8 @@ class View:
     bg: str = "#1e1e1e"   # the plot's canvas (the theme's surface), behind text labels
     width: int = 60
     height: int = 15
+    exact: tuple[tuple[float, float], ...] = ()   # the exact frontier's (deadline, share) points, if computed
+    cursor: float | None = None                    # the frontier cursor's deadline
 
 
 def _x_ticks(plt, ticks: list[float], fmt, mark: float | None, near: float) -> None:
@@ -102,6 +106,7 @@ def _frontier(plt, st: AppState, view: View) -> None:
         if ok.any():
             plt.plot(xs[ok].tolist(), (100 * ys[ok]).tolist(), color=rgb(solver_colour(name, view.fg)),
                      marker="braille")
+    _exact_steps(plt, view, float(x[-1]) if len(x) else st.scenario.deadline_ms)
     d, hi = st.scenario.deadline_ms, float(x[-1]) if len(x) else st.scenario.deadline_ms * 1.5
     plt.vline(d, rgb(DEADLINE))
     plt.xlim(0, hi)
@@ -110,17 +115,31 @@ def _frontier(plt, st: AppState, view: View) -> None:
     plt.xlabel("deadline (ms)")
 
 
+def _exact_steps(plt, view: View, hi: float) -> None:
+    """The exact frontier as a staircase (its share holds from each Pareto point to the next) and the cursor."""
+    pts = [(d, s) for d, s in view.exact if d <= hi]
+    if pts:
+        xs = [v for (d, _), (d2, _) in zip(pts, [*pts[1:], (hi, 0)], strict=False) for v in (d, d2)]
+        ys = [100 * s for _, s in pts for _ in (0, 1)]
+        plt.plot(xs, ys, color=rgb(solver_colour("exact", view.fg)), marker="braille")
+    if view.cursor is not None and view.cursor <= hi:
+        plt.vline(view.cursor, rgb(CURSOR))
+
+
 def _frontier_caption(st: AppState, view: View) -> Caption:
     f = st.frontier
     if not np.isfinite(f.server_share).any():
         return Caption(f"No placement meets any deadline up to {f.deadline_ms[-1]:,.0f} ms (least latency "
                        f"{st.exact.min_latency_ms:,.1f} ms)", style="bold red")
-    return Caption(f"Server share vs deadline (optimal = DP, one pass at T = {st.frontier_unit_ms:g} ms):",
+    exact = (((solver_colour("exact", view.fg), "━━", "exact = the optimum"),) if view.exact else ())
+    cursor = ((CURSOR, "┃", "cursor"),) if view.cursor is not None else ()
+    return Caption(f"Server share vs deadline (dp = the paper's DP at T = {st.frontier_unit_ms:g} ms"
+                   f"{'' if view.exact else '; f: exact optimum + cursor'}):",
                    "Share vs deadline:",
-                   ((solver_colour("dp", view.fg), "━━", "DP"),
+                   (*exact, (solver_colour("dp", view.fg), "━━", "dp (paper)"),
                     (solver_colour("greedy", view.fg), "━━", "greedy"),
                     (solver_colour("no-split", view.fg), "━━", "no-split"),
-                    (DEADLINE, "┃", f"deadline {_num(st.scenario.deadline_ms)} ms")))
+                    *cursor, (DEADLINE, "┃", f"deadline {_num(st.scenario.deadline_ms)} ms")))
 
 
 # ---- FLOPs per layer -------------------------------------------------------------------------------
@@ -271,6 +290,8 @@ class Chart(Vertical):
         self.state: AppState | None = None
         self.selected = "dp"
         self.dirty = False
+        self.exact: tuple[tuple[float, float], ...] = ()   # frontier chart: set by the app's frontier worker
+        self.cursor: float | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(classes="chart-caption")
@@ -286,12 +307,17 @@ class Chart(Vertical):
         theme = self.app.theme_variables
         fg = Color.parse(theme.get("foreground", "#e0e0e0")).hex
         bg = Color.parse(theme.get("surface", "#1e1e1e")).hex
-        return View(selected=self.selected, fg=fg, bg=bg, width=width, height=height)
+        return View(selected=self.selected, fg=fg, bg=bg, width=width, height=height, exact=self.exact,
+                    cursor=self.cursor)
 
     def show_state(self, state: AppState, selected: str = "dp") -> None:
         """Take a new state; the plot is rebuilt after the frame that shows the new numbers and
         strip, so a key press reaches the screen without waiting for plotext (~10-40 ms)."""
         self.state, self.selected = state, selected
+        self._redraw()
+
+    def redraw(self) -> None:
+        """Redraw after the app changed `exact` or `cursor`."""
         self._redraw()
 
     def _redraw(self) -> None:
