@@ -246,11 +246,11 @@ class SplitApp(GoalActions, PolicyActions, App):
             self.notify(f"selected solver: {self.selected} (e exports its policy)", timeout=1.5)
 
     def action_help(self) -> None:
-        from .screens.help import SCREEN_KEYS, HelpScreen
+        from .screens.help import LEGEND, SCREEN_KEYS, HelpScreen
 
         keys = [(b.key_display or b.key, b.tooltip or b.description) for b in self.BINDINGS]
         self.push_screen(HelpScreen([("", "Knobs and the layer strip"), *KNOB_KEYS, ("", "Main view"), *keys,
-                                     *SCREEN_KEYS]))
+                                     *SCREEN_KEYS, *LEGEND]))
 
     def action_experiments(self) -> None:
         from .screens.experiments import ExperimentsScreen

@@ -63,7 +63,7 @@ class PolicyActions:
             self.notify(f"that policy has {len(doc['policy'])} layers; {self.profile.model} has "
                         f"{self.profile.n_layers}", severity="error")
             return
-        self.loaded = LoadedPolicy(label=f"file:{doc.get('solver', 'policy')}"[:8], policy=tuple(doc["policy"]))
+        self.loaded = LoadedPolicy(label=f"file:{doc.get('solver', 'policy')}", policy=tuple(doc["policy"]))
         self.notify("loaded policy scored under the current knobs (row 'file:…')", timeout=3)
         self.resolve()
 

@@ -228,8 +228,9 @@ def _timeline(plt, st: AppState, view: View) -> None:
             for dy in thick:
                 plt.plot([t0, max(t1, t0 + hi * 1e-4)], [y + dy, y + dy], color=rgb(colour), marker="█")
             if row in ("up", "down") and (t1 - t0) * view.width >= 7 * hi:   # room for "↑12 ms"
-                plt.text(f"{'↑' if row == 'up' else '↓'}{t1 - t0:,.0f} ms", x=(t0 + t1) / 2, y=2.45,
-                         color=rgb(NETWORK), background=rgb(view.bg), alignment="center")
+                # on the bar itself: above it the label fell into the server lane on short plots
+                plt.text(f"{'↑' if row == 'up' else '↓'}{t1 - t0:,.0f} ms", x=(t0 + t1) / 2, y=2,
+                         color=rgb("#ffffff"), background=rgb(NETWORK), alignment="center")
     plt.vline(d, rgb(DEADLINE))
     plt.yticks([1, 2, 3], ["client", "network", "server"])
     plt.ylim(0.5, 3.5)
@@ -251,6 +252,16 @@ def _timeline_caption(st: AppState, view: View) -> Caption:
 
 CHARTS = {"frontier": (_frontier, _frontier_caption), "flops": (_flops, _flops_caption),
           "bandwidth": (_sweep, _sweep_caption), "timeline": (_timeline, _timeline_caption)}
+
+
+def _plain_hex(value: str, fallback: str) -> str:
+    """A theme colour as #rrggbb; ANSI themes name terminal colours ("ansi_default"), which neither
+    rich styles nor plotext can draw, so those get `fallback`."""
+    try:
+        colour = Color.parse(value)
+    except Exception:   # a missing or odd theme variable
+        return fallback
+    return fallback if colour.ansi is not None else colour.hex
 
 
 class ChartPlot(PlotextPlot):
@@ -304,9 +315,9 @@ class Chart(Vertical):
         self._redraw()   # the caption's fit and the plot's ticks depend on the size
 
     def view(self, width: int = 60, height: int = 15) -> View:
-        theme = self.app.theme_variables
-        fg = Color.parse(theme.get("foreground", "#e0e0e0")).hex
-        bg = Color.parse(theme.get("surface", "#1e1e1e")).hex
+        theme, dark = self.app.theme_variables, self.app.current_theme.dark
+        fg = _plain_hex(theme.get("foreground", ""), "#e0e0e0" if dark else "#1e1e1e")
+        bg = _plain_hex(theme.get("surface", ""), "#1e1e1e" if dark else "#f0f0f0")
         return View(selected=self.selected, fg=fg, bg=bg, width=width, height=height, exact=self.exact,
                     cursor=self.cursor)
 

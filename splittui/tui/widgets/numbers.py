@@ -11,6 +11,7 @@ from textual.widget import Widget
 
 from ...model import Result
 from ...policy import improvement_over_greedy
+from ...report.formats import gain as fmt_gain
 from ...report.palette import CLIENT, NETWORK, SERVER
 from ..state import APP_SOLVERS, AppState
 
@@ -101,7 +102,7 @@ class NumbersPanel(Widget):
         gain = improvement_over_greedy(r, greedy) if greedy is not None else None
         share = share_bar(r.server_share, bar_w).append(f" {100 * r.server_share:5.1f} %")
         return [self._solver_label(name), share, f"{_ms(r.latency_ms)} / {_deadline(deadline)} ms",
-                str(r.switches), "-" if gain is None else f"{100 * gain:+.1f} %", timing]
+                str(r.switches), fmt_gain(gain), timing]
 
     def _solver_label(self, name: str) -> Text:
         return Text().append(name[:12], "bold reverse" if name == self.selected else "bold")
