@@ -25,6 +25,7 @@ from .command_palette import SplitCommands
 from .goal_actions import GoalActions
 from .messages import ModelChosen, ScenarioChanged, Solved
 from .policy_actions import PolicyActions
+from .slot_actions import SlotActions
 from .state import AppState, Cancelled, LoadedPolicy, compute_state, solve_cost
 from .widgets.banner import InfeasibleBanner
 from .widgets.charts import Chart
@@ -45,7 +46,7 @@ KNOB_KEYS = [("↑/↓ tab", "move between knobs"), ("←/→", "small step (or 
              ("click/drag", "set a slider with the mouse"), ("ctrl+p", "command palette")]
 
 
-class SplitApp(GoalActions, PolicyActions, App):
+class SplitApp(GoalActions, SlotActions, PolicyActions, App):
     """splittui: where should each layer run so the server works least and the deadline holds?"""
 
     TITLE = "splittui"
@@ -87,7 +88,7 @@ class SplitApp(GoalActions, PolicyActions, App):
         self.profile = profile
         self.scenario = scenario
         self.show_timings = show_timings
-        self.slots: tuple = ()
+        self.slots: tuple = ()   # saved slots, kept between sessions (SlotActions)
         self.loaded: LoadedPolicy | None = None
         self._generation = 0   # requests so far: an answer to an older one is never shown
 
@@ -116,6 +117,7 @@ class SplitApp(GoalActions, PolicyActions, App):
     def on_mount(self) -> None:
         self.query_one("#deadline").focus()
         self.resolve()
+        self.restore_slots()
 
     # solving
     def resolve(self) -> None:
@@ -205,33 +207,6 @@ class SplitApp(GoalActions, PolicyActions, App):
     def action_toggle_link(self) -> None:
         linked = self.query_one(Controls).toggle_link()
         self.notify("upload and download linked" if linked else "upload and download unlinked", timeout=2)
-
-    def action_save_slot(self) -> None:
-        from .slots import add_slot
-
-        st = self.state
-        if st is None or st.error:
-            self.notify("nothing solved to save", severity="warning")
-            return
-        self.slots = add_slot(self.slots, st.profile, st.scenario, dict(st.results))
-        self.notify(f"saved as {self.slots[-1].name} ({len(self.slots)} saved; c compares)", timeout=3)
-
-    def action_compare(self) -> None:
-        from .screens.compare import CompareScreen
-
-        if not self.slots:
-            self.notify("no saved slots yet: press s to save the current scenario", severity="warning")
-            return
-        self.push_screen(CompareScreen(self.slots), self._compared)
-
-    def _compared(self, outcome) -> None:
-        from .slots import find
-
-        self.slots = outcome.slots
-        if outcome.recall is not None:
-            slot = find(self.slots, outcome.recall)
-            self.switch_profile(slot.profile, slot.scenario)
-            self.notify(f"recalled {slot.name}", timeout=2)
 
     def watch_selected(self, name: str) -> None:
         for widget in (self.query_one(NumbersPanel), self.query_one(PlacementStrip)):

@@ -158,3 +158,77 @@ async def test_frontier_cursor_moves_and_applies(profile):
 def test_policy_runs():
     assert policy_runs((1, 1, 0, 0, 0, 1)) == [("client", 1, 2), ("server", 3, 5), ("client", 6, 6)]
     assert frontier_points is not None
+
+
+# ---- work is not lost (issue 16 item 6) and loading a policy made elsewhere (item 4) ----------------
+async def test_slots_persist_between_sessions(profile, tmp_path, monkeypatch):
+    monkeypatch.setenv("SPLITTUI_DATA_DIR", str(tmp_path / "data"))
+    app = make_app(profile, show_timings=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("right", "s")
+        await settle(pilot)
+        saved = app.slots
+    assert (tmp_path / "data" / "slots.json").exists()
+    again = make_app(profile, show_timings=False)
+    async with again.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert [(s.name, s.scenario, s.results) for s in again.slots] == \
+               [(s.name, s.scenario, s.results) for s in saved]
+
+
+async def test_quit_with_unsaved_slots_asks_once(profile, tmp_path, monkeypatch):
+    from splittui.tui.dialogs import ConfirmScreen
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    monkeypatch.setenv("SPLITTUI_DATA_DIR", str(blocker))   # writing the slots fails
+    app = make_app(profile, show_timings=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        assert app.slots_unsaved
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n", "q")                  # asked once: the second q quits
+        await pilot.pause()
+    assert app.return_code == 0 or app.return_code is None
+
+
+async def test_export_slots_writes_every_solver_and_toasts_the_absolute_path(profile, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = make_app(profile, show_timings=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("s", "E", "enter")
+        await settle(pilot)
+        docs = __import__("json").loads((tmp_path / "policies-slots.json").read_text())
+        solvers = {d["solver"] for d in docs}
+        assert solvers == {n for n, r in app.slots[0].results.items() if r.policy is not None}
+        toasts = [str(n.message) for n in app._notifications]
+        assert any(str(tmp_path / "policies-slots.json") in t for t in toasts)
+
+
+async def test_load_policy_offers_the_files_scenario(profile, tmp_path):
+    from splittui.policy import policy_document
+    from splittui.tui.dialogs import ConfirmScreen
+
+    sc = splittui.Scenario(up_mbps=20, deadline_ms=3000)
+    doc = policy_document(profile, sc, splittui.solve(profile, sc, "exact"))
+    (tmp_path / "p.json").write_text(__import__("json").dumps(doc))
+    app = make_app(profile, show_timings=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("o")
+        await pilot.pause()
+        app.screen.query_one("#path").value = str(tmp_path / "p.json")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.state.scenario == sc and app.query_one("#controls").scenario == sc
+        assert app.state.loaded is not None and app.state.loaded.policy == doc["policy"] or \
+            list(app.state.loaded.policy) == doc["policy"]
