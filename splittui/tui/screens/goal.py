@@ -21,7 +21,6 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from ...model import Profile, Scenario
-from ...report.formats import pct
 from ..dialogs import dialog_css, one_line
 
 __all__ = ["GoalScreen", "parse_share", "GOAL_SOLVERS_SHOWN"]
@@ -59,7 +58,7 @@ def _label(a: Answer, unit_ms: float) -> str:
     who = "exact (the optimum)" if a.solver == "exact" else f"dp (the paper's DP at T = {unit_ms:g} ms)"
     if a.deadline_ms is None:
         return f"{who}: no deadline reaches this share"
-    return (f"{who}: least deadline {a.deadline_ms:,.3f} ms · server {pct(a.share, fine=True)} · "
+    return (f"{who}: least deadline {a.deadline_ms:,.3f} ms · server {100 * a.share:.2f} % · "
             f"latency {a.latency_ms:,.3f} ms — Enter applies")
 
 

@@ -34,6 +34,7 @@ from .strip import blocks
 
 __all__ = ["Chart", "CHARTS", "Caption", "View"]
 
+PAPER_DP = "#cc79a7"   # dp on the frontier chart: apart from exact, the optimum, drawn in the foreground
 CURSOR = "#f0e442"   # the frontier cursor: a yellow apart from every solver and the deadline
 
 
@@ -104,8 +105,8 @@ def _frontier(plt, st: AppState, view: View) -> None:
     for name, xs, ys in series:
         ok = np.isfinite(ys)
         if ok.any():
-            plt.plot(xs[ok].tolist(), (100 * ys[ok]).tolist(), color=rgb(solver_colour(name, view.fg)),
-                     marker="braille")
+            colour = PAPER_DP if name == "dp" else solver_colour(name, view.fg)
+            plt.plot(xs[ok].tolist(), (100 * ys[ok]).tolist(), color=rgb(colour), marker="braille")
     _exact_steps(plt, view, float(x[-1]) if len(x) else st.scenario.deadline_ms)
     d, hi = st.scenario.deadline_ms, float(x[-1]) if len(x) else st.scenario.deadline_ms * 1.5
     plt.vline(d, rgb(DEADLINE))
@@ -136,7 +137,7 @@ def _frontier_caption(st: AppState, view: View) -> Caption:
     return Caption(f"Server share vs deadline (dp = the paper's DP at T = {st.frontier_unit_ms:g} ms"
                    f"{'' if view.exact else '; f: exact optimum + cursor'}):",
                    "Share vs deadline:",
-                   (*exact, (solver_colour("dp", view.fg), "━━", "dp (paper)"),
+                   (*exact, (PAPER_DP, "━━", "dp (paper)"),
                     (solver_colour("greedy", view.fg), "━━", "greedy"),
                     (solver_colour("no-split", view.fg), "━━", "no-split"),
                     *cursor, (DEADLINE, "┃", f"deadline {_num(st.scenario.deadline_ms)} ms")))

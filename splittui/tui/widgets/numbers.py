@@ -76,7 +76,7 @@ class NumbersPanel(Widget):
 
     def _table(self, st: AppState) -> Text:
         """Fixed-width columns (a rich Table measures twice per frame: too slow per key press)."""
-        bar_w = 10 if self.size.width < 100 else 24
+        bar_w = 10 if self.size.width < 100 else max(24, min(90, self.size.width - 90))   # wide: a longer bar
         widths = (12, bar_w + 8, 20, 4, 9, 9)
         head = ("solver", "server share", "latency / deadline", "hops", "vs greedy",
                 "solve" if self.show_timings else "")

@@ -142,10 +142,11 @@ class PlacementStrip(Widget, can_focus=True):
         rows = len(self.state.rows()) + 1
         starts = [i for i, _ in blocks([layer.name for layer in self.state.profile.layers])]
         segs = pack_segments(starts, n, avail)
-        for width in range(math.ceil(n / len(segs)), avail):   # balance the rows' lengths
+        for width in range(math.ceil(n / len(segs)), avail):   # balance the rows' lengths ...
             balanced = pack_segments(starts, n, width)
             if len(balanced) <= len(segs):
-                segs = balanced
+                # ... unless that leaves a third of a wide strip empty: then fill each row
+                segs = balanced if 3 * max(b - a for a, b in balanced) >= 2 * avail else segs
                 break
         if len(segs) == 1 or len(segs) * rows + 2 <= height:
             return Layout(1, tuple(segs))
@@ -203,8 +204,8 @@ class PlacementStrip(Widget, can_focus=True):
             if not first <= start < last:
                 continue
             col = (start - first) // per
-            span = max(1, (end - first + per - 1) // per - col)
-            mark = ("┊" + label) if span > 2 else label
+            span = max(1, (end - first) // per - col if end < last else len(cells) - col)   # up to the next label
+            mark = ("┊" + label) if span > len(label) else "┊"   # a whole name or none: never a wrong one
             for j, ch in enumerate(mark[: min(span, len(cells) - col)]):
                 cells[col + j] = ch
         text = Text("layer".ljust(lw), style="dim")
