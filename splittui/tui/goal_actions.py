@@ -35,8 +35,8 @@ def frontier_points(profile: Profile, sc: Scenario) -> tuple[CursorPoint, ...]:
     from ..solvers.goal import exact_frontier
 
     points = exact_frontier(request_costs(profile, sc), sc)
-    return tuple(CursorPoint(p.deadline_ms, float(p.result.server_share), tuple(p.result.policy),
-                             int(p.result.switches)) for p in points)
+    return tuple(CursorPoint(p.deadline_ms, float(p.result.server_share or 0.0), tuple(p.result.policy or ()),
+                             int(p.result.switches or 0)) for p in points)   # frontier points are feasible
 
 
 class GoalActions:

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..errors import SplittuiError
-from ..model import Breakdown, Result, Scenario
+from ..model import Breakdown, Profile, Result, Scenario
 from .slots import Slot
 
 __all__ = ["SLOTS_SCHEMA", "DATA_DIR_ENV", "slots_path", "save_slots", "load_slots"]
@@ -72,7 +72,7 @@ def load_slots(path: Path | None = None) -> tuple[Slot, ...]:
         doc = json.loads(source.read_text(encoding="utf-8"))
         if doc.get("schema") != SLOTS_SCHEMA:
             raise ValueError(f"not a {SLOTS_SCHEMA} file")
-        built: dict[tuple[str, str], object] = {}
+        built: dict[tuple[str, str], Profile] = {}
         slots = []
         for s in doc["slots"]:
             key = (s["profile_sha256"], s.get("profile_origin") or "")

@@ -56,7 +56,7 @@ class Answer:
 
 def _label(a: Answer, unit_ms: float) -> str:
     who = "exact (the optimum)" if a.solver == "exact" else f"dp (the paper's DP at T = {unit_ms:g} ms)"
-    if a.deadline_ms is None:
+    if a.deadline_ms is None or a.share is None or a.latency_ms is None:
         return f"{who}: no deadline reaches this share"
     return (f"{who}: least deadline {a.deadline_ms:,.3f} ms · server {100 * a.share:.2f} % · "
             f"latency {a.latency_ms:,.3f} ms — Enter applies")
