@@ -21,13 +21,16 @@ from textual.worker import get_current_worker
 from ..model import Profile, Scenario
 from ..profiles import load_profile
 from .command_palette import SplitCommands
+from .goal_actions import GoalActions
 from .messages import ModelChosen, ScenarioChanged, Solved
 from .policy_actions import PolicyActions
 from .profile_choice import ProfileChoice, choice_for, model_names
+from .slot_actions import SlotActions
 from .state import AppState, Cancelled, LoadedPolicy, compute_choice, solve_cost
 from .widgets.banner import InfeasibleBanner
 from .widgets.charts import Chart
 from .widgets.controls import Controls
+from .widgets.frontier_cursor import FrontierCursor
 from .widgets.numbers import NumbersPanel
 from .widgets.status import StatusLine
 from .widgets.strip import PlacementStrip
@@ -38,19 +41,23 @@ STALE_SOLVE_CELLS = 3_000_000   # L x W above which the tabs dim while the worke
 TABS = (("placement", "Placement"), ("frontier", "Frontier"), ("flops", "FLOPs"),
         ("bandwidth", "Bandwidth"), ("timeline", "Timeline"))
 MAIN_VIEW_ACTIONS = {"save_slot", "compare", "next_solver", "export", "export_all", "load_policy", "toggle_link",
-                     "experiments", "live_profile", "show_tab"}
+                     "experiments", "live_profile", "show_tab", "goal", "frontier_cursor"}
 KNOB_KEYS = [("↑/↓ tab", "move between knobs"), ("←/→", "small step (or move the layer cursor)"),
              ("shift+←/→ pgup/pgdn", "large step (or next block)"), ("home/end", "ends of the range"),
              ("click/drag", "set a slider with the mouse"), ("ctrl+p", "command palette")]
 
 
-class SplitApp(PolicyActions, App):
+class SplitApp(GoalActions, SlotActions, PolicyActions, App):
     """splittui: where should each layer run so the server works least and the deadline holds?"""
 
     TITLE = "splittui"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {SplitCommands}
     BINDINGS = [
+        Binding("g", "goal", "Goal", tooltip="Goal seek: the least deadline for a server share ≤ X "
+                "(exact and dp); Enter applies it to the deadline knob"),
+        Binding("f", "frontier_cursor", "Frontier cursor", show=False,
+                tooltip="A cursor on the exact frontier (Frontier tab): ←/→ move, Enter sets the deadline"),
         Binding("s", "save_slot", "Save slot", tooltip="Save the current scenario to the next numbered slot"),
         Binding("c", "compare", "Compare", tooltip="Compare saved slots side by side (recall, rename, delete)"),
         Binding("v", "next_solver", "Solver", tooltip="Select the next solver (highlighted row; its "
@@ -87,7 +94,7 @@ class SplitApp(PolicyActions, App):
         self.choice: ProfileChoice = choice_for(profile, key)
         self.scenario = scenario
         self.show_timings = show_timings
-        self.slots: tuple = ()
+        self.slots: tuple = ()   # saved slots, kept between sessions (SlotActions)
         self.loaded: LoadedPolicy | None = None
         self._generation = 0   # requests so far: an answer to an older one is never shown
 
@@ -107,6 +114,8 @@ class SplitApp(PolicyActions, App):
                             yield Chart("timeline", id="mini-timeline")
                     else:
                         yield Chart(tab, id=f"chart-{tab}")
+                        if tab == "frontier":
+                            yield FrontierCursor(id="frontier-cursor")
         yield Footer()
 
     def _models(self) -> list[str]:
@@ -116,6 +125,7 @@ class SplitApp(PolicyActions, App):
         self.query_one(StatusLine).profile = self.profile
         self.query_one("#deadline").focus()
         self.resolve()
+        self.restore_slots()
 
     # solving
     def resolve(self) -> None:
@@ -166,6 +176,8 @@ class SplitApp(PolicyActions, App):
         st = self.state
         if st is not None and st.sweep is None and self._wants_sweep() and not st.error:
             self.resolve()   # the bandwidth sweep is computed only while its chart is shown
+        if self.query_one(TabbedContent).active == "frontier":
+            self.refresh_frontier()   # the exact frontier too
 
     def watch_state(self, state: AppState | None) -> None:
         if state is None:
@@ -178,6 +190,8 @@ class SplitApp(PolicyActions, App):
         sub = f"{state.profile.model} · {state.profile.n_layers} layers"
         if self.sub_title != sub:
             self.sub_title = sub
+        if self.query_one(TabbedContent).active == "frontier" and not state.error:
+            self.refresh_frontier()
 
     @on(ScenarioChanged)
     def _scenario_changed(self, event: ScenarioChanged) -> None:
@@ -223,33 +237,6 @@ class SplitApp(PolicyActions, App):
         linked = self.query_one(Controls).toggle_link()
         self.notify("upload and download linked" if linked else "upload and download unlinked", timeout=2)
 
-    def action_save_slot(self) -> None:
-        from .slots import add_slot
-
-        st = self.state
-        if st is None or st.error:
-            self.notify("nothing solved to save", severity="warning")
-            return
-        self.slots = add_slot(self.slots, st.profile, st.scenario, dict(st.results))
-        self.notify(f"saved as {self.slots[-1].name} ({len(self.slots)} saved; c compares)", timeout=3)
-
-    def action_compare(self) -> None:
-        from .screens.compare import CompareScreen
-
-        if not self.slots:
-            self.notify("no saved slots yet: press s to save the current scenario", severity="warning")
-            return
-        self.push_screen(CompareScreen(self.slots), self._compared)
-
-    def _compared(self, outcome) -> None:
-        from .slots import find
-
-        self.slots = outcome.slots
-        if outcome.recall is not None:
-            slot = find(self.slots, outcome.recall)
-            self.switch_profile(slot.profile, slot.scenario)
-            self.notify(f"recalled {slot.name}", timeout=2)
-
     def watch_selected(self, name: str) -> None:
         for widget in (self.query_one(NumbersPanel), self.query_one(PlacementStrip)):
             widget.selected = name
@@ -263,11 +250,11 @@ class SplitApp(PolicyActions, App):
             self.notify(f"selected solver: {self.selected} (e exports its policy)", timeout=1.5)
 
     def action_help(self) -> None:
-        from .screens.help import SCREEN_KEYS, HelpScreen
+        from .screens.help import LEGEND, SCREEN_KEYS, HelpScreen
 
         keys = [(b.key_display or b.key, b.tooltip or b.description) for b in self.BINDINGS if isinstance(b, Binding)]
         self.push_screen(HelpScreen([("", "Knobs and the layer strip"), *KNOB_KEYS, ("", "Main view"), *keys,
-                                     *SCREEN_KEYS]))
+                                     *SCREEN_KEYS, *LEGEND]))
 
     def action_experiments(self) -> None:
         from .screens.experiments import ExperimentsScreen

@@ -7,35 +7,16 @@ slot's) to `splittui.policy/1` JSON, and load a policy file to score under the c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
 
+from .mixin_base import AppMixin
 from .state import LoadedPolicy
-
-if TYPE_CHECKING:
-    from textual.app import App
-
-    from ..model import Profile
-    from .slots import Slot
-    from .state import AppState
-
-    _AppBase = App[None]   # for the type checker: the mixin's `self` is an App (notify, push_screen)
-else:
-    _AppBase = object
 
 __all__ = ["PolicyActions"]
 
 
-class PolicyActions(_AppBase):
+class PolicyActions(AppMixin):
     """Export and load-policy actions (bound to e, E and o in `SplitApp.BINDINGS`)."""
-
-    if TYPE_CHECKING:  # what SplitApp provides
-        state: AppState | None
-        slots: tuple[Slot, ...]
-        selected: str
-        profile: Profile
-        loaded: LoadedPolicy | None
-
-        def resolve(self) -> None: ...
 
     def action_export(self) -> None:
         from ..policy import policy_document
@@ -52,7 +33,7 @@ class PolicyActions(_AppBase):
 
         def done(path) -> None:
             if path is not None:
-                self.notify(f"wrote {screen.chosen}'s policy to {path}")
+                self.notify(f"wrote {screen.chosen}'s policy to {Path(path).resolve()}")
 
         self.push_screen(screen, done)
 
@@ -62,14 +43,16 @@ class PolicyActions(_AppBase):
         if not self.slots:
             self.notify("no saved slots to export: press s first", severity="warning")
             return
-        self._export(slot_documents(self.slots), "policies-slots.json", f"Export {len(self.slots)} slots")
+        docs = slot_documents(self.slots, every_solver=True)
+        self._export(docs, "policies-slots.json", f"Export every solver's policy of {len(self.slots)} slot"
+                     f"{'s' if len(self.slots) != 1 else ''} ({len(docs)} policies; evaluate scores each)")
 
     def _export(self, docs: list[dict], default: str, title: str) -> None:
         from .screens.export import ExportScreen
 
         def done(path) -> None:
             if path is not None:
-                self.notify(f"wrote {len(docs)} polic{'y' if len(docs) == 1 else 'ies'} to {path}")
+                self.notify(f"wrote {len(docs)} polic{'y' if len(docs) == 1 else 'ies'} to {Path(path).resolve()}")
 
         self.push_screen(ExportScreen(default, docs, title=title), done)
 
@@ -79,13 +62,59 @@ class PolicyActions(_AppBase):
         self.push_screen(LoadPolicyScreen(), self._policy_loaded)
 
     def _policy_loaded(self, doc: dict | None) -> None:
+        """Offer the file's scenario (and its model, when it was made for another) before scoring."""
+        from .dialogs import ConfirmScreen
+
         if doc is None:
             return
+        model = doc.get("profile") or doc.get("model")
+        other = model not in (self.profile.origin, self.profile.model)
+        stored = doc.get("scenario")
+        if not other and (not stored or _same_scenario(stored, self.scenario)):
+            self._score_loaded(doc)
+            return
+        what = f"switch to {model} and set the knobs" if other else "set the knobs"
+        self.push_screen(ConfirmScreen(f"This policy was made for {doc.get('model')} at "
+                                       f"{_describe(stored)}. {what.capitalize()} from the file?",
+                                       hint=f"y {what} · n score it under the current knobs"),
+                         lambda yes: self._apply_file_scenario(doc, other) if yes else self._score_loaded(doc))
+
+    def _apply_file_scenario(self, doc: dict, other: bool) -> None:
+        from ..errors import SplittuiError
+        from ..model import Scenario
+        from ..profiles import load_profile
+
+        try:
+            profile = load_profile(doc.get("profile") or doc["model"]) if other else self.profile
+            sc = Scenario(**doc["scenario"]) if doc.get("scenario") else self.scenario
+        except (SplittuiError, TypeError, KeyError) as exc:
+            self.notify(f"cannot use the file's scenario: {exc}", severity="error")
+            return
+        self.loaded = None
+        self.switch_profile(profile, sc)
+        self._score_loaded(doc)
+
+    def _score_loaded(self, doc: dict) -> None:
         if len(doc["policy"]) != self.profile.n_layers:
             self.notify(f"that policy has {len(doc['policy'])} layers; {self.profile.model} has "
                         f"{self.profile.n_layers}", severity="error")
             return
-        self.loaded = LoadedPolicy(label=f"file:{doc.get('solver', 'policy')}"[:8], policy=tuple(doc["policy"]))
+        self.loaded = LoadedPolicy(label=f"file:{doc.get('solver', 'policy')}", policy=tuple(doc["policy"]))
         self.notify("loaded policy scored under the current knobs (row 'file:…')", timeout=3)
         self.resolve()
 
+
+def _same_scenario(stored: dict, sc) -> bool:
+    from ..model import Scenario
+
+    try:
+        return Scenario(**stored) == sc
+    except (TypeError, ValueError, Exception):   # a bad block is reported when it is applied
+        return False
+
+
+def _describe(stored: dict | None) -> str:
+    if not stored:
+        return "an unknown scenario"
+    keys = (("deadline_ms", "deadline {:g} ms"), ("up_mbps", "up {:g} Mbit/s"), ("seq_len", "seq {}"))
+    return ", ".join(fmt.format(stored[k]) for k, fmt in keys if stored.get(k) is not None) or "defaults"

@@ -71,17 +71,22 @@ def _clean_name(name: str) -> str:
     return label
 
 
-def slot_documents(slots: tuple[Slot, ...]) -> list[dict]:
-    """One `splittui.policy/1` document per slot: its DP result (or its first result if it has no DP).
+def slot_documents(slots: tuple[Slot, ...], *, every_solver: bool = False) -> list[dict]:
+    """`splittui.policy/1` documents per slot: its DP result (or its first result if it has no DP), or
+    with `every_solver` one document per solver that has a placement.
 
     Each document also carries ``"slot": {"number", "name"}`` so an exported list stays readable.
     """
     docs = []
     for s in slots:
-        res = s.results.get(EXPORT_SOLVER) or next(iter(s.results.values()))
-        doc = policy_document(s.profile, s.scenario, res)
-        doc["slot"] = {"number": s.number, "name": s.name}
-        docs.append(doc)
+        if every_solver:
+            picked = [r for r in s.results.values() if r.policy is not None] or list(s.results.values())[:1]
+        else:
+            picked = [s.results.get(EXPORT_SOLVER) or next(iter(s.results.values()))]
+        for res in picked:
+            doc = policy_document(s.profile, s.scenario, res)
+            doc["slot"] = {"number": s.number, "name": s.name}
+            docs.append(doc)
     return docs
 
 

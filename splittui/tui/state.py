@@ -7,6 +7,7 @@ refuses (DP tables too large, a seq length out of range) becomes a state with an
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -22,7 +23,7 @@ from .chart_data import FRONTIER_SAMPLES, Segment, greedy_shares, request_timeli
 from .profile_choice import ProfileChoice, fit_scenario, load_choice
 
 __all__ = ["AppState", "LoadedPolicy", "BandwidthSweep", "compute_state", "compute_choice", "solve_cost", "APP_SOLVERS",
-           "FRONTIER_MAX_UNITS", "MAX_DP_CELLS"]
+           "FRONTIER_MAX_UNITS", "MAX_DP_CELLS", "fitting_unit_ms"]
 
 FRONTIER_MAX_UNITS = 20_000   # the frontier chart's DP pass is capped (coarser T) to stay cheap
 FRONTIER_SPAN = 1.5           # the chart shows deadlines up to 1.5x the current one
@@ -84,6 +85,13 @@ class AppState:
         return rows
 
 
+def fitting_unit_ms(n_layers: int, deadline_ms: float) -> float:
+    """The least T (two significant digits, rounded up) at which the DP fits in MAX_DP_CELLS."""
+    need = n_layers * deadline_ms / MAX_DP_CELLS
+    scale = 10.0 ** (math.floor(math.log10(need)) - 1)
+    return math.ceil(need / scale - 1e-9) * scale
+
+
 def solve_cost(profile: Profile, sc: Scenario) -> float:
     """Rough cost of one solve in DP cells (L x W, plus the frontier's capped pass)."""
     w = sc.deadline_ms / sc.unit_ms
@@ -143,7 +151,8 @@ def compute_state(profile: Profile, sc: Scenario, generation: int = 0, loaded: L
     note = ""
     try:
         if cells > MAX_DP_CELLS:
-            note = f"DP skipped ({cells:.1g} cells = L × deadline/T): raise T or lower the deadline"
+            note = (f"DP skipped ({cells:.1g} cells = L × deadline/T): raise T to ≥ "
+                    f"{fitting_unit_ms(profile.n_layers, sc.deadline_ms):g} ms or lower the deadline")
             results = solve_all(profile, sc, tuple(s for s in APP_SOLVERS if s != "dp"))
         else:
             results = solve_all(profile, sc, APP_SOLVERS)

@@ -53,8 +53,9 @@ async def test_experiment_exports_are_offered_as_downloads(tmp_path):
             if screen.outcome is not None:
                 break
         assert screen.outcome is not None, "experiments never finished"
-        await pilot.press("c", "j")
-        await pilot.pause()
+        for key in ("c", "enter", "j", "enter"):   # each export asks for the path first (issue 16)
+            await pilot.press(key)
+            await pilot.pause()
     written = {p.name: p.read_text() for p in tmp_path.iterdir()}
     assert set(written) == {"splittui-experiments-tiny.csv", "splittui-experiments-tiny.json"}
     assert dict(app.delivered) == written      # the same names and the same bytes as on disk

@@ -293,7 +293,7 @@ async def test_switch_to_a_loaded_profile_and_back(profile):
         assert app.state.results["dp"].policy == splittui.solve(tiny, sc, "dp").policy
         assert "tiny.json" in shown(app.query_one("#model", Slider))
         app.query_one("#model").focus()
-        await pilot.press("left")                                            # the previous model in the list
+        await pilot.press("left", "enter")                                          # the previous model in the list
         await settle(pilot)
         chosen = app.query_one("#model", Slider).value
         assert chosen != "tiny.json" and app.state.profile.origin == chosen

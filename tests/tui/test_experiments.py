@@ -56,6 +56,8 @@ async def test_runs_draws_exports_and_closes(tmp_path):
         assert isinstance(screen, ExperimentsScreen)
         await pilot.press("c")                       # too early or not: never a crash
         await wait_done(pilot, screen)
+        if app.screen is not screen:                 # the run was quick: c asked for a path
+            await pilot.press("escape")
         summary = str(screen.query_one("#exp-summary", Static).render())
         assert "improvement over greedy" in summary and "no-split" in summary
         cap = str(screen.query_one("#exp-caption-0", Static).render())
@@ -64,9 +66,22 @@ async def test_runs_draws_exports_and_closes(tmp_path):
         assert "s=32" not in plot.render().plain     # ... and not on the data
         for f in tmp_path.iterdir():
             f.unlink()
-        await pilot.press("c")
-        await pilot.press("c")
-        await pilot.press("j")
+        for key in ("c", "enter", "c", "enter", "j"):   # each export asks for the path (a free name to start)
+            await pilot.press(key)
+            await pilot.pause()
+
+        await pilot.pause()
+        from splittui.tui.dialogs import PromptScreen
+
+        assert isinstance(app.screen, PromptScreen)
+        field = app.screen.query_one("#answer")
+        assert field.value == str((tmp_path / "splittui-experiments-tiny.json").resolve())
+        field.value = str(tmp_path / "splittui-experiments-tiny.csv")   # an existing file: refused in place
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, PromptScreen) and "exists" in str(app.screen.query_one("#error").render())
+        field.value = str(tmp_path / "splittui-experiments-tiny.json")
+        await pilot.press("enter")
         await pilot.pause()
         names = sorted(p.name for p in tmp_path.iterdir())
         assert names == ["splittui-experiments-tiny-2.csv", "splittui-experiments-tiny.csv",

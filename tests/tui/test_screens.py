@@ -317,12 +317,28 @@ def quick_profile(model, seq_lens, *, repeats=5, progress=None, should_stop=None
     return gpt2_like_doc(seq_lens=seq_lens)
 
 
+async def press_start(pilot) -> None:
+    """Tab to the Start button and press Enter (Enter in a field only moves on)."""
+    pilot.app.screen.query_one("#start", Button).focus()
+    await pilot.press("enter")
+
+
+async def test_enter_in_a_field_never_starts_a_run_and_the_estimate_shows(monkeypatch):
+    calls = fake_profiler(monkeypatch, quick_profile)
+    app = Host(lambda: ProfileScreen("gpt2-like"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter", "enter")          # seq field, then repeats field
+        await pilot.pause()
+        assert calls == {} and "estimate" in label_text(app.screen, "#status")
+        assert app.focused is app.screen.query_one("#start", Button)   # only now does Enter start
+
+
 async def test_profile_runs_with_progress_and_returns_the_profile(monkeypatch):
     calls = fake_profiler(monkeypatch, quick_profile)
     app = Host(lambda: ProfileScreen("bert-base"))
     async with app.run_test(size=(80, 24)) as pilot:
         await clear_and_type(pilot, "256, 64,64")
-        await pilot.press("enter")
+        await press_start(pilot)
         await wait_for(pilot, lambda: app.screen.query_one("#done").has_class("-visible"))
         bar = app.screen.query_one(ProgressBar)
         assert bar.total == 4 and bar.progress == 4
@@ -349,7 +365,7 @@ async def test_profile_cancel_stops_the_worker(monkeypatch):
     fake_profiler(monkeypatch, endless)
     app = Host(lambda: ProfileScreen("gpt2-like"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("enter")
+        await press_start(pilot)
         await wait_for(pilot, lambda: (app.screen.query_one(ProgressBar).progress or 0) > 0)
         assert not app.screen.query_one("#cancel", Button).disabled
         await pilot.press("escape")  # while running: cancels, stays on the screen
@@ -369,7 +385,7 @@ async def test_profile_without_torch_says_so(monkeypatch):
     fake_profiler(monkeypatch, no_torch)
     app = Host(lambda: ProfileScreen("gpt2-like"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("enter")
+        await press_start(pilot)
         await wait_for(pilot, lambda: TORCH_MISSING in label_text(app.screen, "#status"))
         assert app.screen.query_one("#status").has_class("-error")
         await clear_and_type(pilot, "abc")
@@ -383,7 +399,7 @@ async def test_profile_save_writes_a_loadable_profile(monkeypatch, tmp_path):
     fake_profiler(monkeypatch, quick_profile)
     app = Host(lambda: ProfileScreen("gpt2-like"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("enter")
+        await press_start(pilot)
         await wait_for(pilot, lambda: app.screen.query_one("#done").has_class("-visible"))
         await pilot.press("tab", "enter")  # "Save to file…"
         assert isinstance(app.screen, ExportScreen)

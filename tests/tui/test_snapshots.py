@@ -169,3 +169,78 @@ def test_qwen_generation_numbers_80x24(snap_compare):
     qwen = make_app(load_any("qwen2.5-7b"), scenario=Scenario(gen_tokens=256, deadline_ms=20_000),
                     show_timings=False)
     assert snap_compare(qwen, terminal_size=(80, 24), run_before=keys())
+
+
+# ---- issue 16: the bugs a new user found, and the goal-seek views ------------------------------------
+def _policy_file(profile, tmp_path, scenario: Scenario | None = None, solver: str = "exact") -> str:
+    import json
+
+    from splittui.policy import policy_document
+    from splittui.solvers import solve
+
+    sc = scenario or Scenario(seq_len=profile.default_seq)
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(policy_document(profile, sc, solve(profile, sc, solver))))
+    return str(path)
+
+
+def load_then(path: str, *presses: str):
+    """run_before: load the policy file with o, then press the keys."""
+    async def run(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("o")
+        await pilot.pause()
+        pilot.app.screen.query_one("#path").value = path
+        await pilot.press("enter")
+        await keys(*presses)(pilot)
+    return run
+
+
+def test_help_end_80x24(snap_compare, profile):
+    """Help scrolled to its end at 80x24: the last rows (legend) are on screen, inside the border."""
+    assert snap_compare(app(profile), terminal_size=(80, 24), run_before=keys("question_mark", "end"))
+
+
+def test_ansi_dark_160x50(snap_compare, profile):
+    """ANSI theme: the mini charts are still drawn and the focused knob is reversed."""
+    async def ansi(pilot) -> None:
+        pilot.app.theme = "ansi-dark"
+        await keys()(pilot)
+    assert snap_compare(app(profile), terminal_size=(160, 50), run_before=ansi)
+
+
+def test_loaded_policy_strip_120x40(snap_compare, profile, tmp_path):
+    """A loaded policy: its row label in full (file:exact); every block labelled, no ▼ on the header."""
+    assert snap_compare(app(profile), terminal_size=(120, 40), run_before=load_then(_policy_file(profile, tmp_path)))
+
+
+def test_loaded_policy_timeline_120x40(snap_compare, profile, tmp_path):
+    """Timeline after loading a policy: the transfer labels sit on their network bars."""
+    assert snap_compare(app(profile), terminal_size=(120, 40),
+                        run_before=load_then(_policy_file(profile, tmp_path), "5"))
+
+
+def test_short_loaded_infeasible_80x24(snap_compare, profile, tmp_path):
+    """80x24 with a loaded policy and the infeasible banner: the strip says what it cuts."""
+    assert snap_compare(app(profile), terminal_size=(80, 24),
+                        run_before=load_then(_policy_file(profile, tmp_path), "home"))
+
+
+def test_wide_200x60(snap_compare, profile):
+    """A wide terminal: the table's bars and the strip's rows use the width."""
+    assert snap_compare(app(profile), terminal_size=(200, 60), run_before=keys())
+
+
+def test_goal_dialog_120x40(snap_compare, profile):
+    """g, 50, Enter: the least deadline for server share <= 50 %, exact and dp."""
+    assert snap_compare(app(profile), terminal_size=(120, 40), run_before=keys("g", "5", "0", "enter"))
+
+
+def test_frontier_cursor_120x40(snap_compare, profile):
+    """f: the exact frontier drawn with the cursor, and the readout (deadline, share, policy)."""
+    assert snap_compare(app(profile), terminal_size=(120, 40), run_before=keys("f", "left"))
+
+
+def test_typed_value_refused_80x24(snap_compare, profile):
+    """Enter on the deadline knob, a bad value: refused in place with the reason."""
+    assert snap_compare(app(profile), terminal_size=(80, 24), run_before=keys("enter", "a", "b", "c", "enter"))

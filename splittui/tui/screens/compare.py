@@ -14,18 +14,17 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import DataTable, Footer, Label, Static
 
 from ...errors import SplittuiError
 from ...report.palette import CLIENT_STYLE, MIXED_STYLE, SERVER_STYLE
 from ...solvers import APP_SOLVERS
+from ..dialogs import ConfirmScreen, PromptScreen
 from ..slots import EXPORT_SOLVER, Slot, delete, differences, rename, result_key
-from .export import ConfirmScreen, dialog_css
 
-__all__ = ["CompareOutcome", "CompareScreen", "PromptScreen", "SlotStrips", "compress_policy"]
+__all__ = ["CompareOutcome", "CompareScreen", "SlotStrips", "compress_policy"]
 
 DIFF_STYLE = "bold #f0e442"   # a pure yellow, well apart from the server orange
 
@@ -178,34 +177,6 @@ class SlotStrips(Widget):
             return
         for glyph, style in compress_policy(policy, width):
             out.append(glyph, style=style)
-
-
-class PromptScreen(ModalScreen[str | None]):
-    """Ask for one line of text; Enter answers, Escape dismisses with None."""
-
-    DEFAULT_CSS = dialog_css("PromptScreen")
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, question: str, value: str = "") -> None:
-        super().__init__()
-        self._question, self._value = question, value
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(self._question, classes="title")
-            yield Input(value=self._value, id="answer")
-            yield Label("Enter OK · Esc cancel", classes="hint")
-
-    def on_mount(self) -> None:
-        self.query_one("#answer", Input).focus()
-
-    @on(Input.Submitted, "#answer")
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.dismiss(event.value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class CompareScreen(Screen[CompareOutcome]):

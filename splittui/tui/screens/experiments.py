@@ -182,19 +182,44 @@ class ExperimentsScreen(Screen):
         self.run_experiments()
 
     def action_export(self, kind: str) -> None:
+        """Ask where to write (a free name in `export_dir` to start with); never over an existing file."""
         if self.outcome is None:
             self.notify("Nothing to export yet: the experiments are still running.", severity="warning")
             return
         from ...report.writers import free_path
+        from ..dialogs import PromptScreen
 
-        path = free_path(self.export_dir, f"splittui-experiments-{self.profile.model}", kind)
+        path = free_path(self.export_dir, f"splittui-experiments-{self.profile.model}", kind).resolve()
+        prompt = PromptScreen(f"Write the experiments as {kind.upper()} to", str(path), check=_new_file,
+                              hint="Enter writes · Esc cancels · an existing file is never replaced")
+        # pushed once this key is handled: with nothing focused here, the key would land in the new field
+        self.call_after_refresh(self.app.push_screen, prompt,
+                                lambda chosen: None if chosen is None else self._export_to(chosen, kind))
+
+    def _export_to(self, path: Path, kind: str) -> None:
+        if self.outcome is None:   # the export key is only offered once the run has finished
+            return
         try:
             _write(path, kind, self.outcome)
         except Exception as exc:  # a failed export is a message, never a crash
             self.notify(f"Export failed: {exc}", severity="error")
             return
         offer_download(self.app, path)   # served to a browser: also hand the file to the user
-        self.notify(f"Wrote {path}", title="Exported")
+        self.notify(f"Wrote {path.resolve()}", title="Exported")
+
+
+def _new_file(text: str) -> Path:
+    """The typed path, if a new file can go there (ValueError says why not)."""
+    if not text.strip():
+        raise ValueError("type a file path")
+    path = Path(text.strip()).expanduser()
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory: add a file name")
+    if path.exists():
+        raise ValueError(f"{path} exists: choose another name")
+    if not path.parent.is_dir():
+        raise ValueError(f"no folder {path.parent}")
+    return path
 
 
 def _write(path: Path, kind: str, out: _Outcome) -> None:

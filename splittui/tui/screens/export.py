@@ -1,4 +1,4 @@
-"""The export dialog (policy documents to a JSON file the user confirms) and a yes/no confirm dialog.
+"""The export dialog: policy documents to a JSON file the user confirms (dialogs live in `tui/dialogs.py`).
 
 Nothing is ever overwritten silently: an existing file needs an explicit "y" in `ConfirmScreen`.
 """
@@ -18,54 +18,9 @@ from textual.widgets import Input, Label
 from ...errors import SplittuiError
 from ...profiles import write_json_atomic
 from ..delivery import offer_download
+from ..dialogs import ConfirmScreen, dialog_css, one_line
 
 __all__ = ["ExportScreen", "ConfirmScreen", "one_line"]
-
-_DIALOG_CSS = """
-{name} {{ align: center middle; }}
-{name} > Vertical {{
-    width: 76; max-width: 100%; height: auto; padding: 0 1;
-    border: thick $primary; background: $panel;
-}}
-{name} .title {{ text-style: bold; width: 100%; }}
-{name} .error {{ color: $error; height: 1; width: 100%; text-wrap: nowrap; text-overflow: ellipsis; }}
-{name} .hint {{ color: $text-muted; width: 100%; }}
-"""
-
-
-def dialog_css(name: str) -> str:
-    """The shared look of splittui's small centred dialogs, scoped to one screen class."""
-    return _DIALOG_CSS.format(name=name)
-
-
-def one_line(exc: BaseException) -> str:
-    """An error as a single line for an inline message."""
-    text = str(exc) or type(exc).__name__
-    return " ".join(text.split())
-
-
-class ConfirmScreen(ModalScreen[bool]):
-    """Ask a yes/no question; y confirms, n or Escape declines."""
-
-    DEFAULT_CSS = dialog_css("ConfirmScreen")
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n", "answer(False)", "No"),
-        Binding("escape", "answer(False)", "No", show=False),
-    ]
-
-    def __init__(self, question: str) -> None:
-        super().__init__()
-        self._question = question
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(self._question, classes="title", id="question")
-            yield Label("y yes · n no", classes="hint")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
-
 
 class ExportScreen(ModalScreen[Path | None]):
     """Write `docs` to a path the user confirms: one document as an object, several as a list.

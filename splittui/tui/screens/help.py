@@ -11,9 +11,14 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-__all__ = ["HelpScreen", "keys_table", "SCREEN_KEYS"]
+__all__ = ["HelpScreen", "keys_table", "SCREEN_KEYS", "LEGEND"]
 
 SCREEN_KEYS = [   # the keys of the other screens, listed after the main view's own bindings
+    ("", "Goal (g) and frontier cursor (f)"),
+    ("g, type 50, enter", "least deadline for server share ≤ 50 %: exact (the optimum) and dp (the paper's DP "
+     "at T); enter on an answer sets the deadline knob"),
+    ("f, ←/→, enter", "cursor on the exact frontier (Frontier tab): deadline, share, policy; enter sets the deadline"),
+    ("enter or = on a knob", "type a value (2201.7, 2.5 s, 50M, 1G, a model name); bad input is refused with why"),
     ("", "Comparison view (c)"),
     ("←/→", "select a saved slot (column)"),
     ("r", "recall the selected slot into the main view"),
@@ -26,6 +31,17 @@ SCREEN_KEYS = [   # the keys of the other screens, listed after the main view's 
     ("", "Experiments (x)"),
     ("r · c · j", "rerun · export CSV · export JSON"),
     ("esc", "close (cancels a running sweep)"),
+]
+
+LEGEND = [   # what the table, the strip and the frontier chart show
+    ("", "What the numbers and marks mean"),
+    ("vs greedy", "the paper's metric: how much more of the model stays on the client than greedy keeps, "
+     "(client share − greedy's) / greedy's; ×N when greedy keeps almost nothing (N times greedy's share)"),
+    ("hops", "client↔server transfers in the placement (each crossing sends activations over the link)"),
+    ("side SSCC…", "the layer under the strip cursor: its side in each row, top to bottom (C client, S server, "
+     "· no placement)"),
+    ("▼", "the strip's layer cursor (←/→ on the strip); the layer is named below the strip"),
+    ("exact / dp", "exact is the optimum; dp is the paper's DP at time unit T (deadlines rounded to whole T)"),
 ]
 
 
@@ -48,11 +64,11 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > Vertical {
-        width: 96; max-width: 100%; height: auto; max-height: 100%;
+        width: 96; max-width: 100%; height: 100%;
         border: thick $primary; background: $panel; padding: 0 1;
     }
     HelpScreen .title { text-style: bold; width: 100%; }
-    HelpScreen VerticalScroll { height: auto; max-height: 1fr; }
+    HelpScreen VerticalScroll { height: 1fr; }   /* inside the border, so the last rows scroll into view */
     HelpScreen #keys { height: auto; }
     HelpScreen .hint { color: $text-muted; width: 100%; }
     """

@@ -11,7 +11,7 @@ from textual.widgets import Input, Label
 
 from ...errors import SplittuiError
 from ...policy import load_policy
-from .export import dialog_css, one_line
+from ..dialogs import dialog_css, one_line
 
 __all__ = ["LoadPolicyScreen"]
 

@@ -22,10 +22,12 @@ from textual.worker import get_current_worker
 from ...errors import SplittuiError
 from ...model import Profile
 from ...profiles import profile_from_doc
-from .export import ExportScreen, one_line
+from ..dialogs import one_line
+from .export import ExportScreen
 
-__all__ = ["ProfileScreen", "ZOO_MODELS", "parse_seq_lens", "parse_repeats"]
+__all__ = ["ProfileScreen", "ZOO_MODELS", "parse_seq_lens", "parse_repeats", "estimate_text"]
 
+PASS_BUDGET_S = 60.0   # profiler.run.PASS_BUDGET_S, restated: that module imports torch
 ZOO_MODELS = ("gpt2-like", "bert-base", "transformer", "cmt-s")
 TORCH_MISSING = "live profiling needs torch, which is not installed here (pip install torch==2.13.0)"
 
@@ -50,6 +52,13 @@ def parse_repeats(text: str) -> int:
     if not 1 <= value <= 1000:
         raise SplittuiError(f"repeats must be between 1 and 1000, got {value}")
     return value
+
+
+def estimate_text(n_lengths: int) -> str:
+    """The run's time bound, as an estimate: a warm-up pass and at most PASS_BUDGET_S of timed passes
+    per length (the profiler's own budget; the biggest lengths get one pass)."""
+    minutes = n_lengths * (PASS_BUDGET_S + 15) / 60
+    return f"estimate: up to about {minutes:.0f} min for {n_lengths} length{'s' if n_lengths != 1 else ''}"
 
 
 def _import_problem(exc: ImportError) -> str:
@@ -121,7 +130,8 @@ class ProfileScreen(Screen[Profile | None]):
                 yield Button("Start", id="start", variant="primary")
                 yield Button("Cancel", id="cancel", disabled=True)
             yield ProgressBar(id="bar", show_eta=False)
-            yield Label("Enter or Start profiles · Esc cancels a run, or goes back", id="status")
+            yield Label(f"{estimate_text(2)} · Start (Tab to it, Enter) profiles · Esc cancels a run, or goes back",
+                        id="status")
             with Vertical(id="done"):
                 with Horizontal(id="done-buttons"):
                     yield Button("Use profile", id="use", variant="success")
@@ -136,6 +146,25 @@ class ProfileScreen(Screen[Profile | None]):
 
     # ---- starting and stopping ------------------------------------------------------------------
     @on(Input.Submitted)
+    def _field_done(self, event: Input.Submitted) -> None:
+        """Enter in a field moves on (a run takes minutes: only the Start button starts it)."""
+        event.stop()
+        self.focus_next()
+        self._show_estimate()
+
+    @on(Input.Changed)
+    def _field_changed(self, event: Input.Changed) -> None:
+        if not self._busy:
+            self._show_estimate()
+
+    def _show_estimate(self) -> None:
+        try:
+            seq_lens = parse_seq_lens(self.query_one("#seq", Input).value)
+        except SplittuiError as exc:
+            self._status(str(exc), error=True)
+            return
+        self._status(f"{estimate_text(len(seq_lens))} · Start (Tab to it, Enter) profiles · Esc goes back")
+
     @on(Button.Pressed, "#start")
     def _start(self, event: Message) -> None:
         event.stop()

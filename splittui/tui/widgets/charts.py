@@ -34,6 +34,9 @@ from .strip import blocks
 
 __all__ = ["Chart", "CHARTS", "Caption", "View"]
 
+PAPER_DP = "#cc79a7"   # dp on the frontier chart: apart from exact, the optimum, drawn in the foreground
+CURSOR = "#f0e442"   # the frontier cursor: a yellow apart from every solver and the deadline
+
 
 @dataclass(frozen=True, slots=True)
 class View:
@@ -44,6 +47,8 @@ class View:
     bg: str = "#1e1e1e"   # the plot's canvas (the theme's surface), behind text labels
     width: int = 60
     height: int = 15
+    exact: tuple[tuple[float, float], ...] = ()   # the exact frontier's (deadline, share) points, if computed
+    cursor: float | None = None                    # the frontier cursor's deadline
 
 
 def _x_ticks(plt, ticks: list[float], fmt, mark: float | None, near: float) -> None:
@@ -101,8 +106,9 @@ def _frontier(plt, st: AppState, view: View) -> None:
     for name, xs, ys in series:
         ok = np.isfinite(ys)
         if ok.any():
-            plt.plot(xs[ok].tolist(), (100 * ys[ok]).tolist(), color=rgb(solver_colour(name, view.fg)),
-                     marker="braille")
+            colour = PAPER_DP if name == "dp" else solver_colour(name, view.fg)
+            plt.plot(xs[ok].tolist(), (100 * ys[ok]).tolist(), color=rgb(colour), marker="braille")
+    _exact_steps(plt, view, float(x[-1]) if len(x) else st.scenario.deadline_ms)
     d, hi = st.scenario.deadline_ms, float(x[-1]) if len(x) else st.scenario.deadline_ms * 1.5
     plt.vline(d, rgb(DEADLINE))
     plt.xlim(0, hi)
@@ -111,18 +117,32 @@ def _frontier(plt, st: AppState, view: View) -> None:
     plt.xlabel("deadline (ms)")
 
 
+def _exact_steps(plt, view: View, hi: float) -> None:
+    """The exact frontier as a staircase (its share holds from each Pareto point to the next) and the cursor."""
+    pts = [(d, s) for d, s in view.exact if d <= hi]
+    if pts:
+        xs = [v for (d, _), (d2, _) in zip(pts, [*pts[1:], (hi, 0)], strict=False) for v in (d, d2)]
+        ys = [100 * s for _, s in pts for _ in (0, 1)]
+        plt.plot(xs, ys, color=rgb(solver_colour("exact", view.fg)), marker="braille")
+    if view.cursor is not None and view.cursor <= hi:
+        plt.vline(view.cursor, rgb(CURSOR))
+
+
 def _frontier_caption(st: AppState, view: View) -> Caption:
     f, exact = st.frontier, st.exact
     assert f is not None and exact is not None   # a state without an error has both
     if not np.isfinite(f.server_share).any():
         return Caption(f"No placement meets any deadline up to {f.deadline_ms[-1]:,.0f} ms (least latency "
                        f"{exact.min_latency_ms:,.1f} ms)", style="bold red")
-    return Caption(f"Server share vs deadline (optimal = DP, one pass at T = {st.frontier_unit_ms:g} ms):",
+    exact_key = (((solver_colour("exact", view.fg), "━━", "exact = the optimum"),) if view.exact else ())
+    cursor = ((CURSOR, "┃", "cursor"),) if view.cursor is not None else ()
+    return Caption(f"Server share vs deadline (dp = the paper's DP at T = {st.frontier_unit_ms:g} ms"
+                   f"{'' if view.exact else '; f: exact optimum + cursor'}):",
                    "Share vs deadline:",
-                   ((solver_colour("dp", view.fg), "━━", "DP"),
+                   (*exact_key, (PAPER_DP, "━━", "dp (paper)"),
                     (solver_colour("greedy", view.fg), "━━", "greedy"),
                     (solver_colour("no-split", view.fg), "━━", "no-split"),
-                    (DEADLINE, "┃", f"deadline {_num(st.scenario.deadline_ms)} ms")))
+                    *cursor, (DEADLINE, "┃", f"deadline {_num(st.scenario.deadline_ms)} ms")))
 
 
 # ---- FLOPs per layer -------------------------------------------------------------------------------
@@ -218,8 +238,9 @@ def _timeline(plt, st: AppState, view: View) -> None:
             for dy in thick:
                 plt.plot([t0, max(t1, t0 + hi * 1e-4)], [y + dy, y + dy], color=rgb(colour), marker="█")
             if row in ("up", "down") and (t1 - t0) * view.width >= 7 * hi:   # room for "↑12 ms"
-                plt.text(f"{'↑' if row == 'up' else '↓'}{t1 - t0:,.0f} ms", x=(t0 + t1) / 2, y=2.45,
-                         color=rgb(NETWORK), background=rgb(view.bg), alignment="center")
+                # on the bar itself: above it the label fell into the server lane on short plots
+                plt.text(f"{'↑' if row == 'up' else '↓'}{t1 - t0:,.0f} ms", x=(t0 + t1) / 2, y=2,
+                         color=rgb("#ffffff"), background=rgb(NETWORK), alignment="center")
     mark = d if split is None else split
     if split is None:
         plt.vline(d, rgb(DEADLINE))
@@ -252,6 +273,16 @@ def _timeline_caption(st: AppState, view: View) -> Caption:
 
 CHARTS = {"frontier": (_frontier, _frontier_caption), "flops": (_flops, _flops_caption),
           "bandwidth": (_sweep, _sweep_caption), "timeline": (_timeline, _timeline_caption)}
+
+
+def _plain_hex(value: str, fallback: str) -> str:
+    """A theme colour as #rrggbb; ANSI themes name terminal colours ("ansi_default"), which neither
+    rich styles nor plotext can draw, so those get `fallback`."""
+    try:
+        colour = Color.parse(value)
+    except Exception:   # a missing or odd theme variable
+        return fallback
+    return fallback if colour.ansi is not None else colour.hex
 
 
 class ChartPlot(PlotextPlot):
@@ -292,6 +323,8 @@ class Chart(Vertical):
         self.selected = "dp"
         self.dirty = False
         self._caption_lines = 0
+        self.exact: tuple[tuple[float, float], ...] = ()   # frontier chart: set by the app's frontier worker
+        self.cursor: float | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(classes="chart-caption")
@@ -304,15 +337,20 @@ class Chart(Vertical):
         self._redraw()   # the caption's fit and the plot's ticks depend on the size
 
     def view(self, width: int = 60, height: int = 15) -> View:
-        theme = self.app.theme_variables
-        fg = Color.parse(theme.get("foreground", "#e0e0e0")).hex
-        bg = Color.parse(theme.get("surface", "#1e1e1e")).hex
-        return View(selected=self.selected, fg=fg, bg=bg, width=width, height=height)
+        theme, dark = self.app.theme_variables, self.app.current_theme.dark
+        fg = _plain_hex(theme.get("foreground", ""), "#e0e0e0" if dark else "#1e1e1e")
+        bg = _plain_hex(theme.get("surface", ""), "#1e1e1e" if dark else "#f0f0f0")
+        return View(selected=self.selected, fg=fg, bg=bg, width=width, height=height, exact=self.exact,
+                    cursor=self.cursor)
 
     def show_state(self, state: AppState, selected: str = "dp") -> None:
         """Take a new state; the plot is rebuilt after the frame that shows the new numbers and
         strip, so a key press reaches the screen without waiting for plotext (~10-40 ms)."""
         self.state, self.selected = state, selected
+        self._redraw()
+
+    def redraw(self) -> None:
+        """Redraw after the app changed `exact` or `cursor`."""
         self._redraw()
 
     def _redraw(self) -> None:

@@ -12,11 +12,13 @@ import math
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Grid
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
 
 from ...model import OBJECTIVES, SIDES, Profile, Scenario
 from ..messages import ModelChosen, ScenarioChanged
 from ..profile_choice import ProfileChoice, device_choices, dtype_choices, switch_model
+from .model_picker import ModelPicker
 from .slider import Choice, Slider, linear_values, log_values
 
 __all__ = ["Controls", "fmt_ms", "fmt_mbps", "seq_values", "GEN_TOKENS", "LIMITS"]
@@ -38,11 +40,23 @@ def fmt_limit(v: float) -> str:
 def fmt_ms(v: float) -> str:
     if v >= 10_000:
         return f"{v / 1000:g} s"
-    return f"{v:.3g} ms" if v < 1 else f"{v:g} ms"
+    return f"{v:.3g} ms" if v < 1 else f"{v:.7g} ms"   # a typed 2201.724 ms shows in full
 
 
 def fmt_mbps(v: float) -> str:
     return f"{v / 1000:g} Gbit/s" if v >= 1000 else f"{v:g} Mbit/s"
+
+
+def typed_text(kind: str, value) -> str:
+    """A knob's value as the text its typed-value dialog starts with (plain ms / Mbit/s)."""
+    return f"{value:.10g}" if kind in ("time", "bandwidth") else str(value)
+
+
+def spec_hint(spec) -> str:
+    if spec.kind == "choice":
+        return f"one of {', '.join(spec.options)} · Enter OK · Esc cancel"
+    unit = {"time": "ms (or 2.5 s)", "bandwidth": "Mbit/s (or 1G)", "count": ""}[spec.kind]
+    return f"{spec.lo:g}–{spec.hi:g} {unit} · Enter OK · Esc cancel"
 
 
 def seq_values(profile: Profile) -> list[int]:
@@ -54,7 +68,9 @@ def seq_values(profile: Profile) -> list[int]:
 
 
 class Controls(Grid):
-    """Ten knobs in a grid; `scenario` is always the one they show."""
+    """Ten knobs in a grid; `scenario` is always the one they show. Enter or = on a knob types a value."""
+
+    BINDINGS = [Binding("enter,equals_sign", "type_value", "Type a value", show=False)]
 
     def __init__(self, profile: Profile, scenario: Scenario, models: list[str], choice: ProfileChoice, *,
                  id: str | None = None):
@@ -65,24 +81,29 @@ class Controls(Grid):
         self._initial = (profile, models)
 
     def compose(self) -> ComposeResult:
+        # two columns, each its own container, so focus (Tab, ↓) runs down one column, then the next
         profile, models = self._initial
         sc, ch = self.scenario, self.choice
-        yield Slider(DEADLINES, sc.deadline_ms, label="deadline", fmt=fmt_ms, id="deadline")
-        yield Slider(UNITS, sc.unit_ms, label="time T", fmt=fmt_ms, id="unit", big_step=3)
-        yield Slider(BANDWIDTHS, sc.up_mbps, label="upload", fmt=fmt_mbps, id="up")
-        yield Choice(models, profile.origin or profile.model, label="model", id="model")
-        yield Slider(BANDWIDTHS, sc.down_mbps, label=self._down_label(), fmt=fmt_mbps, id="down")
-        yield Choice(SIDES, sc.start, label="start", id="start")
-        yield Slider(DELAYS, sc.delay_ms, label="delay", fmt=fmt_ms, id="delay", big_step=10)
-        yield Choice(SIDES, sc.end, label="end", id="end")
-        yield Slider(seq_values(profile), sc.seq_len, label="seq len", fmt=str, id="seq")
-        yield Choice(self._objectives(profile), sc.objective, label="objective", id="objective")
-        yield Slider(GEN_TOKENS, sc.gen_tokens, label="output", fmt=lambda v: f"{v} tokens", id="gen")
-        yield Choice(device_choices("client", measured=not ch.is_config), ch.client, label="client", id="client")
-        yield Slider(LIMITS, sc.ttft_ms or 0.0, label="TTFT ≤", fmt=fmt_limit, id="ttft")
-        yield Choice(device_choices("server", measured=not ch.is_config), ch.server, label="server", id="server")
-        yield Slider(LIMITS, sc.tpot_ms or 0.0, label="TPOT ≤", fmt=fmt_limit, id="tpot")
-        yield Choice(dtype_choices(ch), ch.dtype, label="dtype", id="dtype")
+        with Vertical(classes="knob-column"):
+            yield Slider(DEADLINES, sc.deadline_ms, label="deadline", fmt=fmt_ms, id="deadline")
+            yield Slider(BANDWIDTHS, sc.up_mbps, label="upload", fmt=fmt_mbps, id="up")
+            yield Slider(BANDWIDTHS, sc.down_mbps, label=self._down_label(), fmt=fmt_mbps, id="down")
+            yield Slider(DELAYS, sc.delay_ms, label="delay", fmt=fmt_ms, id="delay", big_step=10)
+            yield Slider(seq_values(profile), sc.seq_len, label="seq len", fmt=str, id="seq")
+            yield Slider(GEN_TOKENS, sc.gen_tokens, label="output", fmt=lambda v: f"{v} tokens", id="gen")
+            yield Slider(LIMITS, sc.ttft_ms or 0.0, label="TTFT ≤", fmt=fmt_limit, id="ttft")
+            yield Slider(LIMITS, sc.tpot_ms or 0.0, label="TPOT ≤", fmt=fmt_limit, id="tpot")
+        with Vertical(classes="knob-column"):
+            yield Slider(UNITS, sc.unit_ms, label="time T", fmt=fmt_ms, id="unit", big_step=3)
+            yield ModelPicker(models, profile.origin or profile.model, label="model", id="model")
+            yield Choice(SIDES, sc.start, label="start", id="start")
+            yield Choice(SIDES, sc.end, label="end", id="end")
+            yield Choice(self._objectives(profile), sc.objective, label="objective", id="objective")
+            yield Choice(device_choices("client", measured=not ch.is_config), ch.client, label="client",
+                         id="client")
+            yield Choice(device_choices("server", measured=not ch.is_config), ch.server, label="server",
+                         id="server")
+            yield Choice(dtype_choices(ch), ch.dtype, label="dtype", id="dtype")
 
     def on_mount(self) -> None:
         self._show_applicable(self._initial[0])
@@ -158,6 +179,19 @@ class Controls(Grid):
         if moved == "model":
             return switch_model(self.choice, k("model").value)
         return ProfileChoice(self.choice.model, k("client").value, k("server").value, k("dtype").value)
+
+    def action_type_value(self) -> None:
+        """Ask for a typed value for the focused knob; refused input stays in the dialog with its reason."""
+        from ..dialogs import PromptScreen
+        from ..knob_values import parse_knob, spec_for
+
+        knob = self.app.focused
+        if not isinstance(knob, Slider) or knob.id is None:
+            return
+        spec = spec_for(knob.id, knob.label, knob.values)
+        self.app.push_screen(PromptScreen(f"Type a value for {knob.label}", typed_text(spec.kind, knob.value),
+                                          check=lambda text: parse_knob(spec, text), hint=spec_hint(spec)),
+                             lambda value: None if value is None else knob.set_value(value))
 
     def _read(self, sc: Scenario) -> Scenario:
         k = self._knob

@@ -11,6 +11,7 @@ from textual.widget import Widget
 
 from ...model import Result
 from ...policy import improvement_over_greedy
+from ...report.formats import gain as fmt_gain
 from ...report.palette import CLIENT, NETWORK, SERVER
 from ..state import APP_SOLVERS, AppState
 
@@ -82,7 +83,7 @@ class NumbersPanel(Widget):
         output tokens, the latency column is the whole request's and TTFT and TPOT columns join it."""
         gen = st.scenario.gen_tokens > 0
         wide = self.size.width >= 100
-        bar_w = (24 if wide else 10) if not gen else (16 if wide else 3)
+        bar_w = (max(24, min(90, self.size.width - 90)) if wide else 10) if not gen else (16 if wide else 3)
         cols = [("solver", 12), ("server share", bar_w + 8),
                 ("request / deadline" if gen else "latency / deadline", 20)]
         if gen:
@@ -115,7 +116,7 @@ class NumbersPanel(Widget):
         gain = improvement_over_greedy(r, greedy) if greedy is not None else None
         share = share_bar(r.server_share, bar_w).append(f" {100 * r.server_share:5.1f} %")
         return [self._solver_label(name), share, f"{_ms(r.latency_ms)} / {_deadline(deadline)} ms", *times,
-                str(r.switches), "-" if gain is None else f"{100 * gain:+.1f} %", timing]
+                str(r.switches), fmt_gain(gain), timing]
 
     def _solver_label(self, name: str) -> Text:
         return Text().append(name[:12], "bold reverse" if name == self.selected else "bold")

@@ -115,7 +115,13 @@ class Slider(Widget, can_focus=True):
         self.refresh()
 
     def set_value(self, value: Any) -> None:
-        self.index = self._index_of(value)
+        before = self.value
+        index = self._index_of(value)
+        if index == self.index and self.values[index] != before:
+            # an off-grid value inserted just before the current one keeps the index: still a change
+            self.refresh()
+            self.post_message(self.Changed(self, self.value))
+        self.index = index
 
     def validate_index(self, index: int) -> int:
         return max(0, min(len(self.values) - 1, index))

@@ -135,7 +135,9 @@ class PlacementStrip(Widget, can_focus=True):
 
     # geometry
     def _label_width(self) -> int:
-        return 9
+        """Room for the longest row label (a loaded policy's "file:exact"), at least 9 columns."""
+        names = [_SHORT.get(name, name) for name, _ in self.state.rows()] if self.state else []
+        return max(9, min(16, 1 + max(map(len, names), default=0)))
 
     def _layout(self, width: int | None = None, height: int | None = None) -> Layout:
         """Wrapped rows if they fit in `height` (default: the widget's size), else compressed cells."""
@@ -147,10 +149,11 @@ class PlacementStrip(Widget, can_focus=True):
         rows = len(st.rows()) + 1
         starts = [i for i, _ in blocks([layer.name for layer in st.profile.layers])]
         segs = pack_segments(starts, n, avail)
-        for width in range(math.ceil(n / len(segs)), avail):   # balance the rows' lengths
+        for width in range(math.ceil(n / len(segs)), avail):   # balance the rows' lengths ...
             balanced = pack_segments(starts, n, width)
             if len(balanced) <= len(segs):
-                segs = balanced
+                # ... unless that leaves a third of a wide strip empty: then fill each row
+                segs = balanced if 3 * max(b - a for a, b in balanced) >= 2 * avail else segs
                 break
         if len(segs) == 1 or len(segs) * rows + 2 <= height:
             return Layout(1, tuple(segs))
@@ -181,34 +184,42 @@ class PlacementStrip(Widget, can_focus=True):
         lay = self._layout()
         out = Text(no_wrap=True, overflow="crop")
         rows = self.state.rows()
+        fit = max(1, self.size.height - 2) if len(lay.segments) == 1 else len(rows)
+        shown, hidden = (rows, 0) if len(rows) <= fit else (rows[: fit - 1], len(rows) - fit + 1)
         for first, last in lay.segments:
             out.append_text(self._label_row(first, last, lay.per_cell))
-            for name, res in rows:
+            for name, res in shown:
                 out.append("\n")
                 out.append_text(self._policy_row(name, res, first, last, lay.per_cell))
             out.append("\n")
-        used = len(lay.segments) * (len(rows) + 1)
+        if hidden:   # a short terminal: say what is cut rather than cut it silently
+            more = ", ".join(name for name, _ in rows[len(shown):])
+            out.append(f"… {hidden} more row{'s' if hidden > 1 else ''} ({more}): make the terminal taller\n",
+                       "yellow")
+        used = len(lay.segments) * (len(shown) + 1) + bool(hidden)
         out.append_text(self._detail(lay, 2 if self.size.height - used >= 2 else 1))
         return out
 
     def _label_row(self, first: int, last: int, per: int) -> Text:
+        """Block names over their cells: each label stays within its own block (cut to fit), so a
+        one-layer block (embed) never hides the next block's name."""
         lw = self._label_width()
         cells = [" "] * ((last - first + per - 1) // per)
-        names = [layer.name for layer in self._drawn.profile.layers]
-        free = 0
-        for start, label in blocks(names):
+        starts = blocks([layer.name for layer in self._drawn.profile.layers])
+        for k, (start, label) in enumerate(starts):
+            end = min(last, starts[k + 1][0] if k + 1 < len(starts) else last)
+            if not first <= start < last:
+                continue
             col = (start - first) // per
-            if first <= start < last and col >= free:
-                for j, ch in enumerate(("┊" + label)[: len(cells) - col]):
-                    cells[col + j] = ch
-                free = col + len(label) + 2
+            span = max(1, (end - first) // per - col if end < last else len(cells) - col)   # up to the next label
+            mark = ("┊" + label) if span > len(label) else "┊"   # a whole name or none: never a wrong one
+            for j, ch in enumerate(mark[: min(span, len(cells) - col)]):
+                cells[col + j] = ch
         text = Text("layer".ljust(lw), style="dim")
         text.append("".join(cells), style="dim")
         cur = (self.cursor - first) // per
-        if first <= self.cursor < last:
+        if first <= self.cursor < last:   # the header only highlights: ▼ marks the cursor in the rows below
             text.stylize(Style(reverse=True, bold=True), lw + cur, lw + cur + 1)
-            if cells[cur] == " ":
-                text = text[: lw + cur] + Text("▼", style="bold") + text[lw + cur + 1:]
         return text
 
     def _policy_row(self, name: str, res, first: int, last: int, per: int) -> Text:
@@ -261,7 +272,7 @@ class PlacementStrip(Widget, can_focus=True):
         text.append(f"{i + 1}/{st.profile.n_layers} ", "dim").append(layer.name, "bold")
         text.append(f" ({layer.kind}) · {fmt_flops(val['flops'])} · in {fmt_bytes(val['in_bytes'])} · ")
         times = f"client {val['client_ms']:.3g} ms · server {val['server_ms']:.3g} ms"
-        text.append("side ")
+        text.append("side ", "dim")
         for _, res in st.rows():
             on_client = res.policy is not None and res.policy[i]
             text.append("·" if res.policy is None else "C" if on_client else "S",
@@ -270,7 +281,7 @@ class PlacementStrip(Widget, can_focus=True):
         if lines < 2:
             return text
         text.append(" ", Style(bgcolor=CLIENT)).append("client ").append(" ", Style(bgcolor=SERVER))
-        text.append("server ↑up ↓down")
+        text.append("server ↑up ↓down ▼cursor · side: each row's side here (C/S) · ? explains")
         if lay.per_cell > 1:
             text.append(" ").append("▚", Style(color=CLIENT, bgcolor=SERVER)).append(f"mixed·{lay.per_cell}/cell")
         return text

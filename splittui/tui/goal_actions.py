@@ -1,0 +1,121 @@
+"""The app's goal-seek actions, kept out of app.py: the goal dialog (g) and the cursor on the exact
+frontier (f, on the Frontier tab), both applying a deadline to the deadline knob.
+
+`GoalActions` is a mixin for `SplitApp`; it uses the app's `profile`, `scenario`, `state` and queries
+its widgets. The exact frontier is computed in a thread worker (`exact_frontier`, one exact solve per
+Pareto point) and cached per scenario-without-deadline, so the UI thread only draws.
+"""
+
+from __future__ import annotations
+
+from textual import work
+from textual.message import Message
+
+from ..model import Profile, Scenario
+from .mixin_base import AppMixin
+from .widgets.charts import Chart
+from .widgets.controls import Controls
+from .widgets.frontier_cursor import CursorPoint, FrontierCursor
+from .widgets.slider import Slider
+
+__all__ = ["GoalActions", "FrontierFound", "frontier_points"]
+
+
+class FrontierFound(Message):
+    """The frontier worker's answer for one (profile, scenario-without-deadline) key."""
+
+    def __init__(self, key: tuple, points: tuple[CursorPoint, ...], error: str = "") -> None:
+        super().__init__()
+        self.key, self.points, self.error = key, points, error
+
+
+def frontier_key(profile: Profile, sc: Scenario) -> tuple:
+    return (id(profile), sc.replace(deadline_ms=1.0))
+
+
+def frontier_points(profile: Profile, sc: Scenario) -> tuple[CursorPoint, ...]:
+    """Every Pareto-optimal policy of the scenario (its deadline ignored), fastest first."""
+    from ..generation import request_costs
+    from ..solvers.goal import exact_frontier
+
+    points = exact_frontier(request_costs(profile, sc), sc)
+    return tuple(CursorPoint(p.deadline_ms, float(p.result.server_share or 0.0), tuple(p.result.policy or ()),
+                             int(p.result.switches or 0)) for p in points)   # frontier points are feasible
+
+
+class GoalActions(AppMixin):
+    """Goal (g) and frontier-cursor (f) actions; bound in `SplitApp.BINDINGS`."""
+
+    goal_share: float | None = None
+    _frontier_key: tuple | None = None
+    _frontier_points: tuple[CursorPoint, ...] | None = None
+
+    def action_goal(self) -> None:
+        from .screens.goal import GoalScreen
+
+        def done(deadline_ms: float | None) -> None:
+            self.goal_share = screen.share
+            if deadline_ms is not None:
+                self.apply_deadline(deadline_ms)
+
+        screen = GoalScreen(self.profile, self.query_one("#controls", Controls).scenario, self.goal_share)
+        self.push_screen(screen, done)
+
+    def apply_deadline(self, deadline_ms: float) -> None:
+        """Set the deadline knob (which re-solves) and say so."""
+        self.query_one("#deadline", Slider).set_value(deadline_ms)
+        self.notify(f"deadline set to {deadline_ms:,.3f} ms", timeout=3)
+
+    def action_frontier_cursor(self) -> None:
+        self.action_show_tab("frontier")
+        self.set_focus(None)
+        self.call_after_refresh(self.query_one(FrontierCursor).focus)
+        self.refresh_frontier()
+
+    def refresh_frontier(self) -> None:
+        """Recompute the exact frontier in the worker unless the cached one answers this scenario."""
+        sc = self.query_one("#controls", Controls).scenario
+        key = frontier_key(self.profile, sc)
+        cursor = self.query_one(FrontierCursor)
+        if key == self._frontier_key and self._frontier_points is not None:
+            if not cursor.points:
+                cursor.show(self._frontier_points, sc.deadline_ms)
+            return
+        self._frontier_key, self._frontier_points = key, None
+        self._chart_exact(())
+        cursor.waiting("computing the exact frontier (one exact solve per Pareto-optimal policy)…")
+        self._find_frontier(self.profile, sc, key)
+
+    @work(thread=True, exclusive=True, group="frontier")
+    def _find_frontier(self, profile: Profile, sc: Scenario, key: tuple) -> None:
+        from ..errors import SplittuiError
+
+        try:
+            self.post_message(FrontierFound(key, frontier_points(profile, sc)))
+        except SplittuiError as exc:
+            self.post_message(FrontierFound(key, (), str(exc)))
+
+    # handlers by name: a mixin's @on handlers are not collected (only the App subclass's own are)
+    def on_frontier_found(self, event: FrontierFound) -> None:
+        if event.key != self._frontier_key:
+            return
+        self._frontier_points = event.points
+        cursor = self.query_one(FrontierCursor)
+        if event.error:
+            cursor.waiting(event.error)
+            return
+        cursor.show(event.points, self.query_one("#controls", Controls).scenario.deadline_ms)
+        self._chart_exact(event.points)
+
+    def _chart_exact(self, points: tuple[CursorPoint, ...]) -> None:
+        for chart in self.query("#chart-frontier, #mini-frontier").results(Chart):
+            chart.exact = tuple((p.deadline_ms, p.share) for p in points)
+            chart.redraw()
+
+    def on_frontier_cursor_moved(self, event: FrontierCursor.Moved) -> None:
+        chart = self.query_one("#chart-frontier", Chart)
+        chart.cursor = event.deadline_ms
+        chart.redraw()
+
+    def on_frontier_cursor_applied(self, event: FrontierCursor.Applied) -> None:
+        self.apply_deadline(event.deadline_ms)
