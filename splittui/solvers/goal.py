@@ -22,6 +22,7 @@ transfers only get shorter); it is reported to a relative precision of ``rel_tol
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -157,6 +158,10 @@ def _least_by_candidates(c: Costs, sc: Scenario, solver: str, cap: float) -> Goa
     return Goal(solver, deadline, _solve_at(c, sc, solver, deadline))
 
 
+class FrontierCancelled(Exception):
+    """`exact_frontier` was asked to stop (its caller's worker was cancelled)."""
+
+
 @dataclass(frozen=True, slots=True)
 class FrontierPoint:
     """One Pareto-optimal policy: from `deadline_ms` on (until the next point) it is exact's answer."""
@@ -165,7 +170,8 @@ class FrontierPoint:
     result: Result
 
 
-def exact_frontier(c: Costs, sc: Scenario, *, max_points: int = 100_000) -> list[FrontierPoint]:
+def exact_frontier(c: Costs, sc: Scenario, *, max_points: int = 100_000,
+                   should_stop: Callable[[], bool] | None = None) -> list[FrontierPoint]:
     """Every Pareto-optimal (latency, server load) policy, fastest first: the exact deadline->load frontier.
 
     Starts at the least-loaded policy's latency and repeatedly asks exact for the best policy strictly
@@ -175,6 +181,8 @@ def exact_frontier(c: Costs, sc: Scenario, *, max_points: int = 100_000) -> list
     start = _solve_at(c, sc, "exact", float(prefix_latencies(c)[c.n]) + _slack(c))
     res = start if start.feasible else None
     while res is not None and res.feasible and res.latency_ms is not None and len(points) < max_points:
+        if should_stop is not None and should_stop():   # a cancelled worker: stop between two solves
+            raise FrontierCancelled()
         points.append(FrontierPoint(res.latency_ms, res))
         below = res.latency_ms - 2e-9 * max(1.0, abs(res.latency_ms))
         if below <= 0:
@@ -218,4 +226,4 @@ def least_bandwidth(profile: Profile, sc: Scenario, solver: str, target: Target,
     return Goal(solver, hi, attempt(hi))
 
 
-__all__ += ["GOAL_SOLVERS", "dp_full_frontier", "dp_least_deadline"]
+__all__ += ["GOAL_SOLVERS", "dp_full_frontier", "dp_least_deadline", "FrontierCancelled"]

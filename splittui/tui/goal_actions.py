@@ -8,6 +8,8 @@ Pareto point) and cached per scenario-without-deadline, so the UI thread only dr
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual import work
 from textual.message import Message
 
@@ -33,12 +35,13 @@ def frontier_key(profile: Profile, sc: Scenario) -> tuple:
     return (id(profile), sc.replace(deadline_ms=1.0))
 
 
-def frontier_points(profile: Profile, sc: Scenario) -> tuple[CursorPoint, ...]:
+def frontier_points(profile: Profile, sc: Scenario,
+                    should_stop: Callable[[], bool] | None = None) -> tuple[CursorPoint, ...]:
     """Every Pareto-optimal policy of the scenario (its deadline ignored), fastest first."""
     from ..generation import request_costs
     from ..solvers.goal import exact_frontier
 
-    points = exact_frontier(request_costs(profile, sc), sc)
+    points = exact_frontier(request_costs(profile, sc), sc, should_stop=should_stop)
     return tuple(CursorPoint(p.deadline_ms, float(p.result.server_share or 0.0), tuple(p.result.policy or ()),
                              int(p.result.switches or 0)) for p in points)   # frontier points are feasible
 
@@ -88,10 +91,16 @@ class GoalActions(AppMixin):
 
     @work(thread=True, exclusive=True, group="frontier")
     def _find_frontier(self, profile: Profile, sc: Scenario, key: tuple) -> None:
-        from ..errors import SplittuiError
+        from textual.worker import get_current_worker
 
+        from ..errors import SplittuiError
+        from ..solvers.goal import FrontierCancelled
+
+        worker = get_current_worker()
         try:
-            self.post_message(FrontierFound(key, frontier_points(profile, sc)))
+            self.post_message(FrontierFound(key, frontier_points(profile, sc, lambda: worker.is_cancelled)))
+        except FrontierCancelled:
+            return   # a newer scenario or the app's exit cancelled it: nothing to show
         except SplittuiError as exc:
             self.post_message(FrontierFound(key, (), str(exc)))
 
