@@ -68,7 +68,7 @@ async def test_qwen_devices_dtype_and_output_tokens(profile):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         app.query_one("#model").focus()
-        await pilot.press("end")                      # the last model: qwen2.5-7b
+        await pilot.press("end", "enter")             # the last model: qwen2.5-7b (Enter switches)
         await settle(pilot)
         assert app.state.profile.model == "qwen2.5-7b"
         assert app.query_one("#dtype").display and app.query_one("#gen").display
@@ -125,6 +125,7 @@ async def test_measured_device_and_a_model_without_decode(profile):
         await settle(pilot)
         assert app.state.profile is profile
         await pick(pilot, "model", "bert-base")
+        await pilot.press("enter")                    # the model picker previews until Enter
         await settle(pilot)
         assert app.state.profile.model.startswith("bert")
         assert not app.query_one("#gen").display and not app.query_one("#dtype").display

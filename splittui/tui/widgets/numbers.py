@@ -104,7 +104,8 @@ class NumbersPanel(Widget):
                 text.append_text(cell + Text(pad) if i < 2 else Text(pad) + cell).append(" ")
         return text
 
-    def _row(self, name: str, r: Result, greedy: Result | None, bar_w: int, deadline: float, gen: bool) -> list:
+    def _row(self, name: str, r: Result, greedy: Result | None, bar_w: int, deadline: float,
+             gen: bool = False) -> list:
         timing = f"{r.solve_ms:.1f} ms" if self.show_timings and name in APP_SOLVERS else ""
         times = [_opt_ms(r.ttft_ms), _opt_ms(r.tpot_ms)] if gen else []
         if not r.feasible or r.server_share is None or r.latency_ms is None:  # a feasible result has both
