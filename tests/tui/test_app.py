@@ -223,6 +223,7 @@ async def test_save_two_slots_compare_and_recall(profile):
 
     app = make(profile)
     async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)                        # the first state is there before a slot can hold it
         await pilot.press("s", "left", "left", "left")
         await settle(pilot)
         await pilot.press("s")
@@ -243,6 +244,7 @@ async def test_export_then_load_back(profile, tmp_path):
     app = make(profile)
     target = tmp_path / "p.json"
     async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)                        # export needs a solved state
         await pilot.press("e")
         await pilot.pause()
         app.screen.query_one(Input).value = str(target)
@@ -397,6 +399,7 @@ async def test_main_view_keys_do_nothing_over_the_compare_screen(profile):
 
     app = make(profile)
     async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)                        # saving needs a solved state
         await pilot.press("s", "c")
         await pilot.pause()
         screen = app.screen
