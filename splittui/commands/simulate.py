@@ -5,21 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import add_profile_args, positive_float, positive_int
+from .common import add_profile_args, nonneg_int, positive_float, positive_int
 from .llm_args import add_llm_args
 from .sweep import add_grid_args, add_output_args, bounded, model_help
-
-
-def seed_int(text: str) -> int:
-    """A random seed: an integer >= 0 (numpy's generators refuse negative seeds)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
-    return value
-
 
 MAX_REQUESTS = 10_000_000   # ~2 GiB of event arrays and ~25 s here; 10^6 takes ~3 s
 
@@ -84,7 +72,7 @@ def add_parser(sub) -> None:
                       help="arrival rate λ, requests per second (default: from --load)")
     rate.add_argument("--beta", type=positive_float, default=None, metavar="S",
                       help="the paper's β: mean inter-arrival time in seconds (λ = 1/β; default: from --load)")
-    g.add_argument("--seed", type=seed_int, default=0, metavar="K",
+    g.add_argument("--seed", type=nonneg_int, default=0, metavar="K",
                    help="random seed, integer >= 0; same seed, same result (default 0)")
     g.add_argument("--service", choices=("deadline", "latency"), default="deadline",
                    help="time a request holds the server per execution: its cell's deadline (the paper) "
