@@ -14,7 +14,8 @@ from ..errors import SplittuiError
 from ..generation import Phases, phase_costs
 from ..model import Profile, Result, Scenario
 from .baselines import brute_force_policy, greedy_policy, prefix_policy, single_split_policy
-from .dp import backtrack, check_memory, run_dp
+from .dp import check_memory
+from .dp_labels import dp_end_values, dp_policy
 from .exact import exact_policy, meets
 from .request import annotate, brute_force_limits_policy, exact_limits_policy, has_limits
 
@@ -26,7 +27,7 @@ APP_SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split")   # the five
 
 
 def _dp(c: Costs, sc: Scenario) -> tuple[int, ...] | None:
-    return backtrack(run_dp(c, sc.unit_ms, rounding=sc.rounding))
+    return dp_policy(c, sc.unit_ms, rounding=sc.rounding)
 
 
 _POLICY_FNS: dict[str, Callable[[Costs, Scenario], tuple[int, ...] | None]] = {
@@ -129,11 +130,10 @@ def frontier(profile: Profile, sc: Scenario) -> Frontier:
 
 
 def frontier_costs(c: Costs, sc: Scenario) -> Frontier:
-    tables = run_dp(c, sc.unit_ms, rounding=sc.rounding)
-    best = tables.end_values()
+    best = dp_end_values(c, sc.unit_ms, rounding=sc.rounding)
     total = c.total_reward
     load = np.where(np.isfinite(best), total - best, np.nan)
     load = np.where(load < 0, 0.0, load)  # float cancellation when everything fits on the client
     share = load / total if total > 0 else np.zeros_like(load)
-    w = np.arange(tables.ints.W + 1)
+    w = np.arange(len(best))
     return Frontier(deadline_ms=w * sc.unit_ms, server_load=load, server_share=share, total_load=total)
