@@ -15,9 +15,10 @@ from ..costs import Costs
 __all__ = ["exact_policy", "remaining_latency", "meets"]
 
 
-# per side (1 = client, 0 = server): the labels' latencies and rewards, and per layer their parents
+# per side (1 = client, 0 = server): the labels' latencies and rewards; per layer and side the kept
+# candidates' indices and how many of the candidates came from the same side (the rest: the other side)
 _Labels = dict[int, tuple[NDArray[np.float64], NDArray[np.float64]]]
-_History = list[dict[int, tuple[NDArray[np.intp], NDArray[np.intp]]]]
+_History = list[dict[int, tuple[NDArray[np.intp], int]]]
 
 
 def meets(latency_ms: float, deadline_ms: float) -> bool:
@@ -27,16 +28,16 @@ def meets(latency_ms: float, deadline_ms: float) -> bool:
 
 def remaining_latency(c: Costs) -> tuple[np.ndarray, np.ndarray]:
     """rem_c[i], rem_s[i]: least latency from 'layer i done on client/server' to the end (i = 0..L)."""
-    L = c.n
-    rem_c, rem_s = np.empty(L + 1), np.empty(L + 1)
-    rem_c[L] = 0.0 if c.end_client else c.up_out_ms
-    rem_s[L] = c.down_out_ms if c.end_client else 0.0
-    for i in range(L - 1, -1, -1):
-        to_c = c.client_ms[i] + rem_c[i + 1]
-        to_s = c.server_ms[i] + rem_s[i + 1]
-        rem_c[i] = min(to_c, c.up_ms[i] + to_s)
-        rem_s[i] = min(to_s, c.down_ms[i] + to_c)
-    return rem_c, rem_s
+    on_c = 0.0 if c.end_client else float(c.up_out_ms)
+    on_s = float(c.down_out_ms) if c.end_client else 0.0
+    out_c, out_s = [on_c], [on_s]
+    layers = zip(c.client_ms.tolist(), c.server_ms.tolist(), c.up_ms.tolist(), c.down_ms.tolist())
+    for client, server, up, down in reversed(list(layers)):   # Python floats: same sums, no numpy scalars
+        to_c, to_s = client + on_c, server + on_s
+        on_c, on_s = min(to_c, up + to_s), min(to_s, down + to_c)
+        out_c.append(on_c)
+        out_s.append(on_s)
+    return np.array(out_c[::-1]), np.array(out_s[::-1])
 
 
 def _pareto(lat: np.ndarray, rew: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -46,33 +47,41 @@ def _pareto(lat: np.ndarray, rew: np.ndarray, keep: np.ndarray) -> np.ndarray:
         return idx
     order = idx[np.lexsort((-rew[idx], lat[idx]))]
     r = rew[order]
-    best_before = np.maximum.accumulate(np.concatenate(([-np.inf], r[:-1])))
-    return order[r > best_before]
+    front = np.empty(r.size, dtype=bool)
+    front[0] = r[0] > -np.inf
+    np.greater(r[1:], np.maximum.accumulate(r)[:-1], out=front[1:])
+    return order[front]
 
 
 def exact_policy(c: Costs) -> tuple[int, ...] | None:
-    """Max client reward policy meeting c.deadline_ms exactly, or None if none does."""
-    rem_c, rem_s = remaining_latency(c)
+    """Max client reward policy meeting c.deadline_ms exactly, or None if none does.
+
+    Per layer and side: the candidates (same-side labels, then the other side's plus the switch),
+    the Pareto front of those that can still finish in time, and the kept candidates' indices as
+    the parents (an index below the same-side count is a same-side parent).
+    """
+    rem_c, rem_s = (r.tolist() for r in remaining_latency(c))
     limit = c.deadline_ms + 1e-9 * max(1.0, c.deadline_ms)
     zero = np.zeros(1)
     empty = np.zeros(0)
     lab = {1: (zero, zero) if c.start_client else (empty, empty),
            0: (empty, empty) if c.start_client else (zero, zero)}
-    history = []  # per layer: {side: (parent_side array, parent_idx array)}
-    for i in range(c.n):
+    history = []
+    per_layer = zip(c.client_ms.tolist(), c.server_ms.tolist(), c.up_ms.tolist(), c.down_ms.tolist(),
+                    c.reward.tolist())
+    for i, (client, server, up, down, reward) in enumerate(per_layer):
         new, parents = {}, {}
-        for side, own_ms, rew_add, rem in ((1, c.client_ms[i], c.reward[i], rem_c[i + 1]),
-                                           (0, c.server_ms[i], 0.0, rem_s[i + 1])):
-            hop = c.down_ms[i] if side == 1 else c.up_ms[i]
+        for side, own_ms, rew_add, hop, rem in ((1, client, reward, down, rem_c[i + 1]),
+                                                (0, server, 0.0, up, rem_s[i + 1])):
             same_lat, same_rew = lab[side]
             oth_lat, oth_rew = lab[1 - side]
             lat = np.concatenate((same_lat, oth_lat + hop)) + own_ms
             rew = np.concatenate((same_rew, oth_rew)) + rew_add
-            psrc = np.concatenate((np.full(same_lat.size, side), np.full(oth_lat.size, 1 - side)))
-            pidx = np.concatenate((np.arange(same_lat.size), np.arange(oth_lat.size)))
             keep = _pareto(lat, rew, lat + rem <= limit)
             new[side] = (lat[keep], rew[keep])
-            parents[side] = (psrc[keep], pidx[keep])
+            parents[side] = (keep, same_lat.size)
+        if not (new[0][0].size or new[1][0].size):
+            return None                                     # no label left: nothing meets the deadline
         lab = new
         history.append(parents)
     return _finish(c, lab, history, limit)
@@ -98,6 +107,7 @@ def _finish(c: Costs, lab: _Labels, history: _History, limit: float) -> tuple[in
     policy = [0] * c.n
     for k in range(c.n - 1, -1, -1):
         policy[k] = side
-        psrc, pidx = history[k][side]
-        side, idx = int(psrc[idx]), int(pidx[idx])
+        kept, n_same = history[k][side]
+        j = int(kept[idx])
+        side, idx = (side, j) if j < n_same else (1 - side, j - n_same)
     return tuple(policy)

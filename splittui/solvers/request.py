@@ -34,6 +34,8 @@ __all__ = ["limits_of", "has_limits", "violations", "annotate", "exact_limits_po
            "brute_force_limits_policy"]
 
 _BLOCK = 1024
+_SMALL = 256                                            # up to this many labels: no pre-pass, no blocks
+_EARLIER = np.tri(_SMALL, k=-1, dtype=bool)              # [i, j]: j < i
 
 
 def limits_of(sc: Scenario) -> tuple[float, float]:
@@ -96,6 +98,11 @@ def _pareto3(P: np.ndarray, D: np.ndarray, R: np.ndarray, keep: np.ndarray) -> n
         return idx
     order = idx[np.lexsort((-R[idx], D[idx], P[idx]))]
     d, r = D[order], R[order]
+    n = order.size
+    if n <= _SMALL:                                    # one comparison matrix, masked to earlier labels
+        m = (d <= d[:, None]) & (r >= r[:, None])
+        m &= _EARLIER[:n, :n]
+        return order[~m.any(axis=1)]
     best_r = np.maximum.accumulate(r)                  # cheap pre-pass: a label that beats every
     new_best = np.concatenate(([True], r[1:] > best_r[:-1]))  # earlier reward is never dominated
     dominated = np.zeros(order.size, dtype=bool)
@@ -138,7 +145,7 @@ def exact_limits_policy(ph: Phases, sc: Scenario) -> tuple[int, ...] | None:
 
 _F = NDArray[np.float64]
 _Labels3 = dict[int, tuple[_F, _F, _F]]        # per side: the labels' TTFT, TPOT and reward
-_History3 = list[dict[int, tuple[NDArray[np.intp], NDArray[np.intp]]]]  # per layer and side: parents
+_History3 = list[dict[int, tuple[NDArray[np.intp], int]]]  # per layer and side: kept candidates, same-side count
 
 
 def _labels3(pre: Costs, dec: Costs, tot: Costs, lims: tuple[float, float, float]) -> tuple[int, ...] | None:
@@ -154,22 +161,24 @@ def _labels3(pre: Costs, dec: Costs, tot: Costs, lims: tuple[float, float, float
     for i in range(tot.n):
         new, parents = {}, {}
         for side in (1, 0):
-            P, D, R, psrc, pidx = _extend(lab, side, i, pre, dec, tot)
+            P, D, R, n_same = _extend(lab, side, i, pre, dec, tot)
             j = 0 if side == 1 else 1                       # remaining_latency: (client, server)
             rp, rd, rt = rem[0][j][i + 1], rem[1][j][i + 1], rem[2][j][i + 1]
             ok = ((P + rp <= lims[0]) & (D + rd <= lims[1]) & (P + D + rt <= lims[2])
                   & (R + future[i + 1] >= floor))
             keep = _pareto3(P, D, R, ok)
             new[side] = (P[keep], D[keep], R[keep])
-            parents[side] = (psrc[keep], pidx[keep])
+            parents[side] = (keep, n_same)
+        if not (new[0][0].size or new[1][0].size):
+            return None                                     # no label left: nothing meets the limits
         lab = new
         history.append(parents)
     return _finish3(pre, dec, lab, history, lims)
 
 
-def _extend(lab: _Labels3, side: int, i: int, pre: Costs, dec: Costs, tot: Costs
-            ) -> tuple[_F, _F, _F, NDArray[np.intp], NDArray[np.intp]]:
-    """Candidates for layer i on `side`: every label of i−1 on either side (same side first), moved across i."""
+def _extend(lab: _Labels3, side: int, i: int, pre: Costs, dec: Costs, tot: Costs) -> tuple[_F, _F, _F, int]:
+    """Candidates for layer i on `side`: every label of i−1 on either side (same side first), moved across i,
+    and how many came from the same side (a candidate's index below it: a same-side parent)."""
     (P0, D0, R0), (P1, D1, R1) = lab[side], lab[1 - side]
     if side == 1:
         own_p, own_d, gain = pre.client_ms[i], dec.client_ms[i], tot.reward[i]
@@ -180,10 +189,7 @@ def _extend(lab: _Labels3, side: int, i: int, pre: Costs, dec: Costs, tot: Costs
     P = np.concatenate((P0, P1 + hop_p)) + own_p
     D = np.concatenate((D0, D1 + hop_d)) + own_d
     R = np.concatenate((R0, R1)) + gain
-    n0 = P0.size
-    psrc = np.where(np.arange(P.size) < n0, side, 1 - side)
-    pidx = np.concatenate((np.arange(n0), np.arange(P1.size)))
-    return P, D, R, psrc, pidx
+    return P, D, R, P0.size
 
 
 def _tails(c: Costs, side: int) -> float:
@@ -210,8 +216,9 @@ def _finish3(pre: Costs, dec: Costs, lab: _Labels3, history: _History3, lims: tu
     policy = [0] * pre.n
     for k in range(pre.n - 1, -1, -1):
         policy[k] = side
-        psrc, pidx = history[k][side]
-        side, idx = int(psrc[idx]), int(pidx[idx])
+        kept, n_same = history[k][side]
+        j = int(kept[idx])
+        side, idx = (side, j) if j < n_same else (1 - side, j - n_same)
     return tuple(policy)
 
 
