@@ -193,9 +193,9 @@ def min_latency(c: Costs) -> float:
     """The least latency any policy achieves (two-state shortest path, exact floats)."""
     inf = float("inf")
     on_c, on_s = (0.0, inf) if c.start_client else (inf, 0.0)
-    for i in range(c.n):
-        on_c, on_s = (min(on_c, on_s + c.down_ms[i]) + c.client_ms[i],
-                      min(on_s, on_c + c.up_ms[i]) + c.server_ms[i])
+    layers = zip(c.client_ms.tolist(), c.server_ms.tolist(), c.up_ms.tolist(), c.down_ms.tolist())
+    for client, server, up, down in layers:       # Python floats: the same sums, without numpy scalars
+        on_c, on_s = min(on_c, on_s + down) + client, min(on_s, on_c + up) + server
     end_c = on_c + (0.0 if c.end_client else c.up_out_ms)
     end_s = on_s + (c.down_out_ms if c.end_client else 0.0)
     return float(min(end_c, end_s))

@@ -51,13 +51,13 @@ def evaluate_costs(c: Costs, policy: ArrayLike | None, *, solver: str = "given",
                       server_load=None, total_load=total, server_share=None, switches=None,
                       min_latency_ms=m, deadline_ms=c.deadline_ms, solve_ms=solve_ms)
     x = np.asarray(policy, dtype=np.int8)
-    if x.shape != (c.n,) or not np.isin(x, (0, 1)).all():
+    if x.shape != (c.n,) or not ((x == 0) | (x == 1)).all():
         raise SplittuiError(f"policy must be {c.n} values of 0 or 1 (one per layer), got {len(x)} values")
     bd = breakdown(c, x)
     load = float(c.reward[x == 0].sum())
     share = load / total if total > 0 else 0.0
     feasible = meets(bd.total_ms, c.deadline_ms)
-    return Result(solver=solver, feasible=feasible, policy=tuple(int(v) for v in x), latency_ms=bd.total_ms,
+    return Result(solver=solver, feasible=feasible, policy=tuple(x.tolist()), latency_ms=bd.total_ms,
                   breakdown=bd, server_load=load, total_load=total, server_share=share,
                   switches=switches(c, x), min_latency_ms=m, deadline_ms=c.deadline_ms, solve_ms=solve_ms)
 

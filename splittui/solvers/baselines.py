@@ -8,7 +8,7 @@ import numpy as np
 
 from ..costs import Costs
 from ..errors import SplittuiError
-from .exact import meets
+from .exact import meets_each
 
 __all__ = ["prefix_latencies", "greedy_policy", "single_split_policy", "brute_force_policy",
            "prefix_policy", "BRUTE_FORCE_MAX_LAYERS"]
@@ -42,11 +42,9 @@ def prefix_latencies(c: Costs) -> np.ndarray:
 
 def greedy_policy(c: Costs) -> tuple[int, ...] | None:
     """Take layers for the client in order while the prefix policy still meets the deadline."""
-    lat = prefix_latencies(c)
-    ok = [meets(v, c.deadline_ms) for v in lat]
-    k = 0
-    while k < c.n and ok[k + 1]:
-        k += 1
+    ok = meets_each(prefix_latencies(c), c.deadline_ms)
+    misses = np.flatnonzero(~ok[1:])                  # prefix k+1 misses: greedy stops at k
+    k = c.n if misses.size == 0 else int(misses[0])
     if k == 0 and not ok[0]:
         return None
     return prefix_policy(c.n, k)
@@ -54,13 +52,12 @@ def greedy_policy(c: Costs) -> tuple[int, ...] | None:
 
 def single_split_policy(c: Costs) -> tuple[int, ...] | None:
     """The feasible prefix policy with the least server load (Neurosurgeon-style)."""
-    lat = prefix_latencies(c)
+    feasible = np.flatnonzero(meets_each(prefix_latencies(c), c.deadline_ms))
+    if feasible.size == 0:
+        return None
     client_reward = np.concatenate(([0.0], np.cumsum(c.reward)))
-    best = None
-    for k in range(c.n + 1):
-        if meets(lat[k], c.deadline_ms) and (best is None or client_reward[k] > client_reward[best]):
-            best = k
-    return None if best is None else prefix_policy(c.n, best)
+    best = int(feasible[np.argmax(client_reward[feasible])])   # the first of equal rewards
+    return prefix_policy(c.n, best)
 
 
 def brute_force_policy(c: Costs) -> tuple[int, ...] | None:
@@ -77,7 +74,7 @@ def brute_force_policy(c: Costs) -> tuple[int, ...] | None:
     lat = lat + np.where((last == 1) & (not c.end_client), c.up_out_ms, 0.0)
     lat = lat + np.where((last == 0) & c.end_client, c.down_out_ms, 0.0)
     reward = X @ c.reward
-    ok = np.array([meets(v, c.deadline_ms) for v in lat])
+    ok = meets_each(lat, c.deadline_ms)
     if not ok.any():
         return None
     idx = np.flatnonzero(ok)

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from ..costs import Costs
 
-__all__ = ["exact_policy", "remaining_latency", "meets"]
+__all__ = ["exact_policy", "remaining_latency", "meets", "meets_each"]
 
 
 # per side (1 = client, 0 = server): the labels' latencies and rewards; per layer and side the kept
@@ -24,6 +24,12 @@ _History = list[dict[int, tuple[NDArray[np.intp], int]]]
 def meets(latency_ms: float, deadline_ms: float) -> bool:
     """Deadline test shared by every solver: absorbs float summation noise only."""
     return latency_ms <= deadline_ms + 1e-9 * max(1.0, abs(deadline_ms))
+
+
+def meets_each(latencies_ms: np.ndarray, deadline_ms: float) -> NDArray[np.bool_]:
+    """`meets` for every latency of an array at once (the same comparison, elementwise)."""
+    out: NDArray[np.bool_] = latencies_ms <= deadline_ms + 1e-9 * max(1.0, abs(deadline_ms))
+    return out
 
 
 def remaining_latency(c: Costs) -> tuple[np.ndarray, np.ndarray]:
