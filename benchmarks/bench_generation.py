@@ -1,11 +1,15 @@
 """Timings for generation requests (issue 12 targets: dp on gpt2-like's composite chain with
 N = 1024 at T = 1 ms <= 10 ms; exact with both TTFT and TPOT limits <= 50 ms). Prints a table of
-medians (ms) per case: building the phase costs, the solver alone, and `solve` end to end.
+medians (ms) per case: building the phase costs, the solver alone, the reference pass beside it,
+and `solve` end to end (wall, then CPU time: on a loaded machine the CPU column moves less).
 
-    .venv/bin/python benchmarks/bench_generation.py [--repeats 5] [--model gpt2-like]
+    .venv/bin/python benchmarks/bench_generation.py [--repeats 5] [--model gpt2-like] [--tokens 256 1024]
 
-"exact (3-D labels)" runs the label pass even where the 2-D fast path would already answer, to
-time the worst route; "exact (solve)" is what `splittui solve` runs.
+dp rows: "solver" is the route `solve` takes (dp_labels.dp_policy: the label pass where W is large,
+the dense table otherwise), "dense" the dense table alone (run_dp + backtrack) on the same chain:
+both give the same policy. exact rows: "solver" is the 3-D label pass (run even where the 2-D fast
+path would already answer, to time the worst route), "2-D" the 2-D exact pass that `solve` runs
+first; when its optimum breaks a limit (every case here) solve() pays for both.
 """
 
 from __future__ import annotations
@@ -19,16 +23,24 @@ from splittui.model import Scenario
 from splittui.profiles import load_profile
 from splittui.solvers import solve
 from splittui.solvers.dp import backtrack, run_dp
+from splittui.solvers.dp_labels import dp_policy
+from splittui.solvers.exact import exact_policy
 from splittui.solvers.request import _labels3, _slack, _zero_like, limits_of
 
 
-def timed(fn, repeats: int) -> tuple[float, object]:
-    times, out = [], None
+def timed(repeats: int, fn, *args) -> tuple[float, float, object]:
+    """Median wall and CPU time (ms) of `repeats` calls fn(*args), and the last result."""
+    walls, cpus, out = [], [], None
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times), out
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = fn(*args)
+        walls.append((time.perf_counter() - t0) * 1e3)
+        cpus.append((time.process_time() - c0) * 1e3)
+    return statistics.median(walls), statistics.median(cpus), out
+
+
+def dense_dp(c, unit_ms: float):
+    return backtrack(run_dp(c, unit_ms))
 
 
 def cases(n: int):
@@ -49,25 +61,30 @@ def main() -> None:
     print(f"{args.model}: {prof.n_layers} layers; seq 512, up 100 Mbit/s, delay 10 ms, T 1 ms; "
           f"median of {args.repeats} (ms)")
     print(f"{'N':>5} {'solver':<18} {'deadline':>9} {'TTFT lim':>8} {'TPOT lim':>8} {'costs':>7} {'solver':>8} "
-          f"{'solve()':>8}  result")
+          f"{'dense':>8} {'2-D':>8} {'solve()':>8} {'cpu':>8}  result")
     for n in args.tokens:
         for name, sc in cases(n):
-            t_cost, ph = timed(lambda: phase_costs(prof, sc), args.repeats)
+            rep = args.repeats
+            t_cost, _, ph = timed(rep, phase_costs, prof, sc)
             c = ph.composite()
             if name == "dp":
-                t_alg, _ = timed(lambda: backtrack(run_dp(c, sc.unit_ms)), args.repeats)
+                t_alg, _, _ = timed(rep, dp_policy, c, sc.unit_ms)
+                t_ref, _, _ = timed(rep, dense_dp, c, sc.unit_ms)
+                refs = f"{t_ref:>8.2f} {'—':>8}"
             else:
                 pre, dec = ph.prefill, ph.decode or _zero_like(ph.prefill)
                 ttft, dl = limits_of(sc)
                 lims = (_slack(ttft), _slack(dl), _slack(sc.deadline_ms))
-                t_alg, _ = timed(lambda: _labels3(pre, dec, c, lims), args.repeats)
-            t_all, r = timed(lambda: solve(prof, sc, name), args.repeats)
+                t_alg, _, _ = timed(rep, _labels3, pre, dec, c, lims)
+                t_ref, _, _ = timed(rep, exact_policy, c)
+                refs = f"{'—':>8} {t_ref:>8.2f}"
+            t_all, cpu_all, r = timed(rep, solve, prof, sc, name)
             what = (f"server {100 * r.server_share:.1f} %, TTFT {r.ttft_ms:,.0f}, TPOT {r.tpot_ms:,.1f}"
                     if r.feasible else "infeasible: " + "; ".join(r.violations))
             label = name if name == "dp" else "exact (3-D labels)"
             lim = lambda v: "—" if v is None else f"{v:g}"  # noqa: E731
             print(f"{n:>5} {label:<18} {sc.deadline_ms:>9,.0f} {lim(sc.ttft_ms):>8} {lim(sc.tpot_ms):>8} "
-                  f"{t_cost:>7.2f} {t_alg:>8.2f} {t_all:>8.2f}  {what}")
+                  f"{t_cost:>7.2f} {t_alg:>8.2f} {refs} {t_all:>8.2f} {cpu_all:>8.2f}  {what}")
 
 
 if __name__ == "__main__":
