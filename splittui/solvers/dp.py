@@ -7,7 +7,9 @@ into a row padded with −inf), and only one decision bit per state and cell is 
 backtracking, packed 8 per byte (also faster: less fresh memory to fault in than a bool table).
 
 Time O(L·W); memory: 4 float rows and 2 bool rows of O(W) (work memory, reused per thread) and
-2·L·W bits. Cells below the least latency that reaches a state are −inf and skipped.
+2·L·W bits. Cells below the least latency that reaches a state are −inf and skipped. `solve` and
+the frontier go through `dp_labels`, which computes the same cells sparsely where W is large and
+comes back here where W is small or the labels would outgrow the table.
 """
 
 from __future__ import annotations
