@@ -13,7 +13,7 @@ import pytest
 
 HEAVY = ("textual", "rich", "torch", "fvcore")
 CORE_MODULES = ("splittui", "splittui.model", "splittui.errors", "splittui.profiles", "splittui.costs",
-                "splittui.solvers", "splittui.solvers.dp", "splittui.solvers.exact",
+                "splittui.solvers", "splittui.solvers.dp", "splittui.solvers.dp_labels", "splittui.solvers.exact",
                 "splittui.solvers.baselines", "splittui.policy", "splittui.analytic", "splittui.sim",
                 "splittui.sweep", "splittui.hf_config", "splittui.devices", "splittui.llm", "splittui.attention")
 
