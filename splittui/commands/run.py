@@ -88,17 +88,21 @@ def add_parser(sub) -> None:
                         "bert-base) over --seqs and --bandwidths with all-client, attention-server, "
                         "attention-client and dp; attention: Figs. 6-7, --model over --seqs (default "
                         "128,256,512) and --variants with all-client, attention-server and dp at two --deadlines "
-                        "(default 0.6x,0.85x), the server a CPU process (splitCPU), within --budget-s")
+                        "(default 1/3,2/3 of the way from the least latency to all-client), the server a CPU "
+                        "process (splitCPU), within --budget-s")
     f.add_argument("--variants", metavar="V,V",
                    help="attention variants for --figure attention (default full,lowrank:64,sparse:32)")
     f.add_argument("--budget-s", type=positive_float, default=600.0, metavar="S",
-                   help="--figure attention: no variant starts after S seconds (default %(default)s)")
+                   help="--figure attention: a variant whose run (estimated from its planning profile) would "
+                        "end after S seconds is not started (default %(default)s)")
     f.add_argument("--fidelity", action="store_true",
                    help="prediction error of dp, exact, greedy, single-split and no-split on bert-base and "
                         "gpt2-like at two --seqs and two --deadlines each")
     f.add_argument("--models", metavar="A,B", help="models for --fidelity (default bert-base,gpt2-like)")
     f.add_argument("--deadlines", metavar="D,D",
-                   help="deadlines for --fidelity (default 0.7x,0.85x) and --figure attention (0.6x,0.85x)")
+                   help="deadlines for --fidelity (default 0.7x,0.85x) and --figure attention (default 1/3,2/3: "
+                        "a/b is that fraction of the way from the least latency the planning profile allows to "
+                        "all-client; Fx of all-client and ms work too)")
     f.add_argument("--seqs", metavar="N,N", help="sequence lengths for --figure/--fidelity")
     f.add_argument("--bandwidths", metavar="U,U", help="Mbit/s values for --figure (default 100,1000)")
     p.set_defaults(func=_handler)

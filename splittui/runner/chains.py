@@ -29,8 +29,15 @@ class ChainSpec:
     attention: str = "full"   # a zoo text model's attention variant: full | lowrank:K | sparse:B
 
     def __post_init__(self) -> None:
+        if self.attention != "full":  # a bad variant, or one on a model without attention cores, fails here,
+            from ..profiler.zoo import check_variant  # before any process starts
+
+            check_variant(self.model, _variant(self.attention))
+
+    def check_seqs(self, seqs, flag: str = "--seq") -> None:
+        """sparse:B needs every length >= B; said before any profile is measured or process started."""
         if self.attention != "full":
-            _variant(self.attention)  # a bad or unavailable variant fails here, before any process starts
+            _variant(self.attention).check_seq(list(seqs), flag=flag)
 
     def to_dict(self) -> dict:
         return {"model": self.model, "tiny": self.tiny, "seed": self.seed, "attention": self.attention}

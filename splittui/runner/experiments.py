@@ -77,6 +77,7 @@ def _run_model(args, model: str, threads: int, build_cases, default_seqs: tuple,
                links: list) -> list[Row]:
     spec = ChainSpec(model, args.tiny, args.seed, attention=args.attention)
     seqs = [int(s) for s in _numbers(args.seqs, default_seqs, "seqs")]
+    spec.check_seqs(seqs, flag="--seqs")
     console = stderr_console()
     plan = planning_profile(spec, seqs, threads, given=args.profile, repeats=args.profile_repeats,
                             refresh=args.reprofile, say=lambda m: console.print(f"[dim]{m}[/]", soft_wrap=True))
@@ -105,17 +106,20 @@ def experiment_command(args) -> int:
     skipped: list[str] = []
     note = ""
     links: list = []
+    fig = None
     if args.figure == "attention" and args.attention != "full":
         raise SplittuiError("--figure attention runs every --variants: drop --attention")
     if args.figure == "attention":
-        from .attention_figure import ATTENTION_SEQS, ATTENTION_VARIANTS, attention_rows, server_note
+        from .attention_figure import ATTENTION_SEQS, ATTENTION_VARIANTS, attention_figure, server_note
 
         if args.profile:
             raise SplittuiError("--figure attention measures one planning profile per variant: drop --profile")
         seqs = [int(s) for s in _numbers(args.seqs, ATTENTION_SEQS, "seqs")]
         variants = args.variants.split(",") if args.variants else list(ATTENTION_VARIANTS)
-        rows = attention_rows(args, threads, seqs, variants, args.budget_s, plans, skipped, links)
-        title = f"Figs. 6-7: {args.model} with full / low-rank / sparse attention, measured vs predicted"
+        fig = attention_figure(args, threads, seqs, variants, args.budget_s, plans, skipped, links)
+        rows = fig.rows
+        title = (f"Figs. 6-7: {args.model} with full / low-rank / sparse attention at {args.up_mbps:g} Mbit/s, "
+                 f"measured vs predicted")
         note = f"; {server_note()}"
     elif args.figure:
         rows = _run_model(args, args.model, threads, _figure_cases, (128, 256, 512), plans, skipped, links)
@@ -134,16 +138,18 @@ def experiment_command(args) -> int:
                   f"{note}")
     if args.json:
         doc = run_document(rows, link=kind, link_detail=detail, plans=plans, server_threads=threads,
-                           extra={"conditions": conditions, "skipped": skipped, "wall_s": round(wall, 1)})
+                           extra={"conditions": conditions, "skipped": skipped, "wall_s": round(wall, 1),
+                                  **(fig.extra() if fig else {})})
         json.dump(doc, sys.stdout, indent=1)
         print()
     else:
-        _print_tables(args, rows, title, conditions, detail, plans, skipped)
+        _print_tables(args, rows, title, conditions, detail, plans, skipped, fig)
     return 0 if all(r.match for r in rows) else 1
 
 
 def _print_tables(args, rows: list[Row], title: str, conditions: str, detail: str, plans: list,
-                  skipped: list) -> None:
+                  skipped: list, fig=None) -> None:
+    """The table (--figure attention: its own, with the infeasible dp rows), the chart, the notes."""
     from rich.console import Console
 
     from ..provenance import provenance
@@ -151,35 +157,46 @@ def _print_tables(args, rows: list[Row], title: str, conditions: str, detail: st
     mixed = [r for r in rows if 0 in r.case.policy and 1 in r.case.policy]
     within = sum(abs(r.error_pct) <= 10 for r in mixed)
     plan_lines = [f"planning profile {p.path} sha256 {p.sha256} ({provenance(p.profile)})" for p in plans]
+    notes = [*(fig.notes() if fig else []), f"link: {detail}", *plan_lines, *(f"skipped: {s}" for s in skipped)]
     if args.markdown:
         print(f"{title} ({conditions})\n")
-        print(rows_markdown(rows))
-        print("\n" + "\n".join([f"link: {detail}", *plan_lines, *(f"skipped: {s}" for s in skipped)]))
+        print(_figure_markdown(fig) if fig else rows_markdown(rows))
+        print("\n" + "\n".join(notes))
         if args.figure:
-            print(f"\n```\n{_plain(_chart(args, rows))}\n```")
+            print(f"\n```\n{_plain(_chart(args, rows, fig))}\n```")
         return
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-    console.print(rows_table(rows, f"{title} ({conditions})"))
+    console.print(_figure_table(fig, f"{title} ({conditions})") if fig else rows_table(rows, f"{title} ({conditions})"))
     if args.figure:
-        chart = _chart(args, rows)
+        chart = _chart(args, rows, fig)
         print(chart if sys.stdout.isatty() else _plain(chart))
     console.print(f"[dim]{TABLE_NOTE}[/]")
-    for line in [f"link: {detail}", *plan_lines, *(f"skipped: {s}" for s in skipped)]:
-        console.print(f"[dim]{line}[/]")
+    for line in notes:
+        console.print(f"[dim]{line}[/]", soft_wrap=True)
     all_within = sum(abs(r.error_pct) <= 10 for r in rows)
     console.print(f"{within} of {len(mixed)} mixed-policy predictions within ±10 % ({all_within}"
                   f" of {len(rows)} rows); outputs equal to the unsplit forward in {sum(r.match for r in rows)} of "
                   f"{len(rows)}.")
 
 
-def _chart(args, rows: list[Row]) -> str:
-    if args.figure == "attention" and args.attention != "full":
-        raise SplittuiError("--figure attention runs every --variants: drop --attention")
-    if args.figure == "attention":
+def _chart(args, rows: list[Row], fig=None) -> str:
+    if fig is not None:
         from .attention_figure import attention_chart
 
-        return attention_chart(rows)
+        return attention_chart(rows, infeasible=fig.infeasible)
     return figure_chart(rows)
+
+
+def _figure_table(fig, title: str):
+    from .attention_figure import attention_table
+
+    return attention_table(fig.entries, title)
+
+
+def _figure_markdown(fig) -> str:
+    from .attention_figure import attention_markdown
+
+    return attention_markdown(fig.entries)
 
 
 def _plain(text: str) -> str:

@@ -63,6 +63,7 @@ def generation_command(args: argparse.Namespace) -> int:
     spec = ChainSpec(args.model, args.tiny, args.seed, attention=args.attention)
     threads = args.server_threads or default_server_threads()
     seq = args.seq or DEFAULT_GEN_SEQ
+    spec.check_seqs([seq])
     console = stderr_console()
     plan = _plan(args, spec, threads, seq, n, console)
     sc = scenario_for(args, plan.profile, seq, gen_tokens=n)

@@ -57,6 +57,7 @@ def run_command(args: argparse.Namespace) -> int:
     spec = ChainSpec(args.model, args.tiny, args.seed, attention=args.attention)
     threads = args.server_threads or default_server_threads()
     seq = args.seq or DEFAULT_SEQ
+    spec.check_seqs([seq])
     console = stderr_console()
     plan = planning_profile(spec, [seq], threads, given=args.profile, repeats=args.profile_repeats,
                             refresh=args.reprofile, say=lambda m: console.print(f"[dim]{m}[/]", soft_wrap=True))

@@ -113,7 +113,8 @@ class Server:
         if meta.get("model") != self.chain.model:
             raise ProtocolError(f"client wants model {meta.get('model')!r}, this server runs {self.chain.model!r}")
         reply = {"op": "ready", "model": self.chain.model, "fingerprint": self.fingerprint,
-                 "threads": self.threads, "stages": len(self.chain.stages)}
+                 "threads": torch.get_num_threads(),  # in effect in the thread that runs this client's stages
+                 "stages": len(self.chain.stages)}
         for part in encode_frame(reply):
             conn.sendall(part)
 

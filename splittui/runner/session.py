@@ -81,7 +81,11 @@ def _client_main(spec: ChainSpec, host: str, port: int, expected: str, pipe, net
     except Exception as exc:
         pipe.send({"error": f"client failed to start: {exc}"})
         return
-    pipe.send({"ready": True, "stages": len(chain.stages)})
+    import torch
+
+    # the torch threads each side computes with, as the processes themselves report them
+    pipe.send({"ready": True, "stages": len(chain.stages),
+               "threads": {"client": torch.get_num_threads(), "server": ready.get("threads")}})
     _client_loop(chain, conn, pipe)
 
 
@@ -196,6 +200,7 @@ class Session:
         self._ctx = mp.get_context("spawn")
         self._procs: list = []
         self.stages = 0
+        self.threads: dict = {}  # {"client": n, "server": n}: torch threads each process reports once started
 
     def __enter__(self) -> "Session":
         try:
@@ -221,7 +226,8 @@ class Session:
         client = ctx.Process(target=_client_main, name="splittui-client", daemon=True,
                              args=(self.spec, self.host, self.port, fp, theirs, self._ns("client")))
         self._start_proc(client)
-        self.stages = self._wait(self._pipe, client, "client")["stages"]
+        ready = self._wait(self._pipe, client, "client")
+        self.stages, self.threads = ready["stages"], dict(ready.get("threads") or {})
         self._client = client
 
     def _ns(self, side: str) -> str | None:

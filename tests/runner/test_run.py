@@ -220,7 +220,9 @@ def test_attention_figure_runs_each_variant_and_placement_and_draws_the_chart(ca
         name = "bert-base" if variant == "full" else f"bert-base@{variant.replace(':', '-')}"
         for label in ("all-client", "attention-server"):
             assert sum(f"| {name} |" in line and f"| {label} |" in line for line in table) == 2  # both lengths
-    assert all(line.rstrip().endswith("| yes |") for line in table)
+    for label in ("dp 0.6x", "dp 0.9x"):  # measured, or shown as infeasible with its reason: never dropped
+        assert sum(f"| {label} |" in line for line in table) == 2 * len(variants.split(","))
+    assert all(line.rstrip().endswith("| yes |") or "| infeasible: " in line for line in table)
     assert "A/a all-client" in out and "E/e attention-server" in out
 
 
