@@ -7,7 +7,15 @@ torch and fvcore. Importing this package itself is cheap: the heavy names load o
 
 from __future__ import annotations
 
-__all__ = ["ProfilingCancelled", "profile_model", "load_factory", "ZOO_NAMES", "build"]
+__all__ = ["ProfilingCancelled", "profile_model", "load_factory", "ZOO_NAMES", "build", "PREFILL_TIMING",
+           "DECODE_TIMING", "TIMING"]
+
+# How `splittui profile` times stages, written into every profile it makes (``profiling.timing``):
+# inside whole in-order forward passes, and inside in-order one-token decode steps over a KV cache,
+# as a request runs them (run.py, decode.py). A planning profile without these was timed otherwise.
+PREFILL_TIMING = "in-order passes"
+DECODE_TIMING = "in-order decode steps"
+TIMING = {"prefill": PREFILL_TIMING, "decode": DECODE_TIMING}
 
 
 class ProfilingCancelled(Exception):

@@ -1,36 +1,39 @@
-"""Decode-step costs of a causal chain (SPEC §8): one-token steps over a KV cache, per stage.
+"""Decode-step costs of a causal chain (SPEC §8): one-token steps over a KV cache, timed in order.
 
-A decode step runs every stage on the state of one new token. Stages that act per token
-(embedding, norms, linears, activations, the last-token head) cost the same at any context, so
-they are timed once on the one-token state that running the chain on a one-token input gives. An
-attention core attends the new token's query over a KV cache of ``c + 1`` keys and values (``c``
-cached plus its own); it is timed at every context ``c`` in ``seq_lens`` with the cache built from
-random values (the cost does not depend on them). The cache stays with the core, so what crosses
-a cut in a decode step is the one-token state (``dec_in_bytes``), and each core holds
-``kv_bytes`` = its key and value of one token per token of context.
+A decode step runs every stage on the state of one new token; an attention core appends the token's
+key and value to its cache and attends over the ``c + 1`` keys and values (``c`` cached plus its
+own). The profile times real steps, in order, with the code a run executes (``profiler/kv.py``):
+at each context ``c`` of ``seq_lens`` every attention core gets a KV cache of about ``c`` positions
+(random values: the cost does not depend on them), then one warm-up step and ``repeats`` timed steps
+run the whole chain on one token, each stage timed where it runs, so every stage meets the caches
+the stages before it leave and an attention core pays for appending to its cache, as in a run.
+A stage's time is the median over the steps (stages other than the cores cost the same at any
+context: their samples from every context are pooled). Timing each stage over and over on a fixed
+input instead (an earlier method) leaves out the cache append and keeps weights warm.
 
-Server times come from the roofline preset (bytes moved = state in + out + weights + the cache
-read + 2 x scores), or, for a server measured on this CPU (``--server cpu:N``), from the same
-one-token steps timed again with N torch threads (a CUDA server is not measured here). Times:
-per stage, the median over ``repeats`` passes through every stage (and context) after a warm-up
-pass, so a burst of load from another process hits one sample of many stages.
+The cache stays with the core, so what crosses a cut in a decode step is the one-token state
+(``dec_in_bytes``), and each core holds ``kv_bytes`` = its key and value of one token per token of
+context. Server times come from the roofline preset (bytes moved = state in + out + weights + the
+cache read + 2 x scores), or, for a server measured on this CPU (``--server cpu:N``), from the same
+steps with N torch threads, alternating step by step with the client's, so that a burst of load from
+another process hits both sides alike (a CUDA server is not measured here).
 """
 
 from __future__ import annotations
 
 import statistics
 import time
-from functools import partial
-from typing import Callable
 
 import torch
 
+from . import DECODE_TIMING
 from .chain import Chain, state_bytes
 from .counting import count_kernels
+from .kv import random_cache, stage_step
 from .layers import AttnCore
 from .servers import Measured, Roofline
 
-__all__ = ["decode_fields", "is_causal_lm"]
+__all__ = ["decode_fields", "is_causal_lm", "step_times", "DECODE_TIMING"]
 
 
 def is_causal_lm(chain: Chain) -> bool:
@@ -44,26 +47,12 @@ def _weights(module: torch.nn.Module) -> int:
     return int(sum(p.numel() * p.element_size() for p in seen.values()))
 
 
-def _cache_state(state: tuple, c: int, gen: torch.Generator) -> tuple:
-    """The core's decode input at context c: the new token's q, and k, v over c + 1 positions."""
+def _cache_state(state: tuple, c: int) -> tuple:
+    """The core's decode input at context c, for FLOPs and bytes only: the new token's q, and k, v over
+    c + 1 positions as shapes without storage (the meta device)."""
     *carry, q, k, v = state
     shape = (k.shape[0], k.shape[1], c + 1, k.shape[3])
-    return (*carry, q, torch.randn(shape, generator=gen), torch.randn(shape, generator=gen))
-
-
-def _once_ms(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return (time.perf_counter() - t0) * 1e3
-
-
-def _interleaved_ms(jobs: list, repeats: int) -> list[float]:
-    """Median ms of every job over `repeats` passes through all of them, after one warm-up pass:
-    a burst of load from another process then spoils one sample of many jobs, not all of one."""
-    for fn in jobs:
-        fn()
-    samples = [[_once_ms(fn) for fn in jobs] for _ in range(repeats)]
-    return [statistics.median(col) for col in zip(*samples)]
+    return (*carry, q, *(torch.empty(shape, dtype=t.dtype, device="meta") for t in (k, v)))
 
 
 @torch.no_grad()
@@ -78,29 +67,70 @@ def _one_token_states(chain: Chain) -> tuple[list[tuple], tuple]:
     return states, state
 
 
-def _jobs(chain: Chain, states: list[tuple], seq_lens: list[int]) -> list[tuple]:
-    """(stage index, context or None, input state, callable) for every timing to take."""
-    gen = torch.Generator().manual_seed(0)
-    plain = AttnCore(causal=False)  # one query over the whole cache: nothing to mask
-    jobs: list[tuple[int, int | None, tuple, Callable[[], object]]] = []
+def _inputs(chain: Chain, states: list[tuple], seq_lens: list[int]) -> dict:
+    """{(stage, context or None): the stage's decode input} for FLOPs and bytes (a core at every context)."""
+    out: dict[tuple[int, int | None], tuple] = {}
     for i, (stage, st) in enumerate(zip(chain.stages, states)):
         if isinstance(stage.module, AttnCore):
-            for c in seq_lens:
-                s_in = _cache_state(st, c, gen)
-                jobs.append((i, c, s_in, partial(plain, *s_in)))
+            out.update({(i, c): _cache_state(st, c) for c in seq_lens})
         else:
-            jobs.append((i, None, st, partial(stage.module, *st)))
-    return jobs
+            out[(i, None)] = st
+    return out
 
 
-def _cpu_times_ms(jobs: list, repeats: int, threads: int) -> list[float]:
-    """``_interleaved_ms`` with ``threads`` torch threads (the measured CPU server's)."""
+def _max_positions(chain: Chain) -> int | None:
+    """How many positions the chain's embedding knows (None: no limit found)."""
+    emb = chain.stages[0].module
+    pos = getattr(emb, "pos", None)
+    if isinstance(pos, torch.nn.Embedding):
+        return int(pos.num_embeddings)
+    table = getattr(pos, "table", None)
+    return int(table.shape[0]) if isinstance(table, torch.Tensor) else None
+
+
+def _first_pos(chain: Chain, c: int, repeats: int) -> int:
+    """Cache length before the warm-up step: the timed steps then attend over about c + 1 keys (the
+    median step exactly, for odd ``repeats``), within the embedding's positions."""
+    first = max(0, c - 1 - repeats // 2)
+    limit = _max_positions(chain)
+    return first if limit is None else max(0, min(first, limit - repeats - 1))
+
+
+def _decode_step(chain: Chain, cache: dict, pos: int, state: tuple) -> list[float]:
+    """One in-order decode step at position ``pos``: every stage's time (ms), taken where it runs."""
+    times = []
+    for i in range(len(chain.stages)):
+        t0 = time.perf_counter()
+        state = stage_step(chain, i, state, cache, pos)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+@torch.no_grad()
+def step_times(chain: Chain, states: list[tuple], seq_lens: list[int], repeats: int,
+               sides: list[int]) -> list[dict]:
+    """Per side (its torch threads): {(stage, context or None): median ms} over ``repeats`` in-order
+    decode steps at each context after a warm-up step; the sides' steps alternate."""
+    gen = torch.Generator().manual_seed(0)
+    cores = {i: st for i, st in enumerate(states) if isinstance(chain.stages[i].module, AttnCore)}
+    token = chain.make_input(1)
+    samples: list[dict] = [{} for _ in sides]
     old = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)  # as the run's processes compute
     try:
-        return _interleaved_ms(jobs, repeats)
+        for c in seq_lens:
+            first = _first_pos(chain, c, repeats)
+            caches = [random_cache(cores, first, gen) for _ in sides]
+            for r in range(repeats + 1):  # r = 0 warms up
+                for side, threads, cache in zip(samples, sides, caches):
+                    torch.set_num_threads(threads)
+                    ms = _decode_step(chain, cache, first + r, token)
+                    for i, v in enumerate(ms if r else []):
+                        side.setdefault((i, c if i in cores else None), []).append(v)
     finally:
         torch.set_num_threads(old)
+        torch.set_flush_denormal(False)
+    return [{k: statistics.median(v) for k, v in side.items()} for side in samples]
 
 
 def _server_ms(server: Roofline | Measured, flops: float, moved: float, kernels: int, measured: float | None) -> float:
@@ -118,16 +148,16 @@ def check_decode_server(server) -> None:
 
 
 @torch.no_grad()
-def decode_fields(chain: Chain, seq_lens: list[int], *, server: Roofline | Measured, repeats: int = 5) -> dict:
-    """Per stage (by name) the decode fields at each context of seq_lens, plus dec_output_bytes."""
+def decode_fields(chain: Chain, seq_lens: list[int], *, server: Roofline | Measured, repeats: int = 5,
+                  threads: int = 1) -> dict:
+    """Per stage (by name) the decode fields at each context of seq_lens, plus dec_output_bytes;
+    times from in-order decode steps (``step_times``) on ``threads`` client threads (and the server's)."""
     check_decode_server(server)
     states, out = _one_token_states(chain)
-    jobs = _jobs(chain, states, seq_lens)
-    keys = [(i, c) for i, c, _, _ in jobs]
-    times = dict(zip(keys, _interleaved_ms([j[3] for j in jobs], repeats)))
-    srv_times = (dict(zip(keys, _cpu_times_ms([j[3] for j in jobs], repeats, server.threads)))
-                 if isinstance(server, Measured) else {})
-    inputs = {(i, c): s_in for i, c, s_in, _ in jobs}
+    sides = [threads] + ([server.threads] if isinstance(server, Measured) else [])
+    timed = step_times(chain, states, seq_lens, repeats, sides)
+    times, srv_times = timed[0], (timed[1] if len(timed) > 1 else {})
+    inputs = _inputs(chain, states, seq_lens)
     fields: dict[str, dict] = {}
     for i, (stage, st) in enumerate(zip(chain.stages, states)):
         outs = stage.module(*st)
@@ -156,7 +186,8 @@ def decode_fields(chain: Chain, seq_lens: list[int], *, server: Roofline | Measu
 
 def _server_note(server: Roofline | Measured) -> str:
     if isinstance(server, Measured):
-        return f"measured the same way on this CPU with {server.threads} torch thread(s)"
+        return (f"measured the same way on this CPU with {server.threads} torch thread(s), its steps alternating "
+                "with the client's")
     return f"from the roofline preset '{server.name}' (cache read counted)"
 
 
@@ -165,19 +196,18 @@ def add_decode_fields(doc: dict, chain: Chain, *, server: Roofline | Measured, r
     """A copy of a profile document with the decode fields measured for its seq_lens, `source` noting how."""
     import datetime as _dt
 
-    old = torch.get_num_threads()
-    torch.set_num_threads(threads)
     t0 = time.perf_counter()
-    try:
-        got = decode_fields(chain, list(doc["seq_lens"]), server=server, repeats=repeats)
-    finally:
-        torch.set_num_threads(old)
+    got = decode_fields(chain, list(doc["seq_lens"]), server=server, repeats=repeats, threads=threads)
     new = dict(doc, layers=[dict(layer, **got["layers"][layer["name"]]) for layer in doc["layers"]],
                dec_output_bytes=got["dec_output_bytes"])
     new["source"] = dict(doc.get("source", {}), decode=(
         f"decode fields measured {how} on "
-        f"{_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}: one-token steps, client "
-        f"{threads} thread(s), median of {repeats} passes interleaved over all stages after a warm-up "
-        f"pass, attention over a random KV cache of c+1 tokens; server {_server_note(server)}; "
-        f"{time.perf_counter() - t0:.1f} s"))
+        f"{_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')}: {DECODE_TIMING}, client "
+        f"{threads} thread(s): at each context c a KV cache of about c random positions per attention core, "
+        f"1 warm-up step, then per stage the median over {repeats} one-token steps through the whole chain "
+        f"(the run's own code, cache append included; stages other than the cores pooled over contexts); "
+        f"server {_server_note(server)}; {time.perf_counter() - t0:.1f} s"))
+    profiling = doc.get("profiling")
+    if isinstance(profiling, dict):
+        new["profiling"] = dict(profiling, timing=dict(profiling.get("timing") or {}, decode=DECODE_TIMING))
     return new

@@ -6,12 +6,17 @@ stage has none), fvcore's multiply-adds as a cross-check (its tracing run double
 `server_ms` from a roofline preset or measured (CUDA / this CPU), `in_bytes` = the measured size of
 the state entering the stage, `mem_bytes` = weights + state in + state out + attention scores.
 
-Timing is interleaved: a first pass over the chain warms every stage up, then up to
-`repeats - 1` timed passes run the whole chain again (as many as fit in PASS_BUDGET_S per length,
-at least one), and a stage's time is the median of its samples (repeats=1: the first pass's time).
-A burst of load from another process on this shared CPU then spoils one sample of many stages
-instead of every sample of a few; the biggest lengths get one sample, so that a model stays within
-minutes on one core. Each timed pass's whole-chain total is kept in `profiling.pass_ms`.
+Timing is in order, as a request runs: a first pass over the chain warms every stage up, then up
+to `repeats - 1` timed passes run the whole chain again (as many as fit in PASS_BUDGET_S per
+length, at least one), each stage timed where it runs in the pass, and a stage's time is the
+median of its samples (repeats=1: the first pass's time). So every stage meets the caches the
+stages before it leave, not the warm caches of timing one stage over and over, and a burst of load
+from another process on this shared CPU spoils one sample of many stages instead of every sample of
+a few. A server measured on this CPU (``cpu:N``) runs its passes in the same loop, alternating pass
+by pass with the client's (N torch threads, then the client's again): a server using every core is
+slowed far more by another process than the 1-thread client, so both sides must see the same load.
+The biggest lengths get one sample, so that a model stays within minutes on one core. Each timed
+pass's whole-chain total is kept in `profiling.pass_ms` (the server's in `server_pass_ms`).
 """
 
 from __future__ import annotations
@@ -29,12 +34,13 @@ import torch
 from ..attention import FULL, Attention, parse_attention, variant_name
 from ..errors import SplittuiError
 from ..profiles import profile_from_doc
-from . import ProfilingCancelled
+from . import PREFILL_TIMING, ProfilingCancelled
+from .busy import OthersCpu
 from .chain import Chain, state_bytes
 from .counting import count_kernels, fvcore_count
 from .servers import Measured, Roofline, parse_server
 
-__all__ = ["profile_model", "load_factory", "KINDS"]
+__all__ = ["profile_model", "load_factory", "KINDS", "PREFILL_TIMING"]
 
 KINDS = ("embedding", "norm", "linear", "attention", "activation", "conv", "pool", "other")
 PASS_BUDGET_S = 60.0  # timed passes per length: as many as fit in this (at least one)
@@ -66,8 +72,10 @@ class _Run:
     total: int
     done: int = 0
     kernels: dict = field(default_factory=dict)
-    pass_ms: list = field(default_factory=list)  # per length: whole-chain time of each timed pass
+    pass_ms: list = field(default_factory=list)  # per length: whole-chain time of each timed client pass
+    server_pass_ms: list = field(default_factory=list)  # the same for a server measured here
     load: list = field(default_factory=list)     # 1-minute load average at start and end (shared machines)
+    others: float | None = None  # cores other processes kept busy meanwhile (busy.py)
 
     def tick(self, label: str, steps: int = 1) -> None:
         self.done += steps
@@ -101,20 +109,23 @@ def profile_model(model: str | Chain, seq_lens: list[int], *, repeats: int = 5, 
     sides = 2 if srv.measured else 1
     run = _Run(chain, seq_lens, repeats, progress, should_stop, sides * repeats * len(seq_lens) * len(chain.stages))
     started = time.perf_counter()
+    others = OthersCpu()
     run.load.append(_load_avg())
     old_threads = torch.get_num_threads()
     try:
         torch.set_flush_denormal(True)
         torch.set_num_threads(threads)
-        table = [_client_pass(run, s, fvcore) for s in seq_lens]
-        if isinstance(srv, Measured):
-            _measured_server(run, srv, table)
-        else:
+        here = srv.threads if isinstance(srv, Measured) and srv.device == "cpu" else None
+        table = [_passes_at(run, s, fvcore, threads, here) for s in seq_lens]
+        if isinstance(srv, Roofline):
             _roofline_server(srv, table)
+        elif here is None:
+            _measured_server(run, srv, table)
     finally:  # leave the process as it was: threads and denormal handling (off by default)
         torch.set_num_threads(old_threads)
         torch.set_flush_denormal(False)
     run.load.append(_load_avg())
+    run.others = others.cores()
     doc = _document(run, table, srv, threads, time.perf_counter() - started)
     profile_from_doc(doc, source=f"profile of {chain.model}")
     return doc
@@ -166,33 +177,54 @@ def _n_extra(first_pass_s: float, repeats: int) -> int:
     return min(repeats - 1, max(1, int(PASS_BUDGET_S // max(first_pass_s, 1e-9))))
 
 
-def _pass(run: _Run, state: tuple, label: str, sync=None, before=None) -> tuple[list[float], tuple]:
-    """Run the chain once, timing every stage; `before(i, stage, state)` runs untimed first."""
+@dataclass(frozen=True)
+class _Side:
+    """One side timed in a length's passes: its label, torch threads (None: leave as set), device,
+    sync (CUDA) and an untimed hook ``before(i, stage, state)`` for the first pass."""
+
+    label: str
+    threads: int | None = None
+    device: str = "cpu"
+    sync: Callable | None = None
+    before: Callable | None = None
+
+
+def _pass(run: _Run, state: tuple, side: _Side, first: bool) -> tuple[list[float], tuple]:
+    """Run the chain once in order, timing every stage where it runs; `side.before` runs untimed
+    before each stage of the first pass."""
+    if side.threads is not None:
+        torch.set_num_threads(side.threads)
     times = []
     for i, stage in enumerate(run.chain.stages):
         run.check()
-        if before is not None:
-            before(i, stage, state)
-        dt, state = _timed(lambda stage=stage, state=state: _as_tuple(stage.module(*state)), sync)
+        if first and side.before is not None:
+            side.before(i, stage, state)
+        dt, state = _timed(lambda stage=stage, state=state: _as_tuple(stage.module(*state)), side.sync)
         times.append(dt)
-        run.tick(f"{label} · {stage.name}")
+        run.tick(f"{side.label} · {stage.name}")
     return times, state
 
 
-def _sampled(run: _Run, seq: int, label: str, device, sync, before) -> tuple[list[float], int, int]:
-    """Per-stage median seconds over interleaved passes (a burst of load on the shared CPU then
-    hits one sample of every stage, not every sample of one stage), the number of passes, and the
-    size of the model's output."""
-    def fresh():
-        return tuple(t.to(device) for t in run.chain.make_input(seq))
+def _sampled(run: _Run, seq: int, sides: list[_Side]) -> list[tuple[list[float], list[float], int]]:
+    """Per side: per-stage median seconds over in-order passes, each pass's whole-chain ms, and the
+    size of the model's output. The sides' passes alternate (client, server, client, ...), so a drift
+    in this shared machine's load reaches every side alike."""
+    def fresh(side):
+        return tuple(t.to(side.device) for t in run.chain.make_input(seq))
 
-    first, out = _pass(run, fresh(), label, sync, before)
-    extra = _n_extra(sum(first), run.repeats)
-    run.skip((run.repeats - 1 - extra) * len(run.chain.stages))
-    passes = [_pass(run, fresh(), label, sync)[0] for _ in range(extra)] or [first]
-    run.pass_ms.append([round(sum(p) * 1e3, 3) for p in passes])
-    # the first pass only warms up when later passes exist: right after fvcore's trace it runs cold
-    return [statistics.median(row) for row in zip(*passes, strict=False)], len(passes), state_bytes(out)
+    firsts = [_pass(run, fresh(side), side, True) for side in sides]
+    extra = _n_extra(sum(sum(f[0]) for f in firsts), run.repeats)
+    run.skip((run.repeats - 1 - extra) * len(run.chain.stages) * len(sides))
+    passes: list[list[list[float]]] = [[] for _ in sides]
+    for _ in range(extra):
+        for k, side in enumerate(sides):
+            passes[k].append(_pass(run, fresh(side), side, False)[0])
+    out = []
+    for (first, state), got in zip(firsts, passes, strict=True):
+        got = got or [first]  # the first pass only warms up when later passes exist (it runs cold)
+        out.append(([statistics.median(row) for row in zip(*got, strict=False)],
+                    [round(sum(p) * 1e3, 3) for p in got], state_bytes(state)))
+    return out
 
 
 def _stage_weights(module: torch.nn.Module, state: tuple) -> int:
@@ -208,17 +240,31 @@ def _weights(module: torch.nn.Module) -> int:
 
 
 @torch.no_grad()
-def _client_pass(run: _Run, seq: int, fvcore: bool) -> list[StageRecord]:
+def _passes_at(run: _Run, seq: int, fvcore: bool, threads: int, server_threads: int | None) -> list[StageRecord]:
+    """The client's in-order passes at ``seq`` (and, with ``server_threads``, a CPU server's, alternating)."""
     records: list[StageRecord] = []
 
     def before(i, stage, state):
         records.append(_describe_stage(run, i, stage, state, fvcore))
 
-    medians, passes, out_bytes = _sampled(run, seq, f"seq {seq}", torch.device("cpu"), None, before)
+    sides = [_Side(f"seq {seq}", threads, before=before)]
+    if server_threads is not None:
+        sides.append(_Side(f"server seq {seq}", server_threads, before=_warm))
+    got = _sampled(run, seq, sides)
+    (medians, totals, out_bytes) = got[0]
+    run.pass_ms.append(totals)
     outs = [r.in_bytes for r in records[1:]] + [out_bytes]
     for rec, med, out in zip(records, medians, outs, strict=False):
-        rec.client_ms, rec.runs, rec.out_bytes = med * 1e3, passes, out
+        rec.client_ms, rec.runs, rec.out_bytes = med * 1e3, len(totals), out
+    if server_threads is not None:
+        run.server_pass_ms.append(got[1][1])
+        for rec, med in zip(records, got[1][0], strict=True):
+            rec.server_ms = med * 1e3
     return records
+
+
+def _warm(i, stage, state) -> None:
+    stage.module(*state)
 
 
 def _describe_stage(run, i, stage, state, fvcore) -> StageRecord:
@@ -247,24 +293,18 @@ def _roofline_server(srv: Roofline, table) -> None:
 
 @torch.no_grad()
 def _measured_server(run: _Run, srv: Measured, table) -> None:
+    """A CUDA server: its own in-order passes after the client's (the chain moves to the device once)."""
     device = torch.device(srv.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else None
-    old = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(srv.threads)
-
-    def warm(i, stage, state):
-        stage.module(*state)
-
     try:
         _to(run.chain, device)
         for seq, records in zip(run.seq_lens, table, strict=False):
-            medians, _, _ = _sampled(run, seq, f"server seq {seq}", device, sync, warm)
+            (medians, totals, _), = _sampled(run, seq, [_Side(f"server seq {seq}", None, srv.device, sync, _warm)])
+            run.server_pass_ms.append(totals)
             for rec, med in zip(records, medians, strict=False):
                 rec.server_ms = med * 1e3
     finally:
         _to(run.chain, torch.device("cpu"))
-        torch.set_num_threads(old)
 
 
 def _to(chain: Chain, device) -> None:
@@ -294,8 +334,10 @@ def _server_text(srv) -> str:
     if isinstance(srv, Roofline):
         return srv.describe()
     if srv.device == "cuda":
-        return f"measured on CUDA: {torch.cuda.get_device_name(0)}, torch {torch.__version__}, warm-up then median"
-    return f"measured on this CPU ({_cpu_name()}) with {srv.threads} torch thread(s), warm-up then median"
+        return (f"measured on CUDA: {torch.cuda.get_device_name(0)}, torch {torch.__version__}, {PREFILL_TIMING} "
+                "after the client's: warm-up pass, then per stage the median")
+    return (f"measured on this CPU ({_cpu_name()}) with {srv.threads} torch thread(s), {PREFILL_TIMING} "
+            "alternating with the client's: warm-up pass, then per stage the median")
 
 
 def _document(run, table, srv, threads, wall_s) -> dict:
@@ -313,8 +355,9 @@ def _document(run, table, srv, threads, wall_s) -> dict:
             "mem_bytes": [float(r.weight_bytes + r.in_bytes + r.out_bytes + r.scratch_bytes) for r in rows],
         })
     client = (f"{_cpu_name()} ({platform.node()}), torch {torch.__version__}, {threads} thread(s); "
-              f"a warm-up pass over the chain, then per stage the median over up to {repeats - 1} "
-              f"interleaved timed passes (as many as fit in {PASS_BUDGET_S:g} s per length, at least 1)")
+              f"{PREFILL_TIMING}: a warm-up pass over the chain, then per stage the median over up to "
+              f"{repeats - 1} timed passes of the whole chain, each stage timed where it runs (as many as fit "
+              f"in {PASS_BUDGET_S:g} s per length, at least 1)")
     variant = parse_attention(chain.meta.get("attention"))
     extra = {} if variant.is_full else {"attention": variant.label}
     return {
@@ -323,15 +366,18 @@ def _document(run, table, srv, threads, wall_s) -> dict:
         "source": {"kind": "measured", "client": client, "server": _server_text(srv),
                    "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                    "tool": "splittui profile", "wall_s": round(wall_s, 1),
-                   "load_avg_1min": run.load, "cpus": os.cpu_count()},
+                   "timing": f"{PREFILL_TIMING} (per-stage timestamps inside whole forward passes, median over "
+                             "passes)",
+                   "load_avg_1min": run.load, "other_cpu_cores": run.others, "cpus": os.cpu_count()},
         "seq_lens": list(seq_lens),
         "output_bytes": [float(records[-1].out_bytes) for records in table],
         "layers": layers,
         "fvcore": _fvcore_meta(names, table),
         "profiling": {"threads": threads, "repeats": repeats,
                       "passes": [records[0].runs for records in table],
-                      "pass_ms": run.pass_ms[:len(table)],
-                      "pass_budget_s": PASS_BUDGET_S,
+                      "pass_ms": run.pass_ms,
+                      **({"server_pass_ms": run.server_pass_ms} if run.server_pass_ms else {}),
+                      "pass_budget_s": PASS_BUDGET_S, "timing": {"prefill": PREFILL_TIMING},
                       "kernels": {n: table[0][i].kernels for i, n in enumerate(names)},
                       "config": chain.meta.get("config")},
     }

@@ -1,13 +1,10 @@
 """Generation over a split: prefill, then decode steps, each attention core's KV cache on its own side.
 
-``run_stages`` runs stages [start, stop) of a causal chain in one of two modes. *Prefill*
-(``pos=None``) runs them as the plain chain does and keeps every attention core's keys and values in
-``cache`` (by stage index). *Decode* (``pos=p``) runs them on the state of the one token at position
-``p``: the embedding adds the position ``p``, and an attention core appends the token's key and value
-to its cache (which must hold exactly ``p`` positions) and attends over all of them; every other
-stage acts per token and runs unchanged. Client and server call it for the stages the policy gives
-them, each with its own ``cache``, so a cache never crosses the link (SPEC §8: one placement serves
-the request).
+``run_stages`` (profiler/kv.py, the same code the profiler times decode steps with) runs stages
+[start, stop) of a causal chain in prefill (``pos=None``) or decode (``pos=p``) mode, keeping every
+attention core's keys and values in ``cache``. Client and server call it for the stages the policy
+gives them, each with its own ``cache``, so a cache never crosses the link (SPEC §8: one placement
+serves the request).
 
 ``generate`` is the client's side of one request: a prefill and ``n`` greedy decode steps under a
 policy, timing the first token (TTFT) and every step. ``reference_tokens`` is the oracle: greedy
@@ -25,6 +22,7 @@ import torch
 
 from ..errors import SplittuiError
 from ..profiler.chain import Chain
+from ..profiler.kv import next_token, run_stages
 from ..profiler.layers import AttnCore, Embed, LastTokenHead
 
 __all__ = ["check_generative", "run_stages", "generate", "GenTiming", "reference_tokens", "next_token"]
@@ -39,53 +37,6 @@ def check_generative(chain: Chain) -> None:
     if not ok:
         raise SplittuiError(f"--gen-tokens: {chain.model} is not a causal language model (an embedding, causal "
                             "attention cores and a last-token head); use gpt2-like")
-
-
-def _embed_at(m: Embed, state: tuple, pos: int) -> tuple:
-    """Embed's forward for tokens that start at position ``pos`` (the plain forward starts at 0)."""
-    rest = list(state)
-    ids = rest.pop(m.ids_index if m.ids_index >= 0 else len(rest) + m.ids_index)
-    x = m.wte(ids)
-    if m.scale != 1.0:
-        x = x * m.scale
-    x = x + m.pos(torch.arange(pos, pos + ids.shape[-1], device=ids.device))
-    if m.type_row is not None:
-        x = x + m.type_row.weight[0]
-    return (*rest, x)
-
-
-def _core(m: AttnCore, state: tuple, i: int, cache: dict, pos: int | None) -> tuple:
-    *carry, q, k, v = state
-    if pos is not None:
-        if i not in cache:
-            raise ValueError(f"decode step at stage {i}: no KV cache here (no prefill ran this stage on this side)")
-        ck, cv = cache[i]
-        if ck.shape[2] != pos:
-            raise ValueError(f"decode step at position {pos}: stage {i}'s KV cache holds {ck.shape[2]} positions")
-        k, v = torch.cat((ck, k), dim=2), torch.cat((cv, v), dim=2)
-    cache[i] = (k, v)
-    out = m(*carry, q, k, v)  # a causal mask over one query row masks nothing: the new token sees all
-    return out if isinstance(out, tuple) else (out,)
-
-
-@torch.no_grad()
-def run_stages(chain: Chain, state: tuple, start: int, stop: int, cache: dict, pos: int | None) -> tuple:
-    """Stages [start, stop) in prefill (``pos=None``) or decode (``pos``) mode, keeping KV caches."""
-    for i in range(start, stop):
-        m = chain.stages[i].module
-        if isinstance(m, AttnCore):
-            state = _core(m, state, i, cache, pos)
-        elif isinstance(m, Embed) and pos is not None:
-            state = _embed_at(m, state, pos)
-        else:
-            out = m(*state)
-            state = out if isinstance(out, tuple) else (out,)
-    return state
-
-
-def next_token(state: tuple) -> torch.Tensor:
-    """Greedy: the arg-max of the last-token logits, as the next step's (1, 1) input ids."""
-    return state[-1].argmax(dim=-1).reshape(1, 1).to(torch.int64)
 
 
 @dataclass(frozen=True, slots=True)

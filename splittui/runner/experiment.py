@@ -18,7 +18,7 @@ from .predict import Prediction, at_seq, in_chain_profile, planned_overhead_ms, 
 from .session import Session, summarise
 
 __all__ = ["Case", "Row", "measure_rows", "rows_table", "rows_json", "rows_markdown", "error_pct", "TABLE_NOTE",
-           "run_document", "cpu_name", "load_average"]
+           "run_document", "cpu_name", "load_average", "load_note"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,7 @@ class Row:
     repeats: int
     match: bool             # every repeat's output allclose to the unsplit forward
     max_abs_diff: float
+    other_cpu_cores: float | None = None  # cores other processes kept busy during the case (profiler/busy.py)
 
     @property
     def error_pct(self) -> float:
@@ -72,7 +73,7 @@ def measure_rows(session: Session, cases: list[Case], repeats: int, progress=Non
         planned = predict(case.planning, sc, case.policy, planned_overhead_ms(case.planning))
         rows.append(Row(case=case, planned=planned, composition=_composition(case, out),
                         measured=summarise(out["times"]), repeats=repeats, match=out["match"],
-                        max_abs_diff=out["max_abs_diff"]))
+                        max_abs_diff=out["max_abs_diff"], other_cpu_cores=out.get("other_cpu_cores")))
     return rows
 
 
@@ -81,7 +82,7 @@ def _measure(session: Session, case: Case, repeats: int, shape) -> dict:
     if shape is not None:
         shape(sc.up_mbps, sc.down_mbps)
     kernel = shape is not None  # the kernel shapes the rate; the application only adds the delay
-    return session.run({"seq": sc.seq_len, "policy": list(case.policy), "repeats": repeats,
+    return session.run_watched({"seq": sc.seq_len, "policy": list(case.policy), "repeats": repeats,
                         "up_mbps": None if kernel else sc.up_mbps, "down_mbps": None if kernel else sc.down_mbps,
                         "delay_ms": sc.delay_ms})
 
@@ -122,6 +123,7 @@ def rows_json(rows: list[Row]) -> list[dict]:
                                        "upload": bd.upload_ms, "download": bd.download_ms},
             "measured_breakdown_ms": {k: r.measured[f"{k}_ms"] for k in ("client", "server", "upload", "download")},
             "repeats": r.repeats, "output_matches_unsplit": r.match, "max_abs_diff": r.max_abs_diff,
+            "other_cpu_cores": r.other_cpu_cores,
         })
     return out
 
@@ -159,6 +161,27 @@ def run_document(rows: list[Row], *, link: str, link_detail: str, plans: list, s
             "provenance": provenance(plans[0].profile) if plans else "",
             "client": f"1 thread, {cpu}", "server": f"cpu:{server_threads} ({server_threads} torch threads, {cpu})",
             "cpus": os.cpu_count(), "load_average": load_average(), **(extra or {}), "rows": out_rows}
+
+
+def load_note(profiles: list[Profile], run_cores: list[float | None]) -> str:
+    """One line: how many cores other processes kept busy while the planning profile(s) and the run were
+    measured, and a warning when either was not quiet (a server using every core is slowed by them far
+    more than the 1-thread client, so its planned times stop matching)."""
+    from ..profiler.busy import BUSY_CORES
+
+    prof = [p.source.get("other_cpu_cores") for p in profiles]
+    prof_v = [float(v) for v in prof if isinstance(v, (int, float))]
+    run_v = [float(v) for v in run_cores if v is not None]
+
+    def span(vs: list[float]) -> str:
+        return "unknown" if not vs else (f"{vs[0]:.2f}" if len(set(vs)) == 1 else f"{min(vs):.2f}-{max(vs):.2f}")
+
+    line = (f"other processes kept {span(run_v)} cores busy during the run, {span(prof_v)} during the planning "
+            "profile")
+    if any(v > BUSY_CORES for v in prof_v + run_v):
+        line += (f" (above {BUSY_CORES:g}: not a quiet machine; a server on every core then runs slower than "
+                 "planned, or the plan's server is too slow: rerun both on a quiet machine)")
+    return line
 
 
 def _err(v: float) -> str:

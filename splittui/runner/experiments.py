@@ -19,7 +19,17 @@ import time
 
 from ..errors import SplittuiError
 from .chains import ChainSpec
-from .experiment import TABLE_NOTE, Case, Row, load_average, measure_rows, rows_markdown, rows_table, run_document
+from .experiment import (
+    TABLE_NOTE,
+    Case,
+    Row,
+    load_average,
+    load_note,
+    measure_rows,
+    rows_markdown,
+    rows_table,
+    run_document,
+)
 from .handler import check_ends, exit_on_sigterm, live_session, stderr_console
 from .kernel_link import open_link
 from .planning import planning_profile, policy_for, scenario_for
@@ -135,7 +145,7 @@ def experiment_command(args) -> int:
     kind, detail = links[-1] if links else ("none", "")
     conditions = (f"client 1 thread, server {threads} thread(s); link {kind}; delay {args.delay_ms:g} ms; "
                   f"median of {args.repeats}; {wall:.0f} s; load average {load_before} before, {load_average()} after"
-                  f"{note}")
+                  f"{note}; {load_note([p.profile for p in plans], [r.other_cpu_cores for r in rows])}")
     if args.json:
         doc = run_document(rows, link=kind, link_detail=detail, plans=plans, server_threads=threads,
                            extra={"conditions": conditions, "skipped": skipped, "wall_s": round(wall, 1),

@@ -17,7 +17,7 @@ import sys
 
 from ..errors import SplittuiError
 from .chains import ChainSpec
-from .experiment import error_pct, run_document
+from .experiment import error_pct, load_note, run_document
 from .handler import check_ends, exit_on_sigterm, live_session, stderr_console
 from .kernel_link import open_link
 from .planning import Planning, planning_profile, policy_for, scenario_for
@@ -75,7 +75,7 @@ def generation_command(args: argparse.Namespace) -> int:
         console.print(f"[dim]link: {link.kind}; running {label}: prefill {seq} + {n} decode steps, 1 warm-up + "
                       f"{args.repeats} timed requests...[/]")
         kernel = link.shape is not None
-        out = session.run({"op": "generate", "seq": seq, "gen_tokens": n, "policy": list(policy),
+        out = session.run_watched({"op": "generate", "seq": seq, "gen_tokens": n, "policy": list(policy),
                            "repeats": args.repeats, "up_mbps": None if kernel else sc.up_mbps,
                            "down_mbps": None if kernel else sc.down_mbps, "delay_ms": sc.delay_ms})
         detail = link.describe()
@@ -108,7 +108,7 @@ def _row(label: str, plan: Planning, sc, policy, pred: dict, out: dict, repeats:
             "ttft": _part(pred["ttft_ms"], runs, "ttft_ms"), "tpot": _part(pred["tpot_ms"], runs, "tpot_ms"),
             "overhead_ms_per_transfer": {"planned": planned_overhead_ms(plan.profile)},
             "repeats": repeats, "tokens_match_unsplit": out["match"], "first_mismatch": out["first_mismatch"],
-            "tokens": out["tokens"], "planning_sha256": plan.sha256}
+            "tokens": out["tokens"], "planning_sha256": plan.sha256, "other_cpu_cores": out.get("other_cpu_cores")}
 
 
 def _print(row: dict, doc: dict, plan: Planning) -> None:
@@ -136,6 +136,7 @@ def _print(row: dict, doc: dict, plan: Planning) -> None:
                   f"with its decode fields (SPEC §8) and its measured per-transfer overhead "
                   f"({row['overhead_ms_per_transfer']['planned']:.3g} ms); measured: median of {row['repeats']} "
                   "requests after 1 warm-up; TPOT = mean decode step.")
+    console.print(load_note([plan.profile], [row["other_cpu_cores"]]))
     verdict = "[green]yes[/]" if row["tokens_match_unsplit"] else f"[red]NO (first at token {row['first_mismatch']})[/]"
     console.print(f"{row['gen_tokens'] + 1} generated tokens == greedy decoding with the unsplit model (no cache): "
                   f"{verdict}, every run")

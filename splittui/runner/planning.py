@@ -20,7 +20,7 @@ from ..errors import SplittuiError
 from ..model import Profile, Scenario
 
 __all__ = ["Planning", "cache_dir", "profile_path", "planning_profile", "profile_command",
-           "scenario_for", "policy_for", "auto_deadline", "all_client_ms"]
+           "scenario_for", "policy_for", "auto_deadline", "all_client_ms", "stale_timing"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +74,15 @@ def planning_profile(spec, seqs: list[int], server_threads: int, *, given: str |
         path = Path(given)
         profile = load_profile(str(path))
         _check_fits(profile, spec, seqs, given)
+        if profile.source.get("kind") == "measured" and (old := stale_timing(profile)):
+            say(f"planning profile: {path} was timed another way ({old}); `splittui profile` times stages "
+                "as a run executes them")
         return Planning(profile, path, _sha256(path), made_now=False)
     path = profile_path(spec.model, seqs, server_threads, tiny=spec.tiny, attention=spec.attention)
     made = refresh or not path.exists()
+    if not made and (old := stale_timing(load_profile(str(path)))):
+        say(f"planning profile: the cached {path} was timed another way ({old}); measuring it again")
+        made = True
     if made:
         path.parent.mkdir(parents=True, exist_ok=True)
         cmd = profile_command(spec, seqs, server_threads, path, repeats)
@@ -85,6 +91,19 @@ def planning_profile(spec, seqs: list[int], server_threads: int, *, given: str |
     profile = load_profile(str(path))
     _check_fits(profile, spec, seqs, str(path))
     return Planning(profile, path, _sha256(path), made_now=made)
+
+
+def stale_timing(profile: Profile) -> str | None:
+    """How ``profile`` was timed when that is not the way `splittui profile` times stages now (in-order
+    passes; in-order decode steps where it has decode fields), else None."""
+    from ..profiler import TIMING
+
+    profiling = profile.extra.get("profiling")
+    timing = profiling.get("timing") if isinstance(profiling, dict) else None
+    timing = timing if isinstance(timing, dict) else {}
+    want = {k: v for k, v in TIMING.items() if k == "prefill" or profile.has_decode}
+    old = {k: timing.get(k, "not recorded") for k in want if timing.get(k) != want[k]}
+    return "; ".join(f"{k}: {v}" for k, v in old.items()) or None
 
 
 def _run_profiler(cmd: list[str]) -> None:

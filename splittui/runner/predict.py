@@ -10,13 +10,14 @@ live link: it shows that the parts add up to the whole, not that the plan predic
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..errors import SplittuiError
 from ..model import Breakdown, Profile, Result, Scenario
 
 __all__ = ["in_chain_profile", "at_seq", "Prediction", "predict", "planned_overhead_ms", "named_policy",
-           "NAMED_POLICIES", "choose_policy"]
+           "NAMED_POLICIES", "choose_policy", "infeasible_message"]
 
 NAMED_POLICIES = ("attention-server", "attention-client")
 
@@ -116,6 +117,38 @@ def choose_policy(profile: Profile, sc: Scenario, solver: str) -> tuple[tuple[in
         return named_policy(profile, solver), None
     res = solve(profile, sc, solver)
     if not res.feasible or res.policy is None:
-        raise SplittuiError(f"{solver}: no policy meets the deadline {sc.deadline_ms:g} ms on this machine "
-                            f"(least achievable {res.min_latency_ms:.1f} ms); raise --deadline-ms")
+        raise SplittuiError(infeasible_message(profile, sc, solver, res.min_latency_ms))
     return res.policy, res
+
+
+def _no_split_helps(profile: Profile, least_ms: float, all_client: float) -> str:
+    """Why no split beats all-client, when none does: the profile's server is no faster, and maybe why."""
+    from ..profiler.busy import BUSY_CORES
+
+    if least_ms < 0.999 * all_client:
+        return ""
+    others = profile.source.get("other_cpu_cores")
+    busy = (f" (measured while other processes kept {others:.2f} cores busy: profile again on a quiet machine)"
+            if isinstance(others, (int, float)) and others > BUSY_CORES else "")
+    return f"; no split beats all-client: the profile's server is no faster than its client{busy}"
+
+
+def infeasible_message(profile: Profile, sc: Scenario, solver: str, least_ms: float) -> str:
+    """Why ``solver`` found nothing: the deadline and the least latency any policy reaches, both in ms
+    and as a fraction of the planned all-client latency, so a user can pick a deadline that works."""
+    from ..generation import request_costs
+    from ..solvers.baselines import prefix_latencies
+
+    all_client = float(prefix_latencies(request_costs(profile, sc))[-1])
+    frac = (lambda ms: f" = {ms / all_client:.2f}x") if all_client > 0 else (lambda ms: "")
+    # the smallest fraction (2 decimals, rounded up) that --deadline Fx accepts
+    least_x = math.ceil(least_ms / all_client * 100 - 1e-9) / 100 if all_client > 0 else float("nan")
+    if sc.deadline_ms < least_ms:
+        hint = f"use --deadline-ms {math.ceil(least_ms)} or more" + (f" (--deadline {least_x:.2f}x)" if
+                                                                         all_client > 0 else "")
+        return (f"{solver}: no policy meets the deadline {sc.deadline_ms:.1f} ms{frac(sc.deadline_ms)} of the "
+                f"planned all-client {all_client:.1f} ms; the least latency any policy reaches on the planning "
+                f"profile is {least_ms:.1f} ms{frac(least_ms)}: {hint}{_no_split_helps(profile, least_ms, all_client)}")
+    return (f"{solver}: its policy misses the deadline {sc.deadline_ms:.1f} ms{frac(sc.deadline_ms)} of the planned "
+            f"all-client {all_client:.1f} ms, though some policy reaches {least_ms:.1f} ms{frac(least_ms)}; "
+            "raise --deadline-ms")

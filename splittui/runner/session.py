@@ -251,6 +251,18 @@ class Session:
             raise SplittuiError(msg["error"])
         return msg
 
+    def pids(self) -> list[int]:
+        """This process and its live children: the CPU time that is the run's own."""
+        return [os.getpid(), *(p.pid for p in self._procs if p.pid is not None and p.is_alive())]
+
+    def run_watched(self, job: dict) -> dict:
+        """``run`` that also says how many cores other processes kept busy meanwhile (``other_cpu_cores``)."""
+        from ..profiler.busy import OthersCpu
+
+        others = OthersCpu(self.pids)
+        out = self.run(job)
+        return {**out, "other_cpu_cores": others.cores()}
+
     def stage_times(self, seq: int, passes: int = 3) -> tuple[list[float], list[float]]:
         """Per-stage in-order medians (ms) on the client and on the server at ``seq``."""
         out = self.run({"op": "stage_times", "seq": seq, "passes": passes})

@@ -1,0 +1,147 @@
+"""The planning side of `splittui run` against the timing method: the prediction never moves with the
+times measured in the run; a cached planning profile timed another way is measured again; an
+infeasible deadline names the least one that works (ms and x); how busy other processes kept the
+machine is measured and shown."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from splittui.analytic import gpt2_like_doc
+from splittui.cli import main
+from splittui.errors import SplittuiError
+from splittui.profiles import profile_from_doc
+from splittui.runner import session as session_mod
+from splittui.runner.experiment import load_note
+from splittui.runner.planning import all_client_ms, scenario_for, stale_timing
+from splittui.runner.predict import choose_policy
+
+TOY = ["--model", "runner-toy", "--seq", "16", "--delay-ms", "1", "--up-mbps", "200", "--repeats", "2",
+       "--link", "paced", "--json"]
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory):
+    path = tmp_path_factory.mktemp("plan") / "toy.json"
+    code = main(["profile", "--module", "splittui.runner.toy:build_toy", "--seq", "16", "--server", "cpu:1",
+                 "--repeats", "2", "--out", str(path)])
+    assert code == 0
+    return path
+
+
+def _row(capsys, *args: str) -> dict:
+    code = main(["run", *TOY, *args])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0
+    return doc["rows"][0]
+
+
+def test_predicted_ms_never_moves_with_the_times_measured_in_the_run(plan, capsys, monkeypatch):
+    """The run's own stage times (and overhead) are made 10x slower on their way back: the headline
+    prediction stays what the planning profile says; only the composition check moves."""
+    args = ("--profile", str(plan), "--solver", "attention-server")
+    plain = _row(capsys, *args)
+    real = session_mod.Session.run_watched
+
+    def slower(self, job):
+        out = real(self, job)
+        for key in ("stage_client_ms", "stage_server_ms"):
+            out[key] = [10.0 * v for v in out[key]] if out.get(key) else out.get(key)
+        return {**out, "overhead_ms": 10.0 * out["overhead_ms"] + 5.0}
+
+    monkeypatch.setattr(session_mod.Session, "run_watched", slower)
+    slow = _row(capsys, *args)
+    assert slow["predicted_ms"] == plain["predicted_ms"]
+    assert slow["predicted_breakdown_ms"] == plain["predicted_breakdown_ms"]
+    assert slow["composition_ms"] > plain["composition_ms"] + 5.0
+    assert "other_cpu_cores" in slow
+
+
+def test_the_planning_profile_records_its_timing_method(plan):
+    doc = json.loads(plan.read_text())
+    assert doc["profiling"]["timing"]["prefill"] == "in-order passes"
+    assert stale_timing(profile_from_doc(doc)) is None
+    old = json.loads(plan.read_text())
+    del old["profiling"]["timing"]
+    assert "prefill: not recorded" in stale_timing(profile_from_doc(old))
+
+
+def test_a_cached_profile_timed_another_way_is_measured_again(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SPLITTUI_CACHE_DIR", str(tmp_path))
+    args = ["run", *TOY, "--solver", "no-split", "--profile-repeats", "1", "--server-threads", "1"]
+    assert main(args) == 0
+    path = tmp_path / "runner-toy-s16-client1-cpu1.json"
+    doc = json.loads(path.read_text())
+    del doc["profiling"]["timing"]  # as the profiler wrote it before it recorded the method
+    path.write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "timed another way" in err and "measuring it again" in err
+    assert json.loads(path.read_text())["profiling"]["timing"]["prefill"] == "in-order passes"
+
+
+def _scenario(prof, deadline: str):
+    args = SimpleNamespace(deadline_ms=deadline, up_mbps=100.0, down_mbps=None, delay_ms=10.0, unit_ms=1.0,
+                           objective="flops", rounding="ceil")
+    return scenario_for(args, prof, prof.seq_lens[0])
+
+
+def test_an_infeasible_deadline_names_the_least_one_in_ms_and_as_a_fraction():
+    prof = profile_from_doc(gpt2_like_doc())
+    sc = _scenario(prof, "0.001x")
+    all_client = all_client_ms(prof, sc)
+    with pytest.raises(SplittuiError) as info:
+        choose_policy(prof, sc, "dp")
+    text = str(info.value)
+    least = float(text.split("reaches on the planning profile is ")[1].split(" ms")[0])
+    frac = float(text.split("--deadline ")[1].split("x")[0])
+    assert "of the planned all-client" in text and f"{all_client:.1f} ms" in text
+    assert frac * all_client >= least - 0.1 and frac - 0.01 < least / all_client  # the smallest 2-decimal x
+    # and that deadline works, as `splittui run` sets it
+    _, res = choose_policy(prof, _scenario(prof, f"{frac:.2f}x"), "dp")
+    assert res is not None and res.feasible
+
+
+def test_others_cpu_counts_every_process_but_ours(monkeypatch):
+    from splittui.profiler import busy
+
+    clock = iter([100.0, 102.0])
+    machine = iter([50.0, 53.0])                  # 3 s of CPU over 2 s on the machine
+    mine = {1: iter([10.0, 11.5]), 2: iter([0.0, 0.5])}  # 2 s of it ours (two processes)
+    monkeypatch.setattr(busy.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(busy, "_machine_busy_s", lambda: next(machine))
+    monkeypatch.setattr(busy, "_process_s", lambda pid: next(mine[pid]))
+    assert busy.OthersCpu(lambda: [1, 2]).cores() == pytest.approx(0.5)
+
+
+def test_others_cpu_on_this_machine_is_a_number_of_cores():
+    from splittui.profiler.busy import OthersCpu
+
+    watch = OthersCpu()
+    sum(i * i for i in range(200_000))  # our own work is not counted
+    cores = watch.cores()
+    assert cores is None or cores >= 0.0
+
+
+def test_load_note_warns_when_the_machine_was_not_quiet():
+    quiet = profile_from_doc(dict(gpt2_like_doc(), source={"kind": "measured", "other_cpu_cores": 0.05}))
+    busy = profile_from_doc(dict(gpt2_like_doc(), source={"kind": "measured", "other_cpu_cores": 1.2}))
+    assert "not a quiet machine" not in load_note([quiet], [0.02, 0.1])
+    assert "0.02-0.10 cores busy during the run, 0.05 during the planning profile" in load_note([quiet], [0.02, 0.1])
+    assert "not a quiet machine" in load_note([busy], [0.02])
+    assert "not a quiet machine" in load_note([quiet], [0.9])
+    assert "unknown" in load_note([profile_from_doc(gpt2_like_doc())], [None])
+
+
+def test_when_no_split_helps_the_message_says_why():
+    doc = gpt2_like_doc()
+    for layer in doc["layers"]:
+        layer["server_ms"] = [2.0 * v for v in layer["client_ms"]]  # a server slower than the client
+    doc["source"] = {**doc.get("source", {}), "other_cpu_cores": 1.2}
+    prof = profile_from_doc(doc)
+    with pytest.raises(SplittuiError, match=r"1\.00x.*no split beats all-client.*1\.20 cores busy"):
+        choose_policy(prof, _scenario(prof, "0.7x"), "dp")
