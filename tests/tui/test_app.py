@@ -3,14 +3,12 @@ that every key reaches its screen. Expected values come from `splittui.solve`, n
 
 from __future__ import annotations
 
-import asyncio
-import io
 import json
 import random
 
 import pytest
-from rich.console import Console
 from textual import events
+from tui_helpers import load_policy_file, settle, shown
 
 import splittui
 from splittui.solvers import APP_SOLVERS as SOLVERS
@@ -20,29 +18,6 @@ from splittui.tui.widgets.banner import InfeasibleBanner
 from splittui.tui.widgets.numbers import NumbersPanel
 from splittui.tui.widgets.slider import Slider
 from splittui.tui.widgets.strip import PlacementStrip, pack_segments
-
-
-def shown(widget, width: int | None = None) -> str:
-    """The plain text a widget draws (its render() through a rich console at its own width)."""
-    console = Console(width=width or max(20, widget.size.width), file=io.StringIO(), record=True,
-                      color_system=None)
-    console.print(widget.render())
-    return console.export_text()
-
-
-async def settle(pilot, timeout: float = 20.0) -> None:
-    """Wait until the latest knob change has been solved and shown (worker or not)."""
-    app = pilot.app
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if app.state is not None and app.state.generation == app._generation:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the app never caught up with its knobs")
 
 
 def pct(share: float) -> str:
@@ -253,11 +228,7 @@ async def test_export_then_load_back(profile, tmp_path):
         doc = splittui.load_policy(target)
         assert doc["policy"] == list(app.state.results["dp"].policy)
         assert json.loads(target.read_text())["schema"] == "splittui.policy/1"
-        await pilot.press("o")
-        await pilot.pause()
-        app.screen.query_one(Input).value = str(target)
-        await pilot.press("enter")
-        await settle(pilot)
+        await load_policy_file(pilot, target)
         assert app.state.loaded is not None
         assert app.state.loaded.latency_ms == pytest.approx(app.state.results["dp"].latency_ms)
 

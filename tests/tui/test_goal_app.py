@@ -7,7 +7,7 @@ most half the work" — is pressed key by key and counted; its answer must be th
 from __future__ import annotations
 
 import pytest
-from test_app import settle, shown
+from tui_helpers import settle, shown
 
 import splittui
 from splittui.solvers.goal import Target, least_deadline

@@ -3,12 +3,10 @@ line, driven by real key presses. Expected values come from `splittui.llm` and `
 
 from __future__ import annotations
 
-import asyncio
-import io
 import math
 
 import pytest
-from rich.console import Console
+from tui_helpers import settle, shown
 
 import splittui
 from splittui.llm import profile_for
@@ -18,29 +16,6 @@ from splittui.tui.state import compute_choice
 from splittui.tui.widgets.numbers import NumbersPanel, _ms
 from splittui.tui.widgets.slider import Slider
 from splittui.tui.widgets.status import StatusLine
-
-
-def shown(widget, width: int | None = None) -> str:
-    """The plain text a widget draws (its render() through a rich console)."""
-    console = Console(width=width or max(20, widget.size.width), file=io.StringIO(), record=True,
-                      color_system=None)
-    console.print(widget.render())
-    return console.export_text()
-
-
-async def settle(pilot, timeout: float = 30.0) -> None:
-    """Wait until the latest knob change has been solved and shown."""
-    app = pilot.app
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if app.state is not None and app.state.generation == app._generation:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the app never caught up with its knobs")
 
 
 def make(profile, **knobs):
