@@ -9,19 +9,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .mixin_base import AppMixin
 from .state import LoadedPolicy
+from .when_solved import WhenSolved
 
 __all__ = ["PolicyActions"]
 
 
-class PolicyActions(AppMixin):
+class PolicyActions(WhenSolved):
     """Export and load-policy actions (bound to e, E and o in `SplitApp.BINDINGS`)."""
 
     def action_export(self) -> None:
         from ..policy import policy_document
         from .screens.export import ExportScreen
 
+        if not self.solved_or_later(self.action_export, "the export dialog opens"):
+            return   # export what the knobs show, never nothing or the previous answer
         st = self.state
         docs = {} if st is None else {name: policy_document(st.profile, st.scenario, res)
                                       for name, res in st.results.items() if res.policy is not None}

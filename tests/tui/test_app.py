@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 
 import pytest
 from textual import events
@@ -231,6 +232,51 @@ async def test_export_then_load_back(profile, tmp_path):
         await load_policy_file(pilot, target)
         assert app.state.loaded is not None
         assert app.state.loaded.latency_ms == pytest.approx(app.state.results["dp"].latency_ms)
+
+
+@pytest.fixture
+def held_solves(monkeypatch):
+    """Every solve waits until the test sets the returned event: a first answer that has not landed yet,
+    as in a browser's first seconds (`splittui serve`) or on a loaded machine."""
+    import splittui.tui.app as app_module
+
+    gate, solve = threading.Event(), app_module.compute_choice
+    monkeypatch.setattr(app_module, "compute_choice", lambda *a, **kw: gate.wait(30) and solve(*a, **kw))
+    yield gate
+    gate.set()   # never leave a worker waiting
+
+
+async def test_export_pressed_before_the_first_answer_opens_once_it_lands(profile, held_solves):
+    from splittui.tui.screens.export import ExportScreen
+
+    app = make(profile)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.state is None and len(app.screen_stack) == 1       # nothing to export yet ...
+        toasts = [str(n.message) for n in app._notifications]
+        assert any("solving" in t for t in toasts) and not any("no solver" in t for t in toasts), toasts
+        held_solves.set()
+        await settle(pilot)
+        await pilot.pause()
+        assert isinstance(app.screen, ExportScreen)                   # ... and not refused: it opens now
+        assert app.screen.chosen == "dp" and app.screen._docs[0]["policy"] == list(app.state.results["dp"].policy)
+
+
+async def test_save_pressed_while_solving_saves_what_the_knobs_show(profile, held_solves):
+    app = make(profile)
+    async with app.run_test(size=(120, 40)) as pilot:
+        held_solves.set()
+        await settle(pilot)
+        held_solves.clear()
+        await pilot.press("left", "s")                 # the answer for the new deadline is still held
+        await pilot.pause()
+        assert app.slots == ()
+        held_solves.set()
+        await settle(pilot)
+        await pilot.pause()
+        deadline = app.query_one("#deadline", Slider).value
+        assert deadline < 1500 and [s.scenario.deadline_ms for s in app.slots] == [deadline]
 
 
 @pytest.mark.parametrize("key,module,cls", [("question_mark", "help", "HelpScreen"),
