@@ -3,6 +3,7 @@ line, driven by real key presses. Expected values come from `splittui.llm` and `
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -68,6 +69,36 @@ async def test_qwen_devices_dtype_and_output_tokens(profile):
         status = shown(app.query_one(StatusLine), 200)
         assert "roofline estimate jetson-orin" in status and "roofline estimate h100-sxm" in status
         assert "int4" in status
+
+
+async def test_a_config_file_opens_as_the_cli_built_it_and_its_pickers_rebuild_it(tmp_path):
+    """`splittui --hf-config DIR --client-device jetson-orin --dtype int8` (what `serve` forwards): the
+    app shows the CLI's profile (not re-timed in fp32), its pickers hold those choices, and moving the
+    dtype rebuilds it from the file."""
+    from splittui.cli import build_parser
+    from splittui.commands.llm_args import profile_from_llm_args
+
+    folder = tmp_path / "my-llama"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({
+        "model_type": "llama", "hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 8,
+        "num_key_value_heads": 2, "intermediate_size": 512, "vocab_size": 1000, "max_position_embeddings": 2048}))
+    args = build_parser().parse_args(["--hf-config", str(folder), "--client-device", "jetson-orin", "--dtype", "int8"])
+    opened = profile_from_llm_args(args)
+    key = str(folder.resolve())
+    assert opened.origin == key
+    app = make_app(opened, show_timings=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        st = app.state
+        assert st.choice == ProfileChoice(key, "jetson-orin", "a100-80gb", "int8")
+        assert st.profile.sha256 == opened.sha256
+        assert [x.client_ms for x in st.profile.layers] == [x.client_ms for x in opened.layers]
+        assert app.query_one("#dtype").display and "my-llama" in shown(app.query_one("#model"))
+        await pick(pilot, "dtype", "int4")
+        await settle(pilot)
+        want = profile_for(folder, dtype="int4", client_device="jetson-orin", server_device="a100-80gb")
+        assert app.state.profile.sha256 == want.sha256 and app.state.profile.origin == key
 
 
 async def test_output_tokens_clamp_to_the_profile_and_say_so(profile):

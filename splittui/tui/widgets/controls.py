@@ -17,7 +17,7 @@ from textual.containers import Grid, Vertical
 
 from ...model import OBJECTIVES, SIDES, Profile, Scenario
 from ..messages import ModelChosen, ScenarioChanged
-from ..profile_choice import ProfileChoice, device_choices, dtype_choices, switch_model
+from ..profile_choice import ProfileChoice, device_choices, dtype_choices, model_label, switch_model
 from .model_picker import ModelPicker
 from .slider import Choice, Slider, linear_values, log_values
 
@@ -95,7 +95,7 @@ class Controls(Grid):
             yield Slider(LIMITS, sc.tpot_ms or 0.0, label="TPOT ≤", fmt=fmt_limit, id="tpot")
         with Vertical(classes="knob-column"):
             yield Slider(UNITS, sc.unit_ms, label="time T", fmt=fmt_ms, id="unit", big_step=3)
-            yield ModelPicker(models, profile.origin or profile.model, label="model", id="model")
+            yield ModelPicker(models, profile.origin or profile.model, label="model", fmt=model_label, id="model")
             yield Choice(SIDES, sc.start, label="start", id="start")
             yield Choice(SIDES, sc.end, label="end", id="end")
             yield Choice(self._objectives(profile), sc.objective, label="objective", id="objective")
