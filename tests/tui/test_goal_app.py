@@ -107,6 +107,29 @@ async def test_typed_value_refused_in_place_then_accepted(profile):
         assert app.state.scenario.seq_len == 512
 
 
+async def test_generation_knobs_take_typed_values_too(profile):
+    """Output tokens and the TTFT/TPOT limits (0 = off) read numbers, not a list of their grid's texts:
+    '300' tokens was set to 0 and '50' ms refused as matching 50, 500, 5000 ms."""
+    app = make_app(profile, show_timings=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for knob, typed in (("gen", "300"), ("ttft", "1.2 s"), ("tpot", "50")):
+            app.query_one(f"#{knob}").focus()
+            await pilot.pause()
+            await pilot.press("equals_sign", "ctrl+u", *typed, "enter")
+            await settle(pilot)
+        sc = app.state.scenario
+        assert (sc.gen_tokens, sc.ttft_ms, sc.tpot_ms) == (300, 1200.0, 50.0)
+        await pilot.press("equals_sign", "ctrl+u", *"off", "enter")    # tpot is still focused
+        await settle(pilot)
+        assert app.state.scenario.tpot_ms is None
+        app.query_one("#gen").focus()
+        await pilot.pause()
+        await pilot.press("equals_sign", "ctrl+u", *"2.5", "enter")
+        assert isinstance(app.screen, PromptScreen)
+        assert "whole number" in str(app.screen.query_one("#error").render())
+
+
 async def test_focus_runs_down_one_column_then_the_next(profile):
     app = make_app(profile, show_timings=False)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -234,3 +257,28 @@ async def test_load_policy_offers_the_files_scenario(profile, tmp_path):
         assert app.state.scenario == sc and app.query_one("#controls").scenario == sc
         assert app.state.loaded is not None and app.state.loaded.policy == doc["policy"] or \
             list(app.state.loaded.policy) == doc["policy"]
+
+
+async def test_load_policy_made_for_an_llm_config_switches_to_it(profile, tmp_path):
+    """o on a policy made for a shipped LLM config (not a zoo profile) offers that model and opens it."""
+    from splittui.llm import load_any
+    from splittui.policy import policy_document
+    from splittui.tui.dialogs import ConfirmScreen
+
+    qwen, sc = load_any("qwen2.5-0.5b"), splittui.Scenario(seq_len=512, deadline_ms=3000)
+    doc = policy_document(qwen, sc, splittui.solve(qwen, sc, "dp"))
+    (tmp_path / "p.json").write_text(__import__("json").dumps(doc))
+    app = make_app(profile, show_timings=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("o")
+        await pilot.pause()
+        app.screen.query_one("#path").value = str(tmp_path / "p.json")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        st = app.state
+        assert st.profile.sha256 == qwen.sha256 and st.scenario == sc
+        assert st.loaded is not None and list(st.loaded.policy) == doc["policy"]

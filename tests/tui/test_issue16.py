@@ -64,6 +64,25 @@ async def test_strip_header_labels_every_block_and_the_loaded_row_in_full(profil
         assert "file:exact" in text
 
 
+async def test_cmt_s_cursor_is_never_drawn_on_a_header_row():
+    """cmt-s (stages, wrapped over several strip sections): ▼ marks the cursor in the rows only."""
+    from splittui.tui.widgets.strip import blocks
+
+    cmt = splittui.load_profile("cmt-s")
+    app = make_app(cmt, show_timings=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        strip = app.query_one(PlacementStrip)
+        starts = [i for i, _ in blocks([x.name for x in cmt.layers])] + [cmt.n_layers]
+        middles = [(a + b) // 2 for a, b in zip(starts, starts[1:])]   # mid-block: a blank header cell
+        for cursor in sorted({*starts[:-1], *middles}):
+            strip.cursor = cursor
+            await pilot.pause()
+            lines = shown(strip).splitlines()
+            assert not any("▼" in line for line in lines if line.startswith("layer")), (cursor, lines)
+            assert any("▼" in line for line in lines), cursor
+
+
 async def test_short_terminal_says_rows_are_cut(profile, tmp_path):
     sc = splittui.Scenario(deadline_ms=80)      # infeasible: the banner takes rows
     path = tmp_path / "p.json"

@@ -56,7 +56,8 @@ def spec_hint(spec) -> str:
     if spec.kind == "choice":
         return f"one of {', '.join(spec.options)} · Enter OK · Esc cancel"
     unit = {"time": "ms (or 2.5 s)", "bandwidth": "Mbit/s (or 1G)", "count": ""}[spec.kind]
-    return f"{spec.lo:g}–{spec.hi:g} {unit} · Enter OK · Esc cancel"
+    off = " · off (or 0): no limit" if spec.off else ""
+    return f"{spec.lo:g}–{spec.hi:g} {unit}{off} · Enter OK · Esc cancel"
 
 
 def seq_values(profile: Profile) -> list[int]:
