@@ -83,12 +83,24 @@ def choice_for(profile: Profile, key: str) -> ProfileChoice:
     """The pickers' values for a profile opened directly (by the CLI, a slot or a live profiling). An
     analytic profile keeps its devices and dtype; one built from a config file is rebuilt from that file."""
     src = profile.source if isinstance(profile.source, dict) else {}
-    if src.get("kind") == "analytic" and not is_shipped_config(key) and Path(key).is_absolute() and Path(key).exists():
+    if src.get("kind") == "analytic" and _reads_as_config(key):
         _CONFIG_FILES.add(key)
     if src.get("kind") == "analytic" and ProfileChoice(key).is_config:
         return ProfileChoice(key, str(src.get("client_device", DEFAULT_CLIENT)),
                              str(src.get("server_device", DEFAULT_SERVER)), str(src.get("dtype", DTYPE_DEFAULT)))
-    return ProfileChoice(key, str(src.get("client_device", MEASURED)), str(src.get("server_device", MEASURED)))
+    return ProfileChoice(key, *_own_devices(profile))
+
+
+def _reads_as_config(key: str) -> bool:
+    """Whether `key` is the path of a config file (an analytic profile's origin), not a profile file
+    written from one (`splittui profile --hf-config … --out`), which keeps its own numbers."""
+    if is_shipped_config(key) or not Path(key).is_absolute():
+        return False
+    try:
+        load_arch(key)
+    except SplittuiError:
+        return False
+    return True
 
 
 def load_choice(choice: ProfileChoice, loaded: dict[str, Profile]) -> Profile:
@@ -98,8 +110,15 @@ def load_choice(choice: ProfileChoice, loaded: dict[str, Profile]) -> Profile:
                             "dtypes apply to LLM configs")
     if choice.model in loaded and not choice.is_config:
         base = loaded[choice.model]
+        if (choice.client, choice.server) == _own_devices(base):
+            return base   # as opened: its times are already those devices' (e.g. a profile written from a config)
         return _retimed(base, choice.client, choice.server)
     return _load(choice)
+
+
+def _own_devices(profile: Profile) -> tuple[str, str]:
+    src = profile.source if isinstance(profile.source, dict) else {}
+    return str(src.get("client_device", MEASURED)), str(src.get("server_device", MEASURED))
 
 
 @functools.lru_cache(maxsize=32)

@@ -7,7 +7,7 @@ most half the work" — is pressed key by key and counted; its answer must be th
 from __future__ import annotations
 
 import pytest
-from tui_helpers import settle, shown
+from tui_helpers import open_policy_file, settle, shown
 
 import splittui
 from splittui.solvers.goal import Target, least_deadline
@@ -236,49 +236,24 @@ async def test_export_slots_writes_every_solver_and_toasts_the_absolute_path(pro
         assert any(str(tmp_path / "policies-slots.json") in t for t in toasts)
 
 
-async def test_load_policy_offers_the_files_scenario(profile, tmp_path):
-    from splittui.policy import policy_document
-    from splittui.tui.dialogs import ConfirmScreen
-
-    sc = splittui.Scenario(up_mbps=20, deadline_ms=3000)
-    doc = policy_document(profile, sc, splittui.solve(profile, sc, "exact"))
-    (tmp_path / "p.json").write_text(__import__("json").dumps(doc))
-    app = make_app(profile, show_timings=False)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("o")
-        await pilot.pause()
-        app.screen.query_one("#path").value = str(tmp_path / "p.json")
-        await pilot.press("enter")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("y")
-        await settle(pilot)
-        assert app.state.scenario == sc and app.query_one("#controls").scenario == sc
-        assert app.state.loaded is not None and app.state.loaded.policy == doc["policy"] or \
-            list(app.state.loaded.policy) == doc["policy"]
-
-
-async def test_load_policy_made_for_an_llm_config_switches_to_it(profile, tmp_path):
-    """o on a policy made for a shipped LLM config (not a zoo profile) offers that model and opens it."""
+@pytest.mark.parametrize("made_for, solver", [("gpt2-like", "exact"), ("qwen2.5-0.5b", "dp")])
+async def test_load_policy_offers_the_files_scenario_and_model(profile, tmp_path, made_for, solver):
+    """o on a policy made under other knobs offers its scenario; made for another model (an LLM config
+    too, not only a zoo profile: that failed with 'cannot read file') it opens that model as well."""
     from splittui.llm import load_any
     from splittui.policy import policy_document
     from splittui.tui.dialogs import ConfirmScreen
 
-    qwen, sc = load_any("qwen2.5-0.5b"), splittui.Scenario(seq_len=512, deadline_ms=3000)
-    doc = policy_document(qwen, sc, splittui.solve(qwen, sc, "dp"))
+    made, sc = load_any(made_for), splittui.Scenario(deadline_ms=3000)
+    doc = policy_document(made, sc, splittui.solve(made, sc, solver))
     (tmp_path / "p.json").write_text(__import__("json").dumps(doc))
     app = make_app(profile, show_timings=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("o")
-        await pilot.pause()
-        app.screen.query_one("#path").value = str(tmp_path / "p.json")
-        await pilot.press("enter")
-        await pilot.pause()
+        await open_policy_file(pilot, tmp_path / "p.json")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         await settle(pilot)
         st = app.state
-        assert st.profile.sha256 == qwen.sha256 and st.scenario == sc
+        assert st.profile.sha256 == made.sha256 and st.scenario == sc and app.query_one("#controls").scenario == sc
         assert st.loaded is not None and list(st.loaded.policy) == doc["policy"]

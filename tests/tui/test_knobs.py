@@ -10,7 +10,8 @@ import pytest
 from tui_helpers import settle, shown
 
 import splittui
-from splittui.llm import profile_for
+from splittui.llm import load_any, profile_for
+from splittui.profiles import profile_to_doc
 from splittui.tui.app import make_app
 from splittui.tui.profile_choice import ProfileChoice, fit_scenario, gen_cap, load_choice
 from splittui.tui.state import compute_choice
@@ -99,6 +100,15 @@ async def test_a_config_file_opens_as_the_cli_built_it_and_its_pickers_rebuild_i
         await settle(pilot)
         want = profile_for(folder, dtype="int4", client_device="jetson-orin", server_device="a100-80gb")
         assert app.state.profile.sha256 == want.sha256 and app.state.profile.origin == key
+
+    written = tmp_path / "my-llama.json"     # a profile file written from the config keeps its own numbers
+    written.write_text(json.dumps(profile_to_doc(opened)))
+    from_file = load_any(str(written))
+    app = make_app(from_file, show_timings=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.state.error is None and not app.state.choice.is_config
+        assert [x.client_ms for x in app.state.profile.layers] == [x.client_ms for x in opened.layers]
 
 
 async def test_output_tokens_clamp_to_the_profile_and_say_so(profile):

@@ -8,7 +8,7 @@ import io
 
 from rich.console import Console
 
-__all__ = ["settle", "shown", "load_policy_file"]
+__all__ = ["settle", "shown", "open_policy_file", "load_policy_file"]
 
 
 def shown(widget, width: int | None = None) -> str:
@@ -35,12 +35,17 @@ async def settle(pilot, timeout: float = 30.0) -> None:
     raise AssertionError("the app never caught up with its knobs")
 
 
-async def load_policy_file(pilot, path) -> None:
-    """Load a policy file with `o` (made under the current knobs, so no question is asked) and wait
-    until it is scored."""
-    await settle(pilot)
+async def open_policy_file(pilot, path) -> None:
+    """`o`, the path, Enter: the file is read (a question about its scenario may follow)."""
     await pilot.press("o")
     await pilot.pause()
     pilot.app.screen.query_one("#path").value = str(path)
     await pilot.press("enter")
+    await pilot.pause()
+
+
+async def load_policy_file(pilot, path) -> None:
+    """Load a policy file made under the current knobs (so no question is asked); wait until it is scored."""
+    await settle(pilot)
+    await open_policy_file(pilot, path)
     await settle(pilot)
