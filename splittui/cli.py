@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from . import __version__
+from .commands.llm_args import add_app_llm_args
 from .errors import SplittuiError, one_line
 
 __all__ = ["main", "build_parser"]
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--model", help="shipped profile to open in the app (default gpt2-like)")
     src.add_argument("--profile", metavar="PATH", help="profile file (splittui.profile/1) to open")
+    add_app_llm_args(parser, src)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:   # a command whose module does not import is an error, never a missing command
         importlib.import_module(f"splittui.commands.{name}").add_parser(sub)
@@ -51,9 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_app(args: argparse.Namespace) -> int:
-    from .llm import load_any
+    from .commands.llm_args import profile_from_llm_args
 
-    profile = load_any(args.profile or args.model or "gpt2-like")  # fail fast, before the UI starts
+    profile = profile_from_llm_args(args)  # fail fast, before the UI starts
     from .tui.app import make_app
 
     make_app(profile=profile).run()

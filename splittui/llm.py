@@ -94,7 +94,8 @@ def profile_for(config_or_name: Arch | dict[str, Any] | str | os.PathLike[str], 
                 seq_lens: Sequence[int] | None = None, devices: dict[str, Device] | None = None) -> Profile:
     """The analytic profile (times are roofline estimates), built directly: valid by construction, so
     the loader's checks are skipped, and its sha256 hashes the inputs (config, dtype, devices, lengths)
-    rather than the ~20k numbers. ≈10 ms for a 32-layer model at 6 lengths."""
+    rather than the ~20k numbers. ≈10 ms for a 32-layer model at 6 lengths. Built from a file, its
+    origin is the file's absolute path (as for profile files), so an export or the app can find it again."""
     meta, groups = _build(config_or_name, dtype, client_device, server_device, seq_lens, devices)
     arch: Arch = meta.pop("_arch")
     embed, block, head = ([_layer(e) for e in g] for g in groups)
@@ -110,7 +111,14 @@ def profile_for(config_or_name: Arch | dict[str, Any] | str | os.PathLike[str], 
         extra["dec_output_bytes"] = meta["dec_output_bytes"]
     return Profile(model=meta["model"], description=meta["description"], source=meta["source"],
                    seq_lens=tuple(meta["seq_lens"]), output_bytes=tuple(meta["output_bytes"]),
-                   layers=tuple(layers), sha256=meta["_key"], origin=meta["model"], extra=extra, **kwargs)
+                   layers=tuple(layers), sha256=meta["_key"], origin=_origin(config_or_name, meta["model"]),
+                   extra=extra, **kwargs)
+
+
+def _origin(config_or_name: _Config, model: str) -> str:
+    if isinstance(config_or_name, (str, os.PathLike)) and not is_shipped_config(str(config_or_name)):
+        return str(Path(config_or_name).resolve())
+    return model
 
 
 def _layer(entry: dict[str, Any]) -> Layer:
@@ -279,7 +287,7 @@ def load_any(name_or_path: str | os.PathLike[str], *, dtype: str | None = None,
     if hf_config or is_shipped_config(text) or _is_config_path(text):
         arch = load_arch(text)
         lens = seq_lens_for(arch, include=include_seq)
-        return profile_for(arch, dtype=dtype or DTYPE_DEFAULT, client_device=client_device or DEFAULT_CLIENT,
+        return profile_for(text, dtype=dtype or DTYPE_DEFAULT, client_device=client_device or DEFAULT_CLIENT,
                            server_device=server_device or DEFAULT_SERVER, seq_lens=lens, devices=devices)
     from .profiles import load_profile
 

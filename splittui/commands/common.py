@@ -77,10 +77,12 @@ def generation_from_args(args: argparse.Namespace) -> dict:
     return out
 
 
-def add_profile_args(p: argparse.ArgumentParser, required: bool = False) -> None:
+def add_profile_args(p: argparse.ArgumentParser, required: bool = False) -> argparse._MutuallyExclusiveGroup:
+    """--model | --profile; returns their mutually exclusive group (where --hf-config may join them)."""
     g = p.add_mutually_exclusive_group(required=required)
     g.add_argument("--model", help="shipped profile name (e.g. gpt2-like, bert-base)")
     g.add_argument("--profile", metavar="PATH", help="profile file (splittui.profile/1)")
+    return g
 
 
 def add_scenario_args(p: argparse.ArgumentParser, *, deadline_default: float | None = 1500.0) -> None:

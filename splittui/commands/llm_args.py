@@ -1,4 +1,5 @@
-"""Flags for LLM configs, devices and weight precision, shared by solve, evaluate, sweep and simulate.
+"""Flags for LLM configs, devices and weight precision, shared by solve, evaluate, sweep and simulate
+(and, without --devices FILE, by the app and `serve`).
 
 ``--hf-config PATH`` (or ``--model llama-3.1-8b``, a shipped config) builds an analytic profile whose
 times are roofline estimates on ``--client-device`` and ``--server-device`` at ``--dtype``.
@@ -12,9 +13,13 @@ from typing import Sequence
 from ..errors import SplittuiError
 from ..model import Profile
 
-__all__ = ["add_llm_args", "profile_from_llm_args", "load_named", "estimate_note", "DTYPE_CHOICES"]
+__all__ = ["add_llm_args", "add_app_llm_args", "profile_from_llm_args", "load_named", "estimate_note",
+           "DTYPE_CHOICES", "APP_LLM_FLAGS"]
 
 DTYPE_CHOICES = ("fp32", "fp16", "bf16", "int8", "int4")
+# what the app takes (its pickers list the presets, so no --devices FILE): `serve` forwards these to each
+# tab's app, with whether the value is a path
+APP_LLM_FLAGS = (("hf_config", True), ("client_device", False), ("server_device", False), ("dtype", False))
 
 
 def add_llm_args(p: argparse.ArgumentParser, *, hf_config: bool = True) -> None:
@@ -24,13 +29,21 @@ def add_llm_args(p: argparse.ArgumentParser, *, hf_config: bool = True) -> None:
     _add_device_args(g)
 
 
+def add_app_llm_args(p: argparse.ArgumentParser, source) -> None:
+    """The app's flags (the bare `splittui` and `serve`): --hf-config in the `source` group beside
+    --model/--profile, the two devices and the dtype."""
+    _add_hf_config(source)
+    _add_device_args(p.add_argument_group("LLM config, devices, precision (times are roofline estimates)"),
+                     devices_file=False)
+
+
 def _add_hf_config(g) -> None:
     g.add_argument("--hf-config", metavar="PATH",
                    help="a Hugging Face config.json (or a folder holding one) of a llama, mistral, qwen2, phi3, "
                         "gemma/gemma2 or gpt2 model: builds an analytic profile (instead of --model/--profile)")
 
 
-def _add_device_args(g) -> None:
+def _add_device_args(g, *, devices_file: bool = True) -> None:
     g.add_argument("--client-device", metavar="NAME",
                    help="client device preset (see `splittui devices`; default laptop-cpu for configs, the "
                         "profile's measured times otherwise; 'measured' keeps them)")
@@ -39,7 +52,8 @@ def _add_device_args(g) -> None:
     g.add_argument("--dtype", metavar="DTYPE",
                    help=f"weight precision, one of {'|'.join(DTYPE_CHOICES)} (default bf16 for configs; "
                         "the paper's zoo profiles are fp32)")
-    g.add_argument("--devices", metavar="FILE", help="your own devices in a TOML or JSON file (see README)")
+    if devices_file:
+        g.add_argument("--devices", metavar="FILE", help="your own devices in a TOML or JSON file (see README)")
 
 
 def _user_devices(args: argparse.Namespace):

@@ -1,8 +1,9 @@
 """`splittui serve`: the terminal app in a browser (textual-serve, the optional ``serve`` extra).
 
-Every browser tab gets its own app process, started as ``python -m splittui`` with the profile flags
-given here. Everything that can be wrong is checked before the server starts (the profile, the
-host, the port, the extra), so bad input is one line and exit status 2, never a half-started server.
+Every browser tab gets its own app process, started as ``python -m splittui`` with the app's flags
+given here (--model/--profile/--hf-config, the devices, the dtype). Everything that can be wrong is
+checked before the server starts (the profile or config, a device, the dtype, the host, the port, the
+extra), so bad input is one line and exit status 2, never a half-started server.
 """
 
 from __future__ import annotations
@@ -18,19 +19,20 @@ from pathlib import Path
 
 from ..errors import SplittuiError
 from .common import add_profile_args, profile_from_args
+from .llm_args import APP_LLM_FLAGS, add_app_llm_args
 
 __all__ = ["add_parser", "app_command", "check_host", "check_port", "public_url", "run_serve"]
 
 _EPILOG = """examples:
   splittui serve --model gpt2-like                 # then open http://127.0.0.1:8000
   splittui serve --profile my.json --port 8080
+  splittui serve --hf-config ./my-llama/ --client-device jetson-orin --dtype int4
   splittui serve --host 0.0.0.0 --public-url http://planner.lan:8000   # teammates on the LAN
 
 Binds to 127.0.0.1 unless --host says otherwise: the app can write files where the server runs."""
 
-# profile flags forwarded to every app process when given (hf_config: once the app and serve accept it);
-# a path is made absolute (the app may start elsewhere)
-_FORWARDED = (("model", False), ("profile", True), ("hf_config", True))
+# the app's flags, forwarded to every app process when given; a path is made absolute (the app may start elsewhere)
+_FORWARDED = (("model", False), ("profile", True), *APP_LLM_FLAGS)
 _HOSTNAME = re.compile(r"(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 _SERVE_EXTRA = ("textual_serve", "aiohttp", "aiohttp_jinja2", "jinja2")
 
@@ -50,7 +52,7 @@ def add_parser(sub) -> None:
                        description="Serve the interactive app to web browsers with textual-serve "
                                    "(pip install 'splittui[serve]'). Ctrl-C stops the server and every app.",
                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_profile_args(p)
+    add_app_llm_args(p, add_profile_args(p))
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s: this machine only)")
     p.add_argument("--port", type=port_number, default=8000, help="TCP port (default %(default)s)")
     p.add_argument("--public-url", metavar="URL",

@@ -158,6 +158,7 @@ class SplitApp(GoalActions, SlotActions, PolicyActions, App):
         if st.profile is not self.profile and not st.error:
             self._profile_arrived(st)
         self.state = st
+        self.run_after_solve()   # a key (e, s) pressed while this was being solved
 
     def _profile_arrived(self, st: AppState) -> None:
         """The worker built another profile (model, device or dtype moved): its ranges go to the knobs;

@@ -3,7 +3,8 @@
 
 A knob's kind says which units it reads: ``time`` (ms by default; s, ms, us), ``bandwidth`` (Mbit/s
 by default; k/M/G with optional "bit/s" or "bps"), ``count`` (a whole number) and ``choice`` (one of
-named options, a unique prefix is enough). Numbers must lie within the knob's range.
+named options, a unique prefix is enough). Numbers must lie within the knob's range. On a limit knob
+(TTFT, TPOT) 0 means no limit, and "off" types it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 __all__ = ["KnobSpec", "parse_knob", "KNOB_KINDS"]
 
 KNOB_KINDS = {"deadline": "time", "unit": "time", "delay": "time", "up": "bandwidth", "down": "bandwidth",
-              "seq": "count"}
+              "seq": "count", "gen": "count", "ttft": "time", "tpot": "time"}
+_ZERO_OK = {"delay", "gen", "ttft", "tpot"}   # 0 ms of delay, prefill only, no limit
+_LIMITS = {"ttft", "tpot"}
 _TIME = {"": 1.0, "ms": 1.0, "s": 1000.0, "sec": 1000.0, "us": 1e-3, "µs": 1e-3}
 _BANDWIDTH = {"": 1.0, "k": 1e-3, "m": 1.0, "g": 1000.0}
 _NUMBER = re.compile(r"^\s*([-+]?(?:\d[\d,_]*\.?\d*|\.\d+)(?:e[-+]?\d+)?)\s*([a-zµ/]*)\s*$", re.IGNORECASE)
@@ -32,12 +35,15 @@ class KnobSpec:
     hi: float = math.inf
     options: tuple[str, ...] = ()
     allow_zero: bool = False
+    off: bool = False               # a limit: 0 means none, and "off" types it
 
 
 def parse_knob(spec: KnobSpec, text: str):
     """The value `text` names for the knob `spec`; ValueError with the reason when it is refused."""
     if spec.kind == "choice":
         return _choice(spec, text)
+    if spec.off and text.strip().lower() in ("off", "none"):
+        return 0.0
     value = _number(spec, text)
     if spec.kind == "count":
         if value != int(value):
@@ -104,7 +110,7 @@ def spec_for(name: str, label: str, values: Sequence) -> KnobSpec:
     if kind == "choice":
         return KnobSpec(label=label, kind=kind, options=tuple(str(v) for v in values))
     return KnobSpec(label=label, kind=kind, lo=float(min(values)), hi=float(max(values)),
-                    allow_zero=name == "delay")
+                    allow_zero=name in _ZERO_OK, off=name in _LIMITS)
 
 
 __all__ += ["spec_for"]

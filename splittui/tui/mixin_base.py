@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         profile: Profile
         scenario: Scenario
         loaded: LoadedPolicy | None
+        _generation: int
 
         def resolve(self) -> None: ...
         def switch_profile(self, profile: Profile, scenario: Scenario | None = None) -> None: ...

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .mixin_base import AppMixin
 from .state import LoadedPolicy
+from .when_solved import WhenSolved
 
 __all__ = ["PolicyActions"]
 
 
-class PolicyActions(AppMixin):
+class PolicyActions(WhenSolved):
     """Export and load-policy actions (bound to e, E and o in `SplitApp.BINDINGS`)."""
 
     def action_export(self) -> None:
         from ..policy import policy_document
         from .screens.export import ExportScreen
 
+        if not self.solved_or_later(self.action_export, "the export dialog opens"):
+            return   # export what the knobs show, never nothing or the previous answer
         st = self.state
         docs = {} if st is None else {name: policy_document(st.profile, st.scenario, res)
                                       for name, res in st.results.items() if res.policy is not None}
@@ -81,15 +83,18 @@ class PolicyActions(AppMixin):
 
     def _apply_file_scenario(self, doc: dict, other: bool) -> None:
         from ..errors import SplittuiError
+        from ..llm import load_any
         from ..model import Scenario
-        from ..profiles import load_profile
 
-        try:
-            profile = load_profile(doc.get("profile") or doc["model"]) if other else self.profile
+        try:   # a zoo profile, a profile file, a shipped LLM config or a config file
+            profile = load_any(doc.get("profile") or doc["model"]) if other else self.profile
             sc = Scenario(**doc["scenario"]) if doc.get("scenario") else self.scenario
         except (SplittuiError, TypeError, KeyError) as exc:
             self.notify(f"cannot use the file's scenario: {exc}", severity="error")
             return
+        if other and doc.get("profile_sha256") not in (None, profile.sha256):
+            self.notify(f"{profile.model} opened on its default devices and dtype; the file was made on "
+                        "another build of it (pick them to match)", severity="warning", timeout=6)
         self.loaded = None
         self.switch_profile(profile, sc)
         self._score_loaded(doc)

@@ -1,15 +1,17 @@
 """What the model, device and dtype pickers choose (`ProfileChoice`), and how the solve worker turns a
 choice into a profile and fits the knobs' scenario to it. Pure: no textual here.
 
-A shipped LLM config (``qwen2.5-7b``) becomes an analytic profile on the chosen devices and dtype
-(times are roofline estimates); a measured profile (the zoo, a file, a live profile) keeps its own
-times under "measured" or is re-timed on a preset. Profiles are cached, so switching back is free.
+A shipped LLM config (``qwen2.5-7b``) or a config file the app was opened on (``--hf-config PATH``,
+keyed by its absolute path) becomes an analytic profile on the chosen devices and dtype (times are
+roofline estimates); a measured profile (the zoo, a file, a live profile) keeps its own times under
+"measured" or is re-timed on a preset. Profiles are cached, so switching back is free.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..devices import DEFAULT_CLIENT, DEFAULT_SERVER, PRESETS
 from ..errors import SplittuiError
@@ -18,10 +20,11 @@ from ..model import Profile, Scenario
 from ..profiles import load_profile, shipped_names
 
 __all__ = ["ProfileChoice", "switch_model", "MEASURED", "DTYPES", "choice_for", "device_choices", "dtype_choices",
-           "model_names", "load_choice", "fit_scenario", "gen_cap"]
+           "model_names", "model_label", "load_choice", "fit_scenario", "gen_cap"]
 
 MEASURED = "measured"     # the profile's own times
 DTYPES = ("fp32", "fp16", "bf16", "int8", "int4")
+_CONFIG_FILES: set[str] = set()   # config files opened in this process (absolute paths): rebuilt like shipped ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +39,7 @@ class ProfileChoice:
 
     @property
     def is_config(self) -> bool:
-        return is_shipped_config(self.model)
+        return self.model in _CONFIG_FILES or is_shipped_config(self.model)
 
 
 def switch_model(choice: ProfileChoice, model: str) -> ProfileChoice:
@@ -56,6 +59,14 @@ def model_names(loaded: list[str]) -> list[str]:
     return list(dict.fromkeys([*shipped_names(), *shipped_config_names(), *loaded]))
 
 
+def model_label(model: str) -> str:
+    """What the model picker shows: a name as is; a file by its name (a config.json with its folder)."""
+    if "/" not in model and "\\" not in model:
+        return model
+    path = Path(model)
+    return f"{path.parent.name}/{path.name}" if path.name == "config.json" else path.name
+
+
 def device_choices(side: str, *, measured: bool) -> list[str]:
     """Presets for one side (that side's role first); "measured" first where the profile has times."""
     own = [n for n, d in PRESETS.items() if d.role == side]
@@ -69,12 +80,27 @@ def dtype_choices(choice: ProfileChoice) -> list[str]:
 
 
 def choice_for(profile: Profile, key: str) -> ProfileChoice:
-    """The pickers' values for a profile opened directly (by the CLI, a slot or a live profiling)."""
+    """The pickers' values for a profile opened directly (by the CLI, a slot or a live profiling). An
+    analytic profile keeps its devices and dtype; one built from a config file is rebuilt from that file."""
     src = profile.source if isinstance(profile.source, dict) else {}
-    if is_shipped_config(key) and src.get("kind") == "analytic":
+    if src.get("kind") == "analytic" and _reads_as_config(key):
+        _CONFIG_FILES.add(key)
+    if src.get("kind") == "analytic" and ProfileChoice(key).is_config:
         return ProfileChoice(key, str(src.get("client_device", DEFAULT_CLIENT)),
                              str(src.get("server_device", DEFAULT_SERVER)), str(src.get("dtype", DTYPE_DEFAULT)))
-    return ProfileChoice(key, str(src.get("client_device", MEASURED)), str(src.get("server_device", MEASURED)))
+    return ProfileChoice(key, *_own_devices(profile))
+
+
+def _reads_as_config(key: str) -> bool:
+    """Whether `key` is the path of a config file (an analytic profile's origin), not a profile file
+    written from one (`splittui profile --hf-config … --out`), which keeps its own numbers."""
+    if is_shipped_config(key) or not Path(key).is_absolute():
+        return False
+    try:
+        load_arch(key)
+    except SplittuiError:
+        return False
+    return True
 
 
 def load_choice(choice: ProfileChoice, loaded: dict[str, Profile]) -> Profile:
@@ -84,8 +110,15 @@ def load_choice(choice: ProfileChoice, loaded: dict[str, Profile]) -> Profile:
                             "dtypes apply to LLM configs")
     if choice.model in loaded and not choice.is_config:
         base = loaded[choice.model]
+        if (choice.client, choice.server) == _own_devices(base):
+            return base   # as opened: its times are already those devices' (e.g. a profile written from a config)
         return _retimed(base, choice.client, choice.server)
     return _load(choice)
+
+
+def _own_devices(profile: Profile) -> tuple[str, str]:
+    src = profile.source if isinstance(profile.source, dict) else {}
+    return str(src.get("client_device", MEASURED)), str(src.get("server_device", MEASURED))
 
 
 @functools.lru_cache(maxsize=32)
@@ -93,8 +126,8 @@ def _load(choice: ProfileChoice) -> Profile:
     if choice.is_config:
         client = DEFAULT_CLIENT if choice.client == MEASURED else choice.client
         server = DEFAULT_SERVER if choice.server == MEASURED else choice.server
-        arch = load_arch(choice.model)
-        return profile_for(arch, dtype=choice.dtype, client_device=client, server_device=server,
+        arch = load_arch(choice.model)   # the model's name or path: a path stays the profile's origin
+        return profile_for(choice.model, dtype=choice.dtype, client_device=client, server_device=server,
                            seq_lens=seq_lens_for(arch))
     return _retimed(load_profile(choice.model), choice.client, choice.server)
 

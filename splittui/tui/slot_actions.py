@@ -8,12 +8,12 @@ write fails they are "unsaved", and q asks once before quitting.
 from __future__ import annotations
 
 from ..errors import SplittuiError
-from .mixin_base import AppMixin
+from .when_solved import WhenSolved
 
 __all__ = ["SlotActions"]
 
 
-class SlotActions(AppMixin):
+class SlotActions(WhenSolved):
     """s, c and q (bound in `SplitApp.BINDINGS`), and the slot store at start-up."""
 
     slots: tuple = ()
@@ -48,6 +48,8 @@ class SlotActions(AppMixin):
     def action_save_slot(self) -> None:
         from .slots import add_slot
 
+        if not self.solved_or_later(self.action_save_slot, "the slot is saved"):
+            return
         st = self.state
         if st is None or st.error:
             self.notify("nothing solved to save", severity="warning")

@@ -3,14 +3,13 @@ that every key reaches its screen. Expected values come from `splittui.solve`, n
 
 from __future__ import annotations
 
-import asyncio
-import io
 import json
 import random
+import threading
 
 import pytest
-from rich.console import Console
 from textual import events
+from tui_helpers import load_policy_file, settle, shown
 
 import splittui
 from splittui.solvers import APP_SOLVERS as SOLVERS
@@ -20,29 +19,6 @@ from splittui.tui.widgets.banner import InfeasibleBanner
 from splittui.tui.widgets.numbers import NumbersPanel
 from splittui.tui.widgets.slider import Slider
 from splittui.tui.widgets.strip import PlacementStrip, pack_segments
-
-
-def shown(widget, width: int | None = None) -> str:
-    """The plain text a widget draws (its render() through a rich console at its own width)."""
-    console = Console(width=width or max(20, widget.size.width), file=io.StringIO(), record=True,
-                      color_system=None)
-    console.print(widget.render())
-    return console.export_text()
-
-
-async def settle(pilot, timeout: float = 20.0) -> None:
-    """Wait until the latest knob change has been solved and shown (worker or not)."""
-    app = pilot.app
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if app.state is not None and app.state.generation == app._generation:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the app never caught up with its knobs")
 
 
 def pct(share: float) -> str:
@@ -253,13 +229,54 @@ async def test_export_then_load_back(profile, tmp_path):
         doc = splittui.load_policy(target)
         assert doc["policy"] == list(app.state.results["dp"].policy)
         assert json.loads(target.read_text())["schema"] == "splittui.policy/1"
-        await pilot.press("o")
-        await pilot.pause()
-        app.screen.query_one(Input).value = str(target)
-        await pilot.press("enter")
-        await settle(pilot)
+        await load_policy_file(pilot, target)
         assert app.state.loaded is not None
         assert app.state.loaded.latency_ms == pytest.approx(app.state.results["dp"].latency_ms)
+
+
+@pytest.fixture
+def held_solves(monkeypatch):
+    """Every solve waits until the test sets the returned event: a first answer that has not landed yet,
+    as in a browser's first seconds (`splittui serve`) or on a loaded machine."""
+    import splittui.tui.app as app_module
+
+    gate, solve = threading.Event(), app_module.compute_choice
+    monkeypatch.setattr(app_module, "compute_choice", lambda *a, **kw: gate.wait(30) and solve(*a, **kw))
+    yield gate
+    gate.set()   # never leave a worker waiting
+
+
+async def test_export_pressed_before_the_first_answer_opens_once_it_lands(profile, held_solves):
+    from splittui.tui.screens.export import ExportScreen
+
+    app = make(profile)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.state is None and len(app.screen_stack) == 1       # nothing to export yet ...
+        toasts = [str(n.message) for n in app._notifications]
+        assert any("solving" in t for t in toasts) and not any("no solver" in t for t in toasts), toasts
+        held_solves.set()
+        await settle(pilot)
+        await pilot.pause()
+        assert isinstance(app.screen, ExportScreen)                   # ... and not refused: it opens now
+        assert app.screen.chosen == "dp" and app.screen._docs[0]["policy"] == list(app.state.results["dp"].policy)
+
+
+async def test_save_pressed_while_solving_saves_what_the_knobs_show(profile, held_solves):
+    app = make(profile)
+    async with app.run_test(size=(120, 40)) as pilot:
+        held_solves.set()
+        await settle(pilot)
+        held_solves.clear()
+        await pilot.press("left", "s")                 # the answer for the new deadline is still held
+        await pilot.pause()
+        assert app.slots == ()
+        held_solves.set()
+        await settle(pilot)
+        await pilot.pause()
+        deadline = app.query_one("#deadline", Slider).value
+        assert deadline < 1500 and [s.scenario.deadline_ms for s in app.slots] == [deadline]
 
 
 @pytest.mark.parametrize("key,module,cls", [("question_mark", "help", "HelpScreen"),

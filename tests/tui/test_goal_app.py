@@ -7,7 +7,7 @@ most half the work" — is pressed key by key and counted; its answer must be th
 from __future__ import annotations
 
 import pytest
-from test_app import settle, shown
+from tui_helpers import open_policy_file, settle, shown
 
 import splittui
 from splittui.solvers.goal import Target, least_deadline
@@ -105,6 +105,29 @@ async def test_typed_value_refused_in_place_then_accepted(profile):
         assert "between" in str(app.screen.query_one("#error").render())
         await pilot.press("escape")
         assert app.state.scenario.seq_len == 512
+
+
+async def test_generation_knobs_take_typed_values_too(profile):
+    """Output tokens and the TTFT/TPOT limits (0 = off) read numbers, not a list of their grid's texts:
+    '300' tokens was set to 0 and '50' ms refused as matching 50, 500, 5000 ms."""
+    app = make_app(profile, show_timings=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for knob, typed in (("gen", "300"), ("ttft", "1.2 s"), ("tpot", "50")):
+            app.query_one(f"#{knob}").focus()
+            await pilot.pause()
+            await pilot.press("equals_sign", "ctrl+u", *typed, "enter")
+            await settle(pilot)
+        sc = app.state.scenario
+        assert (sc.gen_tokens, sc.ttft_ms, sc.tpot_ms) == (300, 1200.0, 50.0)
+        await pilot.press("equals_sign", "ctrl+u", *"off", "enter")    # tpot is still focused
+        await settle(pilot)
+        assert app.state.scenario.tpot_ms is None
+        app.query_one("#gen").focus()
+        await pilot.pause()
+        await pilot.press("equals_sign", "ctrl+u", *"2.5", "enter")
+        assert isinstance(app.screen, PromptScreen)
+        assert "whole number" in str(app.screen.query_one("#error").render())
 
 
 async def test_focus_runs_down_one_column_then_the_next(profile):
@@ -213,24 +236,24 @@ async def test_export_slots_writes_every_solver_and_toasts_the_absolute_path(pro
         assert any(str(tmp_path / "policies-slots.json") in t for t in toasts)
 
 
-async def test_load_policy_offers_the_files_scenario(profile, tmp_path):
+@pytest.mark.parametrize("made_for, solver", [("gpt2-like", "exact"), ("qwen2.5-0.5b", "dp")])
+async def test_load_policy_offers_the_files_scenario_and_model(profile, tmp_path, made_for, solver):
+    """o on a policy made under other knobs offers its scenario; made for another model (an LLM config
+    too, not only a zoo profile: that failed with 'cannot read file') it opens that model as well."""
+    from splittui.llm import load_any
     from splittui.policy import policy_document
     from splittui.tui.dialogs import ConfirmScreen
 
-    sc = splittui.Scenario(up_mbps=20, deadline_ms=3000)
-    doc = policy_document(profile, sc, splittui.solve(profile, sc, "exact"))
+    made, sc = load_any(made_for), splittui.Scenario(deadline_ms=3000)
+    doc = policy_document(made, sc, splittui.solve(made, sc, solver))
     (tmp_path / "p.json").write_text(__import__("json").dumps(doc))
     app = make_app(profile, show_timings=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("o")
-        await pilot.pause()
-        app.screen.query_one("#path").value = str(tmp_path / "p.json")
-        await pilot.press("enter")
-        await pilot.pause()
+        await open_policy_file(pilot, tmp_path / "p.json")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         await settle(pilot)
-        assert app.state.scenario == sc and app.query_one("#controls").scenario == sc
-        assert app.state.loaded is not None and app.state.loaded.policy == doc["policy"] or \
-            list(app.state.loaded.policy) == doc["policy"]
+        st = app.state
+        assert st.profile.sha256 == made.sha256 and st.scenario == sc and app.query_one("#controls").scenario == sc
+        assert st.loaded is not None and list(st.loaded.policy) == doc["policy"]

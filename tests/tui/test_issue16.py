@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_app import settle, shown
+from tui_helpers import load_policy_file, settle, shown
 
 import splittui
 from splittui.policy import policy_document
@@ -57,16 +57,30 @@ async def test_strip_header_labels_every_block_and_the_loaded_row_in_full(profil
     path.write_text(json.dumps(policy_document(profile, sc, splittui.solve(profile, sc, "exact"))))
     app = make_app(profile, show_timings=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("o")
-        await pilot.pause()
-        app.screen.query_one("#path").value = str(path)
-        await pilot.press("enter")
-        await settle(pilot)
+        await load_policy_file(pilot, path)
         text = shown(app.query_one(PlacementStrip))
         header = text.splitlines()[0]
         assert "┊h0" in header and "▼" not in header
         assert "file:exact" in text
+
+
+async def test_cmt_s_cursor_is_never_drawn_on_a_header_row():
+    """cmt-s (stages, wrapped over several strip sections): ▼ marks the cursor in the rows only."""
+    from splittui.tui.widgets.strip import blocks
+
+    cmt = splittui.load_profile("cmt-s")
+    app = make_app(cmt, show_timings=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        strip = app.query_one(PlacementStrip)
+        starts = [i for i, _ in blocks([x.name for x in cmt.layers])] + [cmt.n_layers]
+        middles = [(a + b) // 2 for a, b in zip(starts, starts[1:])]   # mid-block: a blank header cell
+        for cursor in sorted({*starts[:-1], *middles}):
+            strip.cursor = cursor
+            await pilot.pause()
+            lines = shown(strip).splitlines()
+            assert not any("▼" in line for line in lines if line.startswith("layer")), (cursor, lines)
+            assert any("▼" in line for line in lines), cursor
 
 
 async def test_short_terminal_says_rows_are_cut(profile, tmp_path):
@@ -76,12 +90,7 @@ async def test_short_terminal_says_rows_are_cut(profile, tmp_path):
                                                                                         splittui.Scenario()))))
     app = make_app(profile, scenario=splittui.Scenario(), show_timings=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("o")
-        await pilot.pause()
-        app.screen.query_one("#path").value = str(path)
-        await pilot.press("enter")
-        await settle(pilot)
+        await load_policy_file(pilot, path)
         app.query_one("#controls").show(profile, sc)
         app.scenario = sc
         app.resolve()

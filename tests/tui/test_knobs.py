@@ -3,44 +3,21 @@ line, driven by real key presses. Expected values come from `splittui.llm` and `
 
 from __future__ import annotations
 
-import asyncio
-import io
+import json
 import math
 
 import pytest
-from rich.console import Console
+from tui_helpers import settle, shown
 
 import splittui
-from splittui.llm import profile_for
+from splittui.llm import load_any, profile_for
+from splittui.profiles import profile_to_doc
 from splittui.tui.app import make_app
 from splittui.tui.profile_choice import ProfileChoice, fit_scenario, gen_cap, load_choice
 from splittui.tui.state import compute_choice
 from splittui.tui.widgets.numbers import NumbersPanel, _ms
 from splittui.tui.widgets.slider import Slider
 from splittui.tui.widgets.status import StatusLine
-
-
-def shown(widget, width: int | None = None) -> str:
-    """The plain text a widget draws (its render() through a rich console)."""
-    console = Console(width=width or max(20, widget.size.width), file=io.StringIO(), record=True,
-                      color_system=None)
-    console.print(widget.render())
-    return console.export_text()
-
-
-async def settle(pilot, timeout: float = 30.0) -> None:
-    """Wait until the latest knob change has been solved and shown."""
-    app = pilot.app
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if app.state is not None and app.state.generation == app._generation:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the app never caught up with its knobs")
 
 
 def make(profile, **knobs):
@@ -93,6 +70,45 @@ async def test_qwen_devices_dtype_and_output_tokens(profile):
         status = shown(app.query_one(StatusLine), 200)
         assert "roofline estimate jetson-orin" in status and "roofline estimate h100-sxm" in status
         assert "int4" in status
+
+
+async def test_a_config_file_opens_as_the_cli_built_it_and_its_pickers_rebuild_it(tmp_path):
+    """`splittui --hf-config DIR --client-device jetson-orin --dtype int8` (what `serve` forwards): the
+    app shows the CLI's profile (not re-timed in fp32), its pickers hold those choices, and moving the
+    dtype rebuilds it from the file."""
+    from splittui.cli import build_parser
+    from splittui.commands.llm_args import profile_from_llm_args
+
+    folder = tmp_path / "my-llama"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({
+        "model_type": "llama", "hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 8,
+        "num_key_value_heads": 2, "intermediate_size": 512, "vocab_size": 1000, "max_position_embeddings": 2048}))
+    args = build_parser().parse_args(["--hf-config", str(folder), "--client-device", "jetson-orin", "--dtype", "int8"])
+    opened = profile_from_llm_args(args)
+    key = str(folder.resolve())
+    assert opened.origin == key
+    app = make_app(opened, show_timings=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        st = app.state
+        assert st.choice == ProfileChoice(key, "jetson-orin", "a100-80gb", "int8")
+        assert st.profile.sha256 == opened.sha256
+        assert [x.client_ms for x in st.profile.layers] == [x.client_ms for x in opened.layers]
+        assert app.query_one("#dtype").display and "my-llama" in shown(app.query_one("#model"))
+        await pick(pilot, "dtype", "int4")
+        await settle(pilot)
+        want = profile_for(folder, dtype="int4", client_device="jetson-orin", server_device="a100-80gb")
+        assert app.state.profile.sha256 == want.sha256 and app.state.profile.origin == key
+
+    written = tmp_path / "my-llama.json"     # a profile file written from the config keeps its own numbers
+    written.write_text(json.dumps(profile_to_doc(opened)))
+    from_file = load_any(str(written))
+    app = make_app(from_file, show_timings=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.state.error is None and not app.state.choice.is_config
+        assert [x.client_ms for x in app.state.profile.layers] == [x.client_ms for x in opened.layers]
 
 
 async def test_output_tokens_clamp_to_the_profile_and_say_so(profile):

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from textual.app import App
 from textual.widgets import Input, Static
+from tui_helpers import settle
 
 from splittui.analytic import gpt2_like_doc
 from splittui.model import Scenario
@@ -30,19 +31,6 @@ def profile():
 
 def app(profile):
     return make_app(profile, show_timings=False)
-
-
-async def settle(pilot) -> None:
-    """Until the latest knob change is solved and drawn."""
-    app = pilot.app
-    for _ in range(2000):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if app.state is not None and app.state.generation == app._generation:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the app never caught up with its knobs")
 
 
 def keys(*presses: str):

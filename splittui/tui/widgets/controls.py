@@ -17,7 +17,7 @@ from textual.containers import Grid, Vertical
 
 from ...model import OBJECTIVES, SIDES, Profile, Scenario
 from ..messages import ModelChosen, ScenarioChanged
-from ..profile_choice import ProfileChoice, device_choices, dtype_choices, switch_model
+from ..profile_choice import ProfileChoice, device_choices, dtype_choices, model_label, switch_model
 from .model_picker import ModelPicker
 from .slider import Choice, Slider, linear_values, log_values
 
@@ -56,7 +56,8 @@ def spec_hint(spec) -> str:
     if spec.kind == "choice":
         return f"one of {', '.join(spec.options)} · Enter OK · Esc cancel"
     unit = {"time": "ms (or 2.5 s)", "bandwidth": "Mbit/s (or 1G)", "count": ""}[spec.kind]
-    return f"{spec.lo:g}–{spec.hi:g} {unit} · Enter OK · Esc cancel"
+    off = " · off (or 0): no limit" if spec.off else ""
+    return f"{spec.lo:g}–{spec.hi:g} {unit}{off} · Enter OK · Esc cancel"
 
 
 def seq_values(profile: Profile) -> list[int]:
@@ -95,7 +96,7 @@ class Controls(Grid):
             yield Slider(LIMITS, sc.tpot_ms or 0.0, label="TPOT ≤", fmt=fmt_limit, id="tpot")
         with Vertical(classes="knob-column"):
             yield Slider(UNITS, sc.unit_ms, label="time T", fmt=fmt_ms, id="unit", big_step=3)
-            yield ModelPicker(models, profile.origin or profile.model, label="model", id="model")
+            yield ModelPicker(models, profile.origin or profile.model, label="model", fmt=model_label, id="model")
             yield Choice(SIDES, sc.start, label="start", id="start")
             yield Choice(SIDES, sc.end, label="end", id="end")
             yield Choice(self._objectives(profile), sc.objective, label="objective", id="objective")

@@ -1,0 +1,36 @@
+"""`WhenSolved`: a key that needs the answer for the knobs as they are (e exports it, s saves it) and
+comes while the worker is still solving runs once that answer is shown, instead of being refused or
+acting on the previous answer. Right after start-up this is the common case in a browser
+(`splittui serve`): the first frame is drawn before the first solve lands.
+
+A mixin for `SplitApp`'s action mixins; the app calls `run_after_solve()` when an answer is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .mixin_base import AppMixin
+
+__all__ = ["WhenSolved"]
+
+
+class WhenSolved(AppMixin):
+    """Holds at most one action waiting for the latest answer (the latest key wins)."""
+
+    _after_solve: Callable[[], None] | None = None
+
+    def solved_or_later(self, action: Callable[[], None], what: str) -> bool:
+        """True when the shown state answers the knobs; else `action` runs once it does (and False)."""
+        st = self.state
+        if st is not None and st.generation == self._generation:
+            return True
+        self._after_solve = action
+        self.notify(f"solving… {what} when the answer is in", timeout=2)
+        return False
+
+    def run_after_solve(self) -> None:
+        """Run the waiting action, if any, unless a dialog has opened since (then it is dropped)."""
+        action, self._after_solve = self._after_solve, None
+        if action is not None and len(self.screen_stack) == 1:
+            action()

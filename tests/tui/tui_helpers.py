@@ -1,0 +1,51 @@
+"""What the app tests share: the text a widget draws, and waiting until the app has caught up with
+its knobs (the app solves in a worker, so a key's effect lands a little later)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+from rich.console import Console
+
+__all__ = ["settle", "shown", "open_policy_file", "load_policy_file"]
+
+
+def shown(widget, width: int | None = None) -> str:
+    """The plain text a widget draws (its render() through a rich console at its own width)."""
+    console = Console(width=width or max(20, widget.size.width), file=io.StringIO(), record=True,
+                      color_system=None)
+    console.print(widget.render())
+    return console.export_text()
+
+
+async def settle(pilot, timeout: float = 30.0) -> None:
+    """Wait until the latest knob change has been solved and shown (worker or not); fail after `timeout`
+    seconds (generous: a loaded 2-core machine, never a timing assertion)."""
+    app = pilot.app
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if app.state is not None and app.state.generation == app._generation:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the app never caught up with its knobs")
+
+
+async def open_policy_file(pilot, path) -> None:
+    """`o`, the path, Enter: the file is read (a question about its scenario may follow)."""
+    await pilot.press("o")
+    await pilot.pause()
+    pilot.app.screen.query_one("#path").value = str(path)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def load_policy_file(pilot, path) -> None:
+    """Load a policy file made under the current knobs (so no question is asked); wait until it is scored."""
+    await settle(pilot)
+    await open_policy_file(pilot, path)
+    await settle(pilot)
