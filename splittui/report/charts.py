@@ -126,6 +126,21 @@ def _decade_ticks(plt, logs: list[float]) -> None:
     plt.yticks([float(k) for k in ks], [f"1e{k}" for k in ks])
 
 
+def open_panels(plt, n: int) -> None:
+    """A fresh plotext figure of `n` panels side by side. plotext 5 keeps a 1x1 `subplots` grid
+    alive after `clear_figure`, so that a later grid's `subplot(1, 2)` draws into panel 1: one
+    panel therefore never opens a grid (`select_panel` then does nothing)."""
+    plt.clear_figure()
+    if n > 1:
+        plt.subplots(1, n)
+
+
+def select_panel(plt, j: int, n: int) -> None:
+    """Draw into panel `j` (1-based) of a figure opened by `open_panels(plt, n)`."""
+    if n > 1:
+        plt.subplot(1, j)
+
+
 def chart_text(chart, *, width: int, height: int = 18, color: bool = True, log_y: bool = False) -> str:
     """The plot alone (no caption), as text."""
     import plotext as plt

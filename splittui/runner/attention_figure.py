@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from ..errors import SplittuiError
+from ..report.charts import open_panels, select_panel
 from .chains import ChainSpec
 from .experiment import Case, Row, measure_rows
 from .handler import live_session, stderr_console
@@ -386,12 +387,11 @@ def attention_chart(rows: list[Row], width: int = 120, height: int = 22, infeasi
     labels = list(dict.fromkeys(r.case.label for r in rows))
     marks = _marks(labels)
     values = [v for r in rows for v in (r.measured["total_ms"], r.planned.latency_ms)]
-    plt.clear_figure()
-    plt.subplots(1, max(1, len(variants)))
+    open_panels(plt, len(variants))
     plt.plot_size(width, height)
     plt.theme("clear")
     for j, variant in enumerate(variants, start=1):
-        plt.subplot(1, j)
+        select_panel(plt, j, len(variants))
         plt.title(variant)
         plt.xlabel("sequence length")
         plt.ylabel("latency ms")

@@ -18,6 +18,7 @@ import sys
 import time
 
 from ..errors import SplittuiError
+from ..report.charts import open_panels, select_panel
 from .chains import ChainSpec
 from .experiment import (
     TABLE_NOTE,
@@ -226,12 +227,11 @@ def figure_chart(rows: list[Row], width: int = 100, height: int = 22) -> str:
 
     bws = sorted({r.case.scenario.up_mbps for r in rows})
     values = [v for r in rows for v in (r.measured["total_ms"], r.planned.latency_ms)]
-    plt.clear_figure()
-    plt.subplots(1, len(bws))
+    open_panels(plt, len(bws))
     plt.plot_size(width, height)
     plt.theme("clear")
     for j, bw in enumerate(bws, start=1):
-        plt.subplot(1, j)
+        select_panel(plt, j, len(bws))
         plt.title(f"{bw:g} Mbit/s")
         plt.xlabel("sequence length")
         plt.ylabel("latency ms")

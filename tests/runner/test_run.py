@@ -232,3 +232,19 @@ def test_bad_attention_variant_is_one_line_before_anything_starts(cache, capsys,
                  variant, "--repeats", "1", "--profile-repeats", "1", "--link", "paced"])
     err = capsys.readouterr().err
     assert code == 2 and words in err and "Traceback" not in err and "planning profile" not in err
+
+
+def test_a_one_panel_chart_before_leaves_the_next_figure_its_panels():
+    """plotext 5 keeps a 1x1 grid after clear_figure: a figure drawn after a one-panel one must still
+    title each of its panels (it drew both into panel 1 before open_panels)."""
+    from types import SimpleNamespace
+
+    from splittui.runner.experiments import _plain, figure_chart
+
+    def row(seq, bw):
+        case = SimpleNamespace(label="dp", scenario=SimpleNamespace(seq_len=seq, up_mbps=bw))
+        return SimpleNamespace(case=case, planned=SimpleNamespace(latency_ms=seq), measured={"total_ms": seq})
+
+    figure_chart([row(8, 10), row(16, 10)], width=60, height=12)  # one panel
+    chart = _plain(figure_chart([row(s, bw) for s in (8, 16) for bw in (10, 100)], width=100, height=20))
+    assert "10 Mbit/s" in chart and "100 Mbit/s" in chart
