@@ -126,11 +126,19 @@ def _decade_ticks(plt, logs: list[float]) -> None:
     plt.yticks([float(k) for k in ks], [f"1e{k}" for k in ks])
 
 
-def open_panels(plt, n: int) -> None:
-    """A fresh plotext figure of `n` panels side by side. plotext 5 keeps a 1x1 `subplots` grid
-    alive after `clear_figure`, so that a later grid's `subplot(1, 2)` draws into panel 1: one
-    panel therefore never opens a grid (`select_panel` then does nothing)."""
+def fresh_figure(plt) -> None:
+    """Reset plotext's global figure. `plt.clear_figure()` only re-creates the *active* subplot, so
+    after a figure with panels the next chart would be drawn (and `subplots` nested) inside the old
+    grid's last panel, keeping its settings (a log scale, a title). Make the top figure active first."""
+    from plotext import _core
+
+    _core._figure._active = _core._figure
     plt.clear_figure()
+
+
+def open_panels(plt, n: int) -> None:
+    """A fresh plotext figure of `n` panels side by side (one panel: no grid, the figure itself)."""
+    fresh_figure(plt)
     if n > 1:
         plt.subplots(1, n)
 
@@ -145,7 +153,7 @@ def chart_text(chart, *, width: int, height: int = 18, color: bool = True, log_y
     """The plot alone (no caption), as text."""
     import plotext as plt
 
-    plt.clf()
+    fresh_figure(plt)
     plt.plotsize(width, height)
     plt.theme("clear")
     if not color:
