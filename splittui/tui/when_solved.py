@@ -16,21 +16,27 @@ __all__ = ["WhenSolved"]
 
 
 class WhenSolved(AppMixin):
-    """Holds at most one action waiting for the latest answer (the latest key wins)."""
+    """Holds the actions waiting for the latest answer, in the order their keys came (`s` then `e`
+    saves, then exports); a key pressed twice waits once."""
 
-    _after_solve: Callable[[], None] | None = None
+    _after_solve: dict[str, Callable[[], None]] | None = None
 
     def solved_or_later(self, action: Callable[[], None], what: str) -> bool:
         """True when the shown state answers the knobs; else `action` runs once it does (and False)."""
         st = self.state
         if st is not None and st.generation == self._generation:
             return True
-        self._after_solve = action
+        if self._after_solve is None:
+            self._after_solve = {}
+        self._after_solve.pop(what, None)
+        self._after_solve[what] = action
         self.notify(f"solving… {what} when the answer is in", timeout=2)
         return False
 
     def run_after_solve(self) -> None:
-        """Run the waiting action, if any, unless a dialog has opened since (then it is dropped)."""
-        action, self._after_solve = self._after_solve, None
-        if action is not None and len(self.screen_stack) == 1:
+        """Run the waiting actions in order; once one opens a dialog, the rest are dropped."""
+        actions, self._after_solve = self._after_solve or {}, None
+        for action in actions.values():
+            if len(self.screen_stack) != 1:
+                break
             action()
