@@ -100,7 +100,7 @@ def add_parser(sub) -> None:
                         "gpt2-like at two --seqs and two --deadlines each")
     f.add_argument("--models", metavar="A,B", help="models for --fidelity (default bert-base,gpt2-like)")
     f.add_argument("--deadlines", metavar="D,D",
-                   help="deadlines for --fidelity (default 0.7x,0.85x) and --figure attention (default 1/3,2/3: "
+                   help="deadlines for --fidelity and --figure attention (default 1/3,2/3: "
                         "a/b is that fraction of the way from the least latency the planning profile allows to "
                         "all-client; Fx of all-client and ms work too)")
     f.add_argument("--seqs", metavar="N,N", help="sequence lengths for --figure/--fidelity")

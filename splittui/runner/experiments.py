@@ -33,7 +33,7 @@ from .experiment import (
 )
 from .handler import check_ends, exit_on_sigterm, live_session, stderr_console
 from .kernel_link import open_link
-from .planning import planning_profile, policy_for, scenario_for
+from .planning import all_client_ms, planning_profile, policy_for, scenario_for
 from .session import default_server_threads
 
 __all__ = ["experiment_command", "figure_chart", "FIGURE_LABELS", "FIDELITY_SOLVERS"]
@@ -42,7 +42,7 @@ FIGURE_LABELS = ("all-client", "attention-server", "attention-client", "dp")
 FIDELITY_SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split")
 FIDELITY_MODELS = ("bert-base", "gpt2-like")
 FIDELITY_SEQS = {"gpt2-like": (64, 128), "bert-base": (64, 128), "transformer": (64, 128), "cmt-s": (128, 224)}
-FIDELITY_DEADLINES = ("0.7x", "0.85x")
+FIDELITY_DEADLINES = ("1/3", "2/3")   # of the way from the least latency to all-client
 
 
 def _numbers(text: str | None, default: tuple, what: str) -> tuple:
@@ -66,10 +66,22 @@ def _figure_cases(args, profile, seq: int, skipped: list) -> list[Case]:
 
 
 def _fidelity_cases(args, profile, seq: int, skipped: list) -> list[Case]:
+    """Each solver at each deadline. ``a/b`` deadlines lie that fraction of the way from the least latency
+    the planning profile allows to its all-client latency, so that they are feasible and below
+    all-client on any machine where a split can help at all (fixed fractions such as 0.7x were
+    infeasible on a 2-core machine whose 2-thread server is barely faster than its client)."""
+    from .attention_figure import dp_deadline_ms, least_latency_ms
+
     deadlines = args.deadlines.split(",") if args.deadlines else FIDELITY_DEADLINES
+    base = scenario_for(args, profile, seq)
+    least, ac = least_latency_ms(profile, base), all_client_ms(profile, base)
     cases = []
     for deadline in deadlines:
-        sc = scenario_for(args, profile, seq, deadline=deadline)
+        ms, why = dp_deadline_ms(deadline, least, ac)
+        if ms is None:
+            skipped.append(f"{profile.model} seq {seq} deadline {deadline}: {why}")
+            continue
+        sc = scenario_for(args, profile, seq, deadline=repr(ms))
         cases += [c for solver in FIDELITY_SOLVERS if (c := _case(args, profile, sc, solver, skipped))]
     return cases
 

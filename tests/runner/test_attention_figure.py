@@ -204,3 +204,24 @@ def test_markdown_table_shows_every_dp_row_measured_or_infeasible(cache, capsys)
     assert "dp deadlines: 1/3, 2/3" in out and "threads reported by the processes" in out
     assert "no more threads than the client" in out   # --server-threads 1: said, not hidden
     assert "estimated run time from the planning profiles" in out and "A/a all-client" in out
+
+
+def test_fidelity_deadlines_lie_between_the_least_latency_and_all_client_by_default():
+    """--fidelity's default deadlines (1/3, 2/3 of the way) give every solver a mixed policy wherever a
+    split can help; a server no faster than the client is a stated skip, not a silent gap."""
+    from splittui.runner.experiments import FIDELITY_SOLVERS, _fidelity_cases
+
+    args = build_parser().parse_args(["run", "--fidelity"])
+    profile = load_profile("bert-base")
+    skipped: list[str] = []
+    cases = _fidelity_cases(args, profile, 512, skipped)
+    assert not skipped and len(cases) == 2 * len(FIDELITY_SOLVERS)
+    ac = all_client_ms(profile, scenario_for(args, profile, 512))
+    deadlines = sorted({c.scenario.deadline_ms for c in cases})
+    assert len(deadlines) == 2 and deadlines[-1] < ac
+    assert all(0 in c.policy and 1 in c.policy for c in cases if c.label in ("dp", "exact"))
+
+    slow = _scaled(profile, client=1.0, server=1000.0)
+    skipped = []
+    assert _fidelity_cases(args, slow, 512, skipped) == []
+    assert len(skipped) == 2 and all("infeasible: least latency" in s for s in skipped)
