@@ -61,6 +61,11 @@ class NumbersPanel(Widget):
         self.show_timings = show_timings
         self._lines = 0
 
+    def validate_state(self, st: AppState | None) -> AppState | None:
+        """Keep the last state with every solver's row: the worker adds the rows a chart tab does not
+        show after that tab's frame (and the app dims this widget if it is shown meanwhile)."""
+        return st if st is None or st.has_rows or self.state is None else self.state
+
     def watch_state(self, st: AppState | None) -> None:
         lines = 1 if st is None or st.error else len(st.rows()) + 3 + bool(st.note)
         if lines != self._lines:   # only a change of height needs a new layout
