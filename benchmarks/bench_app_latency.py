@@ -3,12 +3,12 @@
 gpt2-like at the default scenario (T = 1 ms, deadline 1,500 ms), or with --model another model the
 app opens (llama-3.1-8b: an analytic profile from its shipped HF config), headless (`App.run_test`).
 Each press moves the deadline knob one step (alternately right and left); the time runs from posting
-the key to the first frame drawn after the new state reached the app and every chart on the tab
-showed it (the Placement tab at 120x40 also shows the mini frontier and timeline charts). A chart
-whose plot the new state leaves unchanged shows it without a rebuild; when nothing on screen changes
-with the state, the time is when the state arrived. Prints medians (and p90) of wall time and of the
-process's CPU time (worker thread included; on a loaded machine wall grows, CPU much less); the
-target is a median <= 50 ms.
+the key to the first frame drawn after the new state reached the app and every chart on the screen
+showed it (the Placement tab at 120x40 also shows the mini frontier and timeline charts, unless a
+long strip pushes them below the screen). A chart whose plot the new state leaves unchanged shows
+it without a rebuild; when nothing on screen changes with the state, the time is when the state
+arrived. Prints medians (and p90) of wall time and of the process's CPU time (worker thread
+included; on a loaded machine wall grows, CPU much less); the target is a median <= 50 ms.
 
 Usage: python benchmarks/bench_app_latency.py [N presses per cell, default 15] [--model NAME]
        [--tabs placement,flops] [--sizes 80x24,120x40]
@@ -24,7 +24,7 @@ import time
 from textual import events
 
 from splittui.tui.app import TABS, make_app
-from splittui.tui.widgets.charts import Chart
+from splittui.tui.widgets.charts import Chart, ChartPlot
 
 SIZES = ((80, 24), (120, 40))
 QUIET_S = 0.25   # no frame this long after the state arrived: nothing was left to draw
@@ -100,7 +100,8 @@ async def measure(renders: list, size: tuple[int, int], tab: str, n: int, model:
         await settle(pilot)
         app.action_show_tab(tab)
         await settle(pilot)
-        charts = {id(c) for c in app.query(Chart) if c.region.width and c.region.height}
+        screen = app.screen.region   # charts on screen (llama's taller strip scrolls the mini charts out)
+        charts = {id(c) for c in app.query(Chart) if c.query_one(ChartPlot).region.intersection(screen).area}
         for i in range(n):
             gen = app._generation + 1
             c0, t0 = time.process_time(), time.perf_counter()

@@ -26,7 +26,7 @@ __all__ = ["Solving", "STALE_SOLVE_CELLS", "CHART_SOLVERS"]
 
 STALE_SOLVE_CELLS = 3_000_000   # L x W above which the tabs dim while the worker solves (~10 ms of DP)
 DRAWN_WAIT_S = 0.25             # the second answer waits for the first one's frame, or this long
-CHART_SOLVERS = frozenset({"dp", "greedy", "single-split", "no-split"})   # exact, the slowest, only for the table
+CHART_SOLVERS = frozenset({"dp"})   # a chart tab draws the selected solver's (else DP's) placement; the banner DP's
 
 
 class Solving(AppMixin):
@@ -45,7 +45,8 @@ class Solving(AppMixin):
         self._solve(self.choice, self.scenario, self._generation, self.loaded, self.shown_parts(), self._drawn)
 
     def shown_parts(self) -> Parts:
-        """What the shown tab draws: the table needs every solver, a chart the selected one (and DP's)."""
+        """What the shown tab draws: the table needs every solver, a chart the selected one (and DP's, its
+        fallback; exact joins when DP finds nothing, for the banner)."""
         tab = self.query_one(TabbedContent).active
         if tab in ("placement", ""):   # "": before the tabs mounted, the first tab
             mini = self.query_one("#mini-charts").display

@@ -335,7 +335,9 @@ def test_every_chart_builds_at_extreme_knobs(profile, knobs):
     from textual_plotext.plot import Plot
 
     from splittui.tui.state import Parts, compute_state
-    from splittui.tui.widgets.charts import CHARTS, View, build_chart, runs_text
+    from splittui.tui.widgets.chart_kinds import CHARTS, View
+    from splittui.tui.widgets.charts import build_chart
+    from splittui.tui.widgets.plotext_canvas import runs_text
 
     lo, hi = profile.seq_range
     knobs = {**knobs, "seq_len": min(hi, max(lo, knobs.get("seq_len", 512)))}
@@ -354,7 +356,9 @@ def test_share_charts_run_0_to_100_and_mark_the_knob(profile):
     from textual_plotext.plot import Plot
 
     from splittui.tui.state import Parts, compute_state
-    from splittui.tui.widgets.charts import View, build_chart, runs_text
+    from splittui.tui.widgets.chart_kinds import View
+    from splittui.tui.widgets.charts import build_chart
+    from splittui.tui.widgets.plotext_canvas import runs_text
 
     state = compute_state(profile, splittui.Scenario(deadline_ms=1234), parts=Parts(sweep=True))
     for kind, mark in (("frontier", "[1,234]"), ("bandwidth", "[100M]"), ("timeline", "[1,234]")):

@@ -14,16 +14,9 @@ import splittui
 from splittui.costs import layer_values
 from splittui.tui.app import make_app
 from splittui.tui.state import Parts, compute_state
-from splittui.tui.widgets.charts import (
-    CHARTS,
-    ChartPlot,
-    View,
-    bar_groups,
-    build_chart,
-    flops_bars,
-    matrix_runs,
-    runs_text,
-)
+from splittui.tui.widgets.chart_kinds import CHARTS, View, bar_groups, flops_bars
+from splittui.tui.widgets.charts import ChartPlot, build_chart
+from splittui.tui.widgets.plotext_canvas import matrix_runs, runs_text
 from splittui.tui.widgets.strip import blocks
 
 
@@ -133,24 +126,29 @@ async def test_a_state_that_leaves_a_plot_unchanged_does_not_rebuild_it(profile)
         assert chart.shown_generation == app._generation and plot._key is not built
 
 
-def test_braille_lines_are_plotexts(monkeypatch, states, profile):
-    """The frontier and sweep lines drawn on the matrix equal plotext's own plot(marker="braille")."""
-    from splittui.tui.widgets import charts
+def test_lines_and_labels_are_plotexts(monkeypatch, states, profile):
+    """The frontier, sweep and timeline lines (and the timeline's labels) drawn on the matrix equal
+    plotext's own plot() and text()."""
+    from splittui.tui.widgets import chart_kinds
 
-    def plotext_lines(plt, lines):
+    def plotext_lines(plt, lines, marker="braille", labels=None):
         for xs, ys, colour in lines:
-            plt.plot(xs, ys, color=colour, marker="braille")
+            plt.plot(xs, ys, color=colour, marker=marker)
+        for text, x, y, colour, back in labels or ():
+            plt.text(text, x=x, y=y, color=colour, background=back, alignment="center")
         return None
 
-    cursor = compute_state(profile, splittui.Scenario(deadline_ms=900))
-    views = [dict(), dict(exact=((300.0, 0.9), (700.0, 0.5), (1200.0, 0.2)), cursor=800.0)]
-    for st in [*states, cursor]:
-        for kind in ("frontier", "bandwidth"):
+    extra = [compute_state(profile, splittui.Scenario(deadline_ms=900)),
+             compute_state(profile, splittui.Scenario(deadline_ms=400, up_mbps=1000, delay_ms=1))]
+    views = [dict(), dict(exact=((300.0, 0.9), (700.0, 0.5), (1200.0, 0.2)), cursor=800.0),
+             dict(selected="greedy")]
+    for st in [*states, *extra]:
+        for kind in ("frontier", "bandwidth", "timeline"):
             for width, height in ((76, 9), (116, 25), (59, 7), (30, 6)):
-                for extra in views:
-                    view = View(width=width, height=height, **extra)
+                for more in views:
+                    view = View(width=width, height=height, **more)
                     ours = build_chart(Plot(), kind, st, view)
                     with monkeypatch.context() as m:
-                        m.setattr(charts, "braille_lines", plotext_lines)
+                        m.setattr(chart_kinds, "draw_lines", plotext_lines)
                         theirs = build_chart(Plot(), kind, st, view)
-                    assert ours == theirs, (kind, width, height, extra)
+                    assert ours == theirs, (kind, width, height, more)

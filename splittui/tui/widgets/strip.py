@@ -101,7 +101,7 @@ class PlacementStrip(Widget, can_focus=True):
         Binding("down", "app.focus_next", show=False),
     ]
 
-    state: reactive[AppState | None] = reactive(None, always_update=True)
+    state: reactive[AppState | None] = reactive(None, always_update=True, repaint=False)   # see NumbersPanel
     cursor: reactive[int] = reactive(0)
     selected: reactive[str] = reactive("dp")   # the solver whose label is highlighted
 
@@ -119,11 +119,12 @@ class PlacementStrip(Widget, can_focus=True):
         return max(0, min(n - 1, value))
 
     def watch_state(self, old: AppState | None, state: AppState | None) -> None:
-        if state is None:
+        if state is None or state is old:
             return
         self.cursor = self.cursor  # re-clamp to the (maybe new) profile
-        if old is None or (len(old.rows()), old.profile.n_layers) != (len(state.rows()), state.profile.n_layers):
-            self.refresh(layout=True)   # a height: auto strip grows or shrinks
+        # a height: auto strip grows or shrinks with the rows
+        self.refresh(layout=old is None or (len(old.rows()), old.profile.n_layers) != (len(state.rows()),
+                                                                                       state.profile.n_layers))
 
     def action_move(self, delta: int) -> None:
         self.cursor += delta
