@@ -206,7 +206,7 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, App):
         self.complete_shown()   # a chart of exact's placement needs exact's result
 
     def action_next_solver(self) -> None:
-        names = list(self.state.results) if self.state is not None else []
+        names = self.state.solvers if self.state is not None else []
         if names:
             self.selected = names[(names.index(self.selected) + 1) % len(names)] if self.selected in names else names[0]
             self.notify(f"selected solver: {self.selected} (e exports its policy)", timeout=1.5)

@@ -47,12 +47,13 @@ class SlotActions(AppMixin):
 
     def action_save_slot(self) -> None:
         from .slots import add_slot
+        from .state import full_results
 
         st = self.state
         if st is None or st.error:
             self.notify("nothing solved to save", severity="warning")
             return
-        self.slots = add_slot(self.slots, st.profile, st.scenario, dict(st.results))
+        self.slots = add_slot(self.slots, st.profile, st.scenario, dict(full_results(st)))
         self.keep_slots()
         self.notify(f"saved as {self.slots[-1].name} ({len(self.slots)} saved; c compares)", timeout=3)
 

@@ -49,8 +49,9 @@ class Solving(AppMixin):
         fallback; exact joins when DP finds nothing, for the banner)."""
         tab = self.query_one(TabbedContent).active
         if tab in ("placement", ""):   # "": before the tabs mounted, the first tab
-            mini = self.query_one("#mini-charts").display
-            return Parts(frontier=mini, timelines=mini)
+            # the mini charts: on tall terminals, unless a long strip scrolls them out of the tab
+            area = self.query_one("#mini-charts").region.intersection(self.query_one("#placement").region).area
+            return Parts(frontier=area > 0, timelines=area > 0)
         return Parts(CHART_SOLVERS | {self.selected}, frontier=tab == "frontier", timelines=tab == "timeline",
                      sweep=tab == "bandwidth")
 

@@ -101,6 +101,12 @@ class AppState:
         return self.error is not None or self.parts.solvers >= ALL_SOLVERS
 
     @property
+    def solvers(self) -> list[str]:
+        """The app solvers this state has or will have (the second answer adds the table's), in order;
+        not a DP the scenario is too large for."""
+        return [s for s in APP_SOLVERS if s in self.results or s not in self.parts.solvers]
+
+    @property
     def dp(self) -> Result | None:
         return self.results.get("dp")
 
