@@ -19,7 +19,7 @@ from splittui.model import Scenario
 from splittui.profiles import load_profile
 from splittui.tui import profile_choice
 from splittui.tui.profile_choice import ProfileChoice
-from splittui.tui.state import compute_choice
+from splittui.tui.state import Parts, compute_choice
 
 
 def timed(fn, n: int) -> tuple[float, float, float]:
@@ -43,7 +43,7 @@ def main(n: int) -> None:
         ("gpt2-like, numbers + frontier + timelines",
          lambda i: compute_choice(g, gpt2, Scenario(deadline_ms=deadline(i)))),
         ("gpt2-like, + bandwidth sweep",
-         lambda i: compute_choice(g, gpt2, Scenario(deadline_ms=deadline(i)), sweep=True)),
+         lambda i: compute_choice(g, gpt2, Scenario(deadline_ms=deadline(i)), parts=Parts(sweep=True))),
         ("gpt2-like, 256 output tokens", lambda i: compute_choice(
             g, gpt2, Scenario(deadline_ms=20_000 + i, gen_tokens=256))),
         ("qwen2.5-7b bf16, 256 output tokens", lambda i: compute_choice(

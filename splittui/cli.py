@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from . import __version__
@@ -56,6 +57,9 @@ def _run_app(args: argparse.Namespace) -> int:
     from .commands.llm_args import profile_from_llm_args
 
     profile = profile_from_llm_args(args)  # fail fast, before the UI starts
+    # Textual draws at most 60 frames a second by default, and a key press takes two (the knob, then
+    # the answer): at 120 it reaches the screen ~10 ms sooner. Read when Textual is imported, so here.
+    os.environ.setdefault("TEXTUAL_FPS", "120")
     from .tui.app import make_app
 
     make_app(profile=profile).run()

@@ -1,32 +1,33 @@
 """The interactive what-if explorer: `make_app()` builds it for the CLI, the tests and the screenshots.
 
 The app owns one frozen `AppState` (profile, scenario, results, frontier, chart series), replaced as
-a whole. Every knob change is solved in an exclusive thread worker (a newer request cancels the older
-one; Textual merges a burst of knob messages first), so the UI thread only draws. Secondary screens
-are imported only when their key is pressed.
+a whole and bound down to the widgets that draw it (`data_bind`). Every knob change is solved in the
+solve worker (`solving.py`), so the UI thread only draws. Secondary screens are imported only when
+their key is pressed.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 
-from textual import on, work
+from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Footer, TabbedContent, TabPane
-from textual.worker import get_current_worker
 
 from ..model import Profile, Scenario
 from ..profiles import load_profile
 from .command_palette import SplitCommands
 from .goal_actions import GoalActions
-from .messages import ModelChosen, ScenarioChanged, Solved
+from .messages import ModelChosen, ScenarioChanged
 from .policy_actions import PolicyActions
 from .profile_choice import ProfileChoice, choice_for, model_names
 from .slot_actions import SlotActions
-from .state import AppState, Cancelled, LoadedPolicy, compute_choice, solve_cost
+from .solving import STALE_SOLVE_CELLS, Solving
+from .state import AppState, LoadedPolicy
 from .widgets.banner import InfeasibleBanner
 from .widgets.charts import Chart
 from .widgets.controls import Controls
@@ -37,7 +38,6 @@ from .widgets.strip import PlacementStrip
 
 __all__ = ["SplitApp", "make_app", "STALE_SOLVE_CELLS"]
 
-STALE_SOLVE_CELLS = 3_000_000   # L x W above which the tabs dim while the worker solves (~10 ms of DP)
 TABS = (("placement", "Placement"), ("frontier", "Frontier"), ("flops", "FLOPs"),
         ("bandwidth", "Bandwidth"), ("timeline", "Timeline"))
 MAIN_VIEW_ACTIONS = {"save_slot", "compare", "next_solver", "export", "export_all", "load_policy", "toggle_link",
@@ -47,7 +47,7 @@ KNOB_KEYS = [("↑/↓ tab", "move between knobs"), ("←/→", "small step (or 
              ("click/drag", "set a slider with the mouse"), ("ctrl+p", "command palette")]
 
 
-class SplitApp(GoalActions, SlotActions, PolicyActions, App):
+class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, App):
     """splittui: where should each layer run so the server works least and the deadline holds?"""
 
     TITLE = "splittui"
@@ -96,24 +96,26 @@ class SplitApp(GoalActions, SlotActions, PolicyActions, App):
         self.show_timings = show_timings
         self.slots: tuple = ()   # saved slots, kept between sessions (SlotActions)
         self.loaded: LoadedPolicy | None = None
-        self._generation = 0   # requests so far: an answer to an older one is never shown
+        self._generation = 0   # requests so far: an answer to an older one is never shown (Solving)
+        self._drawn = threading.Event()
 
     # layout
     def compose(self) -> ComposeResult:
         yield Controls(self.profile, self.scenario, self._models(), self.choice, id="controls")
         yield StatusLine(id="status")
-        yield InfeasibleBanner(id="banner")
+        yield InfeasibleBanner(id="banner").data_bind(SplitApp.state)
         with TabbedContent(id="tabs"):
             for i, (tab, title) in enumerate(TABS):
                 with TabPane(f"{i + 1} {title}", id=tab):
                     if tab == "placement":
-                        yield NumbersPanel(show_timings=self.show_timings, id="numbers")
-                        yield PlacementStrip(id="strip")
+                        yield NumbersPanel(show_timings=self.show_timings, id="numbers").data_bind(
+                            SplitApp.state, SplitApp.selected)
+                        yield PlacementStrip(id="strip").data_bind(SplitApp.state, SplitApp.selected)
                         with Horizontal(id="mini-charts"):   # shown on tall terminals only
-                            yield Chart("frontier", id="mini-frontier")
-                            yield Chart("timeline", id="mini-timeline")
+                            yield Chart("frontier", id="mini-frontier").data_bind(SplitApp.state, SplitApp.selected)
+                            yield Chart("timeline", id="mini-timeline").data_bind(SplitApp.state, SplitApp.selected)
                     else:
-                        yield Chart(tab, id=f"chart-{tab}")
+                        yield Chart(tab, id=f"chart-{tab}").data_bind(SplitApp.state, SplitApp.selected)
                         if tab == "frontier":
                             yield FrontierCursor(id="frontier-cursor")
         yield Footer()
@@ -126,39 +128,6 @@ class SplitApp(GoalActions, SlotActions, PolicyActions, App):
         self.query_one("#deadline").focus()
         self.resolve()
         self.restore_slots()
-
-    # solving
-    def resolve(self) -> None:
-        """Re-solve for the current profile and scenario in the solve worker."""
-        self._generation += 1
-        if solve_cost(self.profile, self.scenario) > STALE_SOLVE_CELLS:
-            self.query_one("#tabs").add_class("-stale")
-        self._solve(self.choice, self.scenario, self._generation, self.loaded, self._wants_sweep())
-
-    def _wants_sweep(self) -> bool:
-        return self.query_one(TabbedContent).active == "bandwidth"
-
-    @work(thread=True, exclusive=True, group="solve")
-    def _solve(self, choice: ProfileChoice, scenario: Scenario, generation: int, loaded: LoadedPolicy | None,
-               sweep: bool) -> None:
-        worker = get_current_worker()
-        try:
-            state = compute_choice(choice, dict(self.profiles), scenario, generation, loaded, sweep=sweep,
-                                   previous=self.state, cancelled=lambda: worker.is_cancelled)
-        except Cancelled:
-            return
-        if not worker.is_cancelled:
-            self.post_message(Solved(state))
-
-    @on(Solved)
-    def _solved(self, event: Solved) -> None:
-        st = event.state
-        if st.generation != self._generation:  # a newer request supersedes this answer
-            return
-        if st.profile is not self.profile and not st.error:
-            self._profile_arrived(st)
-        self.state = st
-        self.run_after_solve()   # a key (e, s) pressed while this was being solved
 
     def _profile_arrived(self, st: AppState) -> None:
         """The worker built another profile (model, device or dtype moved): its ranges go to the knobs;
@@ -174,20 +143,15 @@ class SplitApp(GoalActions, SlotActions, PolicyActions, App):
 
     @on(TabbedContent.TabActivated)
     def _tab_shown(self) -> None:
-        st = self.state
-        if st is not None and st.sweep is None and self._wants_sweep() and not st.error:
-            self.resolve()   # the bandwidth sweep is computed only while its chart is shown
+        self.complete_shown()
         if self.query_one(TabbedContent).active == "frontier":
             self.refresh_frontier()   # the exact frontier too
 
     def watch_state(self, state: AppState | None) -> None:
         if state is None:
             return
-        self.query_one("#tabs").remove_class("-stale")
-        for widget in (self.query_one(NumbersPanel), self.query_one(PlacementStrip), self.query_one(InfeasibleBanner)):
-            widget.state = state
-        for chart in self.query(Chart):
-            chart.show_state(state, self.selected)
+        if state.error or state.parts.covers(self.shown_parts()):
+            self.query_one("#tabs").remove_class("-stale")
         sub = f"{state.profile.model} · {state.profile.n_layers} layers"
         if self.sub_title != sub:
             self.sub_title = sub
@@ -238,14 +202,11 @@ class SplitApp(GoalActions, SlotActions, PolicyActions, App):
         linked = self.query_one(Controls).toggle_link()
         self.notify("upload and download linked" if linked else "upload and download unlinked", timeout=2)
 
-    def watch_selected(self, name: str) -> None:
-        for widget in (self.query_one(NumbersPanel), self.query_one(PlacementStrip)):
-            widget.selected = name
-        if self.state is not None:
-            self.watch_state(self.state)
+    def watch_selected(self) -> None:
+        self.complete_shown()   # a chart of exact's placement needs exact's result
 
     def action_next_solver(self) -> None:
-        names = list(self.state.results) if self.state is not None else []
+        names = self.state.solvers if self.state is not None else []
         if names:
             self.selected = names[(names.index(self.selected) + 1) % len(names)] if self.selected in names else names[0]
             self.notify(f"selected solver: {self.selected} (e exports its policy)", timeout=1.5)

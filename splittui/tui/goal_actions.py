@@ -70,9 +70,9 @@ class GoalActions(AppMixin):
         self.notify(f"deadline set to {deadline_ms:,.3f} ms", timeout=3)
 
     def action_frontier_cursor(self) -> None:
+        self.set_focus(None)   # no knob to give the keys back to: the cursor takes them
         self.action_show_tab("frontier")
-        self.set_focus(None)
-        self.call_after_refresh(self.query_one(FrontierCursor).focus)
+        self.query_one(FrontierCursor).focus()   # now, so that a key pressed right after f moves the cursor
         self.refresh_frontier()
 
     def refresh_frontier(self) -> None:

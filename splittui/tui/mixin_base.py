@@ -1,4 +1,4 @@
-"""`AppMixin`: the base of SplitApp's action mixins (policy, goal, slot actions), for the type checker.
+"""`AppMixin`: the base of SplitApp's mixins (solving; policy, goal, slot actions), for the type checker.
 
 At run time it is plain `object`; under type checking it is a textual App that declares what SplitApp
 provides, so a mixin's `self.notify`, `self.state` or `self.switch_profile` are checked, not guessed.
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from textual.app import App
 
     from ..model import Profile, Scenario
+    from .profile_choice import ProfileChoice
     from .slots import Slot
     from .state import AppState, LoadedPolicy
 
@@ -25,8 +26,12 @@ if TYPE_CHECKING:
         scenario: Scenario
         loaded: LoadedPolicy | None
         _generation: int
+        choice: ProfileChoice
+        profiles: dict[str, Profile]
 
         def resolve(self) -> None: ...
+        def run_after_solve(self) -> None: ...
+        def _profile_arrived(self, st: AppState) -> None: ...
         def switch_profile(self, profile: Profile, scenario: Scenario | None = None) -> None: ...
         def action_show_tab(self, tab: str) -> None: ...
 else:

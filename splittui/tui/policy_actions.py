@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .state import LoadedPolicy
+from .state import LoadedPolicy, full_results
 from .when_solved import WhenSolved
 
 __all__ = ["PolicyActions"]
@@ -26,7 +26,7 @@ class PolicyActions(WhenSolved):
             return   # export what the knobs show, never nothing or the previous answer
         st = self.state
         docs = {} if st is None else {name: policy_document(st.profile, st.scenario, res)
-                                      for name, res in st.results.items() if res.policy is not None}
+                                      for name, res in full_results(st).items() if res.policy is not None}
         if st is None or not docs:
             self.notify("no solver has a placement to export", severity="warning")
             return

@@ -47,6 +47,7 @@ class SlotActions(WhenSolved):
 
     def action_save_slot(self) -> None:
         from .slots import add_slot
+        from .state import full_results
 
         if not self.solved_or_later(self.action_save_slot, "the slot is saved"):
             return
@@ -54,7 +55,7 @@ class SlotActions(WhenSolved):
         if st is None or st.error:
             self.notify("nothing solved to save", severity="warning")
             return
-        self.slots = add_slot(self.slots, st.profile, st.scenario, dict(st.results))
+        self.slots = add_slot(self.slots, st.profile, st.scenario, dict(full_results(st)))
         self.keep_slots()
         self.notify(f"saved as {self.slots[-1].name} ({len(self.slots)} saved; c compares)", timeout=3)
 

@@ -22,8 +22,9 @@ from ..solvers import APP_SOLVERS, Frontier
 from .chart_data import FRONTIER_SAMPLES, Segment, greedy_shares, request_timeline, sweep_key, sweep_lines
 from .profile_choice import ProfileChoice, fit_scenario, load_choice
 
-__all__ = ["AppState", "LoadedPolicy", "BandwidthSweep", "compute_state", "compute_choice", "solve_cost", "APP_SOLVERS",
-           "FRONTIER_MAX_UNITS", "MAX_DP_CELLS", "fitting_unit_ms"]
+__all__ = ["AppState", "LoadedPolicy", "BandwidthSweep", "Parts", "EVERY_PART", "compute_state", "compute_choice",
+           "complete_state", "full_results", "solve_cost", "APP_SOLVERS", "FRONTIER_MAX_UNITS", "MAX_DP_CELLS",
+           "fitting_unit_ms"]
 
 FRONTIER_MAX_UNITS = 20_000   # the frontier chart's DP pass is capped (coarser T) to stay cheap
 FRONTIER_SPAN = 1.5           # the chart shows deadlines up to 1.5x the current one
@@ -48,6 +49,30 @@ class BandwidthSweep:
 
 
 @dataclass(frozen=True, slots=True)
+class Parts:
+    """Which parts of a state are computed: the solvers asked for, the frontier (with greedy's and
+    no-split's share along it), the timelines and the bandwidth sweep. The worker computes what the
+    shown tab draws first and the rest after that frame (see `complete_state`)."""
+
+    solvers: frozenset[str] = frozenset(APP_SOLVERS)   # asked for (exact also joins when DP finds nothing)
+    frontier: bool = True
+    timelines: bool = True
+    sweep: bool = False
+
+    def covers(self, other: Parts) -> bool:
+        return (other.solvers <= self.solvers and self.frontier >= other.frontier
+                and self.timelines >= other.timelines and self.sweep >= other.sweep)
+
+    def __or__(self, other: Parts) -> Parts:
+        return Parts(self.solvers | other.solvers, self.frontier or other.frontier,
+                     self.timelines or other.timelines, self.sweep or other.sweep)
+
+
+ALL_SOLVERS = frozenset(APP_SOLVERS)
+EVERY_PART = Parts()   # all but the sweep, which is computed only while its chart is shown
+
+
+@dataclass(frozen=True, slots=True)
 class AppState:
     """Everything the screen shows about one scenario; widgets never mix two of these."""
 
@@ -68,6 +93,18 @@ class AppState:
     solve_ms: float = 0.0
     choice: ProfileChoice | None = None     # what the pickers chose (None: a profile given directly)
     asked: Scenario | None = None           # the knobs' scenario, before fitting it to the profile
+    parts: Parts = EVERY_PART               # what was computed (an error state: nothing more to compute)
+
+    @property
+    def has_rows(self) -> bool:
+        """Every app solver was asked for (or an error says why none was): what the table and strip need."""
+        return self.error is not None or self.parts.solvers >= ALL_SOLVERS
+
+    @property
+    def solvers(self) -> list[str]:
+        """The app solvers this state has or will have (the second answer adds the table's), in order;
+        not a DP the scenario is too large for."""
+        return [s for s in APP_SOLVERS if s in self.results or s not in self.parts.solvers]
 
     @property
     def dp(self) -> Result | None:
@@ -112,17 +149,21 @@ def _baselines(profile: Profile, sc: Scenario, front: Frontier) -> tuple[np.ndar
     return (samples, *greedy_shares(profile, sc, samples))
 
 
-def _timelines(profile: Profile, sc: Scenario, results: Mapping[str, Result]
+def _timelines(profile: Profile, sc: Scenario, results: Mapping[str, Result],
+               have: Mapping[str, tuple[Segment, ...]], have_end: Mapping[str, float]
                ) -> tuple[Mapping[str, tuple[Segment, ...]], Mapping[str, float]]:
-    """Each placement's prefill and (with generated tokens) one mean decode step after it."""
+    """Each placement's prefill and (with generated tokens) one mean decode step after it; the ones in
+    `have` are kept."""
+    todo = [name for name, r in results.items() if r.policy is not None and name not in have]
+    if not todo:
+        return have, have_end
     ph = phase_costs(profile, sc)
-    segs, ends = {}, {}
-    for name, r in results.items():
-        if r.policy is not None:
-            seg, end = request_timeline(ph, r)
-            segs[name] = tuple(seg)
-            if end is not None:
-                ends[name] = end
+    segs, ends = dict(have), dict(have_end)
+    for name in todo:
+        seg, end = request_timeline(ph, results[name])
+        segs[name] = tuple(seg)
+        if end is not None:
+            ends[name] = end
     return MappingProxyType(segs), MappingProxyType(ends)
 
 
@@ -138,46 +179,88 @@ class Cancelled(Exception):
     """The request was superseded while it was being computed."""
 
 
+NOTHING = Parts(frozenset(), frontier=False, timelines=False)
+
+
 def compute_state(profile: Profile, sc: Scenario, generation: int = 0, loaded: LoadedPolicy | None = None,
-                  *, sweep: bool = False, previous: AppState | None = None,
+                  *, parts: Parts = EVERY_PART, previous: AppState | None = None,
                   cancelled: Callable[[], bool] = lambda: False) -> AppState:
-    """Solve every app solver, the frontier and the loaded policy for one scenario, and the chart
-    series: the bandwidth sweep only when `sweep` (reused from `previous` when only the bandwidth
-    moved). Raises Cancelled between steps once `cancelled()` is true."""
-    from ..solvers import evaluate, solve_all
+    """Solve the app solvers in `parts` (exact too whenever DP finds nothing: the banner needs it), the
+    loaded policy, and the chart series in `parts` for one scenario; the bandwidth sweep is reused from
+    `previous` when only the bandwidth moved. Raises Cancelled between steps once `cancelled()` is true."""
+    from ..solvers import evaluate
 
     t0 = time.perf_counter()
-    cells = profile.n_layers * sc.deadline_ms / sc.unit_ms
-    note = ""
+    st = complete_state(AppState(profile=profile, scenario=sc, generation=generation, parts=NOTHING), parts,
+                        previous=previous, cancelled=cancelled)
+    if st.error or loaded is None or len(loaded.policy) != profile.n_layers:
+        return st
+    scored = replace(evaluate(profile, sc, loaded.policy), solver=loaded.label)
+    return replace(st, loaded=scored, loaded_label=loaded.label, solve_ms=(time.perf_counter() - t0) * 1e3)
+
+
+def complete_state(st: AppState, parts: Parts = EVERY_PART, *, previous: AppState | None = None,
+                   cancelled: Callable[[], bool] = lambda: False) -> AppState:
+    """`st` with the parts of `parts` it lacks computed; what it has is kept (the same objects, so a
+    chart drawn from them need not be redrawn). Never raises SplittuiError: that becomes `error`."""
+    if st.error or st.parts.covers(parts):
+        return st
+    t0 = time.perf_counter()
+    profile, sc, have = st.profile, st.scenario, st.parts
+    want = have | parts
     try:
-        if cells > MAX_DP_CELLS:
-            note = (f"DP skipped ({cells:.1g} cells = L × deadline/T): raise T to ≥ "
-                    f"{fitting_unit_ms(profile.n_layers, sc.deadline_ms):g} ms or lower the deadline")
-            results = solve_all(profile, sc, tuple(s for s in APP_SOLVERS if s != "dp"))
-        else:
-            results = solve_all(profile, sc, APP_SOLVERS)
+        results, note = _results(profile, sc, st.results, want.solvers - have.solvers)
         _check(cancelled)
-        front, unit = _frontier(profile, sc)
+        front, unit, base = st.frontier, st.frontier_unit_ms, st.baselines
+        if want.frontier and not have.frontier:
+            front, unit = _frontier(profile, sc)
+            base = _baselines(profile, sc, front)
         _check(cancelled)
-        swept = _sweep(profile, sc, previous.sweep if previous is not None else None) if sweep else None
+        swept = st.sweep
+        if want.sweep and not have.sweep:
+            swept = _sweep(profile, sc, previous.sweep if previous is not None else None)
     except SplittuiError as exc:
-        return AppState(profile=profile, scenario=sc, generation=generation, error=str(exc))
-    scored = None
-    if loaded is not None and len(loaded.policy) == profile.n_layers:
-        scored = replace(evaluate(profile, sc, loaded.policy), solver=loaded.label)
-    timelines, prefill_end = _timelines(profile, sc, results)
-    return AppState(profile=profile, scenario=sc, generation=generation,
-                    results=MappingProxyType(dict(results)), frontier=front, frontier_unit_ms=unit,
-                    baselines=_baselines(profile, sc, front), timelines=timelines, prefill_end_ms=prefill_end,
-                    sweep=swept, loaded=scored, loaded_label=loaded.label if loaded else "", note=note,
-                    solve_ms=(time.perf_counter() - t0) * 1e3)
+        return AppState(profile=profile, scenario=sc, generation=st.generation, error=str(exc))
+    timelines, prefill_end = st.timelines, st.prefill_end_ms
+    if want.timelines:
+        timelines, prefill_end = _timelines(profile, sc, results, st.timelines, st.prefill_end_ms)
+    return replace(st, results=results, frontier=front, frontier_unit_ms=unit, baselines=base, timelines=timelines,
+                   prefill_end_ms=prefill_end, sweep=swept, note="; ".join(n for n in (st.note, note) if n),
+                   parts=want, solve_ms=st.solve_ms + (time.perf_counter() - t0) * 1e3)
+
+
+def _results(profile: Profile, sc: Scenario, have: Mapping[str, Result], names: frozenset[str]
+             ) -> tuple[Mapping[str, Result], str]:
+    """`have` plus the named solvers' results in APP_SOLVERS order, and a note if the DP was skipped;
+    exact joins whenever DP finds nothing (the banner tells infeasible from DP's rounding with it)."""
+    from ..solvers import solve_all
+
+    note = ""
+    todo = [s for s in APP_SOLVERS if s in names and s not in have]
+    cells = profile.n_layers * sc.deadline_ms / sc.unit_ms
+    if "dp" in todo and cells > MAX_DP_CELLS:
+        note = (f"DP skipped ({cells:.1g} cells = L × deadline/T): raise T to ≥ "
+                f"{fitting_unit_ms(profile.n_layers, sc.deadline_ms):g} ms or lower the deadline")
+        todo.remove("dp")
+    found = {**have, **(solve_all(profile, sc, tuple(todo)) if todo else {})}
+    dp = found.get("dp")
+    if "exact" not in found and (dp is None or not dp.feasible):
+        found.update(solve_all(profile, sc, ("exact",)))
+    return MappingProxyType({s: found[s] for s in APP_SOLVERS if s in found}), note
+
+
+def full_results(st: AppState) -> Mapping[str, Result]:
+    """Every app solver's result for `st`: saving or exporting right after a key press may meet a
+    state whose hidden rows the worker has not added yet; those few are solved here."""
+    return complete_state(st, Parts(ALL_SOLVERS, st.parts.frontier, st.parts.timelines)).results
 
 
 def compute_choice(choice: ProfileChoice, loaded_profiles: dict[str, Profile], sc: Scenario, generation: int = 0,
-                   loaded: LoadedPolicy | None = None, *, sweep: bool = False, previous: AppState | None = None,
+                   loaded: LoadedPolicy | None = None, *, parts: Parts = EVERY_PART, previous: AppState | None = None,
                    cancelled: Callable[[], bool] = lambda: False) -> AppState:
-    """The worker's whole job for one request: the chosen profile (built or re-timed, cached), the knobs'
-    scenario fitted to it (what changed is said in `note`), then `compute_state`. Never raises."""
+    """The worker's first job for one request: the chosen profile (built or re-timed, cached), the knobs'
+    scenario fitted to it (what changed is said in `note`), then `compute_state` of `parts`. Never raises
+    SplittuiError."""
     t0 = time.perf_counter()
     try:
         profile = load_choice(choice, loaded_profiles)
@@ -187,7 +270,7 @@ def compute_choice(choice: ProfileChoice, loaded_profiles: dict[str, Profile], s
     fitted, why = fit_scenario(profile, sc)
     if previous is not None and previous.profile is not profile:
         previous = None   # another profile: nothing to reuse
-    st = compute_state(profile, fitted, generation, loaded, sweep=sweep, previous=previous, cancelled=cancelled)
+    st = compute_state(profile, fitted, generation, loaded, parts=parts, previous=previous, cancelled=cancelled)
     note = "; ".join(n for n in (why, st.note) if n)
     return replace(st, note=note, choice=choice, asked=sc, solve_ms=(time.perf_counter() - t0) * 1e3)
 

@@ -351,20 +351,20 @@ async def test_tab_keys_switch_tabs_and_keep_the_knob(profile):
 def test_every_chart_builds_at_extreme_knobs(profile, knobs):
     from textual_plotext.plot import Plot
 
-    from splittui.tui.state import compute_state
-    from splittui.tui.widgets.charts import CHARTS, View
+    from splittui.tui.state import Parts, compute_state
+    from splittui.tui.widgets.chart_kinds import CHARTS, View
+    from splittui.tui.widgets.charts import build_chart
+    from splittui.tui.widgets.plotext_canvas import runs_text
 
     lo, hi = profile.seq_range
     knobs = {**knobs, "seq_len": min(hi, max(lo, knobs.get("seq_len", 512)))}
-    state = compute_state(profile, splittui.Scenario(**knobs), sweep=True)
+    state = compute_state(profile, splittui.Scenario(**knobs), parts=Parts(sweep=True))
     for selected in ("dp", "no-split"):
         for size in ((60, 15), (30, 6)):
-            for kind, (draw, caption) in CHARTS.items():
-                plt = Plot()
+            for kind, (_draw, caption) in CHARTS.items():
                 view = View(selected=selected, width=size[0], height=size[1])
-                draw(plt, state, view)
-                plt.plotsize(*size)
-                assert plt.build(), kind
+                out = runs_text(build_chart(Plot(), kind, state, view)).plain
+                assert out and "unavailable" not in out, kind
                 assert caption(state, view).render(size[0]).plain, kind
 
 
@@ -372,15 +372,14 @@ def test_share_charts_run_0_to_100_and_mark_the_knob(profile):
     """The frontier's y axis is 0..100 % (no tick above 100) and its x ticks name the deadline."""
     from textual_plotext.plot import Plot
 
-    from splittui.tui.state import compute_state
-    from splittui.tui.widgets.charts import CHARTS, View
+    from splittui.tui.state import Parts, compute_state
+    from splittui.tui.widgets.chart_kinds import View
+    from splittui.tui.widgets.charts import build_chart
+    from splittui.tui.widgets.plotext_canvas import runs_text
 
-    state = compute_state(profile, splittui.Scenario(deadline_ms=1234), sweep=True)
+    state = compute_state(profile, splittui.Scenario(deadline_ms=1234), parts=Parts(sweep=True))
     for kind, mark in (("frontier", "[1,234]"), ("bandwidth", "[100M]"), ("timeline", "[1,234]")):
-        plt = Plot()
-        CHARTS[kind][0](plt, state, View())
-        plt.plotsize(80, 20)
-        out = plt.build()
+        out = runs_text(build_chart(Plot(), kind, state, View(width=80, height=20))).plain
         assert mark in out, kind
         if kind != "timeline":
             assert "100%" in out and "0%" in out and "101" not in out, kind

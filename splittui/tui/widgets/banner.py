@@ -62,7 +62,7 @@ class InfeasibleBanner(Widget):
     InfeasibleBanner.-warning { background: $warning 25%; }
     """
 
-    state: reactive[AppState | None] = reactive(None, always_update=True)
+    state: reactive[AppState | None] = reactive(None, always_update=True, repaint=False)   # hidden: no repaint
 
     def watch_state(self, st: AppState | None) -> None:
         exact, dp = (st.exact, st.dp) if st is not None else (None, None)

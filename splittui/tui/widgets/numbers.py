@@ -53,7 +53,9 @@ class NumbersPanel(Widget):
 
     DEFAULT_CSS = "NumbersPanel { height: auto; text-wrap: nowrap; text-overflow: ellipsis; }"
 
-    state: reactive[AppState | None] = reactive(None, always_update=True)
+    # repaint=False: watch_state repaints, and not for the same state again (a hidden widget's repaint
+    # makes Textual rebuild its whole map of the screen in the next frame)
+    state: reactive[AppState | None] = reactive(None, always_update=True, repaint=False)
     selected: reactive[str] = reactive("dp")   # the solver whose row is highlighted (and exported)
 
     def __init__(self, *, show_timings: bool = True, id: str | None = None) -> None:
@@ -61,11 +63,17 @@ class NumbersPanel(Widget):
         self.show_timings = show_timings
         self._lines = 0
 
-    def watch_state(self, st: AppState | None) -> None:
+    def validate_state(self, st: AppState | None) -> AppState | None:
+        """Keep the last state with every solver's row: the worker adds the rows a chart tab does not
+        show after that tab's frame (and the app dims this widget if it is shown meanwhile)."""
+        return st if st is None or st.has_rows or self.state is None else self.state
+
+    def watch_state(self, old: AppState | None, st: AppState | None) -> None:
+        if st is old:
+            return
         lines = 1 if st is None or st.error else len(st.rows()) + 3 + bool(st.note)
-        if lines != self._lines:   # only a change of height needs a new layout
-            self._lines = lines
-            self.refresh(layout=True)
+        self.refresh(layout=lines != self._lines)   # only a change of height needs a new layout
+        self._lines = lines
 
     def render(self) -> Text:
         st = self.state

@@ -26,6 +26,7 @@ from ..state import AppState
 __all__ = ["PlacementStrip", "CLIENT", "SERVER", "fmt_flops", "fmt_bytes", "blocks"]
 
 _SHORT = {"single-split": "single", "no-split": "no-split"}
+ROWS_KEPT = 64   # drawn rows kept per strip: a few states of every row and wrapped segment
 
 
 @lru_cache(maxsize=32)
@@ -100,20 +101,30 @@ class PlacementStrip(Widget, can_focus=True):
         Binding("down", "app.focus_next", show=False),
     ]
 
-    state: reactive[AppState | None] = reactive(None, always_update=True)
+    state: reactive[AppState | None] = reactive(None, always_update=True, repaint=False)   # see NumbersPanel
     cursor: reactive[int] = reactive(0)
     selected: reactive[str] = reactive("dp")   # the solver whose label is highlighted
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._rows: dict[tuple, Text] = {}   # drawn policy rows (see _policy_row)
+
+    def validate_state(self, st: AppState | None) -> AppState | None:
+        """Keep the last state with every solver's row: the worker adds the rows a chart tab does not
+        show after that tab's frame (and the app dims this widget if it is shown meanwhile)."""
+        return st if st is None or st.has_rows or self.state is None else self.state
 
     def validate_cursor(self, value: int) -> int:
         n = self.state.profile.n_layers if self.state else 1
         return max(0, min(n - 1, value))
 
     def watch_state(self, old: AppState | None, state: AppState | None) -> None:
-        if state is None:
+        if state is None or state is old:
             return
         self.cursor = self.cursor  # re-clamp to the (maybe new) profile
-        if old is None or (len(old.rows()), old.profile.n_layers) != (len(state.rows()), state.profile.n_layers):
-            self.refresh(layout=True)   # a height: auto strip grows or shrinks
+        # a height: auto strip grows or shrinks with the rows
+        self.refresh(layout=old is None or (len(old.rows()), old.profile.n_layers) != (len(state.rows()),
+                                                                                       state.profile.n_layers))
 
     def action_move(self, delta: int) -> None:
         self.cursor += delta
@@ -223,6 +234,18 @@ class PlacementStrip(Widget, can_focus=True):
         return text
 
     def _policy_row(self, name: str, res, first: int, last: int, per: int) -> Text:
+        """One solver's cells (kept per placement and cursor: a key press changes a few rows)."""
+        sc = self._drawn.scenario
+        key = (name, res.policy, sc.start, sc.end, first, last, per, name == self.selected, self._label_width(),
+               self.cursor if first <= self.cursor < last else -1)
+        row = self._rows.get(key)
+        if row is None:
+            if len(self._rows) > ROWS_KEPT:
+                self._rows.clear()
+            row = self._rows[key] = self._build_row(name, res, first, last, per)
+        return row
+
+    def _build_row(self, name: str, res, first: int, last: int, per: int) -> Text:
         lw = self._label_width()
         text = Text().append(_SHORT.get(name, name)[: lw - 1], "bold reverse" if name == self.selected else "bold")
         text.append(" " * (lw - text.cell_len))

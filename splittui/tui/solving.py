@@ -1,0 +1,95 @@
+"""The app's solving, kept out of app.py: every knob change is solved in an exclusive thread worker (a
+newer request cancels the older one; Textual merges a burst of knob messages first), so the UI thread
+only draws. The worker answers twice: first with what the shown tab draws, then, once that frame is
+on screen, with the rest (the hidden tabs' rows and series), so a key press is drawn without
+waiting for what it cannot show.
+
+`Solving` is a mixin for `SplitApp`; it uses the app's `choice`, `profiles`, `scenario`, `loaded`,
+`selected` and `state`, and `_profile_arrived()` for an answer on another profile.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from textual import work
+from textual.widgets import TabbedContent
+from textual.worker import get_current_worker
+
+from ..model import Scenario
+from .messages import Solved
+from .mixin_base import AppMixin
+from .profile_choice import ProfileChoice
+from .state import EVERY_PART, Cancelled, LoadedPolicy, Parts, complete_state, compute_choice, solve_cost
+
+__all__ = ["Solving", "STALE_SOLVE_CELLS", "CHART_SOLVERS"]
+
+STALE_SOLVE_CELLS = 3_000_000   # L x W above which the tabs dim while the worker solves (~10 ms of DP)
+DRAWN_WAIT_S = 0.25             # the second answer waits for the first one's frame, or this long
+CHART_SOLVERS = frozenset({"dp"})   # a chart tab draws the selected solver's (else DP's) placement; the banner DP's
+
+
+class Solving(AppMixin):
+    """`resolve()` and the solve worker; the app calls `resolve()` whenever the knobs or the tab change."""
+
+    _generation: int              # requests so far: an answer to an older one is never shown
+    _drawn: threading.Event       # set once the latest request's first answer is on screen
+
+    def resolve(self) -> None:
+        """Re-solve for the current profile and scenario in the solve worker."""
+        self._generation += 1
+        self._drawn.set()   # a worker still waiting for its frame wakes up and sees it was cancelled
+        self._drawn = threading.Event()
+        if solve_cost(self.profile, self.scenario) > STALE_SOLVE_CELLS:
+            self.query_one("#tabs").add_class("-stale")
+        self._solve(self.choice, self.scenario, self._generation, self.loaded, self.shown_parts(), self._drawn)
+
+    def shown_parts(self) -> Parts:
+        """What the shown tab draws: the table needs every solver, a chart the selected one (and DP's, its
+        fallback; exact joins when DP finds nothing, for the banner)."""
+        tab = self.query_one(TabbedContent).active
+        if tab in ("placement", ""):   # "": before the tabs mounted, the first tab
+            # the mini charts: on tall terminals, unless a long strip scrolls them out of the tab
+            area = self.query_one("#mini-charts").region.intersection(self.query_one("#placement").region).area
+            return Parts(frontier=area > 0, timelines=area > 0)
+        return Parts(CHART_SOLVERS | {self.selected}, frontier=tab == "frontier", timelines=tab == "timeline",
+                     sweep=tab == "bandwidth")
+
+    def complete_shown(self) -> None:
+        """Solve again if the state lacks what the shown tab draws (the sweep is computed only while
+        its chart is shown; a burst of keys may cut the second answer short)."""
+        st = self.state
+        if st is not None and not st.error and not st.parts.covers(self.shown_parts()):
+            self.query_one("#tabs").add_class("-stale")
+            self.resolve()
+
+    @work(thread=True, exclusive=True, group="solve")
+    def _solve(self, choice: ProfileChoice, scenario: Scenario, generation: int, loaded: LoadedPolicy | None,
+               parts: Parts, drawn: threading.Event) -> None:
+        worker = get_current_worker()
+        try:
+            state = compute_choice(choice, dict(self.profiles), scenario, generation, loaded, parts=parts,
+                                   previous=self.state, cancelled=lambda: worker.is_cancelled)
+            if worker.is_cancelled:
+                return
+            self.post_message(Solved(state))
+            if state.error or state.parts.covers(EVERY_PART):
+                return
+            drawn.wait(DRAWN_WAIT_S)   # the rest waits for that frame: both need the GIL
+            state = complete_state(state, EVERY_PART, cancelled=lambda: worker.is_cancelled)
+        except Cancelled:
+            return
+        if not worker.is_cancelled:
+            self.post_message(Solved(state))
+
+    # by name: a mixin's @on handlers are not collected (only the App subclass's own are)
+    def on_solved(self, event: Solved) -> None:
+        st = event.state
+        if st.generation != self._generation:  # a newer request supersedes this answer
+            return
+        if st.profile is not self.profile and not st.error:
+            self._profile_arrived(st)
+        self.state = st
+        self.run_after_solve()   # a key (e, s) pressed while this was being solved
+        if not st.parts.covers(EVERY_PART):
+            self.call_after_refresh(self._drawn.set)
