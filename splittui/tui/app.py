@@ -8,6 +8,7 @@ their key is pressed.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 
@@ -129,6 +130,16 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, App):
         self.resolve()
         self.restore_slots()
 
+    def _settle_heap(self) -> None:
+        """Once the first answer is on screen, keep what the app holds for its life (widgets, profiles,
+        caches) out of the garbage collector's full passes: those scanned it all, ~80 ms, in the middle
+        of a key press's frame now and then; now they scan what was made since."""
+        gc.collect()
+        gc.freeze()
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()   # another app in this process (the tests) may be collected again
+
     def _profile_arrived(self, st: AppState) -> None:
         """The worker built another profile (model, device or dtype moved): its ranges go to the knobs;
         a length or objective it had to change, too (the output tokens stay as asked; the note says)."""
@@ -147,9 +158,11 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, App):
         if self.query_one(TabbedContent).active == "frontier":
             self.refresh_frontier()   # the exact frontier too
 
-    def watch_state(self, state: AppState | None) -> None:
+    def watch_state(self, old: AppState | None, state: AppState | None) -> None:
         if state is None:
             return
+        if old is None:
+            self.call_after_refresh(self._settle_heap)
         if state.error or state.parts.covers(self.shown_parts()):
             self.query_one("#tabs").remove_class("-stale")
         sub = f"{state.profile.model} · {state.profile.n_layers} layers"

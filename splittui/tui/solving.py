@@ -92,4 +92,6 @@ class Solving(AppMixin):
         self.state = st
         self.run_after_solve()   # a key (e, s) pressed while this was being solved
         if not st.parts.covers(EVERY_PART):
-            self.call_after_refresh(self._drawn.set)
+            # after the frame that shows it; twice, as the widgets the new state dirtied tell the screen
+            # only at their own idle, which may come after the screen's first look
+            self.call_after_refresh(self.call_after_refresh, self._drawn.set)

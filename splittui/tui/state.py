@@ -1,8 +1,9 @@
 """The app's state — one frozen value replaced as a whole — and how the solve worker computes it:
 every number, strip and chart series the screen shows, so the UI thread only draws.
 
-`compute_state` is the only place the app calls the solvers. It never raises: a scenario the core
-refuses (DP tables too large, a seq length out of range) becomes a state with an `error` line.
+`compute_state` and `complete_state` (which adds the parts a first answer left out, see `Parts`) are
+the only places the app calls the solvers. They never raise: a scenario the core refuses (DP tables
+too large, a seq length out of range) becomes a state with an `error` line.
 """
 
 from __future__ import annotations

@@ -225,8 +225,14 @@ def test_goal_dialog_120x40(snap_compare, profile):
 
 
 def test_frontier_cursor_120x40(snap_compare, profile):
-    """f: the exact frontier drawn with the cursor, and the readout (deadline, share, policy)."""
-    assert snap_compare(app(profile), terminal_size=(120, 40), run_before=keys("f", "left"))
+    """f: the exact frontier drawn with the cursor, and the readout (deadline, share, policy); ← moves
+    the cursor one Pareto point left of the deadline's (once the frontier is there: pressed at once,
+    it raced the frontier worker and was often lost)."""
+    async def run(pilot) -> None:
+        await keys("f")(pilot)
+        await keys("left")(pilot)
+
+    assert snap_compare(app(profile), terminal_size=(120, 40), run_before=run)
 
 
 def test_typed_value_refused_80x24(snap_compare, profile):
