@@ -238,10 +238,10 @@ async def test_export_then_load_back(profile, tmp_path):
 def held_solves(monkeypatch):
     """Every solve waits until the test sets the returned event: a first answer that has not landed yet,
     as in a browser's first seconds (`splittui serve`) or on a loaded machine."""
-    import splittui.tui.app as app_module
+    import splittui.tui.solving as solving
 
-    gate, solve = threading.Event(), app_module.compute_choice
-    monkeypatch.setattr(app_module, "compute_choice", lambda *a, **kw: gate.wait(30) and solve(*a, **kw))
+    gate, solve = threading.Event(), solving.compute_choice
+    monkeypatch.setattr(solving, "compute_choice", lambda *a, **kw: gate.wait(30) and solve(*a, **kw))
     yield gate
     gate.set()   # never leave a worker waiting
 
