@@ -238,3 +238,8 @@ def test_frontier_cursor_120x40(snap_compare, profile):
 def test_typed_value_refused_80x24(snap_compare, profile):
     """Enter on the deadline knob, a bad value: refused in place with the reason."""
     assert snap_compare(app(profile), terminal_size=(80, 24), run_before=keys("enter", "a", "b", "c", "enter"))
+
+
+def test_flops_tab_120x40(snap_compare, profile):
+    """The FLOPs tab: per-layer FLOPs coloured by side; the 24 identical blocks draw identical bars."""
+    assert snap_compare(app(profile), terminal_size=(120, 40), run_before=keys("3"))
