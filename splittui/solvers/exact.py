@@ -2,23 +2,27 @@
 
 A label is kept only if no other label at the same state is both faster and more rewarding, and
 only if it can still reach the end by the deadline (pruned with the least remaining latency).
-Worst case exponential in L, in practice a few hundred labels per state on transformer chains.
+Worst case exponential in L; in practice tens of labels per state on transformer chains (gpt2-like
+at 512 tokens: at most 19), so each layer is a merge in plain Python rather than numpy calls.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..costs import Costs
 
-__all__ = ["exact_policy", "remaining_latency", "meets", "meets_each"]
+__all__ = ["exact_policy", "merge_front", "remaining_latency", "meets", "meets_each"]
 
 
-# per side (1 = client, 0 = server): the labels' latencies and rewards; per layer and side the kept
-# candidates' indices and how many of the candidates came from the same side (the rest: the other side)
-_Labels = dict[int, tuple[NDArray[np.float64], NDArray[np.float64]]]
-_History = list[dict[int, tuple[NDArray[np.intp], int]]]
+# per side (1 = client, 0 = server): the labels' latencies and rewards, Python floats in two lists sorted
+# by latency (rewards strictly ascending); per layer and side the kept candidates' indices and how many
+# of the candidates came from the same side (the rest: the other side)
+_Front = tuple[list[float], list[float]]
+_History = list[dict[int, tuple[list[int], int]]]
 
 
 def meets(latency_ms: float, deadline_ms: float) -> bool:
@@ -46,65 +50,102 @@ def remaining_latency(c: Costs) -> tuple[np.ndarray, np.ndarray]:
     return np.array(out_c[::-1]), np.array(out_s[::-1])
 
 
-def _pareto(lat: np.ndarray, rew: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """Indices (into the candidates) of the Pareto front among `keep`, sorted by latency."""
-    idx = np.flatnonzero(keep)
-    if idx.size == 0:
-        return idx
-    order = idx[np.lexsort((-rew[idx], lat[idx]))]
-    r = rew[order]
-    front = np.empty(r.size, dtype=bool)
-    front[0] = r[0] > -np.inf
-    np.greater(r[1:], np.maximum.accumulate(r)[:-1], out=front[1:])
-    return order[front]
+def merge_front(same: _Front, other: _Front, own_ms: float, gain: float, hop_ms: float, rem_ms: float,
+                limit: float) -> tuple[_Front, list[int]]:
+    """The front of one state after a layer: the candidates are the same side's labels (indices
+    0..) and the other side's plus the switch `hop_ms` (indices len(same)..), each plus `own_ms`
+    and `gain`; kept are those that can still finish (latency + rem_ms <= limit) and that no
+    candidate before them in (latency, −reward, index) order matches or beats in both.
+
+    Both inputs are fronts (latency ascending, rewards strictly ascending), so this is one merge in
+    plain Python: a few dozen labels per state make numpy's per-call cost the larger part. A list
+    is cut at its first candidate that cannot finish (the later ones are no faster).
+    """
+    sl, sr = same
+    ol, orr = other
+    ns, no = len(sl), len(ol)
+    out_l: list[float] = []
+    out_r: list[float] = []
+    kept: list[int] = []
+    i = j = 0
+    la = ra = lb = rb = 0.0
+    a_ok = b_ok = False
+    if ns:
+        la, ra = sl[0] + own_ms, sr[0] + gain
+        a_ok = la + rem_ms <= limit
+    if no:
+        lb, rb = (ol[0] + hop_ms) + own_ms, orr[0] + gain
+        b_ok = lb + rem_ms <= limit
+    best = -math.inf
+    while a_ok or b_ok:
+        if a_ok and (not b_ok or la < lb or (la == lb and ra >= rb)):   # equal: the same side's first
+            lat, rew, idx = la, ra, i
+            i += 1
+            if i < ns:
+                la, ra = sl[i] + own_ms, sr[i] + gain
+                a_ok = la + rem_ms <= limit
+            else:
+                a_ok = False
+        else:
+            lat, rew, idx = lb, rb, ns + j
+            j += 1
+            if j < no:
+                lb, rb = (ol[j] + hop_ms) + own_ms, orr[j] + gain
+                b_ok = lb + rem_ms <= limit
+            else:
+                b_ok = False
+        if kept and lat == out_l[-1]:
+            # adding own_ms can make two latencies of one list equal: keep the better of the two
+            if rew > out_r[-1] or (rew == out_r[-1] and idx < kept[-1]):
+                out_r[-1], kept[-1] = rew, idx
+                best = rew
+        elif rew > best:
+            out_l.append(lat)
+            out_r.append(rew)
+            kept.append(idx)
+            best = rew
+    return (out_l, out_r), kept
 
 
 def exact_policy(c: Costs) -> tuple[int, ...] | None:
     """Max client reward policy meeting c.deadline_ms exactly, or None if none does.
 
-    Per layer and side: the candidates (same-side labels, then the other side's plus the switch),
-    the Pareto front of those that can still finish in time, and the kept candidates' indices as
-    the parents (an index below the same-side count is a same-side parent).
+    Per layer and side: the front of the candidates (`merge_front`) that can still finish in time,
+    and the kept candidates' indices as the parents (an index below the same-side count is a
+    same-side parent).
     """
     rem_c, rem_s = (r.tolist() for r in remaining_latency(c))
     limit = c.deadline_ms + 1e-9 * max(1.0, c.deadline_ms)
-    zero = np.zeros(1)
-    empty = np.zeros(0)
-    lab = {1: (zero, zero) if c.start_client else (empty, empty),
-           0: (empty, empty) if c.start_client else (zero, zero)}
-    history = []
+    start: _Front = ([0.0], [0.0])
+    none: _Front = ([], [])
+    lab = {1: start if c.start_client else none, 0: none if c.start_client else start}
+    history: _History = []
     per_layer = zip(c.client_ms.tolist(), c.server_ms.tolist(), c.up_ms.tolist(), c.down_ms.tolist(),
                     c.reward.tolist())
     for i, (client, server, up, down, reward) in enumerate(per_layer):
-        new, parents = {}, {}
-        for side, own_ms, rew_add, hop, rem in ((1, client, reward, down, rem_c[i + 1]),
-                                                (0, server, 0.0, up, rem_s[i + 1])):
-            same_lat, same_rew = lab[side]
-            oth_lat, oth_rew = lab[1 - side]
-            lat = np.concatenate((same_lat, oth_lat + hop)) + own_ms
-            rew = np.concatenate((same_rew, oth_rew)) + rew_add
-            keep = _pareto(lat, rew, lat + rem <= limit)
-            new[side] = (lat[keep], rew[keep])
-            parents[side] = (keep, same_lat.size)
-        if not (new[0][0].size or new[1][0].size):
+        on_c, kept_c = merge_front(lab[1], lab[0], client, reward, down, rem_c[i + 1], limit)
+        on_s, kept_s = merge_front(lab[0], lab[1], server, 0.0, up, rem_s[i + 1], limit)
+        if not (on_c[0] or on_s[0]):
             return None                                     # no label left: nothing meets the deadline
-        lab = new
-        history.append(parents)
+        history.append({1: (kept_c, len(lab[1][0])), 0: (kept_s, len(lab[0][0]))})
+        lab = {1: on_c, 0: on_s}
     return _finish(c, lab, history, limit)
 
 
-def _finish(c: Costs, lab: _Labels, history: _History, limit: float) -> tuple[int, ...] | None:
+def _finish(c: Costs, lab: dict[int, _Front], history: _History, limit: float) -> tuple[int, ...] | None:
     best = None  # (reward, -latency, side, index)
     for side in (1, 0):
         lat, rew = lab[side]
         if side == 1:
-            tail = 0.0 if c.end_client else c.up_out_ms
+            tail = 0.0 if c.end_client else float(c.up_out_ms)
         else:
-            tail = c.down_out_ms if c.end_client else 0.0
-        ok = np.flatnonzero(lat + tail <= limit)
-        if ok.size:
-            i = ok[np.lexsort((lat[ok], -rew[ok]))[0]]
-            cand = (rew[i], -(lat[i] + tail), side, int(i))
+            tail = float(c.down_out_ms) if c.end_client else 0.0
+        top = None   # the most rewarding label that arrives in time (ties: the faster, then the first)
+        for k, (t, r) in enumerate(zip(lat, rew, strict=True)):
+            if t + tail <= limit and (top is None or r > rew[top] or (r == rew[top] and t < lat[top])):
+                top = k
+        if top is not None:
+            cand = (rew[top], -(lat[top] + tail), side, top)
             if best is None or cand[:2] > best[:2]:
                 best = cand
     if best is None:
@@ -114,6 +155,6 @@ def _finish(c: Costs, lab: _Labels, history: _History, limit: float) -> tuple[in
     for k in range(c.n - 1, -1, -1):
         policy[k] = side
         kept, n_same = history[k][side]
-        j = int(kept[idx])
+        j = kept[idx]
         side, idx = (side, j) if j < n_same else (1 - side, j - n_same)
     return tuple(policy)

@@ -1,6 +1,6 @@
 """The exact solvers' Pareto filters against their definition, written out in plain Python.
 
-`exact._pareto` (latency, reward) and `request._pareto3` (TTFT, decode latency, reward) must keep
+`exact.merge_front` (latency, reward) and `request._pareto3` (TTFT, decode latency, reward) must keep
 exactly the labels that no label earlier in their (sorted) order matches or beats in every
 coordinate, in that order: which of two equal labels survives decides the policy on ties. Values
 come from a few levels so that equal coordinates are common; `_pareto3`'s small-set path and its
@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from splittui.solvers import request
-from splittui.solvers.exact import _pareto
+from splittui.solvers.exact import merge_front
 
 LEVELS = st.sampled_from((0.0, 1.0, 1.5, 2.0, 7.25))
 
@@ -40,12 +40,23 @@ def labels(draw, dims: int, max_size: int = 40):
     return [np.array(c) for c in cols], np.array(keep, dtype=bool)
 
 
+def _as_front(lat, rew) -> tuple[list[float], list[float]]:
+    """A state's labels as `merge_front` takes them: their own front, latency ascending."""
+    idx = _front([(lat[i], -rew[i]) for i in range(lat.size)], [True] * lat.size)
+    return [float(lat[i]) for i in idx], [float(rew[i]) for i in idx]
+
+
 @CORE
-@given(labels(2))
-def test_pareto_2d_keeps_exactly_the_undominated_labels(data):
-    (lat, rew), keep = data
-    keys = [(lat[i], -rew[i]) for i in range(lat.size)]
-    assert _pareto(lat, rew, keep).tolist() == _front(keys, keep.tolist())
+@given(labels(2, 20), labels(2, 20), LEVELS, LEVELS, LEVELS, LEVELS, st.sampled_from((0.0, 3.0, 9.0, 30.0)))
+def test_merge_front_keeps_exactly_the_undominated_candidates_in_time(a, b, own, gain, hop, rem, limit):
+    same, other = _as_front(*a[0]), _as_front(*b[0])
+    lat = [t + own for t in same[0]] + [(t + hop) + own for t in other[0]]   # the solver's float sums
+    rew = [r + gain for r in same[1] + other[1]]
+    keep = [t + rem <= limit for t in lat]
+    want = _front([(lat[i], -rew[i]) for i in range(len(lat))], keep)
+    (got_lat, got_rew), kept = merge_front(same, other, own, gain, hop, rem, limit)
+    assert kept == want
+    assert (got_lat, got_rew) == ([lat[i] for i in want], [rew[i] for i in want])
 
 
 @CORE
