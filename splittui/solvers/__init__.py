@@ -16,6 +16,7 @@ from ..model import Profile, Result, Scenario
 from .baselines import brute_force_policy, greedy_policy, prefix_policy, single_split_policy
 from .dp import check_memory
 from .dp_labels import dp_end_values, dp_policy
+from .dp_span import DPSpan
 from .exact import exact_policy, meets
 from .request import annotate, brute_force_limits_policy, exact_limits_policy, has_limits
 
@@ -79,10 +80,16 @@ LIMIT_SOLVERS = ("exact", "brute-force")   # solve the TTFT/TPOT limits exactly;
 _LIMIT_FNS = {"exact": exact_limits_policy, "brute-force": brute_force_limits_policy}
 
 
-def solve_request(ph: Phases, sc: Scenario, solver: str = "dp", *, min_lat: float | None = None) -> Result:
-    """One solver on a whole request (SPEC §8): the composite chain, then TTFT/TPOT checked and reported."""
+def solve_request(ph: Phases, sc: Scenario, solver: str = "dp", *, min_lat: float | None = None,
+                  span: DPSpan | None = None) -> Result:
+    """One solver on a whole request (SPEC §8): the composite chain, then TTFT/TPOT checked and reported.
+    The DP reads its policy from `span` where that pass is this chain's at this unit (see dp_span)."""
     c = ph.composite()
-    if solver in _LIMIT_FNS and has_limits(sc):
+    if solver == "dp" and span is not None and span.serves(c, sc.unit_ms, sc.rounding):
+        t0 = time.perf_counter()
+        policy = span.policy(c.deadline_ms)
+        res = evaluate_costs(c, policy, solver=solver, solve_ms=(time.perf_counter() - t0) * 1e3, min_lat=min_lat)
+    elif solver in _LIMIT_FNS and has_limits(sc):
         t0 = time.perf_counter()
         policy = _LIMIT_FNS[solver](ph, sc)
         res = evaluate_costs(c, policy, solver=solver, solve_ms=(time.perf_counter() - t0) * 1e3, min_lat=min_lat)
@@ -98,13 +105,16 @@ def solve(profile: Profile, sc: Scenario, solver: str = "dp") -> Result:
     return solve_request(phase_costs(profile, sc), sc, solver)
 
 
-def solve_all(profile: Profile, sc: Scenario, solvers: Sequence[str] = APP_SOLVERS) -> dict[str, Result]:
-    """Several solvers on one scenario, sharing the cost arrays and the least-latency pass."""
-    if "dp" in solvers:
-        check_memory(profile.n_layers, sc.deadline_ms, sc.unit_ms)
+def solve_all(profile: Profile, sc: Scenario, solvers: Sequence[str] = APP_SOLVERS, *,
+              span: DPSpan | None = None) -> dict[str, Result]:
+    """Several solvers on one scenario, sharing the cost arrays and the least-latency pass (and the DP
+    a pass filled beyond this deadline, where `span` is one for this chain)."""
     ph = phase_costs(profile, sc)
-    m = min_latency(ph.composite())
-    return {name: solve_request(ph, sc, name, min_lat=m) for name in solvers}
+    c = ph.composite()
+    if "dp" in solvers and not (span is not None and span.serves(c, sc.unit_ms, sc.rounding)):
+        check_memory(profile.n_layers, sc.deadline_ms, sc.unit_ms)
+    m = min_latency(c)
+    return {name: solve_request(ph, sc, name, min_lat=m, span=span) for name in solvers}
 
 
 def evaluate(profile: Profile, sc: Scenario, policy: ArrayLike) -> Result:
@@ -123,17 +133,23 @@ class Frontier:
     total_load: float
 
 
-def frontier(profile: Profile, sc: Scenario) -> Frontier:
-    """The deadline -> optimal server share frontier, from one DP pass (SPEC §4)."""
+def frontier(profile: Profile, sc: Scenario, *, span: DPSpan | None = None) -> Frontier:
+    """The deadline -> optimal server share frontier, from one DP pass (SPEC §4), or read from `span`
+    where that pass is this chain's at this unit and reaches the deadline."""
+    c = phase_costs(profile, sc).composite()
+    if span is not None and span.serves(c, sc.unit_ms, sc.rounding):
+        return _frontier_of(span.end_values(sc.deadline_ms), c.total_reward, sc.unit_ms)
     check_memory(profile.n_layers, sc.deadline_ms, sc.unit_ms)
-    return frontier_costs(phase_costs(profile, sc).composite(), sc)
+    return frontier_costs(c, sc)
 
 
 def frontier_costs(c: Costs, sc: Scenario) -> Frontier:
-    best = dp_end_values(c, sc.unit_ms, rounding=sc.rounding)
-    total = c.total_reward
+    return _frontier_of(dp_end_values(c, sc.unit_ms, rounding=sc.rounding), c.total_reward, sc.unit_ms)
+
+
+def _frontier_of(best: np.ndarray, total: float, unit_ms: float) -> Frontier:
     load = np.where(np.isfinite(best), total - best, np.nan)
     load = np.where(load < 0, 0.0, load)  # float cancellation when everything fits on the client
     share = load / total if total > 0 else np.zeros_like(load)
     w = np.arange(len(best))
-    return Frontier(deadline_ms=w * sc.unit_ms, server_load=load, server_share=share, total_load=total)
+    return Frontier(deadline_ms=w * unit_ms, server_load=load, server_share=share, total_load=total)

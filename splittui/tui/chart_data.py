@@ -6,21 +6,25 @@ of each solver's placement. Pure numpy over the core; no textual here.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..costs import Costs
 from ..generation import Phases, request_costs
 from ..model import Profile, Result, Scenario
-from ..solvers import solve_costs
+from ..solvers import evaluate_costs
 from ..solvers.baselines import prefix_latencies
+from ..solvers.dp_span import DPSpan, dp_span
+from ..solvers.exact import meets_each
 
-__all__ = ["greedy_shares", "sweep_lines", "timeline_segments", "request_timeline", "sweep_key", "Segment",
-           "SWEEP_POINTS", "SWEEP_MAX_UNITS", "SWEEP_SOLVERS", "FRONTIER_SAMPLES"]
+__all__ = ["greedy_shares", "sweep_lines", "sweep_table", "SweepTable", "timeline_segments", "request_timeline",
+           "sweep_key", "Segment", "SWEEP_POINTS", "SWEEP_MAX_UNITS", "SWEEP_REUSE", "SWEEP_SOLVERS",
+           "FRONTIER_SAMPLES"]
 
 SWEEP_POINTS = 13   # 3 per decade: the lines are smooth between them, and each point is a DP solve
 SWEEP_MAX_UNITS = 2_000
+SWEEP_REUSE = 1.3   # a sweep table serves deadlines from 1/1.3 to 1.3 times the one it was built at
 SWEEP_SOLVERS = ("single-split", "greedy", "dp")   # dp drawn last, on top
 FRONTIER_SAMPLES = 60
 
@@ -45,20 +49,82 @@ def sweep_key(sc: Scenario) -> Scenario:
     return sc.replace(up_mbps=1.0, down_mbps=1.0)
 
 
-def sweep_lines(profile: Profile, sc: Scenario) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _table_key(sc: Scenario) -> Scenario:
+    """What a SweepTable depends on: neither the bandwidth nor the deadline (nor the limits, not applied)."""
+    return sc.replace(up_mbps=1.0, down_mbps=1.0, ttft_ms=None, tpot_ms=None, deadline_ms=1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepTable:
+    """Per sweep bandwidth, the request's chain, its prefix latencies and a DP pass (`DPSpan`) at
+    `unit_ms`, filled once for the deadlines [lo_ms, hi_ms] around the one it was built for: a
+    deadline step then reads every point instead of solving 13 DPs."""
+
+    key: Scenario
+    unit_ms: float
+    lo_ms: float
+    hi_ms: float
+    bandwidths: np.ndarray
+    chains: tuple[Costs, ...]
+    prefix: tuple[np.ndarray, ...]        # prefix_latencies per chain
+    spans: tuple[DPSpan, ...]
+
+    def serves(self, sc: Scenario) -> bool:
+        return self.key == _table_key(sc) and self.lo_ms <= sc.deadline_ms <= self.hi_ms
+
+    def lines(self, deadline_ms: float, rounding: str) -> dict[str, np.ndarray]:
+        """Server share (%) per SWEEP_SOLVERS solver at each bandwidth for this deadline (NaN: none)."""
+        out: dict[str, list[float]] = {name: [] for name in SWEEP_SOLVERS}
+        for c, lat, span in zip(self.chains, self.prefix, self.spans, strict=True):
+            total = c.total_reward
+            tail = np.concatenate((np.cumsum(c.reward[::-1])[::-1], [0.0]))   # server load of prefix k
+            ok = meets_each(lat, deadline_ms)
+            # greedy: the longest client prefix before the first that misses; single split: the best that meets
+            misses = np.flatnonzero(~ok[1:])
+            k = c.n if misses.size == 0 else int(misses[0])
+            out["greedy"].append(100 * tail[k] / total if (k > 0 or ok[0]) and total > 0 else math.nan)
+            fits = np.flatnonzero(ok)
+            out["single-split"].append(100 * tail[fits].min() / total if fits.size and total > 0 else math.nan)
+            out["dp"].append(self._dp_share(c, span, deadline_ms, rounding))
+        return {name: np.asarray(v) for name, v in out.items()}
+
+    @staticmethod
+    def _dp_share(c: Costs, span: DPSpan, deadline_ms: float, rounding: str) -> float:
+        total = c.total_reward
+        if total <= 0:
+            return math.nan
+        if rounding != "ceil":   # rounded to nearest, a DP policy may miss the deadline: score it
+            r = evaluate_costs(replace(c, deadline_ms=deadline_ms), span.policy(deadline_ms), min_lat=math.nan)
+            return 100 * r.server_share if r.feasible and r.server_share is not None else math.nan
+        best = float(span.end_values(deadline_ms)[-1])   # rounded up, every DP policy meets the deadline
+        return 100 * max(0.0, total - best) / total if math.isfinite(best) else math.nan
+
+
+def sweep_table(profile: Profile, sc: Scenario) -> SweepTable:
+    """Build the sweep's chains and DP passes for deadlines within SWEEP_REUSE of sc's (T >= that
+    deadline / SWEEP_MAX_UNITS)."""
+    unit = max(sc.unit_ms, sc.deadline_ms / SWEEP_MAX_UNITS)
+    lo, hi = sc.deadline_ms / SWEEP_REUSE, sc.deadline_ms * SWEEP_REUSE
+    bws = np.geomspace(1, 10_000, SWEEP_POINTS)
+    chains, prefix, spans = [], [], []
+    for bw in bws:
+        c = request_costs(profile, sc.replace(up_mbps=float(bw), down_mbps=float(bw), ttft_ms=None, tpot_ms=None))
+        chains.append(c)
+        prefix.append(prefix_latencies(c))
+        spans.append(dp_span(c, unit, hi, rounding=sc.rounding))
+    return SweepTable(key=_table_key(sc), unit_ms=unit, lo_ms=lo, hi_ms=hi, bandwidths=bws, chains=tuple(chains),
+                      prefix=tuple(prefix), spans=tuple(spans))
+
+
+def sweep_lines(profile: Profile, sc: Scenario, table: SweepTable | None = None
+                ) -> tuple[np.ndarray, dict[str, np.ndarray], SweepTable]:
     """Server share (%) of each SWEEP_SOLVERS solver at SWEEP_POINTS bandwidths (up = down), 1 Mbit/s
     to 10 Gbit/s, over the whole request's chain (deadline only: TTFT/TPOT limits are not applied);
-    NaN where infeasible. The DP runs at T >= deadline / SWEEP_MAX_UNITS."""
-    unit = max(sc.unit_ms, sc.deadline_ms / SWEEP_MAX_UNITS)
-    bws = np.geomspace(1, 10_000, SWEEP_POINTS)
-    lines: dict[str, list[float]] = {name: [] for name in SWEEP_SOLVERS}
-    for bw in bws:
-        s2 = sc.replace(up_mbps=float(bw), down_mbps=float(bw), unit_ms=unit)
-        c = request_costs(profile, s2)
-        for name in lines:
-            r = solve_costs(c, s2, name, min_lat=math.nan)   # the chart reads share and feasibility only
-            lines[name].append(100 * r.server_share if r.feasible and r.server_share is not None else math.nan)
-    return bws, {name: np.asarray(v) for name, v in lines.items()}
+    NaN where infeasible. The DP runs at T = max(T, D0 / SWEEP_MAX_UNITS) for the deadline D0 the
+    table was built at (within SWEEP_REUSE of this one); `table` is reused where it serves `sc`."""
+    if table is None or not table.serves(sc):
+        table = sweep_table(profile, sc)
+    return table.bandwidths, table.lines(sc.deadline_ms, sc.rounding), table
 
 
 def timeline_segments(c: Costs, res: Result, t0: float = 0.0) -> list[Segment]:

@@ -20,7 +20,8 @@ from ..errors import SplittuiError
 from ..generation import phase_costs
 from ..model import Profile, Result, Scenario
 from ..solvers import APP_SOLVERS, Frontier
-from .chart_data import FRONTIER_SAMPLES, Segment, greedy_shares, request_timeline, sweep_key, sweep_lines
+from ..solvers.dp_span import DPSpan, dp_span
+from .chart_data import FRONTIER_SAMPLES, Segment, SweepTable, greedy_shares, request_timeline, sweep_key, sweep_lines
 from .profile_choice import ProfileChoice, fit_scenario, load_choice
 
 __all__ = ["AppState", "LoadedPolicy", "BandwidthSweep", "Parts", "EVERY_PART", "compute_state", "compute_choice",
@@ -30,6 +31,8 @@ __all__ = ["AppState", "LoadedPolicy", "BandwidthSweep", "Parts", "EVERY_PART", 
 FRONTIER_MAX_UNITS = 20_000   # the frontier chart's DP pass is capped (coarser T) to stay cheap
 FRONTIER_SPAN = 1.5           # the chart shows deadlines up to 1.5x the current one
 MAX_DP_CELLS = 100_000_000    # above this (~0.5 s, ~30 MB of bits) the app skips the DP and says so
+SPAN_MAX_UNITS = 8_192        # a DP pass reused across deadline steps up to this many units (dense, cheap)
+SPAN_HEADROOM = 1.3           # filled this far beyond the frontier's span: about three deadline steps up
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,7 @@ class BandwidthSweep:
     key: Scenario
     bandwidths: np.ndarray
     lines: Mapping[str, np.ndarray]
+    table: SweepTable | None = None   # what the next deadline step reads its points from
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,7 @@ class AppState:
     choice: ProfileChoice | None = None     # what the pickers chose (None: a profile given directly)
     asked: Scenario | None = None           # the knobs' scenario, before fitting it to the profile
     parts: Parts = EVERY_PART               # what was computed (an error state: nothing more to compute)
+    span: DPSpan | None = None              # a DP pass beyond this deadline, reused by the next request
 
     @property
     def has_rows(self) -> bool:
@@ -136,12 +141,25 @@ def solve_cost(profile: Profile, sc: Scenario) -> float:
     return profile.n_layers * (w + min(w * FRONTIER_SPAN, FRONTIER_MAX_UNITS))
 
 
-def _frontier(profile: Profile, sc: Scenario) -> tuple[Frontier, float]:
+def _frontier(profile: Profile, sc: Scenario, reuse: DPSpan | None) -> tuple[Frontier, float]:
     from ..solvers import frontier
 
     span = sc.deadline_ms * FRONTIER_SPAN
     unit = max(sc.unit_ms, span / FRONTIER_MAX_UNITS)
-    return frontier(profile, sc.replace(deadline_ms=span, unit_ms=unit)), unit
+    return frontier(profile, sc.replace(deadline_ms=span, unit_ms=unit), span=reuse), unit
+
+
+def _span(profile: Profile, sc: Scenario, have: DPSpan | None) -> DPSpan | None:
+    """A DP pass at T over deadlines up to the frontier's span: `have` if it is one for this chain,
+    else a new one filled SPAN_HEADROOM beyond it; None where that would be a large table (then the
+    DP and the frontier run as usual, the sparse route where it is cheaper)."""
+    need = sc.deadline_ms * FRONTIER_SPAN
+    if need / sc.unit_ms > SPAN_MAX_UNITS:
+        return None
+    c = phase_costs(profile, sc.replace(deadline_ms=need)).composite()
+    if have is not None and have.serves(c, sc.unit_ms, sc.rounding):
+        return have
+    return dp_span(c, sc.unit_ms, need * SPAN_HEADROOM, rounding=sc.rounding)
 
 
 def _baselines(profile: Profile, sc: Scenario, front: Frontier) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -172,8 +190,8 @@ def _sweep(profile: Profile, sc: Scenario, previous: BandwidthSweep | None) -> B
     key = sweep_key(sc)
     if previous is not None and previous.key == key:
         return previous   # moving the bandwidth knob only moves the marker
-    bws, lines = sweep_lines(profile, sc)
-    return BandwidthSweep(key=key, bandwidths=bws, lines=MappingProxyType(lines))
+    bws, lines, table = sweep_lines(profile, sc, previous.table if previous is not None else None)
+    return BandwidthSweep(key=key, bandwidths=bws, lines=MappingProxyType(lines), table=table)
 
 
 class Cancelled(Exception):
@@ -210,11 +228,14 @@ def complete_state(st: AppState, parts: Parts = EVERY_PART, *, previous: AppStat
     profile, sc, have = st.profile, st.scenario, st.parts
     want = have | parts
     try:
-        results, note = _results(profile, sc, st.results, want.solvers - have.solvers)
+        span = st.span
+        if ("dp" in want.solvers - have.solvers and "dp" not in st.results) or (want.frontier and not have.frontier):
+            span = _span(profile, sc, st.span or (previous.span if previous is not None else None))
+        results, note = _results(profile, sc, st.results, want.solvers - have.solvers, span)
         _check(cancelled)
         front, unit, base = st.frontier, st.frontier_unit_ms, st.baselines
         if want.frontier and not have.frontier:
-            front, unit = _frontier(profile, sc)
+            front, unit = _frontier(profile, sc, span)
             base = _baselines(profile, sc, front)
         _check(cancelled)
         swept = st.sweep
@@ -227,11 +248,11 @@ def complete_state(st: AppState, parts: Parts = EVERY_PART, *, previous: AppStat
         timelines, prefill_end = _timelines(profile, sc, results, st.timelines, st.prefill_end_ms)
     return replace(st, results=results, frontier=front, frontier_unit_ms=unit, baselines=base, timelines=timelines,
                    prefill_end_ms=prefill_end, sweep=swept, note="; ".join(n for n in (st.note, note) if n),
-                   parts=want, solve_ms=st.solve_ms + (time.perf_counter() - t0) * 1e3)
+                   parts=want, span=span, solve_ms=st.solve_ms + (time.perf_counter() - t0) * 1e3)
 
 
-def _results(profile: Profile, sc: Scenario, have: Mapping[str, Result], names: frozenset[str]
-             ) -> tuple[Mapping[str, Result], str]:
+def _results(profile: Profile, sc: Scenario, have: Mapping[str, Result], names: frozenset[str],
+             span: DPSpan | None = None) -> tuple[Mapping[str, Result], str]:
     """`have` plus the named solvers' results in APP_SOLVERS order, and a note if the DP was skipped;
     exact joins whenever DP finds nothing (the banner tells infeasible from DP's rounding with it)."""
     from ..solvers import solve_all
@@ -243,7 +264,7 @@ def _results(profile: Profile, sc: Scenario, have: Mapping[str, Result], names: 
         note = (f"DP skipped ({cells:.1g} cells = L × deadline/T): raise T to ≥ "
                 f"{fitting_unit_ms(profile.n_layers, sc.deadline_ms):g} ms or lower the deadline")
         todo.remove("dp")
-    found = {**have, **(solve_all(profile, sc, tuple(todo)) if todo else {})}
+    found = {**have, **(solve_all(profile, sc, tuple(todo), span=span) if todo else {})}
     dp = found.get("dp")
     if "exact" not in found and (dp is None or not dp.feasible):
         found.update(solve_all(profile, sc, ("exact",)))

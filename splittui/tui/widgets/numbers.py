@@ -7,13 +7,13 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widget import Widget
 
 from ...model import Result
 from ...policy import improvement_over_greedy
 from ...report.formats import gain as fmt_gain
 from ...report.palette import CLIENT, NETWORK, SERVER
 from ..state import APP_SOLVERS, AppState
+from .text_lines import TextLines
 
 __all__ = ["NumbersPanel", "share_bar"]
 
@@ -48,7 +48,7 @@ def _deadline(v: float) -> str:
     return f"{v:,.0f}" if v >= 100 else f"{v:g}"
 
 
-class NumbersPanel(Widget):
+class NumbersPanel(TextLines):
     """The solver table for one `AppState`; `show_timings` off keeps snapshots deterministic."""
 
     DEFAULT_CSS = "NumbersPanel { height: auto; text-wrap: nowrap; text-overflow: ellipsis; }"

@@ -17,11 +17,11 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.reactive import reactive
-from textual.widget import Widget
 
 from ...costs import layer_values
 from ...report.palette import CLIENT, SERVER
 from ..state import AppState
+from .text_lines import TextLines
 
 __all__ = ["PlacementStrip", "CLIENT", "SERVER", "fmt_flops", "fmt_bytes", "blocks"]
 
@@ -83,7 +83,7 @@ class Layout:
     segments: tuple[tuple[int, int], ...]
 
 
-class PlacementStrip(Widget, can_focus=True):
+class PlacementStrip(TextLines, can_focus=True):
     """The placements of every solver, stacked; ←/→ move the layer cursor."""
 
     DEFAULT_CSS = """
@@ -108,6 +108,7 @@ class PlacementStrip(Widget, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._rows: dict[tuple, Text] = {}   # drawn policy rows (see _policy_row)
+        self._blocks_of: tuple | None = None
 
     def validate_state(self, st: AppState | None) -> AppState | None:
         """Keep the last state with every solver's row: the worker adds the rows a chart tab does not
@@ -132,11 +133,17 @@ class PlacementStrip(Widget, can_focus=True):
     def action_block(self, direction: int) -> None:
         if self.state is None:
             return
-        starts = [i for i, _ in blocks([layer.name for layer in self.state.profile.layers])]
+        starts = [i for i, _ in self._blocks(self.state.profile)]
         if direction > 0:
             self.cursor = next((s for s in starts if s > self.cursor), self.cursor)
         else:
             self.cursor = next((s for s in reversed(starts) if s < self.cursor), 0)
+
+    def _blocks(self, profile) -> list[tuple[int, str]]:
+        """`blocks` of the profile's layer names, kept for the last profile (read several times a frame)."""
+        if self._blocks_of is None or self._blocks_of[0] is not profile:
+            self._blocks_of = (profile, blocks([layer.name for layer in profile.layers]))
+        return self._blocks_of[1]
 
     @property
     def _drawn(self) -> AppState:
@@ -158,7 +165,7 @@ class PlacementStrip(Widget, can_focus=True):
         n = st.profile.n_layers
         avail = max(1, width - self._label_width())
         rows = len(st.rows()) + 1
-        starts = [i for i, _ in blocks([layer.name for layer in st.profile.layers])]
+        starts = [i for i, _ in self._blocks(st.profile)]
         segs = pack_segments(starts, n, avail)
         for width in range(math.ceil(n / len(segs)), avail):   # balance the rows' lengths ...
             balanced = pack_segments(starts, n, width)
@@ -216,7 +223,7 @@ class PlacementStrip(Widget, can_focus=True):
         one-layer block (embed) never hides the next block's name."""
         lw = self._label_width()
         cells = [" "] * ((last - first + per - 1) // per)
-        starts = blocks([layer.name for layer in self._drawn.profile.layers])
+        starts = self._blocks(self._drawn.profile)
         for k, (start, label) in enumerate(starts):
             end = min(last, starts[k + 1][0] if k + 1 < len(starts) else last)
             if not first <= start < last:
