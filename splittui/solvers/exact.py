@@ -9,6 +9,7 @@ at 512 tokens: at most 19), so each layer is a merge in plain Python rather than
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,8 +22,9 @@ __all__ = ["exact_policy", "merge_front", "remaining_latency", "meets", "meets_e
 # per side (1 = client, 0 = server): the labels' latencies and rewards, Python floats in two lists sorted
 # by latency (rewards strictly ascending); per layer and side the kept candidates' indices and how many
 # of the candidates came from the same side (the rest: the other side)
-_Front = tuple[list[float], list[float]]
-_History = list[dict[int, tuple[list[int], int]]]
+_Front = tuple[Sequence[float], Sequence[float]]   # lists, or numpy arrays above NUMPY_LABELS
+NUMPY_LABELS = 96   # candidates above which a layer's front is a numpy sort rather than a merge (measured)
+_History = list[dict[int, tuple[Sequence[int], int]]]
 
 
 def meets(latency_ms: float, deadline_ms: float) -> bool:
@@ -50,8 +52,35 @@ def remaining_latency(c: Costs) -> tuple[np.ndarray, np.ndarray]:
     return np.array(out_c[::-1]), np.array(out_s[::-1])
 
 
+def _pareto(lat: np.ndarray, rew: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Indices (into the candidates) of the Pareto front among `keep`, sorted by latency."""
+    idx = np.flatnonzero(keep)
+    if idx.size == 0:
+        return idx
+    order = idx[np.lexsort((-rew[idx], lat[idx]))]
+    r = rew[order]
+    front = np.empty(r.size, dtype=bool)
+    front[0] = r[0] > -np.inf
+    np.greater(r[1:], np.maximum.accumulate(r)[:-1], out=front[1:])
+    return order[front]
+
+
+def _numpy_front(same: _Front, other: _Front, own_ms: float, gain: float, hop_ms: float, rem_ms: float,
+                 limit: float) -> tuple[_Front, Sequence[int]]:
+    """`merge_front` for large fronts: the same float sums and order, as a sort and a running max; the
+    front stays in numpy arrays (converting hundreds of labels per layer would cost what numpy saves)."""
+    lat = np.concatenate((np.asarray(same[0], dtype=float), np.asarray(other[0], dtype=float) + hop_ms)) + own_ms
+    rew = np.concatenate((np.asarray(same[1], dtype=float), np.asarray(other[1], dtype=float))) + gain
+    keep = _pareto(lat, rew, lat + rem_ms <= limit)
+    return (lat[keep], rew[keep]), keep
+
+
+def _as_list(v: Sequence[float]) -> list[float]:
+    return v.tolist() if isinstance(v, np.ndarray) else v  # type: ignore[return-value]
+
+
 def merge_front(same: _Front, other: _Front, own_ms: float, gain: float, hop_ms: float, rem_ms: float,
-                limit: float) -> tuple[_Front, list[int]]:
+                limit: float) -> tuple[_Front, Sequence[int]]:
     """The front of one state after a layer: the candidates are the same side's labels (indices
     0..) and the other side's plus the switch `hop_ms` (indices len(same)..), each plus `own_ms`
     and `gain`; kept are those that can still finish (latency + rem_ms <= limit) and that no
@@ -59,10 +88,13 @@ def merge_front(same: _Front, other: _Front, own_ms: float, gain: float, hop_ms:
 
     Both inputs are fronts (latency ascending, rewards strictly ascending), so this is one merge in
     plain Python: a few dozen labels per state make numpy's per-call cost the larger part. A list
-    is cut at its first candidate that cannot finish (the later ones are no faster).
+    is cut at its first candidate that cannot finish (the later ones are no faster). Above
+    NUMPY_LABELS candidates numpy's sort and running max are the faster (`_numpy_front`, same result).
     """
-    sl, sr = same
-    ol, orr = other
+    if len(same[0]) + len(other[0]) > NUMPY_LABELS:
+        return _numpy_front(same, other, own_ms, gain, hop_ms, rem_ms, limit)
+    sl, sr = _as_list(same[0]), _as_list(same[1])
+    ol, orr = _as_list(other[0]), _as_list(other[1])
     ns, no = len(sl), len(ol)
     out_l: list[float] = []
     out_r: list[float] = []
@@ -125,7 +157,7 @@ def exact_policy(c: Costs) -> tuple[int, ...] | None:
     for i, (client, server, up, down, reward) in enumerate(per_layer):
         on_c, kept_c = merge_front(lab[1], lab[0], client, reward, down, rem_c[i + 1], limit)
         on_s, kept_s = merge_front(lab[0], lab[1], server, 0.0, up, rem_s[i + 1], limit)
-        if not (on_c[0] or on_s[0]):
+        if not (len(on_c[0]) or len(on_s[0])):
             return None                                     # no label left: nothing meets the deadline
         history.append({1: (kept_c, len(lab[1][0])), 0: (kept_s, len(lab[0][0]))})
         lab = {1: on_c, 0: on_s}
@@ -135,7 +167,7 @@ def exact_policy(c: Costs) -> tuple[int, ...] | None:
 def _finish(c: Costs, lab: dict[int, _Front], history: _History, limit: float) -> tuple[int, ...] | None:
     best = None  # (reward, -latency, side, index)
     for side in (1, 0):
-        lat, rew = lab[side]
+        lat, rew = _as_list(lab[side][0]), _as_list(lab[side][1])
         if side == 1:
             tail = 0.0 if c.end_client else float(c.up_out_ms)
         else:
@@ -155,6 +187,6 @@ def _finish(c: Costs, lab: dict[int, _Front], history: _History, limit: float) -
     for k in range(c.n - 1, -1, -1):
         policy[k] = side
         kept, n_same = history[k][side]
-        j = kept[idx]
+        j = int(kept[idx])
         side, idx = (side, j) if j < n_same else (1 - side, j - n_same)
     return tuple(policy)

@@ -15,7 +15,7 @@ from core_strategies import CORE
 from hypothesis import given
 from hypothesis import strategies as st
 
-from splittui.solvers import request
+from splittui.solvers import exact, request
 from splittui.solvers.exact import merge_front
 
 LEVELS = st.sampled_from((0.0, 1.0, 1.5, 2.0, 7.25))
@@ -49,14 +49,21 @@ def _as_front(lat, rew) -> tuple[list[float], list[float]]:
 @CORE
 @given(labels(2, 20), labels(2, 20), LEVELS, LEVELS, LEVELS, LEVELS, st.sampled_from((0.0, 3.0, 9.0, 30.0)))
 def test_merge_front_keeps_exactly_the_undominated_candidates_in_time(a, b, own, gain, hop, rem, limit):
+    for numpy_above in (exact.NUMPY_LABELS, 0):   # the plain-Python merge, and numpy's sort for large fronts
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(exact, "NUMPY_LABELS", numpy_above)
+            _check_merge(a, b, own, gain, hop, rem, limit)
+
+
+def _check_merge(a, b, own, gain, hop, rem, limit) -> None:
     same, other = _as_front(*a[0]), _as_front(*b[0])
     lat = [t + own for t in same[0]] + [(t + hop) + own for t in other[0]]   # the solver's float sums
     rew = [r + gain for r in same[1] + other[1]]
     keep = [t + rem <= limit for t in lat]
     want = _front([(lat[i], -rew[i]) for i in range(len(lat))], keep)
     (got_lat, got_rew), kept = merge_front(same, other, own, gain, hop, rem, limit)
-    assert kept == want
-    assert (got_lat, got_rew) == ([lat[i] for i in want], [rew[i] for i in want])
+    assert list(kept) == want
+    assert (list(got_lat), list(got_rew)) == ([lat[i] for i in want], [rew[i] for i in want])
 
 
 @CORE
