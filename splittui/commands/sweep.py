@@ -264,7 +264,7 @@ def deadline_table(sw):
     from ..sweep import by_deadline
 
     bd = by_deadline(sw)
-    t = Table(title=f"{sw.model}: DP % on client and gain % over greedy, by deadline step j "
+    t = Table(title=f"{sw.model}: DP % on client and gain over greedy (%, or ×N from +1000 %), by deadline step j "
                     f"(D_j = D_0 / 2^(j/{sw.config.per_halving})), mean over bandwidths",
               title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
     t.add_column("j", justify="right")

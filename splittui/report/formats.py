@@ -26,11 +26,14 @@ def gain(v: float | None, *, compact: bool = False) -> str:
     """The improvement over greedy (SPEC §5); it explodes when greedy keeps almost nothing on the client.
 
     Full: "+12.5 %", or "×N" (N times greedy's client share) from +1000 %. Compact (table cells):
-    "+13", or "+2k".
+    "+13" (percent), or from +1000 % "×11", "×1024", "×12k" (times greedy's share, as in full).
     """
     if v is None or not math.isfinite(v):
         return "—"
     if compact:
         g = 100 * v
-        return f"{g:+.0f}" if abs(g) < 1000 else f"{g / 1000:+.0f}k"
+        if abs(g) < 1000:
+            return f"{g:+.0f}"
+        n = 1 + v
+        return f"×{n:.0f}" if abs(n) < 10_000 else f"×{n / 1000:.0f}k"
     return f"{100 * v:+.1f} %" if abs(v) < 10 else f"×{1 + v:,.0f}"

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 from ..errors import SplittuiError
 from ..report.charts import open_panels, select_panel
@@ -34,7 +33,17 @@ from .chains import ChainSpec
 from .experiment import Case, Row, measure_rows
 from .handler import live_session, stderr_console
 from .kernel_link import open_link
-from .planning import all_client_ms, planning_profile, policy_for, scenario_for
+from .planning import (
+    MIN_GAP,
+    all_client_ms,
+    deadline_token,
+    dp_deadline_ms,
+    least_latency_ms,
+    planning_profile,
+    policy_for,
+    scenario_for,
+    short_ms,
+)
 
 __all__ = ["attention_figure", "AttentionFigure", "Infeasible", "Span", "attention_chart", "attention_table",
            "attention_markdown", "estimate_s", "dp_deadline_ms", "check_figure_inputs", "server_note",
@@ -44,7 +53,6 @@ ATTENTION_VARIANTS = ("full", "lowrank:64", "sparse:32")
 ATTENTION_SEQS = (128, 256, 512)
 ATTENTION_DEADLINES = ("1/3", "2/3")   # of the way from the least latency to all-client
 FIXED = ("all-client", "attention-server")
-MIN_GAP = 0.02      # least latency this close to all-client (a fraction of it): no deadline between is worth a row
 STARTUP_S = 15.0    # two processes per variant: spawn, import torch, build the model, compare fingerprints
 
 
@@ -57,29 +65,6 @@ def server_note() -> str:
 
 
 # --- inputs ------------------------------------------------------------------------------------------
-
-_DEADLINE_USAGE = ("expected a/b (that fraction of the way from the least latency to all-client, e.g. 1/3), "
-                   "a fraction of all-client (0.7x) or ms (1500)")
-
-
-def _deadline_token(text: str) -> tuple[str, float]:
-    """``a/b`` -> ("way", a/b); ``Fx`` -> ("x", F); ``MS`` -> ("ms", MS). A bad one is a SplittuiError."""
-    t = text.strip()
-    try:
-        if "/" in t:
-            value, kind = float(Fraction(t)), "way"
-        elif t.endswith("x"):
-            value, kind = float(t[:-1]), "x"
-        else:
-            value, kind = float(t), "ms"
-    except (ValueError, ZeroDivisionError):
-        raise SplittuiError(f"--deadlines {text!r}: {_DEADLINE_USAGE}") from None
-    if kind == "way" and not 0 < value < 1:
-        raise SplittuiError(f"--deadlines {text!r}: a fraction of the way must be between 0 and 1 (1/3, 2/3)")
-    if not 0 < value < float("inf"):
-        raise SplittuiError(f"--deadlines {text!r}: must be > 0")
-    return kind, value
-
 
 def check_figure_inputs(model: str, seqs: list[int], variants: list[str], deadlines: list[str]) -> None:
     """Every variant, length and deadline checked before anything is profiled or started."""
@@ -95,7 +80,7 @@ def check_figure_inputs(model: str, seqs: list[int], variants: list[str], deadli
             raise SplittuiError(f"--variants {attention.label}: model {model!r} has no attention core that the "
                                 f"variants replace (they apply to {', '.join(VARIANT_MODELS)})")
     for text in deadlines:
-        _deadline_token(text)
+        deadline_token(text)
 
 
 # --- planning ----------------------------------------------------------------------------------------
@@ -132,37 +117,9 @@ class Span:
                 "deadlines_ms": {t: None if ms is None else round(ms, 2) for t, ms in self.deadlines}}
 
     def describe(self) -> str:
-        ds = ", ".join(f"{t} {_ms(ms)}" if ms is not None else f"{t} none" for t, ms in self.deadlines)
-        return f"seq {self.seq}: least {_ms(self.least_ms)}, all-client {_ms(self.all_client_ms)} -> {ds} ms"
-
-
-def _ms(v: float) -> str:
-    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.1f}"
-
-
-def least_latency_ms(profile, sc) -> float:
-    """The least latency any placement reaches on the planning profile (same link and ends as ``sc``)."""
-    from ..costs import min_latency
-    from ..generation import request_costs
-
-    return min_latency(request_costs(profile, sc))
-
-
-def dp_deadline_ms(token: str, least: float, all_client: float, *,
-                   min_gap: float = MIN_GAP) -> tuple[float | None, str]:
-    """(deadline ms, "") or (None, why there is none) for one ``--deadlines`` token."""
-    kind, value = _deadline_token(token)
-    if kind == "way":
-        if least >= all_client:
-            return None, f"infeasible: least latency {_ms(least)} ms ≥ all-client {_ms(all_client)} ms"
-        if all_client - least < min_gap * all_client:
-            return None, (f"infeasible: least latency {_ms(least)} ms is within {min_gap:.0%} of all-client "
-                          f"{_ms(all_client)} ms")
-        return least + value * (all_client - least), ""
-    ms = value * all_client if kind == "x" else value
-    if ms < least:
-        return None, f"infeasible: deadline {_ms(ms)} ms < least latency {_ms(least)} ms"
-    return ms, ""
+        ds = ", ".join(f"{t} {short_ms(ms)}" if ms is not None else f"{t} none" for t, ms in self.deadlines)
+        return (f"seq {self.seq}: least {short_ms(self.least_ms)}, all-client {short_ms(self.all_client_ms)} "
+                f"-> {ds} ms")
 
 
 def _plan_seq(args, profile, seq: int, deadlines: list[str]) -> tuple[list, Span]:
@@ -172,7 +129,7 @@ def _plan_seq(args, profile, seq: int, deadlines: list[str]) -> tuple[list, Span
     least, ac = least_latency_ms(profile, sc), all_client_ms(profile, sc)
     chosen = []
     for token in deadlines:
-        label = f"dp {token}" + (" ms" if _deadline_token(token)[0] == "ms" else "")
+        label = f"dp {token}" + (" ms" if deadline_token(token)[0] == "ms" else "")
         ms, why = dp_deadline_ms(token, least, ac)
         chosen.append((token, ms))
         if ms is None:
@@ -232,7 +189,7 @@ class AttentionFigure:
         return [e for e in self.entries if isinstance(e, Infeasible)]
 
     def rule(self) -> str:
-        ways = [t for t in self.deadlines if _deadline_token(t)[0] == "way"]
+        ways = [t for t in self.deadlines if deadline_token(t)[0] == "way"]
         text = "dp deadlines: " + ", ".join(self.deadlines)
         if ways:
             text += (f" ({' and '.join(ways)} of the way from the least latency the planning profile allows, any "

@@ -70,7 +70,7 @@ def _fidelity_cases(args, profile, seq: int, skipped: list) -> list[Case]:
     the planning profile allows to its all-client latency, so that they are feasible and below
     all-client on any machine where a split can help at all (fixed fractions such as 0.7x were
     infeasible on a 2-core machine whose 2-thread server is barely faster than its client)."""
-    from .attention_figure import dp_deadline_ms, least_latency_ms
+    from .planning import dp_deadline_ms, least_latency_ms
 
     deadlines = args.deadlines.split(",") if args.deadlines else FIDELITY_DEADLINES
     base = scenario_for(args, profile, seq)

@@ -14,13 +14,17 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from ..errors import SplittuiError
 from ..model import Profile, Scenario
 
 __all__ = ["Planning", "cache_dir", "profile_path", "planning_profile", "profile_command",
-           "scenario_for", "policy_for", "auto_deadline", "all_client_ms", "stale_timing"]
+           "scenario_for", "policy_for", "auto_deadline", "all_client_ms", "least_latency_ms", "dp_deadline_ms",
+           "stale_timing", "MIN_GAP", "deadline_token", "short_ms"]
+
+MIN_GAP = 0.02      # least latency this close to all-client (a fraction of it): no deadline between is worth a row
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,3 +208,55 @@ def _policy_file(path: str, profile: Profile) -> tuple[str, tuple[int, ...]]:
         raise SplittuiError(f"{path}: its layer names do not match {profile.model}'s stages "
                             f"(made for another model or profiler version?)")
     return f"{doc.get('solver', 'file')} (from file)", tuple(int(v) for v in doc["policy"])
+
+
+_DEADLINE_USAGE = ("expected a/b (that fraction of the way from the least latency to all-client, e.g. 1/3), "
+                   "a fraction of all-client (0.7x) or ms (1500)")
+
+
+def deadline_token(text: str) -> tuple[str, float]:
+    """``a/b`` -> ("way", a/b); ``Fx`` -> ("x", F); ``MS`` -> ("ms", MS). A bad one is a SplittuiError."""
+    t = text.strip()
+    try:
+        if "/" in t:
+            value, kind = float(Fraction(t)), "way"
+        elif t.endswith("x"):
+            value, kind = float(t[:-1]), "x"
+        else:
+            value, kind = float(t), "ms"
+    except (ValueError, ZeroDivisionError):
+        raise SplittuiError(f"--deadlines {text!r}: {_DEADLINE_USAGE}") from None
+    if kind == "way" and not 0 < value < 1:
+        raise SplittuiError(f"--deadlines {text!r}: a fraction of the way must be between 0 and 1 (1/3, 2/3)")
+    if not 0 < value < float("inf"):
+        raise SplittuiError(f"--deadlines {text!r}: must be > 0")
+    return kind, value
+
+
+def short_ms(v: float) -> str:
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.1f}"
+
+
+def least_latency_ms(profile, sc) -> float:
+    """The least latency any placement reaches on the planning profile (same link and ends as ``sc``)."""
+    from ..costs import min_latency
+    from ..generation import request_costs
+
+    return min_latency(request_costs(profile, sc))
+
+
+def dp_deadline_ms(token: str, least: float, all_client: float, *,
+                   min_gap: float = MIN_GAP) -> tuple[float | None, str]:
+    """(deadline ms, "") or (None, why there is none) for one ``--deadlines`` token."""
+    kind, value = deadline_token(token)
+    if kind == "way":
+        if least >= all_client:
+            return None, f"infeasible: least latency {short_ms(least)} ms ≥ all-client {short_ms(all_client)} ms"
+        if all_client - least < min_gap * all_client:
+            return None, (f"infeasible: least latency {short_ms(least)} ms is within {min_gap:.0%} of all-client "
+                          f"{short_ms(all_client)} ms")
+        return least + value * (all_client - least), ""
+    ms = value * all_client if kind == "x" else value
+    if ms < least:
+        return None, f"infeasible: deadline {short_ms(ms)} ms < least latency {short_ms(least)} ms"
+    return ms, ""

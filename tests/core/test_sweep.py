@@ -229,3 +229,19 @@ def test_grid_flags_have_upper_bounds(capsys):
     for argv in (["--delay-ms", "1e300"], ["--per-halving", "1000"], ["--max-halvings", "1000"], ["--delay-ms", "-1"]):
         assert exit_status(["sweep", "--no-charts", *argv]) == 2, argv
         assert "error" in capsys.readouterr().err
+
+
+@settings(deadline=None)
+@given(st.floats(-0.99, 1e6, allow_nan=False))
+def test_compact_gain_reads_as_percent_below_1000_and_times_greedy_above(v):
+    """A table cell of the improvement over greedy: '+13' (percent) below +1000 %, else '×N' with N
+    the ratio to greedy's share (never '+1023k', which read as thousands of percent)."""
+    from splittui.report.formats import gain
+
+    cell = gain(v, compact=True)
+    if abs(100 * v) < 1000:
+        assert cell == f"{100 * v:+.0f}"
+    else:
+        assert cell.startswith("×") and "%" not in cell
+        n = float(cell[1:-1]) * 1000 if cell.endswith("k") else float(cell[1:])
+        assert abs(n - (1 + v)) <= 0.5 + 500 * cell.endswith("k")   # rounded to a whole number (of thousands)
