@@ -72,7 +72,8 @@ def _numpy_front(same: _Front, other: _Front, own_ms: float, gain: float, hop_ms
     lat = np.concatenate((np.asarray(same[0], dtype=float), np.asarray(other[0], dtype=float) + hop_ms)) + own_ms
     rew = np.concatenate((np.asarray(same[1], dtype=float), np.asarray(other[1], dtype=float))) + gain
     keep = _pareto(lat, rew, lat + rem_ms <= limit)
-    return (lat[keep], rew[keep]), keep
+    front: _Front = (lat[keep], rew[keep])   # arrays serve as the sequences here
+    return front, keep  # type: ignore[return-value]
 
 
 def _as_list(v: Sequence[float]) -> list[float]:
