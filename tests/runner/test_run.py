@@ -158,24 +158,37 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-@pytest.mark.xfail(strict=False, reason="passes alone and with tests/runner (pytest tests/runner/test_run.py); after "
-                   "the whole suite the run did not exit within 30 s of the Ctrl-C (twice, 2026-11-30); cause not "
-                   "found yet: an XPASS shows it fixed")
 @pytest.mark.parametrize("link", ["paced", pytest.param("kernel", marks=needs_kernel)])
 def test_ctrl_c_ends_every_process_and_removes_the_link(plan, link):
+    """Ctrl-C (SIGINT to the whole group) ends the run with 130, leaves no process and no namespace.
+
+    Known, rare: twice in a whole-suite run (fresh clones, 2026-11-30) the run did not exit within
+    30 s, while 4 partial-suite runs and 36 repeated runs of this scenario exited in <= 3.2 s. Until
+    the cause is found, a hang is an xfail whose reason carries the run's stacks (faulthandler on
+    SIGABRT; pytest -rx shows it), not a silent pass."""
     cmd = [sys.executable, "-m", "splittui", "run", "--model", "runner-toy", "--seq", "16", "--solver",
            "no-split", "--delay-ms", "100", "--repeats", "1000", "--profile", str(plan), "--link", link]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                            start_new_session=True, env=ENV)
+                            start_new_session=True, env={**ENV, "PYTHONFAULTHANDLER": "1"})
+    lines: list[str] = []
     try:
         for line in proc.stderr:
+            lines.append(line)
             if "timed requests" in line:
                 break
         # keep reading: a full stderr pipe would block the run in write() and it could never finish Ctrl-C
-        threading.Thread(target=proc.stderr.read, daemon=True).start()
+        drain = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+        drain.start()
         time.sleep(1.0)  # inside the timed requests now: client and server both busy
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
-        assert proc.wait(30) == 130
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGABRT)  # faulthandler writes every thread's stack to stderr
+            proc.wait(10)
+            drain.join(5)
+            pytest.xfail("the run did not exit within 30 s of Ctrl-C; its stderr ends:\n" + "".join(lines)[-3000:])
+        assert code == 130
         end = time.monotonic() + 10
         while _group_alive(proc.pid) and time.monotonic() < end:
             time.sleep(0.1)
