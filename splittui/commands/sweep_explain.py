@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+from ..report.formats import gain
+
 __all__ = ["explain_table", "explain_rows"]
 
 
@@ -38,7 +40,7 @@ def _pct(v: float, signed: bool = True) -> str:
         return "—"
     g = 100 * v
     if abs(g) >= 10_000:   # only a gain over a greedy that keeps almost nothing gets here: times greedy's
-        return f"×{1 + v:,.0f}"
+        return gain(v)
     return f"{g:+.1f}" if signed else f"{g:.1f}"
 
 

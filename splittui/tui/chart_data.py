@@ -14,9 +14,8 @@ from ..costs import Costs
 from ..generation import Phases, request_costs
 from ..model import Profile, Result, Scenario
 from ..solvers import evaluate_costs
-from ..solvers.baselines import prefix_latencies
+from ..solvers.baselines import greedy_policy, prefix_latencies, single_split_policy
 from ..solvers.dp_span import DPSpan, dp_span
-from ..solvers.exact import meets_each
 
 __all__ = ["greedy_shares", "sweep_lines", "sweep_table", "SweepTable", "timeline_segments", "request_timeline",
            "sweep_key", "Segment", "SWEEP_POINTS", "SWEEP_MAX_UNITS", "SWEEP_REUSE", "SWEEP_SOLVERS",
@@ -56,9 +55,9 @@ def _table_key(sc: Scenario) -> Scenario:
 
 @dataclass(frozen=True, slots=True)
 class SweepTable:
-    """Per sweep bandwidth, the request's chain, its prefix latencies and a DP pass (`DPSpan`) at
-    `unit_ms`, filled once for the deadlines [lo_ms, hi_ms] around the one it was built for: a
-    deadline step then reads every point instead of solving 13 DPs."""
+    """Per sweep bandwidth, the request's chain and a DP pass (`DPSpan`) at `unit_ms`, filled once for
+    the deadlines [lo_ms, hi_ms] around the one it was built for: a deadline step then reads every
+    point instead of solving 13 DPs."""
 
     key: Scenario
     unit_ms: float
@@ -66,7 +65,6 @@ class SweepTable:
     hi_ms: float
     bandwidths: np.ndarray
     chains: tuple[Costs, ...]
-    prefix: tuple[np.ndarray, ...]        # prefix_latencies per chain
     spans: tuple[DPSpan, ...]
 
     def serves(self, sc: Scenario) -> bool:
@@ -75,16 +73,10 @@ class SweepTable:
     def lines(self, deadline_ms: float, rounding: str) -> dict[str, np.ndarray]:
         """Server share (%) per SWEEP_SOLVERS solver at each bandwidth for this deadline (NaN: none)."""
         out: dict[str, list[float]] = {name: [] for name in SWEEP_SOLVERS}
-        for c, lat, span in zip(self.chains, self.prefix, self.spans, strict=True):
-            total = c.total_reward
-            tail = np.concatenate((np.cumsum(c.reward[::-1])[::-1], [0.0]))   # server load of prefix k
-            ok = meets_each(lat, deadline_ms)
-            # greedy: the longest client prefix before the first that misses; single split: the best that meets
-            misses = np.flatnonzero(~ok[1:])
-            k = c.n if misses.size == 0 else int(misses[0])
-            out["greedy"].append(100 * tail[k] / total if (k > 0 or ok[0]) and total > 0 else math.nan)
-            fits = np.flatnonzero(ok)
-            out["single-split"].append(100 * tail[fits].min() / total if fits.size and total > 0 else math.nan)
+        for c, span in zip(self.chains, self.spans, strict=True):
+            at = replace(c, deadline_ms=deadline_ms)
+            out["greedy"].append(_share(c, greedy_policy(at)))
+            out["single-split"].append(_share(c, single_split_policy(at)))
             out["dp"].append(self._dp_share(c, span, deadline_ms, rounding))
         return {name: np.asarray(v) for name, v in out.items()}
 
@@ -100,20 +92,25 @@ class SweepTable:
         return 100 * max(0.0, total - best) / total if math.isfinite(best) else math.nan
 
 
+def _share(c: Costs, policy: tuple[int, ...] | None) -> float:
+    """Server share (%) of a baseline's policy (NaN: none meets the deadline)."""
+    total = c.total_reward
+    if policy is None or total <= 0:
+        return math.nan
+    return 100 * float(c.reward[np.asarray(policy) == 0].sum()) / total
+
+
 def sweep_table(profile: Profile, sc: Scenario) -> SweepTable:
     """Build the sweep's chains and DP passes for deadlines within SWEEP_REUSE of sc's (T >= that
     deadline / SWEEP_MAX_UNITS)."""
     unit = max(sc.unit_ms, sc.deadline_ms / SWEEP_MAX_UNITS)
     lo, hi = sc.deadline_ms / SWEEP_REUSE, sc.deadline_ms * SWEEP_REUSE
     bws = np.geomspace(1, 10_000, SWEEP_POINTS)
-    chains, prefix, spans = [], [], []
-    for bw in bws:
-        c = request_costs(profile, sc.replace(up_mbps=float(bw), down_mbps=float(bw), ttft_ms=None, tpot_ms=None))
-        chains.append(c)
-        prefix.append(prefix_latencies(c))
-        spans.append(dp_span(c, unit, hi, rounding=sc.rounding))
-    return SweepTable(key=_table_key(sc), unit_ms=unit, lo_ms=lo, hi_ms=hi, bandwidths=bws, chains=tuple(chains),
-                      prefix=tuple(prefix), spans=tuple(spans))
+    chains = tuple(request_costs(profile, sc.replace(up_mbps=float(bw), down_mbps=float(bw), ttft_ms=None,
+                                                     tpot_ms=None)) for bw in bws)
+    spans = tuple(dp_span(c, unit, hi, rounding=sc.rounding) for c in chains)
+    return SweepTable(key=_table_key(sc), unit_ms=unit, lo_ms=lo, hi_ms=hi, bandwidths=bws, chains=chains,
+                      spans=spans)
 
 
 def sweep_lines(profile: Profile, sc: Scenario, table: SweepTable | None = None

@@ -9,6 +9,7 @@ import json
 from types import SimpleNamespace
 
 import pytest
+from runner_helpers import toy_plan
 
 from splittui.analytic import gpt2_like_doc
 from splittui.cli import main
@@ -25,11 +26,7 @@ TOY = ["--model", "runner-toy", "--seq", "16", "--delay-ms", "1", "--up-mbps", "
 
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory):
-    path = tmp_path_factory.mktemp("plan") / "toy.json"
-    code = main(["profile", "--module", "splittui.runner.toy:build_toy", "--seq", "16", "--server", "cpu:1",
-                 "--repeats", "2", "--out", str(path)])
-    assert code == 0
-    return path
+    return toy_plan(tmp_path_factory, "16", repeats=2)
 
 
 def _row(capsys, *args: str) -> dict:

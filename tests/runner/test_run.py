@@ -13,6 +13,7 @@ import threading
 import time
 
 import pytest
+from runner_helpers import toy_plan
 
 from splittui.cli import main
 from splittui.runner.kernel_link import KernelLink, kernel_link_available, our_namespaces
@@ -25,12 +26,7 @@ TOY = ["--model", "runner-toy", "--seq", "16", "--delay-ms", "1", "--up-mbps", "
 
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory):
-    """A planning profile of the toy chain, made by `splittui profile` (as a user would)."""
-    path = tmp_path_factory.mktemp("plan") / "toy.json"
-    code = main(["profile", "--module", "splittui.runner.toy:build_toy", "--seq", "16,32", "--server", "cpu:1",
-                 "--repeats", "1", "--out", str(path)])
-    assert code == 0
-    return path
+    return toy_plan(tmp_path_factory, "16,32", repeats=1)
 
 
 @pytest.fixture
