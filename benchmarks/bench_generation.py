@@ -49,6 +49,7 @@ def cases(n: int):
     yield "dp", Scenario(deadline_ms=120_000.0, **base)
     yield "exact", Scenario(deadline_ms=120_000.0, ttft_ms=1_500.0, tpot_ms=80.0, **base)
     yield "exact", Scenario(deadline_ms=120_000.0, ttft_ms=800.0, tpot_ms=40.0, **base)
+    yield "exact", Scenario(deadline_ms=120_000.0, ttft_ms=5_000.0, tpot_ms=200.0, **base)  # most labels found
 
 
 def main() -> None:

@@ -33,9 +33,9 @@ from .exact import exact_policy, meets, remaining_latency
 __all__ = ["limits_of", "has_limits", "violations", "annotate", "exact_limits_policy",
            "brute_force_limits_policy"]
 
-_BLOCK = 1024
-_SMALL = 256                                            # up to this many labels: no pre-pass, no blocks
+_SMALL = 96                                             # up to this many labels: one sorted comparison matrix
 _EARLIER = np.tri(_SMALL, k=-1, dtype=bool)              # [i, j]: j < i
+_CELLS = 1 << 18                                        # above: label pairs compared at once
 
 
 def limits_of(sc: Scenario) -> tuple[float, float]:
@@ -87,33 +87,41 @@ def _zero_like(c: Costs) -> Costs:
     return replace(c, client_ms=z, server_ms=z, up_ms=z, down_ms=z, reward=z, up_out_ms=0.0, down_out_ms=0.0)
 
 
-def _pareto3(P: np.ndarray, D: np.ndarray, R: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """Indices of the labels among `keep` that no other is at least as good on in all of P, D, −R.
+def _pareto3(P: np.ndarray, D: np.ndarray, R: np.ndarray, keep: np.ndarray, n_same: int) -> np.ndarray:
+    """Indices of the labels among `keep` that no other is at least as good on in all of P, D, −R,
+    sorted by (P, D, −R); of equal labels the first in that order (the lower index) is kept.
 
-    Sorted by (P, D, −R), a label is dominated iff an earlier one has D' ≤ D and R' ≥ R; checked in
-    blocks of rows against every earlier label (O(n²) comparisons, vectorised).
+    Small sets: sorted by (P, D, −R), a label is dominated iff an earlier one has D' ≤ D and R' ≥ R
+    (one masked comparison matrix). Large sets use that the candidates are two groups, [:n_same] and
+    [n_same:], each a front shifted by one constant (no label dominates another of its own group): only
+    the cross-group pairs are compared, in blocks of rows. A float rounding that makes two labels of
+    one group comparable can only leave an extra label there, never drop a needed one.
     """
     idx = np.flatnonzero(keep)
-    if idx.size <= 1:
-        return idx
-    order = idx[np.lexsort((-R[idx], D[idx], P[idx]))]
-    d, r = D[order], R[order]
-    n = order.size
-    if n <= _SMALL:                                    # one comparison matrix, masked to earlier labels
+    n = idx.size
+    split = int(np.searchsorted(idx, n_same))
+    if n <= _SMALL or split in (0, n):
+        order = idx[np.lexsort((-R[idx], D[idx], P[idx]))]
+        if split in (0, n):                              # one group: a front already
+            return order
+        d, r = D[order], R[order]
         m = (d <= d[:, None]) & (r >= r[:, None])
         m &= _EARLIER[:n, :n]
         return order[~m.any(axis=1)]
-    best_r = np.maximum.accumulate(r)                  # cheap pre-pass: a label that beats every
-    new_best = np.concatenate(([True], r[1:] > best_r[:-1]))  # earlier reward is never dominated
-    dominated = np.zeros(order.size, dtype=bool)
-    rest = np.flatnonzero(~new_best)
-    cols = np.arange(order.size)
-    for a in range(0, rest.size, _BLOCK):
-        rows = rest[a:a + _BLOCK]
-        stop = int(rows[-1])
-        m = (d[None, :stop] <= d[rows, None]) & (r[None, :stop] >= r[rows, None]) & (cols[None, :stop] < rows[:, None])
-        dominated[rows] = m.any(axis=1)
-    return order[~dominated]
+    a, b = idx[:split], idx[split:]
+    pb, db, rb = P[b], D[b], R[b]
+    a_dom = np.zeros(a.size, dtype=bool)
+    b_dom = np.zeros(b.size, dtype=bool)
+    step = max(1, _CELLS // b.size)
+    for lo in range(0, a.size, step):
+        rows = a[lo:lo + step]
+        pa, da, ra = P[rows, None], D[rows, None], R[rows, None]
+        a_ge = (pa <= pb) & (da <= db) & (ra >= rb)          # [i, j]: a_i at least as good as b_j
+        b_ge = (pb <= pa) & (db <= da) & (rb >= ra)          # [i, j]: b_j at least as good as a_i
+        b_dom |= a_ge.any(axis=0)
+        a_dom[lo:lo + step] = (b_ge & ~a_ge).any(axis=1)     # equal labels: the first group's stays
+    idx = np.concatenate((a[~a_dom], b[~b_dom]))
+    return idx[np.lexsort((-R[idx], D[idx], P[idx]))]
 
 
 def _incumbent(pre: Costs, dec: Costs, tot: Costs, lims: tuple[float, float, float]) -> float:
@@ -166,7 +174,7 @@ def _labels3(pre: Costs, dec: Costs, tot: Costs, lims: tuple[float, float, float
             rp, rd, rt = rem[0][j][i + 1], rem[1][j][i + 1], rem[2][j][i + 1]
             ok = ((P + rp <= lims[0]) & (D + rd <= lims[1]) & (P + D + rt <= lims[2])
                   & (R + future[i + 1] >= floor))
-            keep = _pareto3(P, D, R, ok)
+            keep = _pareto3(P, D, R, ok, n_same)
             new[side] = (P[keep], D[keep], R[keep])
             parents[side] = (keep, n_same)
         if not (new[0][0].size or new[1][0].size):

@@ -4,7 +4,7 @@
 exactly the labels that no label earlier in their (sorted) order matches or beats in every
 coordinate, in that order: which of two equal labels survives decides the policy on ties. Values
 come from a few levels so that equal coordinates are common; `_pareto3`'s small-set path and its
-blocked path for large sets must agree.
+path for large sets (which compares only the two groups of candidates, each a front) must agree.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from splittui.solvers import exact, request
 from splittui.solvers.exact import merge_front
 
 LEVELS = st.sampled_from((0.0, 1.0, 1.5, 2.0, 7.25))
+FEW = st.sampled_from((0.0, 1.0, 2.0))                  # equal labels across the two groups are common
 
 
 def _front(keys: list[tuple], keep: list[bool]) -> list[int]:
@@ -33,9 +34,9 @@ def _front(keys: list[tuple], keep: list[bool]) -> list[int]:
 
 
 @st.composite
-def labels(draw, dims: int, max_size: int = 40):
+def labels(draw, dims: int, max_size: int = 40, levels=LEVELS):
     n = draw(st.integers(0, max_size))
-    cols = [draw(st.lists(LEVELS, min_size=n, max_size=n)) for _ in range(dims)]
+    cols = [draw(st.lists(levels, min_size=n, max_size=n)) for _ in range(dims)]
     keep = draw(st.lists(st.booleans(), min_size=n, max_size=n))
     return [np.array(c) for c in cols], np.array(keep, dtype=bool)
 
@@ -66,14 +67,22 @@ def _check_merge(a, b, own, gain, hop, rem, limit) -> None:
     assert (list(got_lat), list(got_rew)) == ([lat[i] for i in want], [rew[i] for i in want])
 
 
-@CORE
-@given(labels(3))
-def test_pareto_3d_small_and_blocked_paths_keep_exactly_the_undominated_labels(data):
-    (P, D, R), keep = data
+def _as_front3(P, D, R) -> list[tuple[float, float, float]]:
+    """A state's labels as `_pareto3` gets them: their own 3-D front, in (P, D, -R) order."""
     keys = [(P[i], D[i], -R[i]) for i in range(P.size)]
-    want = _front(keys, keep.tolist())
-    assert request._pareto3(P, D, R, keep).tolist() == want
+    return [(float(P[i]), float(D[i]), float(R[i])) for i in _front(keys, [True] * P.size)]
+
+
+@CORE
+@given(labels(3, 25, FEW), labels(3, 25, FEW), FEW, FEW, FEW, st.data())
+def test_pareto_3d_small_and_cross_group_paths_keep_exactly_the_undominated_labels(a, b, own, gain, hop, data):
+    same, other = _as_front3(*a[0]), _as_front3(*b[0])
+    cand = [(p + own, d + own, r + gain) for p, d, r in same] + [(p + hop + own, d + hop, r) for p, d, r in other]
+    P, D, R = (np.array([c[k] for c in cand], dtype=float).reshape(-1) for k in range(3))
+    keep = np.array(data.draw(st.lists(st.booleans(), min_size=len(cand), max_size=len(cand))), dtype=bool)
+    want = _front([(P[i], D[i], -R[i]) for i in range(P.size)], keep.tolist())
+    assert request._pareto3(P, D, R, keep, len(same)).tolist() == want
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(request, "_SMALL", 0)      # the pre-pass and the blocks, as for large label sets
-        mp.setattr(request, "_BLOCK", 3)
-        assert request._pareto3(P, D, R, keep).tolist() == want
+        mp.setattr(request, "_SMALL", 0)      # the cross-group comparison, in blocks of a few rows
+        mp.setattr(request, "_CELLS", 7)
+        assert request._pareto3(P, D, R, keep, len(same)).tolist() == want
