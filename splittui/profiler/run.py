@@ -13,21 +13,23 @@ median of its samples (repeats=1: the first pass's time). So every stage meets t
 stages before it leave, not the warm caches of timing one stage over and over, and a burst of load
 from another process on this shared CPU spoils one sample of many stages instead of every sample of
 a few. A server measured on this CPU (``cpu:N``) runs its passes in the same loop, alternating pass
-by pass with the client's (N torch threads, then the client's again): a server using every core is
-slowed far more by another process than the 1-thread client, so both sides must see the same load.
+by pass with the client's: a server using every core is slowed far more by another process than the
+1-thread client, so both sides must see the same load. Its passes run in a process of its own with
+N threads (server_proc.py), as `splittui run`'s server does, wherever the chain can be rebuilt there.
 The biggest lengths get one sample, so that a model stays within minutes on one core. Each timed
 pass's whole-chain total is kept in `profiling.pass_ms` (the server's in `server_pass_ms`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import platform
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -38,6 +40,7 @@ from . import PREFILL_TIMING, ProfilingCancelled
 from .busy import OthersCpu
 from .chain import Chain, state_bytes
 from .counting import count_kernels, fvcore_count
+from .server_proc import ServerProcess, factory_recipe, rebuild_recipe
 from .servers import Measured, Roofline, parse_server
 
 __all__ = ["profile_model", "load_factory", "KINDS", "PREFILL_TIMING"]
@@ -76,6 +79,7 @@ class _Run:
     server_pass_ms: list = field(default_factory=list)  # the same for a server measured here
     load: list = field(default_factory=list)     # 1-minute load average at start and end (shared machines)
     others: float | None = None  # cores other processes kept busy meanwhile (busy.py)
+    server_process: bool = False  # a cpu:N server timed in its own process (server_proc.py)
 
     def tick(self, label: str, steps: int = 1) -> None:
         self.done += steps
@@ -116,7 +120,9 @@ def profile_model(model: str | Chain, seq_lens: list[int], *, repeats: int = 5, 
         torch.set_flush_denormal(True)
         torch.set_num_threads(threads)
         here = srv.threads if isinstance(srv, Measured) and srv.device == "cpu" else None
-        table = [_passes_at(run, s, fvcore, threads, here) for s in seq_lens]
+        with _server_process(chain, here) as proc:
+            run.server_process = proc is not None
+            table = [_passes_at(run, s, fvcore, threads, here, proc) for s in seq_lens]
         if isinstance(srv, Roofline):
             _roofline_server(srv, table)
         elif here is None:
@@ -129,6 +135,17 @@ def profile_model(model: str | Chain, seq_lens: list[int], *, repeats: int = 5, 
     doc = _document(run, table, srv, threads, time.perf_counter() - started)
     profile_from_doc(doc, source=f"profile of {chain.model}")
     return doc
+
+
+@contextlib.contextmanager
+def _server_process(chain: Chain, threads: int | None) -> Iterator[ServerProcess | None]:
+    """A `cpu:N` server's own process (server_proc.py), where the chain can be rebuilt there."""
+    recipe = rebuild_recipe(chain)
+    if threads is None or recipe is None:
+        yield None
+        return
+    with ServerProcess(recipe, threads) as proc:
+        yield proc
 
 
 def _build(name: str, attention: Attention) -> Chain:
@@ -187,11 +204,17 @@ class _Side:
     device: str = "cpu"
     sync: Callable | None = None
     before: Callable | None = None
+    remote: Callable[[bool], list[float]] | None = None  # a pass in the server process: first -> seconds
 
 
 def _pass(run: _Run, state: tuple, side: _Side, first: bool) -> tuple[list[float], tuple]:
     """Run the chain once in order, timing every stage where it runs; `side.before` runs untimed
     before each stage of the first pass."""
+    if side.remote is not None:
+        run.check()
+        remote_times = side.remote(first)
+        run.tick(f"{side.label} · whole pass", len(remote_times))
+        return remote_times, state
     if side.threads is not None:
         torch.set_num_threads(side.threads)
     times = []
@@ -210,6 +233,8 @@ def _sampled(run: _Run, seq: int, sides: list[_Side]) -> list[tuple[list[float],
     size of the model's output. The sides' passes alternate (client, server, client, ...), so a drift
     in this shared machine's load reaches every side alike."""
     def fresh(side):
+        if side.remote is not None:
+            return ()                                  # the server process makes its own input
         return tuple(t.to(side.device) for t in run.chain.make_input(seq))
 
     firsts = [_pass(run, fresh(side), side, True) for side in sides]
@@ -240,15 +265,19 @@ def _weights(module: torch.nn.Module) -> int:
 
 
 @torch.no_grad()
-def _passes_at(run: _Run, seq: int, fvcore: bool, threads: int, server_threads: int | None) -> list[StageRecord]:
-    """The client's in-order passes at ``seq`` (and, with ``server_threads``, a CPU server's, alternating)."""
+def _passes_at(run: _Run, seq: int, fvcore: bool, threads: int, server_threads: int | None,
+               proc: ServerProcess | None = None) -> list[StageRecord]:
+    """The client's in-order passes at ``seq`` (and, with ``server_threads``, a CPU server's, alternating;
+    in `proc` where the chain has one)."""
     records: list[StageRecord] = []
 
     def before(i, stage, state):
         records.append(_describe_stage(run, i, stage, state, fvcore))
 
     sides = [_Side(f"seq {seq}", threads, before=before)]
-    if server_threads is not None:
+    if proc is not None:
+        sides.append(_Side(f"server seq {seq}", server_threads, remote=lambda first: proc.pass_times(seq, first)))
+    elif server_threads is not None:
         sides.append(_Side(f"server seq {seq}", server_threads, before=_warm))
     got = _sampled(run, seq, sides)
     (medians, totals, out_bytes) = got[0]
@@ -330,13 +359,14 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _server_text(srv) -> str:
+def _server_text(srv, own_process: bool = False) -> str:
     if isinstance(srv, Roofline):
         return srv.describe()
     if srv.device == "cuda":
         return (f"measured on CUDA: {torch.cuda.get_device_name(0)}, torch {torch.__version__}, {PREFILL_TIMING} "
                 "after the client's: warm-up pass, then per stage the median")
-    return (f"measured on this CPU ({_cpu_name()}) with {srv.threads} torch thread(s), {PREFILL_TIMING} "
+    where = "in its own process, as `splittui run`'s server" if own_process else "in the profiling process"
+    return (f"measured on this CPU ({_cpu_name()}) with {srv.threads} torch thread(s) {where}, {PREFILL_TIMING} "
             "alternating with the client's: warm-up pass, then per stage the median")
 
 
@@ -363,7 +393,7 @@ def _document(run, table, srv, threads, wall_s) -> dict:
     return {
         "schema": "splittui.profile/1", "model": variant_name(chain.model, variant),
         "description": chain.description, **extra,
-        "source": {"kind": "measured", "client": client, "server": _server_text(srv),
+        "source": {"kind": "measured", "client": client, "server": _server_text(srv, run.server_process),
                    "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                    "tool": "splittui profile", "wall_s": round(wall_s, 1),
                    "timing": f"{PREFILL_TIMING} (per-stage timestamps inside whole forward passes, median over "
@@ -377,6 +407,7 @@ def _document(run, table, srv, threads, wall_s) -> dict:
                       "passes": [records[0].runs for records in table],
                       "pass_ms": run.pass_ms,
                       **({"server_pass_ms": run.server_pass_ms} if run.server_pass_ms else {}),
+                      **({"server_process": "own"} if run.server_process else {}),
                       "pass_budget_s": PASS_BUDGET_S, "timing": {"prefill": PREFILL_TIMING},
                       "kernels": {n: table[0][i].kernels for i, n in enumerate(names)},
                       "config": chain.meta.get("config")},
@@ -419,4 +450,5 @@ def load_factory(spec: str) -> Chain:
                             f"got {type(chain).__name__}")
     for stage in chain.stages:
         stage.module.eval()
+    chain.meta.setdefault("rebuild", factory_recipe(spec))   # a server process can build it again
     return chain

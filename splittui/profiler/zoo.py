@@ -40,4 +40,6 @@ def build(name: str, *, tiny: bool = False, attention: Attention = FULL) -> Chai
     if name not in builders:
         raise SplittuiError(f"unknown zoo model {name!r}: choose one of {', '.join(ZOO_NAMES)}")
     check_variant(name, attention)
-    return builders[name]()
+    chain = builders[name]()
+    chain.meta["rebuild"] = ("zoo", name, tiny, attention)  # another process can build it again
+    return chain

@@ -99,7 +99,7 @@ def planning_profile(spec, seqs: list[int], server_threads: int, *, given: str |
 
 def stale_timing(profile: Profile) -> str | None:
     """How ``profile`` was timed when that is not the way `splittui profile` times stages now (in-order
-    passes; in-order decode steps where it has decode fields), else None."""
+    passes; in-order decode steps where it has decode fields; a CPU server in its own process), else None."""
     from ..profiler import TIMING
 
     profiling = profile.extra.get("profiling")
@@ -107,6 +107,9 @@ def stale_timing(profile: Profile) -> str | None:
     timing = timing if isinstance(timing, dict) else {}
     want = {k: v for k, v in TIMING.items() if k == "prefill" or profile.has_decode}
     old = {k: timing.get(k, "not recorded") for k in want if timing.get(k) != want[k]}
+    on_this_cpu = str(profile.source.get("server", "")).startswith("measured on this CPU")
+    if on_this_cpu and isinstance(profiling, dict) and profiling.get("server_process") != "own":
+        old["server"] = "timed in the profiling process, not in its own as the run's server"
     return "; ".join(f"{k}: {v}" for k, v in old.items()) or None
 
 

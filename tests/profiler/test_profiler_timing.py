@@ -140,3 +140,42 @@ def test_decode_steps_append_to_a_kv_cache_of_about_the_context(monkeypatch):
     assert calls and all(pos is not None and held == pos for _, pos, held in calls)
     timed = sorted({pos for _, pos, _ in calls})
     assert timed == [38, 39, 40, 41]  # a warm-up step, then 3 timed: the middle one attends over 41 = c + 1 keys
+
+
+def test_a_cpu_server_is_timed_in_its_own_process_where_the_chain_can_be_rebuilt(monkeypatch):
+    """As `splittui run`'s server: a stage slow only outside the profiling process shows its slowness on
+    the server side alone; a chain without a recipe (built here) is timed in this process."""
+    import multiprocessing
+    import os
+    from pathlib import Path
+
+    from splittui.profiler import load_factory
+
+    monkeypatch.setenv("PID_CHAIN_HOME", str(os.getpid()))
+    spec = f"{Path(__file__).with_name('pid_chain.py')}:build"
+    doc = profile_model(load_factory(spec), [4], repeats=2, server="cpu:1", fvcore=False)
+    layer = doc["layers"][0]
+    assert layer["client_ms"][0] < 20.0 <= layer["server_ms"][0]
+    assert doc["profiling"]["server_process"] == "own" and "in its own process" in doc["source"]["server"]
+    assert multiprocessing.active_children() == []      # the server process is gone
+    chain = load_factory(spec)
+    del chain.meta["rebuild"]
+    here = profile_model(chain, [4], repeats=2, server="cpu:1", fvcore=False)
+    assert here["layers"][0]["server_ms"][0] < 20.0 and "server_process" not in here["profiling"]
+    assert "in the profiling process" in here["source"]["server"]
+
+
+def test_cancelling_a_profile_stops_its_server_process():
+    import multiprocessing
+
+    from splittui.profiler import ProfilingCancelled
+
+    calls = {"n": 0}
+
+    def stop() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    with pytest.raises(ProfilingCancelled):
+        profile_model(build("gpt2-like", tiny=True), [8], repeats=3, server="cpu:1", fvcore=False, should_stop=stop)
+    assert multiprocessing.active_children() == []

@@ -64,6 +64,9 @@ def test_the_planning_profile_records_its_timing_method(plan):
     old = json.loads(plan.read_text())
     del old["profiling"]["timing"]
     assert "prefill: not recorded" in stale_timing(profile_from_doc(old))
+    assert doc["profiling"]["server_process"] == "own"   # the cpu:N server was timed in a process of its own
+    del doc["profiling"]["server_process"]
+    assert "server: timed in the profiling process" in stale_timing(profile_from_doc(doc))
 
 
 def test_a_cached_profile_timed_another_way_is_measured_again(tmp_path, monkeypatch, capsys):
