@@ -113,7 +113,8 @@ def profile_model(model: str | Chain, seq_lens: list[int], *, repeats: int = 5, 
     sides = 2 if srv.measured else 1
     run = _Run(chain, seq_lens, repeats, progress, should_stop, sides * repeats * len(seq_lens) * len(chain.stages))
     started = time.perf_counter()
-    others = OthersCpu()
+    ours = [os.getpid()]                       # and the server process while it lives: not "others"
+    others = OthersCpu(lambda: ours)
     run.load.append(_load_avg())
     old_threads = torch.get_num_threads()
     try:
@@ -122,16 +123,17 @@ def profile_model(model: str | Chain, seq_lens: list[int], *, repeats: int = 5, 
         here = srv.threads if isinstance(srv, Measured) and srv.device == "cpu" else None
         with _server_process(chain, here) as proc:
             run.server_process = proc is not None
+            ours += [proc.pid] if proc is not None and proc.pid is not None else []
             table = [_passes_at(run, s, fvcore, threads, here, proc) for s in seq_lens]
-        if isinstance(srv, Roofline):
-            _roofline_server(srv, table)
-        elif here is None:
-            _measured_server(run, srv, table)
+            if isinstance(srv, Roofline):
+                _roofline_server(srv, table)
+            elif here is None:
+                _measured_server(run, srv, table)
+            run.others = others.cores()           # before the server process ends and its CPU time with it
     finally:  # leave the process as it was: threads and denormal handling (off by default)
         torch.set_num_threads(old_threads)
         torch.set_flush_denormal(False)
     run.load.append(_load_avg())
-    run.others = others.cores()
     doc = _document(run, table, srv, threads, time.perf_counter() - started)
     profile_from_doc(doc, source=f"profile of {chain.model}")
     return doc

@@ -115,20 +115,31 @@ SHIPPED = [("bert-base", "lowrank:256"), ("bert-base", "sparse:64"), ("gpt2-like
 
 
 @pytest.mark.parametrize("model, variant", SHIPPED)
-def test_shipped_variant_profiles_are_labelled_estimates_of_their_full_profile(model, variant):
+def test_shipped_variant_profiles_are_measured_like_their_full_profile(model, variant):
+    """The variant and the full profile must be comparable: the same chain but the attention cores,
+    measured the same way (whole-chain in-order passes), so the stages they share take about the same
+    client time from 512 tokens up; a variant measured another way (stage by stage, or under load) shows up
+    as a gap. (Below 512 tokens they differ by up to ~1.4x in fact: a Linformer core streams its projection
+    matrices through the caches the next stages then miss, and in-order timing keeps that.)"""
     att = parse_attention(variant)
     if att not in shipped_variants(model):
         pytest.skip(f"{model} at {variant} not shipped yet")
     prof, full = load_variant(model, att), load_profile(model)
     assert prof.model == variant_name(model, att) and prof.extra["attention"] == variant
-    assert prof.source["kind"] == "estimate" and "estimate" in prof.description
+    assert prof.source["kind"] == full.source["kind"] == "measured"
+    assert prof.extra["profiling"]["timing"]["prefill"] == full.extra["profiling"]["timing"]["prefill"]
     assert prof.seq_lens == full.seq_lens and len(prof.layers) == len(full.layers)
     for v, f in zip(prof.layers, full.layers, strict=True):
         assert (v.name, v.kind, v.in_bytes) == (f.name, f.kind, f.in_bytes)
         if f.kind != "attention":
-            assert (v.flops, v.client_ms, v.server_ms) == (f.flops, f.client_ms, f.server_ms)
+            assert v.flops == f.flops
         else:  # linear in s: far fewer FLOPs than full attention at the longest length
             assert v.flops[-1] < 0.5 * f.flops[-1]
+    for k in [k for k, s in enumerate(full.seq_lens) if s >= 512]:  # shorter: the cores' caches matter
+        shared = [(v.client_ms[k], f.client_ms[k]) for v, f in zip(prof.layers, full.layers, strict=True)
+                  if f.kind != "attention"]
+        ratio = sum(v for v, _ in shared) / sum(f for _, f in shared)
+        assert 0.75 <= ratio <= 1.33, f"seq {full.seq_lens[k]}: shared stages {ratio:.2f}x the full profile's"
 
 
 def test_done_when_solve_with_a_variant_runs(capsys):
@@ -137,4 +148,4 @@ def test_done_when_solve_with_a_variant_runs(capsys):
     rc, out, err = run_cli(["solve", "--model", "bert-base", "--attention", "lowrank:256", "--seq", "2048",
                             "--up-mbps", "100"], capsys)
     assert rc == 0, err
-    assert "estimate" in out + err and "bert-base@lowrank-256" in out + err
+    assert "bert-base@lowrank-256" in out + err and "client: measured" in out + err

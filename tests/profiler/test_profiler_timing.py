@@ -179,3 +179,22 @@ def test_cancelling_a_profile_stops_its_server_process():
     with pytest.raises(ProfilingCancelled):
         profile_model(build("gpt2-like", tiny=True), [8], repeats=3, server="cpu:1", fvcore=False, should_stop=stop)
     assert multiprocessing.active_children() == []
+
+
+def test_the_server_process_is_not_counted_as_other_load(monkeypatch):
+    """`source.other_cpu_cores` is the load of *other* processes: the profile's own server process,
+    busy with its passes, must be among the pids left out, sampled while it still runs."""
+    import os
+
+    seen: list[list[int]] = []
+    real = run_mod.OthersCpu
+
+    class Spy(real):  # type: ignore[misc, valid-type]
+        def cores(self):
+            pids = self.pids()
+            seen.append([p for p in pids if os.path.exists(f"/proc/{p}")])
+            return super().cores()
+
+    monkeypatch.setattr(run_mod, "OthersCpu", Spy)
+    profile_model(build("gpt2-like", tiny=True), [8], repeats=2, server="cpu:1", fvcore=False)
+    assert len(seen) == 1 and len(seen[0]) == 2 and os.getpid() in seen[0]
