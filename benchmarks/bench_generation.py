@@ -4,6 +4,7 @@ medians (ms) per case: building the phase costs, the solver alone, the reference
 and `solve` end to end (wall, then CPU time: on a loaded machine the CPU column moves less).
 
     .venv/bin/python benchmarks/bench_generation.py [--repeats 5] [--model gpt2-like] [--tokens 256 1024]
+    .venv/bin/python benchmarks/bench_generation.py --grid      # exact with limits over 72 cases: the slowest
 
 dp rows: "solver" is the route `solve` takes (dp_labels.dp_policy: the label pass where W is large,
 the dense table otherwise), "dense" the dense table alone (run_dp + backtrack) on the same chain:
@@ -57,8 +58,13 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--model", default="gpt2-like")
     ap.add_argument("--tokens", type=int, nargs="*", default=[256, 1024, 3584])
+    ap.add_argument("--grid", action="store_true", help="exact with both limits over seq 128/512/1024 x N "
+                    "16/256/1024 x deadline 30/120 s x four TTFT/TPOT pairs; prints the five slowest solve()s")
     args = ap.parse_args()
     prof = load_profile(args.model)
+    if args.grid:
+        grid(prof, args.repeats)
+        return
     print(f"{args.model}: {prof.n_layers} layers; seq 512, up 100 Mbit/s, delay 10 ms, T 1 ms; "
           f"median of {args.repeats} (ms)")
     print(f"{'N':>5} {'solver':<18} {'deadline':>9} {'TTFT lim':>8} {'TPOT lim':>8} {'costs':>7} {'solver':>8} "
@@ -86,6 +92,24 @@ def main() -> None:
             lim = lambda v: "—" if v is None else f"{v:g}"  # noqa: E731
             print(f"{n:>5} {label:<18} {sc.deadline_ms:>9,.0f} {lim(sc.ttft_ms):>8} {lim(sc.tpot_ms):>8} "
                   f"{t_cost:>7.2f} {t_alg:>8.2f} {refs} {t_all:>8.2f} {cpu_all:>8.2f}  {what}")
+
+
+def grid(prof, repeats: int) -> None:
+    """solve(..., "exact") with TTFT and TPOT limits over a grid: median wall ms per case, the five slowest."""
+    rows = []
+    for seq in (128, 512, 1024):
+        for n in (16, 256, 1024):
+            for deadline in (30_000.0, 120_000.0):
+                for ttft, tpot in ((1_500.0, 80.0), (800.0, 40.0), (5_000.0, 200.0), (20_000.0, 1e5)):
+                    sc = Scenario(deadline_ms=deadline, seq_len=seq, gen_tokens=n, up_mbps=100.0, unit_ms=1.0,
+                                  ttft_ms=ttft, tpot_ms=tpot)
+                    wall, _, r = timed(repeats, solve, prof, sc, "exact")
+                    rows.append((wall, seq, n, deadline, ttft, tpot, r.feasible))
+    rows.sort(reverse=True)
+    print(f"exact with TTFT and TPOT limits, {len(rows)} cases, median of {repeats}; the five slowest solve() (ms):")
+    for wall, seq, n, deadline, ttft, tpot, ok in rows[:5]:
+        print(f"  {wall:7.2f}  seq {seq}, N {n}, deadline {deadline:,.0f}, TTFT {ttft:g}, TPOT {tpot:g}"
+              f"{'' if ok else ' (infeasible)'}")
 
 
 if __name__ == "__main__":
