@@ -24,9 +24,9 @@ def _doc(name: str) -> dict:
     return json.loads((ROOT / "profiles" / f"{name}.json").read_text())
 
 
-def _sums(doc: dict, keep) -> list[float]:
-    n = len(doc["seq_lens"])
-    return [sum(layer["client_ms"][k] for layer in doc["layers"] if keep(layer)) for k in range(n)]
+def _sums(doc: dict) -> list[float]:
+    """The whole model on the client at each length: the sum of its stages' `client_ms`."""
+    return [sum(col) for col in zip(*(layer["client_ms"] for layer in doc["layers"]), strict=True)]
 
 
 def _when(doc: dict) -> str:
@@ -40,26 +40,35 @@ def full_table() -> None:
     print("|---|---|---|")
     for name in FULL:
         doc = _doc(name)
-        sums = _sums(doc, lambda layer: True)
+        sums = _sums(doc)
         lens = ", ".join(f"{s}: {v:,.0f}" for s, v in zip(doc["seq_lens"], sums, strict=True))
         print(f"| {name} | {_when(doc)} | {lens} |")
 
 
+def _total(doc: dict, at: list[bool], k: int, pick, key: str = "client_ms") -> float:
+    """`key` at length index k summed over the stages whose attention flag `pick` keeps."""
+    return sum(layer[key][k] for layer, a in zip(doc["layers"], at, strict=True) if pick(a))
+
+
 def variant_tables() -> None:
+    def every(a):
+        return True
+
+    def shared(a):
+        return not a
+
     for name in VARIANTS:
         doc, full = _doc(name), _doc(name.split("@")[0])
-        att = [layer["kind"] == "attention" for layer in full["layers"]]
+        at = [layer["kind"] == "attention" for layer in full["layers"]]
         print(f"\n`{name}.json`: {_when(doc)}\n")
         print("| seq | Σ client ms full → variant | attention client ms full → variant | "
               "attention GFLOP full → variant | shared stages variant / full |")
         print("|---:|---|---|---|---:|")
         for k, s in enumerate(full["seq_lens"]):
-            def tot(d, pick, key="client_ms", k=k):
-                return sum(layer[key][k] for layer, a in zip(d["layers"], att, strict=True) if pick(a))
-            row = [f"{tot(full, lambda a: True):,.0f} → {tot(doc, lambda a: True):,.0f}",
-                   f"{tot(full, bool):,.0f} → {tot(doc, bool):,.0f}",
-                   f"{tot(full, bool, 'flops') / 1e9:,.1f} → {tot(doc, bool, 'flops') / 1e9:,.1f}",
-                   f"{tot(doc, lambda a: not a) / tot(full, lambda a: not a):.2f}"]
+            row = [f"{_total(full, at, k, every):,.0f} → {_total(doc, at, k, every):,.0f}",
+                   f"{_total(full, at, k, bool):,.0f} → {_total(doc, at, k, bool):,.0f}",
+                   f"{_total(full, at, k, bool, 'flops') / 1e9:,.1f} → {_total(doc, at, k, bool, 'flops') / 1e9:,.1f}",
+                   f"{_total(doc, at, k, shared) / _total(full, at, k, shared):.2f}"]
             print(f"| {s} | " + " | ".join(row) + " |")
 
 

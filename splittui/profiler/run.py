@@ -123,7 +123,7 @@ def profile_model(model: str | Chain, seq_lens: list[int], *, repeats: int = 5, 
         here = srv.threads if isinstance(srv, Measured) and srv.device == "cpu" else None
         with _server_process(chain, here) as proc:
             run.server_process = proc is not None
-            ours += [proc.pid] if proc is not None and proc.pid is not None else []
+            ours += [proc.pid] if proc is not None else []
             table = [_passes_at(run, s, fvcore, threads, here, proc) for s in seq_lens]
             if isinstance(srv, Roofline):
                 _roofline_server(srv, table)

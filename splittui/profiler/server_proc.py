@@ -15,7 +15,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import signal
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from ..errors import SplittuiError
 
@@ -60,7 +60,7 @@ class ServerProcess:
                                  name="splittui-profile-server")
         self._proc.start()
         child.close()
-        self.pid = self._proc.pid
+        self.pid = int(self._proc.pid or 0)
         self._recv(_START_TIMEOUT_S)
 
     def pass_times(self, seq: int, first: bool) -> list[float]:
@@ -70,23 +70,21 @@ class ServerProcess:
 
     def _recv(self, timeout: float) -> dict:
         deadline = time.monotonic() + timeout
-        msg: dict | None = None
-        while msg is None:
-            if self._conn.poll(0.2):
-                try:
-                    msg = self._conn.recv()
-                    break
-                except EOFError:
-                    pass
-            elif self._proc.is_alive() and time.monotonic() <= deadline:
-                continue
-            self.close()
-            raise SplittuiError("the profiling server process stopped without answering "
-                                f"(exit code {self._proc.exitcode})")
+        while not self._conn.poll(0.2):
+            if not self._proc.is_alive() or time.monotonic() > deadline:
+                self._fail()
+        try:
+            msg: dict = self._conn.recv()
+        except EOFError:  # the process ended while we polled
+            self._fail()
         if "error" in msg:
             self.close()
             raise SplittuiError(msg["error"])
         return msg
+
+    def _fail(self) -> NoReturn:
+        self.close()
+        raise SplittuiError(f"the profiling server process stopped without answering (exit code {self._proc.exitcode})")
 
     def close(self) -> None:
         if self._proc.is_alive():
@@ -131,16 +129,15 @@ def _main(recipe: tuple, threads: int, conn) -> None:
 
 
 def _one_pass(chain, seq: int, first: bool) -> list[float]:
+    """One in-order pass timed stage by stage, as the run's server times its stages (`run_chain` per stage)."""
+    from .chain import run_chain
+
     state = chain.make_input(seq)
     times = []
-    for stage in chain.stages:
+    for i in range(len(chain.stages)):
         if first:
-            _tuple(stage.module(*state))           # warm-up, untimed (as the in-process side's `_warm`)
+            run_chain(chain, state, i, i + 1)       # warm-up, untimed (as the in-process side's `_warm`)
         t0 = time.perf_counter()
-        state = _tuple(stage.module(*state))
+        state = run_chain(chain, state, i, i + 1)
         times.append(time.perf_counter() - t0)
     return times
-
-
-def _tuple(out) -> tuple:
-    return out if isinstance(out, tuple) else (out,)

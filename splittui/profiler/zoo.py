@@ -40,6 +40,8 @@ def build(name: str, *, tiny: bool = False, attention: Attention = FULL) -> Chai
     if name not in builders:
         raise SplittuiError(f"unknown zoo model {name!r}: choose one of {', '.join(ZOO_NAMES)}")
     check_variant(name, attention)
+    from .server_proc import zoo_recipe
+
     chain = builders[name]()
-    chain.meta["rebuild"] = ("zoo", name, tiny, attention)  # another process can build it again
+    chain.meta["rebuild"] = zoo_recipe(name, tiny, attention)  # another process can build it again
     return chain
