@@ -10,7 +10,7 @@ dp rows: "solver" is the route `solve` takes (dp_labels.dp_policy: the label pas
 the dense table otherwise), "dense" the dense table alone (run_dp + backtrack) on the same chain:
 both give the same policy. exact rows: "solver" is the 3-D label pass (run even where the 2-D fast
 path would already answer, to time the worst route), "2-D" the 2-D exact pass that `solve` runs
-first; when its optimum breaks a limit (every case here) solve() pays for both.
+first unless the greedy prefix policy already breaks a limit (then it goes straight to the 3-D pass).
 """
 
 from __future__ import annotations

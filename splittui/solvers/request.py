@@ -9,7 +9,8 @@ them afterwards and reported as infeasible, with the reason, when it breaks one.
 client reward R) that no other label dominates in all three, pruned by the least remaining P, D and
 P+D to the end and by an incumbent's reward (an upper bound on the reward still to come). Fast
 path: when the two-dimensional exact optimum of the composite chain already meets the limits it is
-optimal, and no 3-D labels are built.
+optimal, and no 3-D labels are built; that 2-D pass is skipped where a cheap guess says the limits
+bind (see `exact_limits_policy`). Both sides of a layer are one set of numpy calls (`step3`).
 """
 
 from __future__ import annotations
@@ -27,16 +28,11 @@ from ..costs import Costs
 from ..errors import SplittuiError
 from ..generation import Phases, request_times
 from ..model import Result, Scenario
-from .baselines import BRUTE_FORCE_MAX_LAYERS, prefix_latencies
+from .baselines import BRUTE_FORCE_MAX_LAYERS, greedy_policy, prefix_latencies
 from .exact import exact_policy, meets, remaining_latency
 
 __all__ = ["limits_of", "has_limits", "violations", "annotate", "exact_limits_policy",
            "brute_force_limits_policy"]
-
-_SMALL = 96                                             # up to this many labels: one sorted comparison matrix
-_EARLIER = np.tri(_SMALL, k=-1, dtype=bool)              # [i, j]: j < i
-_CELLS = 1 << 18                                        # above: label pairs compared at once
-
 
 def limits_of(sc: Scenario) -> tuple[float, float]:
     """(TTFT limit, limit on the summed decode latency N·Λ_tpot); inf where absent or vacuous."""
@@ -87,43 +83,6 @@ def _zero_like(c: Costs) -> Costs:
     return replace(c, client_ms=z, server_ms=z, up_ms=z, down_ms=z, reward=z, up_out_ms=0.0, down_out_ms=0.0)
 
 
-def _pareto3(P: np.ndarray, D: np.ndarray, R: np.ndarray, keep: np.ndarray, n_same: int) -> np.ndarray:
-    """Indices of the labels among `keep` that no other is at least as good on in all of P, D, −R,
-    sorted by (P, D, −R); of equal labels the first in that order (the lower index) is kept.
-
-    Small sets: sorted by (P, D, −R), a label is dominated iff an earlier one has D' ≤ D and R' ≥ R
-    (one masked comparison matrix). Large sets use that the candidates are two groups, [:n_same] and
-    [n_same:], each a front shifted by one constant (no label dominates another of its own group): only
-    the cross-group pairs are compared, in blocks of rows. A float rounding that makes two labels of
-    one group comparable can only leave an extra label there, never drop a needed one.
-    """
-    idx = np.flatnonzero(keep)
-    n = idx.size
-    split = int(np.searchsorted(idx, n_same))
-    if n <= _SMALL or split in (0, n):
-        order = idx[np.lexsort((-R[idx], D[idx], P[idx]))]
-        if split in (0, n):                              # one group: a front already
-            return order
-        d, r = D[order], R[order]
-        m = (d <= d[:, None]) & (r >= r[:, None])
-        m &= _EARLIER[:n, :n]
-        return order[~m.any(axis=1)]
-    a, b = idx[:split], idx[split:]
-    pb, db, rb = P[b], D[b], R[b]
-    a_dom = np.zeros(a.size, dtype=bool)
-    b_dom = np.zeros(b.size, dtype=bool)
-    step = max(1, _CELLS // b.size)
-    for lo in range(0, a.size, step):
-        rows = a[lo:lo + step]
-        pa, da, ra = P[rows, None], D[rows, None], R[rows, None]
-        a_ge = (pa <= pb) & (da <= db) & (ra >= rb)          # [i, j]: a_i at least as good as b_j
-        b_ge = (pb <= pa) & (db <= da) & (rb >= ra)          # [i, j]: b_j at least as good as a_i
-        b_dom |= a_ge.any(axis=0)
-        a_dom[lo:lo + step] = (b_ge & ~a_ge).any(axis=1)     # equal labels: the first group's stays
-    idx = np.concatenate((a[~a_dom], b[~b_dom]))
-    return idx[np.lexsort((-R[idx], D[idx], P[idx]))]
-
-
 def _incumbent(pre: Costs, dec: Costs, tot: Costs, lims: tuple[float, float, float]) -> float:
     """Best client reward over the prefix policies that meet every limit (−inf if none), O(L)."""
     p, d = prefix_latencies(pre), prefix_latencies(dec)
@@ -140,64 +99,113 @@ def _meets_all(pre: Costs, dec: Costs, x: np.ndarray, lims: tuple[float, float, 
 
 
 def exact_limits_policy(ph: Phases, sc: Scenario) -> tuple[int, ...] | None:
-    """Max client reward policy meeting the deadline, the TTFT and the TPOT limits exactly, or None."""
+    """Max client reward policy meeting the deadline, the TTFT and the TPOT limits exactly, or None.
+
+    Two exact routes; only their order depends on a guess. The 2-D optimum of the composite chain,
+    where it meets the limits, is the answer (its reward bounds every policy's that meets more); when
+    the greedy prefix policy (O(L)) already breaks a limit, the 2-D optimum, which takes at least as
+    much for the client, nearly always does too, so the 3-D pass runs without that 2-D pass first.
+    """
     tot = ph.composite()
     ttft, dec_lim = limits_of(sc)
-    fast = exact_policy(tot)
     pre, dec = ph.prefill, ph.decode if ph.decode is not None else _zero_like(ph.prefill)
     lims = (_slack(ttft), _slack(dec_lim), _slack(sc.deadline_ms))
+    guess = greedy_policy(tot)
+    if guess is not None and not _meets_all(pre, dec, np.array(guess, dtype=np.int8), lims):
+        return _labels3(pre, dec, tot, lims)
+    fast = exact_policy(tot)
     if fast is None or _meets_all(pre, dec, np.array(fast, dtype=np.int8), lims):
         return fast
     return _labels3(pre, dec, tot, lims)
 
 
 _F = NDArray[np.float64]
-_Labels3 = dict[int, tuple[_F, _F, _F]]        # per side: the labels' TTFT, TPOT and reward
-_History3 = list[dict[int, tuple[NDArray[np.intp], int]]]  # per layer and side: kept candidates, same-side count
+_I = NDArray[np.intp]
+_History3 = list[tuple[_I, _I, int]]   # per layer: the kept client and server candidates, the client label count
 
 
 def _labels3(pre: Costs, dec: Costs, tot: Costs, lims: tuple[float, float, float]) -> tuple[int, ...] | None:
-    """The 3-D label-setting pass (see the module docstring). Worst case exponential in L."""
-    rem = [remaining_latency(c) for c in (pre, dec, tot)]     # each: (rem_client, rem_server)
-    future = np.concatenate((np.cumsum(tot.reward[::-1])[::-1], [0.0]))   # reward still available
-    floor = _incumbent(pre, dec, tot, lims)
-    e = np.zeros(0)
-    z = np.zeros(1)
-    start = (z, z, z)
-    lab = {1: start if tot.start_client else (e, e, e), 0: (e, e, e) if tot.start_client else start}
-    history = []
+    """The 3-D label-setting pass (see the module docstring). Worst case exponential in L.
+
+    A label is a column (P, D, −R, P+D); C and S hold the client and the server labels. Each layer is
+    one `step3` over both sides at once, with the layer's shifts and pruning thresholds (`_layer_tables`).
+    """
+    V, TH = _layer_tables(pre, dec, tot, lims)
+    first, none = np.zeros((_ROWS, 1)), np.zeros((_ROWS, 0))
+    C, S = (first, none) if tot.start_client else (none, first)
+    history: _History3 = []
     for i in range(tot.n):
-        new, parents = {}, {}
-        for side in (1, 0):
-            P, D, R, n_same = _extend(lab, side, i, pre, dec, tot)
-            j = 0 if side == 1 else 1                       # remaining_latency: (client, server)
-            rp, rd, rt = rem[0][j][i + 1], rem[1][j][i + 1], rem[2][j][i + 1]
-            ok = ((P + rp <= lims[0]) & (D + rd <= lims[1]) & (P + D + rt <= lims[2])
-                  & (R + future[i + 1] >= floor))
-            keep = _pareto3(P, D, R, ok, n_same)
-            new[side] = (P[keep], D[keep], R[keep])
-            parents[side] = (keep, n_same)
-        if not (new[0][0].size or new[1][0].size):
+        nc = C.shape[1]
+        C, S, kc, ks = step3(C, S, V[i], TH[i])
+        if not (kc.size or ks.size):
             return None                                     # no label left: nothing meets the limits
-        lab = new
-        history.append(parents)
-    return _finish3(pre, dec, lab, history, lims)
+        history.append((kc, ks, nc))
+    return _finish3(pre, dec, C, S, history, lims)
 
 
-def _extend(lab: _Labels3, side: int, i: int, pre: Costs, dec: Costs, tot: Costs) -> tuple[_F, _F, _F, int]:
-    """Candidates for layer i on `side`: every label of i−1 on either side (same side first), moved across i,
-    and how many came from the same side (a candidate's index below it: a same-side parent)."""
-    (P0, D0, R0), (P1, D1, R1) = lab[side], lab[1 - side]
-    if side == 1:
-        own_p, own_d, gain = pre.client_ms[i], dec.client_ms[i], tot.reward[i]
-        hop_p, hop_d = pre.down_ms[i], dec.down_ms[i]
-    else:
-        own_p, own_d, gain = pre.server_ms[i], dec.server_ms[i], 0.0
-        hop_p, hop_d = pre.up_ms[i], dec.up_ms[i]
-    P = np.concatenate((P0, P1 + hop_p)) + own_p
-    D = np.concatenate((D0, D1 + hop_d)) + own_d
-    R = np.concatenate((R0, R1)) + gain
-    return P, D, R, P0.size
+_ROWS = 4                 # a label's rows: P, D, −R, P+D
+_CELLS = 1 << 18          # candidate pairs compared at once (bounds the comparison's memory)
+
+
+def _layer_tables(pre: Costs, dec: Costs, tot: Costs, lims: tuple[float, float, float]) -> tuple[_F, _F]:
+    """Per layer i: V[i][row, side, source], what moving a label of `source` (0 client, 1 server) across
+    layer i onto `side` (0 client, 1 server) adds to each row; TH[i][row, side, 0], the largest value
+    each row of a label on `side` after layer i may have: the limits less the least remaining P, D and
+    P+D to the end, and (row −R) the reward still available less an incumbent's reward."""
+    rem = [remaining_latency(c) for c in (pre, dec, tot)]   # each: (rem_client, rem_server), i = 0..L
+    future = np.concatenate((np.cumsum(tot.reward[::-1])[::-1], [0.0]))
+    floor = _incumbent(pre, dec, tot, lims)
+    floor -= 1e-9 * max(1.0, abs(floor)) if math.isfinite(floor) else 0.0   # never prune the incumbent itself
+    V = np.empty((tot.n, _ROWS, 2, 2))
+    for row, c in ((0, pre), (1, dec)):
+        V[:, row, 0, 0] = c.client_ms
+        V[:, row, 0, 1] = c.down_ms + c.client_ms
+        V[:, row, 1, 0] = c.up_ms + c.server_ms
+        V[:, row, 1, 1] = c.server_ms
+    V[:, 2, 0, :] = -tot.reward[:, None]
+    V[:, 2, 1, :] = 0.0
+    V[:, 3] = V[:, 0] + V[:, 1]
+    TH = np.empty((tot.n, _ROWS, 2, 1))
+    for side in (0, 1):
+        TH[:, 0, side, 0] = lims[0] - rem[0][side][1:]
+        TH[:, 1, side, 0] = lims[1] - rem[1][side][1:]
+        TH[:, 2, side, 0] = future[1:] - floor
+        TH[:, 3, side, 0] = lims[2] - rem[2][side][1:]
+    return V, TH
+
+
+def step3(C: _F, S: _F, V: _F, TH: _F) -> tuple[_F, _F, _I, _I]:
+    """One layer of the 3-D pass for both sides: the new client and server labels and, for each, the
+    index of its candidate (below C's label count: moved from C, else from S at index − that count).
+
+    Candidates on a side are the labels of C, then those of S, moved across the layer (V). Kept are
+    those within every threshold (TH) that no other candidate of that side matches or beats in P, D
+    and −R; of two equal candidates the one from the same side stays. (A candidate beyond a threshold
+    beats only candidates beyond it too, so bounds and comparison need no order.) The two sources are
+    each a front shifted by one constant (no candidate dominates another of its source), so only
+    pairs across the sources are compared. A float rounding that makes two of one source comparable
+    can only leave an extra label, never drop a needed one.
+    """
+    nc, ns = C.shape[1], S.shape[1]
+    Y = np.empty((_ROWS, 2, nc + ns))                        # [row, side, candidate]
+    np.add(C[:, None, :], V[:, :, 0:1], out=Y[:, :, :nc])
+    np.add(S[:, None, :], V[:, :, 1:2], out=Y[:, :, nc:])
+    ok = np.all(Y <= TH, axis=0)                             # [side, candidate]
+    if nc and ns:
+        drop = np.zeros((2, nc + ns), dtype=bool)
+        step = max(1, _CELLS // (2 * ns))
+        for lo in range(0, nc, step):
+            hi = min(nc, lo + step)
+            a, b = Y[:3, :, lo:hi, None], Y[:3, :, None, nc:]  # from C vs from S, both sides
+            le = np.all(a <= b, axis=0)                       # [side, i, j]: from-C i at least as good as from-S j
+            ge = np.all(a >= b, axis=0)                       # [side, i, j]: from-S j at least as good
+            drop[0, lo:hi] = (ge[0] & ~le[0]).any(axis=1)     # client side: from C is the same side, wins ties
+            drop[0, nc:] |= le[0].any(axis=0)
+            drop[1, lo:hi] = ge[1].any(axis=1)                # server side: from S is the same side, wins ties
+            drop[1, nc:] |= (le[1] & ~ge[1]).any(axis=0)
+        ok &= ~drop
+    kc, ks = np.flatnonzero(ok[0]), np.flatnonzero(ok[1])
+    return Y[:, 0, kc], Y[:, 1, ks], kc, ks
 
 
 def _tails(c: Costs, side: int) -> float:
@@ -206,12 +214,11 @@ def _tails(c: Costs, side: int) -> float:
     return c.down_out_ms if c.end_client else 0.0
 
 
-def _finish3(pre: Costs, dec: Costs, lab: _Labels3, history: _History3, lims: tuple[float, float, float]
+def _finish3(pre: Costs, dec: Costs, C: _F, S: _F, history: _History3, lims: tuple[float, float, float]
              ) -> tuple[int, ...] | None:
     best = None  # (reward, -latency, side, index)
-    for side in (1, 0):
-        P, D, R = lab[side]
-        P, D = P + _tails(pre, side), D + _tails(dec, side)
+    for side, lab in ((1, C), (0, S)):
+        P, D, R = lab[0] + _tails(pre, side), lab[1] + _tails(dec, side), -lab[2]
         ok = np.flatnonzero((P <= lims[0]) & (D <= lims[1]) & (P + D <= lims[2]))
         if ok.size:
             i = ok[np.lexsort((P[ok] + D[ok], -R[ok]))[0]]
@@ -224,9 +231,9 @@ def _finish3(pre: Costs, dec: Costs, lab: _Labels3, history: _History3, lims: tu
     policy = [0] * pre.n
     for k in range(pre.n - 1, -1, -1):
         policy[k] = side
-        kept, n_same = history[k][side]
-        j = int(kept[idx])
-        side, idx = (side, j) if j < n_same else (1 - side, j - n_same)
+        kc, ks, nc = history[k]
+        col = int((kc if side == 1 else ks)[idx])
+        side, idx = (1, col) if col < nc else (0, col - nc)
     return tuple(policy)
 
 

@@ -1,10 +1,11 @@
 """The exact solvers' Pareto filters against their definition, written out in plain Python.
 
-`exact.merge_front` (latency, reward) and `request._pareto3` (TTFT, decode latency, reward) must keep
-exactly the labels that no label earlier in their (sorted) order matches or beats in every
-coordinate, in that order: which of two equal labels survives decides the policy on ties. Values
-come from a few levels so that equal coordinates are common; `_pareto3`'s small-set path and its
-path for large sets (which compares only the two groups of candidates, each a front) must agree.
+`exact.merge_front` (latency, reward) must keep exactly the labels that no label earlier in its
+(sorted) order matches or beats in every coordinate, in that order: which of two equal labels
+survives decides the policy on ties. `request.step3` (TTFT, decode latency, reward; both sides of a
+layer at once) must keep exactly the candidates within its bounds that no other candidate of their
+side matches or beats, the same side's winning ties. Values come from a few levels so that equal
+coordinates are common; `step3`'s comparison in one piece and in blocks must agree.
 """
 
 from __future__ import annotations
@@ -67,22 +68,39 @@ def _check_merge(a, b, own, gain, hop, rem, limit) -> None:
     assert (list(got_lat), list(got_rew)) == ([lat[i] for i in want], [rew[i] for i in want])
 
 
-def _as_front3(P, D, R) -> list[tuple[float, float, float]]:
-    """A state's labels as `_pareto3` gets them: their own 3-D front, in (P, D, -R) order."""
+def _as_front3(P, D, R) -> np.ndarray:
+    """A state's labels as `step3` gets them: their own 3-D front, one column (P, D, -R, P+D) each."""
     keys = [(P[i], D[i], -R[i]) for i in range(P.size)]
-    return [(float(P[i]), float(D[i]), float(R[i])) for i in _front(keys, [True] * P.size)]
+    idx = _front(keys, [True] * P.size)
+    return np.array([[P[i], D[i], -R[i], P[i] + D[i]] for i in idx], dtype=float).reshape(-1, 4).T
+
+
+@st.composite
+def shifts(draw):
+    """V[row, side, source] and TH[row, side, 0] for one layer, from a few levels (ties are common)."""
+    V = np.array(draw(st.lists(FEW, min_size=12, max_size=12)), dtype=float).reshape(3, 2, 2)
+    V = np.concatenate((V, V[:1] + V[1:2]))
+    TH = np.array(draw(st.lists(st.sampled_from((2.0, 3.0, 4.0, np.inf)), min_size=8, max_size=8))).reshape(4, 2, 1)
+    return V, TH
 
 
 @CORE
-@given(labels(3, 25, FEW), labels(3, 25, FEW), FEW, FEW, FEW, st.data())
-def test_pareto_3d_small_and_cross_group_paths_keep_exactly_the_undominated_labels(a, b, own, gain, hop, data):
-    same, other = _as_front3(*a[0]), _as_front3(*b[0])
-    cand = [(p + own, d + own, r + gain) for p, d, r in same] + [(p + hop + own, d + hop, r) for p, d, r in other]
-    P, D, R = (np.array([c[k] for c in cand], dtype=float).reshape(-1) for k in range(3))
-    keep = np.array(data.draw(st.lists(st.booleans(), min_size=len(cand), max_size=len(cand))), dtype=bool)
-    want = _front([(P[i], D[i], -R[i]) for i in range(P.size)], keep.tolist())
-    assert request._pareto3(P, D, R, keep, len(same)).tolist() == want
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(request, "_SMALL", 0)      # the cross-group comparison, in blocks of a few rows
-        mp.setattr(request, "_CELLS", 7)
-        assert request._pareto3(P, D, R, keep, len(same)).tolist() == want
+@given(labels(3, 25, FEW), labels(3, 25, FEW), shifts())
+def test_step3_keeps_exactly_the_undominated_candidates_within_bounds(a, b, vt):
+    C, S = _as_front3(*a[0]), _as_front3(*b[0])
+    V, TH = vt
+    for cells in (request._CELLS, 3):               # one comparison, and blocks of a few candidates
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(request, "_CELLS", cells)
+            got = request.step3(C, S, V, TH)
+        for side in (0, 1):
+            cand = [C[:, k] + V[:, side, 0] for k in range(C.shape[1])]
+            cand += [S[:, k] + V[:, side, 1] for k in range(S.shape[1])]
+            cols = list(range(len(cand)))                 # step3's candidate order: from C, then from S
+            if side == 1:                                 # the written-out rule wants the same side first
+                cols = cols[C.shape[1]:] + cols[:C.shape[1]]
+            keep = [bool((cand[c] <= TH[:, side, 0]).all()) for c in cols]
+            want = sorted(cols[i] for i in _front([tuple(cand[c][:3]) for c in cols], keep))
+            kept = got[2 + side]
+            assert kept.tolist() == want
+            assert np.array_equal(got[side], np.array(cand).reshape(-1, 4)[want].T.reshape(4, -1))
