@@ -194,11 +194,28 @@ def _labels_first(costs: Costs, unit_ms: float) -> bool:
     return budget_units(costs.deadline_ms, unit_ms) + 1 >= SPARSE_MIN_UNITS
 
 
+def _all_client_fits(costs: Costs, unit_ms: float, rounding: str) -> bool:
+    """Whether all-client, the most rewarding policy when no reward is negative, fits in the budget W.
+
+    Then the DP's backtrack takes it: its last cell C[L][W] holds the whole (float) reward sum, which
+    no other policy's sum exceeds (float addition is monotone), and every decision bit needs a strictly
+    better server predecessor, so each layer stays on the client. O(L).
+    """
+    if not costs.start_client or bool((costs.reward < 0).any()):
+        return False
+    it = integerise(costs, unit_ms, rounding)
+    return int(it.c.sum()) + (0 if costs.end_client else it.u_out) <= it.W
+
+
 def dp_policy(costs: Costs, unit_ms: float, *, rounding: str = "ceil") -> tuple[int, ...] | None:
     """SPEC §4's DP policy for costs.deadline_ms: the label pass, or the dense table where cheaper.
 
-    Both give the same policy (see the module docstring); only the time differs.
+    Both give the same policy (see the module docstring); only the time differs. Where no reward is
+    negative and all-client fits in W, that is the policy, without a pass (`_all_client_fits`).
     """
+    check_memory(costs.n, costs.deadline_ms, unit_ms)
+    if _all_client_fits(costs, unit_ms, rounding):
+        return (1,) * costs.n
     if _labels_first(costs, unit_ms):
         tables = run_labels(costs, unit_ms, rounding=rounding)
         if tables is not None:
