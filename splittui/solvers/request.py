@@ -145,6 +145,7 @@ def _labels3(pre: Costs, dec: Costs, tot: Costs, lims: tuple[float, float, float
 
 _ROWS = 4                 # a label's rows: P, D, −R, P+D
 _CELLS = 1 << 18          # candidate pairs compared at once (bounds the comparison's memory)
+_all = np.logical_and.reduce   # np.all's wrapper costs more than the reduction on these small arrays
 
 
 def _layer_tables(pre: Costs, dec: Costs, tot: Costs, lims: tuple[float, float, float]) -> tuple[_F, _F]:
@@ -190,21 +191,21 @@ def step3(C: _F, S: _F, V: _F, TH: _F) -> tuple[_F, _F, _I, _I]:
     Y = np.empty((_ROWS, 2, nc + ns))                        # [row, side, candidate]
     np.add(C[:, None, :], V[:, :, 0:1], out=Y[:, :, :nc])
     np.add(S[:, None, :], V[:, :, 1:2], out=Y[:, :, nc:])
-    ok = np.all(Y <= TH, axis=0)                             # [side, candidate]
+    ok = _all(Y <= TH, axis=0)                               # [side, candidate]
     if nc and ns:
         drop = np.zeros((2, nc + ns), dtype=bool)
         step = max(1, _CELLS // (2 * ns))
         for lo in range(0, nc, step):
             hi = min(nc, lo + step)
             a, b = Y[:3, :, lo:hi, None], Y[:3, :, None, nc:]  # from C vs from S, both sides
-            le = np.all(a <= b, axis=0)                       # [side, i, j]: from-C i at least as good as from-S j
-            ge = np.all(a >= b, axis=0)                       # [side, i, j]: from-S j at least as good
+            le = _all(a <= b, axis=0)                         # [side, i, j]: from-C i at least as good as from-S j
+            ge = _all(a >= b, axis=0)                         # [side, i, j]: from-S j at least as good
             drop[0, lo:hi] = (ge[0] & ~le[0]).any(axis=1)     # client side: from C is the same side, wins ties
             drop[0, nc:] |= le[0].any(axis=0)
             drop[1, lo:hi] = ge[1].any(axis=1)                # server side: from S is the same side, wins ties
             drop[1, nc:] |= (le[1] & ~ge[1]).any(axis=0)
         ok &= ~drop
-    kc, ks = np.flatnonzero(ok[0]), np.flatnonzero(ok[1])
+    kc, ks = ok[0].nonzero()[0], ok[1].nonzero()[0]
     return Y[:, 0, kc], Y[:, 1, ks], kc, ks
 
 
