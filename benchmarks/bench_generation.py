@@ -112,5 +112,16 @@ def grid(prof, repeats: int) -> None:
               f"{'' if ok else ' (infeasible)'}")
 
 
+def probe_line() -> str:
+    """This CPU's speed now, as the reference workload of profiler/speed.py times it (torch imported only
+    here, after the solves): timings on a VM in a slow phase read slow by the same factor."""
+    try:
+        from splittui.profiler.speed import WORKLOAD, probe_ms
+    except ImportError:
+        return "reference workload: torch not installed"
+    return f"reference workload ({WORKLOAD}): {probe_ms():.2f} ms"
+
+
 if __name__ == "__main__":
     main()
+    print(probe_line())

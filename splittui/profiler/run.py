@@ -42,6 +42,7 @@ from .chain import Chain, state_bytes
 from .counting import count_kernels, fvcore_count
 from .server_proc import ServerProcess, factory_recipe, rebuild_recipe
 from .servers import Measured, Roofline, parse_server
+from .speed import probe_ms, probe_record
 
 __all__ = ["profile_model", "load_factory", "KINDS", "PREFILL_TIMING"]
 
@@ -80,6 +81,7 @@ class _Run:
     load: list = field(default_factory=list)     # 1-minute load average at start and end (shared machines)
     others: float | None = None  # cores other processes kept busy meanwhile (busy.py)
     server_process: bool = False  # a cpu:N server timed in its own process (server_proc.py)
+    probe: list = field(default_factory=list)    # the reference workload's ms before and after (speed.py)
 
     def tick(self, label: str, steps: int = 1) -> None:
         self.done += steps
@@ -116,6 +118,7 @@ def profile_model(model: str | Chain, seq_lens: list[int], *, repeats: int = 5, 
     ours = [os.getpid()]                       # and the server process while it lives: not "others"
     others = OthersCpu(lambda: ours)
     run.load.append(_load_avg())
+    run.probe.append(probe_ms())
     old_threads = torch.get_num_threads()
     try:
         torch.set_flush_denormal(True)
@@ -134,6 +137,7 @@ def profile_model(model: str | Chain, seq_lens: list[int], *, repeats: int = 5, 
         torch.set_num_threads(old_threads)
         torch.set_flush_denormal(False)
     run.load.append(_load_avg())
+    run.probe.append(probe_ms())
     doc = _document(run, table, srv, threads, time.perf_counter() - started)
     profile_from_doc(doc, source=f"profile of {chain.model}")
     return doc
@@ -411,6 +415,7 @@ def _document(run, table, srv, threads, wall_s) -> dict:
                       **({"server_pass_ms": run.server_pass_ms} if run.server_pass_ms else {}),
                       **({"server_process": "own"} if run.server_process else {}),
                       "pass_budget_s": PASS_BUDGET_S, "timing": {"prefill": PREFILL_TIMING},
+                      "speed_probe": probe_record(*run.probe),
                       "kernels": {n: table[0][i].kernels for i, n in enumerate(names)},
                       "config": chain.meta.get("config")},
     }

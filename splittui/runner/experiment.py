@@ -18,7 +18,7 @@ from .predict import Prediction, at_seq, in_chain_profile, planned_overhead_ms, 
 from .session import Session, summarise
 
 __all__ = ["Case", "Row", "measure_rows", "rows_table", "rows_json", "rows_markdown", "error_pct", "TABLE_NOTE",
-           "run_document", "cpu_name", "load_average", "load_note"]
+           "run_document", "cpu_name", "load_average", "load_note", "speed_note", "speed_probe_doc"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,14 @@ class Row:
     match: bool             # every repeat's output allclose to the unsplit forward
     max_abs_diff: float
     other_cpu_cores: float | None = None  # cores other processes kept busy during the case (profiler/busy.py)
+    probe_ms: float | None = None  # the reference workload just before the case (profiler/speed.py)
+
+    @property
+    def speed_ratio(self) -> float | None:
+        """This CPU's speed before the case against the planning profile's: above 1, slower now."""
+        from ..profiler.speed import profile_probe_ms, speed_ratio
+
+        return speed_ratio(self.probe_ms, profile_probe_ms(self.case.planning.extra))
 
     @property
     def error_pct(self) -> float:
@@ -59,8 +67,13 @@ def error_pct(predicted: float, measured: float) -> float:
     return 100.0 * (predicted - measured) / measured if measured > 0 else float("nan")
 
 
-def measure_rows(session: Session, cases: list[Case], repeats: int, progress=None, shape=None) -> list[Row]:
-    """``shape(up, down)`` sets the kernel link's rates before a case (None: the paced link)."""
+def measure_rows(session: Session, cases: list[Case], repeats: int, progress=None, shape=None,
+                 probe: bool = True) -> list[Row]:
+    """``shape(up, down)`` sets the kernel link's rates before a case (None: the paced link). With
+    `probe`, the reference workload is timed in this process just before each measured case, while
+    the client and server processes wait (reported beside the row, never used to predict it)."""
+    from ..profiler.speed import probe_ms
+
     rows, seen = [], {}
     for i, case in enumerate(cases):
         sc = case.scenario
@@ -68,12 +81,14 @@ def measure_rows(session: Session, cases: list[Case], repeats: int, progress=Non
         if key not in seen:
             if progress:
                 progress(i, len(cases), case)
-            seen[key] = _measure(session, case, repeats, shape)
+            speed = probe_ms() if probe else None
+            seen[key] = {**_measure(session, case, repeats, shape), "probe_ms": speed}
         out = seen[key]
         planned = predict(case.planning, sc, case.policy, planned_overhead_ms(case.planning))
         rows.append(Row(case=case, planned=planned, composition=_composition(case, out),
                         measured=summarise(out["times"]), repeats=repeats, match=out["match"],
-                        max_abs_diff=out["max_abs_diff"], other_cpu_cores=out.get("other_cpu_cores")))
+                        max_abs_diff=out["max_abs_diff"], other_cpu_cores=out.get("other_cpu_cores"),
+                        probe_ms=out["probe_ms"]))
     return rows
 
 
@@ -124,6 +139,7 @@ def rows_json(rows: list[Row]) -> list[dict]:
             "measured_breakdown_ms": {k: r.measured[f"{k}_ms"] for k in ("client", "server", "upload", "download")},
             "repeats": r.repeats, "output_matches_unsplit": r.match, "max_abs_diff": r.max_abs_diff,
             "other_cpu_cores": r.other_cpu_cores,
+            "probe_ms": _f(r.probe_ms, 3), "speed_vs_plan": _f(r.speed_ratio, 3),
         })
     return out
 
@@ -160,7 +176,40 @@ def run_document(rows: list[Row], *, link: str, link_detail: str, plans: list, s
             "planning_profile": plans[0].to_dict() if len(plans) == 1 else [p.to_dict() for p in plans],
             "provenance": provenance(plans[0].profile) if plans else "",
             "client": f"1 thread, {cpu}", "server": f"cpu:{server_threads} ({server_threads} torch threads, {cpu})",
-            "cpus": os.cpu_count(), "load_average": load_average(), **(extra or {}), "rows": out_rows}
+            "cpus": os.cpu_count(), "load_average": load_average(), "speed_probe": speed_probe_doc(rows, plans),
+            **(extra or {}), "rows": out_rows}
+
+
+def speed_probe_doc(rows: list[Row], plans: list) -> dict:
+    """The reference workload's times: per planning profile (when it was measured) and per row (now)."""
+    from ..profiler.speed import WORKLOAD, profile_probe_ms
+
+    return {"workload": WORKLOAD, "planning_ms": {str(p.path): _f(profile_probe_ms(p.profile.extra), 3) for p in plans},
+            "run_ms": [_f(r.probe_ms, 3) for r in rows]}
+
+
+def speed_note(rows: list[Row]) -> str:
+    """One line: the reference workload when the planning profile(s) were measured and before the rows,
+    and how much slower or faster this CPU ran; empty when nothing was timed."""
+    from ..profiler.speed import profile_probe_ms
+
+    then = sorted({v for r in rows if (v := profile_probe_ms(r.case.planning.extra)) is not None})
+    now = [r.probe_ms for r in rows if r.probe_ms is not None]
+    ratios = [v for r in rows if (v := r.speed_ratio) is not None]
+    if not now:
+        return ""
+
+    def span(vs: list[float], fmt: str) -> str:
+        lo, hi = min(vs), max(vs)
+        return format(lo, fmt) if format(lo, fmt) == format(hi, fmt) else f"{format(lo, fmt)}-{format(hi, fmt)}"
+
+    line = f"reference workload (1-thread matmul): {span(now, '.2f')} ms before the rows"
+    if not then:
+        return line + "; the planning profile did not time it (made before splittui recorded it)"
+    line += f", {span(then, '.2f')} ms when the planning profile was measured: this CPU ran {span(ratios, '.2f')}x"
+    line += " as slow during the run (predictions are not corrected for it"
+    off = [v for v in ratios if not 1 / 1.05 <= v <= 1.05]
+    return line + ("; where this is far from 1, expect the error to follow it)" if off else ")")
 
 
 def load_note(profiles: list[Profile], run_cores: list[float | None]) -> str:
@@ -194,7 +243,7 @@ def rows_table(rows: list[Row], title: str = ""):
 
     t = Table(title=title or None, title_justify="left")
     for col in ("model", "seq", "Mbit/s", "deadline", "policy by", "server", "xfers", "predicted", "measured",
-                "error", "composition", "same"):
+                "error", "composition", "CPU vs plan", "same"):
         t.add_column(col, justify="left" if col in ("model", "policy by") else "right", no_wrap=True)
     for r in rows:
         sc, p = r.case.scenario, r.planned
@@ -203,7 +252,7 @@ def rows_table(rows: list[Row], title: str = ""):
                   f"{p.result.server_share:.0%}", str(p.transfers), f"{p.latency_ms:.1f}",
                   f"{r.measured['total_ms']:.1f}", _err(r.error_pct),
                   "" if c is None else f"{c.latency_ms:.1f} ({r.composition_error_pct:+.1f}%)",
-                  "yes" if r.match else "[red]NO[/]")
+                  _ratio(r.speed_ratio), "yes" if r.match else "[red]NO[/]")
     return t
 
 
@@ -211,17 +260,24 @@ TABLE_NOTE = ("predicted: the planning profile alone (measured by `splittui prof
               "per-transfer overhead; measured: median of the repeats; error: predicted vs measured; "
               "composition: the composition check, the same policy re-predicted from stage times re-measured "
               "in this run's processes (shows the parts add up, predicts nothing); server: server share of the "
-              "FLOPs; xfers: network transfers; same: output allclose to the unsplit forward in every repeat.")
+              "FLOPs; xfers: network transfers; CPU vs plan: a reference workload's time just before the row "
+              "over its time when the planning profile was measured (above 1: this CPU ran slower; a diagnosis, "
+              "not used to predict); same: output allclose to the unsplit forward in every repeat.")
+
+
+def _ratio(v: float | None) -> str:
+    return "" if v is None else f"{v:.2f}x"
 
 
 def rows_markdown(rows: list[Row]) -> str:
     """The same table as GitHub markdown (for the README and reports)."""
     lines = ["| model | seq | Mbit/s | deadline ms | policy by | server share | transfers | predicted ms | "
-             "measured ms | error | composition check | output = unsplit |", "|" + "---|" * 12]
+             "measured ms | error | composition check | CPU vs plan | output = unsplit |", "|" + "---|" * 13]
     for r in rows:
         sc, p, c = r.case.scenario, r.planned, r.composition
         comp = "" if c is None else f"{c.latency_ms:.1f} ({r.composition_error_pct:+.1f} %)"
         lines.append(f"| {r.case.planning.model} | {sc.seq_len} | {sc.up_mbps:g} | {sc.deadline_ms:.0f} | "
                      f"{r.case.label} | {p.result.server_share:.0%} | {p.transfers} | {p.latency_ms:.1f} | "
-                     f"{r.measured['total_ms']:.1f} | {r.error_pct:+.1f} % | {comp} | {'yes' if r.match else 'NO'} |")
+                     f"{r.measured['total_ms']:.1f} | {r.error_pct:+.1f} % | {comp} | {_ratio(r.speed_ratio)} | "
+                     f"{'yes' if r.match else 'NO'} |")
     return "\n".join(lines)

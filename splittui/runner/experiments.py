@@ -30,6 +30,7 @@ from .experiment import (
     rows_markdown,
     rows_table,
     run_document,
+    speed_note,
 )
 from .handler import check_ends, exit_on_sigterm, live_session, stderr_console
 from .kernel_link import open_link
@@ -181,6 +182,8 @@ def _print_tables(args, rows: list[Row], title: str, conditions: str, detail: st
     within = sum(abs(r.error_pct) <= 10 for r in mixed)
     plan_lines = [f"planning profile {p.path} sha256 {p.sha256} ({provenance(p.profile)})" for p in plans]
     notes = [*(fig.notes() if fig else []), f"link: {detail}", *plan_lines, *(f"skipped: {s}" for s in skipped)]
+    if speed := speed_note(rows):
+        notes.append(speed)
     if args.markdown:
         print(f"{title} ({conditions})\n")
         print(_figure_markdown(fig) if fig else rows_markdown(rows))

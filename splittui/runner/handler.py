@@ -16,7 +16,7 @@ import threading
 
 from ..errors import SplittuiError
 from .chains import ChainSpec
-from .experiment import Case, Row, load_note, measure_rows, run_document
+from .experiment import Case, Row, load_note, measure_rows, run_document, speed_note
 from .kernel_link import open_link
 from .planning import Planning, planning_profile, policy_for, scenario_for
 from .predict import NAMED_POLICIES
@@ -129,5 +129,7 @@ def print_run(row: Row, doc: dict, plan: Planning) -> None:
         console.print(f"composition check (stage times re-measured in this run, not a prediction): "
                       f"{row.composition.latency_ms:.1f} ms ({row.composition_error_pct:+.1f} %)")
     console.print(load_note([plan.profile], [row.other_cpu_cores]))
+    if speed := speed_note([row]):
+        console.print(speed)
     verdict = "[green]yes[/]" if row.match else "[red]NO[/]"
     console.print(f"output == unsplit forward (allclose): {verdict}, every run (max |diff| {row.max_abs_diff:.2g})")

@@ -4,7 +4,10 @@ The planning profile is either the file given with ``--profile`` or a profile of
 ``splittui profile --server cpu:N --threads 1`` in a *separate process* before the run and cached as
 ``<cache>/<model>-s<seqs>-client1-cpuN.json`` (``$SPLITTUI_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/splittui/run``, else ``~/.cache/splittui/run``). Its file is named in the output with
-its sha256. Nothing measured in the run itself ever enters it.
+its sha256. Nothing measured in the run itself ever enters it. A cached profile is measured again
+when it was timed another way than `splittui profile` times now (``stale_timing``); how much faster
+or slower this CPU runs than when the profile was measured is reported beside every row
+(profiler/speed.py), not acted on: on a virtual machine it moves by 10-20 % within a minute.
 """
 
 from __future__ import annotations

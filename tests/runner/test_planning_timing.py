@@ -145,3 +145,55 @@ def test_when_no_split_helps_the_message_says_why():
     prof = profile_from_doc(doc)
     with pytest.raises(SplittuiError, match=r"1\.00x.*no split beats all-client.*1\.20 cores busy"):
         choose_policy(prof, _scenario(prof, "0.7x"), "dp")
+
+
+# ----- the reference workload: this CPU's speed now against the planning profile's (profiler/speed.py) -----
+
+def test_the_profile_and_every_row_time_the_reference_workload_and_the_prediction_ignores_it(plan, capsys,
+                                                                                           monkeypatch):
+    """The profile records the workload before and after profiling; each row times it again and reports
+    now/then; a CPU running it 3x slower changes that ratio and nothing the prediction says."""
+    from splittui.profiler import speed
+
+    rec = json.loads(plan.read_text())["profiling"]["speed_probe"]
+    assert rec["workload"] == speed.WORKLOAD and len(rec["ms"]) == 2 and min(rec["ms"]) > 0
+    then = sum(rec["ms"]) / 2
+    args = ("--profile", str(plan), "--solver", "attention-server")
+    plain = _row(capsys, *args)
+    assert plain["probe_ms"] > 0 and plain["speed_vs_plan"] == pytest.approx(plain["probe_ms"] / then, rel=1e-2)
+    real = speed.probe_ms
+    monkeypatch.setattr(speed, "probe_ms", lambda samples=7: 3.0 * real(samples))
+    slow = _row(capsys, *args)
+    assert slow["speed_vs_plan"] > 2.0 * plain["speed_vs_plan"]
+    assert slow["predicted_ms"] == plain["predicted_ms"]
+    assert slow["predicted_breakdown_ms"] == plain["predicted_breakdown_ms"]
+
+
+def test_a_cached_profile_measured_at_another_cpu_speed_is_kept_and_the_ratio_reported(tmp_path, monkeypatch,
+                                                                                       capsys):
+    monkeypatch.setenv("SPLITTUI_CACHE_DIR", str(tmp_path))
+    args = ["run", *TOY, "--solver", "no-split", "--profile-repeats", "1", "--server-threads", "1"]
+    assert main(args) == 0
+    path = tmp_path / "runner-toy-s16-client1-cpu1.json"
+    doc = json.loads(path.read_text())
+    doc["profiling"]["speed_probe"]["ms"] = [v / 3.0 for v in doc["profiling"]["speed_probe"]["ms"]]
+    path.write_text(json.dumps(doc))   # as if this CPU had run 3x faster when it was measured
+    capsys.readouterr()
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert "measuring it" not in err and json.loads(path.read_text()) == doc   # kept: `--reprofile` re-measures
+    assert json.loads(out)["rows"][0]["speed_vs_plan"] > 2.0
+
+
+def test_the_speed_note_names_the_ratio_and_says_it_is_not_used():
+    from splittui.runner.experiment import speed_note
+
+    prof = profile_from_doc({**gpt2_like_doc(), "profiling": {"speed_probe": {
+        "workload": __import__("splittui.profiler.speed", fromlist=["WORKLOAD"]).WORKLOAD, "ms": [4.0, 6.0]}}})
+    row = SimpleNamespace(case=SimpleNamespace(planning=prof), probe_ms=6.0, speed_ratio=1.2)
+    note = speed_note([row])
+    assert "6.00 ms before the rows" in note and "5.00 ms when the planning profile" in note
+    assert "1.20x" in note and "not corrected" in note and "expect the error to follow it" in note
+    old = profile_from_doc(gpt2_like_doc())
+    assert "did not time it" in speed_note([SimpleNamespace(case=SimpleNamespace(planning=old), probe_ms=6.0,
+                                                            speed_ratio=None)])
