@@ -5,9 +5,11 @@ pass took 600 ms, then 900 ms an hour later, idle. A profile timed in one phase 
 in another by that ratio, whatever the cost model. ``probe_ms`` times a fixed float32 matmul on one
 torch thread (the client's set-up; about 0.1 s). `splittui profile` records it before and after
 profiling (``profiling.speed_probe``), `splittui run` before every measured placement, and the run
-reports the ratio. It only explains: no prediction is scaled by it (a prediction never uses timings
-taken in the run it predicts). On that VM it moved 18 -> 15 ms within a minute, idle, so a cached
-profile is not re-measured on it either (`--reprofile` does that).
+reports the ratio. It is a diagnosis only: no prediction is scaled by it (a prediction never uses
+timings taken in the run it predicts), and a cached profile is not re-measured on it (`--reprofile`
+does that). On that VM it moved 18 -> 15 ms within a minute, idle, and from 13.8 to 30.5 ms between
+the rows of one fidelity run whose errors it did not track: a 0.1 s sample shows how much the CPU's
+speed moves, not its speed over a row of several seconds.
 """
 
 from __future__ import annotations

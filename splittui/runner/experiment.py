@@ -203,13 +203,13 @@ def speed_note(rows: list[Row]) -> str:
         lo, hi = min(vs), max(vs)
         return format(lo, fmt) if format(lo, fmt) == format(hi, fmt) else f"{format(lo, fmt)}-{format(hi, fmt)}"
 
-    line = f"reference workload (1-thread matmul): {span(now, '.2f')} ms before the rows"
+    line = f"reference workload (1-thread matmul, ~0.1 s): {span(now, '.2f')} ms before the rows"
     if not then:
         return line + "; the planning profile did not time it (made before splittui recorded it)"
-    line += f", {span(then, '.2f')} ms when the planning profile was measured: this CPU ran {span(ratios, '.2f')}x"
-    line += " as slow during the run (predictions are not corrected for it"
-    off = [v for v in ratios if not 1 / 1.05 <= v <= 1.05]
-    return line + ("; where this is far from 1, expect the error to follow it)" if off else ")")
+    line += (f", {span(then, '.2f')} ms while the planning profile was measured: this CPU ran it {span(ratios, '.2f')}x"
+             " as slow (a sample of how much this CPU's speed moves, not its speed over the row; predictions are "
+             "not corrected for it")
+    return line + ")"
 
 
 def load_note(profiles: list[Profile], run_cores: list[float | None]) -> str:
@@ -260,9 +260,10 @@ TABLE_NOTE = ("predicted: the planning profile alone (measured by `splittui prof
               "per-transfer overhead; measured: median of the repeats; error: predicted vs measured; "
               "composition: the composition check, the same policy re-predicted from stage times re-measured "
               "in this run's processes (shows the parts add up, predicts nothing); server: server share of the "
-              "FLOPs; xfers: network transfers; CPU vs plan: a reference workload's time just before the row "
-              "over its time when the planning profile was measured (above 1: this CPU ran slower; a diagnosis, "
-              "not used to predict); same: output allclose to the unsplit forward in every repeat.")
+              "FLOPs; xfers: network transfers; CPU vs plan: a reference workload's time (~0.1 s) just before the row "
+              "over its time while the planning profile was measured (above 1: this CPU ran it slower; a sample "
+              "of how much the CPU's speed moves, never used to predict); same: output allclose to the unsplit "
+              "forward in every repeat.")
 
 
 def _ratio(v: float | None) -> str:
