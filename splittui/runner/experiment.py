@@ -203,7 +203,8 @@ def speed_note(rows: list[Row]) -> str:
         lo, hi = min(vs), max(vs)
         return format(lo, fmt) if format(lo, fmt) == format(hi, fmt) else f"{format(lo, fmt)}-{format(hi, fmt)}"
 
-    line = f"reference workload (1-thread matmul, ~0.1 s): {span(now, '.2f')} ms before the rows"
+    line = (f"reference workload (1-thread matmul, ~0.1 s): {span(now, '.2f')} ms before the "
+            f"{'rows' if len(now) > 1 else 'row'}")
     if not then:
         return line + "; the planning profile did not time it (made before splittui recorded it)"
     line += (f", {span(then, '.2f')} ms while the planning profile was measured: this CPU ran it {span(ratios, '.2f')}x"

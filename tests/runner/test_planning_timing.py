@@ -192,7 +192,8 @@ def test_the_speed_note_names_the_ratio_and_says_it_is_not_used():
         "workload": __import__("splittui.profiler.speed", fromlist=["WORKLOAD"]).WORKLOAD, "ms": [4.0, 6.0]}}})
     row = SimpleNamespace(case=SimpleNamespace(planning=prof), probe_ms=6.0, speed_ratio=1.2)
     note = speed_note([row])
-    assert "6.00 ms before the rows" in note and "5.00 ms while the planning profile" in note
+    assert "6.00 ms before the row," in note and "5.00 ms while the planning profile" in note
+    assert "6.00 ms before the rows," in speed_note([row, row])
     assert "1.20x" in note and "not corrected" in note
     old = profile_from_doc(gpt2_like_doc())
     assert "did not time it" in speed_note([SimpleNamespace(case=SimpleNamespace(planning=old), probe_ms=6.0,
