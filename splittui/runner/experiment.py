@@ -67,11 +67,10 @@ def error_pct(predicted: float, measured: float) -> float:
     return 100.0 * (predicted - measured) / measured if measured > 0 else float("nan")
 
 
-def measure_rows(session: Session, cases: list[Case], repeats: int, progress=None, shape=None,
-                 probe: bool = True) -> list[Row]:
-    """``shape(up, down)`` sets the kernel link's rates before a case (None: the paced link). With
-    `probe`, the reference workload is timed in this process just before each measured case, while
-    the client and server processes wait (reported beside the row, never used to predict it)."""
+def measure_rows(session: Session, cases: list[Case], repeats: int, progress=None, shape=None) -> list[Row]:
+    """``shape(up, down)`` sets the kernel link's rates before a case (None: the paced link). The
+    reference workload is timed in this process just before each measured case, while the client and
+    server processes wait (reported beside the row, never used to predict it)."""
     from ..profiler.speed import probe_ms
 
     rows, seen = [], {}
@@ -81,7 +80,7 @@ def measure_rows(session: Session, cases: list[Case], repeats: int, progress=Non
         if key not in seen:
             if progress:
                 progress(i, len(cases), case)
-            speed = probe_ms() if probe else None
+            speed = probe_ms()
             seen[key] = {**_measure(session, case, repeats, shape), "probe_ms": speed}
         out = seen[key]
         planned = predict(case.planning, sc, case.policy, planned_overhead_ms(case.planning))
@@ -193,24 +192,24 @@ def speed_note(rows: list[Row]) -> str:
     and how much slower or faster this CPU ran; empty when nothing was timed."""
     from ..profiler.speed import profile_probe_ms
 
-    then = sorted({v for r in rows if (v := profile_probe_ms(r.case.planning.extra)) is not None})
+    then = [v for r in rows if (v := profile_probe_ms(r.case.planning.extra)) is not None]
     now = [r.probe_ms for r in rows if r.probe_ms is not None]
     ratios = [v for r in rows if (v := r.speed_ratio) is not None]
     if not now:
         return ""
-
-    def span(vs: list[float], fmt: str) -> str:
-        lo, hi = min(vs), max(vs)
-        return format(lo, fmt) if format(lo, fmt) == format(hi, fmt) else f"{format(lo, fmt)}-{format(hi, fmt)}"
-
-    line = (f"reference workload (1-thread matmul, ~0.1 s): {span(now, '.2f')} ms before the "
+    line = (f"reference workload (1-thread matmul, ~0.1 s): {_span(now)} ms before the "
             f"{'rows' if len(now) > 1 else 'row'}")
     if not then:
         return line + "; the planning profile did not time it (made before splittui recorded it)"
-    line += (f", {span(then, '.2f')} ms while the planning profile was measured: this CPU ran it {span(ratios, '.2f')}x"
+    line += (f", {_span(then)} ms while the planning profile was measured: this CPU ran it {_span(ratios)}x"
              " as slow (a sample of how much this CPU's speed moves, not its speed over the row; predictions are "
              "not corrected for it")
     return line + ")"
+
+
+def _span(vs: list[float]) -> str:
+    """One value, or the range of several, to two decimals."""
+    return f"{vs[0]:.2f}" if len(set(vs)) == 1 else f"{min(vs):.2f}-{max(vs):.2f}"
 
 
 def load_note(profiles: list[Profile], run_cores: list[float | None]) -> str:
@@ -224,7 +223,7 @@ def load_note(profiles: list[Profile], run_cores: list[float | None]) -> str:
     run_v = [float(v) for v in run_cores if v is not None]
 
     def span(vs: list[float]) -> str:
-        return "unknown" if not vs else (f"{vs[0]:.2f}" if len(set(vs)) == 1 else f"{min(vs):.2f}-{max(vs):.2f}")
+        return _span(vs) if vs else "unknown"
 
     line = (f"other processes kept {span(run_v)} cores busy during the run, {span(prof_v)} during the planning "
             "profile")

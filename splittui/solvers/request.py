@@ -34,6 +34,7 @@ from .exact import exact_policy, meets, remaining_latency
 __all__ = ["limits_of", "has_limits", "violations", "annotate", "exact_limits_policy",
            "brute_force_limits_policy"]
 
+
 def limits_of(sc: Scenario) -> tuple[float, float]:
     """(TTFT limit, limit on the summed decode latency N·Λ_tpot); inf where absent or vacuous."""
     ttft = math.inf if sc.ttft_ms is None else float(sc.ttft_ms)
