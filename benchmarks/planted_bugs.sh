@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
-# Plant each of issue 15's three cost-model bugs in turn, run the core tests, and report whether the
-# suite catches it (it must: "FAILED (caught)"). The tree is restored after each one (git stash-free:
-# the edit is undone with `git checkout -- FILE`), so run this on a clean checkout of the files.
+# Plant each cost-model bug in turn, run the core tests, and report whether the suite catches it (it
+# must: "FAILED (caught)"). Every bug is planted in a private copy of the tree (a temporary folder),
+# never in the working tree: other work in the checkout is never touched, and no git command runs.
 #   usage: benchmarks/planted_bugs.sh [pytest args, default tests/core]
 set -u
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
-export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+SRC=$PWD
+WORK=$(mktemp -d /tmp/planted.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
 tests=("${@:-tests/core}")
-for f in splittui/costs.py splittui/solvers/exact.py; do
-  git diff --quiet -- "$f" || { echo "$f has uncommitted changes: commit or stash them first" >&2; exit 2; }
-done
+
+fresh_copy() {  # the tree as it is now, in $WORK/tree (profiles are read from the checkout)
+  rm -rf "$WORK/tree" && mkdir -p "$WORK/tree"
+  cp -r "$SRC/splittui" "$SRC/tests" "$SRC/profiles" "$SRC/pyproject.toml" "$WORK/tree/"
+}
 
 plant() {  # name file old new [old new ...]: each `old` must occur exactly once in file
   local name=$1 file=$2
   shift 2
-  "$PY" - "$file" "$@" <<'PYEOF' || exit 2
+  fresh_copy
+  "$PY" - "$WORK/tree/$file" "$@" <<'PYEOF' || exit 2
 import sys
 path, pairs = sys.argv[1], sys.argv[2:]
 text = open(path).read()
@@ -24,12 +29,12 @@ for old, new in zip(pairs[::2], pairs[1::2]):
     text = text.replace(old, new)
 open(path, "w").write(text)
 PYEOF
-  if "$PY" -m pytest -q -x -p no:cacheprovider "${tests[@]}" >/tmp/planted_$$.log 2>&1; then
+  if (cd "$WORK/tree" && PYTHONPATH="$WORK/tree" "$PY" -m pytest -q -x -p no:cacheprovider "${tests[@]}" \
+        >"$WORK/log" 2>&1); then
     echo "$name: suite PASSED (bug not caught)"
   else
-    echo "$name: suite FAILED (caught) -- $(grep -m1 -E '^FAILED|^ERROR' /tmp/planted_$$.log)"
+    echo "$name: suite FAILED (caught) -- $(grep -m1 -E '^FAILED|^ERROR' "$WORK/log")"
   fi
-  git checkout -- "$file"
 }
 
 plant "1 output upload without its network delay" splittui/costs.py \
@@ -41,4 +46,3 @@ plant "3 exact solver ignoring the answer's final transfer" splittui/solvers/exa
   "rem_s[L] = c.down_out_ms if c.end_client else 0.0" "rem_s[L] = 0.0" \
   "        ok = np.flatnonzero(lat + tail <= limit)" "        tail = 0.0
         ok = np.flatnonzero(lat + tail <= limit)"
-rm -f /tmp/planted_$$.log

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .errors import ProfileError, SplittuiError
-from .model import Breakdown, Profile, Scenario
+from .model import Breakdown, Profile, Scenario, returned_bytes
 
 __all__ = ["Costs", "costs_for", "interpolate", "latency", "breakdown", "switches", "min_latency",
            "COST_LIMIT", "check_cost_range"]
@@ -109,7 +109,8 @@ def layer_values(profile: Profile, field: str, s: int) -> np.ndarray:
 def costs_for(profile: Profile, sc: Scenario) -> Costs:
     s = sc.seq_len
     in_bytes = layer_values(profile, "in_bytes", s)
-    out_bytes = float(interpolate(profile, np.array(profile.output_bytes), s))
+    out_bytes = returned_bytes(sc.returns, profile.is_llm,
+                               float(interpolate(profile, np.array(profile.output_bytes), s)))
     up_per_byte = 8.0 / (sc.up_mbps * 1e3)
     down_per_byte = 8.0 / ((sc.down_mbps if sc.down_mbps is not None else sc.up_mbps) * 1e3)
     c = Costs(

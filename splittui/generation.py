@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .costs import Costs, breakdown, costs_for
 from .errors import SplittuiError
-from .model import Profile, Scenario
+from .model import Profile, Scenario, resolve_returns, returned_bytes
 
 __all__ = ["Phases", "RequestTimes", "DECODE_FIELDS", "check_contexts", "decode_sum", "phase_costs",
            "request_costs", "server_mem_bytes", "predict_request", "request_times", "is_plain"]
@@ -133,7 +133,10 @@ def _decode(profile: Profile, sc: Scenario) -> Costs:
     n, s = sc.gen_tokens, sc.seq_len
     k = profile.seq_lens
     tot = {f: decode_sum(k, _dec_table(profile, f), s, n) for f in DECODE_FIELDS}
-    out = float(decode_sum(k, np.array(profile.dec_output_bytes, dtype=np.float64), s, n))
+    if resolve_returns(sc.returns, profile.is_llm) == "logits":
+        out = float(decode_sum(k, np.array(profile.dec_output_bytes, dtype=np.float64), s, n))
+    else:   # a fixed size every step
+        out = n * returned_bytes(sc.returns, profile.is_llm, 0.0)
     up_b, down_b = 8.0 / (sc.up_mbps * 1e3), 8.0 / (float(sc.down_mbps or sc.up_mbps) * 1e3)
     delays = n * sc.delay_ms                      # δ at every switch, once per step
     reward = {"flops": tot["dec_flops"], "server_ms": tot["dec_server_ms"]}.get(

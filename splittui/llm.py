@@ -16,7 +16,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from .devices import DEFAULT_CLIENT, DEFAULT_SERVER, Device, resolve_device
+from .devices import DEFAULT_CLIENT, DEFAULT_SERVER, PRESETS, Device, resolve_device
 from .errors import SplittuiError
 from .hf_config import Arch, StageCost, act_bytes, arch_from_dict, chain_parts, param_count, read_config
 from .model import Layer, Profile
@@ -257,7 +257,14 @@ def _source(arch: Arch, dtype: str, client: Device, server: Device) -> dict[str,
     return {"kind": "analytic", "estimate": not (client.measured and server.measured),
             "client": f"estimate: {client.describe()}", "server": f"estimate: {server.describe()}",
             "client_device": client.name, "server_device": server.name, "dtype": dtype,
-            "created": "splittui.llm (SPEC §9 formulas)", "assumptions": ATTENTION_NOTE}
+            "created": "splittui.llm (SPEC §9 formulas)", "assumptions": ATTENTION_NOTE,
+            **_device_defs(client, server)}
+
+
+def _device_defs(*devs: Device) -> dict[str, Any]:
+    """The definitions of non-preset devices (user files, this-cpu), so a policy file can rebuild them."""
+    defs = {d.name: asdict(d) for d in devs if PRESETS.get(d.name) != d}
+    return {"device_defs": defs} if defs else {}
 
 
 def retime(profile: Profile, *, client_device: str | Device | None = None, server_device: str | Device | None = None,
@@ -275,8 +282,12 @@ def retime(profile: Profile, *, client_device: str | Device | None = None, serve
         for layer, entry in zip(profile.layers, doc["layers"]):
             moved = layer.mem_bytes or tuple(2 * b for b in layer.in_bytes)
             entry[key] = [dev.time_ms(f, m, 1, fp32=True) for f, m in zip(layer.flops, moved)]
+        old_defs = doc["source"].get("device_defs") or {}
         doc["source"] = {**doc["source"], "estimate": True, f"{key.split('_')[0]}_device": dev.name,
                          key.split("_")[0]: f"estimate: {dev.describe()} (re-timed from the profile's FLOPs and bytes)"}
+        defs = {**old_defs, **_device_defs(dev).get("device_defs", {})}
+        if defs:
+            doc["source"]["device_defs"] = defs
     return profile_from_doc(doc, source=profile.origin, origin=profile.origin)
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from .errors import SplittuiError
 
-__all__ = ["Layer", "Profile", "Scenario", "Breakdown", "Result", "SIDES", "OBJECTIVES"]
+__all__ = ["Layer", "Profile", "Scenario", "Breakdown", "Result", "SIDES", "OBJECTIVES", "RETURNS", "parse_returns",
+           "returned_bytes", "resolve_returns"]
 
 SIDES = ("client", "server")
 OBJECTIVES = ("flops", "mem_bytes", "server_ms", "server_mem")
@@ -66,6 +67,11 @@ class Profile:
         return len(self.layers)
 
     @property
+    def is_llm(self) -> bool:
+        """Built from an LLM config (its answer is next-token logits over a vocabulary)."""
+        return "arch" in self.extra
+
+    @property
     def has_mem(self) -> bool:
         return all(layer.mem_bytes is not None for layer in self.layers)
 
@@ -99,6 +105,7 @@ class Scenario:
     gen_tokens: int = 0              # decode steps after the prefill (SPEC §8); 0: prefill only
     ttft_ms: float | None = None     # optional limit on the time to first token
     tpot_ms: float | None = None     # optional limit on the mean time per output token
+    returns: str = "auto"            # what the answer's last transfer carries (SPEC §8, docs/maths): see RETURNS
 
     def __post_init__(self) -> None:
         if self.down_mbps is None:
@@ -114,10 +121,49 @@ class Scenario:
         for name in _GEN_FIELDS:
             if out[name] in (0, None):
                 del out[name]
+        if out["returns"] == "auto":
+            del out["returns"]
         return out
 
 
 _GEN_FIELDS = ("gen_tokens", "ttft_ms", "tpot_ms")
+
+# What the end of the prefill and of every decode step sends back when the last layer runs away from the
+# end side: "logits" = the profile's own output_bytes / dec_output_bytes; "token" = one int32 token id;
+# "topk:K" = K int32 ids + K fp32 probabilities; "auto" = token for LLM configs (profiles with an "arch"),
+# logits for measured profiles (the paper's setting).
+RETURNS = ("auto", "logits", "token", "topk:K")
+TOKEN_BYTES = 4.0
+TOPK_BYTES_PER = 8.0
+
+
+def parse_returns(text: str) -> tuple[str, int]:
+    """'auto' | 'logits' | 'token' | 'topk:K' -> (kind, K); K is 0 but for topk."""
+    if text in ("auto", "logits", "token"):
+        return text, 0
+    kind, _, k = str(text).partition(":")
+    if kind == "topk" and k.isdigit() and 0 < int(k) <= 10**7:
+        return "topk", int(k)
+    raise SplittuiError(f"scenario: returns must be auto, logits, token or topk:K (K a positive integer), "
+                        f"got {text!r}")
+
+
+def resolve_returns(returns: str, is_llm: bool) -> str:
+    """'auto' made concrete for a profile: token for LLM configs, logits otherwise."""
+    if returns == "auto":
+        return "token" if is_llm else "logits"
+    parse_returns(returns)
+    return returns
+
+
+def returned_bytes(returns: str, is_llm: bool, logits_bytes: float) -> float:
+    """Bytes of the answer's last transfer under `returns` (see RETURNS)."""
+    kind, k = parse_returns(resolve_returns(returns, is_llm))
+    if kind == "token":
+        return TOKEN_BYTES
+    if kind == "topk":
+        return TOPK_BYTES_PER * k
+    return logits_bytes
 
 
 def _positive(name: str, value: float | None, *, allow_zero: bool = False) -> None:
@@ -142,6 +188,9 @@ def _scenario_iv(sc: Scenario) -> None:
         raise SplittuiError(f"scenario: objective must be one of {', '.join(OBJECTIVES)}, got {sc.objective!r}")
     if sc.rounding not in ROUNDINGS:
         raise SplittuiError(f"scenario: rounding must be ceil or round, got {sc.rounding!r}")
+    if not isinstance(sc.returns, str):
+        raise SplittuiError(f"scenario: returns must be a string, got {sc.returns!r}")
+    parse_returns(sc.returns)
     _generation_iv(sc)
 
 

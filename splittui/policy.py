@@ -8,11 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ProfileError, SplittuiError
-from .model import Profile, Result, Scenario
+from .model import Profile, Result, Scenario, resolve_returns
 
-__all__ = ["POLICY_SCHEMA", "policy_document", "load_policy", "load_policies", "improvement_over_greedy"]
+__all__ = ["POLICY_SCHEMA", "READ_SCHEMAS", "stored_setup", "policy_document", "load_policy", "load_policies",
+           "improvement_over_greedy"]
 
-POLICY_SCHEMA = "splittui.policy/1"
+POLICY_SCHEMA = "splittui.policy/2"
+# /1 lacked the setup (devices, dtype, attention, user device definitions) and what the end returns;
+# it is still read, and its readers name what it cannot restore
+READ_SCHEMAS = ("splittui.policy/1", POLICY_SCHEMA)
 
 
 def policy_document(profile: Profile, sc: Scenario, res: Result) -> dict[str, Any]:
@@ -22,12 +26,16 @@ def policy_document(profile: Profile, sc: Scenario, res: Result) -> dict[str, An
     if res.policy is not None:
         placement = [{"name": layer.name, "kind": layer.kind, "side": "client" if x else "server"}
                      for layer, x in zip(profile.layers, res.policy, strict=False)]
+    from .setup import setup_of
+
+    scenario = {**sc.to_dict(), "returns": resolve_returns(sc.returns, profile.is_llm)}
     return {
         "schema": POLICY_SCHEMA,
         "model": profile.model,
         "profile": _profile_ref(profile),
         "profile_sha256": profile.sha256,
-        "scenario": sc.to_dict(),
+        "setup": setup_of(profile).to_dict(),
+        "scenario": scenario,
         "solver": res.solver,
         "feasible": res.feasible,
         "policy": None if res.policy is None else list(res.policy),
@@ -81,9 +89,9 @@ def load_policies(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
         raise ProfileError(src, "", f"not valid JSON ({exc})") from None
     docs = doc if isinstance(doc, list) else [doc]
     for i, d in enumerate(docs):
-        if not isinstance(d, dict) or d.get("schema") != POLICY_SCHEMA:
+        if not isinstance(d, dict) or d.get("schema") not in READ_SCHEMAS:
             raise ProfileError(src, "schema" if len(docs) == 1 else f"[{i}].schema",
-                               f"expected {POLICY_SCHEMA!r}")
+                               f"expected {' or '.join(map(repr, READ_SCHEMAS))}")
     usable = [(i, d) for i, d in enumerate(docs) if isinstance(d.get("policy"), list)]
     if not usable:
         raise ProfileError(src, "policy", "no document in the file holds a policy (all infeasible)")
@@ -104,6 +112,10 @@ def _check_document(d: dict[str, Any], src: str, at: str) -> None:
     if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq <= 0):
         raise ProfileError(src, f"{at}scenario.seq_len", f"must be a positive integer, got {seq!r}")
     _check_scenario(src, scenario or {}, at)
+    if d.get("setup") is not None:
+        from .setup import setup_from_dict
+
+        setup_from_dict(d["setup"], src, f"{at}setup")
 
 
 def _check_scenario(src: str, stored: dict[str, Any], at: str = "") -> None:
@@ -135,3 +147,14 @@ def check_policy_fits(profile: Profile, doc: dict[str, Any], source: str) -> Non
                            f"{profile.model} has {profile.n_layers}")
 
 
+
+
+def stored_setup(doc: dict[str, Any], src: str) -> tuple[Any, list[str]]:
+    """The document's Setup and the names of the fields it cannot restore (a policy/1 file has no setup:
+    its devices, dtype and attention variant are unknown and the profile's defaults are used)."""
+    from .setup import Setup, setup_from_dict
+
+    if doc.get("setup") is not None:
+        return setup_from_dict(doc["setup"], src), []
+    model = str(doc.get("profile") or doc.get("model"))
+    return Setup(model=model), ["client_device", "server_device", "dtype", "attention", "returns"]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
 from ..errors import SplittuiError
 from ..model import OBJECTIVES, Profile, Scenario
 
 __all__ = ["add_profile_args", "add_scenario_args", "profile_from_args", "scenario_from_args",
            "positive_float", "positive_int", "nonneg_int", "add_generation_args", "generation_from_args",
-           "add_attention_arg", "attention_from_args", "add_paper_grid_args"]
+           "add_attention_arg", "attention_from_args", "add_paper_grid_args", "deadline_arg", "with_deadline",
+           "RelativeDeadline"]
 
 
 def positive_float(text: str) -> float:
@@ -71,7 +73,8 @@ def generation_from_args(args: argparse.Namespace) -> dict:
     for name in ("ttft_ms", "tpot_ms"):
         if getattr(args, name, None) is not None:
             out[name] = getattr(args, name)
-    if out.get("ttft_ms") is not None and out["ttft_ms"] > args.deadline_ms:
+    deadline = getattr(args, "deadline_ms", None)
+    if out.get("ttft_ms") is not None and isinstance(deadline, float) and out["ttft_ms"] > deadline:
         raise SplittuiError(f"--ttft-ms {out['ttft_ms']:g} is above --deadline-ms {args.deadline_ms:g} "
                             "(the first token is part of the request)")
     return out
@@ -89,8 +92,9 @@ def add_scenario_args(p: argparse.ArgumentParser, *, deadline_default: float | N
     g = p.add_argument_group("scenario")
     g.add_argument("--seq", type=positive_int, metavar="N",
                    help="sequence length (default: 512, or the profile's nearest length)")
-    g.add_argument("--deadline-ms", type=positive_float, default=deadline_default, metavar="X",
-                   help="latency deadline in ms (default %(default)s)")
+    g.add_argument("--deadline-ms", type=deadline_arg, default=deadline_default, metavar="MS|Fx",
+                   help="latency deadline: ms (1500), or a fraction of the planned all-client latency of the "
+                        "request (0.7x), as in `run` (default %(default)s)")
     g.add_argument("--up-mbps", type=positive_float, default=100.0, metavar="U",
                    help="upload bandwidth, Mbit/s (default %(default)s)")
     g.add_argument("--down-mbps", type=positive_float, default=None, metavar="D",
@@ -107,6 +111,61 @@ def add_scenario_args(p: argparse.ArgumentParser, *, deadline_default: float | N
                    help="server resource to minimise (default %(default)s)")
     g.add_argument("--rounding", choices=("ceil", "round"), default="ceil",
                    help="DP time rounding: ceil (never misses the deadline) or round (the paper's; may miss)")
+    g.add_argument("--returns", type=returns_arg, default="auto", metavar="token|logits|topk:K",
+                   help="what the answer's last transfer carries, for the prefill and every decode step: a token "
+                        "id (4 bytes), the full logits (the profile's output bytes) or the top K ids with "
+                        "probabilities (8K bytes); default auto: token for LLM configs, logits for measured "
+                        "profiles (the paper's setting)")
+
+
+@dataclass(frozen=True, slots=True)
+class RelativeDeadline:
+    """A deadline given as a fraction of the request's planned all-client latency (``0.7x``)."""
+
+    fraction: float
+
+    def __str__(self) -> str:
+        return f"{self.fraction:g}x"
+
+
+_UNSET_MS = 1e15   # the deadline a scenario holds until a relative one is resolved on its profile
+
+
+def deadline_arg(text: str) -> float | RelativeDeadline:
+    """``--deadline-ms``: ms (``1500``) or a fraction of the all-client latency (``0.7x``), one meaning in
+    every command (`run` reads the same form)."""
+    relative = text.strip().lower().endswith("x")
+    value = positive_float(text.strip()[:-1] if relative else text)
+    return RelativeDeadline(value) if relative else value
+
+
+def with_deadline(profile: Profile, sc: Scenario, deadline: float | RelativeDeadline | None) -> Scenario:
+    """`sc` at `deadline`; a relative one times the planned all-client latency of the whole request
+    (prefill, plus the decode steps with output tokens) on `profile`."""
+    if deadline is None:
+        return sc
+    if isinstance(deadline, RelativeDeadline):
+        from ..generation import request_costs
+        from ..solvers.baselines import prefix_latencies
+
+        all_client = float(prefix_latencies(request_costs(profile, sc))[-1])
+        try:
+            return sc.replace(deadline_ms=deadline.fraction * all_client)
+        except SplittuiError as exc:
+            raise SplittuiError(f"--deadline-ms {deadline} = {deadline.fraction * all_client:,.1f} ms "
+                                f"({deadline.fraction:g} x all-client {all_client:,.1f} ms): "
+                                f"{str(exc).removeprefix('scenario: ')}") from None
+    return sc if sc.deadline_ms == deadline else sc.replace(deadline_ms=deadline)
+
+
+def returns_arg(text: str) -> str:
+    from ..model import parse_returns
+
+    try:
+        parse_returns(text)
+    except SplittuiError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("scenario: returns ")) from None
+    return text
 
 
 def profile_from_args(args: argparse.Namespace, default: str = "gpt2-like") -> Profile:
@@ -133,9 +192,12 @@ def scenario_from_args(args: argparse.Namespace, profile: Profile) -> Scenario:
     lo, hi = profile.seq_range
     if not lo <= seq <= hi:
         raise SplittuiError(f"--seq {seq} is outside the profile's range {lo}..{hi} ({profile.origin})")
-    return Scenario(deadline_ms=args.deadline_ms, up_mbps=args.up_mbps, down_mbps=args.down_mbps,
-                    delay_ms=args.delay_ms, seq_len=seq, unit_ms=args.unit_ms, start=args.start,
-                    end=args.end, objective=args.objective, rounding=args.rounding, **generation_from_args(args))
+    deadline = args.deadline_ms
+    sc = Scenario(deadline_ms=deadline if isinstance(deadline, float) else _UNSET_MS, up_mbps=args.up_mbps,
+                  down_mbps=args.down_mbps, delay_ms=args.delay_ms, seq_len=seq, unit_ms=args.unit_ms,
+                  start=args.start, end=args.end, objective=args.objective, rounding=args.rounding,
+                  returns=getattr(args, "returns", None) or "auto", **generation_from_args(args))
+    return with_deadline(profile, sc, deadline)
 
 
 # --- attention variants (issue 13) ----------------------------------------------------------------

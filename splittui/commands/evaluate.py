@@ -7,14 +7,14 @@ import sys
 from dataclasses import replace
 
 from ..model import Scenario
-from .common import add_generation_args, add_profile_args, add_scenario_args
-from .llm_args import add_llm_args, load_named
+from .common import RelativeDeadline, add_generation_args, add_profile_args, add_scenario_args, with_deadline
+from .llm_args import add_llm_args
 from .solve import _add_output_args, _emit
 
 __all__ = ["add_parser"]
 
 _FIELDS = ("deadline_ms", "up_mbps", "down_mbps", "delay_ms", "unit_ms", "start", "end", "objective",
-           "rounding", "gen_tokens", "ttft_ms", "tpot_ms")
+           "rounding", "gen_tokens", "ttft_ms", "tpot_ms", "returns")
 
 
 def add_parser(sub) -> None:
@@ -46,16 +46,18 @@ def _scenario(args: argparse.Namespace, stored: dict, profile, source: str) -> S
             values[f] = given
         elif f in stored and stored[f] is not None:
             values[f] = stored[f]
-    if args.up_mbps is not None and args.down_mbps is None:
-        values["down_mbps"] = args.up_mbps
     seq = args.seq if args.seq is not None else stored.get("seq_len") or profile.default_seq
+    relative = values.get("deadline_ms") if isinstance(values.get("deadline_ms"), RelativeDeadline) else None
+    if relative is not None:   # 0.7x: resolved on the profile once the rest of the scenario is known
+        values["deadline_ms"] = 1e15
     try:
-        return Scenario(seq_len=int(seq), **values)
+        sc = Scenario(seq_len=int(seq), **values)
     except (SplittuiError, TypeError) as exc:
         text = str(exc).removeprefix("scenario: ")
         field = text.split(" ", 1)[0]
         raise ProfileError(source, f"scenario.{field}" if field in (*_FIELDS, "seq_len") else "scenario",
                            text) from None
+    return with_deadline(profile, sc, relative)
 
 
 def _chosen(args: argparse.Namespace, docs: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
@@ -76,8 +78,27 @@ def _chosen(args: argparse.Namespace, docs: list[tuple[int, dict]]) -> list[tupl
     return docs
 
 
+_SETUP_FLAGS = ("hf_config", "profile", "model", "client_device", "server_device", "dtype")
+
+
+def _overridden(args: argparse.Namespace) -> bool:
+    """A flag replaced part of the stored setup (then a different sha256 is what was asked for)."""
+    return any(getattr(args, f, None) for f in (*_SETUP_FLAGS, "devices"))
+
+
+def _profile(args: argparse.Namespace, setup, seqs: tuple[int, ...]):
+    """The stored setup's profile, with any setup flag given on the command line winning."""
+    from .llm_args import _check_dtype, _user_devices
+
+    _check_dtype(args)
+    model = args.hf_config or args.profile or args.model
+    overrides = {"model": model, "config": bool(args.hf_config) if model else None,
+                 "client_device": args.client_device, "server_device": args.server_device, "dtype": args.dtype}
+    return setup.build(include_seq=seqs, overrides=overrides, devices=_user_devices(args))
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
-    from ..policy import check_policy_fits, load_policies, policy_document
+    from ..policy import check_policy_fits, load_policies, policy_document, stored_setup
     from ..solvers import evaluate
 
     docs = _chosen(args, load_policies(args.policy))
@@ -85,13 +106,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
     loaded: dict = {}   # the policies of one file usually share their profile: load it once
     for i, doc in docs:
         seqs = tuple(s for s in (args.seq, (doc.get("scenario") or {}).get("seq_len")) if isinstance(s, int))
-        name = args.hf_config or args.profile or args.model or doc.get("profile") or doc["model"]
-        if (name, seqs) not in loaded:
-            loaded[name, seqs] = load_named(args, name, include_seq=seqs, hf_config=bool(args.hf_config))
-        profile = loaded[name, seqs]
+        setup, unknown = stored_setup(doc, args.policy)
+        key = (setup, seqs)
+        if key not in loaded:
+            loaded[key] = _profile(args, setup, seqs)
+        profile = loaded[key]
         check_policy_fits(profile, doc, args.policy)
+        if unknown and i == docs[0][0]:
+            print(f"splittui: warning: {args.policy} is a {doc.get('schema')} file: it does not record "
+                  f"{', '.join(unknown)}; re-scored with the defaults (or the flags given)", file=sys.stderr)
         stored_sha = doc.get("profile_sha256")
-        if stored_sha and stored_sha != profile.sha256:
+        if stored_sha and stored_sha != profile.sha256 and not _overridden(args):
             print(f"splittui: warning: {args.policy} [{i}] was made for a different version of profile "
                   f"{profile.model} (sha256 differs); re-scoring against the current one", file=sys.stderr)
         sc = _scenario(args, doc.get("scenario") or {}, profile, args.policy)
@@ -103,7 +128,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     def human() -> None:
         from rich.console import Console
 
-        from ..report.tables import results_table, strips
+        from ..report.tables import print_table, results_table, strips
         from .llm_args import estimate_note
 
         console = Console()
@@ -115,7 +140,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         for label, profile, sc, res in scored:
             groups.setdefault((profile.sha256, sc), (profile, sc, {}))[2][label] = res
         for profile, sc, results in groups.values():
-            console.print(results_table(profile, sc, results))
+            print_table(console, results_table(profile, sc, results))
             console.print(strips(profile, results))
 
     _emit(args, out, human)

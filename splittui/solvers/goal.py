@@ -13,7 +13,11 @@ functions answer it backwards, per solver and exactly to the model's precision:
   and the load they reach falls as Λ grows, so a bisection over those candidates is exact.
 
 With generated tokens (SPEC §8) the queries run on the request's composite chain: the deadline is the
-whole request's; TTFT/TPOT limits are not part of the target.
+whole request's. TTFT/TPOT limits are constraints of every query: an answer's policy meets them (a TTFT
+limit at or above a trial deadline is implied by it and dropped for that trial). With limits, exact walks
+the Pareto front of the policies that meet them (`request_frontier`, its exact solver being exact under
+the limits); dp and the baselines keep their load answer and move up their own candidate deadlines to
+the first whose policy meets the limits.
 
 The least bandwidth is a bisection over a log scale (every solver's load falls as bandwidth grows:
 transfers only get shorter); it is reported to a relative precision of ``rel_tol``.
@@ -30,9 +34,10 @@ import numpy as np
 
 from ..costs import Costs
 from ..errors import SplittuiError
-from ..generation import request_costs
+from ..generation import Phases, phase_costs, request_costs
 from ..model import Profile, Result, Scenario
 from .baselines import prefix_latencies
+from .request import has_limits
 
 if TYPE_CHECKING:
     from . import Frontier
@@ -83,11 +88,29 @@ def _check_solver(solver: str) -> None:
         raise SplittuiError(f"goal: unknown solver {solver!r}: choose from {', '.join(GOAL_SOLVERS)}")
 
 
+def scenario_at(sc: Scenario, deadline_ms: float) -> Scenario:
+    """`sc` at another deadline; a TTFT limit at or above it is implied by the deadline and dropped."""
+    d = max(deadline_ms, 1e-12)  # a Scenario's deadline must be > 0
+    ttft = sc.ttft_ms if sc.ttft_ms is not None and sc.ttft_ms < d else None
+    return sc.replace(deadline_ms=d, ttft_ms=ttft)
+
+
 def _solve_at(c: Costs, sc: Scenario, solver: str, deadline_ms: float) -> Result:
     from . import solve_costs
 
-    scenario = sc.replace(deadline_ms=max(deadline_ms, 1e-12))  # a Scenario's deadline must be > 0
-    return solve_costs(replace(c, deadline_ms=deadline_ms), scenario, solver)
+    return solve_costs(replace(c, deadline_ms=deadline_ms), scenario_at(sc, deadline_ms), solver)
+
+
+def _phases_at(ph: Phases, deadline_ms: float) -> Phases:
+    dec = None if ph.decode is None else replace(ph.decode, deadline_ms=deadline_ms)
+    return replace(ph, prefill=replace(ph.prefill, deadline_ms=deadline_ms), decode=dec)
+
+
+def solve_request_at(ph: Phases, sc: Scenario, solver: str, deadline_ms: float) -> Result:
+    """One solver on the whole request at another deadline, TTFT/TPOT limits checked (and solved by exact)."""
+    from . import solve_request
+
+    return solve_request(_phases_at(ph, deadline_ms), scenario_at(sc, deadline_ms), solver)
 
 
 def _reaches(res: Result, cap: float) -> bool:
@@ -95,8 +118,69 @@ def _reaches(res: Result, cap: float) -> bool:
 
 
 def least_deadline(profile: Profile, sc: Scenario, solver: str, target: Target) -> Goal:
-    """The least deadline at which `solver` returns a feasible policy within `target` (sc.deadline ignored)."""
+    """The least deadline at which `solver` returns a feasible policy within `target` (sc.deadline ignored);
+    with TTFT/TPOT limits, one whose policy meets them."""
+    if has_limits(sc):
+        return least_deadline_limits(phase_costs(profile, sc), sc, solver, target)
     return least_deadline_costs(request_costs(profile, sc), sc, solver, target)
+
+
+def least_deadline_limits(ph: Phases, sc: Scenario, solver: str, target: Target) -> Goal:
+    """`least_deadline` under the scenario's TTFT/TPOT limits (see the module docstring)."""
+    _check_solver(solver)
+    c = ph.composite()
+    cap = target.load_cap(c.total_reward)
+    if solver == "exact":
+        for point in request_frontier(ph, sc, stop_above=cap):   # fastest first: the first within the cap
+            if point.result.server_load is not None and point.result.server_load <= cap:
+                return Goal("exact", point.deadline_ms, point.result)
+        return Goal("exact", None, None)
+    if solver == "dp":
+        front = dp_full_frontier(c, sc)
+        load = np.nan_to_num(front.server_load, nan=np.inf)
+        cands = front.deadline_ms[np.flatnonzero((load <= cap) & np.concatenate(([True], load[1:] != load[:-1])))]
+    else:
+        cands = np.unique(prefix_latencies(c))
+    return _first_meeting(ph, sc, solver, cap, [float(d) for d in cands])
+
+
+def _first_meeting(ph: Phases, sc: Scenario, solver: str, cap: float, deadlines: list[float],
+                   max_tries: int = 4096) -> Goal:
+    """The first candidate deadline whose answer is feasible (limits included) within the cap."""
+    for deadline in deadlines[:max_tries]:
+        res = solve_request_at(ph, sc, solver, deadline)
+        if _reaches(res, cap):
+            return Goal(solver, deadline, res)
+    return Goal(solver, None, None)
+
+
+def _top_deadline(c: Costs) -> float:
+    """A deadline above every policy's latency (each layer at its slower side, every transfer paid)."""
+    return float(np.maximum(c.client_ms, c.server_ms).sum() + c.up_ms.sum() + c.down_ms.sum()
+                 + c.up_out_ms + c.down_out_ms) * (1 + 1e-9) + 1e-9
+
+
+def request_frontier(ph: Phases, sc: Scenario, *, max_points: int = 100_000, stop_above: float | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> list[FrontierPoint]:
+    """The exact Pareto front (latency, server load) of the policies that meet the TTFT/TPOT limits, fastest
+    first; `exact_frontier` of the composite chain when there are none. `stop_above`: stop once a point's
+    load exceeds it (a goal seek needs nothing faster). One exact solve (under the limits) per point."""
+    if not has_limits(sc):
+        return exact_frontier(ph.composite(), sc, max_points=max_points, should_stop=should_stop)
+    points: list[FrontierPoint] = []
+    res = solve_request_at(ph, sc, "exact", _top_deadline(ph.composite()))
+    while res.feasible and res.latency_ms is not None and len(points) < max_points:
+        if should_stop is not None and should_stop():
+            raise FrontierCancelled()
+        points.append(FrontierPoint(res.latency_ms, res))
+        if stop_above is not None and res.server_load is not None and res.server_load > stop_above:
+            break
+        below = res.latency_ms - 2e-9 * max(1.0, abs(res.latency_ms))
+        if below <= 0:
+            break
+        res = solve_request_at(ph, sc, "exact", below)
+    points.reverse()
+    return points
 
 
 def least_deadline_costs(c: Costs, sc: Scenario, solver: str, target: Target) -> Goal:
@@ -208,6 +292,10 @@ def least_bandwidth(profile: Profile, sc: Scenario, solver: str, target: Target,
 
     def attempt(up: float) -> Result:
         s2 = sc.replace(up_mbps=up, down_mbps=up * ratio)
+        if has_limits(sc):
+            from . import solve_request
+
+            return solve_request(phase_costs(profile, s2), s2, solver)
         c = request_costs(profile, s2)
         return _solve_at(c, s2, solver, sc.deadline_ms)
 
@@ -226,4 +314,5 @@ def least_bandwidth(profile: Profile, sc: Scenario, solver: str, target: Target,
     return Goal(solver, hi, attempt(hi))
 
 
-__all__ += ["GOAL_SOLVERS", "dp_full_frontier", "dp_least_deadline", "FrontierCancelled"]
+__all__ += ["GOAL_SOLVERS", "dp_full_frontier", "dp_least_deadline", "FrontierCancelled", "request_frontier",
+            "least_deadline_limits", "scenario_at", "solve_request_at"]

@@ -84,7 +84,8 @@ def test_evaluate_scores_every_policy_of_a_file(tmp_path, capsys):
 
 def test_evaluate_shows_a_late_policy_and_its_miss(tmp_path, capsys):
     path = _write_all(tmp_path, capsys)
-    rc, out, err = cli(["evaluate", "--policy", path, "--solver", "exact", "--up-mbps", "5"], capsys)
+    rc, out, err = cli(["evaluate", "--policy", path, "--solver", "exact", "--up-mbps", "5", "--down-mbps", "5"],
+                       capsys)
     assert rc == 1
     assert "late" in out
 

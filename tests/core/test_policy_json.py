@@ -31,10 +31,11 @@ def gpt2():
 
 def _check_doc(doc, prof, sc):
     assert DOC_FIELDS <= set(doc), DOC_FIELDS - set(doc)
-    assert doc["schema"] == "splittui.policy/1" and doc["model"] == prof.model
+    assert doc["schema"] == "splittui.policy/2" and doc["model"] == prof.model
     assert doc["profile_sha256"] == canonical_sha256(profile_to_doc(prof)) == prof.sha256
     assert set(doc["scenario"]) >= SCENARIO_FIELDS
-    assert doc["scenario"] == sc.to_dict()
+    assert doc["scenario"] == {**sc.to_dict(), "returns": "logits"}   # what the end returns, resolved
+    assert doc["setup"]["model"] == prof.origin and doc["setup"]["attention"] == "full"
     created = datetime.fromisoformat(doc["created"])
     assert created.utcoffset() == timedelta(0)
     assert abs(datetime.now(timezone.utc) - created) < timedelta(minutes=5)
@@ -132,7 +133,7 @@ def test_write_json_atomic_keeps_the_old_file_when_writing_fails(tmp_path, monke
 
 @pytest.mark.parametrize("flags,changes", [
     ([], {}),
-    (["--up-mbps", "20"], {"up_mbps": 20.0, "down_mbps": 20.0}),
+    (["--up-mbps", "20"], {"up_mbps": 20.0, "down_mbps": 100.0}),   # the stored downlink stays (issue 24)
     (["--up-mbps", "20", "--down-mbps", "500"], {"up_mbps": 20.0, "down_mbps": 500.0}),
     (["--seq", "1024", "--delay-ms", "30"], {"seq_len": 1024, "delay_ms": 30.0}),
     (["--deadline-ms", "200"], {"deadline_ms": 200.0}),
@@ -148,7 +149,7 @@ def test_evaluate_rescores_under_changed_flags(flags, changes, gpt2, tmp_path, c
     sc = splittui.Scenario(deadline_ms=1500, up_mbps=100, seq_len=512).replace(**changes)
     want = splittui.evaluate(gpt2, sc, stored["policy"])
     assert rc == (0 if want.feasible else 1)
-    assert doc["scenario"] == sc.to_dict()
+    assert doc["scenario"] == {**sc.to_dict(), "returns": "logits"}
     assert doc["solver"] == stored["solver"] and doc["policy"] == stored["policy"]
     assert doc["feasible"] == want.feasible
     assert doc["latency_ms"] == pytest.approx(want.latency_ms, rel=1e-12)

@@ -1,0 +1,92 @@
+"""Goal seek under TTFT/TPOT limits (issue 24, item 3): every answer's policy meets the limits, and exact's
+least deadline is the least request latency of any policy that meets them within the target (brute force
+over 2^L from SPEC §8 step by step, see test_generation's oracle), on random profiles with decode costs."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from test_generation import GEN, _limited, _meets_all, gen_cases, oracle_phases
+
+from splittui.cli import main
+from splittui.solvers import evaluate
+from splittui.solvers.goal import GOAL_SOLVERS, Target, least_bandwidth, least_deadline, request_frontier
+
+shares = st.sampled_from((0.0, 0.25, 0.5, 0.75, 1.0))
+LIMITS = [(True, False), (False, True), (True, True)]
+
+
+def _meets_limits(v, sc) -> bool:
+    """The limits alone (a goal seek chooses the deadline itself)."""
+    return _meets_all(v, sc.replace(deadline_ms=1e300))
+
+
+@pytest.mark.parametrize("limits", LIMITS, ids=["ttft", "tpot", "both"])
+@GEN
+@given(case=gen_cases(), share=shares, data=st.data())
+def test_least_deadline_meets_the_limits_and_exact_is_least(limits, case, share, data):
+    doc, prof, sc = case
+    orc = oracle_phases(doc, prof, sc)
+    sc = _limited(sc, orc, data, limits)
+    total = max(v[2] for v in orc.values())          # all-client reward = the whole model's load
+    cap = Target(max_share=share).load_cap(total)
+    want = min((v[0] + v[1] for v in orc.values() if _meets_limits(v, sc) and total - v[2] <= cap), default=None)
+    for solver in GOAL_SOLVERS:
+        goal = least_deadline(prof, sc, solver, Target(max_share=share))
+        if goal.value is None:
+            if solver == "exact":
+                assert want is None
+            continue
+        v = orc[goal.result.policy]
+        assert _meets_limits(v, sc), (solver, goal.result.violations)
+        assert goal.result.feasible and not goal.result.violations, solver
+        assert v[0] + v[1] <= goal.value * (1 + 1e-9) + 1e-9, solver
+        assert total - v[2] <= cap, solver
+        if solver == "exact":
+            assert want is not None and math.isclose(goal.value, want, rel_tol=1e-9, abs_tol=1e-6)
+
+
+@GEN
+@given(case=gen_cases(), data=st.data())
+def test_request_frontier_points_meet_the_limits_and_are_pareto(case, data):
+    doc, prof, sc = case
+    orc = oracle_phases(doc, prof, sc)
+    sc = _limited(sc, orc, data, (True, True))
+    from splittui.generation import phase_costs
+
+    points = request_frontier(phase_costs(prof, sc), sc)
+    ok = [v for v in orc.values() if _meets_limits(v, sc)]
+    assert bool(points) == bool(ok)
+    for a, b in zip(points, points[1:]):
+        assert a.deadline_ms < b.deadline_ms and a.result.server_load > b.result.server_load - 1e-9
+    for p in points:
+        assert _meets_limits(orc[p.result.policy], sc)
+
+
+@GEN
+@given(case=gen_cases(), share=shares, data=st.data())
+def test_least_bandwidth_answer_meets_the_limits(case, share, data):
+    doc, prof, sc = case
+    orc = oracle_phases(doc, prof, sc)
+    sc = _limited(sc, orc, data, (True, True))
+    goal = least_bandwidth(prof, sc, "exact", Target(max_share=share), rel_tol=1e-3)
+    if goal.value is not None:
+        at = sc.replace(up_mbps=goal.value, down_mbps=goal.value * sc.down_mbps / sc.up_mbps)
+        assert evaluate(prof, at, goal.result.policy).feasible
+
+
+def test_issue_24_goal_seek_with_limits_on_gpt2(capsys):
+    """The issue's two commands: no answer breaks a limit, and a TTFT limit above a trial deadline is
+    no error."""
+    import json
+
+    for argv in (["--ttft-ms", "1200", "--max-share", "0.9"], ["--ttft-ms", "500", "--max-share", "0.5"]):
+        assert main(["solve", "--model", "gpt2-like", "--gen-tokens", "64", "--tpot-ms", "60", *argv,
+                     "--json"]) == 0
+        docs = json.loads(capsys.readouterr().out)
+        for d in docs:
+            if d.get("policy") is not None:
+                assert d["violations"] == [] and d["ttft_ms"] <= float(argv[1]) and d["tpot_ms"] <= 60
