@@ -12,6 +12,7 @@ import os
 import sys
 
 from . import __version__
+from .commands.app_args import add_app_scenario_args
 from .commands.llm_args import add_app_llm_args
 from .errors import SplittuiError, one_line
 
@@ -27,10 +28,16 @@ With no command, opens the interactive terminal app on a model (default gpt2-lik
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line (exit 2) instead of usage + error."""
+    """argparse that reports a usage error as one line (exit 2) instead of usage + error, with the one
+    prefix every error has (``splittui: error:``), and refuses abbreviated flags (``--dead`` is not
+    ``--deadline-ms``). Subcommands' parsers are of this class too (argparse makes them so)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"splittui: error: {message} (see {self.prog} --help)\n")
 
     def _get_values(self, action, arg_strings):
         # argparse drops a lone '--' before converting, so '--seq=--' would reach the command as a list
@@ -47,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--model", help="shipped profile to open in the app (default gpt2-like)")
     src.add_argument("--profile", metavar="PATH", help="profile file (splittui.profile/1) to open")
     add_app_llm_args(parser, src)
+    add_app_scenario_args(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:   # a command whose module does not import is an error, never a missing command
         importlib.import_module(f"splittui.commands.{name}").add_parser(sub)
@@ -54,15 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_app(args: argparse.Namespace) -> int:
-    from .commands.llm_args import profile_from_llm_args
+    from .commands.app_args import app_start
 
-    profile = profile_from_llm_args(args)  # fail fast, before the UI starts
+    profile, scenario, policy = app_start(args)  # fail fast, before the UI starts
     # Textual draws at most 60 frames a second by default, and a key press takes two (the knob, then
     # the answer): at 120 it reaches the screen ~10 ms sooner. Read when Textual is imported, so here.
     os.environ.setdefault("TEXTUAL_FPS", "120")
     from .tui.app import make_app
 
-    make_app(profile=profile).run()
+    make_app(profile=profile, scenario=scenario, policy=policy).run()
     return 0
 
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from ..model import Scenario
 from .common import RelativeDeadline, add_generation_args, add_profile_args, add_scenario_args, with_deadline
+from .app_args import profile_for_setup
 from .llm_args import add_llm_args
 from .solve import _add_output_args, _emit
 
@@ -86,17 +87,6 @@ def _overridden(args: argparse.Namespace) -> bool:
     return any(getattr(args, f, None) for f in (*_SETUP_FLAGS, "devices"))
 
 
-def _profile(args: argparse.Namespace, setup, seqs: tuple[int, ...]):
-    """The stored setup's profile, with any setup flag given on the command line winning."""
-    from .llm_args import _check_dtype, _user_devices
-
-    _check_dtype(args)
-    model = args.hf_config or args.profile or args.model
-    overrides = {"model": model, "config": bool(args.hf_config) if model else None,
-                 "client_device": args.client_device, "server_device": args.server_device, "dtype": args.dtype}
-    return setup.build(include_seq=seqs, overrides=overrides, devices=_user_devices(args))
-
-
 def run_evaluate(args: argparse.Namespace) -> int:
     from ..policy import check_policy_fits, load_policies, policy_document, stored_setup
     from ..solvers import evaluate
@@ -109,7 +99,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         setup, unknown = stored_setup(doc, args.policy)
         key = (setup, seqs)
         if key not in loaded:
-            loaded[key] = _profile(args, setup, seqs)
+            loaded[key] = profile_for_setup(args, setup, seqs)
         profile = loaded[key]
         check_policy_fits(profile, doc, args.policy)
         if unknown and i == docs[0][0]:

@@ -86,6 +86,7 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, App):
     # redraw the whole screen (a full compositor update) on every key press
     state: reactive[AppState | None] = reactive(None, always_update=True, repaint=False)
     selected: reactive[str] = reactive("dp", repaint=False)   # the solver highlighted, charted and exported
+    quitting = False
 
     def __init__(self, profile: Profile, scenario: Scenario, *, show_timings: bool = True) -> None:
         super().__init__()
@@ -251,10 +252,17 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, App):
         self.theme = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]
         self.notify(f"theme: {self.theme}", timeout=1.5)
 
+    async def action_quit(self) -> None:
+        self.quitting = True   # a key typed after q (e, g…) must not open a screen on an app being torn down
+        self.exit()
+
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        """Main-view keys act (and show in the footer) only on the main view, not over a dialog."""
+        """Main-view keys act (and show in the footer) only on the main view, not over a dialog; no key
+        acts once the app is quitting."""
         from textual.screen import SystemModalScreen
 
+        if self.quitting:
+            return False
         over = len(self.screen_stack) > 1 and not isinstance(self.screen, SystemModalScreen)
         return not (over and action in MAIN_VIEW_ACTIONS)
 
@@ -265,8 +273,9 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, App):
 
 
 def make_app(profile: Profile | None = None, *, scenario: Scenario | None = None,
-             show_timings: bool | None = None) -> SplitApp:
-    """The one factory: `profile` defaults to gpt2-like, `scenario` to the defaults at its length.
+             show_timings: bool | None = None, policy: dict | None = None) -> SplitApp:
+    """The one factory: `profile` defaults to gpt2-like, `scenario` to the defaults at its length;
+    `policy` (a splittui.policy document) is scored from the start as the row 'file:<solver>'.
 
     show_timings=False (or SPLITTUI_HIDE_TIMINGS=1) hides solve times, for reproducible snapshots.
     """
@@ -274,4 +283,9 @@ def make_app(profile: Profile | None = None, *, scenario: Scenario | None = None
     scenario = scenario or Scenario(seq_len=profile.default_seq)
     if show_timings is None:
         show_timings = os.environ.get("SPLITTUI_HIDE_TIMINGS", "") in ("", "0")
-    return SplitApp(profile, scenario, show_timings=show_timings)
+    app = SplitApp(profile, scenario, show_timings=show_timings)
+    if policy is not None and isinstance(policy.get("policy"), list):
+        from .state import LoadedPolicy
+
+        app.loaded = LoadedPolicy(label=f"file:{policy.get('solver', 'policy')}", policy=tuple(policy["policy"]))
+    return app
