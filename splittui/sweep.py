@@ -54,7 +54,7 @@ from numpy.typing import NDArray
 from .costs import Costs, breakdown, costs_for, min_latency
 from .errors import SplittuiError
 from .generation import phase_costs, request_costs
-from .model import Profile, Scenario
+from .model import Profile, Scenario, parse_returns
 from .solvers import APP_SOLVERS
 from .solvers.baselines import prefix_latencies
 from .solvers.dp import backtrack, run_dp
@@ -117,6 +117,9 @@ class SweepConfig:
     exact: bool = True
     objective: str = "flops"
     gen_tokens: int = 0   # > 0: each cell is a whole request, prefill + N decode steps (SPEC §8)
+    ttft_ms: float | None = None   # TTFT/TPOT limits: a cell whose policy breaks one is infeasible; exact
+    tpot_ms: float | None = None   # solves under them (the Pareto front of the policies that meet them)
+    returns: str = "auto"          # what the answer's last transfer carries (model.RETURNS)
     grid: str = "default"
     paper_steps: int = 8
     server_speedup: float | None = None
@@ -136,6 +139,26 @@ class SweepConfig:
             raise SplittuiError("sweep: unit_ms must be > 0")
         if isinstance(self.gen_tokens, bool) or not isinstance(self.gen_tokens, int) or self.gen_tokens < 0:
             raise SplittuiError(f"sweep: gen_tokens must be an integer >= 0, got {self.gen_tokens!r}")
+        for name in ("ttft_ms", "tpot_ms"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
+                raise SplittuiError(f"sweep: {name} must be a finite number > 0, got {v!r}")
+        parse_returns(self.returns)
+
+    @property
+    def has_limits(self) -> bool:
+        return self.ttft_ms is not None or (self.tpot_ms is not None and self.gen_tokens > 0)
+
+    def describe(self) -> str:
+        """What a sweep ran, in a few words (the experiments screen and the tables say it)."""
+        parts = [f"{self.gen_tokens} output tokens (request latency)" if self.gen_tokens else "prefill only"]
+        if self.ttft_ms is not None:
+            parts.append(f"TTFT ≤ {self.ttft_ms:g} ms")
+        if self.tpot_ms is not None and self.gen_tokens:
+            parts.append(f"TPOT ≤ {self.tpot_ms:g} ms")
+        if self.returns != "auto":
+            parts.append(f"returns {self.returns}")
+        return " · ".join(parts)
 
     @property
     def solvers(self) -> tuple[str, ...]:
@@ -183,8 +206,15 @@ class Sweep:
 
 
 def _scenario(s: int, bw: float, deadline: float, cfg: SweepConfig, unit: float = 1.0) -> Scenario:
+    """One cell's scenario, without the TTFT/TPOT limits (`_limits_scenario` adds them)."""
     return Scenario(deadline_ms=deadline, up_mbps=bw, delay_ms=cfg.delay_ms, seq_len=s,
-                    unit_ms=unit, objective=cfg.objective, gen_tokens=cfg.gen_tokens)
+                    unit_ms=unit, objective=cfg.objective, gen_tokens=cfg.gen_tokens, returns=cfg.returns)
+
+
+def _limits_scenario(sc: Scenario, cfg: SweepConfig) -> Scenario:
+    """`sc` with the config's limits (its deadline raised to the TTFT limit if below: every trial deadline
+    is set by the solvers' own calls, see solvers.goal.scenario_at)."""
+    return sc.replace(deadline_ms=max(sc.deadline_ms, cfg.ttft_ms or 0.0), ttft_ms=cfg.ttft_ms, tpot_ms=cfg.tpot_ms)
 
 
 def sweep_seq_lens(profile: Profile, cfg: SweepConfig) -> tuple[int, ...]:
@@ -341,12 +371,48 @@ def _exact_cells(c: Costs, series: np.ndarray) -> list[Cell]:
 
 
 def _pair(profile: Profile, s: int, bw: float, series: np.ndarray, cfg: SweepConfig) -> dict[str, list[Cell]]:
-    """Every solver's (client reward, latency, policy or None) or None, at each deadline of one (s, bw) pair."""
+    """Every solver's (client reward, latency, policy or None) or None, at each deadline of one (s, bw) pair.
+    With TTFT/TPOT limits, a cell whose policy breaks one is None, and exact solves under them."""
     unit = _unit(series, cfg)
-    c = request_costs(profile, _scenario(s, bw, float(series[0]), cfg, unit))
+    sc = _scenario(s, bw, float(series[0]), cfg, unit)
+    if cfg.has_limits:
+        return _limited_pair(profile, _limits_scenario(sc, cfg), series, unit, cfg)
+    c = request_costs(profile, sc)
     cells: dict[str, list[Cell]] = {"dp": _dp_cells(c, series, unit), **_prefix_cells(c, series)}
     if cfg.exact:
         cells["exact"] = _exact_cells(c, series)
+    return cells
+
+
+def _limited_pair(profile: Profile, sc: Scenario, series: np.ndarray, unit: float,
+                  cfg: SweepConfig) -> dict[str, list[Cell]]:
+    from .generation import request_times
+    from .solvers.goal import request_frontier
+    from .solvers.request import limits_of
+
+    ph = phase_costs(profile, sc)
+    c = ph.composite()
+    ttft, dec = limits_of(sc)
+
+    def meets(cell: Cell) -> Cell:
+        if cell is None or cell[2] is None:
+            return cell
+        t = request_times(ph, cell[2])
+        ok = t.ttft_ms <= ttft * (1 + 1e-9) + 1e-9 and t.decode_ms <= dec * (1 + 1e-9) + 1e-9
+        return cell if ok else None
+
+    cells = {name: [meets(cell) for cell in col]
+             for name, col in {"dp": _dp_cells(c, series, unit), **_prefix_cells(c, series)}.items()}
+    if cfg.exact:
+        points = request_frontier(ph, sc)   # fastest first; each is exact's answer until the next
+        lat = np.array([p.deadline_ms for p in points])
+        out: list[Cell] = []
+        for d in series:
+            i = int(np.searchsorted(lat, d + 1e-9 * max(1.0, d), side="right")) - 1
+            r = points[i].result if i >= 0 else None
+            out.append(None if r is None or r.server_load is None or r.latency_ms is None else
+                       (r.total_load - r.server_load, r.latency_ms, None))
+        cells["exact"] = out
     return cells
 
 

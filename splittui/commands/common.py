@@ -111,6 +111,11 @@ def add_scenario_args(p: argparse.ArgumentParser, *, deadline_default: float | N
                    help="server resource to minimise (default %(default)s)")
     g.add_argument("--rounding", choices=("ceil", "round"), default="ceil",
                    help="DP time rounding: ceil (never misses the deadline) or round (the paper's; may miss)")
+    add_returns_arg(g)
+
+
+def add_returns_arg(g) -> None:
+    """``--returns token|logits|topk:K`` (default auto)."""
     g.add_argument("--returns", type=returns_arg, default="auto", metavar="token|logits|topk:K",
                    help="what the answer's last transfer carries, for the prefill and every decode step: a token "
                         "id (4 bytes), the full logits (the profile's output bytes) or the top K ids with "

@@ -16,6 +16,7 @@ from ..report.formats import gain, pct
 from .common import (
     add_attention_arg,
     add_generation_args,
+    add_returns_arg,
     add_paper_grid_args,
     add_profile_args,
     attention_from_args,
@@ -47,7 +48,8 @@ _EPILOG = _DEADLINE_RULE + """
 
 examples:
   splittui sweep --model gpt2-like
-  splittui sweep --model all --json sweep.json --csv sweep.csv
+  splittui sweep --model all --out sweep.json --csv sweep.csv
+  splittui sweep --model gpt2-like --json | jq .overall
   splittui sweep --model gpt2-like --per-halving 2 --bandwidths 10,100,1000 --no-exact
   splittui sweep --model all --grid paper --server-speedup 79     # closer to the paper's setup
   splittui sweep --model bert-base --attention sparse:64"""
@@ -101,7 +103,8 @@ def add_grid_args(p: argparse.ArgumentParser) -> None:
                    help="a fixed DP time unit in ms instead of --resolution (default: off)")
     g.add_argument("--objective", choices=("flops", "mem_bytes", "server_ms", "server_mem"), default="flops",
                    help="server resource the solvers minimise (default flops)")
-    add_generation_args(p, limits=False)
+    add_generation_args(p)
+    add_returns_arg(p)
 
 
 def model_help(p: argparse.ArgumentParser, default: str) -> None:
@@ -112,12 +115,13 @@ def model_help(p: argparse.ArgumentParser, default: str) -> None:
             action.help = "a splittui.profile/1 file instead of --model (e.g. from `splittui profile`)"
 
 
-def add_output_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("output")
+def add_output_args(p: argparse.ArgumentParser, what: str = "everything") -> None:
+    from .output import add_output_flags
+
+    g = add_output_flags(p, what, legacy_json_file=True,
+                         force_help="let --out/--csv replace existing files (default: refuse)")
     g.add_argument("--csv", metavar="FILE", help="also write one row per cell (sweep) or method (simulate) "
                                                  "(default: none; the directory must exist)")
-    g.add_argument("--json", metavar="FILE", help="also write everything as JSON, atomically (default: none)")
-    g.add_argument("--force", action="store_true", help="let --csv/--json replace existing files (default: refuse)")
     g.add_argument("--no-charts", action="store_true", help="tables only, no plotext charts")
 
 
@@ -134,7 +138,7 @@ def add_parser(sub) -> None:
     p.add_argument("--no-exact", action="store_true", help="skip the exact solver (faster; default: run it)")
     add_paper_grid_args(p)
     add_attention_arg(p)
-    add_output_args(p)
+    add_output_args(p, "the sweep (splittui.sweep/1)")
     p.set_defaults(func=run_sweep_command, model_default="gpt2-like")
 
 
@@ -186,6 +190,8 @@ def config_from_args(args: argparse.Namespace, *, exact: bool):
                        delay_ms=args.delay_ms, per_halving=args.per_halving, max_steps=args.max_halvings,
                        resolution=args.resolution, unit_ms=args.unit_ms, exact=exact,
                        objective=args.objective, gen_tokens=args.gen_tokens, grid=grid,
+                       ttft_ms=getattr(args, "ttft_ms", None), tpot_ms=getattr(args, "tpot_ms", None),
+                       returns=getattr(args, "returns", None) or "auto",
                        server_speedup=getattr(args, "server_speedup", None))
 
 
@@ -267,7 +273,7 @@ def deadline_table(sw):
     t = Table(title=f"{sw.model}: DP % on client and gain over greedy (%, or ×N from +1000 %), by deadline step j "
                     f"(D_j = D_0 / 2^(j/{sw.config.per_halving})), mean over bandwidths",
               title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
-    t.add_column("j", justify="right")
+    t.add_column("j", justify="right", no_wrap=True)
     for s in bd:
         t.add_column(f"s={s}", justify="right", no_wrap=True)
     steps = sorted({j for row in bd.values() for j in row})
@@ -287,41 +293,44 @@ def bandwidth_table(sw):
 
     t = Table(title=f"{sw.model}: by bandwidth, mean over lengths and deadlines", title_justify="left")
     for col in ("Mbit/s", "cells", "DP on client", "greedy", "improvement"):
-        t.add_column(col, justify="right")
+        t.add_column(col, justify="right", no_wrap=True)
     for b, a in by_bandwidth(sw).items():
         t.add_row(f"{b:g}", str(a["cells"]), pct(a["dp"]), pct(a["greedy"]), pct(a["improvement"], signed=True))
     return t
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from ..report.charts import print_charts
     from ..report.documents import sweep_document
-    from ..report.writers import check_paths, write_csv_atomic, write_json
-    from ..sweep import charts, sweep_rows
+    from ..report.writers import write_csv_atomic
+    from ..sweep import sweep_rows
+    from .output import check_out, emit
 
     profiles = load_models(args, args.model_default)
-    check_paths((args.csv, args.json), force=args.force)
+    check_out(args, args.csv)
     sweeps = run_sweeps(profiles, config_from_args(args, exact=not args.no_exact))
-    console = Console()
-    from ..provenance import provenance
+    if args.csv:
+        path = write_csv_atomic(args.csv, [r for sw in sweeps for r in sweep_rows(sw)], force=args.force)
+        print(f"wrote {sum(sw.n_cells for sw in sweeps)} cells to {path}", file=sys.stderr)
+    emit(args, sweep_document(sweeps), lambda: _print_sweeps(args, profiles, sweeps))
+    return 0
 
+
+def _print_sweeps(args: argparse.Namespace, profiles: list, sweeps: list) -> None:
+    from rich.console import Console
+
+    from ..provenance import provenance
+    from ..report.charts import print_charts
+    from ..report.tables import print_table
+    from ..sweep import charts
+    from .sweep_explain import explain_table
+
+    console = Console()
     for prof in profiles:
         console.print(f"[dim]{prof.model} times: {provenance(prof)}[/]")
     for sw in sweeps:
         if not args.no_charts:
             print_charts(console, charts(sw))
-        console.print(deadline_table(sw))
-        console.print(bandwidth_table(sw))
-    console.print(summary_table(sweeps))
-    from .sweep_explain import explain_table
-
-    console.print(explain_table(sweeps))
-    if args.csv:
-        path = write_csv_atomic(args.csv, [r for sw in sweeps for r in sweep_rows(sw)], force=args.force)
-        print(f"wrote {sum(sw.n_cells for sw in sweeps)} cells to {path}", file=sys.stderr)
-    if args.json:
-        path = write_json(args.json, sweep_document(sweeps), force=args.force)
-        print(f"wrote {path}", file=sys.stderr)
-    return 0
+        print_table(console, deadline_table(sw))
+        print_table(console, bandwidth_table(sw))
+    print_table(console, summary_table(sweeps))
+    print_table(console, explain_table(sweeps))
