@@ -16,9 +16,9 @@ from ..report.formats import gain, pct
 from .common import (
     add_attention_arg,
     add_generation_args,
-    add_returns_arg,
     add_paper_grid_args,
     add_profile_args,
+    add_returns_arg,
     attention_from_args,
     nonneg_float,
     positive_float,
