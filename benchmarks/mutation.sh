@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Mutation testing of the numerical core (not in CI): mutmut over costs.py, solvers/, policy.py and
-# sim/ with the fast core tests ([tool.mutmut] in pyproject.toml), then the score per module.
+# Mutation testing of the numerical core (not in CI): mutmut over costs.py, solvers/, policy.py, sim/,
+# generation.py, hf_config.py, llm.py and devices.py with the fast core tests ([tool.mutmut] in
+# pyproject.toml), then the score per module (solvers/request.py also on its own row).
 #
 #   benchmarks/mutation.sh                 every module, from scratch (mutants/ is rebuilt)
 #   benchmarks/mutation.sh costs solvers   only these (mutant-name globs: splittui.costs*, ...)
+#   benchmarks/mutation.sh generation solvers/request   (a path's / becomes a dot: splittui.solvers.request*)
 #   KEEP=1 benchmarks/mutation.sh          reuse mutants/ (only unchecked mutants run)
 #   benchmarks/mutation.sh --report        print the table of the last run only
 #   benchmarks/mutation.sh --sample N costs solvers
@@ -30,11 +32,13 @@ from collections import Counter
 from pathlib import Path
 
 groups = {"costs.py": "splittui/costs.py", "solvers/": "splittui/solvers/", "policy.py": "splittui/policy.py",
-          "sim/": "splittui/sim/"}
+          "sim/": "splittui/sim/", "generation": "splittui/generation.py", "hf_config": "splittui/hf_config.py",
+          "llm.py": "splittui/llm.py", "devices.py": "splittui/devices.py"}
+also = {"request.py": "splittui/solvers/request.py"}   # a second row for a file inside a group
 # mutmut's exit codes (mutmut.stats.status_by_exit_code)
 status = {1: "killed", 3: "killed", 37: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped",
           36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout", None: "not checked"}
-rows = {g: Counter() for g in groups}
+rows = {g: Counter() for g in (*groups, *also)}
 survivors = []
 sample_file = Path("mutants/sample.txt")
 sample = set(sample_file.read_text().split()) if sample_file.exists() else None
@@ -50,6 +54,9 @@ for meta in sorted(Path("mutants/splittui").rglob("*.py.meta")):
             continue
         st = status.get(code, "suspicious")
         rows[group][st] += 1
+        for g, prefix in also.items():
+            if src.startswith(prefix):
+                rows[g][st] += 1
         if st in ("survived", "no tests", "suspicious"):
             survivors.append(f"{st:9} {name}")
 print(f"{'module':10} {'mutants':>7} {'killed':>7} {'timeout':>7} {'survived':>8} {'no tests':>8} {'other':>5} "
@@ -75,7 +82,7 @@ import json, random, sys
 from pathlib import Path
 n, modules = int(sys.argv[1]), sys.argv[2:]
 for m in modules:
-    prefix = "splittui." + m.removesuffix(".py").strip("/").replace("/", ".")
+    prefix = "splittui." + m.removesuffix(".py").strip("/").replace("/", ".")   # solvers/request -> splittui.solvers.request
     names = sorted(k for meta in Path("mutants/splittui").rglob("*.py.meta")
                    for k in json.loads(meta.read_text())["exit_code_by_key"] if k.startswith(prefix + "."))
     print("\n".join(sorted(random.Random(15).sample(names, min(n, len(names))))))
@@ -111,7 +118,7 @@ esac
 [[ -n "${KEEP:-}" ]] || rm -rf mutants
 rm -f mutants/sample.txt
 globs=()
-for m in "$@"; do globs+=("splittui.${m%.py}*"); done
+for m in "$@"; do m=${m%.py}; m=${m%/}; globs+=("splittui.${m//\//.}*"); done
 # mutmut redraws a progress line with \r: keep its last state only
 "$MUTMUT" run --max-children "${JOBS:-$(nproc)}" "${globs[@]}" 2>&1 | tr '\r' '\n' \
   | grep -vE 'Generating mutants|Running stats|Running clean tests|Listing all tests|^ *$' | tail -n 4 || true

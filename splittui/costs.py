@@ -110,7 +110,7 @@ def costs_for(profile: Profile, sc: Scenario) -> Costs:
     s = sc.seq_len
     in_bytes = layer_values(profile, "in_bytes", s)
     out_bytes = returned_bytes(sc.returns, profile.is_llm,
-                               float(interpolate(profile, np.array(profile.output_bytes), s)))
+                               float(interpolate(profile, np.array(profile.output_bytes), s)), sc.gen_tokens)
     up_per_byte = 8.0 / (sc.up_mbps * 1e3)
     down_per_byte = 8.0 / ((sc.down_mbps if sc.down_mbps is not None else sc.up_mbps) * 1e3)
     c = Costs(

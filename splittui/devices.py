@@ -32,8 +32,8 @@ from typing import Any
 
 from .errors import SplittuiError
 
-__all__ = ["Device", "PRESETS", "DEFAULT_CLIENT", "DEFAULT_SERVER", "resolve_device", "load_device_file",
-           "device_names", "measure_this_cpu", "this_cpu"]
+__all__ = ["Device", "PRESETS", "ALIASES", "DEFAULT_CLIENT", "DEFAULT_SERVER", "resolve_device", "device_name",
+           "load_device_file", "device_names", "measure_this_cpu", "this_cpu"]
 
 DEFAULT_CLIENT = "laptop-cpu"
 DEFAULT_SERVER = "a100-80gb"
@@ -113,22 +113,55 @@ _REQUIRED = ("role", "fp32_tflops", "fp16_tflops", "mem_gbps")
 _ALLOWED = set(_NUMBER_KEYS) | {"role", "label", "source"}
 
 
+# Other names for the presets, one table for every command and the app (`profile --server a100` and
+# `--server-device a100` name the same device). A unique prefix of a name works too ("jetson").
+ALIASES: dict[str, str] = {
+    "a100": "a100-80gb",
+    "h100": "h100-sxm",
+    "orin": "jetson-orin",
+    "m2": "apple-m2",
+    "rpi5": "raspberry-pi-5",
+    "pi5": "raspberry-pi-5",
+    "4090": "rtx4090",
+    "3090": "rtx3090",
+}
+
+
 def device_names(user: dict[str, Device] | None = None) -> list[str]:
     return [*PRESETS, "this-cpu", *(user or {})]
 
 
+def device_name(name: str, *, user: dict[str, Device] | None = None, flag: str = "--device",
+                extra: tuple[str, ...] = ()) -> str:
+    """The device a name means: an exact name (a user device first), an alias (``a100``), or a unique
+    prefix of a name (``jetson``). `extra` are further names the caller accepts as they are (e.g.
+    ``measured``, ``cpu``). An ambiguous prefix lists its matches; an unknown name lists every choice."""
+    names = [*(user or {}), *(n for n in device_names() if n not in (user or {})), *extra]
+    if name in names:
+        return name
+    if name in ALIASES:
+        return ALIASES[name]
+    matches = [n for n in names if n.startswith(name)] if name else []
+    matches += [ALIASES[a] for a in ALIASES if name and a.startswith(name) and ALIASES[a] not in matches]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise SplittuiError(f"{flag}: {name!r} is ambiguous: it could be {', '.join(matches)}")
+    aliases = ", ".join(f"{a}={n}" for a, n in ALIASES.items())
+    raise SplittuiError(f"{flag}: unknown device {name!r} (known: {', '.join(names)}; aliases: {aliases}; "
+                        "a unique prefix works too; add your own with --devices FILE)")
+
+
 def resolve_device(name: str | Device, *, user: dict[str, Device] | None = None, flag: str = "--device") -> Device:
-    """A preset, a user device, or `this-cpu` (measured once, then cached)."""
+    """A preset, a user device, or `this-cpu` (measured once, then cached); by name, alias or unique prefix."""
     if isinstance(name, Device):
         return name
+    name = device_name(name, user=user, flag=flag)
     if user and name in user:
         return user[name]
     if name in PRESETS:
         return PRESETS[name]
-    if name == "this-cpu":
-        return this_cpu()
-    raise SplittuiError(f"{flag}: unknown device {name!r} (known: {', '.join(device_names(user))}; "
-                        "add your own with --devices FILE)")
+    return this_cpu()
 
 
 # ---------------------------------------------------------------- user device files

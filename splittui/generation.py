@@ -1,19 +1,21 @@
 """Generation (SPEC §8): prefill plus N decode steps over a KV cache, as one composite chain.
 
-A request is a prefill over ``s`` prompt tokens, then ``N = gen_tokens`` decode steps at contexts
-``c = s, s+1, …, s+N−1``. One placement serves every phase (a layer's KV cache stays where it ran),
-so the request's latency is a chain latency whose per-layer costs are the sums over phases; every
-solver runs on that composite chain unchanged.
+A request with ``N = gen_tokens`` output tokens is a prefill over ``s`` prompt tokens, which yields the
+first, then ``N − 1`` decode steps at contexts ``c = s, s+1, …, s+N−2`` (SPEC §8's counting, Hugging
+Face's ``max_new_tokens``; ``model.decode_steps``). One placement serves every phase (a layer's KV
+cache stays where it ran), so the request's latency is a chain latency whose per-layer costs are the
+sums over phases; every solver runs on that composite chain unchanged.
 
 Decode costs at a context c: the profile samples each decode field at its ``seq_lens``; SPEC §8
 says they are linear in c (attention) or constant, so between samples they are interpolated
 *linearly* (on linear data this equals costs.py's quadratic rule). The sum over the N contexts is
 exact per linear piece (arithmetic series: count × mean of the end values), so it costs
 O(pieces × L) whatever N is. Contexts outside the sampled range are an error, as in costs.py:
-nothing is extrapolated, so ``s + N − 1`` must not exceed the profile's largest length.
+nothing is extrapolated, so ``s + N − 2`` must not exceed the profile's largest length.
 
-Server memory (objective ``server_mem``): weights of server layers plus their KV cache at ``s+N``
-tokens, using ``weight_bytes`` and ``kv_bytes`` (bytes per token) at the last context ``s+N−1``.
+Server memory (objective ``server_mem``): weights of server layers plus their KV cache at ``s+N−1``
+tokens (the last token is never fed back), using ``weight_bytes`` and ``kv_bytes`` (bytes per token)
+at the last context.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from .costs import Costs, breakdown, costs_for
 from .errors import SplittuiError
-from .model import Profile, Scenario, resolve_returns, returned_bytes
+from .model import Profile, Scenario, decode_steps, kv_tokens, resolve_returns, returned_bytes
 
-__all__ = ["Phases", "RequestTimes", "DECODE_FIELDS", "check_contexts", "decode_sum", "phase_costs",
+__all__ = ["Phases", "RequestTimes", "DECODE_FIELDS", "check_contexts", "last_context", "decode_sum", "phase_costs",
            "request_costs", "server_mem_bytes", "predict_request", "request_times", "is_plain"]
 
 DECODE_FIELDS = ("dec_flops", "dec_client_ms", "dec_server_ms", "dec_in_bytes")
@@ -39,10 +41,15 @@ def is_plain(sc: Scenario) -> bool:
     return sc.gen_tokens == 0 and sc.objective != "server_mem"
 
 
+def last_context(s: int, n: int) -> int:
+    """The largest context a request with n output tokens reaches: s + n − 2 (s without decode steps)."""
+    return s + max(decode_steps(n), 1) - 1
+
+
 def check_contexts(profile: Profile, s: int, n: int) -> None:
-    """Contexts s..s+n−1 must lie in the profile's sampled range (no extrapolation, as costs.py)."""
+    """Contexts s..s+n−2 must lie in the profile's sampled range (no extrapolation, as costs.py)."""
     lo, hi = profile.seq_range
-    last = s + max(n, 1) - 1
+    last = last_context(s, n)
     if s < lo or last > hi:
         raise SplittuiError(
             f"seq_len {s} + gen_tokens {n} reaches context {last}, outside the profile's range {lo}..{hi} "
@@ -82,7 +89,7 @@ def _at(seq_lens: tuple[int, ...], values: np.ndarray, c: int) -> np.ndarray:
 def _dec_table(profile: Profile, field: str) -> np.ndarray:
     where = profile.origin or profile.model
     if field in DECODE_FIELDS and not profile.has_decode:
-        raise SplittuiError(f"{where}: gen_tokens > 0 needs decode costs ({', '.join(DECODE_FIELDS)} per layer, "
+        raise SplittuiError(f"{where}: gen_tokens > 1 needs decode costs ({', '.join(DECODE_FIELDS)} per layer, "
                             "dec_output_bytes per model; SPEC §8), and this profile lacks them")
     if field in ("weight_bytes", "kv_bytes") and not profile.has_server_mem:
         raise SplittuiError(f"{where}: objective server_mem needs weight_bytes and kv_bytes for every layer, "
@@ -91,24 +98,28 @@ def _dec_table(profile: Profile, field: str) -> np.ndarray:
 
 
 def server_mem_bytes(profile: Profile, sc: Scenario) -> NDArray[np.float64]:
-    """Per layer: weights + KV cache at s+N tokens (what the server holds if the layer runs there)."""
+    """Per layer: weights + KV cache at s+N−1 tokens (what the server holds if the layer runs there)."""
     s, n = sc.seq_len, sc.gen_tokens
     check_contexts(profile, s, n)
-    c = s + max(n, 1) - 1
+    c = last_context(s, n)
     weights = _at(profile.seq_lens, _dec_table(profile, "weight_bytes"), c)
     kv = _at(profile.seq_lens, _dec_table(profile, "kv_bytes"), c)
-    out: NDArray[np.float64] = weights + kv * (s + n)
+    out: NDArray[np.float64] = weights + kv * kv_tokens(s, n)
     return out
 
 
 @dataclass(frozen=True, slots=True)
 class Phases:
-    """The prefill chain and the decode chain summed over the N steps (None when N = 0)."""
+    """The prefill chain and the decode chain summed over the N − 1 steps (None without a step)."""
 
     prefill: Costs
     decode: Costs | None
     gen_tokens: int
     mem: np.ndarray | None     # per-layer server memory, when the profile has the fields
+
+    @property
+    def steps(self) -> int:
+        return decode_steps(self.gen_tokens)
 
     def composite(self) -> Costs:
         """The request as one chain: every per-layer cost summed over the phases (SPEC §8)."""
@@ -130,13 +141,13 @@ def _prefill(profile: Profile, sc: Scenario, mem: np.ndarray | None) -> Costs:
 
 
 def _decode(profile: Profile, sc: Scenario) -> Costs:
-    n, s = sc.gen_tokens, sc.seq_len
+    n, s = decode_steps(sc.gen_tokens), sc.seq_len
     k = profile.seq_lens
     tot = {f: decode_sum(k, _dec_table(profile, f), s, n) for f in DECODE_FIELDS}
-    if resolve_returns(sc.returns, profile.is_llm) == "logits":
+    if resolve_returns(sc.returns, profile.is_llm, sc.gen_tokens) == "logits":
         out = float(decode_sum(k, np.array(profile.dec_output_bytes, dtype=np.float64), s, n))
     else:   # a fixed size every step
-        out = n * returned_bytes(sc.returns, profile.is_llm, 0.0)
+        out = n * returned_bytes(sc.returns, profile.is_llm, 0.0, sc.gen_tokens)
     up_b, down_b = 8.0 / (sc.up_mbps * 1e3), 8.0 / (float(sc.down_mbps or sc.up_mbps) * 1e3)
     delays = n * sc.delay_ms                      # δ at every switch, once per step
     reward = {"flops": tot["dec_flops"], "server_ms": tot["dec_server_ms"]}.get(
@@ -152,7 +163,7 @@ def phase_costs(profile: Profile, sc: Scenario) -> Phases:
     """Prefill and summed decode costs of the request, and the per-layer server memory if known."""
     check_contexts(profile, sc.seq_len, sc.gen_tokens)
     mem = server_mem_bytes(profile, sc) if profile.has_server_mem else None
-    dec = _decode(profile, sc) if sc.gen_tokens > 0 else None
+    dec = _decode(profile, sc) if decode_steps(sc.gen_tokens) > 0 else None
     return Phases(prefill=_prefill(profile, sc, mem), decode=dec, gen_tokens=sc.gen_tokens, mem=mem)
 
 
@@ -168,7 +179,7 @@ class RequestTimes:
     """Predicted times of one request under one policy, ms."""
 
     ttft_ms: float           # prefill, with the first token delivered to the end side
-    tpot_ms: float | None    # mean decode-step latency; None when gen_tokens = 0
+    tpot_ms: float | None    # mean decode-step latency; None without a decode step (N < 2)
     decode_ms: float         # all decode steps
     latency_ms: float        # the whole request = ttft + decode
     server_mem_bytes: float | None
@@ -180,7 +191,7 @@ def request_times(ph: Phases, policy: ArrayLike) -> RequestTimes:
     ttft = breakdown(ph.prefill, x).total_ms
     dec = 0.0 if ph.decode is None else breakdown(ph.decode, x).total_ms
     mem = None if ph.mem is None else float(ph.mem[x == 0].sum())
-    return RequestTimes(ttft_ms=ttft, tpot_ms=dec / ph.gen_tokens if ph.gen_tokens else None, decode_ms=dec,
+    return RequestTimes(ttft_ms=ttft, tpot_ms=dec / ph.steps if ph.steps else None, decode_ms=dec,
                         latency_ms=ttft + dec, server_mem_bytes=mem)
 
 

@@ -9,7 +9,8 @@ from typing import Any
 from .errors import SplittuiError
 
 __all__ = ["Layer", "Profile", "Scenario", "Breakdown", "Result", "SIDES", "OBJECTIVES", "RETURNS", "parse_returns",
-           "returned_bytes", "resolve_returns"]
+           "returned_bytes", "resolve_returns",
+           "decode_steps", "kv_tokens"]
 
 SIDES = ("client", "server")
 OBJECTIVES = ("flops", "mem_bytes", "server_ms", "server_mem")
@@ -102,7 +103,7 @@ class Scenario:
     end: str = "client"
     objective: str = "flops"
     rounding: str = "ceil"
-    gen_tokens: int = 0              # decode steps after the prefill (SPEC §8); 0: prefill only
+    gen_tokens: int = 0              # output tokens N (SPEC §8: the prefill's, then N − 1 steps); 0: prefill only
     ttft_ms: float | None = None     # optional limit on the time to first token
     tpot_ms: float | None = None     # optional limit on the mean time per output token
     returns: str = "auto"            # what the answer's last transfer carries (SPEC §8, docs/maths): see RETURNS
@@ -130,11 +131,23 @@ _GEN_FIELDS = ("gen_tokens", "ttft_ms", "tpot_ms")
 
 # What the end of the prefill and of every decode step sends back when the last layer runs away from the
 # end side: "logits" = the profile's own output_bytes / dec_output_bytes; "token" = one int32 token id;
-# "topk:K" = K int32 ids + K fp32 probabilities; "auto" = token for LLM configs (profiles with an "arch"),
-# logits for measured profiles (the paper's setting).
+# "topk:K" = K int32 ids + K fp32 probabilities; "auto" = token for LLM configs (profiles with an "arch") and
+# whenever the request generates (SPEC §8), the profile's own output for a measured profile's single forward
+# pass (the paper's setting).
 RETURNS = ("auto", "logits", "token", "topk:K")
 TOKEN_BYTES = 4.0
 TOPK_BYTES_PER = 8.0
+
+
+def decode_steps(gen_tokens: int) -> int:
+    """Decode steps of a request with N output tokens (SPEC §8, as Hugging Face's max_new_tokens): the
+    prefill yields the first token, then N − 1 steps at contexts s … s+N−2."""
+    return max(gen_tokens - 1, 0)
+
+
+def kv_tokens(seq_len: int, gen_tokens: int) -> int:
+    """Tokens in the KV cache at the end of a request: s + N − 1 (the last token is never fed back)."""
+    return seq_len + decode_steps(gen_tokens)
 
 
 def parse_returns(text: str) -> tuple[str, int]:
@@ -148,17 +161,18 @@ def parse_returns(text: str) -> tuple[str, int]:
                         f"got {text!r}")
 
 
-def resolve_returns(returns: str, is_llm: bool) -> str:
-    """'auto' made concrete for a profile: token for LLM configs, logits otherwise."""
+def resolve_returns(returns: str, is_llm: bool, gen_tokens: int = 0) -> str:
+    """'auto' made concrete: the sampled token's id when the request generates (SPEC §8) or the profile is an
+    LLM config; the profile's own output otherwise (the paper's one forward pass, SPEC §3)."""
     if returns == "auto":
-        return "token" if is_llm else "logits"
+        return "token" if is_llm or gen_tokens > 0 else "logits"
     parse_returns(returns)
     return returns
 
 
-def returned_bytes(returns: str, is_llm: bool, logits_bytes: float) -> float:
+def returned_bytes(returns: str, is_llm: bool, logits_bytes: float, gen_tokens: int = 0) -> float:
     """Bytes of the answer's last transfer under `returns` (see RETURNS)."""
-    kind, k = parse_returns(resolve_returns(returns, is_llm))
+    kind, k = parse_returns(resolve_returns(returns, is_llm, gen_tokens))
     if kind == "token":
         return TOKEN_BYTES
     if kind == "topk":
@@ -241,7 +255,7 @@ class Result:
     solve_ms: float = 0.0
     # Generation (SPEC §8). latency_ms above is the whole request; these split it up.
     ttft_ms: float | None = None          # prefill + first token back
-    tpot_ms: float | None = None          # mean decode-step latency (None when gen_tokens = 0)
+    tpot_ms: float | None = None          # mean decode-step latency (None when gen_tokens < 2)
     server_mem_bytes: float | None = None  # weights + KV cache of server layers at s+N tokens
     violations: tuple[str, ...] = ()      # limits the policy breaks (why feasible is False)
 

@@ -10,13 +10,16 @@ from typing import Any
 from .errors import ProfileError, SplittuiError
 from .model import Profile, Result, Scenario, resolve_returns
 
-__all__ = ["POLICY_SCHEMA", "READ_SCHEMAS", "stored_setup", "policy_document", "load_policy", "load_policies",
-           "improvement_over_greedy"]
+__all__ = ["POLICY_SCHEMA", "READ_SCHEMAS", "stored_setup", "stored_scenario", "TOKEN_COUNTING", "policy_document",
+           "load_policy", "load_policies", "improvement_over_greedy"]
 
 POLICY_SCHEMA = "splittui.policy/2"
 # /1 lacked the setup (devices, dtype, attention, user device definitions) and what the end returns;
 # it is still read, and its readers name what it cannot restore
 READ_SCHEMAS = ("splittui.policy/1", POLICY_SCHEMA)
+# SPEC §8's counting: N output tokens = the prefill's + N − 1 decode steps. policy/1 files counted decode steps
+# (N of theirs is N + 1 output tokens); `stored_scenario` converts them.
+TOKEN_COUNTING = "output tokens"
 
 
 def policy_document(profile: Profile, sc: Scenario, res: Result) -> dict[str, Any]:
@@ -36,6 +39,7 @@ def policy_document(profile: Profile, sc: Scenario, res: Result) -> dict[str, An
         "profile_sha256": profile.sha256,
         "setup": setup_of(profile).to_dict(),
         "scenario": scenario,
+        "gen_tokens_counts": TOKEN_COUNTING,
         "solver": res.solver,
         "feasible": res.feasible,
         "policy": None if res.policy is None else list(res.policy),
@@ -147,6 +151,17 @@ def check_policy_fits(profile: Profile, doc: dict[str, Any], source: str) -> Non
                            f"{profile.model} has {profile.n_layers}")
 
 
+
+
+def stored_scenario(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document's scenario fields in today's counting (a policy/1 file's N decode steps are N + 1
+    output tokens, SPEC §8)."""
+    stored = dict(doc.get("scenario") or {})
+    n = stored.get("gen_tokens")
+    old = doc.get("gen_tokens_counts", "decode steps" if doc.get("schema") == READ_SCHEMAS[0] else TOKEN_COUNTING)
+    if old == "decode steps" and isinstance(n, int) and not isinstance(n, bool) and n > 0:
+        stored["gen_tokens"] = n + 1
+    return stored
 
 
 def stored_setup(doc: dict[str, Any], src: str) -> tuple[Any, list[str]]:

@@ -104,8 +104,10 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
     if not path.suffix and not path.exists():
         shipped = _shipped_dir() / f"{text}.json"
         if not shipped.exists():
+            configs = sorted(p.stem for p in (_shipped_dir() / "configs").glob("*.json"))
             raise SplittuiError(
-                f"unknown model {text!r}: shipped profiles are {', '.join(shipped_names())}")
+                f"unknown model {text!r}: shipped profiles are {', '.join(shipped_names())}; shipped LLM configs "
+                f"are {', '.join(configs)} (or a profile file, or --hf-config PATH)")
         return _load_file(shipped, origin=text)
     return _load_file(path, origin=text)
 

@@ -53,7 +53,7 @@ from numpy.typing import NDArray
 
 from .costs import Costs, breakdown, costs_for, min_latency
 from .errors import SplittuiError
-from .generation import phase_costs, request_costs
+from .generation import last_context, phase_costs, request_costs
 from .model import Profile, Scenario, parse_returns
 from .solvers import APP_SOLVERS
 from .solvers.baselines import prefix_latencies
@@ -116,7 +116,7 @@ class SweepConfig:
     unit_ms: float | None = None
     exact: bool = True
     objective: str = "flops"
-    gen_tokens: int = 0   # > 0: each cell is a whole request, prefill + N decode steps (SPEC §8)
+    gen_tokens: int = 0   # > 0: each cell is a whole request of N output tokens (SPEC §8: prefill + N − 1 steps)
     ttft_ms: float | None = None   # TTFT/TPOT limits: a cell whose policy breaks one is infeasible; exact
     tpot_ms: float | None = None   # solves under them (the Pareto front of the policies that meet them)
     returns: str = "auto"          # what the answer's last transfer carries (model.RETURNS)
@@ -222,9 +222,9 @@ def sweep_seq_lens(profile: Profile, cfg: SweepConfig) -> tuple[int, ...]:
     if cfg.seq_lens:
         return cfg.seq_lens
     hi = profile.seq_range[1]
-    seqs = tuple(s for s in profile.seq_lens if s + max(cfg.gen_tokens, 1) - 1 <= hi)
+    seqs = tuple(s for s in profile.seq_lens if last_context(s, cfg.gen_tokens) <= hi)
     if not seqs:
-        raise SplittuiError(f"{profile.model}: no profiled length s has s + gen_tokens - 1 <= {hi}")
+        raise SplittuiError(f"{profile.model}: no profiled length s has s + gen_tokens - 2 <= {hi}")
     return seqs
 
 
@@ -663,7 +663,7 @@ def _layer_table(profile: Profile, name: str) -> np.ndarray:
 
 def _knot_steps(profile: Profile, cfg: SweepConfig, bw: float) -> list[Costs]:
     """One decode step's chain at each of the profile's lengths (context c = the length)."""
-    return [phase_costs(profile, _scenario(k, bw, 1.0, replace(cfg, gen_tokens=1))).decode  # type: ignore[misc]
+    return [phase_costs(profile, _scenario(k, bw, 1.0, replace(cfg, gen_tokens=2))).decode  # type: ignore[misc]
             for k in profile.seq_lens]
 
 
@@ -680,10 +680,13 @@ def _one_model(sw: Sweep, profile: Profile, rows: np.ndarray, method: str, *, de
         s, bw, x = int(sw.seq[i]), float(sw.bandwidth[i]), sw.policy(method)[i]
         key = (s, bw)
         if key not in pre:
-            pre[key] = phase_costs(profile, _scenario(s, bw, 1.0, replace(cfg, gen_tokens=0))).prefill
+            # the prefill of a request that generates returns its first token (SPEC §8); a request drawn
+            # with 0 output tokens is costed so too (a single forward pass inside a decoding simulation)
+            first = max(cfg.gen_tokens, 1) if decode else cfg.gen_tokens
+            pre[key] = phase_costs(profile, _scenario(s, bw, 1.0, replace(cfg, gen_tokens=first))).prefill
         server = x == 0
         out["seq"].append(s)
-        out["max_tokens"].append(profile.seq_range[1] - s + 1 if decode else cfg.gen_tokens)
+        out["max_tokens"].append(profile.seq_range[1] - s + 2 if decode else cfg.gen_tokens)
         out["prefill_load"].append(float(pre[key].reward[server].sum()))
         out["prefill_ms"].append(breakdown(pre[key], x).total_ms)
         if decode:

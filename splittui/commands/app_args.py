@@ -87,11 +87,11 @@ def app_start(args: argparse.Namespace) -> tuple[Profile, Scenario | None, dict[
 
 
 def _from_policy(args: argparse.Namespace) -> tuple[Profile, Scenario, dict[str, Any]]:
-    from ..policy import load_policies, stored_setup
+    from ..policy import load_policies, stored_scenario, stored_setup
 
     doc = load_policies(args.policy)[0][1]
     setup, unknown = stored_setup(doc, args.policy)
-    stored = {k: v for k, v in (doc.get("scenario") or {}).items() if v is not None}
+    stored = {k: v for k, v in stored_scenario(doc).items() if v is not None}
     seq = args.seq if args.seq is not None else stored.get("seq_len")
     profile = profile_for_setup(args, setup, tuple(s for s in (seq,) if isinstance(s, int)))
     if len(doc["policy"]) != profile.n_layers:

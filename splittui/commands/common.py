@@ -58,13 +58,15 @@ def add_generation_args(p: argparse.ArgumentParser, *, limits: bool = True) -> N
     """--gen-tokens (and the TTFT/TPOT limits): plan the whole request, prefill + decode (SPEC §8)."""
     g = p.add_argument_group("generation (SPEC §8)")
     g.add_argument("--gen-tokens", type=nonneg_int, default=0, metavar="N",
-                   help="output tokens decoded after the prefill, one step each over the KV cache; the deadline "
-                        "then covers the whole request (default 0: prefill only, the paper's problem)")
+                   help="output tokens N, counted as Hugging Face's max_new_tokens: the prefill yields the first, "
+                        "then N - 1 decode steps over the KV cache; the deadline then covers the whole request "
+                        "(default 0: prefill only, the paper's problem)")
     if limits:
         g.add_argument("--ttft-ms", type=positive_float, default=None, metavar="X",
                        help="limit on the time to first token, ms (at most the deadline; default none)")
         g.add_argument("--tpot-ms", type=positive_float, default=None, metavar="X",
-                       help="limit on the mean time per output token, ms (default none)")
+                       help="limit on the mean time per output token after the first (the mean decode step), ms "
+                            "(default none)")
 
 
 def generation_from_args(args: argparse.Namespace) -> dict:

@@ -8,37 +8,64 @@ __all__ = ["add_parser"]
 
 
 def add_parser(sub) -> None:
+    from .output import add_output_flags
+
     p = sub.add_parser("devices", help="list the client and server device presets and their datasheet sources",
-                       description="Device presets for --client-device / --server-device. Times computed from "
-                                   "them are roofline estimates (SPEC §9); this-cpu is measured on this "
-                                   "machine (~10 s, once, then cached).")
+                       description="Device presets for --client-device / --server-device (and `profile --server`). "
+                                   "A name, an alias (a100 = a100-80gb) or a unique prefix (jetson) works. Times "
+                                   "computed from them are roofline estimates (SPEC §9); this-cpu is measured on "
+                                   "this machine (~10 s, once, then cached).")
     p.add_argument("--devices", metavar="FILE", help="also list the devices of this TOML or JSON file")
     p.add_argument("--measure", action="store_true", help="also measure this-cpu now (~10 s unless cached)")
+    add_output_flags(p, "the devices (splittui.devices/1)")
     p.set_defaults(func=run_devices)
 
 
+def _document(devs: list) -> dict:
+    from dataclasses import asdict
+
+    from ..devices import ALIASES
+
+    return {"schema": "splittui.devices/1", "aliases": dict(ALIASES),
+            "devices": [asdict(d) | {"aliases": [a for a, n in ALIASES.items() if n == d.name]} for d in devs]}
+
+
 def run_devices(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
     from ..devices import PRESETS, load_device_file, this_cpu
+    from .output import check_out, emit
 
+    check_out(args)
     devs = list(PRESETS.values())
     if args.measure:
         devs.append(this_cpu())
     if args.devices:
         devs += list(load_device_file(args.devices).values())
+    emit(args, _document(devs), lambda: _print(devs, measured=args.measure), what=f"{len(devs)} devices")
+    return 0
+
+
+def _print(devs: list, *, measured: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..devices import ALIASES
+    from ..report.tables import print_table
+
     table = Table(title="device presets: times from these are roofline estimates "
-                        "max(FLOP/(peak·eff), bytes/(bw·eff)) + kernels·overhead")
-    for col, just in (("name", "left"), ("role", "left"), ("fp16 TF", "right"), ("fp32 TF", "right"),
-                      ("GB/s", "right"), ("eff c/m", "right"), ("us/k", "right")):
+                        "max(FLOP/(peak·eff), bytes/(bw·eff)) + kernels·overhead", title_justify="left")
+    for col, just in (("name", "left"), ("role", "left"), ("fp16\nTFLOP/s", "right"), ("fp32\nTFLOP/s", "right"),
+                      ("memory\nGB/s", "right"), ("eff\ncomp/mem", "right"), ("us per\nkernel", "right")):
         table.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
-    table.add_column("source (datasheet)", overflow="fold", ratio=1)
     for d in devs:
         table.add_row(d.name, d.role, f"{d.fp16_tflops:g}", f"{d.fp32_tflops:g}", f"{d.mem_gbps:g}",
-                      f"{d.eff_compute:g}/{d.eff_mem:g}", f"{d.overhead_us:g}", d.source)
+                      f"{d.eff_compute:g}/{d.eff_mem:g}", f"{d.overhead_us:g}")
     console = Console()
-    console.print(table)
-    if not args.measure:
+    print_table(console, table)
+    console.print("[bold]aliases and sources (datasheets)[/]")
+    for d in devs:   # below the table, not in a column: a pipe's 80 columns would leave it a sliver
+        aliases = ", ".join(a for a, n in ALIASES.items() if n == d.name)
+        also = f"; alias {aliases}" if aliases else ""
+        console.print(f"[bold]{d.name}[/] ({d.label}{also}): {d.source}", overflow="fold")
+    console.print("a unique prefix of a name works too (jetson = jetson-orin)")
+    if not measured:
         console.print("this-cpu: measured on first use (~10 s, cached); `splittui devices --measure` shows it")
-    return 0

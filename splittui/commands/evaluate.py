@@ -7,8 +7,8 @@ import sys
 from dataclasses import replace
 
 from ..model import Scenario
-from .common import RelativeDeadline, add_generation_args, add_profile_args, add_scenario_args, with_deadline
 from .app_args import profile_for_setup
+from .common import RelativeDeadline, add_generation_args, add_profile_args, add_scenario_args, with_deadline
 from .llm_args import add_llm_args
 from .solve import _add_output_args, _emit
 
@@ -88,7 +88,7 @@ def _overridden(args: argparse.Namespace) -> bool:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from ..policy import check_policy_fits, load_policies, policy_document, stored_setup
+    from ..policy import check_policy_fits, load_policies, policy_document, stored_scenario, stored_setup
     from ..solvers import evaluate
 
     docs = _chosen(args, load_policies(args.policy))
@@ -109,7 +109,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if stored_sha and stored_sha != profile.sha256 and not _overridden(args):
             print(f"splittui: warning: {args.policy} [{i}] was made for a different version of profile "
                   f"{profile.model} (sha256 differs); re-scoring against the current one", file=sys.stderr)
-        sc = _scenario(args, doc.get("scenario") or {}, profile, args.policy)
+        sc = _scenario(args, stored_scenario(doc), profile, args.policy)
         res = replace(evaluate(profile, sc, doc["policy"]), solver=str(doc.get("solver", "given")))
         label = res.solver if len(docs) == 1 else f"[{i}] {res.solver}"
         scored.append((label, profile, sc, res))

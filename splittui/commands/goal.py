@@ -10,20 +10,21 @@ __all__ = ["add_goal_args", "goal_requested", "run_goal"]
 
 
 def _share(text: str) -> float:
+    """--max-share: 0.3, 30% or 30 (above 1: a percentage), read as the app reads a typed share."""
+    from ..report.formats import parse_share
+
     try:
-        value = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a share between 0 and 1 (or 0% .. 100%), got {text}")
-    return value
+        return parse_share(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_goal_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("goal seek (answer backwards: what do I need to reach a server target?)")
     cap = g.add_mutually_exclusive_group()
     cap.add_argument("--max-share", type=_share, metavar="X",
-                     help="target: server share of the model's load <= X (0..1 or a percentage, e.g. 50%%)")
+                     help="target: server share of the model's load <= X: 0.5, 50%% or 50 (a number above 1 is a "
+                          "percentage, as in the app)")
     cap.add_argument("--max-load", type=positive_float, metavar="Y",
                      help="target: server load <= Y (in the objective's unit, e.g. FLOP)")
     g.add_argument("--least", choices=("deadline", "bandwidth"), default="deadline",
@@ -69,7 +70,7 @@ def _print_goals(profile, sc, target, least: str, goals) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from ..report.tables import strips
+    from ..report.tables import print_table, strips
 
     unit = "ms" if least == "deadline" else "Mbit/s"
     fixed = (f"up {sc.up_mbps:g} / down {sc.down_mbps:g} Mbit/s" if least == "deadline"
@@ -80,7 +81,7 @@ def _print_goals(profile, sc, target, least: str, goals) -> None:
                     f" · least {least} for {target.describe()}", title_justify="left")
     t.add_column("solver", no_wrap=True)
     for col in (f"least {least} {unit}", "server share", "latency ms", "hops"):
-        t.add_column(col, justify="right")
+        t.add_column(col, justify="right", no_wrap=True)
     for name, g in goals.items():
         r = g.result
         if g.value is None or r is None:
@@ -91,5 +92,5 @@ def _print_goals(profile, sc, target, least: str, goals) -> None:
     t.caption = ("exact: the true least value; dp: the paper's DP at time unit T (its deadlines are whole "
                  "multiples of T); none: no value reaches the target")
     console = Console()
-    console.print(t)
+    print_table(console, t)
     console.print(strips(profile, {n: g.result for n, g in goals.items() if g.result is not None}))

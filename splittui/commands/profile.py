@@ -18,7 +18,7 @@ __all__ = ["add_parser", "seq_list"]
 
 _EPILOG = """examples:
   splittui profile --model gpt2-like --seq 128,256
-  splittui profile --model bert-base --seq 128,256,512 --server a100 --out bert.json
+  splittui profile --model bert-base --seq 128,256,512 --server a100 --out bert.json   # a100 = a100-80gb
   splittui profile --module my_model.py:make_chain --seq 64,128 --out mine.json
   splittui profile --model cmt-s --seq 224,448 --server cpu:2    # server_ms measured on 2 threads
   splittui profile --model bert-base --attention sparse:64 --seq 128,256   # writes bert-base@sparse-64.json"""
@@ -40,6 +40,17 @@ def seq_list(text: str) -> list[int]:
     return sorted(set(values))
 
 
+def _zoo_name(text: str) -> str:
+    """--model: a zoo model; the error names every choice, the LLM configs (for --hf-config) too."""
+    from ..llm import shipped_config_names
+    from ..profiler.zoo import ZOO_NAMES
+
+    if text in ZOO_NAMES:
+        return text
+    raise argparse.ArgumentTypeError(f"unknown zoo model {text!r} (choose from {', '.join(ZOO_NAMES)}; shipped LLM "
+                                     f"configs, profiled with --hf-config NAME: {', '.join(shipped_config_names())})")
+
+
 def add_parser(sub) -> None:
     from ..profiler.zoo import ZOO_NAMES
 
@@ -49,7 +60,7 @@ def add_parser(sub) -> None:
                                    "roofline preset or measured, flops from formulas (checked by fvcore).",
                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", choices=ZOO_NAMES, metavar="NAME",
+    src.add_argument("--model", type=_zoo_name, metavar="NAME",
                      help=f"zoo model, one of {', '.join(ZOO_NAMES)} (random weights, no downloads)")
     src.add_argument("--hf-config", metavar="PATH",
                      help="a Hugging Face config.json, a folder holding one, or a shipped config name "
@@ -69,8 +80,10 @@ def add_parser(sub) -> None:
     p.add_argument("--threads", type=positive_int, default=1, metavar="N",
                    help="torch threads of the client (default 1: the paper's 1-core client)")
     p.add_argument("--server", default="rtx3090", metavar="NAME",
-                   help="how server_ms is found: rtx3090 | a100 | h100 (roofline presets) | cuda (measured "
-                        "on this machine's GPU) | cpu[:THREADS] (measured on this CPU) (default rtx3090)")
+                   help="how server_ms is found: a device preset by name, alias or unique prefix, as for "
+                        "--server-device (rtx3090, a100 = a100-80gb, h100 = h100-sxm, l4, ...: fp32 roofline; see "
+                        "`splittui devices`) | cuda (measured on this machine's GPU) | cpu[:THREADS] (measured on "
+                        "this CPU) (default rtx3090)")
     p.add_argument("--no-fvcore", action="store_true", help="skip fvcore's cross-check FLOP count (faster; "
                                                             "default: count)")
     add_attention_arg(p)

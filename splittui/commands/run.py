@@ -40,8 +40,9 @@ def add_parser(sub) -> None:
                                    "where the policy says, ship the state over TCP through an emulated link, "
                                    "and print measured latency beside the cost model's prediction.",
                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="bert-base",
-                   help="zoo model (gpt2-like, bert-base, transformer, cmt-s) or runner-toy (default %(default)s)")
+    p.add_argument("--model", default=None,
+                   help="zoo model (gpt2-like, bert-base, transformer, cmt-s) or runner-toy (default gpt2-like, as "
+                        "in every command; --figure: bert-base, the paper's)")
     p.add_argument("--tiny", action="store_true", help="the zoo's tiny configuration (for smoke tests)")
     p.add_argument("--attention", default="full", metavar="full|lowrank:K|sparse:B",
                    help="attention variant of a zoo text model (built on both sides; the planning profile is "
@@ -53,7 +54,8 @@ def add_parser(sub) -> None:
     src.add_argument("--policy", metavar="FILE", help="run the policy in a splittui.policy/1 file instead")
     add_scenario_args(p, deadline_default=None)
     add_generation_args(p, limits=False)
-    _help(p, "gen_tokens", "generate N tokens after the prefill (greedy, KV cache on each layer's side; causal "
+    _help(p, "gen_tokens", "generate N output tokens: the prefill's, then N − 1 decode steps (greedy, KV cache on "
+                           "each layer's side; causal "
                            "models: gpt2-like): measured TTFT and TPOT beside the planning profile's, every token "
                            "checked against the unsplit model (default 0: one forward pass)")
     _deadline(p)
@@ -139,6 +141,8 @@ def _deadline_arg(text: str) -> str:
 
 
 def _handler(args: argparse.Namespace) -> int:
+    if args.model is None:
+        args.model = "bert-base" if args.figure else "gpt2-like"
     if args.gen_tokens and (args.figure or args.fidelity):
         raise SplittuiError("--gen-tokens runs one generation request: drop --figure/--fidelity")
     if args.gen_tokens:

@@ -46,7 +46,8 @@ mean number of requests each resource holds at once; the smaller one binds.
 examples:
   splittui simulate
   splittui simulate --model gpt2-like --requests 1000000 --seed 7
-  splittui simulate --beta 0.01 --json sim.json --csv sim.csv
+  splittui simulate --beta 0.01 --out sim.json --csv sim.csv
+  splittui simulate --requests 10000 --json | jq .methods.dp
   splittui simulate --model gpt2-like --gen-tokens-dist geometric:64 --server-mem-gb 20"""
 
 
@@ -58,7 +59,7 @@ def add_parser(sub) -> None:
                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_args(p)
     add_llm_args(p)
-    model_help(p, "all")
+    model_help(p, "gpt2-like")
     g = p.add_argument_group("simulation")
     g.add_argument("--requests", type=bounded(positive_int, MAX_REQUESTS), default=100_000, metavar="N",
                    help=f"arrivals to simulate, per method, at most {MAX_REQUESTS:,} (default 100000; "
@@ -89,7 +90,7 @@ def add_parser(sub) -> None:
                    help="server weights loaded once and reserved (shared) or held by each request "
                         "(default shared)")
     add_grid_args(p)
-    add_output_args(p)
+    add_output_args(p, "the simulation (splittui.simulation/1)")
     p.set_defaults(func=run_simulate, gen_tokens=None)
 
 
@@ -176,15 +177,15 @@ def run_simulate(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..errors import SplittuiError
-    from ..report.charts import print_charts, wait_chart
     from ..report.documents import simulation_document
-    from ..report.writers import check_paths, write_csv_atomic, write_json
+    from ..report.writers import write_csv_atomic
     from ..sim import SimConfig, simulate
     from ..sweep import sim_cells
+    from .output import check_out, emit
     from .sweep import config_from_args, load_models, run_sweeps
 
-    profiles = load_models(args, "all")
-    check_paths((args.csv, args.json), force=args.force)
+    profiles = load_models(args, "gpt2-like")
+    check_out(args, args.csv)
     cfg = SimConfig(requests=args.requests, concurrency=args.concurrency, load=args.load, rate=args.rate,
                     beta=args.beta, seed=args.seed, service=args.service, max_repeats=args.max_repeats,
                     tokens=args.gen_tokens_dist, server_mem_gb=args.server_mem_gb, weights=args.weights)
@@ -200,19 +201,25 @@ def run_simulate(args: argparse.Namespace) -> int:
     with Progress(*cols, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("simulate", total=cfg.requests * len(cfg.methods))
         res = simulate(cells, cfg, progress=lambda d, n: bar.update(task, completed=d, total=n))
-    console = Console()
-    if not args.no_charts:
-        print_charts(console, [wait_chart(res)], log_y=True)
-    console.print(stats_table(res))
-    if res.server_mem_bytes is not None:
-        console.print(limits_table(res))
-    if _lengths_line(res):
-        console.print(_lengths_line(res))
     print(f"models: {', '.join(p.model for p in profiles)}; simulated in {res.elapsed_s:.2f} s", file=sys.stderr)
     if args.csv:
         path = write_csv_atomic(args.csv, [s.row() for s in res.stats.values()], force=args.force)
         print(f"wrote {path}", file=sys.stderr)
-    if args.json:
-        path = write_json(args.json, simulation_document(res, [p.model for p in profiles]), force=args.force)
-        print(f"wrote {path}", file=sys.stderr)
+    emit(args, simulation_document(res, [p.model for p in profiles]), lambda: _print_simulation(args, res))
     return 0
+
+
+def _print_simulation(args: argparse.Namespace, res) -> None:
+    from rich.console import Console
+
+    from ..report.charts import print_charts, wait_chart
+    from ..report.tables import print_table
+
+    console = Console()
+    if not args.no_charts:
+        print_charts(console, [wait_chart(res)], log_y=True)
+    print_table(console, stats_table(res))
+    if res.server_mem_bytes is not None:
+        print_table(console, limits_table(res))
+    if _lengths_line(res):
+        console.print(_lengths_line(res))

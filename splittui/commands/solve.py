@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from .common import (
     add_attention_arg,
@@ -52,9 +50,9 @@ def add_parser(sub) -> None:
 
 
 def _add_output_args(p) -> None:
-    p.add_argument("--json", action="store_true", help="print splittui.policy/1 JSON instead of the table")
-    p.add_argument("--out", metavar="FILE", help="also write the policy JSON to FILE (atomically)")
-    p.add_argument("--force", action="store_true", help="let --out replace an existing file")
+    from .output import add_output_flags
+
+    add_output_flags(p, "the splittui.policy/1 document(s)")
 
 
 def run_solve(args: argparse.Namespace) -> int:
@@ -75,24 +73,18 @@ def run_solve(args: argparse.Namespace) -> int:
 
 
 def _emit(args, docs: list[dict], print_human) -> None:
-    from ..profiles import write_json_atomic
+    from .output import check_out, emit
 
-    payload = docs[0] if len(docs) == 1 else docs
-    if args.out:
-        path = write_json_atomic(args.out, payload, force=args.force)
-        print(f"wrote {len(docs)} polic{'y' if len(docs) == 1 else 'ies'} to {path}", file=sys.stderr)
-    if args.json:
-        json.dump(payload, sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    else:
-        print_human()
+    check_out(args)
+    n = len(docs)
+    emit(args, docs[0] if n == 1 else docs, print_human, what=f"{n} polic{'y' if n == 1 else 'ies'}")
 
 
 def _print_table(profile, sc, results) -> None:
     from rich.console import Console
 
     from ..provenance import provenance
-    from ..report.tables import results_table, strips
+    from ..report.tables import print_table, results_table, strips
     from .llm_args import estimate_note
 
     console = Console()
@@ -100,5 +92,5 @@ def _print_table(profile, sc, results) -> None:
     note = estimate_note(profile)
     if note:
         console.print(f"[yellow]{note}[/]")
-    console.print(results_table(profile, sc, results))
+    print_table(console, results_table(profile, sc, results))
     console.print(strips(profile, results))

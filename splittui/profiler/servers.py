@@ -52,16 +52,20 @@ class Measured:
 
 PRESETS = {
     "rtx3090": Roofline("rtx3090", "NVIDIA RTX 3090 (fp32, the paper's server)", 35_600.0, 936.0),
-    "a100": Roofline("a100", "NVIDIA A100 SXM 40GB (fp32, no TF32)", 19_500.0, 1_555.0),
+    "a100": Roofline("a100", "NVIDIA A100 SXM4 80GB (fp32, no TF32)", 19_500.0, 2_039.0),
     "h100": Roofline("h100", "NVIDIA H100 SXM (fp32, no TF32)", 67_000.0, 3_350.0),
 }
 SERVER_CHOICES = (*PRESETS, "cuda", "cpu", "cpu:N")
 
 
+# the device presets (splittui.devices) these rooflines stand for; any other preset gets a roofline
+# from its datasheet numbers (fp32 peak, memory bandwidth)
+_BY_DEVICE = {"rtx3090": "rtx3090", "a100-80gb": "a100", "h100-sxm": "h100"}
+
+
 def parse_server(text: str) -> Roofline | Measured:
-    """rtx3090 | a100 | h100 | cuda | cpu | cpu:N (N torch threads; default cpu_count - 1 or 1)."""
-    if text in PRESETS:
-        return PRESETS[text]
+    """cuda | cpu | cpu:N (N torch threads; default cpu_count - 1 or 1) | a device preset by name, alias
+    or unique prefix (rtx3090, a100 = a100-80gb, h100 = h100-sxm, l4, ...: see `splittui devices`)."""
     if text == "cuda":
         import torch
 
@@ -71,7 +75,18 @@ def parse_server(text: str) -> Roofline | Measured:
         return Measured("cuda", "cuda")
     if text == "cpu" or text.startswith("cpu:"):
         return Measured(text, "cpu", _cpu_threads(text))
-    raise SplittuiError(f"unknown server {text!r}: choose one of {', '.join(SERVER_CHOICES)}")
+    from ..devices import PRESETS as DEVICES
+    from ..devices import device_name
+
+    name = text if text in PRESETS else device_name(text, flag="--server", extra=("cuda", "cpu[:THREADS]"))
+    if name in PRESETS:
+        return PRESETS[name]
+    if name in _BY_DEVICE:
+        return PRESETS[_BY_DEVICE[name]]
+    if name not in DEVICES:
+        raise SplittuiError(f"--server {text}: {name} is measured, not a roofline preset; use cpu[:THREADS]")
+    d = DEVICES[name]
+    return Roofline(d.name, f"{d.label} (fp32)", d.fp32_tflops * 1e3, d.mem_gbps)
 
 
 def _cpu_threads(text: str) -> int:

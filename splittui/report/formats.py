@@ -1,11 +1,11 @@
 """Number formats shared by the command line and the app: plain numbers, percentages and the
-improvement over greedy."""
+improvement over greedy; and the one reading of a typed share (``0.3``, ``30 %``, ``30``)."""
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["num", "pct", "gain"]
+__all__ = ["num", "pct", "gain", "parse_share"]
 
 
 def num(v: float) -> str:
@@ -37,3 +37,20 @@ def gain(v: float | None, *, compact: bool = False) -> str:
         n = 1 + v
         return f"×{n:.0f}" if abs(n) < 10_000 else f"×{n / 1000:.0f}k"
     return f"{100 * v:+.1f} %" if abs(v) < 10 else f"×{1 + v:,.0f}"
+
+
+def parse_share(text: str) -> float:
+    """A share as typed on the command line or in the app: "30 %", "30" (a number above 1 is a
+    percentage) or "0.3"; ValueError (saying what to type) if not a share in 0..100 %."""
+    raw = text.strip().removeprefix("≤").removeprefix("<=").strip()
+    percent = raw.endswith("%")
+    try:
+        value = float(raw.rstrip("%").strip().replace(",", ""))
+    except ValueError:
+        raise ValueError(f"{text.strip()!r} is not a share: type e.g. 50 %, 50 or 0.5") from None
+    if not math.isfinite(value):
+        raise ValueError("the share must be a finite number")
+    share = value / 100 if percent or value > 1 else value
+    if not 0 <= share <= 1:
+        raise ValueError(f"the share must be between 0 and 100 %, got {text.strip()}")
+    return share

@@ -9,8 +9,9 @@ the deadline. Solver lines in the charts use colours that are not side colours.
 
 from __future__ import annotations
 
-__all__ = ["CLIENT", "SERVER", "NETWORK", "DEADLINE", "SOLVER_COLOURS", "rgb",
-           "CLIENT_STYLE", "SERVER_STYLE", "MIXED_STYLE", "SERIES_COLOURS", "side_colour", "solver_colour"]
+__all__ = ["CLIENT", "SERVER", "NETWORK", "DEADLINE", "SOLVER_COLOURS", "rgb", "CLIENT_CHAR", "SERVER_CHAR",
+           "CLIENT_STYLE", "SERVER_STYLE", "MIXED_STYLE", "SERIES_COLOURS", "side_colour", "solver_colour",
+           "no_color"]
 
 CLIENT = "#2aa1b3"     # teal
 SERVER = "#e8833a"     # orange
@@ -27,6 +28,11 @@ SOLVER_COLOURS = {     # chart lines; "" means the theme's foreground (strongest
 SERIES_COLOURS = (CLIENT, SERVER, NETWORK, SOLVER_COLOURS["single-split"], SOLVER_COLOURS["no-split"],
                   SOLVER_COLOURS["greedy"])   # series with no fixed colour (sequence lengths) take these in turn
 
+# Colour is decoration only: with colour off (NO_COLOR, or not a terminal) placement strips draw the
+# sides with these letters instead of coloured cells, in the CLI and the app alike.
+CLIENT_CHAR = "C"
+SERVER_CHAR = "S"
+
 CLIENT_STYLE = f"bold {CLIENT}"
 SERVER_STYLE = f"bold {SERVER}"
 MIXED_STYLE = f"{SERVER} on {CLIENT}"
@@ -37,6 +43,13 @@ def rgb(colour: str) -> tuple[int, int, int]:
     these colours)."""
     h = colour.lstrip("#")
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+
+def no_color() -> bool:
+    """Whether NO_COLOR asks for no colour (set and not empty, https://no-color.org)."""
+    import os
+
+    return bool(os.environ.get("NO_COLOR"))
 
 
 def side_colour(on_client: bool) -> str:

@@ -1,16 +1,82 @@
-"""Rich renderings of solver results: the solver table and the placement strips (`solve`, `evaluate`)."""
+"""Rich renderings of solver results: the solver table and the placement strips (`solve`, `evaluate`),
+and how every command prints a table so that no number is ever cut (`print_table`).
+
+Output is a contract (STYLE habit 18): numeric columns never wrap and are never elided, at any width
+(a pipe is 80 columns): text columns fold and come last, and a table whose numbers need more than the
+console's width is printed wider rather than cut. Colour is decoration only: with colour off
+(``NO_COLOR``, or not a terminal) the strips draw the client as ``C`` and the server as ``S``.
+"""
 
 from __future__ import annotations
 
+from itertools import groupby
+from typing import Any
+
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from ..model import Profile, Result, Scenario
 from ..policy import improvement_over_greedy
 from .formats import gain, pct
-from .palette import CLIENT_STYLE, SERVER_STYLE
+from .palette import CLIENT_CHAR, CLIENT_STYLE, SERVER_CHAR, SERVER_STYLE
 
-__all__ = ["results_table", "generation_table", "strips", "strip_text"]
+__all__ = ["results_table", "generation_table", "strips", "strip_text", "print_table", "colour_on", "whole_numbers",
+           "infeasible_note", "CLIENT_CHAR", "SERVER_CHAR"]
+
+def colour_on(console: Console) -> bool:
+    """Whether `console` shows colour (not with NO_COLOR set, nor when it is not a terminal)."""
+    return console.color_system is not None and not console.no_color
+
+
+def _plain_len(cell: Any, console: Console) -> int:
+    if isinstance(cell, Text):
+        return max((cell_len(line) for line in cell.plain.splitlines()), default=0)
+    if isinstance(cell, str):
+        return max((cell_len(line) for line in Text.from_markup(cell).plain.splitlines()), default=0)
+    return Measurement.get(console, console.options, cell).maximum
+
+
+def _widest(col: Any) -> int:
+    return max((_plain_len(c, Console()) for c in (col.header, *col.cells)), default=0)
+
+
+def whole_numbers(table: Table, console: Console) -> Table:
+    """Give each no-wrap column (numbers) the width of its widest cell, so rich cannot cut it."""
+    for col in table.columns:
+        if col.no_wrap:
+            widest = max((_plain_len(c, console) for c in (col.header, *col.cells)), default=0)
+            col.min_width = max(col.min_width or 0, widest)
+    return table
+
+
+def _numbers_width(table: Table) -> int:
+    """The width at which every no-wrap column gets its widest cell and each text column 20 cells."""
+    cols = [(col.min_width or 0) if col.no_wrap else min(20, _widest(col)) for col in table.columns]
+    return sum(w + table._get_padding_width(i) for i, w in enumerate(cols)) + table._extra_width
+
+
+def print_table(console: Console, renderable: RenderableType) -> None:
+    """Print at the console's width, or wider when a table's numbers need it: never an elided number."""
+    if isinstance(renderable, Group):
+        for part in renderable.renderables:
+            print_table(console, part)
+        return
+    need = 0
+    if isinstance(renderable, Table):
+        need = _numbers_width(whole_numbers(renderable, console))
+    if need <= console.width:
+        console.print(renderable)
+        return
+    width = console.width   # wider than the console rather than a number cut short
+    console.width = need
+    try:
+        console.print(renderable, crop=False)
+    finally:
+        console.width = width
+
 
 
 def _generation(sc: Scenario) -> bool:
@@ -36,8 +102,8 @@ def generation_table(profile: Profile, sc: Scenario, results: dict[str, Result])
                     f"up {sc.up_mbps:g} / down {sc.down_mbps:g} Mbit/s · delay {sc.delay_ms:g} ms · "
                     f"T {sc.unit_ms:g} ms · {sc.objective}", title_justify="left")
     t.add_column("solver", no_wrap=True)
-    for col in ("server share", "TTFT ms", "TPOT ms", "request ms", "server mem", "hops", "solve ms"):
-        t.add_column(col, justify="right")
+    for col in ("server\nshare", "TTFT\nms", "TPOT\nms", "request\nms", "server\nmem", "hops", "solve\nms"):
+        t.add_column(col, justify="right", no_wrap=True)
     broken = []
     for name, r in results.items():
         if r.policy is None:
@@ -50,6 +116,8 @@ def generation_table(profile: Profile, sc: Scenario, results: dict[str, Result])
         t.add_row(name, share, _ms(r.ttft_ms), _ms(r.tpot_ms), _ms(r.latency_ms), mem, str(r.switches),
                   f"{r.solve_ms:.2f}")
     notes = ["request = prefill (TTFT) + every decode step; TPOT = mean decode step (SPEC §8)"]
+    if results and not any(r.feasible for r in results.values()):
+        notes.append(f"[red]{infeasible_note(profile, sc, next(iter(results.values())).min_latency_ms)}[/]")
     if broken:
         notes.append("[red]✗ breaks a limit (only exact and brute-force solve the TTFT/TPOT limits): "
                      + " · ".join(broken) + "[/]")
@@ -64,8 +132,8 @@ def results_table(profile: Profile, sc: Scenario, results: dict[str, Result]) ->
                     f"up {sc.up_mbps:g} / down {sc.down_mbps:g} Mbit/s · delay {sc.delay_ms:g} ms · "
                     f"T {sc.unit_ms:g} ms · {sc.objective}", title_justify="left")
     t.add_column("solver", no_wrap=True)
-    for col in ("server share", "client share", "latency ms", "hops", "vs greedy", "solve ms"):
-        t.add_column(col, justify="right")
+    for col in ("server\nshare", "client\nshare", "latency\nms", "hops", "vs\ngreedy", "solve\nms"):
+        t.add_column(col, justify="right", no_wrap=True)
     greedy = results.get("greedy")
     for name, r in results.items():
         if not r.feasible and r.latency_ms is not None:   # a given policy that misses: show by how much
@@ -83,8 +151,7 @@ def results_table(profile: Profile, sc: Scenario, results: dict[str, Result]) ->
                   gain(g), f"{r.solve_ms:.2f}")
     m = next(iter(results.values())).min_latency_ms
     if m > sc.deadline_ms:
-        t.caption = (f"[red]infeasible: no policy meets {sc.deadline_ms:g} ms; the least achievable latency "
-                     f"is {m:,.1f} ms — raise the deadline or the bandwidth[/]")
+        t.caption = f"[red]{infeasible_note(profile, sc, m)}[/]"
     elif any(not r.feasible and r.policy is None for r in results.values()):
         t.caption = "none: that solver finds no policy that meets the deadline"
     elif any(not r.feasible for r in results.values()):
@@ -95,22 +162,78 @@ def results_table(profile: Profile, sc: Scenario, results: dict[str, Result]) ->
     return t
 
 
-def strip_text(policy: tuple[int, ...] | None, width: int | None = None) -> Text:
+def _limit_floor(profile: Profile, sc: Scenario) -> tuple[float | None, float | None]:
+    """The least TTFT and the least TPOT any policy reaches (each alone), ms; None where not asked."""
+    if sc.gen_tokens <= 0 or (sc.ttft_ms is None and sc.tpot_ms is None):
+        return None, None
+    from ..costs import min_latency
+    from ..generation import phase_costs
+
+    ph = phase_costs(profile, sc)
+    ttft = min_latency(ph.prefill) if sc.ttft_ms is not None else None
+    tpot = min_latency(ph.decode) / ph.steps if sc.tpot_ms is not None and ph.decode is not None else None
+    return ttft, tpot
+
+
+def infeasible_note(profile: Profile, sc: Scenario, least_ms: float) -> str:
+    """Why no solver meets the scenario: the least latency and the limit that binds, with the fix."""
+    what = "the request" if sc.gen_tokens else "a policy"
+    if least_ms > sc.deadline_ms:
+        return (f"infeasible: the deadline binds: {what} needs at least {least_ms:,.1f} ms, the deadline is "
+                f"{sc.deadline_ms:,.1f} ms; raise it (e.g. --deadline-ms {_ceil_ms(least_ms)}) or the bandwidth")
+    ttft, tpot = _limit_floor(profile, sc)
+    if ttft is not None and sc.ttft_ms is not None and ttft > sc.ttft_ms:
+        return (f"infeasible: the TTFT limit binds: the first token needs at least {ttft:,.1f} ms, the limit is "
+                f"{sc.ttft_ms:,.1f} ms; raise it (e.g. --ttft-ms {_ceil_ms(ttft)}) or the bandwidth")
+    if tpot is not None and sc.tpot_ms is not None and tpot > sc.tpot_ms:
+        return (f"infeasible: the TPOT limit binds: a decode step needs at least {tpot:,.2f} ms, the limit is "
+                f"{sc.tpot_ms:,.2f} ms; raise it (e.g. --tpot-ms {_ceil_ms(tpot)}) or the bandwidth")
+    return (f"infeasible: each limit alone can be met (least request latency {least_ms:,.1f} ms), but no "
+            "policy meets the deadline, TTFT and TPOT limits together; relax one of them")
+
+
+def _ceil_ms(v: float) -> str:
+    import math
+
+    return f"{math.ceil(v * 1.001):d}"
+
+
+def strip_text(policy: tuple[int, ...] | None, width: int | None = None, *, colour: bool = True) -> Text:
+    """One cell per layer: a coloured block, or (colour off) C for the client and S for the server."""
     if policy is None:
         return Text("(no policy meets the deadline)", style="red")
     out = Text(overflow="fold", no_wrap=False)
-    for x in policy:
-        out.append("█", style=CLIENT_STYLE if x else SERVER_STYLE)
+    client, server = ("█", "█") if colour else (CLIENT_CHAR, SERVER_CHAR)
+    for x, run in groupby(policy):   # one span per run of layers on one side
+        n = len(list(run))
+        out.append((client if x else server) * n, style=CLIENT_STYLE if x else SERVER_STYLE)
     return out
 
 
-def strips(profile: Profile, results: dict[str, Result]) -> Table:
-    t = Table.grid(padding=(0, 1))
-    t.add_column(justify="right", no_wrap=True)
-    t.add_column()
-    legend = Text.assemble(("█", CLIENT_STYLE), " client  ", ("█", SERVER_STYLE),
-                           f" server   one cell per layer, {profile.n_layers} layers, input → output")
-    t.add_row("", legend)
-    for name, r in results.items():
-        t.add_row(name, strip_text(r.policy))
-    return t
+class _Strips:
+    """The placement strips, drawn for the console they are printed on (colour or letters)."""
+
+    def __init__(self, profile: Profile, results: dict[str, Result]) -> None:
+        self.profile, self.results = profile, results
+
+    def grid(self, colour: bool) -> Table:
+        t = Table.grid(padding=(0, 1))
+        t.add_column(justify="right", no_wrap=True)
+        t.add_column(overflow="fold")
+        client, server = ("█", "█") if colour else (CLIENT_CHAR, SERVER_CHAR)
+        legend = Text.assemble((client, CLIENT_STYLE), " client  ", (server, SERVER_STYLE),
+                               f" server   one cell per layer, {self.profile.n_layers} layers, input → output")
+        t.add_row("", legend)
+        for name, r in self.results.items():
+            t.add_row(name, strip_text(r.policy, colour=colour))
+        return t
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.grid(colour_on(console))
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.grid(colour_on(console)))
+
+
+def strips(profile: Profile, results: dict[str, Result]) -> _Strips:
+    return _Strips(profile, results)

@@ -16,6 +16,7 @@ import statistics
 import sys
 
 from ..errors import SplittuiError
+from ..model import decode_steps
 from .chains import ChainSpec
 from .experiment import error_pct, load_note, run_document
 from .handler import check_ends, exit_on_sigterm, live_session, stderr_console
@@ -43,11 +44,11 @@ def predicted_times(profile, sc, policy) -> dict:
     rt = predict_request(profile, sc, policy)
     extra = planned_overhead_ms(profile) * phase_transfers(policy)
     return {"ttft_ms": rt.ttft_ms + extra, "tpot_ms": None if rt.tpot_ms is None else rt.tpot_ms + extra,
-            "latency_ms": rt.latency_ms + extra * (sc.gen_tokens + 1)}
+            "latency_ms": rt.latency_ms + extra * max(sc.gen_tokens, 1)}   # the prefill and N − 1 steps
 
 
 def _plan(args, spec: ChainSpec, threads: int, seq: int, n: int, console) -> Planning:
-    seqs = sorted({seq, seq + n - 1})
+    seqs = sorted({seq, seq + max(n - 2, 0)})   # decode contexts s .. s+N−2 (SPEC §8)
     plan = planning_profile(spec, seqs, threads, given=args.profile, repeats=args.profile_repeats,
                             refresh=args.reprofile, say=lambda m: console.print(f"[dim]{m}[/]", soft_wrap=True))
     if not plan.profile.has_decode:
@@ -67,15 +68,17 @@ def generation_command(args: argparse.Namespace) -> int:
     console = stderr_console()
     plan = _plan(args, spec, threads, seq, n, console)
     sc = scenario_for(args, plan.profile, seq, gen_tokens=n)
+    steps = decode_steps(n)   # the session's generate job counts decode steps after the prefill's token
     label, policy = policy_for(args, plan.profile, sc)
     pred = predicted_times(plan.profile, sc, policy)  # before any process of the run exists
     with open_link(args.link) as link, live_session(spec, link, threads, args) as session:
         if link.shape is not None:
             link.shape(sc.up_mbps, sc.down_mbps)
-        console.print(f"[dim]link: {link.kind}; running {label}: prefill {seq} + {n} decode steps, 1 warm-up + "
+        console.print(f"[dim]link: {link.kind}; running {label}: prefill {seq}, {n} output tokens ({steps} decode "
+                      f"steps), 1 warm-up + "
                       f"{args.repeats} timed requests...[/]")
         kernel = link.shape is not None
-        out = session.run_watched({"op": "generate", "seq": seq, "gen_tokens": n, "policy": list(policy),
+        out = session.run_watched({"op": "generate", "seq": seq, "gen_tokens": steps, "policy": list(policy),
                            "repeats": args.repeats, "up_mbps": None if kernel else sc.up_mbps,
                            "down_mbps": None if kernel else sc.down_mbps, "delay_ms": sc.delay_ms})
         detail = link.describe()
@@ -138,7 +141,7 @@ def _print(row: dict, doc: dict, plan: Planning) -> None:
                   "requests after 1 warm-up; TPOT = mean decode step.")
     console.print(load_note([plan.profile], [row["other_cpu_cores"]]))
     verdict = "[green]yes[/]" if row["tokens_match_unsplit"] else f"[red]NO (first at token {row['first_mismatch']})[/]"
-    console.print(f"{row['gen_tokens'] + 1} generated tokens == greedy decoding with the unsplit model (no cache): "
+    console.print(f"{row['gen_tokens']} generated tokens == greedy decoding with the unsplit model (no cache): "
                   f"{verdict}, every run")
 
 

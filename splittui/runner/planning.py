@@ -175,7 +175,8 @@ def scenario_for(args, profile: Profile, seq: int, *, up: float | None = None, d
     up = up if up is not None else args.up_mbps
     down = args.down_mbps if args.down_mbps is not None else up
     sc = Scenario(deadline_ms=1e9, up_mbps=up, down_mbps=down, delay_ms=args.delay_ms, seq_len=seq,
-                  unit_ms=args.unit_ms, objective=args.objective, rounding=args.rounding, gen_tokens=gen_tokens)
+                  unit_ms=args.unit_ms, objective=args.objective, rounding=args.rounding, gen_tokens=gen_tokens,
+                  returns="logits")   # what the run ships: the head's output (the client picks the token)
     text = deadline or args.deadline_ms
     if text is None:
         ms = auto_deadline(profile, sc)

@@ -7,12 +7,13 @@ p = 1/MEAN) and ``uniform:A-B`` (integers A..B inclusive) and samples them with 
 under the cell's fixed placement (SPEC §8: one placement serves the whole request). At the
 profile's context knots it keeps the decode-step server load and latency and the server-side
 weight and KV bytes (per token) of that placement; every per-step cost is linear in the context c
-between knots, so for fixed x so is their placement-weighted sum, and the sums over
-c = s..s+N−1 are exact arithmetic series (``series_sum``, vectorised over rows). Then
+between knots, so for fixed x so is their placement-weighted sum, and the sums over the N − 1
+decode steps (SPEC §8's counting: the prefill yields the first token), c = s..s+N−2, are exact
+arithmetic series (``series_sum``, vectorised over rows). Then
 
   load(N)    = prefill load + Σ_c step load(c)        (objective server_mem: the memory below)
   latency(N) = TTFT + Σ_c step latency(c)
-  memory(N)  = weights(c*) + kv(c*) · (s + N),  c* = s + max(N, 1) − 1     (as generation.server_mem_bytes)
+  memory(N)  = weights(c*) + kv(c*) · (s + N − 1),  c* = s + max(N − 1, 1) − 1  (as generation.server_mem_bytes)
 
 Pure numpy; the arrays come from ``splittui.sweep.sim_cells``.
 """
@@ -139,7 +140,7 @@ class LengthCosts:
     """One method's per-cell request costs as functions of N (see the module docstring); rows = cells."""
 
     seq: np.ndarray            # (n,) prompt length s
-    max_tokens: np.ndarray     # (n,) the largest N the profile covers (s + N − 1 <= its last length)
+    max_tokens: np.ndarray     # (n,) the largest N the profile covers (s + N − 2 <= its last length)
     prefill_load: np.ndarray   # (n,) server load of the prefill
     prefill_ms: np.ndarray     # (n,) TTFT
     knots: np.ndarray          # (n, K) contexts, ascending, padded by repeating the last
@@ -159,13 +160,14 @@ class LengthCosts:
         n = np.asarray(tokens, dtype=np.float64)
         s = self.seq[rows].astype(np.float64)
         k = self.knots[rows]
-        ms = self.prefill_ms[rows] + series_sum(k, self.step_ms[rows], s, n)
-        load = self.prefill_load[rows] + series_sum(k, self.step_load[rows], s, n)
+        steps = np.maximum(n - 1, 0)   # SPEC §8: the prefill yields the first of the N tokens
+        ms = self.prefill_ms[rows] + series_sum(k, self.step_ms[rows], s, steps)
+        load = self.prefill_load[rows] + series_sum(k, self.step_load[rows], s, steps)
         w = kv = None
         if self.weight_bytes is not None and self.kv_bytes is not None:
-            last = s + np.maximum(n, 1) - 1
+            last = s + np.maximum(steps, 1) - 1
             w = interp_at(k, self.weight_bytes[rows], last)
-            kv = interp_at(k, self.kv_bytes[rows], last) * (s + n)
+            kv = interp_at(k, self.kv_bytes[rows], last) * (s + steps)
             if self.load_is_memory:
                 load = w + kv
         return RequestCosts(load=load, latency_ms=ms, weight_bytes=w, kv_bytes=kv)

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from ..costs import Costs
 from ..errors import SplittuiError
 from ..generation import Phases, request_times
-from ..model import Result, Scenario
+from ..model import Result, Scenario, decode_steps
 from .baselines import BRUTE_FORCE_MAX_LAYERS, greedy_policy, prefix_latencies
 from .exact import exact_policy, meets, remaining_latency
 
@@ -38,7 +38,8 @@ __all__ = ["limits_of", "has_limits", "violations", "annotate", "exact_limits_po
 def limits_of(sc: Scenario) -> tuple[float, float]:
     """(TTFT limit, limit on the summed decode latency N·Λ_tpot); inf where absent or vacuous."""
     ttft = math.inf if sc.ttft_ms is None else float(sc.ttft_ms)
-    dec = math.inf if sc.tpot_ms is None or sc.gen_tokens == 0 else float(sc.tpot_ms) * sc.gen_tokens
+    steps = decode_steps(sc.gen_tokens)
+    dec = math.inf if sc.tpot_ms is None or steps == 0 else float(sc.tpot_ms) * steps
     return ttft, dec
 
 

@@ -23,6 +23,7 @@ __all__ = ["ProfileChoice", "switch_model", "MEASURED", "DTYPES", "choice_for", 
            "model_names", "model_label", "load_choice", "fit_scenario", "gen_cap"]
 
 MEASURED = "measured"     # the profile's own times
+THIS_CPU = "this-cpu"     # this machine's CPU, a device of devices.py (not a preset: it is measured)
 DTYPES = ("fp32", "fp16", "bf16", "int8", "int4")
 _CONFIG_FILES: set[str] = set()   # config files opened in this process (absolute paths): rebuilt like shipped ones
 
@@ -71,7 +72,8 @@ def device_choices(side: str, *, measured: bool) -> list[str]:
     """Presets for one side (that side's role first); "measured" first where the profile has times."""
     own = [n for n, d in PRESETS.items() if d.role == side]
     other = [n for n in PRESETS if n not in own]
-    return [*([MEASURED] if measured else []), *own, *other]
+    mine = [THIS_CPU] if side == "client" else []   # measured once (~10 s), then cached (devices.this_cpu)
+    return [*([MEASURED] if measured else []), *own, *mine, *other]
 
 
 def dtype_choices(choice: ProfileChoice) -> list[str]:
@@ -151,8 +153,8 @@ def _retimed(base: Profile, client: str, server: str) -> Profile:
 
 
 def gen_cap(profile: Profile, seq_len: int) -> int:
-    """The most output tokens whose decode contexts s..s+N−1 stay within the profile's longest length."""
-    return max(0, profile.seq_range[1] - seq_len + 1)
+    """The most output tokens whose decode contexts s..s+N−2 stay within the profile's longest length."""
+    return max(0, profile.seq_range[1] - seq_len + 2)
 
 
 def fit_scenario(profile: Profile, sc: Scenario) -> tuple[Scenario, str]:
@@ -167,12 +169,12 @@ def fit_scenario(profile: Profile, sc: Scenario) -> tuple[Scenario, str]:
             sc.objective == "server_mem" and not profile.has_server_mem):
         notes.append(f"objective {sc.objective}: {profile.model} lacks its fields, using flops")
         sc = sc.replace(objective="flops")
-    if sc.gen_tokens and not profile.has_decode:
+    if sc.gen_tokens > 1 and not profile.has_decode:
         notes.append(f"output tokens: {profile.model} has no decode costs (prefill only)")
         sc = sc.replace(gen_tokens=0)
     elif sc.gen_tokens > gen_cap(profile, sc.seq_len):
         cap = gen_cap(profile, sc.seq_len)
-        notes.append(f"output tokens {sc.gen_tokens} → {cap}: seq {sc.seq_len} + N − 1 must stay ≤ {hi}, "
+        notes.append(f"output tokens {sc.gen_tokens} → {cap}: seq {sc.seq_len} + N − 2 must stay ≤ {hi}, "
                      "the profile's longest length")
         sc = sc.replace(gen_tokens=cap)
     return sc, "; ".join(notes)

@@ -58,12 +58,20 @@ def gen_cases(draw):
     prof = profile_from_doc(doc)
     lo, hi = prof.seq_range
     s = draw(st.integers(lo, hi))
-    n = draw(st.integers(0, min(6, hi - s + 1)))
+    n = draw(st.integers(0, min(7, hi - s + 2)))   # SPEC §8: N tokens reach context s + N − 2
     sc = Scenario(deadline_ms=1.0, up_mbps=draw(st.sampled_from((1.0, 8.0, 100.0))),
+                  returns=draw(st.sampled_from(("auto", "auto", "logits", "token", "topk:3"))),
                   delay_ms=draw(st.sampled_from((0.0, 2.0, 10.0))), seq_len=s, gen_tokens=n,
                   unit_ms=draw(st.sampled_from((0.5, 1.0, 2.5))),
                   start=draw(st.sampled_from(("client", "server"))), end=draw(st.sampled_from(("client", "server"))))
     return doc, prof, sc
+
+
+def _returned(sc: Scenario, logits: float) -> float:
+    """SPEC §8: a step returns the sampled token's id (4 bytes) unless the scenario asks for the logits."""
+    if sc.returns == "logits" or (sc.returns == "auto" and sc.gen_tokens == 0):
+        return logits
+    return 8.0 * int(sc.returns.split(":")[1]) if sc.returns.startswith("topk:") else 4.0
 
 
 def _step_costs(doc: dict, sc: Scenario, c: int) -> Costs:
@@ -71,7 +79,7 @@ def _step_costs(doc: dict, sc: Scenario, c: int) -> Costs:
     lens = doc["seq_lens"]
     at = lambda vals: float(np.interp(c, lens, vals))  # noqa: E731
     get = lambda f: np.array([at(layer[f]) for layer in doc["layers"]])  # noqa: E731
-    in_b, out_b = get("dec_in_bytes"), at(doc["dec_output_bytes"])
+    in_b, out_b = get("dec_in_bytes"), _returned(sc, at(doc["dec_output_bytes"]))
     up, down = 8.0 / (sc.up_mbps * 1e3), 8.0 / (sc.down_mbps * 1e3)
     return Costs(client_ms=get("dec_client_ms"), server_ms=get("dec_server_ms"), up_ms=sc.delay_ms + in_b * up,
                  down_ms=sc.delay_ms + in_b * down, reward=get("dec_flops"), up_out_ms=sc.delay_ms + out_b * up,
@@ -81,8 +89,8 @@ def _step_costs(doc: dict, sc: Scenario, c: int) -> Costs:
 
 def oracle_phases(doc: dict, prof, sc: Scenario):
     """For every policy: (ttft, total decode latency, client reward), per SPEC §8, by brute force."""
-    pre = costs_for(prof, sc.replace(gen_tokens=0, ttft_ms=None, tpot_ms=None))
-    steps = [_step_costs(doc, sc, sc.seq_len + t) for t in range(sc.gen_tokens)]
+    pre = costs_for(prof, sc.replace(ttft_ms=None, tpot_ms=None))   # §3 at s, the first token's return
+    steps = [_step_costs(doc, sc, sc.seq_len + t) for t in range(max(sc.gen_tokens - 1, 0))]   # N − 1 steps
     out = {}
     for x in itertools.product((0, 1), repeat=prof.n_layers):
         ttft = spec_latency(pre, x)
@@ -97,8 +105,8 @@ def _meets_all(v, sc: Scenario) -> bool:
     ok = meets_spec(ttft + dec, sc.deadline_ms)
     if sc.ttft_ms is not None:
         ok = ok and meets_spec(ttft, sc.ttft_ms)
-    if sc.tpot_ms is not None and sc.gen_tokens:
-        ok = ok and meets_spec(dec / sc.gen_tokens, sc.tpot_ms)
+    if sc.tpot_ms is not None and sc.gen_tokens > 1:
+        ok = ok and meets_spec(dec / (sc.gen_tokens - 1), sc.tpot_ms)
     return ok
 
 
@@ -106,7 +114,7 @@ def _limited(sc: Scenario, orc, data, limits) -> Scenario:
     """Draw a deadline and the chosen limits around the range the policies reach."""
     tt = sorted(v[0] for v in orc.values())
     tot = sorted(v[0] + v[1] for v in orc.values())
-    per = sorted(v[1] / max(sc.gen_tokens, 1) for v in orc.values())
+    per = sorted(v[1] / max(sc.gen_tokens - 1, 1) for v in orc.values())
     pick = lambda vals: data.draw(st.floats(max(vals[0] * 0.95, 0.01), max(vals[-1] * 1.02, 0.02)))  # noqa: E731
     deadline = pick(tot)
     ttft = min(pick(tt), deadline) if limits[0] else None
@@ -135,8 +143,8 @@ def test_every_solver_against_brute_force(limits, case, data):
             continue
         v = orc[r.policy]
         assert _close(r.ttft_ms, v[0]) and _close(r.latency_ms, v[0] + v[1]), name
-        if sc.gen_tokens:
-            assert _close(r.tpot_ms, v[1] / sc.gen_tokens), name
+        if sc.gen_tokens > 1:
+            assert _close(r.tpot_ms, v[1] / (sc.gen_tokens - 1)), name
         assert r.feasible == _meets_all(v, sc), (name, r.violations)   # never feasible when breaking a limit
         assert r.feasible == (not r.violations), name
         if name in ("exact", "brute-force"):
@@ -177,7 +185,7 @@ def test_server_mem_objective_counts_weights_and_kv_at_s_plus_n(case, data):
     doc, prof, sc = case
     sc = sc.replace(objective="server_mem", deadline_ms=1e9)
     x = tuple(data.draw(st.lists(st.integers(0, 1), min_size=prof.n_layers, max_size=prof.n_layers)))
-    want = sum(layer["weight_bytes"][0] + layer["kv_bytes"][0] * (sc.seq_len + sc.gen_tokens)
+    want = sum(layer["weight_bytes"][0] + layer["kv_bytes"][0] * (sc.seq_len + max(sc.gen_tokens - 1, 0))
                for layer, v in zip(doc["layers"], x) if v == 0)
     times = predict_request(prof, sc, x)
     assert math.isclose(times.server_mem_bytes, want, rel_tol=1e-9, abs_tol=1e-6)

@@ -46,8 +46,9 @@ def test_least_bandwidth_is_least(capsys):
 
 
 def test_bad_share_is_one_line(capsys):
-    rc, out, err = cli(["solve", "--model", "gpt2-like", "--max-share", "1.5"], capsys)
-    assert rc == 2 and len(err.strip().splitlines()) == 1 and "--max-share" in err
+    for bad in ("150", "101%", "-0.1", "half"):   # 1.5 is 1.5 % now, as in the app: a number above 1 is a percentage
+        rc, out, err = cli(["solve", "--model", "gpt2-like", "--max-share", bad], capsys)
+        assert rc == 2 and len(err.strip().splitlines()) == 1 and "--max-share" in err, bad
 
 
 def test_frontier_json_is_a_staircase(capsys):

@@ -135,7 +135,7 @@ def _sweep_cells(doc, plan: int):
 @given(doc=gen_docs(max_layers=5), data=st.data())
 def test_length_costs_equal_the_request_at_that_length(doc, data):
     lo, hi = profile_from_doc(doc).seq_range
-    plan = data.draw(st.integers(0, hi - lo + 1))
+    plan = data.draw(st.integers(0, hi - lo + 2))   # SPEC §8: N tokens reach context s + N − 2
     try:
         prof, cfg, sw, cells = _sweep_cells(doc, plan)
     except SplittuiError as exc:   # a chain whose every policy takes 0 ms has no deadline series
@@ -149,7 +149,7 @@ def test_length_costs_equal_the_request_at_that_length(doc, data):
                           seq_len=int(sw.seq[i]), gen_tokens=plan)
             # the stored placement is the one the sweep reports
             assert breakdown(request_costs(prof, sc), x).total_ms == pytest.approx(sw.latency(m)[i], rel=1e-12)
-            n = data.draw(st.integers(0, int(lc.max_tokens[row])))
+            n = data.draw(st.integers(1, max(1, int(lc.max_tokens[row]))))   # a decoding request: N >= 1
             at = sc.replace(gen_tokens=n)
             want = request_times(phase_costs(prof, at), x)
             got = lc.costs(np.array([row]), np.array([n]))

@@ -56,9 +56,8 @@ def test_limits_make_cells_infeasible_that_were_not(gpt2):
 
 
 def test_returns_reaches_the_sweep(gpt2):
-    cfg = SweepConfig(bandwidths=(20.0,), seq_lens=(512,), gen_tokens=16, max_steps=6)
-    logits = run_sweep(gpt2, cfg)   # auto: a measured profile returns its own output (logits)
-    token = run_sweep(gpt2, SweepConfig(bandwidths=(20.0,), seq_lens=(512,), gen_tokens=16, max_steps=6,
-                                        returns="token"))
+    logits = run_sweep(gpt2, SweepConfig(bandwidths=(20.0,), seq_lens=(512,), gen_tokens=16, max_steps=6,
+                                         returns="logits"))
+    token = run_sweep(gpt2, SweepConfig(bandwidths=(20.0,), seq_lens=(512,), gen_tokens=16, max_steps=6))
     a, b = logits.latency_ms, token.latency_ms
     assert a.shape != b.shape or not np.allclose(a, b, equal_nan=True)

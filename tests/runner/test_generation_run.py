@@ -152,7 +152,7 @@ def test_run_gen_tokens_reports_ttft_and_tpot_beside_the_prediction(gen_plan, ca
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
     (row,) = doc["rows"]
-    assert row["tokens_match_unsplit"] is True and len(row["tokens"]) == 5 and row["gen_tokens"] == 4
+    assert row["tokens_match_unsplit"] is True and len(row["tokens"]) == 4 and row["gen_tokens"] == 4   # SPEC §8
     for part in ("ttft", "tpot"):
         assert row[part]["predicted_ms"] > 0 and row[part]["measured_ms"] > 0 and row[part]["error_pct"] is not None
     plan = profile_from_doc(json.loads(gen_plan.read_text()))
