@@ -25,7 +25,8 @@ from pathlib import Path
 
 from .. import confine
 from ..errors import SplittuiError
-from .common import add_profile_args, profile_from_args
+from .app_args import APP_SCENARIO_FLAGS, add_app_scenario_args
+from .common import add_profile_args
 from .llm_args import APP_LLM_FLAGS, add_app_llm_args
 
 __all__ = ["add_parser", "app_command", "check_host", "check_port", "check_token", "is_loopback", "public_url",
@@ -47,7 +48,7 @@ app runs as the user who started the server, so --files should not be a folder h
 The traffic is plain HTTP: on a network you do not trust, put an HTTPS proxy in front (--public-url)."""
 
 # the app's flags, forwarded to every app process when given; a path is made absolute (the app may start elsewhere)
-_FORWARDED = (("model", False), ("profile", True), *APP_LLM_FLAGS)
+_FORWARDED = (("model", False), ("profile", True), *APP_LLM_FLAGS, *APP_SCENARIO_FLAGS)
 _HOSTNAME = re.compile(r"(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 _SERVE_EXTRA = ("textual_serve", "aiohttp", "aiohttp_jinja2", "jinja2")
 
@@ -68,6 +69,7 @@ def add_parser(sub) -> None:
                                    "(pip install 'splittui[serve]'). Ctrl-C stops the server and every app.",
                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_app_llm_args(p, add_profile_args(p))
+    add_app_scenario_args(p)   # every tab opens on this scenario (or the --policy file's)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s: this machine only)")
     p.add_argument("--port", type=port_number, default=8000, help="TCP port (default %(default)s)")
     p.add_argument("--public-url", metavar="URL",
@@ -122,8 +124,8 @@ def app_command(args: argparse.Namespace, cwd: Path | None = None) -> str:
     argv = [sys.executable, "-m", "splittui"]
     for dest, is_path in _FORWARDED:
         value = getattr(args, dest, None)
-        if value:
-            argv += [f"--{dest.replace('_', '-')}", str(Path(value).expanduser().resolve()) if is_path else value]
+        if value is not None and value is not False:
+            argv += [f"--{dest.replace('_', '-')}", str(Path(value).expanduser().resolve()) if is_path else str(value)]
     return (f"cd {shlex.quote(str(cwd))} && " if cwd else "") + "exec " + shlex.join(argv)
 
 
@@ -249,7 +251,9 @@ def _server_class():
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    profile = profile_from_args(args)   # fail fast: a missing profile never starts a server
+    from .app_args import app_start
+
+    profile, _, _ = app_start(args)   # fail fast: a missing profile or a bad scenario never starts a server
     check_host(args.host)
     token = check_token(args)
     check_port(args.host, args.port)
