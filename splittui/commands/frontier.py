@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_generation_args, add_profile_args, add_scenario_args, profile_from_args, scenario_from_args
+from .common import (
+    add_attention_arg,
+    add_generation_args,
+    add_profile_args,
+    add_scenario_args,
+    profile_from_args,
+    scenario_from_args,
+)
 from .llm_args import add_llm_args
 from .output import add_output_flags, check_out, emit
 
@@ -18,8 +25,9 @@ _EPILOG = """examples:
 Each row is a Pareto-optimal policy: from its deadline on (until the next row's) it is the exact
 optimum. The dp column is the least deadline at which the paper's DP (time unit T) reaches the same
 server share, a whole multiple of T. With --gen-tokens the frontier is over the whole request
-(prefill + every decode step, SPEC §8); rows breaking --ttft-ms/--tpot-ms are marked ✗ (JSON:
-meets_limits false, violations). --deadline-ms marks the row in force at that deadline."""
+(prefill + every decode step, SPEC §8); with --ttft-ms/--tpot-ms it is the front of the policies that
+meet them (exact under the limits: every row says ok, JSON meets_limits). --deadline-ms marks the row
+in force at that deadline."""
 
 
 def add_parser(sub) -> None:
@@ -31,6 +39,7 @@ def add_parser(sub) -> None:
     add_llm_args(p)
     add_scenario_args(p, deadline_default=None)
     add_generation_args(p)
+    add_attention_arg(p)
     add_output_flags(p, "the frontier (splittui.frontier/1)")
     p.set_defaults(func=run_frontier)
 
@@ -50,14 +59,15 @@ def _limits(sc, ph, policy) -> tuple[float, float | None, list[str]]:
 
 def run_frontier(args: argparse.Namespace) -> int:
     from ..generation import phase_costs, request_costs
-    from ..solvers.goal import Target, dp_full_frontier, dp_least_deadline, exact_frontier
+    from ..setup import setup_of
+    from ..solvers.goal import Target, dp_full_frontier, dp_least_deadline, request_frontier
 
     check_out(args)
     profile = profile_from_args(args)
     sc = scenario_from_args(args, profile)
     c = request_costs(profile, sc)
     ph = phase_costs(profile, sc)
-    points = exact_frontier(c, sc)
+    points = request_frontier(ph, sc)   # with TTFT/TPOT limits: the front of the policies that meet them
     dp_front = dp_full_frontier(c, sc)
     rows: list[dict] = []
     for p in points:
@@ -71,7 +81,8 @@ def run_frontier(args: argparse.Namespace) -> int:
     deadline = sc.deadline_ms if args.deadline_ms is not None else None
     at = max((i for i, p in enumerate(points) if deadline is not None and p.deadline_ms <= deadline), default=None)
     scenario = sc.to_dict() | ({} if deadline is not None else {"deadline_ms": None})
-    doc = {"schema": "splittui.frontier/1", "model": profile.model, "scenario": scenario,
+    doc = {"schema": "splittui.frontier/1", "model": profile.model, "setup": setup_of(profile).to_dict(),
+           "scenario": scenario,
            "total_load": c.total_reward, "at_deadline": at, "points": rows}
     emit(args, doc, lambda: _print(profile, sc, rows, at), what=f"{len(rows)} frontier points")
     return 0
@@ -107,8 +118,8 @@ def _print(profile, sc, rows: list[dict], at: int | None) -> None:
     notes = ["placement: C client, S server, layers numbered from 1 · below the first deadline no policy is "
              "feasible · each row is the exact optimum from its deadline on; dp: the paper's DP at T"]
     if limits:
-        notes.append("limits: ✗ the row breaks the TTFT/TPOT limit named (the frontier is the request's, "
-                     "limits aside)")
+        notes.append("limits: the front of the policies that meet the TTFT/TPOT limits (exact under them); "
+                     "✗ would name a broken limit")
     if at is not None:
         notes.append(f"→ the row in force at --deadline-ms {sc.deadline_ms:,.1f}")
     t.caption = "\n".join(notes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import add_profile_args, nonneg_int, positive_float, positive_int
+from .common import add_attention_arg, add_profile_args, nonneg_int, positive_float, positive_int
 from .llm_args import add_llm_args
 from .sweep import add_grid_args, add_output_args, bounded, model_help
 
@@ -90,6 +90,7 @@ def add_parser(sub) -> None:
                    help="server weights loaded once and reserved (shared) or held by each request "
                         "(default shared)")
     add_grid_args(p)
+    add_attention_arg(p)
     add_output_args(p, "the simulation (splittui.simulation/1)")
     p.set_defaults(func=run_simulate, gen_tokens=None)
 
@@ -205,7 +206,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     if args.csv:
         path = write_csv_atomic(args.csv, [s.row() for s in res.stats.values()], force=args.force)
         print(f"wrote {path}", file=sys.stderr)
-    emit(args, simulation_document(res, [p.model for p in profiles]), lambda: _print_simulation(args, res))
+    emit(args, simulation_document(res, [p.model for p in profiles], workload=sweeps[0].config, profiles=profiles),
+         lambda: _print_simulation(args, res))
     return 0
 
 

@@ -311,7 +311,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     if args.csv:
         path = write_csv_atomic(args.csv, [r for sw in sweeps for r in sweep_rows(sw)], force=args.force)
         print(f"wrote {sum(sw.n_cells for sw in sweeps)} cells to {path}", file=sys.stderr)
-    emit(args, sweep_document(sweeps), lambda: _print_sweeps(args, profiles, sweeps))
+    emit(args, sweep_document(sweeps, profiles), lambda: _print_sweeps(args, profiles, sweeps))
     return 0
 
 

@@ -154,6 +154,11 @@ def _first_meeting(ph: Phases, sc: Scenario, solver: str, cap: float, deadlines:
     return Goal(solver, None, None)
 
 
+def _same_load(a: Result, b: Result) -> bool:
+    la, lb = a.server_load or 0.0, b.server_load or 0.0
+    return abs(la - lb) <= 1e-9 * max(1.0, abs(la), abs(lb), a.total_load)
+
+
 def _top_deadline(c: Costs) -> float:
     """A deadline above every policy's latency (each layer at its slower side, every transfer paid)."""
     return float(np.maximum(c.client_ms, c.server_ms).sum() + c.up_ms.sum() + c.down_ms.sum()
@@ -172,6 +177,8 @@ def request_frontier(ph: Phases, sc: Scenario, *, max_points: int = 100_000, sto
     while res.feasible and res.latency_ms is not None and len(points) < max_points:
         if should_stop is not None and should_stop():
             raise FrontierCancelled()
+        if points and _same_load(points[-1].result, res):
+            points.pop()   # as loaded and faster: the slower point is dominated
         points.append(FrontierPoint(res.latency_ms, res))
         if stop_above is not None and res.server_load is not None and res.server_load > stop_above:
             break
