@@ -31,7 +31,7 @@ def policy_document(profile: Profile, sc: Scenario, res: Result) -> dict[str, An
                      for layer, x in zip(profile.layers, res.policy, strict=False)]
     from .setup import setup_of
 
-    scenario = {**sc.to_dict(), "returns": resolve_returns(sc.returns, profile.is_llm)}
+    scenario = {**sc.to_dict(), "returns": resolve_returns(sc.returns, profile.is_llm, sc.gen_tokens)}
     return {
         "schema": POLICY_SCHEMA,
         "model": profile.model,

@@ -38,7 +38,7 @@ def goal_requested(args: argparse.Namespace) -> bool:
 
 def run_goal(args: argparse.Namespace, profile, sc, names: list[str]) -> int:
     from ..policy import policy_document
-    from ..solvers.goal import GOAL_SOLVERS, Target, least_bandwidth, least_deadline
+    from ..solvers.goal import GOAL_SOLVERS, Target, least_bandwidth, least_deadline, scenario_at
 
     target = Target(max_share=args.max_share, max_load=args.max_load)
     seek = least_deadline if args.least == "deadline" else least_bandwidth
@@ -46,7 +46,7 @@ def run_goal(args: argparse.Namespace, profile, sc, names: list[str]) -> int:
     goals = {name: seek(profile, sc, name, target) for name in names if name in GOAL_SOLVERS}
     docs = []
     for name, goal in goals.items():
-        at = sc if goal.value is None else (sc.replace(deadline_ms=max(goal.value, 1e-12))
+        at = sc if goal.value is None else (scenario_at(sc, goal.value)   # a TTFT limit above it is implied
                                              if args.least == "deadline" else
                                              sc.replace(up_mbps=goal.value,
                                                         down_mbps=goal.value * sc.down_mbps / sc.up_mbps))
@@ -56,7 +56,8 @@ def run_goal(args: argparse.Namespace, profile, sc, names: list[str]) -> int:
         else:
             doc = policy_document(profile, at, goal.result)
         doc["goal"] = {"target": target.describe(), "max_share": target.max_share, "max_load": target.max_load,
-                       "least": args.least}
+                       "least": args.least, "ttft_ms": sc.ttft_ms, "tpot_ms": sc.tpot_ms}   # the limits met
+        # (a TTFT limit at or above the least deadline is implied by it, so the scenario may leave it out)
         doc[key] = goal.value
         docs.append(doc)
 

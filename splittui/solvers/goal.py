@@ -310,15 +310,37 @@ def least_bandwidth(profile: Profile, sc: Scenario, solver: str, target: Target,
         res = attempt(up)
         return _reaches(res, target.load_cap(res.total_load))
 
-    if not ok(hi_mbps):
+    lo, hi = _bracket(ok, min(max(sc.up_mbps, lo_mbps), hi_mbps), lo_mbps, hi_mbps)
+    if hi is None:
         return Goal(solver, None, None)
-    if ok(lo_mbps):
+    if lo is None:
         return Goal(solver, lo_mbps, attempt(lo_mbps))
-    lo, hi = lo_mbps, hi_mbps
     while hi / lo > 1 + rel_tol:
         mid = math.sqrt(lo * hi)
         lo, hi = (lo, mid) if ok(mid) else (mid, hi)
     return Goal(solver, hi, attempt(hi))
+
+
+def _bracket(ok: Callable[[float], bool], start: float, lo_mbps: float,
+             hi_mbps: float) -> tuple[float | None, float | None]:
+    """(lo, hi) with ok(hi) and not ok(lo), found in ×10 steps from `start` (the scenario's own bandwidth:
+    the extremes are tried only when needed, and an exact solve at 10^6 Mbit/s, where every transfer is
+    nearly free and labels tie, can be slow); hi None: not even hi_mbps; lo None: already lo_mbps."""
+    if ok(start):
+        hi = start
+        while hi > lo_mbps:
+            lo = max(hi / 10, lo_mbps)
+            if not ok(lo):
+                return lo, hi
+            hi = lo
+        return None, hi
+    lo = start
+    while lo < hi_mbps:
+        hi = min(lo * 10, hi_mbps)
+        if ok(hi):
+            return lo, hi
+        lo = hi
+    return lo, None
 
 
 __all__ += ["GOAL_SOLVERS", "dp_full_frontier", "dp_least_deadline", "FrontierCancelled", "request_frontier",
