@@ -18,7 +18,8 @@ from .errors import SplittuiError, one_line
 
 __all__ = ["main", "build_parser"]
 
-COMMANDS = ("solve", "evaluate", "frontier", "profile", "sweep", "simulate", "run", "serve", "devices")
+COMMANDS = ("solve", "evaluate", "frontier", "profile", "sweep", "simulate", "run", "serve", "devices",
+            "calibrate", "explore", "capacity")
 
 _DESCRIPTION = """\
 Plan split inference of transformer models: which layers run on a weak client and which on a

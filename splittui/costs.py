@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .errors import ProfileError, SplittuiError
+from .memory import MemRows
 from .model import Breakdown, Profile, Scenario, returned_bytes
 
 __all__ = ["Costs", "costs_for", "interpolate", "latency", "breakdown", "switches", "min_latency",
@@ -40,6 +41,14 @@ class Costs:
     start_client: bool
     end_client: bool
     deadline_ms: float
+    # SPEC §10 constraints, set only when the scenario has them (generation.phase_costs attaches them):
+    pin: np.ndarray | None = None      # per layer 1 pinned to the client, 0 to the server, −1 free
+    mem: MemRows | None = None         # per-layer memory and the two sides' limits (active limits only)
+
+    @property
+    def constrained(self) -> bool:
+        """Pins or memory limits: dp, exact and brute force then run `solvers.constrained`."""
+        return self.pin is not None or (self.mem is not None and self.mem.active)
 
     @property
     def n(self) -> int:
@@ -191,12 +200,17 @@ def switches(c: Costs, policy: ArrayLike) -> int:
 
 
 def min_latency(c: Costs) -> float:
-    """The least latency any policy achieves (two-state shortest path, exact floats)."""
+    """The least latency any policy achieves (two-state shortest path, exact floats); pins respected."""
     inf = float("inf")
     on_c, on_s = (0.0, inf) if c.start_client else (inf, 0.0)
     layers = zip(c.client_ms.tolist(), c.server_ms.tolist(), c.up_ms.tolist(), c.down_ms.tolist())
-    for client, server, up, down in layers:       # Python floats: the same sums, without numpy scalars
+    pins = [-1] * c.n if c.pin is None else c.pin.tolist()
+    for (client, server, up, down), pin in zip(layers, pins):   # Python floats: no numpy scalars
         on_c, on_s = min(on_c, on_s + down) + client, min(on_s, on_c + up) + server
+        if pin == 1:
+            on_s = inf
+        elif pin == 0:
+            on_c = inf
     end_c = on_c + (0.0 if c.end_client else c.up_out_ms)
     end_s = on_s + (c.down_out_ms if c.end_client else 0.0)
     return float(min(end_c, end_s))

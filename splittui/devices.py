@@ -26,14 +26,15 @@ import os
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .errors import SplittuiError
 
 __all__ = ["Device", "PRESETS", "ALIASES", "DEFAULT_CLIENT", "DEFAULT_SERVER", "resolve_device", "device_name",
-           "load_device_file", "device_names", "measure_this_cpu", "this_cpu"]
+           "load_device_file", "device_names", "measure_this_cpu", "this_cpu", "memory_source",
+           "MEMORY_SOURCES"]
 
 DEFAULT_CLIENT = "laptop-cpu"
 DEFAULT_SERVER = "a100-80gb"
@@ -55,6 +56,12 @@ class Device:
     eff_mem: float = 0.8
     overhead_us: float = 5.0
     measured: bool = False
+    app_mem_gb: float = 0.0   # GiB an app may use (phones: what the OS leaves); 0: all of mem_gb
+
+    def usable_bytes(self) -> float | None:
+        """Memory a model may use on this device, bytes (GiB as memory is sold); None when unknown."""
+        gib = self.app_mem_gb or self.mem_gb
+        return gib * 2 ** 30 if gib > 0 else None
 
     def time_ms(self, flops: float, bytes_moved: float, kernels: int = 1, *, fp32: bool = False) -> float:
         peak = (self.fp32_tflops if fp32 else self.fp16_tflops) * 1e12 * self.eff_compute
@@ -108,7 +115,38 @@ PRESETS: dict[str, Device] = {d.name: d for d in (
        "peak derived: 4 cores x 16 FP32 FLOP/cycle (2x128-bit NEON FMA) x 2.4 GHz, FP16 twice", 0.5, 0.6, 5.0),
 )}
 
-_NUMBER_KEYS = ("fp32_tflops", "fp16_tflops", "mem_gbps", "mem_gb", "eff_compute", "eff_mem", "overhead_us")
+_NUMBER_KEYS = ("fp32_tflops", "fp16_tflops", "mem_gbps", "mem_gb", "eff_compute", "eff_mem", "overhead_us",
+                "app_mem_gb")
+# Memory (SPEC §10): mem_gb above is the datasheet's capacity (GiB). Jetson Orin variants differ in memory and
+# speed; on phones the OS and other apps keep part of it: app_mem_gb is what one app can count on.
+PRESETS.update({d.name: d for d in (
+    _p("jetson-orin-nano-8gb", "client", "NVIDIA Jetson Orin Nano 8GB", 1.28, 10.2, 68.0, 8,
+       "NVIDIA Jetson Orin Nano series data sheet: 1024 CUDA cores / 32 Tensor Cores at 625 MHz (FP32 = "
+       "1024 x 2 x 0.625 GHz), 40 sparse INT8 TOPS = 10 dense FP16, 128-bit LPDDR5 68 GB/s, 8 GB", 0.5, 0.7, 10.0),
+    _p("jetson-orin-nx-16gb", "client", "NVIDIA Jetson Orin NX 16GB", 1.88, 15.0, 102.4, 16,
+       "NVIDIA Jetson Orin NX series data sheet: 1024 CUDA cores / 32 Tensor Cores at 918 MHz, 128-bit LPDDR5 "
+       "102.4 GB/s, 16 GB; dense FP16 scaled from the AGX Orin 64GB by Tensor Cores x clock", 0.5, 0.7, 10.0),
+    _p("jetson-agx-orin-32gb", "client", "NVIDIA Jetson AGX Orin 32GB", 3.33, 26.6, 204.8, 32,
+       "NVIDIA Jetson AGX Orin series data sheet: 1792 CUDA cores / 56 Tensor Cores at 930 MHz, 108 sparse "
+       "INT8 TOPS (GPU) = 27 dense FP16, 256-bit LPDDR5 204.8 GB/s, 32 GB", 0.5, 0.7, 10.0),
+)})
+PRESETS["phone-soc"] = replace(PRESETS["phone-soc"], app_mem_gb=8.0)
+MEMORY_SOURCES: dict[str, str] = {
+    "phone-soc": "12 GB LPDDR5X (Samsung Galaxy S24 Ultra, Snapdragon 8 Gen 3); an app can count on about 8 GB: "
+                 "Android's low-memory killer reclaims apps beyond what the OS, system services and the "
+                 "foreground UI keep resident (~3-4 GB on 12 GB flagships): an estimate, measure with "
+                 "`adb shell dumpsys meminfo`",
+    "jetson-orin": "64 GB LPDDR5 shared by CPU and GPU (Jetson AGX Orin 64GB data sheet)",
+    "a100-80gb": "80 GB HBM2e (A100 80GB datasheet; nvidia-smi reports 81920 MiB)",
+}
+
+
+def memory_source(name: str) -> str:
+    """Where a preset's memory figure comes from."""
+    d = PRESETS.get(name)
+    return MEMORY_SOURCES.get(name, f"{d.mem_gb:g} GB from its datasheet: {d.source}" if d else "user device")
+
+
 _REQUIRED = ("role", "fp32_tflops", "fp16_tflops", "mem_gbps")
 _ALLOWED = set(_NUMBER_KEYS) | {"role", "label", "source"}
 
@@ -119,6 +157,7 @@ ALIASES: dict[str, str] = {
     "a100": "a100-80gb",
     "h100": "h100-sxm",
     "orin": "jetson-orin",
+    "jetson": "jetson-orin",   # the AGX Orin 64 GB, the first Jetson preset (the smaller Orins are named in full)
     "m2": "apple-m2",
     "rpi5": "raspberry-pi-5",
     "pi5": "raspberry-pi-5",

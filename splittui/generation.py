@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .costs import Costs, breakdown, costs_for
 from .errors import SplittuiError
+from .memory import MemRows, memory_rows, pin_array
 from .model import Profile, Scenario, decode_steps, kv_tokens, resolve_returns, returned_bytes
 
 __all__ = ["Phases", "RequestTimes", "DECODE_FIELDS", "check_contexts", "last_context", "decode_sum", "phase_costs",
@@ -38,7 +39,7 @@ DECODE_FIELDS = ("dec_flops", "dec_client_ms", "dec_server_ms", "dec_in_bytes")
 
 def is_plain(sc: Scenario) -> bool:
     """True when the request's chain is exactly the paper's prefill chain (SPEC §3: costs_for)."""
-    return sc.gen_tokens == 0 and sc.objective != "server_mem"
+    return sc.gen_tokens == 0 and sc.objective != "server_mem" and not (sc.has_memory_limits or sc.has_pins)
 
 
 def last_context(s: int, n: int) -> int:
@@ -116,6 +117,7 @@ class Phases:
     decode: Costs | None
     gen_tokens: int
     mem: np.ndarray | None     # per-layer server memory, when the profile has the fields
+    memory: MemRows | None = None   # per-layer memory and limits of both sides (SPEC §10), when known
 
     @property
     def steps(self) -> int:
@@ -164,7 +166,14 @@ def phase_costs(profile: Profile, sc: Scenario) -> Phases:
     check_contexts(profile, sc.seq_len, sc.gen_tokens)
     mem = server_mem_bytes(profile, sc) if profile.has_server_mem else None
     dec = _decode(profile, sc) if decode_steps(sc.gen_tokens) > 0 else None
-    return Phases(prefill=_prefill(profile, sc, mem), decode=dec, gen_tokens=sc.gen_tokens, mem=mem)
+    pre = _prefill(profile, sc, mem)
+    rows = memory_rows(profile, sc)
+    pin = pin_array(profile.n_layers, sc)
+    if pin is not None or sc.has_memory_limits:   # SPEC §10 constraints ride on the costs every solver gets
+        active = rows if sc.has_memory_limits else None
+        pre = replace(pre, pin=pin, mem=active)
+        dec = None if dec is None else replace(dec, pin=pin, mem=active)
+    return Phases(prefill=pre, decode=dec, gen_tokens=sc.gen_tokens, mem=mem, memory=rows)
 
 
 def request_costs(profile: Profile, sc: Scenario) -> Costs:

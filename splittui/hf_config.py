@@ -14,7 +14,8 @@ Conventions (stated once, used everywhere):
   blocks does about half; this model does not assume one. Decode at context ``c``: ``2·2·c·d_q``.
 * The LM head runs for the last position only (next-token logits of the prefill).
 * Activations and the KV cache are kept in 16-bit (32-bit for fp32); int8/int4 are weight-only
-  quantisation (W8A16 / W4A16) with one fp16 scale per group of 128 weights.
+  quantisation (W8A16 / W4A16) in llama.cpp's Q8_0 / Q4_0 block formats: 32 weights per block with one
+  fp16 scale, i.e. 8.5 and 4.5 bits per weight (:func:`weight_bits`).
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from typing import Any, NamedTuple
 from .errors import SplittuiError
 
 __all__ = ["Arch", "StageCost", "DTYPES", "FAMILIES", "read_config", "arch_from_dict", "param_count",
-           "weight_bytes_per_param", "act_bytes", "chain_parts", "prefill_stages", "decode_stages", "stage_names"]
+           "weight_bytes_per_param", "weight_bits", "act_bytes", "chain_parts", "prefill_stages", "decode_stages",
+           "stage_names"]
 
 FAMILIES = ("llama", "mistral", "qwen2", "phi3", "gemma", "gemma2", "gpt2")
-_GROUP = 128  # weights per fp16 scale in int8/int4 weight-only quantisation
+_GROUP = 32  # weights per fp16 scale in int8/int4 (llama.cpp Q8_0 / Q4_0 blocks: 8.5 and 4.5 bits per weight)
 DTYPES: dict[str, tuple[float, int]] = {  # dtype -> (bytes per matmul weight, bytes per activation)
     "fp32": (4.0, 4), "fp16": (2.0, 2), "bf16": (2.0, 2),
     "int8": (1.0 + 2.0 / _GROUP, 2), "int4": (0.5 + 2.0 / _GROUP, 2),
@@ -209,6 +211,12 @@ def param_count(a: Arch) -> int:
 
 def weight_bytes_per_param(dtype: str) -> float:
     return _dtype(dtype)[0]
+
+
+def weight_bits(dtype: str) -> float:
+    """Real bits per matmul weight of a dtype, block scales included: fp32 32, fp16/bf16 16, int8 8.5
+    (Q8_0: 32 int8 weights + one fp16 scale per block), int4 4.5 (Q4_0: 32 4-bit weights + one fp16 scale)."""
+    return 8.0 * _dtype(dtype)[0]
 
 
 def act_bytes(dtype: str) -> int:

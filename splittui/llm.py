@@ -16,6 +16,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from .calibration import StageTimer, band_text, timer_for
 from .devices import DEFAULT_CLIENT, DEFAULT_SERVER, PRESETS, Device, resolve_device
 from .errors import SplittuiError
 from .hf_config import Arch, StageCost, act_bytes, arch_from_dict, chain_parts, param_count, read_config
@@ -28,7 +29,7 @@ __all__ = ["DEFAULT_SEQ_LENS", "DTYPE_DEFAULT", "profile_for", "profile_doc_for"
 DEFAULT_SEQ_LENS = (128, 256, 512, 1024, 2048, 4096)
 DTYPE_DEFAULT = "bf16"
 LOGIT_BYTES = 4  # the next-token logits travel as fp32
-FORMULAS_VERSION = 1  # bump when a formula changes: analytic profiles' sha256 hash it
+FORMULAS_VERSION = 2  # bump when a formula changes: analytic profiles' sha256 hash it
 _LAYER_FIELDS = frozenset(Layer.__dataclass_fields__)
 _PROFILE_FIELDS = frozenset(Profile.__dataclass_fields__)
 ATTENTION_NOTE = ("attention core counts the full s x s score matrix (no causal block skipping); "
@@ -99,12 +100,13 @@ def seq_lens_for(arch: Arch, *, include: int | Sequence[int] | None = None,
 
 def profile_for(config_or_name: Arch | dict[str, Any] | str | os.PathLike[str], *, dtype: str = DTYPE_DEFAULT,
                 client_device: str | Device = DEFAULT_CLIENT, server_device: str | Device = DEFAULT_SERVER,
-                seq_lens: Sequence[int] | None = None, devices: dict[str, Device] | None = None) -> Profile:
+                seq_lens: Sequence[int] | None = None, devices: dict[str, Device] | None = None,
+                runtime: str | None = None) -> Profile:
     """The analytic profile (times are roofline estimates), built directly: valid by construction, so
     the loader's checks are skipped, and its sha256 hashes the inputs (config, dtype, devices, lengths)
     rather than the ~20k numbers. ≈10 ms for a 32-layer model at 6 lengths. Built from a file, its
     origin is the file's absolute path (as for profile files), so an export or the app can find it again."""
-    meta, groups = _build(config_or_name, dtype, client_device, server_device, seq_lens, devices)
+    meta, groups = _build(config_or_name, dtype, client_device, server_device, seq_lens, devices, runtime)
     arch: Arch = meta.pop("_arch")
     embed, block, head = ([_layer(e) for e in g] for g in groups)
     layers = list(embed)
@@ -137,9 +139,10 @@ def _layer(entry: dict[str, Any]) -> Layer:
 
 def profile_doc_for(config_or_name: Arch | dict[str, Any] | str | os.PathLike[str], *, dtype: str = DTYPE_DEFAULT,
                     client_device: str | Device = DEFAULT_CLIENT, server_device: str | Device = DEFAULT_SERVER,
-                    seq_lens: Sequence[int] | None = None, devices: dict[str, Device] | None = None) -> dict[str, Any]:
+                    seq_lens: Sequence[int] | None = None, devices: dict[str, Device] | None = None,
+                    runtime: str | None = None) -> dict[str, Any]:
     """A `splittui.profile/1` document with prefill and decode costs at every length in `seq_lens`."""
-    meta, groups = _build(config_or_name, dtype, client_device, server_device, seq_lens, devices)
+    meta, groups = _build(config_or_name, dtype, client_device, server_device, seq_lens, devices, runtime)
     arch: Arch = meta.pop("_arch")
     meta.pop("_key")
     embed, block, head = groups
@@ -154,7 +157,7 @@ _Part = StageCost | list[StageCost]  # the embedding is one stage, a block and t
 
 
 def _build(config_or_name: _Config, dtype: str, client_device: str | Device, server_device: str | Device,
-           seq_lens: Sequence[int] | None, devices: dict[str, Device] | None
+           seq_lens: Sequence[int] | None, devices: dict[str, Device] | None, runtime: str | None = None
            ) -> tuple[dict[str, Any], list[list[dict[str, Any]]]]:
     arch = load_arch(config_or_name)
     client = resolve_device(client_device, user=devices, flag="--client-device")
@@ -169,17 +172,25 @@ def _build(config_or_name: _Config, dtype: str, client_device: str | Device, ser
     resid_p = [p[1][0].in_bytes for p in pre]  # the residual stream s·d, as ln1 receives it
     resid_d = [q[1][0].in_bytes for q in dec]
     afters = ((resid_p, resid_d), (resid_p, resid_d), (out_logits, out_logits))
-    groups = [_group_entries([p[i] for p in pre], [q[i] for q in dec], *afters[i], lens, client, server, fp32)
+    step_k = _step_kernels(arch, pre[0])  # a runtime's per-step overhead is spread over the step's kernels
+    timers = (timer_for(client, runtime, dtype, step_k), timer_for(server, runtime, dtype, step_k))
+    groups = [_group_entries([p[i] for p in pre], [q[i] for q in dec], *afters[i], lens, *timers, fp32)
               for i in range(3)]
     arch_doc = {"family": arch.family, "params": param_count(arch), "d": arch.d, "n_layers": arch.n_layers,
                 "heads": arch.h, "kv_heads": arch.h_kv, "head_dim": arch.e, "d_ff": arch.d_ff,
-                "vocab": arch.vocab, "context": arch.max_pos}
+                "vocab": arch.vocab, "context": arch.max_pos, **({"tied": True} if arch.tied else {})}
     key = canonical_sha256({"analytic": asdict(arch), "dtype": dtype, "client": asdict(client),
-                            "server": asdict(server), "seq_lens": list(lens), "formulas": FORMULAS_VERSION})
+                            "server": asdict(server), "seq_lens": list(lens), "formulas": FORMULAS_VERSION,
+                            **({"runtime": [asdict(t.cal) for t in timers if t.cal]} if runtime else {})})
     meta = {"model": arch.name, "description": _description(arch, dtype),
-            "source": _source(arch, dtype, client, server), "seq_lens": list(lens), "output_bytes": out_logits,
+            "source": _source(arch, dtype, client, server, timers), "seq_lens": list(lens), "output_bytes": out_logits,
             "dec_output_bytes": list(out_logits), "dtype": dtype, "arch": arch_doc, "_arch": arch, "_key": key}
     return meta, groups
+
+
+def _step_kernels(arch: Arch, parts: tuple[StageCost, list[StageCost], list[StageCost]]) -> int:
+    embed, block, head = parts
+    return embed.kernels + arch.n_layers * sum(st.kernels for st in block) + sum(st.kernels for st in head)
 
 
 def _check_lens(lens: tuple[int, ...]) -> None:
@@ -194,7 +205,7 @@ def _as_list(part: _Part) -> list[StageCost]:
 
 
 def _group_entries(pre_parts: list[_Part], dec_parts: list[_Part], after_pre: list[float], after_dec: list[float],
-                   lens: tuple[int, ...], client: Device, server: Device, fp32: bool) -> list[dict[str, Any]]:
+                   lens: tuple[int, ...], client: StageTimer, server: StageTimer, fp32: bool) -> list[dict[str, Any]]:
     """Layer entries (names relative) for one part: embedding, one block, or the head.
 
     pre_parts[k] / dec_parts[k]: the part's stages at length k. The state leaving a stage is the state
@@ -217,7 +228,7 @@ def _out(stages: list[StageCost], j: int, after: float) -> float:
 
 
 def _entry(rows_p: list[StageCost], rows_d: list[StageCost], out_p: list[float], out_d: list[float],
-           lens: tuple[int, ...], client: Device, server: Device, fp32: bool) -> dict[str, Any]:
+           lens: tuple[int, ...], client: StageTimer, server: StageTimer, fp32: bool) -> dict[str, Any]:
     first = rows_p[0]
     flops = [r.mm_flops + r.elem_flops for r in rows_p]
     moved = [r.in_bytes + o + r.weights_read + r.kv_read for r, o in zip(rows_p, out_p)]
@@ -226,13 +237,13 @@ def _entry(rows_p: list[StageCost], rows_d: list[StageCost], out_p: list[float],
     kernels = first.kernels
     return {
         "name": first.name, "kind": first.kind, "flops": flops,
-        "client_ms": [client.time_ms(f, m, kernels, fp32=fp32) for f, m in zip(flops, moved)],
-        "server_ms": [server.time_ms(f, m, kernels, fp32=fp32) for f, m in zip(flops, moved)],
+        "client_ms": [client.prefill_ms(first.kind, f, m, kernels, fp32=fp32) for f, m in zip(flops, moved)],
+        "server_ms": [server.prefill_ms(first.kind, f, m, kernels, fp32=fp32) for f, m in zip(flops, moved)],
         "in_bytes": [r.in_bytes for r in rows_p],
         "mem_bytes": [r.weight_bytes + r.in_bytes + o + r.kv_bytes * s for r, o, s in zip(rows_p, out_p, lens)],
         "dec_flops": dflops,
-        "dec_client_ms": [client.time_ms(f, m, kernels, fp32=fp32) for f, m in zip(dflops, dmoved)],
-        "dec_server_ms": [server.time_ms(f, m, kernels, fp32=fp32) for f, m in zip(dflops, dmoved)],
+        "dec_client_ms": [client.decode_ms(first.kind, f, m, kernels, fp32=fp32) for f, m in zip(dflops, dmoved)],
+        "dec_server_ms": [server.decode_ms(first.kind, f, m, kernels, fp32=fp32) for f, m in zip(dflops, dmoved)],
         "dec_in_bytes": [r.in_bytes for r in rows_d],
         "weight_bytes": [r.weight_bytes for r in rows_p],
         "kv_bytes": [r.kv_bytes for r in rows_p],
@@ -253,8 +264,12 @@ def _description(arch: Arch, dtype: str) -> str:
             f"{param_count(arch) / 1e9:.2f}B params, {dtype} weights")
 
 
-def _source(arch: Arch, dtype: str, client: Device, server: Device) -> dict[str, Any]:
-    return {"kind": "analytic", "estimate": not (client.measured and server.measured),
+def _source(arch: Arch, dtype: str, client: Device, server: Device,
+            timers: tuple[StageTimer, StageTimer] | None = None) -> dict[str, Any]:
+    cals = [t.cal for t in timers] if timers else [None, None]
+    runtime = {"runtime": cals[0].runtime, "calibration": {side: band_text(c) for side, c in zip(
+        ("client", "server"), cals)}} if cals[0] is not None else {}
+    return {**runtime, "kind": "analytic", "estimate": not (client.measured and server.measured),
             "client": f"estimate: {client.describe()}", "server": f"estimate: {server.describe()}",
             "client_device": client.name, "server_device": server.name, "dtype": dtype,
             "created": "splittui.llm (SPEC §9 formulas)", "assumptions": ATTENTION_NOTE,
@@ -295,7 +310,8 @@ def retime(profile: Profile, *, client_device: str | Device | None = None, serve
 def load_any(name_or_path: str | os.PathLike[str], *, dtype: str | None = None,
              client_device: str | Device | None = None,
              server_device: str | Device | None = None, include_seq: Sequence[int] = (),
-             devices: dict[str, Device] | None = None, hf_config: bool = False) -> Profile:
+             devices: dict[str, Device] | None = None, hf_config: bool = False,
+             runtime: str | None = None) -> Profile:
     """What the CLI and the app open: a shipped LLM config or a config file (``hf_config=True``, or a
     path to a config.json/folder) becomes an analytic profile (dtype default bf16, devices default
     laptop-cpu → a100-80gb, lengths covering `include_seq`); anything else is a profile (shipped name
@@ -307,9 +323,13 @@ def load_any(name_or_path: str | os.PathLike[str], *, dtype: str | None = None,
         arch = load_arch(text)
         lens = seq_lens_for(arch, include=include_seq)
         return profile_for(text, dtype=dtype or DTYPE_DEFAULT, client_device=client_device or DEFAULT_CLIENT,
-                           server_device=server_device or DEFAULT_SERVER, seq_lens=lens, devices=devices)
+                           server_device=server_device or DEFAULT_SERVER, seq_lens=lens, devices=devices,
+                           runtime=runtime)
     from .profiles import load_profile
 
+    if runtime is not None:
+        raise SplittuiError(f"--runtime {runtime}: applies to LLM configs (--hf-config or a shipped config such as "
+                            f"llama-3.1-8b), not to a measured profile ({text})")
     if dtype not in (None, "fp32"):
         act_bytes(dtype)  # an unknown dtype is named first
         raise SplittuiError(f"--dtype {dtype}: a measured profile ({text}) is fp32; --dtype applies to LLM "

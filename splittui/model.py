@@ -107,10 +107,16 @@ class Scenario:
     ttft_ms: float | None = None     # optional limit on the time to first token
     tpot_ms: float | None = None     # optional limit on the mean time per output token
     returns: str = "auto"            # what the answer's last transfer carries (SPEC §8, docs/maths): see RETURNS
+    client_mem_gb: float | None = None   # memory limit of the client, GB = 1e9 bytes (SPEC §10); None: no limit
+    server_mem_gb: float | None = None   # memory limit of the server, GB; None: no limit
+    pin_client: tuple[int, ...] = ()     # layer indices that must run on the client (SPEC §10)
+    pin_server: tuple[int, ...] = ()     # layer indices that must run on the server
 
     def __post_init__(self) -> None:
         if self.down_mbps is None:
             object.__setattr__(self, "down_mbps", self.up_mbps)
+        for name in ("pin_client", "pin_server"):
+            object.__setattr__(self, name, _pins(name, getattr(self, name)))
         _scenario_iv(self)
 
     def replace(self, **changes: Any) -> "Scenario":
@@ -124,10 +130,34 @@ class Scenario:
                 del out[name]
         if out["returns"] == "auto":
             del out["returns"]
+        for name in _LIMIT_FIELDS:
+            if out[name] in (None, ()):
+                del out[name]
+            elif name.startswith("pin_"):
+                out[name] = list(out[name])
         return out
+
+    @property
+    def has_memory_limits(self) -> bool:
+        return self.client_mem_gb is not None or self.server_mem_gb is not None
+
+    @property
+    def has_pins(self) -> bool:
+        return bool(self.pin_client or self.pin_server)
 
 
 _GEN_FIELDS = ("gen_tokens", "ttft_ms", "tpot_ms")
+_LIMIT_FIELDS = ("client_mem_gb", "server_mem_gb", "pin_client", "pin_server")
+
+
+def _pins(name: str, value: Any) -> tuple[int, ...]:
+    """A pin set as a sorted tuple of distinct layer indices (lists, e.g. from JSON, are accepted)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise SplittuiError(f"scenario: {name} must be a list of layer indices, got {value!r}")
+    items = list(value)
+    if any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in items):
+        raise SplittuiError(f"scenario: {name} must hold layer indices (integers >= 0), got {items!r}")
+    return tuple(sorted(set(items)))
 
 # What the end of the prefill and of every decode step sends back when the last layer runs away from the
 # end side: "logits" = the profile's own output_bytes / dec_output_bytes; "token" = one int32 token id;
@@ -206,6 +236,12 @@ def _scenario_iv(sc: Scenario) -> None:
         raise SplittuiError(f"scenario: returns must be a string, got {sc.returns!r}")
     parse_returns(sc.returns)
     _generation_iv(sc)
+    for name in ("client_mem_gb", "server_mem_gb"):
+        if getattr(sc, name) is not None:
+            _positive(name, getattr(sc, name))
+    both = sorted(set(sc.pin_client) & set(sc.pin_server))
+    if both:
+        raise SplittuiError(f"scenario: layer {both[0]} is pinned to both the client and the server")
 
 
 def _generation_iv(sc: Scenario) -> None:
@@ -258,6 +294,10 @@ class Result:
     tpot_ms: float | None = None          # mean decode-step latency (None when gen_tokens < 2)
     server_mem_bytes: float | None = None  # weights + KV cache of server layers at s+N tokens
     violations: tuple[str, ...] = ()      # limits the policy breaks (why feasible is False)
+    # Memory (SPEC §10): what each side holds under the policy (weights + KV + activation peak, reserve not
+    # included); None without a policy or when the profile lacks weight_bytes/kv_bytes.
+    client_mem_need_bytes: float | None = None
+    server_mem_need_bytes: float | None = None
 
     @property
     def client_share(self) -> float | None:

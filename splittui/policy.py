@@ -1,4 +1,5 @@
-"""`splittui.policy/1` documents: what `solve --json`, `--out` and the app export, and `evaluate` reads."""
+"""`splittui.policy/2` documents (and /1, read): what `solve --json`, `--out` and the app export, and
+`evaluate` reads."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import Any
 from .errors import ProfileError, SplittuiError
 from .model import Profile, Result, Scenario, resolve_returns
 
-__all__ = ["POLICY_SCHEMA", "READ_SCHEMAS", "stored_setup", "stored_scenario", "TOKEN_COUNTING", "policy_document",
-           "load_policy", "load_policies", "improvement_over_greedy"]
+__all__ = ["POLICY_SCHEMA", "READ_SCHEMAS", "stored_setup", "stored_scenario", "scenario_fields", "TOKEN_COUNTING",
+           "policy_document", "load_policy", "load_policies", "improvement_over_greedy"]
 
 POLICY_SCHEMA = "splittui.policy/2"
 # /1 lacked the setup (devices, dtype, attention, user device definitions) and what the end returns;
@@ -22,8 +23,10 @@ READ_SCHEMAS = ("splittui.policy/1", POLICY_SCHEMA)
 TOKEN_COUNTING = "output tokens"
 
 
-def policy_document(profile: Profile, sc: Scenario, res: Result) -> dict[str, Any]:
-    """The full, self-describing record of one solver's answer for one scenario."""
+def policy_document(profile: Profile, sc: Scenario, res: Result, *,
+                    tiers: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The full, self-describing record of one solver's answer for one scenario; `tiers` (SPEC §11): the
+    topology and the tier of each layer, only for a chain of tiers (two-tier documents are unchanged)."""
     bd = res.breakdown
     placement = None
     if res.policy is not None:
@@ -60,6 +63,7 @@ def policy_document(profile: Profile, sc: Scenario, res: Result) -> dict[str, An
         "switches": res.switches,
         "solve_ms": res.solve_ms,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **({"tiers": tiers} if tiers is not None else {}),
     }
 
 
@@ -162,6 +166,16 @@ def stored_scenario(doc: dict[str, Any]) -> dict[str, Any]:
     if old == "decode steps" and isinstance(n, int) and not isinstance(n, bool) and n > 0:
         stored["gen_tokens"] = n + 1
     return stored
+
+
+def scenario_fields(doc: dict[str, Any], profile: Profile) -> dict[str, Any]:
+    """The document's Scenario fields for `profile`, in today's counting; a stored 'returns' that is what
+    'auto' gives on this profile reads as 'auto' (so a scenario saved and read back is the same)."""
+    values = {k: v for k, v in stored_scenario(doc).items() if k in Scenario.__dataclass_fields__ and v is not None}
+    gen = values.get("gen_tokens", 0)
+    if values.get("returns") == resolve_returns("auto", profile.is_llm, gen if isinstance(gen, int) else 0):
+        values["returns"] = "auto"
+    return values
 
 
 def stored_setup(doc: dict[str, Any], src: str) -> tuple[Any, list[str]]:

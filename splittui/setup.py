@@ -34,12 +34,13 @@ class Setup:
     server_device: str | None = None
     dtype: str | None = None             # LLM configs only
     attention: str = "full"
+    runtime: str | None = None           # the calibrated runtime that timed the devices (None: roofline)
     devices: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()  # non-preset device definitions
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"model": self.model, "config": self.config, "client_device": self.client_device,
                                "server_device": self.server_device, "dtype": self.dtype,
-                               "attention": self.attention}
+                               "attention": self.attention, "runtime": self.runtime}
         if self.devices:
             out["devices"] = {name: dict(spec) for name, spec in self.devices}
         return out
@@ -59,7 +60,8 @@ class Setup:
         return load_any(model, dtype=o.get("dtype", self.dtype),
                         client_device=o.get("client_device", self.client_device),
                         server_device=o.get("server_device", self.server_device),
-                        include_seq=include_seq, devices=user or None, hf_config=config)
+                        include_seq=include_seq, devices=user or None, hf_config=config,
+                        runtime=o.get("runtime", self.runtime))
 
 
 def _ref(profile: Profile) -> str:
@@ -91,6 +93,7 @@ def setup_of(profile: Profile) -> Setup:
                  server_device=None if server is None else str(server),
                  dtype=str(profile.extra.get("dtype")) if profile.is_llm and profile.extra.get("dtype") else None,
                  attention=str(profile.extra.get("attention", "full")),
+                 runtime=str(src["runtime"]) if src.get("runtime") else None,
                  devices=tuple(sorted(used.items())))
 
 
@@ -101,7 +104,7 @@ def setup_from_dict(d: object, src: str, at: str = "setup") -> Setup:
     model = d.get("model")
     if not isinstance(model, str) or not model:
         raise ProfileError(src, f"{at}.model", "missing (the model or config the policy was made for)")
-    for key in ("client_device", "server_device", "dtype"):
+    for key in ("client_device", "server_device", "dtype", "runtime"):
         if d.get(key) is not None and not isinstance(d[key], str):
             raise ProfileError(src, f"{at}.{key}", f"must be a string or null, got {d[key]!r}")
     attention = d.get("attention", "full")
@@ -109,7 +112,7 @@ def setup_from_dict(d: object, src: str, at: str = "setup") -> Setup:
         raise ProfileError(src, f"{at}.attention", f"must be a string, got {attention!r}")
     return Setup(model=model, config=bool(d.get("config", False)), client_device=d.get("client_device"),
                  server_device=d.get("server_device"), dtype=d.get("dtype"), attention=attention,
-                 devices=_devices(d.get("devices"), src, f"{at}.devices"))
+                 runtime=d.get("runtime"), devices=_devices(d.get("devices"), src, f"{at}.devices"))
 
 
 def _devices(raw: object, src: str, at: str) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:

@@ -46,7 +46,8 @@ def profile_for_setup(args: argparse.Namespace, setup: Any, seqs: tuple[int, ...
     model = getattr(args, "hf_config", None) or getattr(args, "profile", None) or getattr(args, "model", None)
     overrides = {"model": model, "config": bool(getattr(args, "hf_config", None)) if model else None,
                  "client_device": getattr(args, "client_device", None),
-                 "server_device": getattr(args, "server_device", None), "dtype": getattr(args, "dtype", None)}
+                 "server_device": getattr(args, "server_device", None), "dtype": getattr(args, "dtype", None),
+                 "runtime": getattr(args, "runtime", None)}
     return setup.build(include_seq=seqs, overrides=overrides, devices=_user_devices(args))
 
 
@@ -87,12 +88,11 @@ def app_start(args: argparse.Namespace) -> tuple[Profile, Scenario | None, dict[
 
 
 def _from_policy(args: argparse.Namespace) -> tuple[Profile, Scenario, dict[str, Any]]:
-    from ..policy import load_policies, stored_scenario, stored_setup
+    from ..policy import load_policies, scenario_fields, stored_scenario, stored_setup
 
     doc = load_policies(args.policy)[0][1]
     setup, unknown = stored_setup(doc, args.policy)
-    stored = {k: v for k, v in stored_scenario(doc).items() if v is not None}
-    seq = args.seq if args.seq is not None else stored.get("seq_len")
+    seq = args.seq if args.seq is not None else stored_scenario(doc).get("seq_len")
     profile = profile_for_setup(args, setup, tuple(s for s in (seq,) if isinstance(s, int)))
     if len(doc["policy"]) != profile.n_layers:
         raise ProfileError(args.policy, "policy", f"has {len(doc['policy'])} layers but profile {profile.model} "
@@ -100,5 +100,6 @@ def _from_policy(args: argparse.Namespace) -> tuple[Profile, Scenario, dict[str,
     if unknown:
         print(f"splittui: warning: {args.policy} is a {doc.get('schema')} file: it does not record "
               f"{', '.join(unknown)}; the app opens with the defaults (or the flags given)", file=sys.stderr)
+    stored = scenario_fields(doc, profile)
     values = {**{k: v for k, v in stored.items() if k in SCENARIO_FIELDS}, **_given(args)}
     return profile, _scenario(profile, values, seq or profile.default_seq, args.policy), doc

@@ -90,13 +90,14 @@ def add_profile_args(p: argparse.ArgumentParser, required: bool = False) -> argp
     return g
 
 
-def add_scenario_args(p: argparse.ArgumentParser, *, deadline_default: float | None = 1500.0) -> None:
+def add_scenario_args(p: argparse.ArgumentParser, *, deadline_default: float | None = None) -> None:
     g = p.add_argument_group("scenario")
     g.add_argument("--seq", type=positive_int, metavar="N",
                    help="sequence length (default: 512, or the profile's nearest length)")
     g.add_argument("--deadline-ms", type=deadline_arg, default=deadline_default, metavar="MS|Fx",
-                   help="latency deadline: ms (1500), or a fraction of the planned all-client latency of the "
-                        "request (0.7x), as in `run` (default %(default)s)")
+                   help="latency deadline of the request: ms (1500), or a fraction of the planned all-client "
+                        "latency of the request (0.7x), as in `run` (default: 1500 for one forward pass; with "
+                        "--gen-tokens none: the TTFT/TPOT limits alone decide)")
     g.add_argument("--up-mbps", type=positive_float, default=100.0, metavar="U",
                    help="upload bandwidth, Mbit/s (default %(default)s)")
     g.add_argument("--down-mbps", type=positive_float, default=None, metavar="D",
@@ -114,6 +115,63 @@ def add_scenario_args(p: argparse.ArgumentParser, *, deadline_default: float | N
     g.add_argument("--rounding", choices=("ceil", "round"), default="ceil",
                    help="DP time rounding: ceil (never misses the deadline) or round (the paper's; may miss)")
     add_returns_arg(g)
+    add_memory_args(p)
+
+
+def mem_gb_arg(text: str) -> float | str:
+    """``--client-mem-gb`` / ``--server-mem-gb``: GB (10^9 bytes), ``device`` or ``off``."""
+    word = text.strip().lower()
+    return word if word in ("off", "device") else positive_float(text)
+
+
+def add_memory_args(p: argparse.ArgumentParser) -> None:
+    """Memory limits and pins (SPEC §10), constraints of every solver."""
+    g = p.add_argument_group("memory and pins (SPEC §10)")
+    for side in ("client", "server"):
+        g.add_argument(f"--{side}-mem-gb", type=mem_gb_arg, default=None, metavar="GB|device|off",
+                       help=f"memory the {side} may use, GB = 1e9 bytes, a runtime reserve (1 GiB + 10 %%) included; "
+                            f"'device': the {side} device preset's usable memory (LLM configs); default off (the "
+                            "exact search under a binding memory limit does not yet scale to 8B-size chains)")
+    for side in ("client", "server"):
+        g.add_argument(f"--pin-{side}", default=None, metavar="LAYERS",
+                       help=f"layers that must run on the {side}: indices, ranges A-B, embed, head, first:K, "
+                            "last:K or block/layer names, comma-separated")
+
+
+def memory_from_args(args: argparse.Namespace, profile: Profile) -> dict:
+    """Scenario fields from add_memory_args' flags; a limit defaults to the device's usable memory."""
+    from ..pins import parse_pins
+
+    out: dict = {}
+    for side in ("client", "server"):
+        value = getattr(args, f"{side}_mem_gb", None)
+        if value == "device":
+            value = _device_gb(args, profile, side)
+            if value is None:
+                raise SplittuiError(f"--{side}-mem-gb device: the {side} device's memory is known only for LLM "
+                                    "configs on a device preset; give GB")
+        if isinstance(value, float):
+            out[f"{side}_mem_gb"] = value
+        pins = parse_pins(profile, getattr(args, f"pin_{side}", None), flag=f"--pin-{side}")
+        if pins:
+            out[f"pin_{side}"] = pins
+    return out
+
+
+def _device_gb(args: argparse.Namespace, profile: Profile, side: str) -> float | None:
+    """The usable memory of the side's device for an LLM config (None for measured profiles)."""
+    if not profile.is_llm or not profile.has_server_mem:
+        return None
+    from ..devices import resolve_device
+
+    name = getattr(args, f"{side}_device", None) or profile.source.get(f"{side}_device")
+    if not name:
+        return None
+    try:
+        usable = resolve_device(name).usable_bytes()
+    except SplittuiError:
+        return None
+    return None if usable is None else usable / 1e9
 
 
 def add_returns_arg(g) -> None:
@@ -203,8 +261,25 @@ def scenario_from_args(args: argparse.Namespace, profile: Profile) -> Scenario:
     sc = Scenario(deadline_ms=deadline if isinstance(deadline, float) else _UNSET_MS, up_mbps=args.up_mbps,
                   down_mbps=args.down_mbps, delay_ms=args.delay_ms, seq_len=seq, unit_ms=args.unit_ms,
                   start=args.start, end=args.end, objective=args.objective, rounding=args.rounding,
-                  returns=getattr(args, "returns", None) or "auto", **generation_from_args(args))
+                  returns=getattr(args, "returns", None) or "auto", **generation_from_args(args),
+                  **memory_from_args(args, profile))
+    if deadline is None:
+        return sc.replace(deadline_ms=default_deadline(profile, sc))
     return with_deadline(profile, sc, deadline)
+
+
+PREFILL_DEADLINE_MS = 1500.0   # the default deadline of one forward pass (the paper's problem)
+
+
+def default_deadline(profile: Profile, sc: Scenario) -> float:
+    """No --deadline-ms: 1500 ms for one forward pass; with output tokens, no end-to-end deadline (a bound
+    above every policy's request latency), so the TTFT/TPOT limits alone decide."""
+    if sc.gen_tokens == 0:
+        return max(PREFILL_DEADLINE_MS, sc.ttft_ms or 0.0)
+    from ..generation import request_costs
+    from ..solvers.goal import latency_bound
+
+    return max(latency_bound(request_costs(profile, sc)), sc.ttft_ms or 0.0)
 
 
 # --- attention variants (issue 13) ----------------------------------------------------------------

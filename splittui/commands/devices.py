@@ -17,6 +17,8 @@ def add_parser(sub) -> None:
                                    "this machine (~10 s, once, then cached).")
     p.add_argument("--devices", metavar="FILE", help="also list the devices of this TOML or JSON file")
     p.add_argument("--measure", action="store_true", help="also measure this-cpu now (~10 s unless cached)")
+    p.add_argument("--check", action="store_true",
+                   help="print the calibration fit per device x runtime: points, leave-one-out error, held-out check")
     add_output_flags(p, "the devices (splittui.devices/1)")
     p.set_defaults(func=run_devices)
 
@@ -40,6 +42,14 @@ def run_devices(args: argparse.Namespace) -> int:
         devs.append(this_cpu())
     if args.devices:
         devs += list(load_device_file(args.devices).values())
+    if getattr(args, "check", False):
+        from ..calibration import load_fit
+        from .calibrate import print_fit
+
+        fitted = load_fit()
+        emit(args, {**_document(devs), "calibration": fitted.to_doc()}, lambda: print_fit(fitted),
+             what=f"{len(devs)} devices and the calibration")
+        return 0
     emit(args, _document(devs), lambda: _print(devs, measured=args.measure), what=f"{len(devs)} devices")
     return 0
 
@@ -55,7 +65,8 @@ def _print(devs: list, *, measured: bool) -> None:
                         "max(FLOP/(peak·eff), bytes/(bw·eff)) + kernels·overhead", title_justify="left")
     for col, just in (("name", "left"), ("role", "left"), ("fp16\nTFLOP/s", "right"), ("fp32\nTFLOP/s", "right"),
                       ("memory\nGB/s", "right"), ("eff\ncomp/mem", "right"), ("us per\nkernel", "right")):
-        table.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
+        text = col == "name"   # a text column folds; numbers never wrap
+        table.add_column(col, justify=just, no_wrap=not text, overflow="fold" if text else "ellipsis")  # type: ignore[arg-type]
     for d in devs:
         table.add_row(d.name, d.role, f"{d.fp16_tflops:g}", f"{d.fp32_tflops:g}", f"{d.mem_gbps:g}",
                       f"{d.eff_compute:g}/{d.eff_mem:g}", f"{d.overhead_us:g}")

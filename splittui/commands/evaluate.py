@@ -21,11 +21,12 @@ _FIELDS = ("deadline_ms", "up_mbps", "down_mbps", "delay_ms", "unit_ms", "start"
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "evaluate", help="re-score an exported policy (or every policy of a file) under (changed) scenario flags",
-        description="Score the policies in FILE (splittui.policy/1, from `solve --out`, `solve --solver all "
+        description="Score the policies in FILE (splittui.policy/2 or /1, from `solve --out`, `solve --solver all "
                     "--out` or the app's exports) under a scenario. Scenario flags not given keep the values "
                     "stored with each policy; the profile defaults to the one the policy was made for. "
                     "Exit status 1 when a scored policy misses the deadline.")
-    p.add_argument("--policy", required=True, metavar="FILE", help="splittui.policy/1 JSON file")
+    p.add_argument("--policy", required=True, metavar="FILE",
+                   help="splittui.policy JSON file (/2, or /1 from earlier versions)")
     pick = p.add_mutually_exclusive_group()
     pick.add_argument("--solver", metavar="NAME", help="score only the policy (or policies) made by this solver")
     pick.add_argument("--index", type=int, metavar="N", help="score only the N-th document of the file (from 0)")

@@ -37,7 +37,7 @@ def goal_requested(args: argparse.Namespace) -> bool:
 
 
 def run_goal(args: argparse.Namespace, profile, sc, names: list[str]) -> int:
-    from ..policy import policy_document
+    from ..policy import POLICY_SCHEMA, policy_document
     from ..solvers.goal import GOAL_SOLVERS, Target, least_bandwidth, least_deadline, scenario_at
 
     target = Target(max_share=args.max_share, max_load=args.max_load)
@@ -51,7 +51,7 @@ def run_goal(args: argparse.Namespace, profile, sc, names: list[str]) -> int:
                                              sc.replace(up_mbps=goal.value,
                                                         down_mbps=goal.value * sc.down_mbps / sc.up_mbps))
         if goal.result is None:
-            doc = {"schema": "splittui.policy/1", "model": profile.model, "solver": name, "feasible": False,
+            doc = {"schema": POLICY_SCHEMA, "model": profile.model, "solver": name, "feasible": False,
                    "policy": None, "scenario": at.to_dict()}
         else:
             doc = policy_document(profile, at, goal.result)

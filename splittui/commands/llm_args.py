@@ -19,7 +19,8 @@ __all__ = ["add_llm_args", "add_app_llm_args", "profile_from_llm_args", "load_na
 DTYPE_CHOICES = ("fp32", "fp16", "bf16", "int8", "int4")
 # what the app takes (its pickers list the presets, so no --devices FILE): `serve` forwards these to each
 # tab's app, with whether the value is a path
-APP_LLM_FLAGS = (("hf_config", True), ("client_device", False), ("server_device", False), ("dtype", False))
+APP_LLM_FLAGS = (("hf_config", True), ("client_device", False), ("server_device", False), ("dtype", False),
+                 ("runtime", False))
 
 
 def add_llm_args(p: argparse.ArgumentParser, *, hf_config: bool = True) -> None:
@@ -52,6 +53,11 @@ def _add_device_args(g, *, devices_file: bool = True) -> None:
     g.add_argument("--dtype", metavar="DTYPE",
                    help=f"weight precision, one of {'|'.join(DTYPE_CHOICES)} (default bf16 for configs; "
                         "the paper's zoo profiles are fp32)")
+    g.add_argument("--runtime", metavar="NAME",
+                   help="the inference runtime that times the devices (llama.cpp-cuda, llama.cpp-metal, llama.cpp-cpu, "
+                        "llama.cpp-opencl, llama.cpp-vulkan, mlc, tensorrt-llm, vllm, torch): a device model fitted to "
+                        "published measurements, with its error band (`splittui devices --check`); default: the "
+                        "uncalibrated roofline")
     if devices_file:
         g.add_argument("--devices", metavar="FILE", help="your own devices in a TOML or JSON file (see README)")
 
@@ -79,7 +85,7 @@ def load_named(args: argparse.Namespace, name: str, *, include_seq: Sequence[int
     _check_dtype(args)
     return load_any(name, dtype=getattr(args, "dtype", None), client_device=getattr(args, "client_device", None),
                     server_device=getattr(args, "server_device", None), include_seq=include_seq,
-                    devices=_user_devices(args), hf_config=hf_config)
+                    devices=_user_devices(args), hf_config=hf_config, runtime=getattr(args, "runtime", None))
 
 
 def profile_from_llm_args(args: argparse.Namespace, default: str = "gpt2-like",

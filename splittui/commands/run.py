@@ -51,7 +51,7 @@ def add_parser(sub) -> None:
     src.add_argument("--solver", choices=SOLVER_CHOICES, default="dp",
                      help="policy to run: a solver, or a named placement (attention-server: the paper's "
                           "'efficient' split; attention-client: its 'inefficient' one) (default %(default)s)")
-    src.add_argument("--policy", metavar="FILE", help="run the policy in a splittui.policy/1 file instead")
+    src.add_argument("--policy", metavar="FILE", help="run the policy in a splittui.policy file instead")
     add_scenario_args(p, deadline_default=None)
     add_generation_args(p, limits=False)
     _help(p, "gen_tokens", "generate N output tokens: the prefill's, then N − 1 decode steps (greedy, KV cache on "

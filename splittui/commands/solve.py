@@ -43,6 +43,9 @@ def add_parser(sub) -> None:
     add_scenario_args(p)
     add_generation_args(p)
     add_goal_args(p)
+    from .tiers_args import add_tier_args
+
+    add_tier_args(p)
     p.add_argument("--solver", default="all", choices=(*SOLVERS, "all"),
                    help="solver to run (default: all but brute-force)")
     _add_output_args(p)
@@ -52,13 +55,17 @@ def add_parser(sub) -> None:
 def _add_output_args(p) -> None:
     from .output import add_output_flags
 
-    add_output_flags(p, "the splittui.policy/1 document(s)")
+    add_output_flags(p, "the splittui.policy/2 document(s)")
 
 
 def run_solve(args: argparse.Namespace) -> int:
     from ..policy import policy_document
     from ..solvers import SOLVERS, solve_all
+    from .tiers_args import run_tier_solve, tiers_requested
 
+    if tiers_requested(args):   # a chain of tiers (SPEC §11)
+        return run_tier_solve(args, [s for s in SOLVERS if s != "brute-force"] if args.solver == "all"
+                              else [args.solver])
     profile = profile_from_args(args)
     sc = scenario_from_args(args, profile)
     names = [s for s in SOLVERS if s != "brute-force"] if args.solver == "all" else [args.solver]
@@ -92,5 +99,11 @@ def _print_table(profile, sc, results) -> None:
     note = estimate_note(profile)
     if note:
         console.print(f"[yellow]{note}[/]")
+    if profile.source.get("calibration"):
+        from ..calibration import profile_bands
+
+        bands = profile_bands(profile.source)
+        console.print(f"error band ({profile.source.get('runtime')}): client {bands['client']}; "
+                      f"server {bands['server']}", overflow="fold")
     print_table(console, results_table(profile, sc, results))
     console.print(strips(profile, results))

@@ -53,8 +53,8 @@ def whole_numbers(table: Table, console: Console) -> Table:
 
 
 def _numbers_width(table: Table) -> int:
-    """The width at which every no-wrap column gets its widest cell and each text column 20 cells."""
-    cols = [(col.min_width or 0) if col.no_wrap else min(20, _widest(col)) for col in table.columns]
+    """The width at which every no-wrap column gets its widest cell and each text column 18 cells."""
+    cols = [(col.min_width or 0) if col.no_wrap else min(18, _widest(col)) for col in table.columns]
     return sum(w + table._get_padding_width(i) for i, w in enumerate(cols)) + table._extra_width
 
 
@@ -96,9 +96,20 @@ def _ms(v: float | None) -> str:
     return "—" if v is None else f"{v:,.1f}"
 
 
+def _request_deadline(profile: Profile, sc: Scenario) -> str:
+    """'request deadline X ms', or 'no request deadline' when it is above every policy's latency (the
+    default with output tokens: the TTFT/TPOT limits alone decide)."""
+    from ..generation import request_costs
+    from ..solvers.goal import latency_bound
+
+    if sc.deadline_ms >= latency_bound(request_costs(profile, sc)) * (1 - 1e-12):
+        return "no request deadline"
+    return f"request deadline {sc.deadline_ms:,.6g} ms"
+
+
 def generation_table(profile: Profile, sc: Scenario, results: dict[str, Result]) -> Table:
     """The solver table of a whole request (SPEC §8): TTFT, TPOT and request latency per solver."""
-    t = Table(title=f"{profile.model} · seq {sc.seq_len} · {_limits(sc)} · request deadline {sc.deadline_ms:g} ms · "
+    t = Table(title=f"{profile.model} · seq {sc.seq_len} · {_limits(sc)} · {_request_deadline(profile, sc)} · "
                     f"up {sc.up_mbps:g} / down {sc.down_mbps:g} Mbit/s · delay {sc.delay_ms:g} ms · "
                     f"T {sc.unit_ms:g} ms · {sc.objective}", title_justify="left")
     t.add_column("solver", no_wrap=True)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -14,6 +15,7 @@ from ..errors import SplittuiError
 from ..generation import Phases, phase_costs
 from ..model import Profile, Result, Scenario
 from .baselines import brute_force_policy, greedy_policy, prefix_policy, single_split_policy
+from .constrained import apply_pins, constrained_brute_force, constrained_dp, constrained_exact, constraint_violations
 from .dp import check_memory
 from .dp_labels import dp_end_values, dp_policy
 from .dp_span import DPSpan
@@ -28,18 +30,36 @@ APP_SOLVERS = ("dp", "exact", "greedy", "single-split", "no-split")   # the five
 
 
 def _dp(c: Costs, sc: Scenario) -> tuple[int, ...] | None:
+    if c.constrained:
+        return constrained_dp(c, sc.unit_ms, sc.rounding)
     return dp_policy(c, sc.unit_ms, rounding=sc.rounding)
 
 
+def _exact(c: Costs, sc: Scenario) -> tuple[int, ...] | None:
+    return constrained_exact(c, None, c) if c.constrained else exact_policy(c)
+
+
+def _brute(c: Costs, sc: Scenario) -> tuple[int, ...] | None:
+    if c.constrained:
+        return constrained_brute_force(c, None, c, (math.inf, math.inf, _slack(c.deadline_ms)))
+    return brute_force_policy(c)
+
+
+# Pins (SPEC §10) move pinned layers of the fixed baselines' policies to their side; greedy and single split
+# choose among pinned prefix policies. Memory limits are checked after (evaluate_costs: "does not fit").
 _POLICY_FNS: dict[str, Callable[[Costs, Scenario], tuple[int, ...] | None]] = {
     "dp": _dp,
-    "exact": lambda c, sc: exact_policy(c),
+    "exact": _exact,
     "greedy": lambda c, sc: greedy_policy(c),
     "single-split": lambda c, sc: single_split_policy(c),
-    "no-split": lambda c, sc: prefix_policy(c.n, 0),
-    "all-client": lambda c, sc: prefix_policy(c.n, c.n),
-    "brute-force": lambda c, sc: brute_force_policy(c),
+    "no-split": lambda c, sc: apply_pins(c, prefix_policy(c.n, 0)),
+    "all-client": lambda c, sc: apply_pins(c, prefix_policy(c.n, c.n)),
+    "brute-force": _brute,
 }
+
+
+def _slack(limit: float) -> float:
+    return limit + 1e-9 * max(1.0, abs(limit))
 
 
 def evaluate_costs(c: Costs, policy: ArrayLike | None, *, solver: str = "given", solve_ms: float = 0.0,
@@ -57,10 +77,13 @@ def evaluate_costs(c: Costs, policy: ArrayLike | None, *, solver: str = "given",
     bd = breakdown(c, x)
     load = float(c.reward[x == 0].sum())
     share = load / total if total > 0 else 0.0
-    feasible = meets(bd.total_ms, c.deadline_ms)
+    why = constraint_violations(c, x)
+    feasible = meets(bd.total_ms, c.deadline_ms) and not why
+    need = (None, None) if c.mem is None else c.mem.need(x)
     return Result(solver=solver, feasible=feasible, policy=tuple(x.tolist()), latency_ms=bd.total_ms,
                   breakdown=bd, server_load=load, total_load=total, server_share=share,
-                  switches=switches(c, x), min_latency_ms=m, deadline_ms=c.deadline_ms, solve_ms=solve_ms)
+                  switches=switches(c, x), min_latency_ms=m, deadline_ms=c.deadline_ms, solve_ms=solve_ms,
+                  violations=why, client_mem_need_bytes=need[0], server_mem_need_bytes=need[1])
 
 
 def solve_costs(c: Costs, sc: Scenario, solver: str = "dp", *, min_lat: float | None = None) -> Result:
@@ -71,8 +94,11 @@ def solve_costs(c: Costs, sc: Scenario, solver: str = "dp", *, min_lat: float | 
     policy = _POLICY_FNS[solver](c, sc)
     ms = (time.perf_counter() - t0) * 1e3
     res = evaluate_costs(c, policy, solver=solver, solve_ms=ms, min_lat=min_lat)
-    if policy is not None and not res.feasible and solver in ("no-split", "all-client"):
-        res = evaluate_costs(c, None, solver=solver, solve_ms=ms, min_lat=res.min_latency_ms)
+    if policy is not None and solver in ("no-split", "all-client") and res.latency_ms is not None \
+            and not meets(res.latency_ms, c.deadline_ms):
+        why = res.violations   # what else it breaks (e.g. "does not fit") is still said
+        res = replace(evaluate_costs(c, None, solver=solver, solve_ms=ms, min_lat=res.min_latency_ms),
+                      violations=why)
     return res
 
 

@@ -40,24 +40,42 @@ def prefix_latencies(c: Costs) -> np.ndarray:
     return lat
 
 
+def _pinned(c: Costs, k: int) -> tuple[int, ...]:
+    """Prefix policy k with every pinned layer on its side (SPEC §10: pins leave the choice)."""
+    x = prefix_policy(c.n, k)
+    if c.pin is None:
+        return x
+    return tuple(np.where(c.pin >= 0, c.pin, np.array(x, dtype=np.int8)).astype(int).tolist())
+
+
+def _prefix_table(c: Costs) -> tuple[np.ndarray, np.ndarray]:
+    """Latency and client reward of every (pinned) prefix policy k = 0..L; O(L) without pins, O(L²) with."""
+    if c.pin is None:
+        return prefix_latencies(c), np.concatenate(([0.0], np.cumsum(c.reward)))
+    from ..costs import latency
+
+    xs = [_pinned(c, k) for k in range(c.n + 1)]
+    return (np.array([latency(c, x) for x in xs]), np.array([float(c.reward @ np.array(x)) for x in xs]))
+
+
 def greedy_policy(c: Costs) -> tuple[int, ...] | None:
     """Take layers for the client in order while the prefix policy still meets the deadline."""
-    ok = meets_each(prefix_latencies(c), c.deadline_ms)
+    ok = meets_each(_prefix_table(c)[0], c.deadline_ms)
     misses = np.flatnonzero(~ok[1:])                  # prefix k+1 misses: greedy stops at k
     k = c.n if misses.size == 0 else int(misses[0])
     if k == 0 and not ok[0]:
         return None
-    return prefix_policy(c.n, k)
+    return _pinned(c, k)
 
 
 def single_split_policy(c: Costs) -> tuple[int, ...] | None:
     """The feasible prefix policy with the least server load (Neurosurgeon-style)."""
-    feasible = np.flatnonzero(meets_each(prefix_latencies(c), c.deadline_ms))
+    lat, client_reward = _prefix_table(c)
+    feasible = np.flatnonzero(meets_each(lat, c.deadline_ms))
     if feasible.size == 0:
         return None
-    client_reward = np.concatenate(([0.0], np.cumsum(c.reward)))
     best = int(feasible[np.argmax(client_reward[feasible])])   # the first of equal rewards
-    return prefix_policy(c.n, best)
+    return _pinned(c, best)
 
 
 def brute_force_policy(c: Costs) -> tuple[int, ...] | None:

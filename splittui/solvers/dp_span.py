@@ -31,6 +31,8 @@ class DPSpan:
     def serves(self, c: Costs, unit_ms: float, rounding: str) -> bool:
         """Whether this pass is the DP of chain `c` (any deadline within the span) at this unit and rounding."""
         a = self.costs
+        if c.constrained:   # pins and memory limits: the constrained DP, never this pass
+            return False
         return (unit_ms == self.unit_ms and rounding == self.rounding and self.covers(c.deadline_ms)
                 and (a.start_client, a.end_client, a.up_out_ms, a.down_out_ms)
                 == (c.start_client, c.end_client, c.up_out_ms, c.down_out_ms)

@@ -159,7 +159,7 @@ def _same_load(a: Result, b: Result) -> bool:
     return abs(la - lb) <= 1e-9 * max(1.0, abs(la), abs(lb), a.total_load)
 
 
-def _top_deadline(c: Costs) -> float:
+def latency_bound(c: Costs) -> float:
     """A deadline above every policy's latency (each layer at its slower side, every transfer paid)."""
     return float(np.maximum(c.client_ms, c.server_ms).sum() + c.up_ms.sum() + c.down_ms.sum()
                  + c.up_out_ms + c.down_out_ms) * (1 + 1e-9) + 1e-9
@@ -173,7 +173,7 @@ def request_frontier(ph: Phases, sc: Scenario, *, max_points: int = 100_000, sto
     if not has_limits(sc):
         return exact_frontier(ph.composite(), sc, max_points=max_points, should_stop=should_stop)
     points: list[FrontierPoint] = []
-    res = solve_request_at(ph, sc, "exact", _top_deadline(ph.composite()))
+    res = solve_request_at(ph, sc, "exact", latency_bound(ph.composite()))
     while res.feasible and res.latency_ms is not None and len(points) < max_points:
         if should_stop is not None and should_stop():
             raise FrontierCancelled()
@@ -344,4 +344,4 @@ def _bracket(ok: Callable[[float], bool], start: float, lo_mbps: float,
 
 
 __all__ += ["GOAL_SOLVERS", "dp_full_frontier", "dp_least_deadline", "FrontierCancelled", "request_frontier",
-            "least_deadline_limits", "scenario_at", "solve_request_at"]
+            "least_deadline_limits", "scenario_at", "solve_request_at", "latency_bound"]

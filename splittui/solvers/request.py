@@ -29,9 +29,10 @@ from ..errors import SplittuiError
 from ..generation import Phases, request_times
 from ..model import Result, Scenario, decode_steps
 from .baselines import BRUTE_FORCE_MAX_LAYERS, greedy_policy, prefix_latencies
+from .constrained import constrained_brute_force, constrained_exact, constraint_violations
 from .exact import exact_policy, meets, remaining_latency
 
-__all__ = ["limits_of", "has_limits", "violations", "annotate", "exact_limits_policy",
+__all__ = ["limits_of", "has_limits", "has_constraints", "violations", "annotate", "exact_limits_policy",
            "brute_force_limits_policy"]
 
 
@@ -47,6 +48,11 @@ def has_limits(sc: Scenario) -> bool:
     return limits_of(sc) != (math.inf, math.inf)
 
 
+def has_constraints(sc: Scenario) -> bool:
+    """TTFT/TPOT limits, memory limits or pins (SPEC §8, §10): what goal seek must walk policies for."""
+    return has_limits(sc) or sc.has_memory_limits or sc.has_pins
+
+
 def violations(res: Result, ph: Phases, sc: Scenario) -> tuple[str, ...]:
     """The limits a result's policy breaks, one short phrase each (empty: it meets all of them)."""
     if res.policy is None:
@@ -54,6 +60,8 @@ def violations(res: Result, ph: Phases, sc: Scenario) -> tuple[str, ...]:
             return ()
         if res.min_latency_ms > sc.deadline_ms:
             return (f"no policy meets the deadline (least request latency {res.min_latency_ms:.1f} ms)",)
+        if sc.has_memory_limits or sc.has_pins:
+            return ("no policy meets the deadline, the TTFT/TPOT limits, the pins and the memory limits together",)
         return ("no policy meets the deadline and the TTFT/TPOT limits together",)
     t = request_times(ph, res.policy)
     out = []
@@ -63,17 +71,19 @@ def violations(res: Result, ph: Phases, sc: Scenario) -> tuple[str, ...]:
         out.append(f"TTFT {t.ttft_ms:.1f} ms > limit {sc.ttft_ms:g} ms")
     if sc.tpot_ms is not None and t.tpot_ms is not None and not meets(t.tpot_ms, sc.tpot_ms):
         out.append(f"TPOT {t.tpot_ms:.1f} ms > limit {sc.tpot_ms:g} ms")
-    return tuple(out)
+    return tuple(out) + constraint_violations(ph.composite(), np.asarray(res.policy, dtype=np.int8))
 
 
 def annotate(res: Result, ph: Phases, sc: Scenario) -> Result:
     """Add TTFT, TPOT and server memory; a policy breaking a limit is marked infeasible, with why."""
     why = violations(res, ph, sc)
-    if res.policy is None:
-        return replace(res, violations=why)
+    if res.policy is None:   # a dropped baseline policy keeps what it broke besides the deadline
+        return replace(res, violations=why + tuple(v for v in res.violations if v not in why))
     t = request_times(ph, res.policy)
+    need = (None, None) if ph.memory is None else ph.memory.need(res.policy)
     return replace(res, feasible=res.feasible and not why, ttft_ms=t.ttft_ms, tpot_ms=t.tpot_ms,
-                   server_mem_bytes=t.server_mem_bytes, violations=why)
+                   server_mem_bytes=t.server_mem_bytes, violations=why, client_mem_need_bytes=need[0],
+                   server_mem_need_bytes=need[1])
 
 
 def _slack(limit: float) -> float:
@@ -112,6 +122,8 @@ def exact_limits_policy(ph: Phases, sc: Scenario) -> tuple[int, ...] | None:
     ttft, dec_lim = limits_of(sc)
     pre, dec = ph.prefill, ph.decode if ph.decode is not None else _zero_like(ph.prefill)
     lims = (_slack(ttft), _slack(dec_lim), _slack(sc.deadline_ms))
+    if tot.constrained:   # pins and memory limits too (SPEC §10)
+        return constrained_exact(pre, dec, tot, lims)
     guess = greedy_policy(tot)
     if guess is not None and not _meets_all(pre, dec, np.array(guess, dtype=np.int8), lims):
         return _labels3(pre, dec, tot, lims)
@@ -254,6 +266,10 @@ def _all_latencies(c: Costs, X: NDArray[np.int8]) -> NDArray[np.float64]:
 def brute_force_limits_policy(ph: Phases, sc: Scenario) -> tuple[int, ...] | None:
     """All 2^L policies against the deadline and both limits (small L only). Ties: less latency."""
     tot = ph.composite()
+    if tot.constrained:
+        ttft, dec_lim = limits_of(sc)
+        return constrained_brute_force(ph.prefill, ph.decode, tot, (_slack(ttft), _slack(dec_lim),
+                                                                    _slack(sc.deadline_ms)))
     if tot.n > BRUTE_FORCE_MAX_LAYERS:
         raise SplittuiError(f"brute-force is limited to {BRUTE_FORCE_MAX_LAYERS} layers, this chain has {tot.n}")
     X = np.array(list(itertools.product((0, 1), repeat=tot.n)), dtype=np.int8).reshape(-1, tot.n)

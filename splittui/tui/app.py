@@ -55,15 +55,15 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, App):
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {SplitCommands}
     BINDINGS = [
-        Binding("g", "goal", "Goal", tooltip="Goal seek: the least deadline for a server share ≤ X "
-                "(exact and dp); Enter applies it to the deadline knob"),
+        Binding("g", "goal", "Goal", tooltip="Goal seek: the least deadline, or the least uplink, for a server "
+                "share ≤ X (exact and dp, meeting the TTFT/TPOT limits); Enter applies it to its knob"),
         Binding("f", "frontier_cursor", "Frontier cursor", show=False,
                 tooltip="A cursor on the exact frontier (Frontier tab): ←/→ move, Enter sets the deadline"),
         Binding("s", "save_slot", "Save slot", tooltip="Save the current scenario to the next numbered slot"),
         Binding("c", "compare", "Compare", tooltip="Compare saved slots side by side (recall, rename, delete)"),
         Binding("v", "next_solver", "Solver", tooltip="Select the next solver (highlighted row; its "
                 "policy is exported, charted in FLOPs and Timeline)"),
-        Binding("e", "export", "Export", tooltip="Export the selected solver's policy as splittui.policy/1 JSON"),
+        Binding("e", "export", "Export", tooltip="Export the selected solver's policy as splittui.policy JSON"),
         Binding("E", "export_all", "Export slots", show=False, tooltip="Export every saved slot's policy"),
         Binding("o", "load_policy", "Load policy", show=False,
                 tooltip="Load a policy file and score it under the current knobs"),
@@ -87,6 +87,7 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, App):
     state: reactive[AppState | None] = reactive(None, always_update=True, repaint=False)
     selected: reactive[str] = reactive("dp", repaint=False)   # the solver highlighted, charted and exported
     quitting = False
+    user_selected = False   # a solver picked with v: the default (the best that meets every limit) no longer moves
 
     def __init__(self, profile: Profile, scenario: Scenario, *, show_timings: bool = True) -> None:
         super().__init__()
@@ -222,6 +223,7 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, App):
     def action_next_solver(self) -> None:
         names = self.state.solvers if self.state is not None else []
         if names:
+            self.user_selected = True
             self.selected = names[(names.index(self.selected) + 1) % len(names)] if self.selected in names else names[0]
             self.notify(f"selected solver: {self.selected} (e exports its policy)", timeout=1.5)
 
@@ -238,7 +240,13 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, App):
         self.push_screen(ExperimentsScreen(self.profile, self.scenario, show_timings=self.show_timings))
 
     def action_live_profile(self) -> None:
-        from .screens.profile import ProfileScreen
+        from importlib.util import find_spec
+
+        from .screens.profile import TORCH_MISSING, ProfileScreen
+
+        if find_spec("torch") is None:   # say so before the form, not after the user filled it in
+            self.notify(TORCH_MISSING, severity="error", timeout=6)
+            return
 
         def done(profile: Profile | None) -> None:
             if profile is not None:
@@ -252,9 +260,9 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, App):
         self.theme = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]
         self.notify(f"theme: {self.theme}", timeout=1.5)
 
-    async def action_quit(self) -> None:
+    def exit(self, *args, **kwargs) -> None:
         self.quitting = True   # a key typed after q (e, g…) must not open a screen on an app being torn down
-        self.exit()
+        super().exit(*args, **kwargs)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """Main-view keys act (and show in the footer) only on the main view, not over a dialog; no key

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..costs import Costs
-from ..generation import Phases, request_costs
+from ..generation import Phases, phase_costs, request_times
 from ..model import Profile, Result, Scenario
 from ..solvers import evaluate_costs
 from ..solvers.baselines import greedy_policy, prefix_latencies, single_split_policy
@@ -32,14 +32,24 @@ Segment = tuple[str, float, float]   # (row, start_ms, end_ms)
 
 def greedy_shares(profile: Profile, sc: Scenario, deadlines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Greedy's and no-split's server share at each deadline (NaN where infeasible), from one prefix pass
-    over the request's chain (the prefill chain when no tokens are generated)."""
-    c = request_costs(profile, sc)
+    over the request's chain (the prefill chain when no tokens are generated); a prefix policy that breaks
+    a TTFT/TPOT limit counts as infeasible."""
+    from ..solvers.request import has_limits, limits_of
+
+    ph = phase_costs(profile, sc)
+    c = ph.composite()
     lat = prefix_latencies(c)
     tail = np.concatenate((np.cumsum(c.reward[::-1])[::-1], [0.0])) / max(c.total_reward, 1e-300)
     ok = lat[None, :] <= deadlines[:, None] * (1 + 1e-12)
     stop = np.where(ok[:, 1:].all(axis=1), c.n, np.argmin(ok[:, 1:], axis=1))  # first prefix that misses
-    greedy = np.where((stop > 0) | ok[:, 0], tail[stop], np.nan)
-    nosplit = np.where(ok[:, 0], 1.0, np.nan)
+    fits = np.ones(c.n + 1, dtype=bool)   # prefix k meets the limits
+    if has_limits(sc):
+        ttft, dec = limits_of(sc)
+        fits = prefix_latencies(ph.prefill) <= ttft * (1 + 1e-9)
+        if ph.decode is not None:
+            fits &= prefix_latencies(ph.decode) <= dec * (1 + 1e-9)
+    greedy = np.where(((stop > 0) | ok[:, 0]) & fits[stop], tail[stop], np.nan)
+    nosplit = np.where(ok[:, 0] & fits[0], 1.0, np.nan)
     return greedy, nosplit
 
 
@@ -66,18 +76,30 @@ class SweepTable:
     bandwidths: np.ndarray
     chains: tuple[Costs, ...]
     spans: tuple[DPSpan, ...]
+    phases: tuple[Phases, ...] = ()   # per bandwidth, for the TTFT/TPOT limits' check
 
     def serves(self, sc: Scenario) -> bool:
         return self.key == _table_key(sc) and self.lo_ms <= sc.deadline_ms <= self.hi_ms
 
-    def lines(self, deadline_ms: float, rounding: str) -> dict[str, np.ndarray]:
-        """Server share (%) per SWEEP_SOLVERS solver at each bandwidth for this deadline (NaN: none)."""
+    def lines(self, deadline_ms: float, rounding: str, sc: Scenario | None = None) -> dict[str, np.ndarray]:
+        """Server share (%) per SWEEP_SOLVERS solver at each bandwidth for this deadline (NaN: none); with
+        `sc`'s TTFT/TPOT limits, a policy that breaks one counts as none (no solver here enforces them)."""
+        from ..solvers.request import has_limits, limits_of
+
+        lims = limits_of(sc) if sc is not None and has_limits(sc) and self.phases else None
         out: dict[str, list[float]] = {name: [] for name in SWEEP_SOLVERS}
-        for c, span in zip(self.chains, self.spans, strict=True):
+        for i, (c, span) in enumerate(zip(self.chains, self.spans, strict=True)):
             at = replace(c, deadline_ms=deadline_ms)
-            out["greedy"].append(_share(c, greedy_policy(at)))
-            out["single-split"].append(_share(c, single_split_policy(at)))
-            out["dp"].append(self._dp_share(c, span, deadline_ms, rounding))
+
+            def share(policy: tuple[int, ...] | None, i: int = i, c: Costs = c) -> float:
+                return _share(c, policy if lims is None or _meets(self.phases[i], policy, lims) else None)
+
+            out["greedy"].append(share(greedy_policy(at)))
+            out["single-split"].append(share(single_split_policy(at)))
+            dp = self._dp_share(c, span, deadline_ms, rounding)
+            if lims is not None and math.isfinite(dp):
+                dp = share(span.policy(deadline_ms))
+            out["dp"].append(dp)
         return {name: np.asarray(v) for name, v in out.items()}
 
     @staticmethod
@@ -90,6 +112,14 @@ class SweepTable:
             return 100 * r.server_share if r.feasible and r.server_share is not None else math.nan
         best = float(span.end_values(deadline_ms)[-1])   # rounded up, every DP policy meets the deadline
         return 100 * max(0.0, total - best) / total if math.isfinite(best) else math.nan
+
+
+def _meets(ph: Phases, policy: tuple[int, ...] | None, lims: tuple[float, float]) -> bool:
+    """The policy meets the TTFT limit and the summed decode limit (solvers.request.limits_of)."""
+    if policy is None:
+        return False
+    t = request_times(ph, policy)
+    return t.ttft_ms <= lims[0] * (1 + 1e-9) and t.decode_ms <= lims[1] * (1 + 1e-9)
 
 
 def _share(c: Costs, policy: tuple[int, ...] | None) -> float:
@@ -106,22 +136,23 @@ def sweep_table(profile: Profile, sc: Scenario) -> SweepTable:
     unit = max(sc.unit_ms, sc.deadline_ms / SWEEP_MAX_UNITS)
     lo, hi = sc.deadline_ms / SWEEP_REUSE, sc.deadline_ms * SWEEP_REUSE
     bws = np.geomspace(1, 10_000, SWEEP_POINTS)
-    chains = tuple(request_costs(profile, sc.replace(up_mbps=float(bw), down_mbps=float(bw), ttft_ms=None,
-                                                     tpot_ms=None)) for bw in bws)
+    phases = tuple(phase_costs(profile, sc.replace(up_mbps=float(bw), down_mbps=float(bw), ttft_ms=None,
+                                                   tpot_ms=None)) for bw in bws)
+    chains = tuple(ph.composite() for ph in phases)
     spans = tuple(dp_span(c, unit, hi, rounding=sc.rounding) for c in chains)
     return SweepTable(key=_table_key(sc), unit_ms=unit, lo_ms=lo, hi_ms=hi, bandwidths=bws, chains=chains,
-                      spans=spans)
+                      spans=spans, phases=phases)
 
 
 def sweep_lines(profile: Profile, sc: Scenario, table: SweepTable | None = None
                 ) -> tuple[np.ndarray, dict[str, np.ndarray], SweepTable]:
     """Server share (%) of each SWEEP_SOLVERS solver at SWEEP_POINTS bandwidths (up = down), 1 Mbit/s
-    to 10 Gbit/s, over the whole request's chain (deadline only: TTFT/TPOT limits are not applied);
-    NaN where infeasible. The DP runs at T = max(T, D0 / SWEEP_MAX_UNITS) for the deadline D0 the
+    to 10 Gbit/s, over the whole request's chain; a policy that breaks a TTFT/TPOT limit counts as
+    infeasible; NaN where infeasible. The DP runs at T = max(T, D0 / SWEEP_MAX_UNITS) for the deadline D0 the
     table was built at (within SWEEP_REUSE of this one); `table` is reused where it serves `sc`."""
     if table is None or not table.serves(sc):
         table = sweep_table(profile, sc)
-    return table.bandwidths, table.lines(sc.deadline_ms, sc.rounding), table
+    return table.bandwidths, table.lines(sc.deadline_ms, sc.rounding, sc), table
 
 
 def timeline_segments(c: Costs, res: Result, t0: float = 0.0) -> list[Segment]:
@@ -152,7 +183,7 @@ def request_timeline(ph: Phases, res: Result) -> tuple[list[Segment], float | No
     """The prefill's segments, then one (mean) decode step's after them, and where the prefill ends
     (None when no tokens are generated)."""
     pre = timeline_segments(ph.prefill, res)
-    d, n = ph.decode, ph.gen_tokens
+    d, n = ph.decode, ph.steps   # the mean of the N − 1 decode steps (SPEC §8)
     if d is None or n <= 0:
         return pre, None
     step = replace(d, client_ms=d.client_ms / n, server_ms=d.server_ms / n, up_ms=d.up_ms / n,

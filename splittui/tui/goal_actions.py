@@ -32,16 +32,19 @@ class FrontierFound(Message):
 
 
 def frontier_key(profile: Profile, sc: Scenario) -> tuple:
-    return (id(profile), sc.replace(deadline_ms=1.0))
+    """What the exact frontier depends on: every field of the scenario but its deadline (a tuple, not a
+    Scenario at some other deadline, which a TTFT limit above that deadline would make invalid)."""
+    return (id(profile), tuple((f, getattr(sc, f)) for f in sc.__dataclass_fields__ if f != "deadline_ms"))
 
 
 def frontier_points(profile: Profile, sc: Scenario,
                     should_stop: Callable[[], bool] | None = None) -> tuple[CursorPoint, ...]:
-    """Every Pareto-optimal policy of the scenario (its deadline ignored), fastest first."""
-    from ..generation import request_costs
-    from ..solvers.goal import exact_frontier
+    """Every Pareto-optimal policy of the scenario (its deadline ignored) that meets its TTFT/TPOT limits,
+    fastest first."""
+    from ..generation import phase_costs
+    from ..solvers.goal import request_frontier
 
-    points = exact_frontier(request_costs(profile, sc), sc, should_stop=should_stop)
+    points = request_frontier(phase_costs(profile, sc), sc, should_stop=should_stop)
     return tuple(CursorPoint(p.deadline_ms, float(p.result.server_share or 0.0), tuple(p.result.policy or ()),
                              int(p.result.switches or 0)) for p in points)   # frontier points are feasible
 
@@ -50,19 +53,33 @@ class GoalActions(AppMixin):
     """Goal (g) and frontier-cursor (f) actions; bound in `SplitApp.BINDINGS`."""
 
     goal_share: float | None = None
+    goal_seek: str = "deadline"
     _frontier_key: tuple | None = None
     _frontier_points: tuple[CursorPoint, ...] | None = None
 
     def action_goal(self) -> None:
-        from .screens.goal import GoalScreen
+        from .screens.goal import GoalApplied, GoalScreen
 
-        def done(deadline_ms: float | None) -> None:
-            self.goal_share = screen.share
-            if deadline_ms is not None:
-                self.apply_deadline(deadline_ms)
+        def done(applied: GoalApplied | None) -> None:
+            self.goal_share, self.goal_seek = screen.share, screen.seek
+            if applied is not None and applied.seek == "uplink":
+                self.apply_uplink(applied.value)
+            elif applied is not None:
+                self.apply_deadline(applied.value)
 
-        screen = GoalScreen(self.profile, self.query_one("#controls", Controls).scenario, self.goal_share)
+        screen = GoalScreen(self.profile, self.query_one("#controls", Controls).scenario, self.goal_share,
+                            self.goal_seek)
         self.push_screen(screen, done)
+
+    def apply_uplink(self, up_mbps: float) -> None:
+        """Set the upload knob (the download keeps its ratio to it, as the seek assumed) and say so."""
+        controls = self.query_one("#controls", Controls)
+        sc = controls.scenario
+        ratio = float(sc.down_mbps or sc.up_mbps) / sc.up_mbps
+        self.query_one("#up", Slider).set_value(up_mbps)
+        if not controls.linked:
+            self.query_one("#down", Slider).set_value(up_mbps * ratio)
+        self.notify(f"upload set to {up_mbps:,.4g} Mbit/s", timeout=3)
 
     def apply_deadline(self, deadline_ms: float) -> None:
         """Set the deadline knob (which re-solves) and say so."""

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
         scenario: Scenario
         loaded: LoadedPolicy | None
         _generation: int
+        quitting: bool
+        user_selected: bool
         choice: ProfileChoice
         profiles: dict[str, Profile]
 

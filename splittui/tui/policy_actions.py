@@ -1,5 +1,5 @@
 """The app's policy actions, kept out of app.py: export the selected solver's policy (or every saved
-slot's) to `splittui.policy/1` JSON, and load a policy file to score under the current knobs.
+slot's) to `splittui.policy` JSON, and load a policy file to score under the current knobs.
 
 `PolicyActions` is a mixin for `SplitApp`; it uses the app's `state`, `slots`, `selected`,
 `profile`, `loaded` and `resolve()`.
@@ -31,7 +31,7 @@ class PolicyActions(WhenSolved):
             self.notify("no solver has a placement to export", severity="warning")
             return
         screen = ExportScreen(f"policy-{st.profile.model}-{{solver}}.json", title="Export a policy "
-                              "(splittui.policy/1)", solvers=docs, chosen=self.selected)
+                              "(splittui.policy)", solvers=docs, chosen=self.selected)
 
         def done(path) -> None:
             if path is not None:
@@ -69,32 +69,50 @@ class PolicyActions(WhenSolved):
 
         if doc is None:
             return
-        model = doc.get("profile") or doc.get("model")
-        other = model not in (self.profile.origin, self.profile.model)
+        from ..errors import SplittuiError
+        from ..policy import stored_setup
+        from ..setup import setup_of
+
+        try:
+            setup, unknown = stored_setup(doc, "the policy file")
+        except SplittuiError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        mine = setup_of(self.profile)
+        other = (setup.model not in (self.profile.origin, self.profile.model) if unknown   # policy/1: no setup
+                 else setup != mine)
         stored = doc.get("scenario")
-        if not other and (not stored or _same_scenario(stored, self.scenario)):
+        if not other and (not stored or _same_scenario(doc, self.profile, self.scenario)):
             self._score_loaded(doc)
             return
+        model = _describe_setup(setup, unknown)
         what = f"switch to {model} and set the knobs" if other else "set the knobs"
-        self.push_screen(ConfirmScreen(f"This policy was made for {doc.get('model')} at "
+        self.push_screen(ConfirmScreen(f"This policy was made for {model} at "
                                        f"{_describe(stored)}. {what.capitalize()} from the file?",
                                        hint=f"y {what} · n score it under the current knobs"),
                          lambda yes: self._apply_file_scenario(doc, other) if yes else self._score_loaded(doc))
 
     def _apply_file_scenario(self, doc: dict, other: bool) -> None:
+        """The file's whole scenario: its setup (model, devices, dtype) and its knobs."""
         from ..errors import SplittuiError
-        from ..llm import load_any
         from ..model import Scenario
+        from ..policy import scenario_fields, stored_scenario, stored_setup
 
-        try:   # a zoo profile, a profile file, a shipped LLM config or a config file
-            profile = load_any(doc.get("profile") or doc["model"]) if other else self.profile
-            sc = Scenario(**doc["scenario"]) if doc.get("scenario") else self.scenario
+        try:   # a zoo profile, a profile file, a shipped LLM config or a config file, on the file's devices
+            setup, unknown = stored_setup(doc, "the policy file")
+            seq = stored_scenario(doc).get("seq_len")
+            profile = (setup.build(include_seq=(seq,) if isinstance(seq, int) else (),
+                                   overrides={"model": _openable(setup.model)}) if other else self.profile)
+            sc = Scenario(**scenario_fields(doc, profile)) if doc.get("scenario") else self.scenario
         except (SplittuiError, TypeError, KeyError) as exc:
             self.notify(f"cannot use the file's scenario: {exc}", severity="error")
             return
-        if other and doc.get("profile_sha256") not in (None, profile.sha256):
-            self.notify(f"{profile.model} opened on its default devices and dtype; the file was made on "
-                        "another build of it (pick them to match)", severity="warning", timeout=6)
+        if unknown:
+            self.notify(f"a {doc.get('schema')} file does not record {', '.join(unknown)}: {profile.model} opened "
+                        "with the defaults (pick them to match)", severity="warning", timeout=6)
+        elif other and doc.get("profile_sha256") not in (None, profile.sha256):
+            self.notify(f"{profile.model}: the file was made on another build of it (sha256 differs); its "
+                        "policy is scored on this one", severity="warning", timeout=6)
         self.loaded = None
         self.switch_profile(profile, sc)
         self._score_loaded(doc)
@@ -109,13 +127,35 @@ class PolicyActions(WhenSolved):
         self.resolve()
 
 
-def _same_scenario(stored: dict, sc) -> bool:
+def _openable(ref: str) -> str:
+    """A policy file's model: a shipped name as is; served, a path only inside the files folder."""
+    from ..confine import app_path, served
+    from ..llm import is_shipped_config
+    from ..profiles import shipped_names
+
+    if not served() or ref in shipped_names() or is_shipped_config(ref):
+        return ref
+    return str(app_path(ref))
+
+
+def _same_scenario(doc: dict, profile, sc) -> bool:
     from ..model import Scenario
+    from ..policy import scenario_fields
 
     try:
-        return Scenario(**stored) == sc
+        return Scenario(**scenario_fields(doc, profile)) == sc
     except (TypeError, ValueError, Exception):   # a bad block is reported when it is applied
         return False
+
+
+def _describe_setup(setup, unknown: list[str]) -> str:
+    """The model a file was made for, with its devices and dtype when the file records them."""
+    if unknown:
+        return setup.model
+    parts = [p for p in (setup.client_device and f"client {setup.client_device}",
+                         setup.server_device and f"server {setup.server_device}", setup.dtype,
+                         setup.attention != "full" and setup.attention) if p]
+    return f"{setup.model}" + (f" ({', '.join(parts)})" if parts else "")
 
 
 def _describe(stored: dict | None) -> str:

@@ -72,7 +72,7 @@ def _clean_name(name: str) -> str:
 
 
 def slot_documents(slots: tuple[Slot, ...], *, every_solver: bool = False) -> list[dict]:
-    """`splittui.policy/1` documents per slot: its DP result (or its first result if it has no DP), or
+    """`splittui.policy` documents per slot: its DP result (or its first result if it has no DP), or
     with `every_solver` one document per solver that has a placement.
 
     Each document also carries ``"slot": {"number", "name"}`` so an exported list stays readable.

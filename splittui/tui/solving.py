@@ -20,13 +20,29 @@ from ..model import Scenario
 from .messages import Solved
 from .mixin_base import AppMixin
 from .profile_choice import ProfileChoice
-from .state import EVERY_PART, Cancelled, LoadedPolicy, Parts, complete_state, compute_choice, solve_cost
+from .state import (
+    APP_SOLVERS,
+    EVERY_PART,
+    AppState,
+    Cancelled,
+    LoadedPolicy,
+    Parts,
+    complete_state,
+    compute_choice,
+    solve_cost,
+)
 
-__all__ = ["Solving", "STALE_SOLVE_CELLS", "CHART_SOLVERS"]
+__all__ = ["Solving", "STALE_SOLVE_CELLS", "CHART_SOLVERS", "default_solver"]
 
 STALE_SOLVE_CELLS = 3_000_000   # L x W above which the tabs dim while the worker solves (~10 ms of DP)
 DRAWN_WAIT_S = 0.25             # the second answer waits for the first one's frame, or this long
 CHART_SOLVERS = frozenset({"dp"})   # a chart tab draws the selected solver's (else DP's) placement; the banner DP's
+
+
+def default_solver(st: AppState) -> str | None:
+    """The solver the app selects until the user picks one with v: the first of APP_SOLVERS (dp, the
+    paper's, first) whose placement meets the deadline and every TTFT/TPOT limit; None when none does."""
+    return next((name for name in APP_SOLVERS if (r := st.results.get(name)) is not None and r.feasible), None)
 
 
 class Solving(AppMixin):
@@ -90,6 +106,8 @@ class Solving(AppMixin):
         if st.profile is not self.profile and not st.error:
             self._profile_arrived(st)
         self.state = st
+        if not self.user_selected and not st.error and (best := default_solver(st)) not in (None, self.selected):
+            self.selected = best   # never chart or export a placement that breaks a limit by default
         self.run_after_solve()   # a key (e, s) pressed while this was being solved
         if not st.parts.covers(EVERY_PART):
             # after the frame that shows it; twice, as the widgets the new state dirtied tell the screen

@@ -37,6 +37,6 @@ class WhenSolved(AppMixin):
         """Run the waiting actions in order; once one opens a dialog, the rest are dropped."""
         actions, self._after_solve = self._after_solve or {}, None
         for action in actions.values():
-            if len(self.screen_stack) != 1:
+            if len(self.screen_stack) != 1 or self.quitting:
                 break
             action()

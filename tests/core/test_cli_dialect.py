@@ -214,14 +214,26 @@ def _flat(text: str) -> str:
 
 
 def test_request_over_the_deadline_names_the_least_latency_and_the_flag(capsys):
-    rc, out, err = cli(["solve", "--model", "gpt2-like", "--gen-tokens", "64"], capsys)
+    rc, out, err = cli(["solve", "--model", "gpt2-like", "--gen-tokens", "64", "--deadline-ms", "1500"], capsys)
     assert rc == 0, err
-    rc, js, _ = cli(["solve", "--model", "gpt2-like", "--gen-tokens", "64", "--solver", "exact", "--json"], capsys)
+    rc, js, _ = cli(["solve", "--model", "gpt2-like", "--gen-tokens", "64", "--deadline-ms", "1500",
+                     "--solver", "exact", "--json"], capsys)
     least = json.loads(js)["min_latency_ms"] if "min_latency_ms" in json.loads(js) else None
     text = _flat(out)
     assert "deadline binds" in text and "--deadline-ms" in text
     if least is not None:
         assert f"{least:,.1f}" in text
+
+
+def test_no_deadline_with_output_tokens_lets_the_limits_decide(capsys):
+    """Issue 24: `solve` with output tokens and no --deadline-ms used to print 'none' everywhere (1500 ms
+    cannot hold a request); now the request has no deadline and only the TTFT/TPOT limits bind."""
+    rc, js, err = cli(["solve", "--model", "gpt2-like", "--gen-tokens", "64", "--tpot-ms", "60", "--solver", "exact",
+                       "--json"], capsys)
+    doc = json.loads(js)
+    assert rc == 0 and doc["feasible"] and doc["tpot_ms"] <= 60 and doc["latency_ms"] > 1500
+    rc, out, _ = cli(["solve", "--model", "gpt2-like", "--gen-tokens", "64"], capsys)
+    assert "no request deadline" in _flat(out)
 
 
 def test_ttft_and_tpot_limits_name_themselves_when_they_bind(capsys):

@@ -49,6 +49,8 @@ KNOBS: dict[str, Knob] = {
                             scenario={"up_mbps": 20.0, "down_mbps": 100.0}),
     "returns": Knob(GPT, ("--gen-tokens", "8", "--returns", "topk:5"), scenario={"returns": "topk:5"},
                     sweep={"returns": "topk:5"}),
+    "pins": Knob(LLAMA, ("--pin-client", "embed,head"), scenario={"pin_client": ...}),
+    "memory limit": Knob(LLAMA, ("--client-mem-gb", "8"), scenario={"client_mem_gb": 8.0}),
 }
 
 DEADLINE = ("--deadline-ms", "60000")
@@ -58,6 +60,10 @@ GRID = ("--bandwidths", "20", "--max-halvings", "3")
 NOT_APPLICABLE = {
     ("sweep", "asymmetric link"): "the sweep's axis is the bandwidth (--bandwidths), up = down by design",
     ("simulate", "asymmetric link"): "the simulation's cells come from the sweep's bandwidth grid",
+    ("sweep", "pins"): "the sweep's vectorised per-deadline solvers do not take pins yet (issue 25)",
+    ("simulate", "pins"): "its cells come from the sweep, which does not take pins yet (issue 25)",
+    ("sweep", "memory limit"): "the sweep's vectorised solvers do not take memory limits yet (issue 25)",
+    ("simulate", "memory limit"): "its cells come from the sweep (memory: --server-mem-gb of the queue)",
 }
 
 
@@ -84,7 +90,7 @@ def _check_policy_docs(docs: list[dict], knob: Knob, *, seeks_bandwidth: bool = 
             if seeks_bandwidth and k in ("up_mbps", "down_mbps"):
                 continue   # a goal seek's limits are in its 'goal' (a TTFT limit above the
             got = d["scenario"].get(k, (d.get("goal") or {}).get(k))   # least deadline is implied by it)
-            assert got == v, (k, d["scenario"])
+            assert (got is not None) if v is ... else got == v, (k, d["scenario"])
         for k, v in knob.setup.items():
             assert d["setup"][k] == v, (k, d["setup"])
         if d["feasible"]:
@@ -119,7 +125,7 @@ def run_goal_bandwidth(knob: Knob, capsys, tmp_path) -> None:
 def run_frontier(knob: Knob, capsys, tmp_path) -> None:
     doc = _json(["frontier", *_base(knob), "--json"], capsys)
     for k, v in knob.scenario.items():
-        assert doc["scenario"][k] == v
+        assert (k in doc["scenario"]) if v is ... else doc["scenario"][k] == v
     for k, v in knob.setup.items():
         assert doc["setup"][k] == v
     assert doc["points"] and all(p["meets_limits"] for p in doc["points"])

@@ -228,7 +228,7 @@ async def test_export_then_load_back(profile, tmp_path):
         await settle(pilot)
         doc = splittui.load_policy(target)
         assert doc["policy"] == list(app.state.results["dp"].policy)
-        assert json.loads(target.read_text())["schema"] == "splittui.policy/1"
+        assert json.loads(target.read_text())["schema"] == "splittui.policy/2"
         await load_policy_file(pilot, target)
         assert app.state.loaded is not None
         assert app.state.loaded.latency_ms == pytest.approx(app.state.results["dp"].latency_ms)

@@ -429,7 +429,7 @@ async def test_compare_shows_an_infeasible_slot(profile, three_slots):
         text = app.screen.query_one(SlotStrips).render().plain
         assert "infeasible: least latency" in text and "differs" not in text
         table = app.screen.query_one(DataTable)
-        cells = [str(c) for c in table.get_column_at(1)]
+        cells = [str(c).strip() for c in table.get_column_at(1)]
         assert "infeasible" in cells and any(c.startswith("min ") for c in cells)
         await pilot.press("right", "r")
         await pilot.pause()

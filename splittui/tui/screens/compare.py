@@ -27,6 +27,7 @@ from ..slots import EXPORT_SOLVER, Slot, delete, differences, rename, result_key
 __all__ = ["CompareOutcome", "CompareScreen", "SlotStrips", "compress_policy"]
 
 DIFF_STYLE = "bold #f0e442"   # a pure yellow, well apart from the server orange
+COLUMN_WIDTH = 14             # a slot's column (one space before it): four and the row labels fit in 80 columns
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,35 @@ class CompareOutcome:
 
 @dataclass(frozen=True)
 class _Row:
-    keys: tuple[str, ...]  # names from slots.differences that mark this row as differing
+    keys: tuple[str, ...]  # names from slots.differences that mark this row as differing; (): the shown cells
     label: str
     cell: Callable[[Slot], str]
+    heading: bool = False  # a label over the rows below it, with empty cells
+
+    def differs(self, slots: tuple[Slot, ...], diffs: set[str]) -> bool:
+        if self.heading:
+            return False
+        if self.keys:
+            return any(k in diffs for k in self.keys)
+        return len({self.cell(s) for s in slots}) > 1
+
+
+def _source(slot: Slot, key: str, default: str) -> str:
+    src = slot.profile.source if isinstance(slot.profile.source, dict) else {}
+    return str(src.get(key) or slot.profile.extra.get(key) or default)
+
+
+def _attention(slot: Slot) -> str:
+    from ...attention import split_variant_name
+
+    try:
+        return str(split_variant_name(slot.profile.origin or slot.profile.model)[1].label)
+    except Exception:   # a name that is no variant's: the full model
+        return "full"
+
+
+def _limit(v: float | None) -> str:
+    return "off" if v is None else f"{v:,.1f} ms"
 
 
 def _pct(r) -> str:
@@ -56,8 +83,12 @@ def _latency(r) -> str:
     if r is None:
         return "—"
     if not r.feasible:
-        return f"min {r.min_latency_ms:,.1f} ms"
-    return f"{r.latency_ms:,.1f} ms"
+        return f"min {_ms(r.min_latency_ms)} ms"
+    return f"{_ms(r.latency_ms)} ms"
+
+
+def _ms(v: float) -> str:
+    return f"{v:,.1f}" if v < 10_000 else f"{v:,.0f}"
 
 
 def _rows() -> tuple[_Row, ...]:
@@ -65,6 +96,10 @@ def _rows() -> tuple[_Row, ...]:
     dp = EXPORT_SOLVER
     rows = [
         _Row(("model",), "model", lambda s: s.profile.model),
+        _Row((), "client", lambda s: _source(s, "client_device", "measured")),
+        _Row((), "server", lambda s: _source(s, "server_device", "measured")),
+        _Row((), "dtype", lambda s: _source(s, "dtype", "fp32")),
+        _Row((), "attention", _attention),
         _Row(("seq_len",), "seq len", sc("seq_len", "{}")),
         _Row(("deadline_ms",), "deadline", sc("deadline_ms", "{:,.0f} ms")),
         _Row(("up_mbps",), "up", sc("up_mbps", "{:g} Mbit/s")),
@@ -73,13 +108,17 @@ def _rows() -> tuple[_Row, ...]:
         _Row(("unit_ms", "rounding"), "T", lambda s: f"{s.scenario.unit_ms:g} ms {s.scenario.rounding}"),
         _Row(("start", "end"), "start→end", lambda s: f"{s.scenario.start}→{s.scenario.end}"),
         _Row(("objective",), "objective", sc("objective", "{}")),
+        _Row(("gen_tokens",), "output", lambda s: f"{s.scenario.gen_tokens} tokens"),
+        _Row(("ttft_ms",), "TTFT ≤", lambda s: _limit(s.scenario.ttft_ms)),
+        _Row(("tpot_ms",), "TPOT ≤", lambda s: _limit(s.scenario.tpot_ms if s.scenario.gen_tokens else None)),
     ]
+    rows.append(_Row((), "server share", lambda s: "", heading=True))
     for solver in APP_SOLVERS:
         keys = (result_key(solver, "server_share"), result_key(solver, "feasible"))
-        rows.append(_Row(keys, f"share {solver}", partial(_share_cell, solver)))
-    rows.append(_Row((result_key(dp, "latency_ms"), result_key(dp, "feasible")), f"latency {dp}",
+        rows.append(_Row(keys, f" {solver}", partial(_share_cell, solver)))
+    rows.append(_Row((result_key(dp, "latency_ms"), result_key(dp, "feasible")), f"{dp} latency",
                      lambda s: _latency(s.results.get(dp))))
-    rows.append(_Row((result_key(dp, "switches"),), f"switches {dp}",
+    rows.append(_Row((result_key(dp, "switches"),), f"{dp} switches",
                      lambda s: "—" if (r := s.results.get(dp)) is None or r.switches is None
                      else str(r.switches)))
     return tuple(rows)
@@ -202,7 +241,7 @@ class CompareScreen(Screen[CompareOutcome]):
 
     def compose(self) -> ComposeResult:
         yield Label("", id="compare-title")
-        yield DataTable(cursor_type="column", id="compare-table")
+        yield DataTable(cursor_type="column", cell_padding=0, id="compare-table")   # cells bring their own space
         yield Static("No saved scenarios yet: save one from the main view first.", id="compare-empty")
         yield SlotStrips(id="compare-strips")
         yield Footer()
@@ -231,12 +270,13 @@ class CompareScreen(Screen[CompareOutcome]):
         self.query_one("#compare-empty").display = n == 0
         table.display = n > 0
         for slot in self.slots:
-            table.add_column(f"#{slot.number} {slot.name}"[:22], key=str(slot.number))
+            table.add_column(Text(" " + f"#{slot.number} {slot.name}"[:COLUMN_WIDTH], justify="right"),
+                             key=str(slot.number))
         for row in ROWS:
-            differs = any(k in diffs for k in row.keys)
-            label = Text(("≠ " if differs else "  ") + row.label, style=DIFF_STYLE if differs else "")
-            cells = [Text(row.cell(s), style=DIFF_STYLE if differs else "", justify="right")
-                     for s in self.slots]
+            differs = row.differs(self.slots, diffs)
+            style = DIFF_STYLE if differs else "bold" if row.heading else ""
+            label = Text(("≠" if differs else " ") + row.label + " ", style=style)
+            cells = [Text(" " + row.cell(s), style=style, justify="right") for s in self.slots]
             if n:
                 table.add_row(*cells, label=label)
         if n:

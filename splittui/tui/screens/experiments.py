@@ -2,7 +2,9 @@
 for the current model, run in a thread worker with progress, drawn with plotext, exportable.
 
 Self-contained: ``ExperimentsScreen(profile, scenario)`` can be pushed by any app. The scenario
-supplies the delay and the objective; the grid is `splittui sweep`'s default. Keys: r rerun,
+supplies the delay, the objective, the output tokens (each cell a whole request) and the TTFT/TPOT
+limits (a cell whose placement breaks one counts as infeasible); the grid of deadlines and bandwidths
+is `splittui sweep`'s default. The status line says what ran. Keys: r rerun,
 c CSV, j JSON (files go to ``export_dir``, never over an existing file), Escape closes.
 """
 
@@ -22,6 +24,7 @@ from textual.widgets import Footer, ProgressBar, Static
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
+from ...confine import app_path
 from ...model import Profile, Scenario
 from ..delivery import offer_download
 
@@ -71,15 +74,20 @@ class ExperimentsScreen(Screen):
             super().__init__()
             self.outcome = outcome
 
+    class Failed(Message):
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
     def __init__(self, profile: Profile, scenario: Scenario, *, requests: int = 20_000,
                  export_dir: str | Path = ".", show_timings: bool = True, name: str | None = None) -> None:
         super().__init__(name=name)
         self.profile, self.scenario, self.show_timings = profile, scenario, show_timings
-        self.requests, self.export_dir = requests, Path(export_dir)
+        self.requests, self.export_dir = requests, app_path(export_dir)   # served: the files folder
         self.outcome: _Outcome | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(f"Experiments · {self.profile.model} · running…", id="exp-status")
+        yield Static(f"Experiments · {self.profile.model} · {ran(self.scenario)} · running…", id="exp-status")
         yield ProgressBar(total=100, show_eta=False, id="exp-progress")
         with VerticalScroll():
             yield Static("", id="exp-summary")
@@ -98,7 +106,7 @@ class ExperimentsScreen(Screen):
     @work(thread=True, exclusive=True)
     def run_experiments(self) -> None:
         from ...sim import SimConfig, simulate
-        from ...sweep import SweepConfig, run_sweep, sim_cells
+        from ...sweep import run_sweep, sim_cells
 
         worker = get_current_worker()
 
@@ -109,13 +117,23 @@ class ExperimentsScreen(Screen):
                 self.post_message(self.Progressed(lo + span * done / max(total, 1)))
             return progress
 
-        cfg = SweepConfig(delay_ms=self.scenario.delay_ms, objective=self.scenario.objective, exact=False)
+        from ...errors import SplittuiError
+
+        sc = self.scenario
         try:
-            sweep = run_sweep(self.profile, cfg, progress=report(0.0, 0.6))
+            sweep = run_sweep(self.profile, sweep_config(sc), progress=report(0.0, 0.6))
             sim = simulate(sim_cells([sweep]), SimConfig(requests=self.requests), progress=report(0.6, 0.4))
         except _Cancelled:
             return
+        except SplittuiError as exc:
+            self.post_message(self.Failed(str(exc)))
+            return
         self.post_message(self.Finished(_Outcome(sweep, sim)))
+
+    @on(Failed)
+    def _show_failure(self, event: Failed) -> None:
+        self.query_one("#exp-status", Static).update(
+            f"Experiments · {self.profile.model} · {ran(self.scenario)} · cannot run: {event.error} · Esc close")
 
     @on(Progressed)
     def _show_progress(self, event: Progressed) -> None:
@@ -138,7 +156,7 @@ class ExperimentsScreen(Screen):
                          f"p99 {st.p99_wait_s:.3g} s · max {st.max_wait_s:.3g} s · util {100 * st.utilisation:.0f} %")
         self.query_one("#exp-summary", Static).update("\n".join(lines))
         self.query_one("#exp-status", Static).update(
-            f"Experiments · {self.profile.model} · done · r rerun · c CSV · j JSON · Esc close")
+            f"Experiments · {self.profile.model} · {ran(self.scenario)} · done · r rerun · c CSV · j JSON · Esc close")
 
     def on_resize(self) -> None:
         if self.outcome is not None:   # captions and ticks fit the plots' new sizes
@@ -178,7 +196,8 @@ class ExperimentsScreen(Screen):
     def action_rerun(self) -> None:
         self.outcome = None
         self.query_one(ProgressBar).update(progress=0)
-        self.query_one("#exp-status", Static).update(f"Experiments · {self.profile.model} · running…")
+        self.query_one("#exp-status", Static).update(f"Experiments · {self.profile.model} · {ran(self.scenario)} · "
+                                                     "running…")
         self.run_experiments()
 
     def action_export(self, kind: str) -> None:
@@ -208,11 +227,32 @@ class ExperimentsScreen(Screen):
         self.notify(f"Wrote {path.resolve()}", title="Exported")
 
 
+def sweep_config(sc: Scenario):
+    """The sweep this scenario asks for: its delay, objective, output tokens, what the end returns and its
+    TTFT/TPOT limits (a cell whose placement breaks one is infeasible; see splittui.sweep)."""
+    from ...sweep import SweepConfig
+
+    return SweepConfig(delay_ms=sc.delay_ms, objective=sc.objective, gen_tokens=sc.gen_tokens, exact=False,
+                       ttft_ms=sc.ttft_ms, tpot_ms=sc.tpot_ms if sc.gen_tokens > 1 else None, returns=sc.returns)
+
+
+def ran(sc: Scenario) -> str:
+    """What the sweep runs, in one phrase: the knobs of the scenario it honours."""
+    what = (f"{sc.gen_tokens} output tokens (each cell a whole request)" if sc.gen_tokens
+            else "prefill only (no output tokens)")
+    limits = [f"TTFT ≤ {sc.ttft_ms:,.1f} ms"] if sc.ttft_ms is not None else []
+    if sc.tpot_ms is not None and sc.gen_tokens:
+        limits.append(f"TPOT ≤ {sc.tpot_ms:,.1f} ms")
+    if limits:
+        what += f" · {' and '.join(limits)} (a placement breaking one is infeasible)"
+    return f"{what} · delay {sc.delay_ms:g} ms · objective {sc.objective}"
+
+
 def _new_file(text: str) -> Path:
     """The typed path, if a new file can go there (ValueError says why not)."""
     if not text.strip():
         raise ValueError("type a file path")
-    path = Path(text.strip()).expanduser()
+    path = app_path(text.strip())   # served: inside the server's files folder only (SplittuiError)
     if path.is_dir():
         raise ValueError(f"{path} is a directory: add a file name")
     if path.exists():

@@ -15,6 +15,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from ...confine import app_path
 from ...errors import SplittuiError
 from ...profiles import write_json_atomic
 from ..delivery import offer_download
@@ -41,7 +42,7 @@ class ExportScreen(ModalScreen[Path | None]):
         self._pattern = default_path
         self._docs = [self._solvers[self.chosen]] if self.chosen else list(docs)
         n = len(self._docs)
-        self._title = title or f"Export {n} policy document{'s' if n != 1 else ''} (splittui.policy/1)"
+        self._title = title or f"Export {n} policy document{'s' if n != 1 else ''} (splittui.policy)"
 
     def _path_for(self, solver: str | None) -> str:
         return self._pattern.replace("{solver}", solver or "policy")
@@ -99,7 +100,11 @@ class ExportScreen(ModalScreen[Path | None]):
         if not text:
             self.show_error("type a file path")
             return
-        path = Path(text).expanduser()
+        try:
+            path = app_path(text)   # served: inside the server's files folder only
+        except SplittuiError as exc:
+            self.show_error(one_line(exc))
+            return
         if path.is_dir():
             self.show_error(f"{path} is a directory: add a file name")
         elif path.exists():

@@ -16,7 +16,8 @@ __all__ = ["HelpScreen", "keys_table", "SCREEN_KEYS", "LEGEND"]
 SCREEN_KEYS = [   # the keys of the other screens, listed after the main view's own bindings
     ("", "Goal (g) and frontier cursor (f)"),
     ("g, type 50, enter", "least deadline for server share ≤ 50 %: exact (the optimum) and dp (the paper's DP "
-     "at T); enter on an answer sets the deadline knob"),
+     "at T), meeting the TTFT/TPOT limits; enter on an answer sets the deadline knob"),
+    ("g, tab, →", "seek the least uplink at the current deadline instead (enter sets the upload knob)"),
     ("f, ←/→, enter", "cursor on the exact frontier (Frontier tab): deadline, share, policy; enter sets the deadline"),
     ("enter or = on a knob", "type a value (2201.7, 2.5 s, 50M, 1G, a model name); bad input is refused with why"),
     ("", "Comparison view (c)"),

@@ -1,4 +1,4 @@
-"""The load-policy dialog: read a `splittui.policy/1` file so the app can score it under its knobs."""
+"""The load-policy dialog: read a `splittui.policy` file so the app can score it under its knobs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from ...confine import app_path
 from ...errors import SplittuiError
 from ...policy import load_policy
 from ..dialogs import dialog_css, one_line
@@ -28,7 +29,7 @@ class LoadPolicyScreen(ModalScreen[dict | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Load a policy file (splittui.policy/1) to score under the current knobs",
+            yield Label("Load a policy file (splittui.policy) to score under the current knobs",
                         classes="title")
             yield Input(value=self._default_path, placeholder="path/to/policy.json", id="path")
             yield Label("", classes="error", id="error")
@@ -48,7 +49,7 @@ class LoadPolicyScreen(ModalScreen[dict | None]):
             self._show_error("type the path of a policy file")
             return
         try:
-            doc = load_policy(text)
+            doc = load_policy(app_path(text, must_exist=True))   # served: inside the files folder only
         except (SplittuiError, OSError) as exc:
             self._show_error(one_line(exc))
             return

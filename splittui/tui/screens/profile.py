@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, ProgressBar, Select
 from textual.worker import get_current_worker
 
+from ...confine import profiling_slot
 from ...errors import SplittuiError
 from ...model import Profile
 from ...profiles import profile_from_doc
@@ -30,6 +31,7 @@ __all__ = ["ProfileScreen", "ZOO_MODELS", "parse_seq_lens", "parse_repeats", "es
 PASS_BUDGET_S = 60.0   # profiler.run.PASS_BUDGET_S, restated: that module imports torch
 ZOO_MODELS = ("gpt2-like", "bert-base", "transformer", "cmt-s")
 TORCH_MISSING = "live profiling needs torch, which is not installed here (pip install torch==2.13.0)"
+BUSY = "another tab of this server is profiling now (one run at a time): try again when it has finished"
 
 
 def parse_seq_lens(text: str) -> list[int]:
@@ -223,9 +225,13 @@ class ProfileScreen(Screen[Profile | None]):
             return
         t0 = time.perf_counter()
         try:
-            doc = profile_model(model, seq_lens, repeats=repeats,
-                                progress=lambda d, t, label: self.post_message(self.Progressed(d, t, label)),
-                                should_stop=lambda: stop.is_set() or worker.is_cancelled)
+            with profiling_slot() as free:   # served: one profiling run at a time on the whole server
+                if not free:
+                    self.post_message(self.Failed(BUSY))
+                    return
+                doc = profile_model(model, seq_lens, repeats=repeats,
+                                    progress=lambda d, t, label: self.post_message(self.Progressed(d, t, label)),
+                                    should_stop=lambda: stop.is_set() or worker.is_cancelled)
         except ProfilingCancelled:
             self.post_message(self.Cancelled())
         except ImportError as exc:

@@ -1,60 +1,48 @@
-"""InfeasibleBanner: says that no placement meets the deadline, the least achievable latency, and
-which single knob would fix it (each suggestion is checked by recomputing the least latency).
+"""InfeasibleBanner: says that no placement meets the deadline and the TTFT/TPOT limits, which one binds,
+and which single knob would fix it (`solvers.fixes.diagnose`, run in a thread worker: every fix is
+checked by an exact solve, the value as shown). When only DP finds nothing, it says why: its time unit
+T, or the limits it does not enforce.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
-
 from rich.text import Text
+from textual import work
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from ...costs import costs_for, min_latency
-from ...errors import SplittuiError
-from ...model import Profile, Scenario
+from ...model import Profile, Result, Scenario
+from ...solvers.fixes import Diagnosis, Grids, fmt_fix_ms
 from ..state import AppState
-from .controls import BANDWIDTHS, DELAYS, fmt_mbps, fmt_ms, seq_values
+from .controls import BANDWIDTHS, DELAYS, GEN_TOKENS, fmt_ms, seq_values
 
-__all__ = ["InfeasibleBanner", "fixes"]
-
-
-def _least_latency(profile: Profile, sc: Scenario) -> float:
-    return min_latency(costs_for(profile, sc))
+__all__ = ["InfeasibleBanner", "app_grids", "limits_text", "dp_breaks_limits"]
 
 
-def _first_ok(grid: Sequence, ok: Callable[[object], bool]):
-    """The first grid value that passes `ok`, assuming ok is monotone along the grid (bisection)."""
-    lo, hi = 0, len(grid)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if ok(grid[mid]):
-            hi = mid
-        else:
-            lo = mid + 1
-    return grid[lo] if lo < len(grid) else None
+def app_grids(profile: Profile) -> Grids:
+    """The values the app's knobs offer: a grid fix is one the user can set."""
+    return Grids(bandwidths=tuple(BANDWIDTHS), delays=tuple(DELAYS), seq_lens=tuple(seq_values(profile)),
+                 gen_tokens=tuple(n for n in GEN_TOKENS if n > 0))
 
 
-def fixes(profile: Profile, sc: Scenario, least: float) -> list[str]:
-    """One-knob changes that make the scenario feasible, cheapest first."""
-    meets = lambda **kw: _least_latency(profile, sc.replace(**kw)) <= sc.deadline_ms  # noqa: E731
-    out = [f"raise deadline to ≥ {fmt_ms(math.ceil(least * 10) / 10)}"]
-    bw = _first_ok(BANDWIDTHS, lambda v: meets(up_mbps=v, down_mbps=v))
-    if bw is not None and bw > min(sc.up_mbps, sc.down_mbps or sc.up_mbps):
-        out.append(f"bandwidth ≥ {fmt_mbps(bw)}")
-    delay = _first_ok(DELAYS[::-1], lambda v: meets(delay_ms=v))
-    if delay is not None and delay < sc.delay_ms:
-        out.append(f"delay ≤ {fmt_ms(delay)}")
-    seqs = [s for s in seq_values(profile) if s < sc.seq_len][::-1]
-    seq = _first_ok(seqs, lambda v: meets(seq_len=v))
-    if seq is not None:
-        out.append(f"seq len ≤ {seq}")
-    return out
+def limits_text(sc: Scenario) -> str:
+    """The constraints of a scenario in one phrase: "1,500.0 ms and TTFT ≤ 500.0 ms"."""
+    parts = [f"TTFT ≤ {fmt_fix_ms(sc.ttft_ms)}"] if sc.ttft_ms is not None else []
+    if sc.tpot_ms is not None and sc.gen_tokens:
+        parts.append(f"TPOT ≤ {fmt_fix_ms(sc.tpot_ms)}")
+    return " and ".join([fmt_fix_ms(sc.deadline_ms), *parts])
+
+
+def dp_breaks_limits(dp: Result | None) -> list[str]:
+    """The TTFT/TPOT limits DP's placement breaks (DP solves the deadline only, then checks them)."""
+    if dp is None or dp.policy is None:
+        return []
+    return [lim for lim in ("TTFT", "TPOT") if any(v.startswith(lim) for v in dp.violations)]
 
 
 class InfeasibleBanner(Widget):
-    """Hidden while some placement meets the deadline."""
+    """Hidden while some placement meets the deadline and the limits."""
 
     DEFAULT_CSS = """
     InfeasibleBanner { height: auto; background: $error 30%; padding: 0 1; display: none; }
@@ -64,14 +52,48 @@ class InfeasibleBanner(Widget):
 
     state: reactive[AppState | None] = reactive(None, always_update=True, repaint=False)   # hidden: no repaint
 
+    class Diagnosed(Message):
+        """The fixes worker's answer for one (profile, scenario)."""
+
+        def __init__(self, key: tuple, diagnosis: Diagnosis | None) -> None:
+            super().__init__()
+            self.key, self.diagnosis = key, diagnosis
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._key: tuple | None = None
+        self.diagnosis: Diagnosis | None = None
+
     def watch_state(self, st: AppState | None) -> None:
         exact, dp = (st.exact, st.dp) if st is not None else (None, None)
         infeasible = exact is not None and not exact.feasible
         dp_only = exact is not None and exact.feasible and dp is not None and not dp.feasible
         self.set_class(infeasible or dp_only, "-shown")
         self.set_class(dp_only, "-warning")
+        if infeasible and st is not None:
+            key = (id(st.profile), st.scenario)
+            if key != self._key:
+                self._key, self.diagnosis = key, None
+                self._diagnose(key, st.profile, st.scenario)
         if infeasible or dp_only:
             self.refresh(layout=True)   # its text (and so its height) changes with the knobs
+
+    @work(thread=True, exclusive=True, group="fixes")
+    def _diagnose(self, key: tuple, profile: Profile, sc: Scenario) -> None:
+        from ...errors import SplittuiError
+        from ...solvers.fixes import diagnose
+
+        try:
+            found: Diagnosis | None = diagnose(profile, sc, app_grids(profile))
+        except SplittuiError:
+            found = None
+        self.post_message(self.Diagnosed(key, found))
+
+    def on_infeasible_banner_diagnosed(self, event: Diagnosed) -> None:
+        event.stop()
+        if event.key == self._key:
+            self.diagnosis = event.diagnosis
+            self.refresh(layout=True)
 
     def render(self) -> Text:
         st = self.state
@@ -79,14 +101,25 @@ class InfeasibleBanner(Widget):
             return Text("")
         sc = st.scenario
         if st.exact.feasible:
-            return Text(f"DP at T = {fmt_ms(sc.unit_ms)} finds no placement (times are rounded up to "
-                        f"whole units); exact does: lower T", style="bold")
-        least = st.exact.min_latency_ms
+            return self._dp_only(st)
         text = Text("INFEASIBLE ", style="bold reverse")
-        text.append(f" no placement meets {fmt_ms(sc.deadline_ms)}; the least achievable latency is "
-                    f"{least:,.1f} ms. ", style="bold")
-        try:
-            text.append("Fix: " + " · or ".join(fixes(st.profile, sc, least)))
-        except SplittuiError:
-            pass
+        text.append(f" no placement meets the deadline {limits_text(sc)}", style="bold")
+        d = self.diagnosis
+        if self._key != (id(st.profile), sc):
+            return text
+        if d is None:
+            return text.append(f"; the least achievable latency is {fmt_fix_ms(st.exact.min_latency_ms)}. "
+                               "Finding fixes…", style="bold")
+        text.append(f"; {d.reason}. ", style="bold")
+        if d.fixes:
+            text.append("Fix: " + " · or ".join(f.text for f in d.fixes))
         return text
+
+    @staticmethod
+    def _dp_only(st: AppState) -> Text:
+        broken = dp_breaks_limits(st.dp)
+        if broken:
+            return Text(f"dp does not enforce the TTFT/TPOT limits: it breaks {' and '.join(broken)}; exact meets "
+                        "them", style="bold")
+        return Text(f"DP at T = {fmt_ms(st.scenario.unit_ms)} finds no placement (times are rounded up to "
+                    f"whole units); exact does: lower T", style="bold")

@@ -13,6 +13,7 @@ from ...policy import improvement_over_greedy
 from ...report.formats import gain as fmt_gain
 from ...report.palette import CLIENT, NETWORK, SERVER
 from ..state import APP_SOLVERS, AppState
+from .banner import dp_breaks_limits
 from .text_lines import TextLines
 
 __all__ = ["NumbersPanel", "share_bar"]
@@ -45,7 +46,10 @@ def _bold(text: str) -> Text:
 
 
 def _deadline(v: float) -> str:
-    return f"{v:,.0f}" if v >= 100 else f"{v:g}"
+    """The deadline beside a latency: as it is when that is exact (1,500 ms), else with the latency's
+    precision, so that a met deadline never looks missed ("3,925.4 / 3,925 ms")."""
+    short = f"{v:,.0f}" if v >= 100 else f"{v:g}"
+    return short if float(short.replace(",", "")) == v else _ms(v)
 
 
 class NumbersPanel(TextLines):
@@ -148,6 +152,9 @@ class NumbersPanel(TextLines):
                 and ex.server_share is not None):
             gap = 100 * (dp.server_share - ex.server_share)
             text.append(f"DP–exact gap {gap:+.2f} pts server share (T = {st.scenario.unit_ms:g} ms)")
+        elif broken := dp_breaks_limits(dp):
+            text.append(f"dp does not enforce the TTFT/TPOT limits: it breaks {' and '.join(broken)}",
+                        style="yellow")
         elif dp is not None and ex is not None and ex.feasible:
             text.append(f"DP finds nothing at T = {st.scenario.unit_ms:g} ms (rounding up); lower T",
                         style="yellow")

@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.reactive import reactive
 
 from ...costs import layer_values
-from ...report.palette import CLIENT, SERVER
+from ...report.palette import CLIENT, CLIENT_CHAR, SERVER, SERVER_CHAR, no_color
 from ..state import AppState
 from .text_lines import TextLines
 
@@ -280,10 +280,11 @@ class PlacementStrip(TextLines, can_focus=True):
             moves.append(n + 1)   # the answer crosses after the last layer
         up = any(sides[i] == 0 for i in moves)
         down = any(sides[i] == 1 for i in moves)
+        plain = no_color()   # NO_COLOR: the sides as letters, since the cells' colours are gone
         if all(part):
-            bg, fg, glyph = CLIENT, "white", " "
+            bg, fg, glyph = CLIENT, "white", CLIENT_CHAR if plain else " "
         elif not any(part):
-            bg, fg, glyph = SERVER, "white", " "
+            bg, fg, glyph = SERVER, "white", SERVER_CHAR if plain else " "
         else:
             bg, fg, glyph = SERVER, CLIENT, "▚"
         if up or down:

@@ -1,0 +1,573 @@
+"""Solving under memory limits and pins (SPEC §10), exactly: Pareto labels with memory dimensions.
+
+Used by dp, exact and brute force whenever a scenario has pins or a memory limit (`Costs.constrained`);
+without them those solvers run their usual code, unchanged.
+
+A label of a state (layer l done, on the client or the server) is a column of rows: latency (the request's,
+or prefill P and decode D apart under TTFT/TPOT limits), −reward, and per limited side the bytes held there
+so far (weights + KV, summed) and the largest activation there so far (a maximum, not a sum). A label is kept
+when no other label of its state is at most as large in every row; it is pruned when some row, or a sum the
+constraints read (P + D against the deadline, held + activation against a side's budget), cannot stay within
+its limit given the least that the layers still to come must add (least remaining latency; bytes of layers
+pinned to that side). Every constraint is monotone in each row, so a dominated label never leads to a better
+feasible policy: the pass is exact.
+
+* Pins remove the other side's candidates of a layer (they are not penalised).
+* A tied embedding/LM-head matrix (SPEC §9) is counted once per side that holds either layer; the two
+  layers' sides are enumerated (at most 4 cases, fewer with pins) and each case is a plain additive pass.
+* The DP (SPEC §4) under constraints is this pass on the integerised chain (times in units of T, deadline
+  W): the most rewarding integer-feasible policy, like the unconstrained DP's answer.
+
+Time: per layer O(m²·k) for m candidates and k rows (pairwise dominance, chunked); worst case exponential in
+L like every exact method here, in practice hundreds of labels on transformer chains.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..costs import Costs
+from ..errors import SplittuiError
+from ..memory import MemRows
+from .exact import remaining_latency
+
+__all__ = ["constrained_exact", "constrained_dp", "constrained_brute_force", "constrained_end_labels",
+           "apply_pins", "Limits3"]
+
+_F = NDArray[np.float64]
+Limits3 = tuple[float, float, float]    # TTFT, summed decode latency, request latency (slack included)
+_CELLS = 1 << 20
+MAX_LABELS = 4_000    # per layer, both sides: beyond it the pass refuses (pairwise fronts grow as m²)
+
+
+def apply_pins(c: Costs, policy: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """A policy with every pinned layer moved to its side (how greedy and the fixed baselines honour pins)."""
+    if policy is None or c.pin is None:
+        return policy
+    x = np.asarray(policy, dtype=np.int8)
+    return tuple(np.where(c.pin >= 0, c.pin, x).astype(int).tolist())
+
+
+@dataclass(frozen=True, slots=True)
+class _Case:
+    pin: NDArray[np.int8]         # −1 free, 1 client, 0 server
+    held: _F                      # bytes per layer (the tied matrix already counted as this case needs)
+    act: _F
+    budget: tuple[float, float]   # client, server: limit − reserve (inf: not limited)
+
+
+def _cases(c: Costs) -> list[_Case]:
+    """One case, or one per side pair of a tied embedding and head (SPEC §10: handled exactly)."""
+    n = c.n
+    pin = c.pin if c.pin is not None else np.full(n, -1, dtype=np.int8)
+    m = c.mem
+    if m is None or not m.active:
+        z = np.zeros(n)
+        return [_Case(pin, z, z, (math.inf, math.inf))]
+    held = m.held
+    bc, bs = m.budget
+    budget = (bc + 1e-12 * (m.limit[0] or 0.0), bs + 1e-12 * (m.limit[1] or 0.0))   # the tolerance of `fits`
+    if m.tied is None:
+        return [_Case(pin, held, m.act, budget)]
+    e, h, shared = m.tied
+    out = []
+    for se, sh in itertools.product((1, 0), repeat=2):
+        if (pin[e] >= 0 and pin[e] != se) or (pin[h] >= 0 and pin[h] != sh):
+            continue
+        p = pin.copy()
+        p[e], p[h] = se, sh
+        hd = held.copy()
+        if se == sh:
+            hd[h] -= shared
+        out.append(_Case(p, hd, m.act, budget))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Chain:
+    """One latency row's per-layer costs (ms, or integer units for the DP)."""
+
+    client: _F
+    server: _F
+    up: _F
+    down: _F
+    up_out: float
+    down_out: float
+    start_client: bool
+    end_client: bool
+
+    @staticmethod
+    def of(c: Costs) -> "_Chain":
+        return _Chain(c.client_ms, c.server_ms, c.up_ms, c.down_ms, float(c.up_out_ms), float(c.down_out_ms),
+                      c.start_client, c.end_client)
+
+    def tail(self, side: int) -> float:
+        if side == 1:
+            return 0.0 if self.end_client else self.up_out
+        return self.down_out if self.end_client else 0.0
+
+    def costs(self) -> Costs:
+        return Costs(self.client, self.server, self.up, self.down, np.zeros(len(self.client)), self.up_out,
+                     self.down_out, self.start_client, self.end_client, math.inf)
+
+
+def _tables(chains: list[_Chain], reward: _F, case: _Case, lims: list[float]) -> tuple[list[str], _F, _F]:
+    """Rows, per layer V[i][row, side, source] (add rows: the increment; max rows: the value maxed in, −inf
+    for none) and TH[i][row, side] limits, plus SUM checks. Sides and sources: 0 client, 1 server."""
+    n = len(reward)
+    rows: list[str] = [f"t{k}" for k in range(len(chains))] + ["r"]
+    # a side binds only if all the layers it may run could exceed its budget (else its rows are dropped:
+    # with both sides' held rows, labels of different held bytes never dominate each other)
+    whole = float(case.held.sum()) + float(case.act.max(initial=0.0))
+    limited = [math.isfinite(b) and whole > b for b in case.budget]
+    for k, name in ((0, "c"), (1, "s")):
+        if limited[k]:
+            rows += [f"held_{name}", f"act_{name}"]
+    V = np.zeros((n, len(rows), 2, 2))
+    TH = np.full((n, len(rows), 2), math.inf)
+    rems = [remaining_latency(ch.costs()) for ch in chains]
+    for k, ch in enumerate(chains):
+        V[:, k, 0, 0] = ch.client
+        V[:, k, 0, 1] = ch.down + ch.client
+        V[:, k, 1, 0] = ch.up + ch.server
+        V[:, k, 1, 1] = ch.server
+        for side in (0, 1):
+            TH[:, k, side] = lims[k] - rems[k][side][1:]
+    r = rows.index("r")
+    V[:, r, 0, :] = -reward[:, None]
+    for k, name in ((0, "c"), (1, "s")):
+        if not limited[k]:
+            continue
+        side_val = 1 - k        # client rows grow when a layer goes to the client (side index 0)
+        hi, ai = rows.index(f"held_{name}"), rows.index(f"act_{name}")
+        on = case.pin == side_val
+        fut = np.concatenate((np.cumsum((case.held * on)[::-1])[::-1], [0.0]))[1:]
+        V[:, hi, k, :] = case.held[:, None]
+        V[:, ai, :, :] = -np.inf
+        V[:, ai, k, :] = case.act[:, None]
+        TH[:, hi, :] = (case.budget[k] - fut)[:, None]
+        TH[:, ai, :] = case.budget[k]
+    return rows, V, TH
+
+
+def _front(Y: _F) -> NDArray[np.intp]:
+    """Indices of the candidates (columns) that no earlier-sorted candidate is at most in every row."""
+    n = Y.shape[1]
+    if n <= 1:
+        return np.arange(n)
+    order = np.lexsort(Y[::-1])
+    Z = Y[:, order]
+    dominated = np.zeros(n, dtype=bool)
+    step = max(1, _CELLS // max(1, n * Z.shape[0]))
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        le = np.all(Z[:, lo:hi, None] <= Z[:, None, :], axis=0)   # [i, j]: i at most j everywhere
+        le &= np.arange(lo, hi)[:, None] < np.arange(n)[None, :]     # only earlier ones dominate
+        dominated |= le.any(axis=0)
+    return np.sort(order[~dominated])
+
+
+def _knapsack_bounds(reward: _F, case: _Case) -> list[tuple[_F, _F, float]]:
+    """Per layer i: the fractional-knapsack bound on the client reward layers i+1.. can still add within a
+    client byte budget (free layers by reward per byte; pinned-client ones always count): cumulative bytes
+    and rewards in that order, and the pinned-client reward. O(L² log L) once per pass."""
+    n = len(reward)
+    out = []
+    for i in range(n):
+        j = np.arange(i + 1, n)
+        free = j[(case.pin[j] < 0) & (reward[j] > 0)]
+        pinned = float(reward[j[case.pin[j] == 1]].sum())
+        held = case.held[free]
+        ratio = np.where(held > 0, reward[free] / np.maximum(held, 1e-300), np.inf)
+        order = np.argsort(-ratio, kind="stable")
+        out.append((np.cumsum(held[order]), np.cumsum(reward[free][order]), pinned))
+    return out
+
+
+def _bound(tab: tuple[_F, _F, float], room: _F) -> _F:
+    """The bound at each byte budget `room` (vectorised over labels)."""
+    ch, cr, pinned = tab
+    if ch.size == 0:
+        return np.full(room.shape, pinned)
+    room = np.maximum(room, 0.0)
+    k = np.searchsorted(ch, room, side="right")          # whole items that fit
+    prev_h = np.where(k > 0, ch[np.maximum(k - 1, 0)], 0.0)
+    prev_r = np.where(k > 0, cr[np.maximum(k - 1, 0)], 0.0)
+    nxt = np.minimum(k, ch.size - 1)
+    item_h = ch[nxt] - np.where(nxt > 0, ch[np.maximum(nxt - 1, 0)], 0.0)
+    item_r = cr[nxt] - np.where(nxt > 0, cr[np.maximum(nxt - 1, 0)], 0.0)
+    frac = np.where((k < ch.size) & (item_h > 0), (room - prev_h) / np.where(item_h > 0, item_h, 1.0), 0.0)
+    return pinned + prev_r + np.where(k < ch.size, np.clip(frac, 0.0, 1.0) * item_r, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Dual:
+    """A Lagrangian bound (SPEC §10 constraints relaxed with multipliers lam on latency, mu on client bytes):
+    for a label after layer i on a side, its best reward is at most R − lam·T − mu·held + G[i][side] +
+    lam·Λ + mu·B, where G is the best future value of reward − lam·latency − mu·bytes (a backward chain
+    pass, pins respected). Valid for any lam, mu >= 0; the pass picks them near the dual optimum."""
+
+    lam: float
+    mu: float
+    G: _F          # (L, 2): [i, side] side 0 client, 1 server
+
+
+def _backward(ch: _Chain, reward: _F, held: _F, pin: NDArray[np.int8], lam: float, mu: float) -> _F:
+    n = len(reward)
+    G = np.empty((n, 2))
+    gc, gs = -lam * ch.tail(1), -lam * ch.tail(0)
+    cl, sv, up, dn = ch.client.tolist(), ch.server.tolist(), ch.up.tolist(), ch.down.tolist()
+    val = (reward - mu * held).tolist()
+    pins = pin.tolist()
+    for i in range(n - 1, -1, -1):
+        G[i, 0], G[i, 1] = gc, gs
+        a = val[i] - lam * cl[i] + gc if pins[i] != 0 else -math.inf   # layer i on the client
+        b = -lam * sv[i] + gs if pins[i] != 1 else -math.inf              # on the server
+        gc, gs = max(a, b - lam * up[i]), max(b, a - lam * dn[i])
+    return G   # G[i, side]: the best value of the layers after i (and the answer's transfer), layer i on side
+
+
+def _dual_value(ch: _Chain, reward: _F, case: _Case, lam: float, mu: float, T: float, B: float) -> float:
+    G = _backward(ch, reward, case.held, case.pin, lam, mu)
+    start = 0 if ch.start_client else 1
+    # layer 0's own value: the backward pass from a virtual layer −1 on the start side
+    v0c = (reward[0] - mu * case.held[0]) - lam * ch.client[0] - (0 if ch.start_client else lam * ch.down[0])
+    v0s = -lam * ch.server[0] - (lam * ch.up[0] if ch.start_client else 0)
+    a = v0c + G[0, 0] if case.pin[0] != 0 else -math.inf
+    b = v0s + G[0, 1] if case.pin[0] != 1 else -math.inf
+    del start
+    return max(a, b) + lam * T + mu * (B if math.isfinite(B) else 0.0)
+
+
+def _dual(ch: _Chain, reward: _F, case: _Case, T: float) -> _Dual:
+    """Multipliers near the minimum of the dual function: coordinate descent on a log scale."""
+    B = case.budget[0]
+    use_mu = math.isfinite(B)
+    tot = float(np.abs(reward).sum()) or 1.0
+    scale_l = tot / max(T, 1e-9)
+    scale_m = tot / max(B, 1.0) if use_mu else 0.0
+
+    def f(lam: float, mu: float) -> float:
+        return _dual_value(ch, reward, case, lam, mu, T, B)
+
+    def line(fn: Callable[[float], float]) -> float:
+        lo, hi = -6.0, 3.0
+        g = (math.sqrt(5) - 1) / 2
+        x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
+        f1, f2 = fn(10 ** x1), fn(10 ** x2)
+        for _ in range(18):
+            if f1 <= f2:
+                hi, x2, f2 = x2, x1, f1
+                x1 = hi - g * (hi - lo)
+                f1 = fn(10 ** x1)
+            else:
+                lo, x1, f1 = x1, x2, f2
+                x2 = lo + g * (hi - lo)
+                f2 = fn(10 ** x2)
+        best = 10 ** ((lo + hi) / 2)
+        return 0.0 if fn(0.0) <= fn(best) else best
+
+    lam, mu = scale_l, scale_m
+    for _ in range(2):
+        lam = scale_l * line(functools.partial(_at_lam, f, scale_l, mu)) if scale_l else 0.0
+        if use_mu:
+            mu = scale_m * line(functools.partial(_at_mu, f, scale_m, lam))
+    return _Dual(lam, mu, _backward(ch, reward, case.held, case.pin, lam, mu))
+
+
+def _at_lam(f: Callable[[float, float], float], scale: float, mu: float, v: float) -> float:
+    return f(v * scale, mu)
+
+
+def _at_mu(f: Callable[[float, float], float], scale: float, lam: float, v: float) -> float:
+    return f(lam, v * scale)
+
+
+def _pass(chains: list[_Chain], reward: _F, case: _Case, lims: list[float], floor: float = -math.inf
+          ) -> tuple[list[str], _F, _F, list[tuple[NDArray[np.intp], NDArray[np.intp], int]]] | None:
+    """The label pass: the last layer's client and server labels and the history for backtracking.
+    `floor`: a feasible policy's reward; labels whose reward bound falls below it are pruned."""
+    rows, V, TH = _tables(chains, reward, case, lims)
+    bounds = _knapsack_bounds(reward, case) if "held_c" in rows and math.isfinite(floor) else None
+    total = _sum_chain(chains)
+    dual = _dual(total, reward, case, lims[-1]) if math.isfinite(floor) else None
+    future = np.concatenate((np.cumsum(reward[::-1])[::-1], [0.0]))
+    tol = 1e-9 * max(1.0, abs(floor)) if math.isfinite(floor) else 0.0
+    nr, nt = len(rows), len(chains)
+    max_rows = [k for k, name in enumerate(rows) if name.startswith("act_")]
+    add_rows = [k for k in range(nr) if k not in max_rows]
+    held_act = [(rows.index(f"held_{s}"), rows.index(f"act_{s}")) for s in ("c", "s") if f"held_{s}" in rows]
+    start = np.zeros((nr, 1))
+    start[max_rows] = -np.inf
+    none = np.zeros((nr, 0))
+    first = chains[0].start_client
+    labs = [start, none] if first else [none, start]          # [client, server]
+    total_lim = lims[-1]
+    history = []
+    rem_tot = remaining_latency(_sum_chain(chains).costs()) if nt > 1 else None
+    for i in range(len(reward)):
+        src = np.concatenate(labs, axis=1)
+        nc = labs[0].shape[1]
+        new, kept = [], []
+        for side in (0, 1):
+            allowed = case.pin[i] < 0 or case.pin[i] == 1 - side
+            if not allowed or src.shape[1] == 0:
+                new.append(np.zeros((nr, 0)))
+                kept.append(np.zeros(0, dtype=np.intp))
+                continue
+            inc = np.concatenate((np.repeat(V[i][:, side, 0:1], nc, axis=1),
+                                  np.repeat(V[i][:, side, 1:2], src.shape[1] - nc, axis=1)), axis=1)
+            Y = src.copy()
+            Y[add_rows] += inc[add_rows]
+            if max_rows:
+                Y[max_rows] = np.maximum(Y[max_rows], inc[max_rows])
+            ok = np.all(Y <= TH[i][:, side:side + 1], axis=0)
+            if rem_tot is not None:
+                ok &= Y[:nt].sum(axis=0) <= total_lim - rem_tot[side][i + 1]
+            for h, a in held_act:   # held + activation peak within budget − bytes still pinned to that side
+                ok &= Y[h] + np.maximum(Y[a], 0.0) <= TH[i][h, side]
+            if math.isfinite(floor):   # the reward still reachable must match the incumbent's
+                r_now = -Y[rows.index("r")]
+                if bounds is not None:
+                    hc, ac = rows.index("held_c"), rows.index("act_c")
+                    room = case.budget[0] - Y[hc] - np.maximum(Y[ac], 0.0)
+                    ok &= r_now + _bound(bounds[i], room) >= floor - tol
+                else:
+                    ok &= r_now + future[i + 1] >= floor - tol
+                if dual is not None:
+                    t_now = Y[:len(chains)].sum(axis=0)
+                    ub = r_now - dual.lam * t_now + dual.G[i, side] + dual.lam * lims[-1]
+                    if "held_c" in rows and dual.mu:
+                        hc, ac = rows.index("held_c"), rows.index("act_c")
+                        ub += dual.mu * (case.budget[0] - Y[hc] - np.maximum(Y[ac], 0.0))
+                    ok &= ub >= floor - tol - 1e-9 * np.abs(ub)
+            idx = np.flatnonzero(ok)
+            keep = idx[_front(Y[:, idx])]
+            new.append(Y[:, keep])
+            kept.append(keep)
+        if not (new[0].shape[1] or new[1].shape[1]):
+            return None
+        if new[0].shape[1] + new[1].shape[1] > MAX_LABELS:
+            raise SplittuiError(f"memory limits and pins: the exact label search holds over {MAX_LABELS:,} labels at "
+                                f"layer {i} of {len(reward)} (a three-way trade of latency, reward and bytes); "
+                                "loosen a limit, pin more layers, or use a profile with fewer layers")
+        history.append((kept[0], kept[1], nc))
+        labs = new
+    return rows, labs[0], labs[1], history
+
+
+def _sum_chain(chains: list[_Chain]) -> _Chain:
+    a = chains[0]
+    for b in chains[1:]:
+        a = replace(a, client=a.client + b.client, server=a.server + b.server, up=a.up + b.up, down=a.down + b.down,
+                    up_out=a.up_out + b.up_out, down_out=a.down_out + b.down_out)
+    return a
+
+
+def _finish(chains: list[_Chain], lims: list[float], out: Any) -> tuple[float, float, tuple[int, ...]] | None:
+    rows, C, S, history = out
+    nt = len(chains)
+    r = rows.index("r")
+    best = None
+    for side, lab in ((1, C), (0, S)):
+        if not lab.shape[1]:
+            continue
+        T = np.array([lab[k] + chains[k].tail(side) for k in range(nt)])
+        ok = np.all(T <= np.array(lims[:nt])[:, None], axis=0) & (T.sum(axis=0) <= lims[-1])
+        ok_idx = np.flatnonzero(ok)
+        if ok_idx.size:
+            R, tot = -lab[r][ok_idx], T[:, ok_idx].sum(axis=0)
+            j = ok_idx[np.lexsort((tot, -R))[0]]
+            cand = (float(-lab[r][j]), -float(T[:, j].sum()), side, int(j))
+            if best is None or cand[:2] > best[:2]:
+                best = cand
+    if best is None:
+        return None
+    side, idx = best[2], best[3]
+    n = len(history)
+    policy = [0] * n
+    for k in range(n - 1, -1, -1):
+        policy[k] = side
+        kc, ks, nc = history[k]
+        col = int((kc if side == 1 else ks)[idx])
+        side, idx = (1, col) if col < nc else (0, col - nc)
+    return best[0], best[1], tuple(policy)
+
+
+def _meets(chains: list[_Chain], lims: list[float], c: Costs, x: NDArray[np.int8]) -> float | None:
+    """The policy's summed latency if it meets every limit, pin and memory limit, else None."""
+    from ..costs import latency
+
+    if c.pin is not None and bool(((c.pin >= 0) & (c.pin != x)).any()):
+        return None
+    if c.mem is not None and c.mem.active and not fits(c.mem, x):
+        return None
+    ts = [latency(ch.costs(), x) for ch in chains]
+    if any(t > lim for t, lim in zip(ts, lims)) or sum(ts) > lims[-1]:
+        return None
+    return sum(ts)
+
+
+def _incumbent(chains: list[_Chain], reward: _F, c: Costs, lims: list[float]
+               ) -> tuple[float, float, tuple[int, ...]] | None:
+    """The best feasible policy among the pinned prefix and suffix policies (a floor for pruning). O(L²)."""
+    n = c.n
+    pin = c.pin if c.pin is not None else np.full(n, -1, dtype=np.int8)
+    best = None
+    for k in range(n + 1):
+        for x0 in (np.r_[np.ones(k), np.zeros(n - k)], np.r_[np.zeros(k), np.ones(n - k)]):
+            x = np.where(pin >= 0, pin, x0).astype(np.int8)
+            t = _meets(chains, lims, c, x)
+            if t is not None:
+                cand = (float(reward @ x), -t, tuple(int(v) for v in x))
+                if best is None or cand[:2] > best[:2]:
+                    best = cand
+    return best
+
+
+def _lagrange_incumbent(chains: list[_Chain], reward: _F, c: Costs, lims: list[float]
+                        ) -> tuple[float, float, tuple[int, ...]] | None:
+    """A feasible policy near the optimum: the exact 2-D optimum of reward − mu·(client bytes) under the
+    request deadline (pins as infinite costs), bisected on mu until it fits; checked by `_meets`."""
+    from .exact import exact_policy
+
+    m = c.mem
+    if m is None or not m.active:
+        return None
+    tot = _sum_chain(chains).costs()
+    pin = c.pin if c.pin is not None else np.full(c.n, -1, dtype=np.int8)
+    base = replace(tot, client_ms=np.where(pin == 0, np.inf, tot.client_ms),
+                   server_ms=np.where(pin == 1, np.inf, tot.server_ms), deadline_ms=lims[-1])
+    scale = float(np.abs(reward).sum()) / max(float(m.held.sum()), 1.0)   # reward per byte
+    best = None
+    lo, hi = 0.0, 1.0
+    for k in range(24):
+        mu = hi if k == 0 else (lo + hi) / 2
+        while True:
+            x = exact_policy(replace(base, reward=reward - mu * scale * m.held))
+            if x is None:
+                return best
+            xa = np.array(x, dtype=np.int8)
+            t = _meets(chains, lims, c, xa)
+            if k == 0 and t is None and hi < 1e6:
+                hi *= 4
+                mu = hi
+                continue
+            break
+        if t is not None:
+            cand = (float(reward @ xa), -t, x)
+            if best is None or cand[:2] > best[:2]:
+                best = cand
+            hi = mu
+        else:
+            lo = mu
+        if k == 0 and t is None:
+            return best
+    return best
+
+
+def _solve(chains: list[_Chain], reward: _F, c: Costs, lims: list[float]) -> tuple[int, ...] | None:
+    best = _incumbent(chains, reward, c, lims)
+    lag = _lagrange_incumbent(chains, reward, c, lims)
+    if lag is not None and (best is None or lag[:2] > best[:2]):
+        best = lag
+    for case in _cases(c):
+        out = _pass(chains, reward, case, lims, -math.inf if best is None else best[0])
+        if out is None:
+            continue
+        got = _finish(chains, lims, out)
+        if got is not None and (best is None or got[:2] > best[:2]):
+            best = got
+    return None if best is None else best[2]
+
+
+def _slack(limit: float) -> float:
+    return limit + 1e-9 * max(1.0, abs(limit)) if math.isfinite(limit) else math.inf
+
+
+def constrained_exact(pre: Costs, dec: Costs | None, tot: Costs, lims: Limits3 | None = None) -> tuple[int, ...] | None:
+    """The most rewarding policy meeting the deadline (and TTFT/TPOT limits `lims`, slack included), the
+    pins and the memory limits, exactly; None if none does."""
+    if lims is None or (lims[0] == math.inf and lims[1] == math.inf) or dec is None:
+        return _solve([_Chain.of(tot)], tot.reward, tot, [_slack(tot.deadline_ms)])
+    return _solve([_Chain.of(pre), _Chain.of(dec)], tot.reward, tot, [lims[0], lims[1], lims[2]])
+
+
+def constrained_dp(tot: Costs, unit_ms: float, rounding: str = "ceil") -> tuple[int, ...] | None:
+    """SPEC §4's DP under pins and memory limits: the most rewarding policy whose integerised request latency
+    fits W units (rounded up: it really meets the deadline)."""
+    from .dp import check_memory, integerise
+
+    check_memory(tot.n, tot.deadline_ms, unit_ms)
+    it = integerise(tot, unit_ms, rounding)
+    f = np.float64
+    ch = _Chain(it.c.astype(f), it.s.astype(f), it.u.astype(f), it.d.astype(f), float(it.u_out), float(it.d_out),
+                tot.start_client, tot.end_client)
+    return _solve([ch], tot.reward, tot, [float(it.W)])
+
+
+def constrained_end_labels(tot: Costs) -> NDArray[np.float64]:
+    """Latencies (with the answer's last transfer) of the final exact labels at tot's deadline: the only
+    deadlines at which the constrained exact answer can change (goal seek's candidates)."""
+    ch = _Chain.of(tot)
+    out: list[float] = []
+    for case in _cases(tot):
+        got = _pass([ch], tot.reward, case, [_slack(tot.deadline_ms)])
+        if got is not None:
+            for side, lab in ((1, got[1]), (0, got[2])):
+                out += (lab[0] + ch.tail(side)).tolist()
+    return np.unique(np.array(out, dtype=np.float64))
+
+
+def constrained_brute_force(pre: Costs, dec: Costs | None, tot: Costs, lims: Limits3) -> tuple[int, ...] | None:
+    """All 2^L policies against the deadline, the limits, the pins and memory (tests; small L)."""
+    from ..costs import latency
+    from .baselines import BRUTE_FORCE_MAX_LAYERS
+
+    if tot.n > BRUTE_FORCE_MAX_LAYERS:
+        raise SplittuiError(f"brute-force is limited to {BRUTE_FORCE_MAX_LAYERS} layers, this chain has {tot.n}")
+    best = None
+    for x in itertools.product((0, 1), repeat=tot.n):
+        xa = np.array(x, dtype=np.int8)
+        if tot.pin is not None and bool(((tot.pin >= 0) & (tot.pin != xa)).any()):
+            continue
+        if tot.mem is not None and tot.mem.active and not fits(tot.mem, xa):
+            continue
+        p = latency(pre, xa)
+        d = latency(dec, xa) if dec is not None else 0.0
+        t = latency(tot, xa)
+        if p > lims[0] or d > lims[1] or t > lims[2]:
+            continue
+        key = (float(tot.reward @ xa), -t)
+        if best is None or key > best[0]:
+            best = (key, x)
+    return None if best is None else tuple(best[1])
+
+
+def constraint_violations(c: Costs, x: NDArray[np.int8]) -> tuple[str, ...]:
+    """The pins and memory limits (SPEC §10) a policy breaks, one phrase each."""
+    from ..memory import memory_violations, pin_violations
+
+    names = () if c.mem is None else c.mem.names
+    return pin_violations(c.pin, x, names) + memory_violations(c.mem, x)
+
+
+def fits(m: MemRows, x: NDArray[np.int8]) -> bool:
+    need = m.need(x)
+    for k in (0, 1):
+        lim = m.limit[k]
+        if lim is not None and need[k] + m.reserve[k] > lim * (1 + 1e-12):
+            return False
+    return True
+
+
+__all__ += ["fits", "constraint_violations"]
+

@@ -1,0 +1,406 @@
+"""Solvers over a chain of K tiers (SPEC §11): the DP over time units, the exact labels, brute force.
+
+Both the DP and the exact solver keep, per layer and tier, the Pareto labels (time, cost): a label is
+kept only if no other label of the same state is both no slower and no costlier, and only if it can
+still reach the end in time (least remaining latency, a K-state shortest path run backwards).
+
+- **dp**: times integerised with the unit T, rounding up (SPEC §4: ``⌈t/T − 1e-9⌉`` per compute time
+  and per hop crossed), budget ``W = ⌊Λ/T + 1e-9⌋``. Its labels are the steps of the dense table
+  ``V[l][k][w]`` (least cost of layers 1..l with layer l on tier k within w units), stored sparsely as
+  `dp_labels` does for two tiers. O(L·K²·m log m) for m labels per state, m ≤ W + 1.
+- **exact**: the same pass on float times with the deadline itself; with TTFT/TPOT limits the labels are
+  (ttft, decode, cost), Pareto in all three (SPEC §8).
+- **brute-force**: every one of K^L policies, for tests and small chains; it honours every constraint.
+- **no-split** (every layer on the last tier) and **all-client** (every layer on the first).
+
+Pins (a layer fixed to a tier) remove the other tiers from that layer's choice in every solver. Per-tier
+memory limits (SPEC §10) are honoured by brute force, and by dp and exact through `tiers_memory` (labels
+with memory rows, exact) whenever some tier's limit can bind; no-split and all-client are checked after.
+
+Two tiers with the default weights run the two-tier solvers themselves (`solve_tiers`), so K = 2 is
+today's problem bit for bit, pins, memory and limits included.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import SplittuiError
+from ..model import Profile, Result, Scenario
+from ..tiers import (
+    TierCosts,
+    TierPhases,
+    Topology,
+    memory_need,
+    memory_violations,
+    score,
+    tier_min_latency,
+    tier_phases,
+)
+from .dp import _units, budget_units
+from .tiers_memory import LABEL_CAP, GaveUp, binding_tiers, memory_tier_policy
+
+__all__ = ["TierResult", "TIER_SOLVERS", "tier_dp", "tier_exact", "tier_exact_limits", "tier_brute_force",
+           "solve_tiers", "solve_tiers_phases", "evaluate_tiers", "from_two_tier", "BRUTE_FORCE_MAX"]
+
+TIER_SOLVERS = ("dp", "exact", "no-split", "all-client", "brute-force")
+BRUTE_FORCE_MAX = 200_000     # policies brute force will enumerate
+_I = NDArray[np.int64]
+_A = NDArray[Any]   # float times (exact) or whole units (dp)
+
+
+@dataclass(frozen=True, slots=True)
+class TierResult:
+    """What a tier solver returns; `tiers`: tier index per layer (0 = the first tier), None if infeasible."""
+
+    solver: str
+    feasible: bool
+    tiers: tuple[int, ...] | None
+    latency_ms: float | None
+    objective: float | None               # Σ w[x_l]·r_l
+    work: tuple[float, ...] | None        # per tier: Σ r_l of its layers
+    total_work: float
+    compute_ms: tuple[float, ...] | None
+    hop_ms: tuple[tuple[float, float], ...] | None
+    crossings: int | None
+    min_latency_ms: float
+    deadline_ms: float
+    solve_ms: float = 0.0
+    ttft_ms: float | None = None
+    tpot_ms: float | None = None
+    violations: tuple[str, ...] = ()
+    mem_need_bytes: tuple[float, ...] = ()
+
+    @property
+    def shares(self) -> tuple[float, ...] | None:
+        if self.work is None:
+            return None
+        return tuple(w / self.total_work if self.total_work > 0 else 0.0 for w in self.work)
+
+
+def _slack(limit: float) -> float:
+    return limit + 1e-9 * max(1.0, abs(limit))
+
+
+def _remaining(time_: _A, trans: _A, out: _A, end: int, pin: _I | None) -> _A:
+    """rem[l, k]: least time from 'layers before l done, the last on tier k' to the answer on `end`."""
+    k, n = time_.shape
+    rem = np.zeros((n + 1, k), dtype=time_.dtype)
+    rem[n] = out[:, end]
+    big = np.iinfo(np.int64).max // 4 if time_.dtype.kind == "i" else np.inf
+    for li in range(n - 1, -1, -1):
+        step = trans[:, :, li] + (time_[:, li] + rem[li + 1])[None, :]
+        if pin is not None and pin[li] >= 0:
+            mask = np.arange(k) != pin[li]
+            step[:, mask] = big
+        rem[li] = step.min(axis=1)
+    return rem
+
+
+def _pass(time_: _A, trans: _A, out: _A, cost: _A, start: int, end: int, limit: float,
+          pin: _I | None) -> tuple[int, ...] | None:
+    """The labels pass over one chain (int or float times); the least-cost policy within `limit`, or None.
+
+    A layer's labels of every tier sit in one set of arrays (times, costs, tiers, parents), so a layer is
+    ~15 numpy calls whatever K: the candidates of all target tiers at once, sorted by (tier, time, cost),
+    and a running minimum of the cost that restarts at each tier."""
+    k, n = time_.shape
+    rem = _remaining(time_, trans, out, end, pin)
+    lab_t = np.zeros(1, dtype=time_.dtype)
+    lab_c = np.zeros(1)
+    lab_k = np.array([start])
+    tiers_of: list[_I] = []
+    parents: list[_I] = []
+    every = np.arange(k)
+    for li in range(n):
+        tiers = every if pin is None or pin[li] < 0 else np.array([pin[li]])
+        add = trans[:, :, li].T + time_[:, li][:, None]           # [to, from]
+        cand_t = lab_t[None, :] + add[tiers][:, lab_k]
+        ok = np.flatnonzero(cand_t + rem[li + 1, tiers][:, None] <= limit)
+        if ok.size == 0:
+            return None
+        seg, src = np.divmod(ok, lab_t.size)
+        t = cand_t.ravel()[ok]
+        c = lab_c[src] + cost[tiers, li][seg]
+        order = np.lexsort((c, t, seg))
+        cs = c[order]
+        run = np.empty_like(cs)
+        bounds = np.searchsorted(seg[order], np.arange(tiers.size + 1))
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):   # the running min restarts per tier
+            np.minimum.accumulate(cs[a:b], out=run[a:b])
+        keep = np.ones(cs.size, dtype=bool)
+        keep[1:] = cs[1:] < run[:-1]
+        keep[bounds[:-1][bounds[:-1] < cs.size]] = True
+        chosen = order[keep]
+        lab_t, lab_c, lab_k = t[chosen], c[chosen], tiers[seg[chosen]]
+        tiers_of.append(lab_k)
+        parents.append(src[chosen])
+    total = lab_t + out[lab_k, end]
+    ok = np.flatnonzero(total <= limit)
+    if ok.size == 0:
+        return None
+    return _backtrack(tiers_of, parents, int(ok[np.lexsort((total[ok], lab_c[ok]))[0]]))
+
+
+def _units_of(c: TierCosts, unit_ms: float, rounding: str) -> tuple[_I, _I, _I]:
+    """Integer times: each compute time and each hop's transfer rounded up on its own, then summed."""
+    ints = TierCosts(time=_units(c.time, unit_ms, rounding).astype(np.float64),
+                     up=_units(c.up, unit_ms, rounding).astype(np.float64),
+                     down=_units(c.down, unit_ms, rounding).astype(np.float64),
+                     up_out=_units(c.up_out, unit_ms, rounding).astype(np.float64),
+                     down_out=_units(c.down_out, unit_ms, rounding).astype(np.float64),
+                     reward=c.reward, weights=c.weights, start=c.start, end=c.end, deadline_ms=c.deadline_ms)
+    as_int = np.int64
+    return (ints.time.astype(as_int), ints.transfer().astype(as_int), ints.out_transfer().astype(as_int))
+
+
+def tier_dp(c: TierCosts, unit_ms: float, rounding: str = "ceil") -> tuple[int, ...] | None:
+    """The DP over time units (module doc): optimal for the integerised chain, feasible for the real one."""
+    w = budget_units(c.deadline_ms, unit_ms)
+    if not math.isfinite(w):
+        raise SplittuiError(f"deadline {c.deadline_ms:g} ms at unit {unit_ms:g} ms: too many time units")
+    t, trans, out = _units_of(c, unit_ms, rounding)
+    return _pass(t, trans, out, c.cost, c.start, c.end, float(w), c.pin)
+
+
+def tier_exact(c: TierCosts) -> tuple[int, ...] | None:
+    """The exact optimum under the deadline: float labels, no time unit."""
+    return _pass(c.time, c.transfer(), c.out_transfer(), c.cost, c.start, c.end, _slack(c.deadline_ms), c.pin)
+
+
+def tier_exact_limits(ph: TierPhases, ttft_ms: float | None, tpot_ms: float | None) -> tuple[int, ...] | None:
+    """The exact optimum with TTFT/TPOT limits: labels (ttft, decode, cost), Pareto in all three (SPEC §8).
+
+    Over 40 lines: one pass holding three label coordinates and three pruning bounds together."""
+    p = ph.prefill
+    d = ph.decode if ph.decode is not None else _zero(p)
+    comp = ph.composite()
+    k, n = p.k, p.n
+    lim_a = _slack(ttft_ms) if ttft_ms is not None else math.inf
+    lim_b = _slack(tpot_ms * ph.steps) if tpot_ms is not None and ph.steps else math.inf
+    lim = _slack(p.deadline_ms)
+    tp, td, cost = p.transfer(), d.transfer(), comp.cost
+    op, od = p.out_transfer(), d.out_transfer()
+    rem_a = _remaining(p.time, tp, op, p.end, p.pin)
+    rem_b = _remaining(d.time, td, od, p.end, p.pin)
+    rem_c = _remaining(comp.time, comp.transfer(), comp.out_transfer(), p.end, p.pin)
+    lab = np.zeros((1, 3))
+    lab_k = np.array([p.start])
+    tiers_of: list[_I] = []
+    parents: list[_I] = []
+    for li in range(n):
+        tiers = np.arange(k) if p.pin is None or p.pin[li] < 0 else np.array([p.pin[li]])
+        add = np.stack([tp[:, :, li].T + p.time[:, li][:, None], td[:, :, li].T + d.time[:, li][:, None],
+                        np.repeat(cost[:, li][:, None], k, axis=1)], axis=-1)       # [to, from, coordinate]
+        cand = lab[None, :, :] + add[tiers][:, lab_k]                                # [target, label, coordinate]
+        a, b = cand[..., 0], cand[..., 1]
+        ok = ((a + rem_a[li + 1, tiers][:, None] <= lim_a) & (b + rem_b[li + 1, tiers][:, None] <= lim_b)
+              & (a + b + rem_c[li + 1, tiers][:, None] <= lim))
+        flat = cand.reshape(-1, 3)
+        chosen = np.concatenate([_pareto3(flat, np.flatnonzero(ok[i]) + i * lab_k.size) for i in range(tiers.size)])
+        if chosen.size == 0:
+            return None
+        seg, src = np.divmod(chosen, lab_k.size)
+        lab, lab_k = flat[chosen], tiers[seg]
+        tiers_of.append(lab_k)
+        parents.append(src)
+    a_end, b_end = lab[:, 0] + op[lab_k, p.end], lab[:, 1] + od[lab_k, p.end]
+    ok = np.flatnonzero((a_end <= lim_a) & (b_end <= lim_b) & (a_end + b_end <= lim))
+    if ok.size == 0:
+        return None
+    idx = int(ok[np.lexsort(((a_end + b_end)[ok], lab[ok, 2]))[0]])
+    return _backtrack(tiers_of, parents, idx)
+
+
+def _backtrack(tiers_of: list[_I], parents: list[_I], idx: int) -> tuple[int, ...]:
+    """The policy of the label `idx` of the last layer, following each label's parent back to the start."""
+    policy = [0] * len(tiers_of)
+    for li in range(len(tiers_of) - 1, -1, -1):
+        policy[li] = int(tiers_of[li][idx])
+        idx = int(parents[li][idx])
+    return tuple(policy)
+
+
+def _pareto3(lab: _A, ok: _I) -> _I:
+    """Indices among `ok` of labels no other label beats in all three coordinates (first of equals)."""
+    order = ok[np.lexsort((lab[ok, 2], lab[ok, 1], lab[ok, 0]))]
+    stair_b: list[float] = []     # kept labels' (b, c), b ascending, c strictly descending
+    stair_c: list[float] = []
+    kept = []
+    for i in order.tolist():
+        b, c = float(lab[i, 1]), float(lab[i, 2])
+        pos = bisect_right(stair_b, b)
+        if pos and stair_c[pos - 1] <= c:
+            continue
+        kept.append(i)
+        end = pos
+        while end < len(stair_b) and stair_c[end] >= c:
+            end += 1
+        stair_b[pos:end] = [b]
+        stair_c[pos:end] = [c]
+    return np.array(kept, dtype=np.int64)
+
+
+def _zero(c: TierCosts) -> TierCosts:
+    z = np.zeros_like
+    return TierCosts(time=z(c.time), up=z(c.up), down=z(c.down), up_out=z(c.up_out), down_out=z(c.down_out),
+                     reward=z(c.reward), weights=c.weights, start=c.start, end=c.end, deadline_ms=c.deadline_ms,
+                     pin=c.pin)
+
+
+def tier_brute_force(ph: TierPhases, ttft_ms: float | None = None, tpot_ms: float | None = None,
+                     names: Sequence[str] = ()) -> tuple[int, ...] | None:
+    """Every policy: the least objective (then the least latency) meeting every constraint."""
+    c = ph.composite()
+    if c.k ** c.n > BRUTE_FORCE_MAX:
+        raise SplittuiError(f"brute-force: {c.k}^{c.n} policies is over {BRUTE_FORCE_MAX:,}; use exact")
+    choices = [range(c.k) if c.pin is None or c.pin[li] < 0 else (int(c.pin[li]),) for li in range(c.n)]
+    best: tuple[float, float, tuple[int, ...]] | None = None
+    for x in itertools.product(*choices):
+        s = score(c, x)
+        if _violations(ph, x, s.latency_ms, ttft_ms, tpot_ms, names or [str(i) for i in range(c.k)]):
+            continue
+        key = (s.objective, s.latency_ms, x)
+        if best is None or key[:2] < best[:2]:
+            best = key
+    return None if best is None else best[2]
+
+
+def _violations(ph: TierPhases, x: Sequence[int], latency: float, ttft_ms: float | None, tpot_ms: float | None,
+                names: Sequence[str]) -> tuple[str, ...]:
+    c = ph.prefill
+    out = []
+    if latency > _slack(c.deadline_ms):
+        out.append(f"latency {latency:,.1f} ms > deadline {c.deadline_ms:,.1f} ms")
+    if ttft_ms is not None and score(c, x).latency_ms > _slack(ttft_ms):
+        out.append(f"TTFT {score(c, x).latency_ms:,.1f} ms > limit {ttft_ms:,.1f} ms")
+    if tpot_ms is not None and ph.decode is not None and ph.steps:
+        tpot = score(ph.decode, x).latency_ms / ph.steps
+        if tpot > _slack(tpot_ms):
+            out.append(f"TPOT {tpot:,.2f} ms > limit {tpot_ms:,.2f} ms")
+    if c.pin is not None:
+        bad = [li for li in range(c.n) if c.pin[li] >= 0 and x[li] != c.pin[li]]
+        if bad:
+            out.append(f"layers {bad} are off their pinned tier")
+    return (*out, *memory_violations(ph, x, names))
+
+
+def evaluate_tiers(ph: TierPhases, policy: Sequence[int] | None, sc: Scenario, *, solver: str = "given",
+                   solve_ms: float = 0.0, names: Sequence[str] = (), min_lat: float | None = None) -> TierResult:
+    """Score a tier policy exactly: latency, work per tier, TTFT/TPOT, and every constraint it breaks."""
+    c = ph.composite()
+    m = tier_min_latency(c) if min_lat is None else min_lat
+    total = float(c.reward.max(axis=0).sum()) if c.k else 0.0
+    if policy is None:
+        return TierResult(solver=solver, feasible=False, tiers=None, latency_ms=None, objective=None, work=None,
+                          total_work=total, compute_ms=None, hop_ms=None, crossings=None, min_latency_ms=m,
+                          deadline_ms=c.deadline_ms, solve_ms=solve_ms)
+    x = tuple(int(v) for v in policy)
+    s = score(c, x)
+    ttft = score(ph.prefill, x).latency_ms
+    tpot = score(ph.decode, x).latency_ms / ph.steps if ph.decode is not None and ph.steps else None
+    why = _violations(ph, x, s.latency_ms, sc.ttft_ms, sc.tpot_ms, names or [str(i) for i in range(c.k)])
+    return TierResult(solver=solver, feasible=not why, tiers=x, latency_ms=s.latency_ms, objective=s.objective,
+                      work=s.work, total_work=float(sum(s.work)), compute_ms=s.compute_ms, hop_ms=s.hop_ms,
+                      crossings=s.crossings, min_latency_ms=m, deadline_ms=c.deadline_ms, solve_ms=solve_ms,
+                      ttft_ms=ttft if sc.gen_tokens else None, tpot_ms=tpot, violations=why,
+                      mem_need_bytes=memory_need(ph, x))
+
+
+def _policy(ph: TierPhases, sc: Scenario, solver: str, names: Sequence[str]) -> tuple[int, ...] | None:
+    c = ph.composite()
+    limits = sc.ttft_ms is not None or sc.tpot_ms is not None
+    if solver in ("dp", "exact") and binding_tiers(ph):
+        if solver == "dp":
+            return memory_tier_policy(ph, unit_ms=sc.unit_ms, rounding=sc.rounding)
+        return memory_tier_policy(ph, ttft_ms=sc.ttft_ms, tpot_ms=sc.tpot_ms)
+    if solver == "dp":
+        return tier_dp(c, sc.unit_ms, sc.rounding)
+    if solver == "exact":
+        return tier_exact_limits(ph, sc.ttft_ms, sc.tpot_ms) if limits else tier_exact(c)
+    if solver == "brute-force":
+        return tier_brute_force(ph, sc.ttft_ms, sc.tpot_ms, names)
+    fixed = 0 if solver == "all-client" else c.k - 1
+    return tuple(fixed if c.pin is None or c.pin[li] < 0 else int(c.pin[li]) for li in range(c.n))
+
+
+def solve_tiers_phases(ph: TierPhases, sc: Scenario, solver: str = "dp", *, names: Sequence[str] = (),
+                       min_lat: float | None = None) -> TierResult:
+    """One K-tier solver on precomputed tier costs (any K ≥ 2; the generic engine)."""
+    if solver not in TIER_SOLVERS:
+        raise SplittuiError(f"solver {solver!r} over more than two tiers: choose from {', '.join(TIER_SOLVERS)}")
+    t0 = time.perf_counter()
+    note: tuple[str, ...] = ()
+    try:
+        policy = _policy(ph, sc, solver, names)
+    except GaveUp as exc:
+        from dataclasses import replace
+
+        policy = _policy(replace(ph, mem_limits=(None,) * ph.prefill.k), sc, solver, names)
+        note = (f"memory search gave up at layer {exc.layer} (over {LABEL_CAP} labels): this policy ignores the "
+                "memory limits",)
+    ms = (time.perf_counter() - t0) * 1e3
+    res = evaluate_tiers(ph, policy, sc, solver=solver, solve_ms=ms, names=names, min_lat=min_lat)
+    if note:
+        from dataclasses import replace
+
+        res = replace(res, feasible=False, violations=(*res.violations, *note))
+    if res.tiers is not None and solver in ("no-split", "all-client") and not res.feasible:
+        return evaluate_tiers(ph, None, sc, solver=solver, solve_ms=ms, names=names, min_lat=res.min_latency_ms)
+    return res
+
+
+def from_two_tier(res: Result) -> TierResult:
+    """A two-tier result as a tier result: client = tier 0, server = tier 1 (the same numbers)."""
+    bd = res.breakdown
+    need = tuple(v for v in (res.client_mem_need_bytes, res.server_mem_need_bytes) if v is not None)
+    work = None if res.server_load is None else (res.total_load - res.server_load, res.server_load)
+    return TierResult(solver=res.solver, feasible=res.feasible,
+                      tiers=None if res.policy is None else tuple(0 if v else 1 for v in res.policy),
+                      latency_ms=res.latency_ms, objective=res.server_load, work=work, total_work=res.total_load,
+                      compute_ms=None if bd is None else (bd.client_ms, bd.server_ms),
+                      hop_ms=None if bd is None else ((bd.upload_ms, bd.download_ms),), crossings=res.switches,
+                      min_latency_ms=res.min_latency_ms, deadline_ms=res.deadline_ms, solve_ms=res.solve_ms,
+                      ttft_ms=res.ttft_ms, tpot_ms=res.tpot_ms, violations=res.violations,
+                      mem_need_bytes=need if len(need) == 2 else ())
+
+
+def _two_tier_scenario(sc: Scenario, topo: Topology) -> Scenario:
+    hop, (first, last) = topo.hops[0], topo.tiers
+    sides = ("client", "server")
+    return sc.replace(up_mbps=hop.up_mbps, down_mbps=hop.down_mbps, delay_ms=hop.delay_ms,
+                      start=sides[topo.start], end=sides[topo.end],
+                      client_mem_gb=first.mem_gb if first.mem_gb is not None else sc.client_mem_gb,
+                      server_mem_gb=last.mem_gb if last.mem_gb is not None else sc.server_mem_gb,
+                      pin_client=(*sc.pin_client, *(layer for layer, t in topo.pins if t == 0)),
+                      pin_server=(*sc.pin_server, *(layer for layer, t in topo.pins if t == 1)))
+
+
+def delegates(topo: Topology) -> bool:
+    """Two tiers with the default weights: today's two-tier solvers answer (bit for bit)."""
+    return topo.k == 2 and topo.weight_vector == (0.0, 1.0)
+
+
+def solve_tiers(profiles: Sequence[Profile], sc: Scenario, topo: Topology,
+                solvers: Sequence[str] = ("dp", "exact")) -> dict[str, TierResult]:
+    """Several solvers on one topology. Two tiers (default weights): the two-tier solvers on profiles[1]."""
+    if delegates(topo) and profiles[0] is profiles[1]:
+        from . import solve_all
+
+        return {k: from_two_tier(v) for k, v in solve_all(profiles[1], _two_tier_scenario(sc, topo), solvers).items()}
+    if topo.k > 2 and (sc.has_memory_limits or sc.has_pins):
+        raise SplittuiError("over more than two tiers, give memory per tier (--tier NAME=DEVICE,RUNTIME,MEM_GB) "
+                            "and pins in the topology file, not the two-sided flags")
+    ph = tier_phases(profiles, sc, topo)
+    names = [t.name for t in topo.tiers]
+    m = tier_min_latency(ph.composite())
+    return {s: solve_tiers_phases(ph, sc, s, names=names, min_lat=m) for s in solvers}

@@ -1,0 +1,158 @@
+"""The runtime-aware device model (issue 26): fit, leave-one-out, shipped data, old files, speed."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import replace
+
+import pytest
+
+from splittui.calibration import (
+    FORMATS,
+    RUNTIMES,
+    Calibration,
+    Fit,
+    Measurement,
+    fit,
+    load_fit,
+    predict_ms,
+    profile_bands,
+    read_llama_bench,
+    read_measurements,
+    shipped_dir,
+)
+from splittui.commands.calibrate import load_inputs
+from splittui.devices import PRESETS, load_device_file
+from splittui.llm import load_arch, profile_for
+from splittui.setup import Setup, setup_from_dict, setup_of
+
+ARCHS = {n: load_arch(n) for n in ("llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b", "qwen2.5-0.5b")}
+DEVS = dict(PRESETS)
+
+
+def _synthetic(truth: dict[str, Calibration]) -> list[Measurement]:
+    """Measurements made by the model itself at known parameters (several models, both phases)."""
+    f = Fit({}, {f"{c.device}|{c.runtime}": c for c in truth.values()})
+    out = []
+    for c in truth.values():
+        for model in ARCHS:
+            for fmt in ("f16", "q4_0"):
+                for phase, tokens, ctx in (("prefill", 512, 0), ("prefill", 128, 0), ("decode", 1, 128)):
+                    m = Measurement(c.device, c.runtime, model, fmt, phase, tokens, ctx, 1.0, source="synthetic")
+                    out.append(replace(m, ms=predict_ms(f, m, ARCHS, DEVS)))
+    return out
+
+
+def test_fit_recovers_known_parameters() -> None:
+    truth = {"a": Calibration("rtx4090", "llama.cpp-cuda", 0.3, 0.6, 0.8, 2.0, 0.3, 0.9, False),
+             "b": Calibration("apple-m2", "llama.cpp-metal", 0.7, 0.8, 1.5, 2.0, 0.1, 1.0, False)}
+    result = fit(_synthetic(truth), ARCHS, DEVS, errors=False)
+    for c in truth.values():
+        got = result.groups[f"{c.device}|{c.runtime}"]
+        # the ridge priors pull a little
+        for name, tol in (("eff_compute", 0.05), ("eff_mem", 0.05), ("step_ms", 0.15)):
+            assert getattr(got, name) == pytest.approx(getattr(c, name), rel=tol), name
+    for m in _synthetic(truth):   # and so predicts every point
+        assert predict_ms(result, m, ARCHS, DEVS) == pytest.approx(m.ms, rel=0.05)
+
+
+def test_leave_one_out_predicts_points_the_fit_did_not_see() -> None:
+    truth = {"a": Calibration("rtx4090", "llama.cpp-cuda", 0.3, 0.6, 0.8, 2.0, 0.3, 0.9, False)}
+    points = _synthetic(truth)
+    points[0] = replace(points[0], ms=points[0].ms * 3.0)   # an outlier
+    result = fit(points, ARCHS, DEVS)
+    in_sample = math.log2(predict_ms(result, points[0], ARCHS, DEVS) / points[0].ms)
+    loo = result.loo[0][3]
+    assert len(result.loo) == len(points)
+    assert loo < in_sample - 0.1   # without the outlier the fit is pulled less towards it
+    assert all(abs(x[3]) < 0.1 for x in result.loo[1:] if x[2] == "decode")
+
+
+def test_heldout_points_are_never_fitted() -> None:
+    truth = {"a": Calibration("rtx4090", "llama.cpp-cuda", 0.3, 0.6, 0.8, 2.0, 0.3, 0.9, False)}
+    points = _synthetic(truth)
+    points[1] = replace(points[1], ms=points[1].ms * 10.0, holdout=True)
+    result = fit(points, ARCHS, DEVS, errors=False)
+    assert result.points == len(points) - 1
+    assert result.heldout[0][3] == pytest.approx(-math.log2(10.0), abs=0.1)
+
+
+def test_every_shipped_measurement_has_a_source_and_the_table_is_broad() -> None:
+    points = read_measurements(shipped_dir() / "measurements.csv")
+    assert len(points) >= 60
+    assert len({p.device for p in points}) >= 8 and len({p.runtime for p in points}) >= 4
+    assert {p.phase for p in points} == {"prefill", "decode"}
+    for p in points:
+        assert p.source and p.date and p.build, p
+        assert p.runtime in RUNTIMES and p.format in FORMATS
+    share = sum(p.holdout for p in points) / len(points)
+    assert 0.15 <= share <= 0.25
+
+
+def test_shipped_fit_matches_its_inputs_and_meets_the_heldout_targets() -> None:
+    doc = json.loads((shipped_dir() / "fit.json").read_text())
+    assert doc["schema"] == "splittui.calibration/1"
+    points, archs, devs = load_inputs([])
+    assert doc["points"] == sum(not p.holdout for p in points)
+    ratios = [2 ** abs(x[3]) for x in doc["heldout"]]
+    assert len(ratios) == sum(p.holdout for p in points)
+    assert max(ratios) < 2.0
+
+
+def test_the_profile_path_gives_the_fitted_prediction(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """`solve --solver all-client` sums the profile's layer times: they equal the fit's own prediction."""
+    monkeypatch.setenv("SPLITTUI_CALIBRATION", str(tmp_path / "none.json"))
+    points, archs, devs = load_inputs([])
+    fitted = load_fit()
+    for m in [p for p in points if p.device in PRESETS and FORMATS[p.format][1] == 16.0 or p.format == "q4_0"][:4]:
+        if m.device not in PRESETS:
+            continue
+        prof = profile_for(archs[m.model], dtype=m.dtype, client_device=m.device, server_device=m.device,
+                           seq_lens=[m.tokens if m.phase == "prefill" else m.context], runtime=m.runtime)
+        key = "client_ms" if m.phase == "prefill" else "dec_client_ms"
+        total = sum(getattr(layer, key)[0] for layer in prof.layers)
+        assert total == pytest.approx(predict_ms(fitted, m, archs, devs), rel=1e-6)
+        assert profile_bands(prof.source)["client"].startswith(("±", "uncalibrated"))
+
+
+def test_no_runtime_keeps_the_old_roofline_and_old_files_load() -> None:
+    plain = profile_for("llama-3.2-1b", client_device="jetson-orin", server_device="a100-80gb")
+    assert "runtime" not in plain.source and profile_bands(plain.source)["server"] == "uncalibrated"
+    dev = PRESETS["a100-80gb"]
+    layer = plain.layers[5]
+    # the roofline of SPEC §9, unchanged
+    assert layer.server_ms[0] > 0 and dev.eff_compute == 0.6
+    old = setup_from_dict({"model": "llama-3.2-1b", "config": True, "client_device": "jetson-orin",
+                           "server_device": "a100-80gb", "dtype": "bf16", "attention": "full"}, "old.json")
+    assert old.runtime is None and old.build().source == plain.source
+    assert load_device_file(shipped_dir() / "devices.toml")["h200"].mem_gbps == 4800.0
+
+
+def test_runtime_is_recorded_and_restored_by_the_setup() -> None:
+    prof = profile_for("llama-3.2-1b", client_device="rtx4090", server_device="rtx4090", runtime="llama.cpp-cuda")
+    setup = setup_of(prof)
+    assert setup.runtime == "llama.cpp-cuda" and setup.to_dict()["runtime"] == "llama.cpp-cuda"
+    again = setup_from_dict(json.loads(json.dumps(setup.to_dict())), "p.json").build()
+    assert [x.client_ms for x in again.layers] == [x.client_ms for x in prof.layers]
+    assert isinstance(Setup("m").runtime, type(None))
+
+
+def test_llama_bench_json_becomes_measurements(tmp_path) -> None:
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps([
+        {"model_type": "llama 3B Q4_0", "n_prompt": 512, "n_gen": 0, "avg_ts": 1000.0, "build_commit": "abc"},
+        {"model_type": "llama 3B Q4_0", "n_prompt": 0, "n_gen": 128, "avg_ts": 50.0, "build_commit": "abc"}]))
+    pts = read_llama_bench(path, device="rtx4090", runtime="llama.cpp-cuda", model="llama-3.2-3b")
+    assert [(p.phase, p.format, round(p.ms, 3)) for p in pts] == [("prefill", "q4_0", 512.0), ("decode", "q4_0", 20.0)]
+
+
+def test_the_feature_is_fast() -> None:
+    points, archs, devs = load_inputs([])
+    t0 = time.perf_counter()
+    fit(points, archs, devs, errors=False)
+    t1 = time.perf_counter()
+    profile_for("llama-3.1-8b", client_device="rtx4090", server_device="h100-sxm", runtime="llama.cpp-cuda")
+    t2 = time.perf_counter()
+    assert t1 - t0 < 5.0 and t2 - t1 < 1.0

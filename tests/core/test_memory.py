@@ -1,0 +1,172 @@
+"""Memory limits and pins (SPEC §10): exact solvers vs brute force, baselines, pins by name, documents,
+and the weight bytes against accelerate's module sizes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from splittui.costs import Costs, latency
+from splittui.hf_config import weight_bits
+from splittui.memory import MemRows, reserve_bytes
+from splittui.model import Scenario
+from splittui.solvers.constrained import constrained_brute_force, constrained_dp, constrained_exact, fits
+
+
+@st.composite
+def chains(draw):
+    n = draw(st.integers(2, 8))
+    f = st.floats(0.0, 50.0, allow_nan=False)
+    arr = lambda: np.array(draw(st.lists(f, min_size=n, max_size=n)))  # noqa: E731
+    c = Costs(client_ms=arr(), server_ms=arr(), up_ms=arr(), down_ms=arr(), reward=arr(),
+              up_out_ms=draw(f), down_out_ms=draw(f), start_client=draw(st.booleans()),
+              end_client=draw(st.booleans()), deadline_ms=draw(st.floats(1.0, 400.0)))
+    held = np.array(draw(st.lists(st.integers(0, 100), min_size=n, max_size=n)), dtype=float)
+    act = np.array(draw(st.lists(st.integers(0, 20), min_size=n, max_size=n)), dtype=float)
+    tied = None
+    if draw(st.booleans()):
+        shared = float(draw(st.integers(0, 50)))
+        held[0] += shared
+        held[-1] += shared
+        tied = (0, n - 1, shared)
+    lim = lambda: draw(st.one_of(st.none(), st.integers(1, 600).map(float)))  # noqa: E731
+    mem = MemRows(weights=held, kv=np.zeros(n), act=act, tied=tied, limit=(lim(), lim()))
+    pin = None
+    if draw(st.booleans()):
+        pin = np.array(draw(st.lists(st.sampled_from((-1, -1, 0, 1)), min_size=n, max_size=n)), dtype=np.int8)
+    return replace(c, mem=mem if mem.active else None, pin=pin)
+
+
+def _ok(c: Costs, x) -> bool:
+    xa = np.array(x, dtype=np.int8)
+    if c.pin is not None and ((c.pin >= 0) & (c.pin != xa)).any():
+        return False
+    if c.mem is not None and not fits(c.mem, xa):
+        return False
+    return latency(c, xa) <= c.deadline_ms + 1e-9 * max(1.0, c.deadline_ms)
+
+
+@settings(max_examples=150, deadline=None)
+@given(chains())
+def test_exact_matches_brute_force(c):
+    lims = (math.inf, math.inf, c.deadline_ms + 1e-9 * max(1.0, c.deadline_ms))
+    want = constrained_brute_force(c, None, c, lims)
+    got = constrained_exact(c, None, c)
+    assert (got is None) == (want is None)
+    if want is not None:
+        assert _ok(c, got)
+        assert float(c.reward @ np.array(got)) == pytest.approx(float(c.reward @ np.array(want)), rel=1e-12, abs=1e-9)
+
+
+@settings(max_examples=80, deadline=None)
+@given(chains(), st.sampled_from((1.0, 3.0, 7.5)))
+def test_dp_is_feasible_and_optimal_on_its_integer_chain(c, unit):
+    from splittui.solvers.dp import integerise
+
+    x = constrained_dp(c, unit)
+    it = integerise(c, unit)
+    ci = replace(c, client_ms=it.c.astype(float), server_ms=it.s.astype(float), up_ms=it.u.astype(float),
+                 down_ms=it.d.astype(float), up_out_ms=float(it.u_out), down_out_ms=float(it.d_out),
+                 deadline_ms=float(it.W))
+    want = constrained_brute_force(ci, None, ci, (math.inf, math.inf, float(it.W)))
+    assert (x is None) == (want is None)
+    if x is not None:
+        assert _ok(c, x)   # rounded up: the integer-feasible policy really meets the deadline
+        assert float(c.reward @ np.array(x)) == pytest.approx(float(c.reward @ np.array(want)), abs=1e-9)
+
+
+def test_reserve_and_bits():
+    assert reserve_bytes(None) == 0.0
+    assert reserve_bytes(10e9) == pytest.approx(2 ** 30 + 1e9)
+    assert [weight_bits(d) for d in ("fp32", "fp16", "bf16", "int8", "int4")] == [32, 16, 16, 8.5, 4.5]
+
+
+def test_tied_matrix_counted_once_per_side():
+    from splittui.llm import profile_for
+    from splittui.memory import memory_breakdown
+
+    p = profile_for("llama-3.2-1b", seq_lens=(128, 256))
+    sc = Scenario(seq_len=128)
+    n = p.n_layers
+    client, _ = memory_breakdown(p, sc, (1,) * n)
+    split = (1,) + (0,) * (n - 1)
+    c2, s2 = memory_breakdown(p, sc, split)
+    shared = p.layers[-1].weight_bytes[0]
+    assert c2.weights + s2.weights == pytest.approx(client.weights + shared)
+    assert client.weights / 2 ** 30 == pytest.approx(2.30, abs=0.02)   # 1.24B params bf16, measured 2.30 GiB
+
+
+def test_pins_by_name():
+    from splittui.llm import profile_for
+    from splittui.pins import parse_pins
+
+    p = profile_for("llama-3.2-1b", seq_lens=(128,))
+    names = [layer.name for layer in p.layers]
+    assert [names[i] for i in parse_pins(p, "embed,head")] == ["embed", "ln_f", "lm_head"]
+    assert all(names[i].startswith("h0.") for i in parse_pins(p, "first:1"))
+    assert parse_pins(p, "h3") == parse_pins(p, "h3")
+    assert parse_pins(p, "2-4") == (2, 3, 4)
+    from splittui.errors import SplittuiError
+
+    with pytest.raises(SplittuiError):
+        parse_pins(p, "nope")
+
+
+def test_scenario_dict_omits_unset_and_keeps_set():
+    assert "client_mem_gb" not in Scenario().to_dict()
+    d = Scenario(client_mem_gb=8.0, pin_client=[3, 1]).to_dict()
+    assert d["client_mem_gb"] == 8.0 and d["pin_client"] == [1, 3]
+    assert Scenario(**d) == Scenario(client_mem_gb=8.0, pin_client=(1, 3))
+
+
+def test_baselines_say_they_do_not_fit():
+    from splittui.llm import profile_for
+    from splittui.solvers import solve
+
+    tiny = {"model_type": "llama", "hidden_size": 2048, "num_hidden_layers": 2, "num_attention_heads": 16,
+            "num_key_value_heads": 4, "intermediate_size": 8192, "vocab_size": 128256, "_name": "tiny"}
+    p = profile_for(tiny, seq_lens=(128, 256))
+    sc = Scenario(seq_len=128, deadline_ms=1e6, client_mem_gb=2.2, pin_client=(0,))
+    res = solve(p, sc, "all-client")
+    assert not res.feasible and any("does not fit: client" in v for v in res.violations)
+    for name in ("exact", "dp"):
+        ex = solve(p, sc, name)
+        assert ex.feasible and ex.policy[0] == 1
+        assert ex.client_mem_need_bytes + reserve_bytes(2.2e9) <= 2.2e9
+
+
+def _accelerate_sizes(name: str):
+    accelerate = pytest.importorskip("accelerate", reason="accelerate is not installed (pip install accelerate)")
+    pytest.importorskip("transformers", reason="transformers is not installed")
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from splittui.llm import _configs_dir
+
+    cfg = AutoConfig.from_pretrained(str(_configs_dir() / f"{name}.json"))
+    with accelerate.init_empty_weights():
+        model = AutoModelForCausalLM.from_config(cfg, torch_dtype=torch.bfloat16)
+    return accelerate.utils.compute_module_sizes(model, dtype=torch.bfloat16)
+
+
+@pytest.mark.parametrize("name", ["gemma-2-2b", "gpt2", "llama-3.1-8b", "llama-3.2-1b", "mistral-7b-v0.3",
+                                  "phi-3-mini", "qwen2.5-0.5b", "qwen2.5-7b", "gpt2-xl", "llama-3.2-3b"])
+def test_weight_bytes_match_accelerate(name):
+    from splittui.llm import profile_for
+
+    sizes = _accelerate_sizes(name)
+    p = profile_for(name, seq_lens=(128,))
+    ours: dict[str, float] = {}
+    for layer in p.layers:
+        key = layer.name.split(".", 1)[0] if layer.name.startswith("h") and "." in layer.name else layer.name
+        ours[key] = ours.get(key, 0.0) + layer.weight_bytes[0]
+    blocks = {k: v for k, v in sizes.items() if k.count(".") == 2 and k.split(".")[-2] in ("layers", "h")}
+    assert blocks, sorted(sizes)[:20]
+    for key, size in blocks.items():
+        i = int(key.split(".")[-1])
+        assert ours[f"h{i}"] == pytest.approx(size, rel=0.01), key
