@@ -139,7 +139,7 @@ def add_memory_args(p: argparse.ArgumentParser) -> None:
 
 
 def memory_from_args(args: argparse.Namespace, profile: Profile) -> dict:
-    """Scenario fields from add_memory_args' flags; a limit defaults to the device's usable memory."""
+    """Scenario fields from add_memory_args' flags (limits off unless given; 'device': the preset's memory)."""
     from ..pins import parse_pins
 
     out: dict = {}

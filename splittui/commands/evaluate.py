@@ -8,7 +8,14 @@ from dataclasses import replace
 
 from ..model import Scenario
 from .app_args import profile_for_setup
-from .common import RelativeDeadline, add_generation_args, add_profile_args, add_scenario_args, with_deadline
+from .common import (
+    RelativeDeadline,
+    add_generation_args,
+    add_profile_args,
+    add_scenario_args,
+    memory_from_args,
+    with_deadline,
+)
 from .llm_args import add_llm_args
 from .solve import _add_output_args, _emit
 
@@ -48,6 +55,13 @@ def _scenario(args: argparse.Namespace, stored: dict, profile, source: str) -> S
             values[f] = given
         elif f in stored and stored[f] is not None:
             values[f] = stored[f]
+    for f in ("client_mem_gb", "server_mem_gb", "pin_client", "pin_server"):   # SPEC §10, stored or given
+        if stored.get(f) is not None:
+            values[f] = stored[f]
+    values.update(memory_from_args(args, profile))
+    for side in ("client", "server"):
+        if getattr(args, f"{side}_mem_gb", None) == "off":
+            values.pop(f"{side}_mem_gb", None)
     seq = args.seq if args.seq is not None else stored.get("seq_len") or profile.default_seq
     relative = values.get("deadline_ms") if isinstance(values.get("deadline_ms"), RelativeDeadline) else None
     if relative is not None:   # 0.7x: resolved on the profile once the rest of the scenario is known

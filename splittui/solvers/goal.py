@@ -88,6 +88,12 @@ def _check_solver(solver: str) -> None:
         raise SplittuiError(f"goal: unknown solver {solver!r}: choose from {', '.join(GOAL_SOLVERS)}")
 
 
+def constrained(sc: Scenario) -> bool:
+    """TTFT/TPOT limits, pins or memory limits: the queries then solve each trial with every constraint
+    (SPEC §8, §10) and keep only answers that meet them all."""
+    return has_limits(sc) or sc.has_pins or sc.has_memory_limits
+
+
 def scenario_at(sc: Scenario, deadline_ms: float) -> Scenario:
     """`sc` at another deadline; a TTFT limit at or above it is implied by the deadline and dropped."""
     d = max(deadline_ms, 1e-12)  # a Scenario's deadline must be > 0
@@ -120,7 +126,7 @@ def _reaches(res: Result, cap: float) -> bool:
 def least_deadline(profile: Profile, sc: Scenario, solver: str, target: Target) -> Goal:
     """The least deadline at which `solver` returns a feasible policy within `target` (sc.deadline ignored);
     with TTFT/TPOT limits, one whose policy meets them."""
-    if has_limits(sc):
+    if constrained(sc):
         return least_deadline_limits(phase_costs(profile, sc), sc, solver, target)
     return least_deadline_costs(request_costs(profile, sc), sc, solver, target)
 
@@ -170,7 +176,7 @@ def request_frontier(ph: Phases, sc: Scenario, *, max_points: int = 100_000, sto
     """The exact Pareto front (latency, server load) of the policies that meet the TTFT/TPOT limits, fastest
     first; `exact_frontier` of the composite chain when there are none. `stop_above`: stop once a point's
     load exceeds it (a goal seek needs nothing faster). One exact solve (under the limits) per point."""
-    if not has_limits(sc):
+    if not constrained(sc):
         return exact_frontier(ph.composite(), sc, max_points=max_points, should_stop=should_stop)
     points: list[FrontierPoint] = []
     res = solve_request_at(ph, sc, "exact", latency_bound(ph.composite()))
@@ -299,7 +305,7 @@ def least_bandwidth(profile: Profile, sc: Scenario, solver: str, target: Target,
 
     def attempt(up: float) -> Result:
         s2 = sc.replace(up_mbps=up, down_mbps=up * ratio)
-        if has_limits(sc):
+        if constrained(sc):
             from . import solve_request
 
             return solve_request(phase_costs(profile, s2), s2, solver)
@@ -344,4 +350,4 @@ def _bracket(ok: Callable[[float], bool], start: float, lo_mbps: float,
 
 
 __all__ += ["GOAL_SOLVERS", "dp_full_frontier", "dp_least_deadline", "FrontierCancelled", "request_frontier",
-            "least_deadline_limits", "scenario_at", "solve_request_at", "latency_bound"]
+            "least_deadline_limits", "scenario_at", "solve_request_at", "latency_bound", "constrained"]
