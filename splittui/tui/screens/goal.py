@@ -10,7 +10,6 @@ An Enter typed while that seek runs does not start it again.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from textual import on, work
@@ -23,6 +22,7 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from ...model import Profile, Scenario
+from ...report.formats import parse_share  # one reading of a share, as the CLI's --max-share
 from ..dialogs import dialog_css, one_line
 
 __all__ = ["GoalScreen", "GoalApplied", "parse_share", "GOAL_SOLVERS_SHOWN", "SEEKS"]
@@ -46,22 +46,6 @@ def _seek_label(seek: str) -> str:
 
 def _has_limits(sc: Scenario) -> bool:
     return sc.ttft_ms is not None or (sc.tpot_ms is not None and sc.gen_tokens > 0)
-
-
-def parse_share(text: str) -> float:
-    """A target share: "50 %", "50" (a number above 1 is a percentage) or "0.5"; ValueError if not."""
-    raw = text.strip().removeprefix("≤").removeprefix("<=").strip()
-    percent = raw.endswith("%")
-    try:
-        value = float(raw.rstrip("%").strip().replace(",", ""))
-    except ValueError:
-        raise ValueError(f"{text.strip()!r} is not a share: type e.g. 50 %, 50 or 0.5") from None
-    if not math.isfinite(value):
-        raise ValueError("the share must be a finite number")
-    share = value / 100 if percent or value > 1 else value
-    if not 0 <= share <= 1:
-        raise ValueError(f"the share must be between 0 and 100 %, got {text.strip()}")
-    return share
 
 
 @dataclass(frozen=True, slots=True)
