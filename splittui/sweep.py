@@ -386,20 +386,17 @@ def _pair(profile: Profile, s: int, bw: float, series: np.ndarray, cfg: SweepCon
 
 def _limited_pair(profile: Profile, sc: Scenario, series: np.ndarray, unit: float,
                   cfg: SweepConfig) -> dict[str, list[Cell]]:
-    from .generation import request_times
     from .solvers.goal import request_frontier
-    from .solvers.request import limits_of
+    from .solvers.request import limits_of, meets_limits
 
     ph = phase_costs(profile, sc)
     c = ph.composite()
-    ttft, dec = limits_of(sc)
+    lims = limits_of(sc)
 
     def meets(cell: Cell) -> Cell:
         if cell is None or cell[2] is None:
             return cell
-        t = request_times(ph, cell[2])
-        ok = t.ttft_ms <= ttft * (1 + 1e-9) + 1e-9 and t.decode_ms <= dec * (1 + 1e-9) + 1e-9
-        return cell if ok else None
+        return cell if meets_limits(ph, cell[2], lims) else None
 
     cells = {name: [meets(cell) for cell in col]
              for name, col in {"dp": _dp_cells(c, series, unit), **_prefix_cells(c, series)}.items()}

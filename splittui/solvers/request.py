@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from ..costs import Costs
 from ..errors import SplittuiError
@@ -32,8 +32,8 @@ from .baselines import BRUTE_FORCE_MAX_LAYERS, greedy_policy, prefix_latencies
 from .constrained import constrained_brute_force, constrained_exact, constraint_violations
 from .exact import exact_policy, meets, remaining_latency
 
-__all__ = ["limits_of", "has_limits", "has_constraints", "violations", "annotate", "exact_limits_policy",
-           "brute_force_limits_policy"]
+__all__ = ["limits_of", "has_limits", "meets_limits", "has_constraints", "violations", "annotate",
+           "exact_limits_policy", "brute_force_limits_policy"]
 
 
 def limits_of(sc: Scenario) -> tuple[float, float]:
@@ -42,6 +42,12 @@ def limits_of(sc: Scenario) -> tuple[float, float]:
     steps = decode_steps(sc.gen_tokens)
     dec = math.inf if sc.tpot_ms is None or steps == 0 else float(sc.tpot_ms) * steps
     return ttft, dec
+
+
+def meets_limits(ph: Phases, policy: ArrayLike, lims: tuple[float, float]) -> bool:
+    """The policy's TTFT and summed decode latency within `limits_of`'s two limits (float slack only)."""
+    t = request_times(ph, policy)
+    return t.ttft_ms <= lims[0] * (1 + 1e-9) + 1e-9 and t.decode_ms <= lims[1] * (1 + 1e-9) + 1e-9
 
 
 def has_limits(sc: Scenario) -> bool:

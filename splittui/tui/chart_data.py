@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..costs import Costs
-from ..generation import Phases, phase_costs, request_times
+from ..generation import Phases, phase_costs
 from ..model import Profile, Result, Scenario
 from ..solvers import evaluate_costs
 from ..solvers.baselines import greedy_policy, prefix_latencies, single_split_policy
@@ -115,11 +115,9 @@ class SweepTable:
 
 
 def _meets(ph: Phases, policy: tuple[int, ...] | None, lims: tuple[float, float]) -> bool:
-    """The policy meets the TTFT limit and the summed decode limit (solvers.request.limits_of)."""
-    if policy is None:
-        return False
-    t = request_times(ph, policy)
-    return t.ttft_ms <= lims[0] * (1 + 1e-9) and t.decode_ms <= lims[1] * (1 + 1e-9)
+    from ..solvers.request import meets_limits
+
+    return policy is not None and meets_limits(ph, policy, lims)
 
 
 def _share(c: Costs, policy: tuple[int, ...] | None) -> float:
