@@ -13,6 +13,7 @@ from textual.app import App
 from textual.widgets import Static
 from textual.worker import WorkerState
 from textual_plotext import PlotextPlot
+from tui_helpers import workers_done
 
 from splittui.model import Scenario
 from splittui.profiles import profile_from_doc
@@ -42,7 +43,7 @@ class Host(App):
 
 async def wait_done(pilot, screen) -> None:
     for _ in range(200):
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
         if screen.outcome is not None:
             return

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tui_helpers import open_policy_file, settle, shown
+from tui_helpers import open_policy_file, settle, shown, workers_done
 
 import splittui
 from splittui.attention import parse_attention
@@ -69,7 +69,7 @@ async def _tabs(pilot, seen: set) -> None:
     for key, view in zip("23451", ("frontier", "flops", "bandwidth", "timeline", "placement"), strict=True):
         await pilot.press(key)
         await settle(pilot)
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         assert app.state.error is None, (view, app.state.error)
         seen.add(view)
     sel = app.state.results[app.selected]
@@ -95,7 +95,7 @@ async def _goal(pilot, seen: set, uplink: bool) -> None:
     keys = ("g", "tab", "right", "shift+tab", "9", "0", "enter") if uplink else ("g", "9", "0", "enter")
     await pilot.press(*keys)
     assert isinstance(app.screen, GoalScreen)
-    await app.screen.workers.wait_for_complete()
+    await workers_done(app.screen)
     await pilot.pause()
     sc = app.state.scenario
     assert app.screen.answers, "the seek answered"

@@ -8,7 +8,7 @@ import json
 
 import pytest
 from textual import events
-from tui_helpers import open_policy_file, settle, shown
+from tui_helpers import open_policy_file, settle, shown, workers_done
 
 import splittui
 from splittui.llm import load_any
@@ -37,7 +37,7 @@ def make(profile, **knobs):
 
 async def wait_frontier(pilot) -> FrontierCursor:
     await settle(pilot)
-    await pilot.app.workers.wait_for_complete()
+    await workers_done(pilot.app)
     await pilot.pause()
     return pilot.app.query_one(FrontierCursor)
 
@@ -98,7 +98,7 @@ async def test_banner_names_the_binding_limit_and_each_fix_is_feasible(profile):
     app = make_app(profile, scenario=sc, show_timings=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         banner = app.query_one(InfeasibleBanner)
         text = " ".join(shown(banner).split())
@@ -210,7 +210,7 @@ async def test_goal_seeks_the_least_uplink_and_applies_it(profile):
         await settle(pilot)
         await pilot.press("g", "tab", "right", "shift+tab", "5", "0", "enter")
         assert isinstance(app.screen, GoalScreen) and app.screen.seek == "uplink"
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         want = least_bandwidth(profile, app.scenario, "exact", Target(max_share=0.5)).value
         assert want is not None
@@ -235,7 +235,7 @@ async def test_a_second_enter_during_a_goal_seek_starts_nothing(profile, monkeyp
         real = screen._seek
         screen._seek = lambda *a: (started.append(a), real(*a))
         await pilot.press("enter", "enter")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert len(started) == 1 and isinstance(app.screen, GoalScreen)   # one seek; nothing applied yet
         assert app.screen.answers
@@ -269,7 +269,7 @@ async def test_80x24_with_generation_and_a_banner_shows_a_strip_row():
                    show_timings=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert app.query_one(InfeasibleBanner).has_class("-shown")
         strip = app.query_one(PlacementStrip)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from textual.app import App
 from textual.widgets import Input, Static
-from tui_helpers import settle
+from tui_helpers import settle, workers_done
 
 from splittui.analytic import gpt2_like_doc
 from splittui.model import Scenario
@@ -129,7 +129,7 @@ def test_experiments_finished_160x50(snap_compare):
     """The experiments screen once the sweep and the simulation are done: summary and five charts."""
     async def finished(pilot) -> None:
         for _ in range(2000):
-            await pilot.app.workers.wait_for_complete()
+            await workers_done(pilot.app)
             await pilot.pause()
             if getattr(pilot.app.screen, "outcome", None) is not None:
                 await pilot.pause()

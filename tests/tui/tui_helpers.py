@@ -7,8 +7,9 @@ import asyncio
 import io
 
 from rich.console import Console
+from textual.worker import WorkerCancelled
 
-__all__ = ["settle", "shown", "open_policy_file", "load_policy_file"]
+__all__ = ["settle", "workers_done", "shown", "open_policy_file", "load_policy_file"]
 
 
 def shown(widget, width: int | None = None) -> str:
@@ -19,6 +20,18 @@ def shown(widget, width: int | None = None) -> str:
     return console.export_text()
 
 
+async def workers_done(node, tries: int = 50) -> None:
+    """Wait for `node`'s workers (an app or a screen); a solve cancelled by a newer one (the solve worker
+    group is exclusive) is not a failure: wait for whatever replaced it."""
+    for _ in range(tries):
+        try:
+            await node.workers.wait_for_complete()
+            return
+        except WorkerCancelled:
+            await asyncio.sleep(0.01)
+    raise AssertionError("workers kept being cancelled")
+
+
 async def settle(pilot, timeout: float = 30.0) -> None:
     """Wait until the latest knob change has been solved and shown (worker or not); fail after `timeout`
     seconds (generous: a loaded 2-core machine, never a timing assertion)."""
@@ -27,7 +40,7 @@ async def settle(pilot, timeout: float = 30.0) -> None:
     end = loop.time() + timeout
     while loop.time() < end:
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         if app.state is not None and app.state.generation == app._generation:
             return
