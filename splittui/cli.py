@@ -19,7 +19,7 @@ from .errors import SplittuiError, one_line
 __all__ = ["main", "build_parser"]
 
 COMMANDS = ("solve", "evaluate", "frontier", "profile", "sweep", "simulate", "run", "serve", "devices",
-            "calibrate", "explore", "capacity")
+            "calibrate", "explore", "capacity", "fit")
 
 _DESCRIPTION = """\
 Plan split inference of transformer models: which layers run on a weak client and which on a

@@ -155,7 +155,8 @@ def _accelerate_sizes(name: str):
 
 
 @pytest.mark.parametrize("name", ["gemma-2-2b", "gpt2", "llama-3.1-8b", "llama-3.2-1b", "mistral-7b-v0.3",
-                                  "phi-3-mini", "qwen2.5-0.5b", "qwen2.5-7b", "gpt2-xl", "llama-3.2-3b"])
+                                  "phi-3-mini", "qwen2.5-0.5b", "qwen2.5-7b", "gpt2-xl", "llama-3.2-3b",
+                                  "llama-3.1-70b"])
 def test_weight_bytes_match_accelerate(name):
     from splittui.llm import profile_for
 
