@@ -15,7 +15,8 @@ from splittui.profiler import ProfilingCancelled, build, profile_model  # noqa: 
 from splittui.profiler.servers import PRESETS, parse_server  # noqa: E402
 from splittui.profiles import load_profile, profile_from_doc, save_profile  # noqa: E402
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+# the docs' worked example of "Profiling your own model" must run exactly as printed
+EXAMPLE_PAGE = Path(__file__).resolve().parents[2] / "docs" / "commands" / "profile.md"
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,7 @@ def test_measured_cpu_server():
 
 
 def _readme_example(tmp_path) -> Path:
-    text = README.read_text(encoding="utf-8")
+    text = EXAMPLE_PAGE.read_text(encoding="utf-8")
     code = re.search(r"<!-- example: my_model.py -->\s*```python\n(.*?)```", text, re.S).group(1)
     path = tmp_path / "my_model.py"
     path.write_text(code, encoding="utf-8")
