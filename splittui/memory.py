@@ -101,8 +101,16 @@ class MemRows:
 
 
 def _tied(profile: Profile, weights: np.ndarray) -> tuple[int, int, float] | None:
-    """The shared embedding/LM-head matrix of a tied LLM config (its head layer's weights)."""
-    arch = profile.extra.get("arch") if isinstance(profile.extra, dict) else None
+    """The shared embedding/LM-head matrix: of a tied LLM config (its head layer's weights), or as a measured
+    profile records it (``tied_stages``: first layer, later layer, bytes, written by the profiler)."""
+    extra = profile.extra if isinstance(profile.extra, dict) else {}
+    rec = extra.get("tied_stages")
+    if isinstance(rec, (list, tuple)) and len(rec) == 3:
+        e, h, b = rec
+        if isinstance(e, int) and isinstance(h, int) and 0 <= e < h < len(weights) \
+                and isinstance(b, (int, float)) and 0 <= b <= min(weights[e], weights[h]):
+            return e, h, float(b)
+    arch = extra.get("arch")
     if not (isinstance(arch, dict) and arch.get("tied")):
         return None
     names = [layer.name for layer in profile.layers]

@@ -210,4 +210,19 @@ def add_decode_fields(doc: dict, chain: Chain, *, server: Roofline | Measured, r
     profiling = doc.get("profiling")
     if isinstance(profiling, dict):
         new["profiling"] = dict(profiling, timing=dict(profiling.get("timing") or {}, decode=DECODE_TIMING))
+    tied = tied_stages(chain)
+    if tied is not None:
+        new["tied_stages"] = list(tied)
     return new
+
+
+def tied_stages(chain: Chain) -> tuple[int, int, float] | None:
+    """(first stage, later stage, bytes) when the first stage shares a weight tensor with a later one (a tied
+    embedding and LM head): memory holds it once per side (SPEC §10), while each stage's ``weight_bytes``
+    counts it, as each reads it."""
+    first = {t.data_ptr(): t.numel() * t.element_size() for t in chain.stages[0].module.parameters()}
+    for j in range(len(chain.stages) - 1, 0, -1):
+        shared = {t.data_ptr() for t in chain.stages[j].module.parameters()} & first.keys()
+        if shared:
+            return 0, j, float(sum(first[k] for k in shared))
+    return None

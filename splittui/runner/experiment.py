@@ -40,6 +40,7 @@ class Row:
     max_abs_diff: float
     other_cpu_cores: float | None = None  # cores other processes kept busy during the case (profiler/busy.py)
     probe_ms: float | None = None  # the reference workload just before the case (profiler/speed.py)
+    peaks: dict | None = None      # client_peak / server_peak: each side's RSS peak over the requests (bytes)
 
     @property
     def speed_ratio(self) -> float | None:
@@ -87,7 +88,8 @@ def measure_rows(session: Session, cases: list[Case], repeats: int, progress=Non
         rows.append(Row(case=case, planned=planned, composition=_composition(case, out),
                         measured=summarise(out["times"]), repeats=repeats, match=out["match"],
                         max_abs_diff=out["max_abs_diff"], other_cpu_cores=out.get("other_cpu_cores"),
-                        probe_ms=out["probe_ms"]))
+                        probe_ms=out["probe_ms"],
+                        peaks={k: out.get(k) for k in ("client_peak", "server_peak")}))
     return rows
 
 

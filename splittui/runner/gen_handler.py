@@ -82,7 +82,11 @@ def generation_command(args: argparse.Namespace) -> int:
                            "repeats": args.repeats, "up_mbps": None if kernel else sc.up_mbps,
                            "down_mbps": None if kernel else sc.down_mbps, "delay_ms": sc.delay_ms})
         detail = link.describe()
+        built = session.memory
+    from .memory_report import memory_doc
+
     row = _row(label, plan, sc, policy, pred, out, args.repeats)
+    row["memory"] = memory_doc(plan.profile, sc, policy, built, out)
     doc = run_document([], link=link.kind, link_detail=detail, plans=[plan], server_threads=threads)
     doc["rows"] = [row]
     if args.json:
@@ -143,6 +147,9 @@ def _print(row: dict, doc: dict, plan: Planning) -> None:
     verdict = "[green]yes[/]" if row["tokens_match_unsplit"] else f"[red]NO (first at token {row['first_mismatch']})[/]"
     console.print(f"{row['gen_tokens']} generated tokens == greedy decoding with the unsplit model (no cache): "
                   f"{verdict}, every run")
+    from .memory_report import print_memory
+
+    print_memory(console, row.get("memory"))
 
 
 def _ms(v: float | None) -> str:

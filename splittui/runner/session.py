@@ -22,6 +22,7 @@ from dataclasses import asdict
 
 from ..errors import SplittuiError
 from .chains import ChainSpec
+from .memory_probe import peak_bytes, reset_peak, rss_bytes
 
 __all__ = ["Session", "default_server_threads", "summarise"]
 
@@ -54,13 +55,15 @@ def _server_main(spec: ChainSpec, threads: int, host: str, port: int, max_bytes:
         from .chains import build_chain, fingerprint
         from .server import Server, bind
 
+        before = rss_bytes()
         chain = build_chain(spec)
+        memory = _built_memory(chain, before)
         server = Server(chain, fingerprint(chain), threads=threads, max_bytes=max_bytes)
         listener = bind(host, port)
     except Exception as exc:  # reported to the parent as one line
         pipe.send({"error": f"server failed to start: {type(exc).__name__}: {exc}"})
         return
-    pipe.send({"port": listener.getsockname()[1], "fingerprint": server.fingerprint})
+    pipe.send({"port": listener.getsockname()[1], "fingerprint": server.fingerprint, "memory": memory})
     with listener:
         # anything on the pipe (the parent's stop, or EOF when it died) ends the server
         server.serve(listener, lambda: pipe.poll() or os.getppid() != parent)
@@ -72,7 +75,9 @@ def _client_main(spec: ChainSpec, host: str, port: int, expected: str, pipe, net
         from .chains import build_chain, fingerprint
         from .client import Connection
 
+        before = rss_bytes()
         chain = build_chain(spec)
+        memory = _built_memory(chain, before)
         conn = Connection(host, port)
         ready = conn.hello(chain.model)
         mine = fingerprint(chain)
@@ -84,9 +89,18 @@ def _client_main(spec: ChainSpec, host: str, port: int, expected: str, pipe, net
     import torch
 
     # the torch threads each side computes with, as the processes themselves report them
-    pipe.send({"ready": True, "stages": len(chain.stages),
+    pipe.send({"ready": True, "stages": len(chain.stages), "memory": memory,
                "threads": {"client": torch.get_num_threads(), "server": ready.get("threads")}})
     _client_loop(chain, conn, pipe)
+
+
+def _built_memory(chain, before: int | None) -> dict:
+    """What building the chain cost this process: RSS before and after, and the tensors' own bytes (both
+    sides build every stage, so each can check its output against the unsplit model)."""
+    from .memory_probe import param_bytes
+
+    return {"rss_before": before, "rss_built": rss_bytes(),
+            "param_bytes": param_bytes(stage.module for stage in chain.stages)}
 
 
 def _client_loop(chain, conn, pipe) -> None:
@@ -139,6 +153,7 @@ def _measure(chain, conn, job: dict, refs: dict) -> dict:
     inputs = chain.make_input(seq)
     if seq not in refs:
         refs[seq] = run_chain(chain, inputs)
+    reset_peak()   # the request's peak, apart from the unsplit reference's (issue 25: run's peak RSS)
     up = Link(job["up_mbps"], job["delay_ms"])
     down = Link(job["down_mbps"], job["delay_ms"])
     overhead = calibrate(conn, up, down) if job.get("calibrate", True) and 0 in policy else 0.0
@@ -151,7 +166,8 @@ def _measure(chain, conn, job: dict, refs: dict) -> dict:
         ok, diff = outputs_match(out, refs[seq])
         all_match, worst = all_match and ok, max(worst, diff)
         times.append(asdict(timing))
-    result = {"times": times, "match": all_match, "max_abs_diff": worst, "overhead_ms": overhead}
+    result = {"times": times, "match": all_match, "max_abs_diff": worst, "overhead_ms": overhead,
+              "client_peak": peak_bytes()}
     for side, k in (("client", 0), ("server", 1)):
         got = [t for p in passes if (t := p[k]) is not None]
         result[f"stage_{side}_ms"] = medians(got) if got else None
@@ -172,6 +188,7 @@ def _generate(chain, conn, job: dict, refs: dict) -> dict:
     key = ("gen", seq, n)
     if key not in refs:
         refs[key] = reference_tokens(chain, ids, n)
+    reset_peak()   # the requests' peak, apart from the unsplit reference's
     up, down = Link(job["up_mbps"], job["delay_ms"]), Link(job["down_mbps"], job["delay_ms"])
     generate(chain, conn, policy, ids, n, up, down)  # warm-up, untimed
     runs, match, first_bad = [], True, None
@@ -181,7 +198,8 @@ def _generate(chain, conn, job: dict, refs: dict) -> dict:
         match, first_bad = match and bad is None, first_bad if first_bad is not None else bad
         runs.append({"ttft_ms": timing.ttft_ms, "tpot_ms": timing.tpot_ms, "total_ms": timing.total_ms,
                      "transfers": timing.transfers})
-    return {"runs": runs, "match": match, "first_mismatch": first_bad, "tokens": tokens, "reference": refs[key]}
+    return {"runs": runs, "match": match, "first_mismatch": first_bad, "tokens": tokens, "reference": refs[key],
+            "client_peak": peak_bytes()}
 
 
 class Session:
@@ -201,6 +219,7 @@ class Session:
         self._procs: list = []
         self.stages = 0
         self.threads: dict = {}  # {"client": n, "server": n}: torch threads each process reports once started
+        self.memory: dict = {}   # per side: rss_before, rss_built, param_bytes (memory_probe), as each reports
 
     def __enter__(self) -> "Session":
         try:
@@ -222,13 +241,16 @@ class Session:
         self._start_proc(server)
         ready = self._wait(self._stop, server, "server")
         self.port, fp = ready["port"], ready["fingerprint"]
+        self.memory["server"] = dict(ready.get("memory") or {})
         self._pipe, theirs = ctx.Pipe()
         client = ctx.Process(target=_client_main, name="splittui-client", daemon=True,
                              args=(self.spec, self.host, self.port, fp, theirs, self._ns("client")))
         self._start_proc(client)
         ready = self._wait(self._pipe, client, "client")
         self.stages, self.threads = ready["stages"], dict(ready.get("threads") or {})
+        self.memory["client"] = dict(ready.get("memory") or {})
         self._client = client
+        self._server = server
 
     def _ns(self, side: str) -> str | None:
         link = self.kernel_link
@@ -269,9 +291,17 @@ class Session:
         return out["client_ms"], out["server_ms"]
 
     def run(self, job: dict, timeout: float = 3600.0) -> dict:
-        """One measurement job on the client (see ``_measure``); raises SplittuiError on failure."""
+        """One measurement job on the client (see ``_measure``); raises SplittuiError on failure. A measuring
+        job also reports both sides' peak RSS during it (``client_peak``, ``server_peak``: the client resets
+        its own after the unsplit reference, the server's is reset here before the job)."""
+        server = getattr(self, "_server", None)
+        if server is not None and server.pid is not None:
+            reset_peak(server.pid)
         self._pipe.send(job)
-        return self._wait(self._pipe, self._client, "client", timeout)
+        out = self._wait(self._pipe, self._client, "client", timeout)
+        if server is not None and server.pid is not None and "client_peak" in out:
+            out["server_peak"] = peak_bytes(server.pid)
+        return out
 
     def close(self) -> None:
         """Stop both children: ask, wait a little, then terminate and finally kill."""

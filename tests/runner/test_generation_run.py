@@ -161,6 +161,14 @@ def test_run_gen_tokens_reports_ttft_and_tpot_beside_the_prediction(gen_plan, ca
     assert row["ttft"]["predicted_ms"] == pytest.approx(want["ttft_ms"], abs=1e-3)
     assert row["tpot"]["predicted_ms"] == pytest.approx(want["tpot_ms"], abs=1e-3)
     assert row["transfers"] == 4  # attention-server: two attention cores, each there and back
+    # issue 25: each side's resident memory beside the memory model (Linux /proc)
+    mem = row["memory"]
+    assert plan.extra.get("tied_stages") is not None     # the tiny gpt2-like ties its embedding and head
+    for side in ("client", "server"):
+        m = mem[side]
+        # the tensors built are the profile's weights, the tied matrix once
+        assert m["param_bytes"] == pytest.approx(m["predicted_weights_bytes"], rel=1e-9)
+        assert m["build_rss_bytes"] is not None and m["peak_above_build_bytes"] is not None
 
 
 def test_gen_tokens_on_a_model_without_decode_fields_is_one_line(tmp_path, capsys):
