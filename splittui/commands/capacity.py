@@ -24,7 +24,7 @@ request, the server device's roofline); prefills run one at a time (--prefill pr
 stalls; chunked: --chunk-tokens ride beside each decode iteration).
 
 search: Poisson arrivals at a rate; a rate is met when every seed's run (--requests arrivals, the first
-10 %% left out) drops nothing and meets every target; the rate doubles while met, then bisects until
+10 % left out) drops nothing and meets every target; the rate doubles while met, then bisects until
 the bracket is within --tol of its lower end. 'clients' is the time-average number of requests in the
 server at that rate (Little's law).
 

@@ -68,7 +68,7 @@ def add_parser(sub) -> None:
                           "client_ms on this CPU with transformers)")
     src.add_argument("--module", metavar="PATH.py:FACTORY",
                      help="your own model: FACTORY() in PATH.py (or in an importable package.module) returns "
-                          "a splittui.profiler.chain.Chain (see the README)")
+                          "a splittui.profiler.chain.Chain (see docs/commands/profile.md)")
     p.add_argument("--seq", type=seq_list, default=None, metavar="N,N,...",
                    help=f"sequence lengths in tokens (image sides in pixels for cmt-s), at most {MAX_SEQ:,} "
                         "(default 128,256; for --hf-config 128..4096 within the model's context)")
