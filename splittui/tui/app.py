@@ -70,6 +70,8 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, App):
         Binding("l", "toggle_link", "Link bandwidths", show=False,
                 tooltip="Link or unlink upload and download bandwidth"),
         Binding("x", "experiments", "Experiments", show=False, tooltip="Open the experiments screen"),
+        Binding("k", "capacity", "Capacity", show=False,
+                tooltip="How many clients one server holds under P90 TTFT / P99 TPOT targets (four strategies)"),
         Binding("p", "live_profile", "Profile a model", show=False,
                 tooltip="Profile a zoo model live and switch to it"),
         Binding("t", "next_theme", "Next theme", show=False, tooltip="Switch to the next colour theme"),
@@ -238,6 +240,11 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, App):
         from .screens.experiments import ExperimentsScreen
 
         self.push_screen(ExperimentsScreen(self.profile, self.scenario, show_timings=self.show_timings))
+
+    def action_capacity(self) -> None:
+        from .screens.capacity import CapacityScreen
+
+        self.push_screen(CapacityScreen(self.profile, self.scenario, show_timings=self.show_timings))
 
     def action_live_profile(self) -> None:
         from importlib.util import find_spec

@@ -32,6 +32,10 @@ SCREEN_KEYS = [   # the keys of the other screens, listed after the main view's 
     ("", "Experiments (x)"),
     ("r · c · j", "rerun · export CSV · export JSON"),
     ("esc", "close (cancels a running sweep)"),
+    ("", "Capacity (k)"),
+    ("r", "search again: the rate and clients one server holds under P90 TTFT / P99 TPOT (the TTFT/TPOT "
+     "limits, else 1,000 / 50 ms) for all-server, greedy, exact per class and joint cuts"),
+    ("esc", "close (cancels a running search)"),
 ]
 
 LEGEND = [   # what the table, the strip and the frontier chart show
