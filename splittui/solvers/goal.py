@@ -222,7 +222,7 @@ def dp_full_frontier(c: Costs, sc: Scenario) -> Frontier:
     all_client = float(prefix_latencies(c)[c.n]) + _slack(c)
     top = all_client + (2 * c.n + 2) * sc.unit_ms
     check_memory(c.n, top, sc.unit_ms)
-    return frontier_costs(replace(c, deadline_ms=top), sc.replace(deadline_ms=top))
+    return frontier_costs(replace(c, deadline_ms=top), scenario_at(sc, top))
 
 
 def dp_least_deadline(front: Frontier, cap: float) -> float | None:
