@@ -28,7 +28,8 @@ def add_parser(sub) -> None:
     p.add_argument("--device", metavar="NAME", help="the device of a llama-bench JSON (--data)")
     p.add_argument("--runtime", metavar="NAME", help="the runtime of a llama-bench JSON (default llama.cpp-cuda)")
     p.add_argument("--model", metavar="CONFIG", help="the config of a llama-bench JSON's model (shipped name or path)")
-    p.add_argument("--devices", metavar="FILE", help="devices of your measurements (TOML/JSON, see docs/formats/devices.md)")
+    p.add_argument("--devices", metavar="FILE",
+                   help="devices of your measurements (TOML/JSON, see docs/formats/devices.md)")
     p.add_argument("--measure", action="store_true", help="also time torch layers on this CPU and fit this-cpu")
     p.add_argument("--no-errors", action="store_true", help="skip the leave-one-out refits (faster)")
     add_output_flags(p, "the fit (splittui.calibration/1); without --out it also goes to the user data dir")

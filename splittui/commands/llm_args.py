@@ -59,7 +59,8 @@ def _add_device_args(g, *, devices_file: bool = True) -> None:
                         "published measurements, with its error band (`splittui devices --check`); default: the "
                         "uncalibrated roofline")
     if devices_file:
-        g.add_argument("--devices", metavar="FILE", help="your own devices in a TOML or JSON file (see docs/formats/devices.md)")
+        g.add_argument("--devices", metavar="FILE",
+                       help="your own devices in a TOML or JSON file (see docs/formats/devices.md)")
 
 
 def _user_devices(args: argparse.Namespace):

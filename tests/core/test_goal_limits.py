@@ -95,8 +95,8 @@ def test_issue_24_goal_seek_with_limits_on_gpt2(capsys):
 def test_dp_least_deadline_with_a_ttft_limit_above_the_dp_horizon():
     """CI found it: the DP's frontier stops at all-client + slack; a TTFT limit above that horizon is
     implied there and must not make the scenario at the horizon invalid (ttft > deadline)."""
-    from splittui.profiles import load_profile
     from splittui.model import Scenario
+    from splittui.profiles import load_profile
 
     prof = load_profile("gpt2-like")
     sc = Scenario(deadline_ms=1e7, seq_len=128, up_mbps=8.0, down_mbps=8.0, ttft_ms=1e6)
