@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..costs import Costs
+from .exact_pruned import bounded_policy
 
 __all__ = ["exact_policy", "merge_front", "remaining_latency", "meets", "meets_each"]
 
@@ -145,10 +147,28 @@ def exact_policy(c: Costs) -> tuple[int, ...] | None:
 
     Per layer and side: the front of the candidates (`merge_front`) that can still finish in time,
     and the kept candidates' indices as the parents (an index below the same-side count is a
-    same-side parent).
+    same-side parent). Where the fronts grow so large (chains without repeating blocks) that the pass
+    would handle over PLAIN_WORK labels per layer, it starts again with reward bounds (`exact_pruned`).
     """
-    rem_c, rem_s = (r.tolist() for r in remaining_latency(c))
+    rem = [r.tolist() for r in remaining_latency(c)]
     limit = c.deadline_ms + 1e-9 * max(1.0, c.deadline_ms)
+    if rem[0 if c.start_client else 1][0] > limit:
+        return None                                         # not even the fastest policy meets the deadline
+    got = _pass(c, rem, limit, budget=PLAIN_WORK * c.n)
+    if got is _CAPPED:
+        return bounded_policy(c, rem, limit)
+    return None if got is None else got[1]
+
+
+PLAIN_WORK = 600   # labels per layer the plain pass may handle, projected; beyond, bounds are cheaper (measured)
+_CAPPED = object()
+
+
+def _pass(c: Costs, rem: list[list[float]], limit: float, *, budget: float = math.inf) -> Any:
+    """The label pass: (reward, policy) of the best label, None if no label is left, or _CAPPED as soon as
+    the labels handled so far plus the current fronts carried to the end would exceed `budget`."""
+    done = 0
+    rem_c, rem_s = rem
     start: _Front = ([0.0], [0.0])
     none: _Front = ([], [])
     lab = {1: start if c.start_client else none, 0: none if c.start_client else start}
@@ -158,14 +178,18 @@ def exact_policy(c: Costs) -> tuple[int, ...] | None:
     for i, (client, server, up, down, reward) in enumerate(per_layer):
         on_c, kept_c = merge_front(lab[1], lab[0], client, reward, down, rem_c[i + 1], limit)
         on_s, kept_s = merge_front(lab[0], lab[1], server, 0.0, up, rem_s[i + 1], limit)
-        if not (len(on_c[0]) or len(on_s[0])):
+        n_c, n_s = len(on_c[0]), len(on_s[0])
+        if not (n_c or n_s):
             return None                                     # no label left: nothing meets the deadline
+        done += n_c + n_s
+        if done + (n_c + n_s) * (c.n - i - 1) > budget:
+            return _CAPPED
         history.append({1: (kept_c, len(lab[1][0])), 0: (kept_s, len(lab[0][0]))})
         lab = {1: on_c, 0: on_s}
     return _finish(c, lab, history, limit)
 
 
-def _finish(c: Costs, lab: dict[int, _Front], history: _History, limit: float) -> tuple[int, ...] | None:
+def _finish(c: Costs, lab: dict[int, _Front], history: _History, limit: float) -> tuple[float, tuple[int, ...]] | None:
     best = None  # (reward, -latency, side, index)
     for side in (1, 0):
         lat, rew = _as_list(lab[side][0]), _as_list(lab[side][1])
@@ -190,4 +214,4 @@ def _finish(c: Costs, lab: dict[int, _Front], history: _History, limit: float) -
         kept, n_same = history[k][side]
         j = int(kept[idx])
         side, idx = (side, j) if j < n_same else (1 - side, j - n_same)
-    return tuple(policy)
+    return best[0], tuple(policy)

@@ -269,3 +269,23 @@ def test_dp_is_safe_to_run_from_several_threads(gpt2_doc):
         got = list(pool.map(lambda i: solve(prof, scs[i % 4], "dp"), range(24)))
     for i, res in enumerate(got):
         assert res.policy == want[i % 4].policy and res.server_load == want[i % 4].server_load
+
+
+@CORE
+@given(chains())
+def test_exact_with_reward_bounds_equals_the_oracle(ch):
+    """The bounded pass (exact_pruned) that exact takes on long chains without repeating blocks, forced on
+    every instance (PLAIN_WORK = 0): the same best reward as the independent brute force."""
+    from splittui.solvers import exact as ex
+
+    o = oracle(ch.costs)
+    saved = ex.PLAIN_WORK
+    ex.PLAIN_WORK = 0
+    try:
+        res = solve_costs(ch.costs, scenario_for(ch), "exact")
+    finally:
+        ex.PLAIN_WORK = saved
+    assert res.feasible == o.feasible
+    if o.feasible:
+        _check_solution(ch, res)
+        assert _close(_reward(res), o.best_reward, res.total_load)
