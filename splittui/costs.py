@@ -19,7 +19,7 @@ from .errors import ProfileError, SplittuiError
 from .memory import MemRows
 from .model import Breakdown, Profile, Scenario, returned_bytes
 
-__all__ = ["Costs", "costs_for", "interpolate", "latency", "breakdown", "switches", "min_latency",
+__all__ = ["Costs", "costs_for", "reward_field", "interpolate", "latency", "breakdown", "switches", "min_latency",
            "COST_LIMIT", "check_cost_range"]
 
 # Largest time (ms) or reward one layer may cost. Far below float64's 1.8e308, so the solvers' sums over
@@ -127,7 +127,7 @@ def costs_for(profile: Profile, sc: Scenario) -> Costs:
         server_ms=layer_values(profile, "server_ms", s),
         up_ms=sc.delay_ms + in_bytes * up_per_byte,
         down_ms=sc.delay_ms + in_bytes * down_per_byte,
-        reward=layer_values(profile, sc.objective, s),
+        reward=layer_values(profile, reward_field(sc.objective), s),
         up_out_ms=sc.delay_ms + out_bytes * up_per_byte,
         down_out_ms=sc.delay_ms + out_bytes * down_per_byte,
         start_client=sc.start == "client", end_client=sc.end == "client",
@@ -135,6 +135,12 @@ def costs_for(profile: Profile, sc: Scenario) -> Costs:
     )
     check_cost_range(profile, sc, c)
     return c
+
+
+def reward_field(objective: str) -> str:
+    """The per-layer field that is a layer's server resource: the objective's own, or FLOPs for client_energy
+    (its server load is still reported in FLOPs; the energy solvers read docs/energy.md's chain instead)."""
+    return "flops" if objective == "client_energy" else objective
 
 
 def check_cost_range(profile: Profile, sc: Scenario, c: Costs) -> None:
@@ -151,7 +157,7 @@ def check_cost_range(profile: Profile, sc: Scenario, c: Costs) -> None:
     src, at = profile.origin or profile.model, f"at seq_len {sc.seq_len}"
     for field, values, link in (("client_ms", c.client_ms, ""), ("server_ms", c.server_ms, ""),
                                 ("in_bytes", c.up_ms, "up"), ("in_bytes", c.down_ms, "down"),
-                                (sc.objective, c.reward, "")):
+                                (reward_field(sc.objective), c.reward, "")):
         bad = np.flatnonzero(~(values <= COST_LIMIT))
         if bad.size:
             i = int(bad[0])

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .costs import Costs, breakdown, costs_for
+from .energy import RequestEnergy, request_energy
 from .errors import SplittuiError
 from .memory import MemRows, memory_rows, pin_array
 from .model import Profile, Scenario, decode_steps, kv_tokens, resolve_returns, returned_bytes
@@ -118,6 +119,7 @@ class Phases:
     gen_tokens: int
     mem: np.ndarray | None     # per-layer server memory, when the profile has the fields
     memory: MemRows | None = None   # per-layer memory and limits of both sides (SPEC §10), when known
+    energy: RequestEnergy | None = None   # the client's joules per layer and crossing (docs/energy.md)
 
     @property
     def steps(self) -> int:
@@ -152,7 +154,7 @@ def _decode(profile: Profile, sc: Scenario) -> Costs:
         out = n * returned_bytes(sc.returns, profile.is_llm, 0.0, sc.gen_tokens)
     up_b, down_b = 8.0 / (sc.up_mbps * 1e3), 8.0 / (float(sc.down_mbps or sc.up_mbps) * 1e3)
     delays = n * sc.delay_ms                      # δ at every switch, once per step
-    reward = {"flops": tot["dec_flops"], "server_ms": tot["dec_server_ms"]}.get(
+    reward = {"flops": tot["dec_flops"], "server_ms": tot["dec_server_ms"], "client_energy": tot["dec_flops"]}.get(
         sc.objective, np.zeros(profile.n_layers))  # memory objectives: held, not summed over steps
     return Costs(client_ms=tot["dec_client_ms"], server_ms=tot["dec_server_ms"],
                  up_ms=delays + tot["dec_in_bytes"] * up_b, down_ms=delays + tot["dec_in_bytes"] * down_b,
@@ -173,7 +175,11 @@ def phase_costs(profile: Profile, sc: Scenario) -> Phases:
         active = rows if sc.has_memory_limits else None
         pre = replace(pre, pin=pin, mem=active)
         dec = None if dec is None else replace(dec, pin=pin, mem=active)
-    return Phases(prefill=pre, decode=dec, gen_tokens=sc.gen_tokens, mem=mem, memory=rows)
+    energy = request_energy(pre, dec, decode_steps(sc.gen_tokens), radio=sc.radio, up_mbps=sc.up_mbps,
+                            down_mbps=float(sc.down_mbps or sc.up_mbps), delay_ms=sc.delay_ms,
+                            client_device=profile.source.get("client_device"),
+                            server_device=profile.source.get("server_device"))
+    return Phases(prefill=pre, decode=dec, gen_tokens=sc.gen_tokens, mem=mem, memory=rows, energy=energy)
 
 
 def request_costs(profile: Profile, sc: Scenario) -> Costs:

@@ -10,10 +10,11 @@ from .errors import SplittuiError
 
 __all__ = ["Layer", "Profile", "Scenario", "Breakdown", "Result", "SIDES", "OBJECTIVES", "RETURNS", "parse_returns",
            "returned_bytes", "resolve_returns",
-           "decode_steps", "kv_tokens"]
+           "decode_steps", "kv_tokens", "RADIO_KINDS"]
 
 SIDES = ("client", "server")
-OBJECTIVES = ("flops", "mem_bytes", "server_ms", "server_mem")
+OBJECTIVES = ("flops", "mem_bytes", "server_ms", "server_mem", "client_energy")
+RADIO_KINDS = ("none", "wifi", "lte", "5g")   # the client's radio (docs/energy.md; models in energy.RADIOS)
 ROUNDINGS = ("ceil", "round")
 
 
@@ -111,6 +112,8 @@ class Scenario:
     server_mem_gb: float | None = None   # memory limit of the server, GB; None: no limit
     pin_client: tuple[int, ...] = ()     # layer indices that must run on the client (SPEC §10)
     pin_server: tuple[int, ...] = ()     # layer indices that must run on the server
+    radio: str = "wifi"                  # the client's radio, for its energy (docs/energy.md): see RADIO_KINDS
+    client_energy_j: float | None = None   # limit on the client's joules per request (estimate); None: no limit
 
     def __post_init__(self) -> None:
         if self.down_mbps is None:
@@ -130,6 +133,10 @@ class Scenario:
                 del out[name]
         if out["returns"] == "auto":
             del out["returns"]
+        if out["radio"] == "wifi":
+            del out["radio"]
+        if out["client_energy_j"] is None:
+            del out["client_energy_j"]
         for name in _LIMIT_FIELDS:
             if out[name] in (None, ()):
                 del out[name]
@@ -239,6 +246,10 @@ def _scenario_iv(sc: Scenario) -> None:
     for name in ("client_mem_gb", "server_mem_gb"):
         if getattr(sc, name) is not None:
             _positive(name, getattr(sc, name))
+    if sc.radio not in RADIO_KINDS:
+        raise SplittuiError(f"scenario: radio must be one of {', '.join(RADIO_KINDS)}, got {sc.radio!r}")
+    if sc.client_energy_j is not None:
+        _positive("client_energy_j", sc.client_energy_j)
     both = sorted(set(sc.pin_client) & set(sc.pin_server))
     if both:
         raise SplittuiError(f"scenario: layer {both[0]} is pinned to both the client and the server")
@@ -298,6 +309,12 @@ class Result:
     # included); None without a policy or when the profile lacks weight_bytes/kv_bytes.
     client_mem_need_bytes: float | None = None
     server_mem_need_bytes: float | None = None
+    # Energy (docs/energy.md), estimates: the client's joules per request (compute, waiting, radio), its joules
+    # per decode step, and the server's joules; None without a policy.
+    client_energy_j: float | None = None
+    client_energy_parts: tuple[float, float, float] | None = None   # compute, wait, radio (J)
+    client_j_per_token: float | None = None
+    server_energy_j: float | None = None
 
     @property
     def client_share(self) -> float | None:

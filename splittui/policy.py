@@ -12,7 +12,7 @@ from .errors import ProfileError, SplittuiError
 from .model import Profile, Result, Scenario, resolve_returns
 
 __all__ = ["POLICY_SCHEMA", "READ_SCHEMAS", "stored_setup", "stored_scenario", "scenario_fields", "TOKEN_COUNTING",
-           "policy_document", "load_policy", "load_policies", "improvement_over_greedy"]
+           "policy_document", "load_policy", "load_policies", "improvement_over_greedy", "energy_record"]
 
 POLICY_SCHEMA = "splittui.policy/2"
 # /1 lacked the setup (devices, dtype, attention, user device definitions) and what the end returns;
@@ -61,10 +61,26 @@ def policy_document(profile: Profile, sc: Scenario, res: Result, *,
         "server_mem_bytes": res.server_mem_bytes,
         "client_share": res.client_share,
         "switches": res.switches,
+        "energy": energy_record(profile, sc, res),
         "solve_ms": res.solve_ms,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **({"tiers": tiers} if tiers is not None else {}),
     }
+
+
+def energy_record(profile: Profile, sc: Scenario, res: Result) -> dict[str, Any] | None:
+    """The policy's client and server joules (docs/energy.md), labelled as the estimates they are."""
+    if res.client_energy_j is None:
+        return None
+    from .energy import ESTIMATE_NOTE, RADIOS, client_power, server_power
+
+    parts = res.client_energy_parts or (None, None, None)
+    return {"estimate": True, "note": ESTIMATE_NOTE, "client_j": res.client_energy_j,
+            "client_compute_j": parts[0], "client_wait_j": parts[1], "client_radio_j": parts[2],
+            "client_j_per_decode_token": res.client_j_per_token, "server_j": res.server_energy_j,
+            "radio": sc.radio, "radio_source": RADIOS[sc.radio].source,
+            "client_power": client_power(profile.source.get("client_device"))[1],
+            "server_power": server_power(profile.source.get("server_device"))[1]}
 
 
 def _profile_ref(profile: Profile) -> str:

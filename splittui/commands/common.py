@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass
 
 from ..errors import SplittuiError
-from ..model import OBJECTIVES, Profile, Scenario
+from ..model import OBJECTIVES, RADIO_KINDS, Profile, Scenario
 
 __all__ = ["add_profile_args", "add_scenario_args", "profile_from_args", "scenario_from_args",
            "positive_float", "positive_int", "nonneg_int", "add_generation_args", "generation_from_args",
@@ -111,7 +111,12 @@ def add_scenario_args(p: argparse.ArgumentParser, *, deadline_default: float | N
     g.add_argument("--end", choices=("client", "server"), default="client",
                    help="where the answer must arrive (default %(default)s)")
     g.add_argument("--objective", choices=OBJECTIVES, default="flops",
-                   help="server resource to minimise (default %(default)s)")
+                   help="what to minimise: a server resource, or client_energy (the client's joules per request, "
+                        "an estimate: docs/energy.md) (default %(default)s)")
+    g.add_argument("--radio", choices=RADIO_KINDS, default="wifi",
+                   help="the client's radio, for its energy estimate (default %(default)s; none: no radio energy)")
+    g.add_argument("--client-energy-j", type=positive_float, default=None, metavar="J",
+                   help="limit on the client's joules per request (an estimate: docs/energy.md; default none)")
     g.add_argument("--rounding", choices=("ceil", "round"), default="ceil",
                    help="DP time rounding: ceil (never misses the deadline) or round (the paper's; may miss)")
     add_returns_arg(g)
@@ -262,6 +267,7 @@ def scenario_from_args(args: argparse.Namespace, profile: Profile) -> Scenario:
                   down_mbps=args.down_mbps, delay_ms=args.delay_ms, seq_len=seq, unit_ms=args.unit_ms,
                   start=args.start, end=args.end, objective=args.objective, rounding=args.rounding,
                   returns=getattr(args, "returns", None) or "auto", **generation_from_args(args),
+                  radio=getattr(args, "radio", None) or "wifi", client_energy_j=getattr(args, "client_energy_j", None),
                   **memory_from_args(args, profile))
     if deadline is None:
         return sc.replace(deadline_ms=default_deadline(profile, sc))

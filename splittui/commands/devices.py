@@ -29,7 +29,18 @@ def _document(devs: list) -> dict:
     from ..devices import ALIASES
 
     return {"schema": "splittui.devices/1", "aliases": dict(ALIASES),
-            "devices": [asdict(d) | {"aliases": [a for a, n in ALIASES.items() if n == d.name]} for d in devs]}
+            "devices": [asdict(d) | {"aliases": [a for a, n in ALIASES.items() if n == d.name], "power": _power(d)}
+                        for d in devs]}
+
+
+def _power(d) -> dict | None:
+    """The device's power preset (docs/energy.md, an estimate with its source), or None without one."""
+    from dataclasses import asdict
+
+    from ..energy import CLIENT_POWER, SERVER_POWER
+
+    p = (CLIENT_POWER if d.role == "client" else SERVER_POWER).get(d.name)
+    return None if p is None else asdict(p) | {"modes": [list(m) for m in p.modes]}
 
 
 def run_devices(args: argparse.Namespace) -> int:
@@ -76,7 +87,11 @@ def _print(devs: list, *, measured: bool) -> None:
     for d in devs:   # below the table, not in a column: a pipe's 80 columns would leave it a sliver
         aliases = ", ".join(a for a, n in ALIASES.items() if n == d.name)
         also = f"; alias {aliases}" if aliases else ""
-        console.print(f"[bold]{d.name}[/] ({d.label}{also}): {d.source}", overflow="fold")
+        p = _power(d)
+        watts = "" if p is None else (f"; power {p['prefill_w']:g}/{p['decode_w']:g}/{p['idle_w']:g} W "
+                                      "prefill/decode/idle (estimate)")
+        console.print(f"[bold]{d.name}[/] ({d.label}{also}): {d.source}{watts}", overflow="fold")
     console.print("a unique prefix of a name works too (jetson = jetson-orin)")
+    console.print("power: estimates (docs/energy.md); `--json` lists each preset's power modes and source")
     if not measured:
         console.print("this-cpu: measured on first use (~10 s, cached); `splittui devices --measure` shows it")

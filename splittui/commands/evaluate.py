@@ -22,7 +22,7 @@ from .solve import _add_output_args, _emit
 __all__ = ["add_parser"]
 
 _FIELDS = ("deadline_ms", "up_mbps", "down_mbps", "delay_ms", "unit_ms", "start", "end", "objective",
-           "rounding", "gen_tokens", "ttft_ms", "tpot_ms", "returns")
+           "rounding", "gen_tokens", "ttft_ms", "tpot_ms", "returns", "radio", "client_energy_j")
 
 
 def add_parser(sub) -> None:

@@ -65,6 +65,12 @@ def run_frontier(args: argparse.Namespace) -> int:
     check_out(args)
     profile = profile_from_args(args)
     sc = scenario_from_args(args, profile)
+    if sc.objective == "client_energy":
+        from ..errors import SplittuiError
+
+        raise SplittuiError("frontier: it trades the server load against the deadline; --objective client_energy "
+                            "is not a server load (use `solve --objective client_energy`, or --client-energy-j as a "
+                            "limit here)")
     c = request_costs(profile, sc)
     ph = phase_costs(profile, sc)
     points = request_frontier(ph, sc)   # with TTFT/TPOT limits: the front of the policies that meet them

@@ -173,6 +173,9 @@ def run_tier_solve(args: argparse.Namespace, names: list[str]) -> int:
     profiles = tier_profiles(args, topo)
     topo = with_pins(topo, pins, profiles[-1]) if pins else topo
     sc = scenario_from_args(args, profiles[-1])
+    if sc.objective == "client_energy" or sc.client_energy_j is not None:
+        raise SplittuiError("--objective client_energy / --client-energy-j: the energy model covers a client and "
+                            "one server (docs/energy.md), not a chain of tiers yet")
     topo, sc = _memory_and_pins(args, topo, profiles, sc)
     if not (delegates(topo) and profiles[0] is profiles[1]):
         if args.solver not in ("all", *TIER_SOLVERS):

@@ -113,27 +113,42 @@ def generation_table(profile: Profile, sc: Scenario, results: dict[str, Result])
                     f"up {sc.up_mbps:g} / down {sc.down_mbps:g} Mbit/s · delay {sc.delay_ms:g} ms · "
                     f"T {sc.unit_ms:g} ms · {sc.objective}", title_justify="left")
     t.add_column("solver", no_wrap=True)
-    for col in ("server\nshare", "TTFT\nms", "TPOT\nms", "request\nms", "server\nmem", "hops", "solve\nms"):
+    for col in ("server\nshare", "TTFT\nms", "TPOT\nms", "request\nms", "server\nmem", "client\nJ", "J/tok\ndecode",
+                "hops", "solve\nms"):
         t.add_column(col, justify="right", no_wrap=True)
     broken = []
     for name, r in results.items():
         if r.policy is None:
-            t.add_row(name, "[red]none[/]", "—", "—", f"[red]> {sc.deadline_ms:,.0f}[/]", "—", "—", f"{r.solve_ms:.2f}")
+            t.add_row(name, "[red]none[/]", "—", "—", f"[red]> {sc.deadline_ms:,.0f}[/]", "—", "—", "—", "—",
+                      f"{r.solve_ms:.2f}")
             continue
         share = pct(r.server_share) if r.feasible else f"[red]{pct(r.server_share)} ✗[/]"
         if not r.feasible:
             broken.append(f"{name}: {'; '.join(r.violations)}")
         mem = "—" if r.server_mem_bytes is None else f"{r.server_mem_bytes / 2**20:,.0f} MiB"
-        t.add_row(name, share, _ms(r.ttft_ms), _ms(r.tpot_ms), _ms(r.latency_ms), mem, str(r.switches),
-                  f"{r.solve_ms:.2f}")
-    notes = ["request = prefill (TTFT) + every decode step; TPOT = mean decode step (SPEC §8)"]
+        t.add_row(name, share, _ms(r.ttft_ms), _ms(r.tpot_ms), _ms(r.latency_ms), mem, joules(r.client_energy_j),
+                  joules(r.client_j_per_token), str(r.switches), f"{r.solve_ms:.2f}")
+    notes = ["request = prefill (TTFT) + every decode step; TPOT = mean decode step (SPEC §8)", energy_note(sc)]
     if results and not any(r.feasible for r in results.values()):
         notes.append(f"[red]{infeasible_note(profile, sc, next(iter(results.values())).min_latency_ms)}[/]")
     if broken:
-        notes.append("[red]✗ breaks a limit (only exact and brute-force solve the TTFT/TPOT limits): "
+        notes.append("[red]✗ breaks a limit (exact and brute-force solve the TTFT/TPOT limits, dp and exact the "
+                     "client-energy limit; the others are checked after): "
                      + " · ".join(broken) + "[/]")
     t.caption = "\n".join(notes)
     return t
+
+
+def joules(v: float | None) -> str:
+    """Joules at three significant figures ('—' without a policy)."""
+    return "—" if v is None else f"{v:,.3g}" if v < 1000 else f"{v:,.0f}"
+
+
+def energy_note(sc: Scenario) -> str:
+    """The table's note on its energy columns: estimates, with the radio and the limit."""
+    limit = "" if sc.client_energy_j is None else f"; limit {sc.client_energy_j:g} J"
+    return (f"client J: the client's joules per request, J/tok: per decode step; radio {sc.radio}{limit} "
+            "(estimates: docs/energy.md)")
 
 
 def results_table(profile: Profile, sc: Scenario, results: dict[str, Result]) -> Table:
@@ -143,22 +158,23 @@ def results_table(profile: Profile, sc: Scenario, results: dict[str, Result]) ->
                     f"up {sc.up_mbps:g} / down {sc.down_mbps:g} Mbit/s · delay {sc.delay_ms:g} ms · "
                     f"T {sc.unit_ms:g} ms · {sc.objective}", title_justify="left")
     t.add_column("solver", no_wrap=True)
-    for col in ("server\nshare", "client\nshare", "latency\nms", "hops", "vs\ngreedy", "solve\nms"):
+    for col in ("server\nshare", "client\nshare", "latency\nms", "client\nJ", "hops", "vs\ngreedy", "solve\nms"):
         t.add_column(col, justify="right", no_wrap=True)
     greedy = results.get("greedy")
     for name, r in results.items():
         if not r.feasible and r.latency_ms is not None:   # a given policy that misses: show by how much
-            t.add_row(name, pct(r.server_share), pct(r.client_share),
-                      f"[red]{r.latency_ms:,.1f} (+{r.latency_ms - sc.deadline_ms:,.1f} late)[/]",
-                      str(r.switches), "—", f"{r.solve_ms:.2f}")
+            late = r.latency_ms - sc.deadline_ms
+            shown = f"{r.latency_ms:,.1f} (+{late:,.1f} late)" if late > 0 else f"{r.latency_ms:,.1f}"
+            t.add_row(name, pct(r.server_share), pct(r.client_share), f"[red]{shown}[/]",
+                      joules(r.client_energy_j), str(r.switches), "—", f"{r.solve_ms:.2f}")
             continue
         if not r.feasible:
-            t.add_row(name, "[red]none[/]", "—", f"[red]> {sc.deadline_ms:,.0f}[/]", "—", "—",
+            t.add_row(name, "[red]none[/]", "—", f"[red]> {sc.deadline_ms:,.0f}[/]", "—", "—", "—",
                       f"{r.solve_ms:.2f}")
             continue
         g = improvement_over_greedy(r, greedy) if greedy is not None else None
         t.add_row(name, pct(r.server_share, fine=True), pct(r.client_share, fine=True),
-                  f"{r.latency_ms:,.1f}", str(r.switches),
+                  f"{r.latency_ms:,.1f}", joules(r.client_energy_j), str(r.switches),
                   gain(g), f"{r.solve_ms:.2f}")
     m = next(iter(results.values())).min_latency_ms
     if m > sc.deadline_ms:
@@ -170,6 +186,10 @@ def results_table(profile: Profile, sc: Scenario, results: dict[str, Result]) ->
     if any(gain(improvement_over_greedy(r, greedy)).startswith("×") for r in results.values() if greedy):
         t.caption = ((t.caption + "\n") if t.caption else "") + (
             "vs greedy: gain in client share over greedy's (SPEC §5); ×N: N times greedy's client share")
+    energy = [f"{n}: {'; '.join(r.violations)}" for n, r in results.items() if any("energy" in v for v in r.violations)]
+    if energy:
+        t.caption = ((t.caption + "\n") if t.caption else "") + "[red]✗ " + " · ".join(energy) + "[/]"
+    t.caption = ((t.caption + "\n") if t.caption else "") + energy_note(sc)
     return t
 
 

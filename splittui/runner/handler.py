@@ -66,15 +66,65 @@ def run_command(args: argparse.Namespace) -> int:
     with open_link(args.link) as link, live_session(spec, link, threads, args) as session:
         _check_stages(plan, session)
         console.print(f"[dim]link: {link.kind}; running {label}: 1 warm-up + {args.repeats} timed requests...[/]")
+        meter = _rapl_start()
         row = measure_rows(session, [Case(label, plan.profile, sc, policy)], args.repeats, shape=link.shape)[0]
+        energy = _energy_doc(row, meter, args.repeats + 1)
         detail = link.describe()
-    doc = run_document([row], link=link.kind, link_detail=detail, plans=[plan], server_threads=threads)
+        built = session.memory
+    from .memory_report import memory_doc
+
+    memory = memory_doc(plan.profile, sc, policy, built, row.peaks or {})
+    doc = run_document([row], link=link.kind, link_detail=detail, plans=[plan], server_threads=threads,
+                       extra={"memory": memory, "energy": energy})
     if args.json:
         json.dump(doc, sys.stdout, indent=1)
         print()
     else:
         print_run(row, doc, plan)
+        from .memory_report import print_memory
+
+        print_memory(_console(), memory)
+        _console().print(energy["note"], soft_wrap=True)
     return 0 if row.match else 1
+
+
+def _rapl_start():
+    """RAPL zones, their counters and the clock now; None where package energy is not readable here."""
+    import time
+
+    from .energy_meter import rapl_status, rapl_zones, read_uj
+
+    ok, _ = rapl_status()
+    if not ok:
+        return None
+    zones = rapl_zones()
+    return zones, read_uj(zones), time.perf_counter()
+
+
+def _energy_doc(row: Row, meter, requests: int) -> dict[str, object]:
+    """Predicted client joules per request (docs/energy.md) beside RAPL's package joules where readable."""
+    from .energy_meter import measure, rapl_status
+
+    predicted = row.planned.result.client_energy_j
+    out: dict[str, object] = {"predicted_client_j": predicted, "estimate": True, "measured_package_j": None}
+    pred = "—" if predicted is None else f"{predicted:.3g} J"
+    if meter is None:
+        why = rapl_status()[1]
+        out["note"] = (f"energy: predicted client {pred} per request is an estimate (docs/energy.md); not measured: "
+                       f"{why}")
+        return out
+    got = measure(*meter)
+    per = got.joules / max(requests, 1)
+    out["measured_package_j"] = per
+    out["note"] = (f"energy: predicted client {pred} per request (estimate, docs/energy.md); measured CPU package "
+                   f"{per:.3g} J per request (RAPL, {requests} requests incl. warm-up: client and server processes "
+                   "and anything else on this package, so an upper bound on the client's share)")
+    return out
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 
 
 def _check_stages(plan: Planning, session: Session) -> None:

@@ -19,6 +19,7 @@ from .constrained import apply_pins, constrained_brute_force, constrained_dp, co
 from .dp import check_memory
 from .dp_labels import dp_end_values, dp_policy
 from .dp_span import DPSpan
+from .energy import energy_brute_force, energy_policy, energy_single_split, uses_energy
 from .exact import exact_policy, meets
 from .request import annotate, brute_force_limits_policy, exact_limits_policy, has_limits
 
@@ -102,6 +103,22 @@ def solve_costs(c: Costs, sc: Scenario, solver: str = "dp", *, min_lat: float | 
     return res
 
 
+_ENERGY_FNS: dict[str, Callable[[Phases, Scenario], tuple[int, ...] | None]] = {
+    "dp": lambda ph, sc: energy_policy(ph, sc, unit_ms=sc.unit_ms),
+    "exact": energy_policy,
+    "brute-force": energy_brute_force,
+    "single-split": energy_single_split,   # Neurosurgeon's energy mode, for the objective client_energy only
+}
+
+
+def _energy_route(solver: str, sc: Scenario) -> bool:
+    """dp, exact and brute force under the objective client_energy or a joule limit; single split under the
+    objective only (under a limit it keeps its rule and is checked after, like greedy)."""
+    if solver == "single-split":
+        return sc.objective == "client_energy"
+    return solver in _ENERGY_FNS and uses_energy(sc)
+
+
 LIMIT_SOLVERS = ("exact", "brute-force")   # solve the TTFT/TPOT limits exactly; the others check them after
 _LIMIT_FNS = {"exact": exact_limits_policy, "brute-force": brute_force_limits_policy}
 
@@ -111,7 +128,11 @@ def solve_request(ph: Phases, sc: Scenario, solver: str = "dp", *, min_lat: floa
     """One solver on a whole request (SPEC §8): the composite chain, then TTFT/TPOT checked and reported.
     The DP reads its policy from `span` where that pass is this chain's at this unit (see dp_span)."""
     c = ph.composite()
-    if solver == "dp" and span is not None and span.serves(c, sc.unit_ms, sc.rounding):
+    if _energy_route(solver, sc):   # docs/energy.md: least client joules, or a joule limit
+        t0 = time.perf_counter()
+        policy = _ENERGY_FNS[solver](ph, sc)
+        res = evaluate_costs(c, policy, solver=solver, solve_ms=(time.perf_counter() - t0) * 1e3, min_lat=min_lat)
+    elif solver == "dp" and span is not None and span.serves(c, sc.unit_ms, sc.rounding):
         t0 = time.perf_counter()
         policy = span.policy(c.deadline_ms)
         res = evaluate_costs(c, policy, solver=solver, solve_ms=(time.perf_counter() - t0) * 1e3, min_lat=min_lat)
@@ -132,14 +153,16 @@ def solve(profile: Profile, sc: Scenario, solver: str = "dp") -> Result:
 
 
 def solve_all(profile: Profile, sc: Scenario, solvers: Sequence[str] = APP_SOLVERS, *,
-              span: DPSpan | None = None) -> dict[str, Result]:
+              span: DPSpan | None = None, phases: Phases | None = None,
+              min_lat: float | None = None) -> dict[str, Result]:
     """Several solvers on one scenario, sharing the cost arrays and the least-latency pass (and the DP
-    a pass filled beyond this deadline, where `span` is one for this chain)."""
-    ph = phase_costs(profile, sc)
+    a pass filled beyond this deadline, where `span` is one for this chain). `phases` and `min_lat`,
+    when given, are `phase_costs(profile, sc)` and its least latency, already computed."""
+    ph = phase_costs(profile, sc) if phases is None else phases
     c = ph.composite()
     if "dp" in solvers and not (span is not None and span.serves(c, sc.unit_ms, sc.rounding)):
         check_memory(profile.n_layers, sc.deadline_ms, sc.unit_ms)
-    m = min_latency(c)
+    m = min_latency(c) if min_lat is None else min_lat
     return {name: solve_request(ph, sc, name, min_lat=m, span=span) for name in solvers}
 
 
@@ -159,10 +182,11 @@ class Frontier:
     total_load: float
 
 
-def frontier(profile: Profile, sc: Scenario, *, span: DPSpan | None = None) -> Frontier:
+def frontier(profile: Profile, sc: Scenario, *, span: DPSpan | None = None, chain: Costs | None = None) -> Frontier:
     """The deadline -> optimal server share frontier, from one DP pass (SPEC §4), or read from `span`
-    where that pass is this chain's at this unit and reaches the deadline."""
-    c = phase_costs(profile, sc).composite()
+    where that pass is this chain's at this unit and reaches the deadline. `chain`, when given, is the
+    request's chain `phase_costs(profile, sc).composite()`, already computed."""
+    c = phase_costs(profile, sc).composite() if chain is None else chain
     if span is not None and span.serves(c, sc.unit_ms, sc.rounding):
         return _frontier_of(span.end_values(sc.deadline_ms), c.total_reward, sc.unit_ms)
     check_memory(profile.n_layers, sc.deadline_ms, sc.unit_ms)

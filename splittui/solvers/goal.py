@@ -37,6 +37,7 @@ from ..errors import SplittuiError
 from ..generation import Phases, phase_costs, request_costs
 from ..model import Profile, Result, Scenario
 from .baselines import prefix_latencies
+from .energy import uses_energy
 from .request import has_limits
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def _check_solver(solver: str) -> None:
 def constrained(sc: Scenario) -> bool:
     """TTFT/TPOT limits, pins or memory limits: the queries then solve each trial with every constraint
     (SPEC §8, §10) and keep only answers that meet them all."""
-    return has_limits(sc) or sc.has_pins or sc.has_memory_limits
+    return has_limits(sc) or sc.has_pins or sc.has_memory_limits or uses_energy(sc)   # energy: docs/energy.md
 
 
 def scenario_at(sc: Scenario, deadline_ms: float) -> Scenario:

@@ -66,6 +66,9 @@ def violations(res: Result, ph: Phases, sc: Scenario) -> tuple[str, ...]:
             return ()
         if res.min_latency_ms > sc.deadline_ms:
             return (f"no policy meets the deadline (least request latency {res.min_latency_ms:.1f} ms)",)
+        if sc.client_energy_j is not None:
+            return (f"no policy meets the deadline, the limits and the client energy limit {sc.client_energy_j:g} J "
+                    "together",)
         if sc.has_memory_limits or sc.has_pins:
             return ("no policy meets the deadline, the TTFT/TPOT limits, the pins and the memory limits together",)
         return ("no policy meets the deadline and the TTFT/TPOT limits together",)
@@ -77,7 +80,12 @@ def violations(res: Result, ph: Phases, sc: Scenario) -> tuple[str, ...]:
         out.append(f"TTFT {t.ttft_ms:.1f} ms > limit {sc.ttft_ms:g} ms")
     if sc.tpot_ms is not None and t.tpot_ms is not None and not meets(t.tpot_ms, sc.tpot_ms):
         out.append(f"TPOT {t.tpot_ms:.1f} ms > limit {sc.tpot_ms:g} ms")
-    return tuple(out) + constraint_violations(ph.composite(), np.asarray(res.policy, dtype=np.int8))
+    why = tuple(out) + constraint_violations(ph.composite(), np.asarray(res.policy, dtype=np.int8))
+    if sc.client_energy_j is not None and ph.energy is not None:
+        from .energy import energy_violation
+
+        why += energy_violation(ph.energy.client_j(res.policy), sc)
+    return why
 
 
 def annotate(res: Result, ph: Phases, sc: Scenario) -> Result:
@@ -87,9 +95,14 @@ def annotate(res: Result, ph: Phases, sc: Scenario) -> Result:
         return replace(res, violations=why + tuple(v for v in res.violations if v not in why))
     t = request_times(ph, res.policy)
     need = (None, None) if ph.memory is None else ph.memory.need(res.policy)
-    return replace(res, feasible=res.feasible and not why, ttft_ms=t.ttft_ms, tpot_ms=t.tpot_ms,
-                   server_mem_bytes=t.server_mem_bytes, violations=why, client_mem_need_bytes=need[0],
-                   server_mem_need_bytes=need[1])
+    res = replace(res, feasible=res.feasible and not why, ttft_ms=t.ttft_ms, tpot_ms=t.tpot_ms,
+                  server_mem_bytes=t.server_mem_bytes, violations=why, client_mem_need_bytes=need[0],
+                  server_mem_need_bytes=need[1])
+    if ph.energy is None:
+        return res
+    e = ph.energy.figures(np.asarray(res.policy, dtype=np.int8))   # docs/energy.md: estimates
+    return replace(res, client_energy_j=e.client_j, client_energy_parts=(e.compute_j, e.wait_j, e.radio_j),
+                   client_j_per_token=e.decode_j_per_token, server_energy_j=e.server_j)
 
 
 def _slack(limit: float) -> float:

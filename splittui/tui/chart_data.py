@@ -19,7 +19,7 @@ from ..solvers.dp_span import DPSpan, dp_span
 
 __all__ = ["greedy_shares", "sweep_lines", "sweep_table", "SweepTable", "timeline_segments", "request_timeline",
            "sweep_key", "Segment", "SWEEP_POINTS", "SWEEP_MAX_UNITS", "SWEEP_REUSE", "SWEEP_SOLVERS",
-           "FRONTIER_SAMPLES"]
+           "FRONTIER_SAMPLES", "sweep_top"]
 
 SWEEP_POINTS = 13   # 3 per decade: the lines are smooth between them, and each point is a DP solve
 SWEEP_MAX_UNITS = 2_000
@@ -30,13 +30,14 @@ FRONTIER_SAMPLES = 60
 Segment = tuple[str, float, float]   # (row, start_ms, end_ms)
 
 
-def greedy_shares(profile: Profile, sc: Scenario, deadlines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def greedy_shares(profile: Profile, sc: Scenario, deadlines: np.ndarray, *, phases: Phases | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Greedy's and no-split's server share at each deadline (NaN where infeasible), from one prefix pass
     over the request's chain (the prefill chain when no tokens are generated); a prefix policy that breaks
-    a TTFT/TPOT limit counts as infeasible."""
+    a TTFT/TPOT limit counts as infeasible. `phases`: `phase_costs(profile, sc)`, if already computed."""
     from ..solvers.request import has_limits, limits_of
 
-    ph = phase_costs(profile, sc)
+    ph = phase_costs(profile, sc) if phases is None else phases
     c = ph.composite()
     lat = prefix_latencies(c)
     tail = np.concatenate((np.cumsum(c.reward[::-1])[::-1], [0.0])) / max(c.total_reward, 1e-300)
@@ -79,7 +80,8 @@ class SweepTable:
     phases: tuple[Phases, ...] = ()   # per bandwidth, for the TTFT/TPOT limits' check
 
     def serves(self, sc: Scenario) -> bool:
-        return self.key == _table_key(sc) and self.lo_ms <= sc.deadline_ms <= self.hi_ms
+        return self.key == _table_key(sc) and self.lo_ms < sc.deadline_ms <= self.hi_ms and \
+            self.unit_ms == max(sc.unit_ms, self.hi_ms / SWEEP_MAX_UNITS)
 
     def lines(self, deadline_ms: float, rounding: str, sc: Scenario | None = None) -> dict[str, np.ndarray]:
         """Server share (%) per SWEEP_SOLVERS solver at each bandwidth for this deadline (NaN: none); with
@@ -128,17 +130,28 @@ def _share(c: Costs, policy: tuple[int, ...] | None) -> float:
     return 100 * float(c.reward[np.asarray(policy) == 0].sum()) / total
 
 
-def sweep_table(profile: Profile, sc: Scenario) -> SweepTable:
-    """Build the sweep's chains and DP passes for deadlines within SWEEP_REUSE of sc's (T >= that
-    deadline / SWEEP_MAX_UNITS)."""
-    unit = max(sc.unit_ms, sc.deadline_ms / SWEEP_MAX_UNITS)
-    lo, hi = sc.deadline_ms / SWEEP_REUSE, sc.deadline_ms * SWEEP_REUSE
+def sweep_top(deadline_ms: float) -> float:
+    """The top of the deadline's bucket, SWEEP_REUSE^k: a table serves the deadlines (top / SWEEP_REUSE, top]."""
+    k = math.ceil(math.log(deadline_ms) / math.log(SWEEP_REUSE) - 1e-9)
+    return SWEEP_REUSE ** k if SWEEP_REUSE ** k >= deadline_ms else SWEEP_REUSE ** (k + 1)
+
+
+def sweep_table(profile: Profile, sc: Scenario, have: SweepTable | None = None) -> SweepTable:
+    """Build the sweep's chains and DP passes for the deadlines of sc's bucket (`sweep_top`), at
+    T >= the bucket's top / SWEEP_MAX_UNITS; the chains of `have` are kept where it is one for these knobs
+    (they depend on neither the deadline nor T)."""
+    hi = sweep_top(sc.deadline_ms)
+    unit = max(sc.unit_ms, hi / SWEEP_MAX_UNITS)
     bws = np.geomspace(1, 10_000, SWEEP_POINTS)
-    phases = tuple(phase_costs(profile, sc.replace(up_mbps=float(bw), down_mbps=float(bw), ttft_ms=None,
-                                                   tpot_ms=None)) for bw in bws)
-    chains = tuple(ph.composite() for ph in phases)
+    key = _table_key(sc)
+    if have is not None and have.key == _table_key(sc) and have.phases:
+        phases, chains = have.phases, have.chains
+    else:
+        phases = tuple(phase_costs(profile, sc.replace(up_mbps=float(bw), down_mbps=float(bw), ttft_ms=None,
+                                                       tpot_ms=None)) for bw in bws)
+        chains = tuple(ph.composite() for ph in phases)
     spans = tuple(dp_span(c, unit, hi, rounding=sc.rounding) for c in chains)
-    return SweepTable(key=_table_key(sc), unit_ms=unit, lo_ms=lo, hi_ms=hi, bandwidths=bws, chains=chains,
+    return SweepTable(key=key, unit_ms=unit, lo_ms=hi / SWEEP_REUSE, hi_ms=hi, bandwidths=bws, chains=chains,
                       spans=spans, phases=phases)
 
 
@@ -146,10 +159,10 @@ def sweep_lines(profile: Profile, sc: Scenario, table: SweepTable | None = None
                 ) -> tuple[np.ndarray, dict[str, np.ndarray], SweepTable]:
     """Server share (%) of each SWEEP_SOLVERS solver at SWEEP_POINTS bandwidths (up = down), 1 Mbit/s
     to 10 Gbit/s, over the whole request's chain; a policy that breaks a TTFT/TPOT limit counts as
-    infeasible; NaN where infeasible. The DP runs at T = max(T, D0 / SWEEP_MAX_UNITS) for the deadline D0 the
-    table was built at (within SWEEP_REUSE of this one); `table` is reused where it serves `sc`."""
+    infeasible; NaN where infeasible. The DP runs at T = max(T, D0 / SWEEP_MAX_UNITS) for the top D0 of the
+    deadline's bucket (`sweep_top`); `table` is reused where it serves `sc`."""
     if table is None or not table.serves(sc):
-        table = sweep_table(profile, sc)
+        table = sweep_table(profile, sc, table)
     return table.bandwidths, table.lines(sc.deadline_ms, sc.rounding, sc), table
 
 

@@ -44,7 +44,12 @@ def _result(doc: dict) -> Result:
     bd = doc.get("breakdown")
     return Result(**{**doc, "policy": None if doc["policy"] is None else tuple(doc["policy"]),
                      "breakdown": None if bd is None else Breakdown(**bd),
-                     "violations": tuple(doc.get("violations", ()))})
+                     "violations": tuple(doc.get("violations", ())),
+                     "client_energy_parts": _tuple(doc.get("client_energy_parts"))})
+
+
+def _tuple(v: list | None) -> tuple | None:
+    return None if v is None else tuple(v)
 
 
 def save_slots(slots: tuple[Slot, ...], path: Path | None = None) -> Path:

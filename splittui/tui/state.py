@@ -17,12 +17,12 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..errors import SplittuiError
-from ..generation import phase_costs
 from ..model import Profile, Result, Scenario
 from ..solvers import APP_SOLVERS, Frontier
 from ..solvers.dp_span import DPSpan, dp_span
 from .chart_data import FRONTIER_SAMPLES, Segment, SweepTable, greedy_shares, request_timeline, sweep_key, sweep_lines
 from .profile_choice import ProfileChoice, fit_scenario, load_choice
+from .reuse import EXACT_KEPT, Chains, chains, cut_frontier, frontier_top, reused_exact, score
 
 __all__ = ["AppState", "LoadedPolicy", "BandwidthSweep", "Parts", "EVERY_PART", "compute_state", "compute_choice",
            "complete_state", "full_results", "solve_cost", "APP_SOLVERS", "FRONTIER_MAX_UNITS", "MAX_DP_CELLS",
@@ -100,6 +100,12 @@ class AppState:
     asked: Scenario | None = None           # the knobs' scenario, before fitting it to the profile
     parts: Parts = EVERY_PART               # what was computed (an error state: nothing more to compute)
     span: DPSpan | None = None              # a DP pass beyond this deadline, reused by the next request
+    # what the next request may reuse (see reuse.py): the chains, the exact answers of the last few
+    # scenarios, and a coarse frontier solved to the top of its bucket
+    chains: Chains | None = None
+    exact_solved: tuple[tuple[Scenario, Result], ...] = ()
+    frontier_full: tuple[tuple, Frontier] | None = None
+    drawn: Mapping[tuple[int, ...], tuple] = field(default_factory=lambda: MappingProxyType({}))  # timelines by policy
 
     @property
     def has_rows(self) -> bool:
@@ -141,52 +147,78 @@ def solve_cost(profile: Profile, sc: Scenario) -> float:
     return profile.n_layers * (w + min(w * FRONTIER_SPAN, FRONTIER_MAX_UNITS))
 
 
-def _frontier(profile: Profile, sc: Scenario, reuse: DPSpan | None) -> tuple[Frontier, float]:
+def _frontier(profile: Profile, sc: Scenario, reuse: DPSpan | None, ch: Chains,
+              full: tuple[tuple, Frontier] | None) -> tuple[Frontier, float, tuple[tuple, Frontier] | None]:
+    """The frontier up to FRONTIER_SPAN x the deadline at T; where that would take more than
+    FRONTIER_MAX_UNITS steps, at a coarser T from the deadline's bucket (`frontier_top`), solved to the
+    bucket's top once (`full`, reused while the deadline stays in it) and cut."""
     from ..solvers import frontier
 
     span = sc.deadline_ms * FRONTIER_SPAN
-    unit = max(sc.unit_ms, span / FRONTIER_MAX_UNITS)
-    return frontier(profile, sc.replace(deadline_ms=span, unit_ms=unit), span=reuse), unit
+    if span / sc.unit_ms <= FRONTIER_MAX_UNITS:
+        return frontier(profile, sc.replace(deadline_ms=span), span=reuse, chain=_chain_at(ch, span)), sc.unit_ms, full
+    top = frontier_top(span)
+    unit = top / FRONTIER_MAX_UNITS
+    key = (ch.key, top, sc.rounding)
+    if full is None or full[0] != key:
+        at = sc.replace(deadline_ms=top, unit_ms=unit)
+        full = key, frontier(profile, at, span=reuse, chain=_chain_at(ch, top))
+    return cut_frontier(full[1], span), unit, full
 
 
-def _span(profile: Profile, sc: Scenario, have: DPSpan | None) -> DPSpan | None:
+def _chain_at(ch: Chains, deadline_ms: float):
+    return replace(ch.phases.composite(), deadline_ms=float(deadline_ms))
+
+
+def _span(sc: Scenario, ch: Chains, have: DPSpan | None) -> DPSpan | None:
     """A DP pass at T over deadlines up to the frontier's span: `have` if it is one for this chain,
     else a new one filled SPAN_HEADROOM beyond it; None where that would be a large table (then the
     DP and the frontier run as usual, the sparse route where it is cheaper)."""
     need = sc.deadline_ms * FRONTIER_SPAN
     if need / sc.unit_ms > SPAN_MAX_UNITS:
         return None
-    c = phase_costs(profile, sc.replace(deadline_ms=need)).composite()
+    c = _chain_at(ch, need)
     if have is not None and have.serves(c, sc.unit_ms, sc.rounding):
         return have
     return dp_span(c, sc.unit_ms, need * SPAN_HEADROOM, rounding=sc.rounding)
 
 
-def _baselines(profile: Profile, sc: Scenario, front: Frontier) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _baselines(profile: Profile, sc: Scenario, front: Frontier, ch: Chains
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x = np.asarray(front.deadline_ms)
     samples = np.linspace(x[0], x[-1], FRONTIER_SAMPLES) if len(x) else np.array([])
-    return (samples, *greedy_shares(profile, sc, samples))
+    return (samples, *greedy_shares(profile, sc, samples, phases=ch.phases))
 
 
-def _timelines(profile: Profile, sc: Scenario, results: Mapping[str, Result],
-               have: Mapping[str, tuple[Segment, ...]], have_end: Mapping[str, float]
-               ) -> tuple[Mapping[str, tuple[Segment, ...]], Mapping[str, float]]:
+Drawn = Mapping[tuple[int, ...], tuple[tuple[Segment, ...], float | None]]   # policy -> timeline, prefill end
+DRAWN_KEPT = 64
+
+
+def _timelines(ch: Chains, results: Mapping[str, Result], have: Mapping[str, tuple[Segment, ...]],
+               have_end: Mapping[str, float], drawn: Drawn
+               ) -> tuple[Mapping[str, tuple[Segment, ...]], Mapping[str, float], Drawn]:
     """Each placement's prefill and (with generated tokens) one mean decode step after it; the ones in
-    `have` are kept."""
+    `have` are kept, and a policy in `drawn` (timelines on these chains) is drawn as it was: a timeline
+    depends on the policy and the chains only."""
     todo = [name for name, r in results.items() if r.policy is not None and name not in have]
     if not todo:
-        return have, have_end
-    ph = phase_costs(profile, sc)
-    segs, ends = dict(have), dict(have_end)
+        return have, have_end, drawn
+    segs, ends, memo = dict(have), dict(have_end), dict(drawn) if len(drawn) < DRAWN_KEPT else {}
     for name in todo:
-        seg, end = request_timeline(ph, results[name])
-        segs[name] = tuple(seg)
+        policy = results[name].policy
+        assert policy is not None
+        if policy not in memo:
+            seg, end = request_timeline(ch.phases, results[name])
+            memo[policy] = tuple(seg), end
+        segs[name], end = memo[policy]
         if end is not None:
             ends[name] = end
-    return MappingProxyType(segs), MappingProxyType(ends)
+    return MappingProxyType(segs), MappingProxyType(ends), MappingProxyType(memo)
 
 
 def _sweep(profile: Profile, sc: Scenario, previous: BandwidthSweep | None) -> BandwidthSweep:
+    """The sweep for `sc`: `previous` when only the bandwidth moved, else its lines read from the
+    previous table where that serves this deadline (built anew, on its chains, where it does not)."""
     key = sweep_key(sc)
     if previous is not None and previous.key == key:
         return previous   # moving the bandwidth knob only moves the marker
@@ -207,14 +239,13 @@ def compute_state(profile: Profile, sc: Scenario, generation: int = 0, loaded: L
     """Solve the app solvers in `parts` (exact too whenever DP finds nothing: the banner needs it), the
     loaded policy, and the chart series in `parts` for one scenario; the bandwidth sweep is reused from
     `previous` when only the bandwidth moved. Raises Cancelled between steps once `cancelled()` is true."""
-    from ..solvers import evaluate
-
     t0 = time.perf_counter()
     st = complete_state(AppState(profile=profile, scenario=sc, generation=generation, parts=NOTHING), parts,
                         previous=previous, cancelled=cancelled)
     if st.error or loaded is None or len(loaded.policy) != profile.n_layers:
         return st
-    scored = replace(evaluate(profile, sc, loaded.policy), solver=loaded.label)
+    assert st.chains is not None   # every state without an error has its chains
+    scored = score(st.chains, sc, loaded.policy, loaded.label, 0.0)
     return replace(st, loaded=scored, loaded_label=loaded.label, solve_ms=(time.perf_counter() - t0) * 1e3)
 
 
@@ -227,35 +258,64 @@ def complete_state(st: AppState, parts: Parts = EVERY_PART, *, previous: AppStat
     t0 = time.perf_counter()
     profile, sc, have = st.profile, st.scenario, st.parts
     want = have | parts
+    before = previous if previous is not None and previous.profile is profile and not previous.error else None
     try:
+        ch = chains(profile, sc, st.chains or (before.chains if before is not None else None))
+        if before is not None:   # what this request may reuse from the one before (see reuse.py)
+            same = before.chains is not None and before.chains.key == ch.key
+            st = replace(st, exact_solved=st.exact_solved or before.exact_solved,
+                         frontier_full=st.frontier_full or before.frontier_full,
+                         drawn=st.drawn or (before.drawn if same else st.drawn))
         span = st.span
         if ("dp" in want.solvers - have.solvers and "dp" not in st.results) or (want.frontier and not have.frontier):
-            span = _span(profile, sc, st.span or (previous.span if previous is not None else None))
-        results, note = _results(profile, sc, st.results, want.solvers - have.solvers, span)
+            span = _span(sc, ch, st.span or (before.span if before is not None else None))
+        results, note = _results(profile, sc, st.results, want.solvers - have.solvers, span, ch, st.exact_solved)
         _check(cancelled)
-        front, unit, base = st.frontier, st.frontier_unit_ms, st.baselines
+        front, unit, base, full = st.frontier, st.frontier_unit_ms, st.baselines, st.frontier_full
         if want.frontier and not have.frontier:
-            front, unit = _frontier(profile, sc, span)
-            base = _baselines(profile, sc, front)
+            front, unit, full = _frontier(profile, sc, span, ch, full)
+            base = _baselines(profile, sc, front, ch)
         _check(cancelled)
         swept = st.sweep
         if want.sweep and not have.sweep:
-            swept = _sweep(profile, sc, previous.sweep if previous is not None else None)
+            swept = _sweep(profile, sc, before.sweep if before is not None else None)
     except SplittuiError as exc:
         return AppState(profile=profile, scenario=sc, generation=st.generation, error=str(exc))
-    timelines, prefill_end = st.timelines, st.prefill_end_ms
+    timelines, prefill_end, drawn = st.timelines, st.prefill_end_ms, st.drawn
     if want.timelines:
-        timelines, prefill_end = _timelines(profile, sc, results, st.timelines, st.prefill_end_ms)
+        timelines, prefill_end, drawn = _timelines(ch, results, st.timelines, st.prefill_end_ms, st.drawn)
     return replace(st, results=results, frontier=front, frontier_unit_ms=unit, baselines=base, timelines=timelines,
                    prefill_end_ms=prefill_end, sweep=swept, note="; ".join(n for n in (st.note, note) if n),
-                   parts=want, span=span, solve_ms=st.solve_ms + (time.perf_counter() - t0) * 1e3)
+                   parts=want, span=span, solve_ms=st.solve_ms + (time.perf_counter() - t0) * 1e3, chains=ch,
+                   exact_solved=_solved(st.exact_solved, sc, results), frontier_full=full,
+                   drawn=drawn)
+
+
+def _solved(kept: tuple[tuple[Scenario, Result], ...], sc: Scenario, results: Mapping[str, Result]
+            ) -> tuple[tuple[Scenario, Result], ...]:
+    """The exact answers kept for reuse: this scenario's first, then up to EXACT_KEPT - 1 before it."""
+    res = results.get("exact")
+    if res is None or (kept and kept[0][0] == sc):
+        return kept
+    return ((sc, res), *[(was, r) for was, r in kept if was != sc][: EXACT_KEPT - 1])
 
 
 def _results(profile: Profile, sc: Scenario, have: Mapping[str, Result], names: frozenset[str],
-             span: DPSpan | None = None) -> tuple[Mapping[str, Result], str]:
+             span: DPSpan | None, ch: Chains, solved: tuple[tuple[Scenario, Result], ...] = ()
+             ) -> tuple[Mapping[str, Result], str]:
     """`have` plus the named solvers' results in APP_SOLVERS order, and a note if the DP was skipped;
-    exact joins whenever DP finds nothing (the banner tells infeasible from DP's rounding with it)."""
+    exact joins whenever DP finds nothing (the banner tells infeasible from DP's rounding with it). The
+    exact answer is read from `solved` where `reused_exact` serves."""
     from ..solvers import solve_all
+
+    def solve(names: list[str]) -> dict[str, Result]:
+        out = {}
+        if "exact" in names and (reused := reused_exact(solved, sc, ch)) is not None:
+            out["exact"] = reused
+            names = [s for s in names if s != "exact"]
+        if names:
+            out.update(solve_all(profile, sc, tuple(names), span=span, phases=ch.phases, min_lat=ch.min_lat))
+        return out
 
     note = ""
     todo = [s for s in APP_SOLVERS if s in names and s not in have]
@@ -264,10 +324,10 @@ def _results(profile: Profile, sc: Scenario, have: Mapping[str, Result], names: 
         note = (f"DP skipped ({cells:.1g} cells = L × deadline/T): raise T to ≥ "
                 f"{fitting_unit_ms(profile.n_layers, sc.deadline_ms):g} ms or lower the deadline")
         todo.remove("dp")
-    found = {**have, **(solve_all(profile, sc, tuple(todo), span=span) if todo else {})}
+    found = {**have, **solve(todo)}
     dp = found.get("dp")
     if "exact" not in found and (dp is None or not dp.feasible):
-        found.update(solve_all(profile, sc, ("exact",)))
+        found.update(solve(["exact"]))
     return MappingProxyType({s: found[s] for s in APP_SOLVERS if s in found}), note
 
 

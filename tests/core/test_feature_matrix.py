@@ -51,6 +51,8 @@ KNOBS: dict[str, Knob] = {
                     sweep={"returns": "topk:5"}),
     "pins": Knob(LLAMA, ("--pin-client", "embed,head"), scenario={"pin_client": ...}),
     "memory limit": Knob(LLAMA, ("--client-mem-gb", "8"), scenario={"client_mem_gb": 8.0}),
+    "radio and client energy": Knob(LLAMA, ("--gen-tokens", "8", "--radio", "lte", "--client-energy-j", "100"),
+                                    scenario={"radio": "lte", "client_energy_j": 100.0}),
 }
 
 DEADLINE = ("--deadline-ms", "60000")
@@ -64,6 +66,8 @@ NOT_APPLICABLE = {
     ("simulate", "pins"): "its cells come from the sweep, which does not take pins yet (issue 25)",
     ("sweep", "memory limit"): "the sweep's vectorised solvers do not take memory limits yet (issue 25)",
     ("simulate", "memory limit"): "its cells come from the sweep (memory: --server-mem-gb of the queue)",
+    ("sweep", "radio and client energy"): "the sweep's vectorised solvers minimise server load only (issue 29)",
+    ("simulate", "radio and client energy"): "its cells come from the sweep, which takes no energy limit yet",
 }
 
 
@@ -100,6 +104,8 @@ def _check_policy_docs(docs: list[dict], knob: Knob, *, seeks_bandwidth: bool = 
                 assert d["ttft_ms"] <= sc["ttft_ms"] * (1 + 1e-9)
             if sc.get("tpot_ms") is not None and d.get("tpot_ms") is not None:
                 assert d["tpot_ms"] <= sc["tpot_ms"] * (1 + 1e-9)
+            if sc.get("client_energy_j") is not None:
+                assert d["energy"]["client_j"] <= sc["client_energy_j"] * (1 + 1e-9)
 
 
 def _base(knob: Knob) -> list[str]:

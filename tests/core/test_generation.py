@@ -163,7 +163,8 @@ def test_zero_tokens_is_the_prefill_problem_bit_for_bit(case):
         new, old = solve(prof, sc, name), solve_costs(c, sc, name)
         for f in old.__dataclass_fields__:
             if f in ("solve_ms", "ttft_ms", "tpot_ms", "server_mem_bytes", "violations", "client_mem_need_bytes",
-                     "server_mem_need_bytes"):   # annotations of the request path (SPEC §8, §10)
+                     "server_mem_need_bytes", "client_energy_j", "client_energy_parts", "client_j_per_token",
+                     "server_energy_j"):   # annotations of the request path (SPEC §8, §10, docs/energy.md)
                 continue
             assert getattr(new, f) == getattr(old, f), (name, f)
         assert new.tpot_ms is None and new.ttft_ms == new.latency_ms

@@ -15,7 +15,8 @@ HEAVY = ("textual", "rich", "torch", "fvcore")
 CORE_MODULES = ("splittui", "splittui.model", "splittui.errors", "splittui.profiles", "splittui.costs",
                 "splittui.solvers", "splittui.solvers.dp", "splittui.solvers.dp_labels", "splittui.solvers.exact",
                 "splittui.solvers.baselines", "splittui.policy", "splittui.analytic", "splittui.sim",
-                "splittui.sweep", "splittui.hf_config", "splittui.devices", "splittui.llm", "splittui.attention")
+                "splittui.sweep", "splittui.hf_config", "splittui.devices", "splittui.llm", "splittui.attention",
+                "splittui.energy", "splittui.solvers.energy")
 
 
 def _python(code: str) -> subprocess.CompletedProcess:

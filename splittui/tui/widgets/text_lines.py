@@ -7,6 +7,10 @@ the whole Text again on every repaint, and for those widgets that conversion was
 frame (styled runs per cell). Here a line that is equal to one drawn before (same text, spans, width
 and widget style) reuses its strip; the strips are the ones Textual would draw (tests/tui/
 test_text_lines.py compares them segment by segment).
+
+A hidden widget (its tab not shown) does not repaint: Textual takes a repaint of a widget outside its
+map of the screen for a new widget and rebuilds that whole map, every tab's widgets, before the next
+frame. Its refreshes wait until it is shown again.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from rich.text import Text
+from textual import events
 from textual.strip import Strip
 from textual.visual import Visual, visualize
 from textual.widget import Widget
@@ -32,10 +37,25 @@ class TextLines(Widget):
         self._stamp: tuple | None = None
         self._text_lines: list[Text] = []
         self._converted: OrderedDict[tuple, Strip] = OrderedDict()
+        self._hidden = False
+        self._pending: bool | None = None   # a refresh while hidden (True: with a new layout)
 
     def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False):
         self._version += 1
+        if self._hidden and not recompose:
+            self._pending = bool(self._pending) or layout
+            return self
         return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    # Textual calls each class's handler in the MRO: Widget's own runs too, not through super()
+    def _on_hide(self, event: events.Hide) -> None:
+        self._hidden = True
+
+    def _on_show(self, event: events.Show) -> None:
+        self._hidden = False
+        if self._pending is not None:
+            layout, self._pending = self._pending, None
+            super().refresh(layout=layout)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
