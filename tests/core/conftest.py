@@ -15,11 +15,14 @@ from splittui.analytic import gpt2_like_doc
 # They must be loaded before core_strategies builds its settings (test modules import it after this file).
 #   core      the everyday suite: tests/core in well under a minute
 #   bench     a thorough run (benchmarks, before a release): ten times the examples
+#   ci        .ci/run: the core profile's examples, derandomised and without the example database, so that
+#             CI judges the commit, not the draw (the random draws of `core` find new cases between commits)
 #   mutation  benchmarks/mutation.sh: few examples, derandomised and without the example database, so
 #             that a mutant's verdict does not depend on the run, and no shrinking (a failure is enough)
 _BASE = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
 settings.register_profile("core", max_examples=60, **_BASE)
 settings.register_profile("bench", max_examples=600, **_BASE)
+settings.register_profile("ci", max_examples=60, derandomize=True, database=None, **_BASE)
 settings.register_profile("mutation", max_examples=20, derandomize=True, database=None, report_multiple_bugs=False,
                           phases=[Phase.explicit, Phase.generate], **_BASE)  # no shrinking: a failure is a kill
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "core"))
