@@ -21,6 +21,7 @@ import functools
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -34,7 +35,7 @@ from .hf_config import Arch, StageCost, chain_parts, weight_bits
 
 __all__ = ["RUNTIMES", "FORMATS", "Measurement", "Calibration", "StageTimer", "Fit", "timer_for", "fit",
            "predict_ms", "stage_table", "read_measurements", "read_llama_bench", "load_fit", "save_fit",
-           "calibration_for", "band_text", "profile_bands", "shipped_dir", "summary"]
+           "calibration_for", "band_text", "profile_bands", "short_band", "shipped_dir", "summary"]
 
 # runtime -> attention counted causal (flash / masked-block skipping) by default
 RUNTIMES: dict[str, bool] = {
@@ -504,6 +505,17 @@ def profile_bands(source: Mapping[str, Any]) -> dict[str, str]:
     if isinstance(bands, dict):
         return {side: str(bands.get(side, "uncalibrated")) for side in ("client", "server")}
     return {"client": "uncalibrated", "server": "uncalibrated"}
+
+
+def short_band(band: str) -> str:
+    """The band of `Calibration.band` in a few characters, for a status line: "±18 % (9 pts)", "uncalibrated
+    (±37 % runtime-wide)" or "uncalibrated"."""
+    fitted = re.match(r"±(\d+) %, (\d+) published point", band)
+    if fitted:
+        n = int(fitted.group(2))
+        return f"±{fitted.group(1)} % ({n} pt{'s' * (n != 1)})"
+    wide = re.search(r"±(\d+) % on its devices", band)
+    return f"uncalibrated (±{wide.group(1)} % runtime-wide)" if wide else "uncalibrated"
 
 
 def summary(rows: Sequence[tuple[str, str, str, float]], key: Callable[[tuple[str, str, str, float]], str]

@@ -31,12 +31,14 @@ _CONFIG_FILES: set[str] = set()   # config files opened in this process (absolut
 @dataclass(frozen=True, slots=True)
 class ProfileChoice:
     """The pickers' values: a model (shipped profile, shipped config or a loaded profile's key),
-    the client and server devices (a preset or "measured") and the weight dtype."""
+    the client and server devices (a preset or "measured"), the weight dtype and, for a config, the
+    calibrated runtime that times the devices (None: the plain roofline; docs/device-model.md)."""
 
     model: str
     client: str = MEASURED
     server: str = MEASURED
     dtype: str = "fp32"
+    runtime: str | None = None
 
     @property
     def is_config(self) -> bool:
@@ -52,7 +54,7 @@ def switch_model(choice: ProfileChoice, model: str) -> ProfileChoice:
     was = choice.is_config
     return ProfileChoice(model, DEFAULT_CLIENT if choice.client == MEASURED else choice.client,
                          DEFAULT_SERVER if choice.server == MEASURED else choice.server,
-                         choice.dtype if was else DTYPE_DEFAULT)
+                         choice.dtype if was else DTYPE_DEFAULT, choice.runtime)
 
 
 def model_names(loaded: list[str]) -> list[str]:
@@ -89,7 +91,8 @@ def choice_for(profile: Profile, key: str) -> ProfileChoice:
         _CONFIG_FILES.add(key)
     if src.get("kind") == "analytic" and ProfileChoice(key).is_config:
         return ProfileChoice(key, str(src.get("client_device", DEFAULT_CLIENT)),
-                             str(src.get("server_device", DEFAULT_SERVER)), str(src.get("dtype", DTYPE_DEFAULT)))
+                             str(src.get("server_device", DEFAULT_SERVER)), str(src.get("dtype", DTYPE_DEFAULT)),
+                             str(src["runtime"]) if src.get("runtime") else None)
     return ProfileChoice(key, *_own_devices(profile))
 
 
@@ -130,7 +133,7 @@ def _load(choice: ProfileChoice) -> Profile:
         server = DEFAULT_SERVER if choice.server == MEASURED else choice.server
         arch = load_arch(choice.model)   # the model's name or path: a path stays the profile's origin
         return profile_for(choice.model, dtype=choice.dtype, client_device=client, server_device=server,
-                           seq_lens=seq_lens_for(arch))
+                           seq_lens=seq_lens_for(arch), runtime=choice.runtime)
     return _retimed(load_profile(choice.model), choice.client, choice.server)
 
 

@@ -179,7 +179,8 @@ class Controls(Grid):
         k = self._knob
         if moved == "model":
             return switch_model(self.choice, k("model").value)
-        return ProfileChoice(self.choice.model, k("client").value, k("server").value, k("dtype").value)
+        return ProfileChoice(self.choice.model, k("client").value, k("server").value, k("dtype").value,
+                             self.choice.runtime)
 
     def action_type_value(self) -> None:
         """Ask for a typed value for the focused knob; refused input stays in the dialog with its reason."""

@@ -1,5 +1,6 @@
 """StatusLine: one line under the knobs saying what is being planned and where its times come from
-(`splittui.provenance`): measured, or a roofline **estimate** on a named preset, per side."""
+(`splittui.provenance`): measured, or a roofline **estimate** on a named preset, per side, with the
+estimate's error band from the calibration (`--runtime`; "uncalibrated" without one)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from ...calibration import profile_bands, short_band
 from ...model import Profile
-from ...provenance import provenance
+from ...provenance import client_text, server_text
 
 __all__ = ["StatusLine", "status_text"]
 
@@ -20,13 +22,26 @@ def status_text(profile: Profile, width: int = 1000) -> Text:
     size = (f"{arch['n_layers']} blocks · {arch['params'] / 1e9:.2f}B" if isinstance(arch, dict)
             else f"{profile.n_layers} layers")
     dtype = profile.extra.get("dtype", "fp32") if isinstance(profile.extra, dict) else "fp32"
-    line = provenance(profile)
+    line = sided_provenance(profile)
     style = "yellow" if "estimate" in line else ""
     for head in (f"{profile.model} · {size} · {dtype} · ", f"{profile.model} · {dtype} · ", ""):
         if len(head) + len(line) <= width or not head:
             break
     text = Text(no_wrap=True, overflow="ellipsis")
     return text.append(head, "dim").append(line, style)
+
+
+def sided_provenance(profile: Profile) -> str:
+    """`provenance`'s line with the estimates' error bands (docs/device-model.md): each estimated side's
+    band where the profile was timed by a calibrated runtime ("client: roofline estimate jetson-orin ±37 %
+    (1 pt) · server: …"), else one "uncalibrated" at the end where any side is an estimate."""
+    sides = (("client", client_text(profile.source)), ("server", server_text(profile.source)))
+    if not profile.source.get("calibration"):
+        line = " · ".join(f"{side}: {text}" for side, text in sides)
+        return line + (" · uncalibrated" if any("estimate" in text for _, text in sides) else "")
+    bands = profile_bands(profile.source)
+    return " · ".join(f"{side}: {text}" + (f" {short_band(bands[side])}" if "estimate" in text else "")
+                      for side, text in sides)
 
 
 class StatusLine(Widget):
