@@ -126,6 +126,7 @@ class _Sim:
 
     def __init__(self, wl: Workload, classes: list[ClientClass], server: ServerModel, opt: SimOptions) -> None:
         self.wl, self.server, self.opt = wl, server, opt
+        self.views, self.terms = server.views_fn(), server.terms_fn()   # the batched step, compiled (kernel)
         n = wl.n
         self.before, self.pre, self.after = (np.empty(n) for _ in range(3))
         for k, c in enumerate(classes):
@@ -146,7 +147,6 @@ class _Sim:
         self.out_ms = np.full(n, math.nan)
         self.srv_in_ms = np.full(n, math.nan)
         self.t, self.T = 0.0, 0.0
-        self.passes = 1   # u lags by one event: the batch changes by one request per event
         self.phase = 0.5 if opt.phase == "random" else 0.0
         self.u: list[float] = []
         self.mem = 0.0
@@ -165,41 +165,60 @@ class _Sim:
 
     # --- rates -------------------------------------------------------------------------------
     def rates(self) -> None:
-        """Periods of the decoding classes from the current batch (fixed-point passes from the last u).
+        """Periods of the decoding classes from the current batch (one fixed-point pass from the last u).
 
         The iteration that holds a class-k request holds it for sure and every other request with the
         probability u_j that it is at the server: batch ``n_j u_j + [j = k](1 − u_k)``; its time is T_k,
         ``u_k = T_k / p_k``, and the wait for an iteration the others keep busy is T_k/2 times the chance
-        that one of them is in."""
+        that one of them is in. One pass from the last event's u (u lags one event: the batch changes by
+        one request an event); the loop calls this twice a request, so it builds its lists in plain
+        loops."""
         dec = self.dec
-        if len(dec) == 1:
+        K = len(dec)
+        if K == 1:
             self._rates_one(dec[0])
             return
-        n = [float(len(d.heap)) for d in dec]
+        u = self.u if len(self.u) == K else [1.0] * K
+        n: list[float] = []
+        bs: list[float] = []        # the step's inputs: n_j u_j, ctx_j u_j, and each class's own share
+        ss: list[float] = []
+        ob: list[float] = []
+        os_: list[float] = []
+        for d, x in zip(dec, u):
+            m = len(d.heap)
+            c = d.base + 0.5 * (d.tsum + m * d.v)      # mid-remaining contexts
+            y = 1.0 - x
+            n.append(float(m))
+            bs.append(m * x)
+            ss.append(c * x)
+            ob.append(y)
+            os_.append(y * (c / m if m else 0.0))
         if not any(n):
             self.T = self.rho = self.bsum = 0.0
             return
-        ctx = [d.base + 0.5 * (d.tsum + len(d.heap) * d.v) for d in dec]   # mid-remaining contexts
-        mean = [c / m if m else 0.0 for c, m in zip(ctx, n)]
-        u = self.u if len(self.u) == len(dec) else [1.0] * len(dec)
-        T: list[float] = []
-        comp: list[float] = []
-        for _ in range(self.passes):
-            T, comp = self.server.step_views([a * b for a, b in zip(n, u)], [a * b for a, b in zip(ctx, u)],
-                                             [1.0 - x for x in u], [(1.0 - x) * m for x, m in zip(u, mean)])
-            T = [max(t, 1e-9) for t in T]   # a server part of no time still ends (and keeps the loop moving)
-            u = [T[k] / (dec[k].r + T[k]) if dec[k].r > 0 else 1.0 for k in range(len(dec))]
-        idle = [(1.0 - u[k]) ** n[k] for k in range(len(dec))]
-        all_idle = math.prod(idle)
+        T, comp = self.views(bs, ss, ob, os_)
+        u, idle = [], []
         for k, d in enumerate(dec):
-            others_idle = all_idle / (1.0 - u[k]) if u[k] < 1.0 else math.prod(idle[:k] + idle[k + 1:])
-            d.period = d.r + T[k] + self.phase * T[k] * (1.0 - others_idle) if d.r > 0 else T[k]
-        big = max(range(len(dec)), key=lambda k: n[k])
+            t = T[k]
+            if t < 1e-9:                # a server part of no time still ends (the loop moves on)
+                t = T[k] = 1e-9
+            x = t / (d.r + t) if d.r > 0 else 1.0
+            u.append(x)
+            idle.append((1.0 - x) ** n[k])
+        all_idle = math.prod(idle)
+        phase = self.phase
+        big = 0
+        for k, d in enumerate(dec):
+            t, x = T[k], u[k]
+            others_idle = all_idle / (1.0 - x) if x < 1.0 else math.prod(idle[:k] + idle[k + 1:])
+            d.period = d.r + t + phase * t * (1.0 - others_idle) if d.r > 0 else t
+            if n[k] > n[big]:
+                big = k
         self.u = u
         self.comp_frac = comp[big] / T[big] if T[big] > 0 else 0.0
         self.T = max(T)
         self.rho = 1.0 - all_idle
-        self.bsum = sum(a * b for a, b in zip(n, u))
+        self.bsum = sum([a * b for a, b in zip(n, u)])
 
     def _rates_one(self, d: _Decode) -> None:
         """`rates` for one class (the common case), without the per-class lists."""
@@ -209,25 +228,13 @@ class _Sim:
             return
         ctx = d.base + 0.5 * (d.tsum + n * d.v)
         u = self.u[0] if self.u else 1.0
-        T, comp, _m = self.server.step_terms((n * u + 1.0 - u,), (ctx * u + (1.0 - u) * ctx / n,))
-        T = max(T, 1e-9)
+        T, comp, _m = self.terms((n * u + 1.0 - u,), (ctx * u + (1.0 - u) * ctx / n,))
+        T = 1e-9 if T < 1e-9 else T
         u = T / (d.r + T) if d.r > 0 else 1.0
         d.period = d.r + T + self.phase * T * (1.0 - (1.0 - u) ** (n - 1)) if d.r > 0 else T
         self.u = [u]
         self.comp_frac = comp / T
         self.T, self.rho, self.bsum = T, 1.0 - (1.0 - u) ** n, n * u
-
-    def split(self) -> tuple[float, float]:
-        """(prefill progress rate, decode rate) of server time now."""
-        decoding = self.T > 0
-        if not self.prefill:
-            return 0.0, 1.0
-        if self.opt.prefill == "prefill-first" or not decoding:
-            return 1.0, 0.0
-        i = self.prefill[0]
-        chunk = min(self.pre_left, self.pre_l[i] * self.opt.chunk_tokens / max(self.prompt_l[i], 1))
-        frac = chunk / (chunk + self.T)
-        return frac, 1.0 - frac
 
     # --- bookkeeping -------------------------------------------------------------------------
     def log_mem(self) -> None:
@@ -287,24 +294,6 @@ class _Sim:
         self.release(i)
         self.rates()
 
-    def advance(self, dt: float, pre_rate: float, dec_rate: float) -> None:
-        if dt <= 0:
-            return
-        self.in_srv += dt * (self.active + len(self.admit))
-        if self.prefill:
-            self.pre_left -= dt * pre_rate
-        if self.T > 0 and dec_rate > 0:
-            for d in self.dec:
-                if d.heap:
-                    d.v += dt * dec_rate / d.period
-            self.batch += dt * dec_rate * self.bsum
-            self.dec_time += dt * dec_rate * self.rho
-            part = dt * dec_rate * self.rho
-            self.dec_busy += part
-            self.comp += part * self.comp_frac
-        self.busy += dt * (pre_rate + (dec_rate * self.rho if self.T > 0 else 0.0))
-        self.t += dt
-
 
 def _thin(log: list[tuple[float, float]], most: int = 2000) -> tuple[_F, _F]:
     a = np.array(log, dtype=np.float64)
@@ -344,26 +333,64 @@ def simulate_server(wl: Workload, classes: list[ClientClass], server: ServerMode
 
 def _loop(sim: _Sim, order: _I, at: _F, progress: Callable[[int, int], None] | None) -> None:
     """The event loop: the next of arrival, prefill end, decode start, decode end; ties in that order.
-    Over 40 lines: one loop keeps the hot path free of calls."""
+
+    Each pass splits the server between the head prefill and decoding (`prefill` policy), finds the
+    next event, integrates the state up to it (prefill work, each class's step clock, busy time) and
+    handles the event. Over 40 lines: one loop with the hot state in locals keeps the ~4 events a
+    request free of calls (``a if a < b else b`` stands for ``min``: the same value, without the call)."""
     ptr, n, inf = 0, len(order), math.inf
     order_l, at_l = order.tolist(), at.tolist()
     tick = max(n // 100, 1)
+    dec, prefill, admit, starting = sim.dec, sim.prefill, sim.admit, sim.starting
+    chunked, chunk_tokens = sim.opt.prefill != "prefill-first", sim.opt.chunk_tokens
+    pre_l, prompt_l = sim.pre_l, sim.prompt_l
     while True:
-        pre_rate, dec_rate = sim.split()
-        t_arr = at_l[ptr] if ptr < n else inf
-        t_pre = sim.t + sim.pre_left / pre_rate if sim.prefill and pre_rate > 0 else inf
-        t_start = sim.starting[0][0] if sim.starting else inf
+        t, T = sim.t, sim.T
+        if not prefill:                               # the server's split: (prefill rate, decode rate)
+            pre_rate, dec_rate = 0.0, 1.0
+        elif not chunked or not T > 0:
+            pre_rate, dec_rate = 1.0, 0.0
+        else:
+            i = prefill[0]
+            c = pre_l[i] * chunk_tokens / max(prompt_l[i], 1)
+            chunk = c if c < sim.pre_left else sim.pre_left
+            pre_rate = chunk / (chunk + T)
+            dec_rate = 1.0 - pre_rate
+        t_next = t_arr = at_l[ptr] if ptr < n else inf
+        t_pre = t + sim.pre_left / pre_rate if prefill and pre_rate > 0 else inf
+        if t_pre < t_next:
+            t_next = t_pre
+        t_start = starting[0][0] if starting else inf
+        if t_start < t_next:
+            t_next = t_start
         t_dec, k_dec = inf, -1
-        if sim.T > 0 and dec_rate > 0:
-            for k, d in enumerate(sim.dec):
+        if T > 0 and dec_rate > 0:
+            for k, d in enumerate(dec):
                 if d.heap:
-                    tk = sim.t + max(d.heap[0][0] - d.v, 0.0) * d.period / dec_rate
+                    g = d.heap[0][0] - d.v
+                    tk = t + (0.0 if 0.0 > g else g) * d.period / dec_rate
                     if tk < t_dec:
                         t_dec, k_dec = tk, k
-        t_next = min(t_arr, t_pre, t_start, t_dec)
+        if t_dec < t_next:
+            t_next = t_dec
         if t_next == inf:
             break
-        sim.advance(t_next - sim.t, pre_rate, dec_rate)
+        dt = t_next - t
+        if dt > 0:                                    # integrate the state over [t, t_next)
+            sim.in_srv += dt * (sim.active + len(admit))
+            if prefill:
+                sim.pre_left -= dt * pre_rate
+            if T > 0 and dec_rate > 0:
+                x = dt * dec_rate
+                for d in dec:
+                    if d.heap:
+                        d.v += x / d.period
+                sim.batch += x * sim.bsum
+                part = x * sim.rho
+                sim.dec_time += part
+                sim.dec_busy += part
+                sim.comp += part * sim.comp_frac
+            sim.busy += dt * (pre_rate + (dec_rate * sim.rho if T > 0 else 0.0))
         sim.t = t_next
         if t_next == t_arr:
             sim.arrive(order_l[ptr])
@@ -374,11 +401,12 @@ def _loop(sim: _Sim, order: _I, at: _F, progress: Callable[[int, int], None] | N
             sim.pre_left = 0.0
             sim.prefill_done()
         elif t_next == t_start:
-            _, i = heapq.heappop(sim.starting)
+            _, i = heapq.heappop(starting)
             sim.start_decode(i)
         else:
-            d = sim.dec[k_dec]
-            d.v = max(d.v, d.heap[0][0])
+            d = dec[k_dec]
+            h = d.heap[0][0]
+            d.v = h if h > d.v else d.v
             sim.finish_decode(d)
     if progress is not None:
         progress(n, n)

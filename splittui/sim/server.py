@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,11 +32,12 @@ from ..errors import SplittuiError
 from ..generation import _at, phase_costs
 from ..memory import memory_rows, reserve_bytes
 from ..model import Profile, Scenario, decode_steps, kv_tokens
+from .kernel import Row, TermsFn, ViewsFn, compile_terms, compile_views
 
 __all__ = ["ClientClass", "ServerModel", "client_class", "server_model"]
 
 _F = NDArray[np.float64]
-_Row = tuple[float, float, float, float, float, float, float, tuple[int, ...]]   # f0 f1 W kv a o count classes
+_Row = Row
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -92,6 +93,27 @@ class ServerModel:
     budget_bytes: float     # memory for KV caches: limit − reserve − resident weights
 
     table: tuple[_Row, ...] = ()
+    _kernels: dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def classes(self) -> int:
+        return int(self.mask.shape[0])
+
+    def terms_fn(self) -> TermsFn:
+        """`step_terms` compiled for this model (`kernel`): the same numbers, several times faster."""
+        fn = self._kernels.get("terms")
+        if fn is None:
+            fn = self._kernels["terms"] = compile_terms(self.ms_per_flop, self.ms_per_byte, self.table,
+                                                        self.classes) or self.step_terms
+        return fn  # type: ignore[return-value]
+
+    def views_fn(self) -> ViewsFn:
+        """`step_views` compiled for this model (`kernel`): the same numbers, several times faster."""
+        fn = self._kernels.get("views")
+        if fn is None:
+            fn = self._kernels["views"] = compile_views(self.ms_per_flop, self.ms_per_byte, self.table,
+                                                        self.classes) or self.step_views
+        return fn  # type: ignore[return-value]
 
     def step_terms(self, b: Sequence[float], s: Sequence[float]) -> tuple[float, float, float]:
         """(time, compute-bound part, memory-bound part) ms of one batched step; `b`, `s` per class:
