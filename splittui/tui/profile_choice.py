@@ -13,6 +13,7 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..calibration import RUNTIMES
 from ..devices import DEFAULT_CLIENT, DEFAULT_SERVER, PRESETS
 from ..errors import SplittuiError
 from ..llm import DTYPE_DEFAULT, is_shipped_config, load_arch, profile_for, retime, seq_lens_for, shipped_config_names
@@ -20,11 +21,13 @@ from ..model import Profile, Scenario
 from ..profiles import load_profile, shipped_names
 
 __all__ = ["ProfileChoice", "switch_model", "MEASURED", "DTYPES", "choice_for", "device_choices", "dtype_choices",
-           "model_names", "model_label", "load_choice", "fit_scenario", "gen_cap"]
+           "model_names", "model_label", "load_choice", "fit_scenario", "gen_cap", "ROOFLINE", "runtime_choices",
+           "runtime_of"]
 
 MEASURED = "measured"     # the profile's own times
 THIS_CPU = "this-cpu"     # this machine's CPU, a device of devices.py (not a preset: it is measured)
 DTYPES = ("fp32", "fp16", "bf16", "int8", "int4")
+ROOFLINE = "roofline"     # the runtime picker's "no fitted device model" (ProfileChoice.runtime None)
 _CONFIG_FILES: set[str] = set()   # config files opened in this process (absolute paths): rebuilt like shipped ones
 
 
@@ -76,6 +79,16 @@ def device_choices(side: str, *, measured: bool) -> list[str]:
     other = [n for n in PRESETS if n not in own]
     mine = [THIS_CPU] if side == "client" else []   # measured once (~10 s), then cached (devices.this_cpu)
     return [*([MEASURED] if measured else []), *own, *mine, *other]
+
+
+def runtime_choices(choice: ProfileChoice) -> list[str]:
+    """The runtimes a config's devices may be timed by (a fitted device model), or the plain roofline."""
+    return [ROOFLINE, *RUNTIMES] if choice.is_config else [ROOFLINE]
+
+
+def runtime_of(value: str) -> str | None:
+    """The picker's value as `ProfileChoice.runtime` (None: the uncalibrated roofline)."""
+    return None if value == ROOFLINE else value
 
 
 def dtype_choices(choice: ProfileChoice) -> list[str]:

@@ -42,6 +42,8 @@ KNOBS = {
     "devices": (lambda: _llama(client_device="jetson-orin", server_device="a100-80gb"), dict(seq_len=512),
                 [("profile.source.client_device", "jetson-orin"), ("profile.source.server_device", "a100-80gb")]),
     "dtype": (lambda: _llama(dtype="int4"), dict(seq_len=512), [("profile.extra.dtype", "int4")]),
+    "runtime": (lambda: _llama(client_device="jetson-orin", server_device="a100-80gb", runtime="mlc"),
+                dict(seq_len=512), [("profile.source.runtime", "mlc"), ("state.choice.runtime", "mlc")]),
     "attention variant": (lambda: load_variant("bert-base", parse_attention("lowrank:256")), dict(seq_len=1024),
                           [("profile.extra.attention", "lowrank:256")]),
     "asymmetric link": (_gpt2, dict(up_mbps=20, down_mbps=100), [("scenario.up_mbps", 20),

@@ -65,3 +65,29 @@ async def test_the_status_line_shows_the_band_and_a_dtype_pick_keeps_the_runtime
         assert app.state.profile.extra.get("dtype") != opened.extra.get("dtype")
         assert app.state.profile.source.get("runtime") == "llama.cpp-cuda"
         assert "roofline estimate jetson-orin ±" in shown(app.query_one(StatusLine), 300)
+
+
+async def test_the_runtime_picker_changes_the_device_model():
+    """Issue 26's picker: the runtime knob rebuilds the profile on another runtime (or the plain roofline),
+    the band follows; a measured profile hides the knob."""
+    opened = profile_for("llama-3.2-1b", client_device="jetson-orin", server_device="a100-80gb",
+                         runtime="llama.cpp-cuda")
+    app = make_app(opened, show_timings=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        knob = app.query_one("#runtime", Slider)
+        assert knob.display and knob.value == "llama.cpp-cuda" and knob.values[0] == "roofline"
+        knob.focus()
+        for _ in range(knob.index):
+            await pilot.press("left")
+        await settle(pilot)
+        assert app.state.choice.runtime is None and not app.state.profile.source.get("runtime")
+        assert shown(app.query_one(StatusLine), 300).rstrip().endswith(" · uncalibrated")
+        await pilot.press(*["right"] * knob.values.index("mlc"))
+        await settle(pilot)
+        assert app.state.choice.runtime == "mlc" and app.state.profile.source.get("runtime") == "mlc"
+        assert "roofline estimate jetson-orin ±" in shown(app.query_one(StatusLine), 300)
+    measured = make_app(splittui.load_profile("gpt2-like"), show_timings=False)
+    async with measured.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        assert not measured.query_one("#runtime", Slider).display

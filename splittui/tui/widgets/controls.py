@@ -1,9 +1,10 @@
 """Controls: the knobs of a scenario (sliders and selectors) and their mapping to a `Scenario`, and
-the pickers of the profile (model, client and server device, weight dtype) as a `ProfileChoice`.
+the pickers of the profile (model, client and server device, weight dtype, runtime) as a `ProfileChoice`.
 
 The app sets knobs with `show()` (attributes down, no messages); a user's change posts
 `ScenarioChanged` with the whole new scenario or `ModelChosen` with the whole new choice (messages up).
-Knobs a profile cannot use (output tokens without decode costs, dtype of a measured profile) are hidden.
+Knobs a profile cannot use (output tokens without decode costs, dtype and runtime of a measured profile)
+are hidden.
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ from textual.containers import Grid, Vertical
 
 from ...model import OBJECTIVES, SIDES, Profile, Scenario
 from ..messages import ModelChosen, ScenarioChanged
-from ..profile_choice import ProfileChoice, device_choices, dtype_choices, model_label, switch_model
+from ..profile_choice import (
+    ROOFLINE,
+    ProfileChoice,
+    device_choices,
+    dtype_choices,
+    model_label,
+    runtime_choices,
+    runtime_of,
+    switch_model,
+)
 from .model_picker import ModelPicker
 from .slider import Choice, Slider, linear_values, log_values
 
@@ -29,7 +39,7 @@ DELAYS = linear_values(0, 20, 0.5) + linear_values(21, 200, 1)
 UNITS = log_values(0.01, 100, (1, 2, 5))
 GEN_TOKENS = [0, *sorted({int(m * 2 ** k) for k in range(12) for m in (1, 1.5)} | {4096})]  # 0, 1, 2, 3, 4, 6 … 4096
 LIMITS = [0.0, *log_values(1, 100_000)]   # 0 = off
-PROFILE_KNOBS = ("model", "client", "server", "dtype")
+PROFILE_KNOBS = ("model", "client", "server", "dtype", "runtime")
 GEN_KNOBS = ("gen", "ttft", "tpot")
 
 
@@ -105,15 +115,17 @@ class Controls(Grid):
             yield Choice(device_choices("server", measured=not ch.is_config), ch.server, label="server",
                          id="server")
             yield Choice(dtype_choices(ch), ch.dtype, label="dtype", id="dtype")
+            yield Choice(runtime_choices(ch), ch.runtime or ROOFLINE, label="runtime", id="runtime")
 
     def on_mount(self) -> None:
         self._show_applicable(self._initial[0])
 
     def _show_applicable(self, profile: Profile) -> None:
-        """Hide the generation knobs for a profile without decode costs, dtype for a measured profile."""
+        """Hide the generation knobs for a profile without decode costs, dtype and runtime for a measured one."""
         for name in GEN_KNOBS:
             self._knob(name).display = profile.has_decode
         self._knob("dtype").display = self.choice.is_config
+        self._knob("runtime").display = self.choice.is_config
 
     def _down_label(self) -> str:
         return "down=up" if self.linked else "download"
@@ -138,6 +150,7 @@ class Controls(Grid):
             self._knob("client").set_values(device_choices("client", measured=measured), ch.client)
             self._knob("server").set_values(device_choices("server", measured=measured), ch.server)
             self._knob("dtype").set_values(dtype_choices(ch), ch.dtype)
+            self._knob("runtime").set_values(runtime_choices(ch), ch.runtime or ROOFLINE)
             self._knob("gen").set_value(sc.gen_tokens)
             self._knob("ttft").set_value(sc.ttft_ms or 0.0)
             self._knob("tpot").set_value(sc.tpot_ms or 0.0)
@@ -180,7 +193,7 @@ class Controls(Grid):
         if moved == "model":
             return switch_model(self.choice, k("model").value)
         return ProfileChoice(self.choice.model, k("client").value, k("server").value, k("dtype").value,
-                             self.choice.runtime)
+                             runtime_of(k("runtime").value))
 
     def action_type_value(self) -> None:
         """Ask for a typed value for the focused knob; refused input stays in the dialog with its reason."""
