@@ -104,7 +104,9 @@ def read_config(path: str | Path, *, name: str | None = None) -> Arch:
 
 
 def _field(doc: dict[str, Any], key: str, source: str, *, default: Any = None, required: bool = True) -> int:
-    value = doc.get(key, default)
+    value = doc.get(key)
+    if value is None:       # absent or an explicit null (as transformers reads it): the default
+        value = default
     if value is None:
         if required:
             raise SplittuiError(f"{source}: field '{key}': missing")

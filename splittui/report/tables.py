@@ -140,8 +140,9 @@ def generation_table(profile: Profile, sc: Scenario, results: dict[str, Result])
 
 
 def joules(v: float | None) -> str:
-    """Joules at three significant figures ('—' without a policy)."""
-    return "—" if v is None else f"{v:,.3g}" if v < 1000 else f"{v:,.0f}"
+    """Joules at three significant figures, trailing zeros kept so a column reads alike (18.0 beside 42.5);
+    whole joules from 100 up ('—' without a policy)."""
+    return "—" if v is None else f"{v:#.3g}" if abs(v) < 100 else f"{v:,.0f}"
 
 
 def energy_note(sc: Scenario) -> str:

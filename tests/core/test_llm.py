@@ -128,6 +128,17 @@ def test_bad_config_names_the_field(change, field):
         arch_from_dict(cfg)
 
 
+def test_an_explicit_null_reads_as_the_default():
+    """transformers reads `"num_key_value_heads": null` as the default (no GQA): so does splittui; a null in a
+    required field is still missing."""
+    cfg = {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+           "intermediate_size": 128, "vocab_size": 100}
+    assert arch_from_dict({**cfg, "num_key_value_heads": None}) == arch_from_dict(cfg)
+    assert arch_from_dict({**cfg, "max_position_embeddings": None}).max_pos == 131072
+    with pytest.raises(SplittuiError, match="vocab_size': missing"):
+        arch_from_dict({**cfg, "vocab_size": None})
+
+
 def test_bad_config_file_is_one_line_exit_2(tmp_path, capsys):
     path = tmp_path / "config.json"
     path.write_text(json.dumps({"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2,
