@@ -298,7 +298,7 @@ def _pass(chains: list[_Chain], reward: _F, case: _Case, lims: list[float], floo
     rows, V, TH = _tables(chains, reward, case, lims)
     bounds = _knapsack_bounds(reward, case) if "held_c" in rows and math.isfinite(floor) else None
     total = _sum_chain(chains)
-    dual = _dual(total, reward, case, lims[-1]) if math.isfinite(floor) else None
+    dual = _dual(total, reward, case, lims[-1]) if math.isfinite(floor) and "held_c" in rows else None
     future = np.concatenate((np.cumsum(reward[::-1])[::-1], [0.0]))
     tol = 1e-9 * max(1.0, abs(floor)) if math.isfinite(floor) else 0.0
     nr, nt = len(rows), len(chains)
@@ -474,9 +474,23 @@ def _lagrange_incumbent(chains: list[_Chain], reward: _F, c: Costs, lims: list[f
     return best
 
 
+def _memory_binds(c: Costs) -> bool:
+    """Whether some memory limit can bind: every layer on one side (a tied matrix counted twice, the largest
+    activation added) would exceed that side's budget. Where none can, the limits change no answer and the
+    pass runs on pins alone: one case, no byte rows, no Lagrangian bounds (the same optimum, much sooner)."""
+    m = c.mem
+    if m is None or not m.active:
+        return False
+    whole = float(m.held.sum()) + float(m.act.max(initial=0.0))
+    return any(math.isfinite(b) and whole > b for b in m.budget)
+
+
 def _solve(chains: list[_Chain], reward: _F, c: Costs, lims: list[float]) -> tuple[int, ...] | None:
+    binds = _memory_binds(c)
+    if not binds and c.mem is not None:
+        c = replace(c, mem=None)
     best = _incumbent(chains, reward, c, lims)
-    lag = _lagrange_incumbent(chains, reward, c, lims)
+    lag = _lagrange_incumbent(chains, reward, c, lims) if binds else None
     if lag is not None and (best is None or lag[:2] > best[:2]):
         best = lag
     for case in _cases(c):
