@@ -41,6 +41,9 @@ def add_parser(sub) -> None:
     add_llm_args(p)
     add_scenario_args(p, deadline_default=None)
     add_generation_args(p)
+    p.add_argument("--hop", action="append", metavar="UP/DOWN/DELAY",
+                   help="a policy over tiers (solve --tier ...): the link to the next tier, once per link, "
+                        "replacing the stored ones (Mbit/s away from the client, towards it, one-way ms)")
     p.set_defaults(**{f: None for f in _FIELDS}, func=run_evaluate)
     _add_output_args(p)
 
@@ -102,11 +105,43 @@ def _overridden(args: argparse.Namespace) -> bool:
     return any(getattr(args, f, None) for f in (*_SETUP_FLAGS, "devices"))
 
 
+def _run_tiers(args: argparse.Namespace, docs: list[tuple[int, dict]]) -> int:
+    """Re-score policies over tiers (SPEC §11) on their stored topologies: the tier table and strips."""
+    from ..policy import policy_document, stored_scenario, stored_setup
+    from .tiers_args import _print, _two_sided, evaluate_tier_doc, tier_section
+
+    scored = []
+    for i, doc in docs:
+        setup, _ = stored_setup(doc, args.policy)
+        profile, sc, topo, res = evaluate_tier_doc(
+            args, doc, setup, lambda prof, d=doc: _scenario(args, stored_scenario(d), prof, args.policy), args.policy)
+        scored.append((i, profile, sc, topo, res))
+    out = [policy_document(profile, sc, _two_sided(res), tiers=tier_section(topo, profile, res))
+           for _, profile, sc, topo, res in scored]
+
+    def human() -> None:
+        for i, profile, sc, topo, res in scored:
+            label = res.solver if len(scored) == 1 else f"[{i}] {res.solver}"
+            _print(profile, sc, topo, {label: res})
+
+    _emit(args, out, human)
+    return 0 if all(res.feasible for *_, res in scored) else 1
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
+    from ..errors import SplittuiError
     from ..policy import check_policy_fits, load_policies, policy_document, stored_scenario, stored_setup
     from ..solvers import evaluate
 
     docs = _chosen(args, load_policies(args.policy))
+    tiered = [d for _, d in docs if isinstance(d.get("tiers"), dict)]
+    if tiered:
+        if len(tiered) != len(docs):
+            raise SplittuiError(f"{args.policy}: mixes policies over tiers and over two sides; pick one with "
+                                "--solver or --index")
+        return _run_tiers(args, docs)
+    if args.hop:
+        raise SplittuiError(f"--hop: {args.policy} holds no policy over tiers (use --up-mbps/--down-mbps/--delay-ms)")
     scored = []
     loaded: dict = {}   # the policies of one file usually share their profile: load it once
     for i, doc in docs:

@@ -250,3 +250,69 @@ def _print(profile: Profile, sc, topo: Topology, results) -> None:
     console.print(f"[dim]times: {provenance(profile)}[/]", overflow="fold")
     print_table(console, tier_table(topo, results))
     console.print(tier_strips(topo, profile.n_layers, results))
+
+
+def stored_topology(doc: dict[str, Any], source: str) -> Topology:
+    """The topology a policy document's `tiers` section records (tiers, hops, ends, weights, pins)."""
+    sec = doc["tiers"]
+    try:
+        tiers = tuple(Tier(name=str(t["name"]), device=t.get("device"), runtime=t.get("runtime"),
+                           mem_gb=None if t.get("mem_gb") is None else float(t["mem_gb"])) for t in sec["tiers"])
+        hops = tuple(Hop(float(h["up_mbps"]), float(h["down_mbps"]), float(h["delay_ms"])) for h in sec["hops"])
+        topo = Topology(tiers=tiers, hops=hops, weights=None if sec.get("weights") is None
+                        else tuple(float(w) for w in sec["weights"]))
+        start = topo.tier_index(str(sec["start"])) if sec.get("start") is not None else 0
+        end = topo.tier_index(str(sec["end"])) if sec.get("end") is not None else 0
+        pins = tuple((int(layer), topo.tier_index(str(name))) for layer, name in sec.get("pins") or ())
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SplittuiError(f"{source}: its 'tiers' section is not a topology ({exc})") from None
+    return replace(topo, pins=pins, start=start, end=end)
+
+
+def tier_policy(doc: dict[str, Any], n_layers: int, source: str) -> tuple[int, ...]:
+    """The stored tier of each layer (0-based), checked against the profile's layer count."""
+    raw = doc["tiers"].get("policy")
+    if not isinstance(raw, list) or len(raw) != n_layers or not all(isinstance(t, int) and t >= 1 for t in raw):
+        raise SplittuiError(f"{source}: 'tiers.policy' must list a tier (1-based) for each of the {n_layers} layers")
+    return tuple(t - 1 for t in raw)
+
+
+def evaluate_tier_doc(args: argparse.Namespace, doc: dict[str, Any], setup: Any, sc_of: Any, source: str):
+    """Re-score a tier policy (SPEC §11) on its stored topology, `--hop` replacing the stored links; the
+    scenario flags (deadline, output tokens, TTFT/TPOT) apply as for two tiers. Returns (profile, scenario,
+    topology, tier result)."""
+    from ..solvers.tiers import evaluate_tiers
+    from ..tiers import tier_phases
+    from .app_args import profile_for_setup
+
+    for flag in ("up_mbps", "down_mbps", "delay_ms", "client_device", "server_device"):
+        if getattr(args, flag, None) is not None:
+            raise SplittuiError(f"--{flag.replace('_', '-')}: {source} places layers on a chain of tiers; give "
+                                "its links as --hop UP/DOWN/DELAY (one per link), its devices are the stored tiers'")
+    topo = stored_topology(doc, source)
+    if getattr(args, "hop", None):
+        hops = tuple(_hop(h) for h in args.hop)
+        if len(hops) != len(topo.hops):
+            raise SplittuiError(f"--hop: {source} has {len(topo.hops)} links, {len(hops)} given")
+        topo = replace(topo, hops=hops)
+    seqs = tuple(s for s in (args.seq, (doc.get("scenario") or {}).get("seq_len")) if isinstance(s, int))
+    cache: dict[tuple[Any, ...], Profile] = {}
+    profiles = []
+    first = topo.tiers[0]
+    for k, tier in enumerate(topo.tiers):
+        server = topo.tiers[1] if k == 0 else tier
+        key = (first.device, server.device, tier.runtime or setup.runtime)
+        if key not in cache:
+            ns = argparse.Namespace(**{**vars(args), "client_device": key[0], "server_device": key[1],
+                                       "runtime": key[2]})
+            cache[key] = profile_for_setup(ns, setup, seqs)
+        profiles.append(cache[key])
+    profile = profiles[-1]
+    sc = sc_of(profile)
+    policy = tier_policy(doc, profile.n_layers, source)
+    ph = tier_phases(profiles, sc, topo)
+    res = evaluate_tiers(ph, policy, sc, solver=str(doc.get("solver", "given")), names=[t.name for t in topo.tiers])
+    return profile, sc, topo, res
+
+
+__all__ += ["stored_topology", "tier_policy", "evaluate_tier_doc"]
