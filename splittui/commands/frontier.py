@@ -41,6 +41,9 @@ def add_parser(sub) -> None:
     add_generation_args(p)
     add_attention_arg(p)
     add_output_flags(p, "the frontier (splittui.frontier/1)")
+    from .tiers_args import add_tier_args
+
+    add_tier_args(p)
     p.set_defaults(func=run_frontier)
 
 
@@ -61,7 +64,10 @@ def run_frontier(args: argparse.Namespace) -> int:
     from ..generation import phase_costs, request_costs
     from ..setup import setup_of
     from ..solvers.goal import Target, dp_full_frontier, dp_least_deadline, request_frontier
+    from .tiers_args import run_tier_frontier, tiers_requested
 
+    if tiers_requested(args):   # a chain of tiers (SPEC §11)
+        return run_tier_frontier(args)
     check_out(args)
     profile = profile_from_args(args)
     sc = scenario_from_args(args, profile)

@@ -316,3 +316,88 @@ def evaluate_tier_doc(args: argparse.Namespace, doc: dict[str, Any], setup: Any,
 
 
 __all__ += ["stored_topology", "tier_policy", "evaluate_tier_doc"]
+
+
+def run_tier_frontier(args: argparse.Namespace) -> int:
+    """`frontier` over a topology (SPEC §11): every Pareto-optimal (latency, weighted work) tier policy,
+    fastest first, each the exact optimum from its latency on; --json / --out as splittui.frontier/1."""
+    from ..setup import setup_of
+    from ..solvers.tiers import evaluate_tiers, tier_front
+    from ..solvers.tiers_memory import binding_tiers
+    from ..tiers import tier_phases
+    from .common import scenario_from_args
+    from .output import check_out, emit
+
+    check_out(args)
+    topo, pins = topology_from_args(args)
+    profiles = tier_profiles(args, topo)
+    topo = with_pins(topo, pins, profiles[-1]) if pins else topo
+    sc = scenario_from_args(args, profiles[-1])
+    if sc.objective == "client_energy" or sc.client_energy_j is not None:
+        raise SplittuiError("frontier over tiers: the energy model covers a client and one server (docs/energy.md)")
+    if sc.ttft_ms is not None or sc.tpot_ms is not None:
+        raise SplittuiError("frontier over tiers: TTFT/TPOT limits are not taken yet (solve --tier ... --ttft-ms "
+                            "answers one deadline under them)")
+    topo, sc = _memory_and_pins(args, topo, profiles, sc)
+    ph = tier_phases(profiles, sc, topo)
+    if binding_tiers(ph):
+        raise SplittuiError("frontier over tiers: a tier's memory limit binds, which the frontier does not take yet "
+                            "(solve --tier ... answers one deadline under it)")
+    names = [t.name for t in topo.tiers]
+    rows = []
+    for lat, obj, x in tier_front(ph.composite()):
+        r = evaluate_tiers(ph, x, sc, names=names)   # its shares, hops, TTFT and TPOT (any deadline)
+        rows.append({"deadline_ms": lat, "objective": obj, "shares": list(r.shares or ()), "crossings": r.crossings,
+                     "tiers": [t + 1 for t in x], "strip": "".join(topo.letters[t] for t in x),
+                     "ttft_ms": r.ttft_ms, "tpot_ms": r.tpot_ms})
+    given = getattr(args, "deadline_ms", None) is not None
+    at = max((i for i, row in enumerate(rows) if given and row["deadline_ms"] <= sc.deadline_ms), default=None)
+    doc = {"schema": "splittui.frontier/1", "model": profiles[-1].model, "setup": setup_of(profiles[-1]).to_dict(),
+           "scenario": sc.to_dict() | ({} if given else {"deadline_ms": None}), "topology": topo.to_dict(),
+           "at_deadline": at, "points": rows}
+    emit(args, doc, lambda: _print_front(profiles[-1], sc, topo, rows, at), what=f"{len(rows)} frontier points")
+    return 0
+
+
+def _print_front(profile: Profile, sc, topo: Topology, rows: list[dict], at: int | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..report.tables import print_table
+
+    gen = sc.gen_tokens > 0
+    links = " · ".join(f"{a.name}→{b.name} {h.up_mbps:g}/{h.down_mbps:g} Mbit/s {h.delay_ms:g} ms"
+                       for a, b, h in zip(topo.tiers, topo.tiers[1:], topo.hops))
+    t = Table(title=f"{profile.model} · seq {sc.seq_len}" + (f" · {sc.gen_tokens} output tokens" if gen else "")
+              + f" · {links} · {len(rows)} Pareto-optimal policies", title_justify="left", caption_justify="left")
+    t.add_column("deadline\nfrom ms", justify="right", no_wrap=True)
+    for tier in topo.tiers:
+        t.add_column(f"{tier.name}\nshare", justify="right", no_wrap=True)
+    t.add_column("hops", justify="right")
+    if gen:
+        t.add_column("TTFT\nms", justify="right", no_wrap=True)
+        t.add_column("TPOT\nms", justify="right", no_wrap=True)
+    t.add_column("placement", overflow="fold")
+    for i, row in enumerate(rows):
+        cells = [f"{row['deadline_ms']:,.3f}", *(f"{100 * s:.2f} %" for s in row["shares"]), str(row["crossings"])]
+        if gen:
+            cells += [f"{row['ttft_ms']:,.1f}", "—" if row["tpot_ms"] is None else f"{row['tpot_ms']:,.2f}"]
+        t.add_row(*cells, ("→ " if i == at else "") + _runs(row["strip"]))
+    weights = ", ".join(f"{w:g}" for w in topo.weight_vector)
+    t.caption = (f"placement: {' '.join(f'{ch} {tier.name}' for ch, tier in zip(topo.letters, topo.tiers))}, layers "
+                 f"numbered from 1 · each row is the exact optimum from its deadline on (weights {weights})"
+                 + (f"\n→ the row in force at --deadline-ms {sc.deadline_ms:,.1f}" if at is not None else ""))
+    print_table(Console(), t)
+
+
+def _runs(strip: str) -> str:
+    """A strip as runs of layers, e.g. 'P 1-12 · E 13-259'."""
+    out, start = [], 0
+    for i in range(1, len(strip) + 1):
+        if i == len(strip) or strip[i] != strip[start]:
+            out.append(f"{strip[start]} {start + 1}" + (f"-{i}" if i - start > 1 else ""))
+            start = i
+    return " · ".join(out)
+
+
+__all__ += ["run_tier_frontier"]

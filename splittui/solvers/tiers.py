@@ -49,7 +49,7 @@ from ..tiers import (
 from .dp import _units, budget_units
 from .tiers_memory import LABEL_CAP, GaveUp, binding_tiers, memory_tier_policy
 
-__all__ = ["TierResult", "TIER_SOLVERS", "tier_dp", "tier_exact", "tier_exact_limits", "tier_brute_force",
+__all__ = ["TierResult", "TIER_SOLVERS", "tier_dp", "tier_exact", "tier_front", "tier_exact_limits", "tier_brute_force",
            "solve_tiers", "solve_tiers_phases", "evaluate_tiers", "from_two_tier", "BRUTE_FORCE_MAX"]
 
 TIER_SOLVERS = ("dp", "exact", "no-split", "all-client", "brute-force")
@@ -108,7 +108,22 @@ def _remaining(time_: _A, trans: _A, out: _A, end: int, pin: _I | None) -> _A:
 
 def _pass(time_: _A, trans: _A, out: _A, cost: _A, start: int, end: int, limit: float,
           pin: _I | None) -> tuple[int, ...] | None:
-    """The labels pass over one chain (int or float times); the least-cost policy within `limit`, or None.
+    """The labels pass over one chain (int or float times); the least-cost policy within `limit`, or None."""
+    got = _labels(time_, trans, out, cost, start, end, limit, pin)
+    if got is None:
+        return None
+    lab_t, lab_c, lab_k, tiers_of, parents = got
+    total = lab_t + out[lab_k, end]
+    ok = np.flatnonzero(total <= limit)
+    if ok.size == 0:
+        return None
+    return _backtrack(tiers_of, parents, int(ok[np.lexsort((total[ok], lab_c[ok]))[0]]))
+
+
+def _labels(time_: _A, trans: _A, out: _A, cost: _A, start: int, end: int, limit: float, pin: _I | None
+            ) -> tuple[_A, _A, _I, list[_I], list[_I]] | None:
+    """The last layer's labels (time, cost, tier; each tier's labels Pareto in time and cost) and the history
+    to backtrack them, every label able to reach the answer within `limit`; None if none is.
 
     A layer's labels of every tier sit in one set of arrays (times, costs, tiers, parents), so a layer is
     ~15 numpy calls whatever K: the candidates of all target tiers at once, sorted by (tier, time, cost),
@@ -144,11 +159,26 @@ def _pass(time_: _A, trans: _A, out: _A, cost: _A, start: int, end: int, limit: 
         lab_t, lab_c, lab_k = t[chosen], c[chosen], tiers[seg[chosen]]
         tiers_of.append(lab_k)
         parents.append(src[chosen])
-    total = lab_t + out[lab_k, end]
+    return lab_t, lab_c, lab_k, tiers_of, parents
+
+
+def tier_front(c: TierCosts, limit: float = math.inf) -> list[tuple[float, float, tuple[int, ...]]]:
+    """Every Pareto-optimal (request latency, weighted work above the first tier) policy within `limit`,
+    fastest first, each the exact optimum from its latency on (until the next point's): the last layer's
+    labels of all tiers, their answer transfer added, reduced to the two-dimensional front."""
+    got = _labels(c.time, c.transfer(), c.out_transfer(), c.cost, c.start, c.end, limit, c.pin)
+    if got is None:
+        return []
+    lab_t, lab_c, lab_k, tiers_of, parents = got
+    total = lab_t + c.out_transfer()[lab_k, c.end]
     ok = np.flatnonzero(total <= limit)
-    if ok.size == 0:
-        return None
-    return _backtrack(tiers_of, parents, int(ok[np.lexsort((total[ok], lab_c[ok]))[0]]))
+    out: list[tuple[float, float, tuple[int, ...]]] = []
+    best = math.inf
+    for i in ok[np.lexsort((lab_c[ok], total[ok]))].tolist():
+        if lab_c[i] < best:
+            best = float(lab_c[i])
+            out.append((float(total[i]), best, _backtrack(tiers_of, parents, i)))
+    return out
 
 
 def _units_of(c: TierCosts, unit_ms: float, rounding: str) -> tuple[_I, _I, _I]:

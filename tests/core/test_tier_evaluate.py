@@ -60,3 +60,24 @@ def test_a_two_sided_file_refuses_hops(tmp_path, capsys):
     assert run_cli(["solve", "--model", "gpt2-like", "--solver", "exact", "--out", path], capsys)[0] in (0, 1)
     rc, out, err = run_cli(["evaluate", "--policy", path, "--hop", "5/10/5"], capsys)
     assert rc == 2 and "holds no policy over tiers" in err
+
+
+def test_frontier_over_tiers_holds_the_exact_answer_at_the_deadline(plan, capsys):
+    """issue 28 item 3: `frontier --tier ...` lists the exact front; the row in force at --deadline-ms is
+    `solve --tier ... --solver exact`'s policy (the core front is checked against brute force in test_tiers)."""
+    exact = next(d for d in _docs(plan.read_text()) if d["solver"] == "exact")
+    rc, out, err = run_cli(["frontier", *TIERS, "--json"], capsys)
+    assert rc == 0 and "Traceback" not in err, err
+    doc = json.loads(out)
+    assert doc["schema"] == "splittui.frontier/1" and [t["name"] for t in doc["topology"]["tiers"]] == \
+        ["phone", "edge", "cloud"]
+    pts = doc["points"]
+    assert len(pts) >= 2 and all(a["deadline_ms"] < b["deadline_ms"] and a["objective"] > b["objective"]
+                                 for a, b in zip(pts, pts[1:]))
+    row = pts[doc["at_deadline"]]
+    assert row["tiers"] == exact["tiers"]["policy"] and row["deadline_ms"] == pytest.approx(exact["latency_ms"])
+    assert row["shares"] == pytest.approx(exact["tiers"]["shares"])
+    rc, out, err = run_cli(["frontier", *TIERS], capsys)
+    assert rc == 0 and "Pareto-optimal policies" in out and "→" in out
+    rc, out, err = run_cli(["frontier", *TIERS, "--ttft-ms", "5000"], capsys)
+    assert rc == 2 and "TTFT/TPOT limits are not taken yet" in err and "Traceback" not in err

@@ -23,6 +23,7 @@ from splittui.solvers.tiers import (
     tier_dp,
     tier_exact,
     tier_exact_limits,
+    tier_front,
 )
 from splittui.tiers import Hop, Tier, TierCosts, TierPhases, Topology, score, tier_min_latency, tier_phases
 
@@ -128,6 +129,50 @@ def test_exact_equals_brute_force(c: TierCosts) -> None:
     assert _close(_best(c, x), _best(c, y))
     if x is not None:
         assert score(c, x).latency_ms <= c.deadline_ms + 1e-9 * max(1.0, c.deadline_ms)
+
+
+def _all_points(c: TierCosts) -> list[tuple[float, float]]:
+    """Every policy's (latency, objective), written out."""
+    import itertools
+
+    pts = []
+    for x in itertools.product(range(c.k), repeat=c.n):
+        if c.pin is not None and any(p >= 0 and v != p for v, p in zip(x, c.pin)):
+            continue
+        s = score(c, x)
+        pts.append((s.latency_ms, s.objective))
+    return pts
+
+
+def _le(a: float, b: float) -> bool:
+    """a <= b up to float noise (relative 1e-9: sums taken in another order; the chains' values sit on a 1e-3
+    grid, so a real difference is far larger)."""
+    return a <= b + 1e-9 * max(abs(a), abs(b))
+
+
+@given(chains(pins=True))
+def test_front_equals_brute_force(c: TierCosts) -> None:
+    """issue 28 item 3: the frontier over tiers is every Pareto-optimal (latency, work) policy, exactly: each
+    point is a real policy's figures that no policy beats in both, and every policy is matched or beaten by
+    a point; the points are strictly faster-to-cheaper."""
+    c = TierCosts(**{**{f: getattr(c, f) for f in c.__slots__}, "reward": np.round(c.reward, 3)})   # a 1e-3 grid
+    got = tier_front(c)
+    pts = _all_points(c)
+    for t, o, x in got:
+        s = score(c, x)
+        assert _le(s.latency_ms, t) and _le(t, s.latency_ms) and _le(s.objective, o) and _le(o, s.objective)
+        assert not any(bt < t and bo < o and not (_le(t, bt) or _le(o, bo)) for bt, bo in pts)
+        assert not any((_le(bt, t) and bo < o and not _le(o, bo)) or (_le(bo, o) and bt < t and not _le(t, bt))
+                       for bt, bo in pts)
+    assert all(a[0] < b[0] and a[1] > b[1] for a, b in zip(got, got[1:]))
+    for bt, bo in pts:
+        assert any(_le(t, bt) and _le(o, bo) for t, o, _ in got)
+    if got and math.isfinite(c.deadline_ms):   # the exact optimum at a deadline is the front's point in force
+        inforce = [p for p in got if p[0] <= c.deadline_ms + 1e-9 * max(1.0, c.deadline_ms)]
+        x = tier_exact(c)
+        assert (x is None) == (not inforce)
+        if x is not None:
+            assert _le(score(c, x).objective, inforce[-1][1]) and _le(inforce[-1][1], score(c, x).objective)
 
 
 @FEW
