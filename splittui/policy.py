@@ -62,10 +62,21 @@ def policy_document(profile: Profile, sc: Scenario, res: Result, *,
         "client_share": res.client_share,
         "switches": res.switches,
         "energy": energy_record(profile, sc, res),
+        "memory": memory_record(profile, sc, res),
         "solve_ms": res.solve_ms,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **({"tiers": tiers} if tiers is not None else {}),
     }
+
+
+def memory_record(profile: Profile, sc: Scenario, res: Result) -> dict[str, Any] | None:
+    """Each side's memory under the policy (SPEC §10: weights, KV, activation, reserve, total vs limit),
+    where the profile carries the per-layer bytes."""
+    if res.policy is None or not profile.has_server_mem:
+        return None
+    from .memory import memory_breakdown
+
+    return {m.side: m.to_dict() for m in memory_breakdown(profile, sc, res.policy)}
 
 
 def energy_record(profile: Profile, sc: Scenario, res: Result) -> dict[str, Any] | None:

@@ -67,6 +67,27 @@ def test_solve_json_single_solver_has_every_field(gpt2, capsys):
     _check_doc(doc, gpt2, splittui.Scenario(deadline_ms=1500, up_mbps=100, seq_len=512))
 
 
+def test_policy_documents_carry_each_sides_memory(capsys):
+    """issue 25: a policy file records each side's memory (weights, KV, activation, reserve, total vs limit)."""
+    from splittui.memory import memory_breakdown
+
+    rc, out, err = cli(["solve", "--model", "llama-3.2-1b", "--client-device", "jetson-orin", "--seq", "512",
+                        "--gen-tokens", "32", "--deadline-ms", "20000", "--client-mem-gb", "6", "--solver", "exact",
+                        "--json"], capsys)
+    assert rc == 0, err
+    doc = json.loads(out)
+    mem = doc["memory"]
+    profile = splittui.llm.load_any("llama-3.2-1b", client_device="jetson-orin", include_seq=[512, 543])
+    want = memory_breakdown(profile, splittui.Scenario(deadline_ms=20000, seq_len=512, gen_tokens=32,
+                                                       client_mem_gb=6.0), doc["policy"])
+    for side in want:
+        got = mem[side.side]
+        assert got["total_bytes"] == pytest.approx(side.total) and got["fits"] is True
+        assert got["weights_bytes"] + got["kv_bytes"] + got["act_bytes"] + got["reserve_bytes"] == \
+            pytest.approx(got["total_bytes"])
+    assert mem["client"]["limit_bytes"] == 6e9 and mem["server"]["limit_bytes"] is None
+
+
 def test_solve_json_all_solvers(gpt2, capsys):
     rc, out, err = cli(["solve", *BASE, "--seq", "1024", "--end", "server", "--objective", "mem_bytes",
                         "--json"], capsys)
