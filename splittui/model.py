@@ -315,6 +315,8 @@ class Result:
     client_energy_parts: tuple[float, float, float] | None = None   # compute, wait, radio (J)
     client_j_per_token: float | None = None
     server_energy_j: float | None = None
+    # What the solver could not do, said beside its answer (e.g. a search stopped before it proved optimality).
+    notes: tuple[str, ...] = ()
 
     @property
     def client_share(self) -> float | None:

@@ -51,6 +51,7 @@ def policy_document(profile: Profile, sc: Scenario, res: Result, *,
         "ttft_ms": res.ttft_ms,
         "tpot_ms": res.tpot_ms,
         "violations": list(res.violations),
+        "notes": list(res.notes),
         "breakdown_ms": None if bd is None else {
             "client_compute": bd.client_ms, "server_compute": bd.server_ms,
             "upload": bd.upload_ms, "download": bd.download_ms},

@@ -135,8 +135,14 @@ def generation_table(profile: Profile, sc: Scenario, results: dict[str, Result])
         notes.append("[red]✗ breaks a limit (exact and brute-force solve the TTFT/TPOT limits, dp and exact the "
                      "client-energy limit; the others are checked after): "
                      + " · ".join(broken) + "[/]")
+    notes += solver_notes(results)
     t.caption = "\n".join(notes)
     return t
+
+
+def solver_notes(results: dict[str, Result]) -> list[str]:
+    """One line per solver that said what it could not do (e.g. a search stopped before proving optimality)."""
+    return [f"[yellow]{name}: {'; '.join(r.notes)}[/]" for name, r in results.items() if r.notes]
 
 
 def joules(v: float | None) -> str:
@@ -190,7 +196,7 @@ def results_table(profile: Profile, sc: Scenario, results: dict[str, Result]) ->
     energy = [f"{n}: {'; '.join(r.violations)}" for n, r in results.items() if any("energy" in v for v in r.violations)]
     if energy:
         t.caption = ((t.caption + "\n") if t.caption else "") + "[red]✗ " + " · ".join(energy) + "[/]"
-    t.caption = ((t.caption + "\n") if t.caption else "") + energy_note(sc)
+    t.caption = "\n".join([*([str(t.caption)] if t.caption else []), energy_note(sc), *solver_notes(results)])
     return t
 
 

@@ -6,6 +6,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -15,7 +16,14 @@ from ..errors import SplittuiError
 from ..generation import Phases, phase_costs
 from ..model import Profile, Result, Scenario
 from .baselines import brute_force_policy, greedy_policy, prefix_policy, single_split_policy
-from .constrained import apply_pins, constrained_brute_force, constrained_dp, constrained_exact, constraint_violations
+from .constrained import (
+    SearchCapped,
+    apply_pins,
+    constrained_brute_force,
+    constrained_dp,
+    constrained_exact,
+    constraint_violations,
+)
 from .dp import check_memory
 from .dp_labels import dp_end_values, dp_policy
 from .dp_span import DPSpan
@@ -87,14 +95,25 @@ def evaluate_costs(c: Costs, policy: ArrayLike | None, *, solver: str = "given",
                   violations=why, client_mem_need_bytes=need[0], server_mem_need_bytes=need[1])
 
 
+def _capped(fn: Callable[..., tuple[int, ...] | None], *args: Any) -> tuple[tuple[int, ...] | None, tuple[str, ...]]:
+    """A solver's policy, or, where its exact search under memory limits stopped at its label cap, the best
+    policy it found with the note that says so and what it proved (`constrained.SearchCapped`)."""
+    try:
+        return fn(*args), ()
+    except SearchCapped as exc:
+        return exc.policy, (exc.note,)
+
+
 def solve_costs(c: Costs, sc: Scenario, solver: str = "dp", *, min_lat: float | None = None) -> Result:
     """Run one solver on precomputed costs. Baselines whose policy misses the deadline are infeasible."""
     if solver not in _POLICY_FNS:
         raise SplittuiError(f"unknown solver {solver!r}: choose from {', '.join(SOLVERS)}")
     t0 = time.perf_counter()
-    policy = _POLICY_FNS[solver](c, sc)
+    policy, notes = _capped(_POLICY_FNS[solver], c, sc)
     ms = (time.perf_counter() - t0) * 1e3
     res = evaluate_costs(c, policy, solver=solver, solve_ms=ms, min_lat=min_lat)
+    if notes:
+        res = replace(res, notes=notes)
     if policy is not None and solver in ("no-split", "all-client") and res.latency_ms is not None \
             and not meets(res.latency_ms, c.deadline_ms):
         why = res.violations   # what else it breaks (e.g. "does not fit") is still said
@@ -138,8 +157,9 @@ def solve_request(ph: Phases, sc: Scenario, solver: str = "dp", *, min_lat: floa
         res = evaluate_costs(c, policy, solver=solver, solve_ms=(time.perf_counter() - t0) * 1e3, min_lat=min_lat)
     elif solver in _LIMIT_FNS and has_limits(sc):
         t0 = time.perf_counter()
-        policy = _LIMIT_FNS[solver](ph, sc)
+        policy, notes = _capped(_LIMIT_FNS[solver], ph, sc)
         res = evaluate_costs(c, policy, solver=solver, solve_ms=(time.perf_counter() - t0) * 1e3, min_lat=min_lat)
+        res = replace(res, notes=notes) if notes else res
     else:
         res = solve_costs(c, sc, solver, min_lat=min_lat)
     return annotate(res, ph, sc)

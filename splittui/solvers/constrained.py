@@ -40,7 +40,7 @@ from ..memory import MemRows
 from .exact import remaining_latency
 
 __all__ = ["constrained_exact", "constrained_dp", "constrained_brute_force", "constrained_end_labels",
-           "apply_pins", "Limits3"]
+           "apply_pins", "Limits3", "SearchCapped"]
 
 _F = NDArray[np.float64]
 Limits3 = tuple[float, float, float]    # TTFT, summed decode latency, request latency (slack included)
@@ -54,6 +54,25 @@ def apply_pins(c: Costs, policy: tuple[int, ...] | None) -> tuple[int, ...] | No
         return policy
     x = np.asarray(policy, dtype=np.int8)
     return tuple(np.where(c.pin >= 0, c.pin, x).astype(int).tolist())
+
+
+class _Capped(SplittuiError):
+    """The label pass passed MAX_LABELS at one layer (a three-way trade of latency, reward and bytes)."""
+
+    def __init__(self, layer: int, n: int) -> None:
+        super().__init__(f"memory limits and pins: the exact label search holds over {MAX_LABELS:,} labels at "
+                         f"layer {layer} of {n} (a three-way trade of latency, reward and bytes); loosen a limit, "
+                         "pin more layers, or use a profile with fewer layers")
+        self.layer, self.n = layer, n
+
+
+class SearchCapped(SplittuiError):
+    """The exact search under memory limits stopped at MAX_LABELS labels: `policy` is the best feasible policy
+    found (None if none), not proven optimal; `note` says so with the bound on the optimum that was proved."""
+
+    def __init__(self, policy: tuple[int, ...] | None, note: str) -> None:
+        super().__init__(note)
+        self.policy, self.note = policy, note
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,9 +375,7 @@ def _pass(chains: list[_Chain], reward: _F, case: _Case, lims: list[float], floo
         if not (new[0].shape[1] or new[1].shape[1]):
             return None
         if new[0].shape[1] + new[1].shape[1] > MAX_LABELS:
-            raise SplittuiError(f"memory limits and pins: the exact label search holds over {MAX_LABELS:,} labels at "
-                                f"layer {i} of {len(reward)} (a three-way trade of latency, reward and bytes); "
-                                "loosen a limit, pin more layers, or use a profile with fewer layers")
+            raise _Capped(i, len(reward))
         history.append((kept[0], kept[1], nc))
         labs = new
     return rows, labs[0], labs[1], history
@@ -493,14 +510,40 @@ def _solve(chains: list[_Chain], reward: _F, c: Costs, lims: list[float]) -> tup
     lag = _lagrange_incumbent(chains, reward, c, lims) if binds else None
     if lag is not None and (best is None or lag[:2] > best[:2]):
         best = lag
+    capped: _Capped | None = None
     for case in _cases(c):
-        out = _pass(chains, reward, case, lims, -math.inf if best is None else best[0])
+        try:
+            out = _pass(chains, reward, case, lims, -math.inf if best is None else best[0])
+        except _Capped as exc:
+            capped = exc
+            continue
         if out is None:
             continue
         got = _finish(chains, lims, out)
         if got is not None and (best is None or got[:2] > best[:2]):
             best = got
+    if capped is not None:
+        raise SearchCapped(None if best is None else best[2], _capped_note(chains, reward, c, lims, best, capped))
     return None if best is None else best[2]
+
+
+def _capped_note(chains: list[_Chain], reward: _F, c: Costs, lims: list[float],
+                 best: tuple[float, float, tuple[int, ...]] | None, capped: _Capped) -> str:
+    """What a capped search proved: the best policy found and a Lagrangian bound on the optimum (every
+    case's dual value at its multipliers bounds the reward any feasible policy of that case reaches)."""
+    total_chain = _sum_chain(chains)
+    ub = -math.inf
+    for case in _cases(c):
+        d = _dual(total_chain, reward, case, lims[-1])
+        ub = max(ub, _dual_value(total_chain, reward, case, d.lam, d.mu, lims[-1], case.budget[0]))
+    total = float(reward.sum())
+    floor = max(0.0, (total - ub) / total) if total > 0 else 0.0
+    head = (f"search stopped at {MAX_LABELS:,} labels (layer {capped.layer} of {capped.n}): "
+            "best policy found, not proven optimal")
+    if best is None:
+        return f"{head}; none found meets every limit"
+    share = (total - best[0]) / total if total > 0 else 0.0
+    return f"{head}; server share {100 * share:.2f} %, the optimum's is at least {100 * floor:.2f} % (Lagrangian bound)"
 
 
 def _slack(limit: float) -> float:

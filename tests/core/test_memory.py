@@ -63,6 +63,40 @@ def test_exact_matches_brute_force(c):
         assert float(c.reward @ np.array(got)) == pytest.approx(float(c.reward @ np.array(want)), rel=1e-12, abs=1e-9)
 
 
+@settings(max_examples=150, deadline=None)
+@given(chains())
+def test_a_capped_search_returns_a_feasible_policy_and_a_valid_bound(c):
+    """Where the label search passes its cap (forced here: a cap of 1 label), exact answers with the best
+    feasible policy it found, says it is not proven optimal, and the bound it states holds: the optimum's
+    server share (brute force) is at least the bound and at most the answer's."""
+    import re
+
+    from splittui.solvers import constrained
+
+    lims = (math.inf, math.inf, c.deadline_ms + 1e-9 * max(1.0, c.deadline_ms))
+    want = constrained_brute_force(c, None, c, lims)
+    cap, constrained.MAX_LABELS = constrained.MAX_LABELS, 1
+    try:
+        got, note = constrained_exact(c, None, c), None
+    except constrained.SearchCapped as exc:
+        got, note = exc.policy, exc.note
+    finally:
+        constrained.MAX_LABELS = cap
+    if got is not None:
+        assert _ok(c, got)
+        tol = 1e-9 * max(1.0, float(c.reward.sum()))
+        assert float(c.reward @ np.array(got)) <= float(c.reward @ np.array(want)) + tol
+    if note is None:   # finished under the cap: exact as ever
+        assert (got is None) == (want is None)
+        return
+    assert "not proven optimal" in note
+    total = float(c.reward.sum())
+    m = re.search(r"at least (-?[\d.]+) %", note)
+    if want is not None and m is not None and total > 0:
+        best_share = 100 * (total - float(c.reward @ np.array(want))) / total
+        assert float(m.group(1)) <= best_share + 0.01      # the note rounds to 0.01 %
+
+
 @settings(max_examples=80, deadline=None)
 @given(chains(), st.sampled_from((1.0, 3.0, 7.5)))
 def test_dp_is_feasible_and_optimal_on_its_integer_chain(c, unit):
