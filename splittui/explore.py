@@ -23,29 +23,32 @@ from typing import Any
 
 from . import __version__
 from .errors import SplittuiError
-from .model import OBJECTIVES, Profile, Result, Scenario
+from .model import OBJECTIVES, RADIO_KINDS, Profile, Result, Scenario
 
 __all__ = ["AXES", "PROFILE_AXES", "SCENARIO_AXES", "FIGURES", "DEFAULT_KEEP", "QUESTIONS", "Grid", "Chunk",
-           "parse_grid", "chunks", "run_chunk", "estimate_cell_s", "pareto_front", "best_rows", "axis_rows"]
+           "parse_grid", "chunks", "run_chunk", "run_chunk_columns", "estimate_cell_s", "pareto_front", "best_rows",
+           "axis_rows"]
 
 PROFILE_AXES = ("model", "client_device", "server_device", "dtype", "runtime")
 SCENARIO_AXES = ("bandwidth_mbps", "delay_ms", "seq_len", "gen_tokens", "deadline_ms", "ttft_limit_ms",
                  "tpot_limit_ms", "objective", "unit_ms", "client_mem_gb", "server_mem_gb", "pin_client",
-                 "pin_server")
+                 "pin_server", "radio")
 AXES = (*PROFILE_AXES, *SCENARIO_AXES, "solver")
 # an absent axis has one value, written as in a grid file: the default of `splittui solve`
 _DEFAULTS: dict[str, Any] = {
     "model": "gpt2-like", "client_device": "measured", "server_device": "measured", "dtype": "default",
     "runtime": "roofline", "bandwidth_mbps": 100.0, "delay_ms": 10.0, "seq_len": 512, "gen_tokens": 0,
     "deadline_ms": 1500.0, "ttft_limit_ms": "none", "tpot_limit_ms": "none", "objective": "flops", "unit_ms": 1.0,
-    "client_mem_gb": "none", "server_mem_gb": "none", "pin_client": [], "pin_server": [], "solver": "dp"}
+    "client_mem_gb": "none", "server_mem_gb": "none", "pin_client": [], "pin_server": [], "radio": "wifi",
+    "solver": "dp"}
 FIGURES = ("feasible", "server_share", "server_load", "latency_ms", "ttft_ms", "tpot_ms", "server_mem_bytes",
-           "client_mem_need_bytes", "server_mem_need_bytes", "switches", "min_latency_ms", "solve_ms")
+           "client_mem_need_bytes", "server_mem_need_bytes", "switches", "min_latency_ms", "solve_ms",
+           "client_energy_j", "client_j_per_token", "server_energy_j")   # energies: estimates (docs/energy.md)
 DEFAULT_KEEP = ("feasible", "server_share", "latency_ms", "ttft_ms", "tpot_ms", "server_mem_bytes")
 # the questions `--summary` answers: (figure to minimise, what it means)
 QUESTIONS = (("server_share", "least server work"), ("latency_ms", "least request latency"),
              ("ttft_ms", "least time to first token"), ("tpot_ms", "least time per output token"),
-             ("server_mem_bytes", "least server memory"))
+             ("server_mem_bytes", "least server memory"), ("client_energy_j", "least client energy"))
 _DTYPES = ("default", "fp32", "fp16", "bf16", "int8", "int4")
 
 
@@ -165,6 +168,8 @@ def _value(name: str, item: Any) -> Any:
         return _choice(item, ("roofline", *RUNTIMES))
     if name == "objective":
         return _choice(item, OBJECTIVES)
+    if name == "radio":
+        return _choice(item, RADIO_KINDS)
     if name == "solver":
         from .solvers import SOLVERS
 
@@ -264,6 +269,13 @@ def run_chunk(grid: Grid, chunk: Chunk, skip: frozenset[int] = frozenset()) -> l
     return rows
 
 
+def run_chunk_columns(grid: Grid, chunk: Chunk, skip: frozenset[int] = frozenset()) -> dict[str, list[Any]]:
+    """`run_chunk`'s rows as columns (name -> values, in row order): what a worker sends back. One list per
+    column pickles and writes (Arrow, Parquet) far cheaper than a dict per row."""
+    rows = run_chunk(grid, chunk, skip)
+    return {k: [r[k] for r in rows] for k in rows[0]} if rows else {}
+
+
 def _profile(grid: Grid, cell: dict[str, Any]) -> Profile:
     """The cell's profile, covering every seq_len of the grid the model takes (a length past a config's
     context is left out here, so only its own cells are refused)."""
@@ -314,7 +326,7 @@ def _scenario(cell: dict[str, Any]) -> Scenario:
                     seq_len=cell["seq_len"], unit_ms=cell["unit_ms"], objective=cell["objective"],
                     gen_tokens=cell["gen_tokens"], ttft_ms=cell["ttft_limit_ms"], tpot_ms=cell["tpot_limit_ms"],
                     client_mem_gb=cell["client_mem_gb"], server_mem_gb=cell["server_mem_gb"],
-                    pin_client=cell["pin_client"], pin_server=cell["pin_server"])
+                    pin_client=cell["pin_client"], pin_server=cell["pin_server"], radio=cell["radio"])
 
 
 def _row(grid: Grid, index: int, cell: dict[str, Any], results: dict[str, Result] | str,

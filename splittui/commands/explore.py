@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from ..errors import SplittuiError
@@ -45,8 +46,8 @@ def add_parser(sub) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="print the cell count and a time estimate from a timed sample")
     p.add_argument("--executor", choices=("dask", "processes", "serial"),
-                   help="dask: a LocalCluster (default when dask is installed); processes: the standard process "
-                        "pool (default without dask); serial: this process")
+                   help="processes (default): the standard process pool, one worker per core; dask: a Dask "
+                        "LocalCluster of as many workers; serial: this process")
     p.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: one per core)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:8786); its "
                                                           "workers need splittui installed")
@@ -60,7 +61,7 @@ def run_explore(args: argparse.Namespace) -> int:
             raise SplittuiError("--summary OUT: reads a finished table; give no grid file with it")
         from .explore_exec import read_rows
 
-        print_summary(read_rows(args.summary), args.summary)
+        print_summary(read_rows(args.summary), args.summary, png=(args.summary, args.force))
         return 0
     if not args.grid:
         raise SplittuiError("explore: give a grid file (GRID.toml), or --summary OUT")
@@ -145,8 +146,8 @@ def _where(args: argparse.Namespace, executor: str, workers: int) -> str:
     if args.scheduler:
         return f"the Dask cluster at {args.scheduler}"
     return {"dask": f"a Dask LocalCluster of {workers} worker processes", "serial": "this process",
-            "processes": f"a process pool of {workers}" + (" (dask is not installed)" if args.executor is None
-                                                           else "")}[executor]
+            "processes": f"a process pool of {workers}" + (" (the default; --executor dask for a LocalCluster)"
+                                                           if args.executor is None else "")}[executor]
 
 
 _SUMMARY_ROWS = 2_000_000   # above this the closing summary is left to `--summary OUT` (it reads every row)
@@ -167,9 +168,10 @@ def _run(grid, args: argparse.Namespace) -> int:
     bar = Progress(grid.n_cells, done=len(skip))
     t0, code = time.perf_counter(), 0
     try:
-        for rows in run_chunks(grid, todo, skip, executor=executor, workers=workers, scheduler=args.scheduler):
-            out.write(rows)
-            bar.update(len(rows))
+        for cols in run_chunks(grid, todo, skip, executor=executor, workers=workers, scheduler=args.scheduler):
+            before = out.rows
+            out.write(cols)
+            bar.update(out.rows - before)
     except KeyboardInterrupt:
         code = 130
     except BaseException:
@@ -190,7 +192,7 @@ def _run(grid, args: argparse.Namespace) -> int:
 
 _AXIS_COLUMNS = ("model", "client_device", "server_device", "dtype", "runtime", "up_mbps", "down_mbps", "delay_ms",
                  "seq_len", "gen_tokens", "deadline_ms", "ttft_limit_ms", "tpot_limit_ms", "objective", "unit_ms",
-                 "client_mem_gb", "server_mem_gb", "pin_client", "pin_server", "solver")
+                 "client_mem_gb", "server_mem_gb", "pin_client", "pin_server", "radio", "solver")
 
 
 def _fmt(fig: str, v: Any) -> str:
@@ -202,14 +204,18 @@ def _fmt(fig: str, v: Any) -> str:
         return f"{v / 1e9:,.3f} GB"
     if fig.endswith("_ms"):
         return f"{v:,.1f} ms"
+    if fig.endswith("_j") or fig.endswith("_j_per_token"):
+        return f"{v:#.3g} J (estimate)" if abs(v) < 100 else f"{v:,.0f} J (estimate)"
     if isinstance(v, float):
         return f"{v:,.1f}" if abs(v) >= 100 else f"{v:g}"
     return str(v)
 
 
-def print_summary(rows: list[dict[str, Any]], name: str, *, plots: bool = True) -> None:
+def print_summary(rows: list[dict[str, Any]], name: str, *, plots: bool = True,
+                  png: tuple[str, bool] | None = None) -> None:
     """The best configuration per question and, per axis that varies, its values against the (latency,
-    server share) Pareto front; a plotext scatter of that front on a terminal."""
+    server share) Pareto front; a plotext scatter of that front on a terminal; with `png` (the table's
+    path, whether to replace) PNG plots beside the table where matplotlib is installed."""
     from rich.console import Console
     from rich.table import Table
 
@@ -245,6 +251,61 @@ def print_summary(rows: list[dict[str, Any]], name: str, *, plots: bool = True) 
         print_table(console, a)
     if plots and front and sys.stdout.isatty():
         _plot(rows, front)
+    if png is not None and front:
+        write_pngs(rows, front, Path(png[0]), force=png[1])
+
+
+def write_pngs(rows: list[dict[str, Any]], front: list[dict[str, Any]], table: Path, *,
+               force: bool = False) -> list[Path]:
+    """`TABLE.front.png` (request latency against server share: feasible cells and the Pareto front) and,
+    where the table kept client energy, `TABLE.energy.png` (server share against client joules, estimates),
+    through matplotlib if it is installed (else one line says so). An existing file is kept unless `force`."""
+    try:
+        import matplotlib
+    except ImportError:
+        print("splittui: PNG plots need matplotlib (pip install 'splittui[plots]'); the tables above have the "
+              "same figures", file=sys.stderr)
+        return []
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [r for r in rows if r.get("feasible") and None not in (r.get("latency_ms"), r.get("server_share"))]
+    pick = ok[:: max(1, len(ok) // 20_000)]
+    plots = [("front", "request latency (ms)", "server share (%)", "latency_ms", "server_share", True)]
+    if any(r.get("client_energy_j") is not None for r in ok):
+        plots.append(("energy", "client energy per request (J, estimate)", "server share (%)", "client_energy_j",
+                      "server_share", False))
+    written = []
+    for tag, xl, yl, x, y, log in plots:
+        out = table.with_name(f"{table.name}.{tag}.png")
+        if out.exists() and not force:
+            print(f"splittui: kept the existing {out} (--force replaces it)", file=sys.stderr)
+            continue
+        pts = [r for r in pick if r.get(x) is not None]
+        fr = front if tag == "front" else _energy_front(ok)
+        fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+        ax.scatter([r[x] for r in pts], [100 * r[y] for r in pts], s=4, alpha=0.35, label="feasible cells")
+        ax.plot([r[x] for r in fr], [100 * r[y] for r in fr], "x-", color="C3", label="Pareto front")
+        if log:
+            ax.set_xscale("log")
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+        ax.set_title(f"{table.name}: {len(ok):,} feasible cells" + (" (estimates)" if tag == "energy" else ""))
+        ax.legend()
+        fig.tight_layout()
+        tmp = out.with_name(f".{out.name}.tmp")
+        fig.savefig(tmp, format="png")
+        plt.close(fig)
+        tmp.replace(out)
+        print(f"splittui: wrote {out}", file=sys.stderr)
+        written.append(out)
+    return written
+
+
+def _energy_front(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from ..explore import pareto_front
+
+    return pareto_front(rows, "client_energy_j", "server_share")
 
 
 def _plot(rows: list[dict[str, Any]], front: list[dict[str, Any]]) -> None:

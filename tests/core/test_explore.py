@@ -155,6 +155,7 @@ def test_resume_refuses_a_table_of_another_grid(capsys, grid_file, tmp_path):
     ("model = ['no-such-model']", "model: bad value 'no-such-model'"),
     ("keep = ['speed']", "keep: unknown figure 'speed'"),
     ("seq_len = [1, 1]", "given twice"),
+    ("radio = ['carrier-pigeon']", "radio: bad value 'carrier-pigeon'"),
     ("seq_len = [", "not valid TOML"),
 ])
 def test_bad_grid_is_one_line_exit_2(capsys, tmp_path, text, says):
@@ -173,6 +174,70 @@ def test_dry_run_and_summary(capsys, grid_file, tmp_path):
     _run(capsys, grid_file, out_file, "--executor", "serial")
     rc, out, _ = run_cli(["explore", "--summary", out_file], capsys)
     assert rc == 0 and "least server work" in out and "client_device" in out and "raspberry-pi-5" in out
+
+
+ENERGY_GRID = """\
+model = "llama-3.2-1b"
+client_device = ["phone-soc", "orin"]
+server_device = "a100"
+seq_len = 256
+gen_tokens = 16
+deadline_ms = 20000
+radio = ["wifi", "lte"]
+objective = ["flops", "client_energy"]
+solver = ["exact", "greedy"]
+keep = ["feasible", "server_share", "latency_ms", "client_energy_j", "client_j_per_token", "server_energy_j"]
+"""
+
+
+def test_energy_figures_and_the_radio_axis(capsys, tmp_path):
+    """issue 30 item 1: client energy (estimates) as kept figures and the radio as an axis; each row's
+    joules are what `solve` gives that cell."""
+    p = tmp_path / "e.toml"
+    p.write_text(ENERGY_GRID)
+    rows = _run(capsys, p, tmp_path / "e.csv", "--executor", "serial")
+    assert len(rows) == 16 and {r["radio"] for r in rows} == {"wifi", "lte"}
+    from splittui.llm import load_any
+
+    for r in rows[::5]:
+        prof = load_any("llama-3.2-1b", client_device=r["client_device"], server_device="a100-80gb",
+                        include_seq=[256, 271])
+        res = solve(prof, Scenario(deadline_ms=20000, seq_len=256, gen_tokens=16, radio=r["radio"],
+                                   objective=r["objective"]), r["solver"])
+        assert r["client_energy_j"] == pytest.approx(res.client_energy_j)
+        assert r["client_j_per_token"] == pytest.approx(res.client_j_per_token)
+        assert r["server_energy_j"] == pytest.approx(res.server_energy_j)
+    rc, out, _ = run_cli(["explore", "--summary", tmp_path / "e.csv"], capsys)
+    assert rc == 0 and "least client energy" in out and "radio" in out
+
+
+def test_summary_writes_png_plots_and_keeps_existing_ones(capsys, tmp_path):
+    """issue 30 item 3: --summary writes TABLE.front.png (and .energy.png where energy was kept) through
+    matplotlib; an existing plot is kept unless --force; without matplotlib one line says so."""
+    pytest.importorskip("matplotlib", reason="the 'plots' extra")
+    p = tmp_path / "e.toml"
+    p.write_text(ENERGY_GRID)
+    table = tmp_path / "e.parquet"
+    _run(capsys, p, table, "--executor", "serial")
+    rc, _, err = run_cli(["explore", "--summary", table], capsys)
+    pngs = [tmp_path / "e.parquet.front.png", tmp_path / "e.parquet.energy.png"]
+    assert rc == 0 and all(f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in pngs), err
+    stamp = [f.stat().st_mtime_ns for f in pngs]
+    rc, _, err = run_cli(["explore", "--summary", table], capsys)
+    assert rc == 0 and err.count("kept the existing") == 2 and [f.stat().st_mtime_ns for f in pngs] == stamp
+    rc, _, err = run_cli(["explore", "--summary", table, "--force"], capsys)
+    assert rc == 0 and err.count("wrote") == 2
+
+
+def test_summary_without_matplotlib_says_so(capsys, tmp_path, monkeypatch):
+    p = tmp_path / "e.toml"
+    p.write_text(ENERGY_GRID)
+    table = tmp_path / "e.csv"
+    _run(capsys, p, table, "--executor", "serial")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    rc, out, err = run_cli(["explore", "--summary", table], capsys)
+    assert rc == 0 and "PNG plots need matplotlib" in err and "least server work" in out
+    assert not list(tmp_path.glob("*.png"))
 
 
 def test_core_module_stays_pure():
