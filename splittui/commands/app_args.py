@@ -17,7 +17,7 @@ from ..model import Profile, Scenario
 __all__ = ["add_app_scenario_args", "app_start", "profile_for_setup", "APP_SCENARIO_FLAGS", "SCENARIO_FIELDS"]
 
 SCENARIO_FIELDS = ("deadline_ms", "up_mbps", "down_mbps", "delay_ms", "unit_ms", "start", "end", "objective",
-                   "rounding", "gen_tokens", "ttft_ms", "tpot_ms", "returns")
+                   "rounding", "gen_tokens", "ttft_ms", "tpot_ms", "returns", "radio", "client_energy_j")
 # what `serve` forwards to each tab's app: (dest, whether the value is a path)
 APP_SCENARIO_FLAGS = (("policy", True), ("seq", False), *((f, False) for f in SCENARIO_FIELDS))
 

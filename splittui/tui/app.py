@@ -72,6 +72,8 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, App):
         Binding("x", "experiments", "Experiments", show=False, tooltip="Open the experiments screen"),
         Binding("k", "capacity", "Capacity", show=False,
                 tooltip="How many clients one server holds under P90 TTFT / P99 TPOT targets (four strategies)"),
+        Binding("j", "energy", "Energy", show=False,
+                tooltip="Server work × latency × the client's joules: exact points under caps on its energy"),
         Binding("p", "live_profile", "Profile a model", show=False,
                 tooltip="Profile a zoo model live and switch to it"),
         Binding("t", "next_theme", "Next theme", show=False, tooltip="Switch to the next colour theme"),
@@ -245,6 +247,11 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, App):
         from .screens.capacity import CapacityScreen
 
         self.push_screen(CapacityScreen(self.profile, self.scenario, show_timings=self.show_timings))
+
+    def action_energy(self) -> None:
+        from .screens.energy import EnergyScreen
+
+        self.push_screen(EnergyScreen(self.profile, self.scenario, show_timings=self.show_timings))
 
     def action_live_profile(self) -> None:
         from importlib.util import find_spec

@@ -44,7 +44,7 @@ def _result(doc: dict) -> Result:
     bd = doc.get("breakdown")
     return Result(**{**doc, "policy": None if doc["policy"] is None else tuple(doc["policy"]),
                      "breakdown": None if bd is None else Breakdown(**bd),
-                     "violations": tuple(doc.get("violations", ())),
+                     "violations": tuple(doc.get("violations", ())), "notes": tuple(doc.get("notes", ())),
                      "client_energy_parts": _tuple(doc.get("client_energy_parts"))})
 
 

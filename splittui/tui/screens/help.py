@@ -36,6 +36,11 @@ SCREEN_KEYS = [   # the keys of the other screens, listed after the main view's 
     ("r", "search again: the rate and clients one server holds under P90 TTFT / P99 TPOT (the TTFT/TPOT "
      "limits, else 1,000 / 50 ms) for all-server, greedy, exact per class and joint cuts"),
     ("esc", "close (cancels a running search)"),
+    ("", "Energy (j)"),
+    ("r", "solve again: exact at caps on the client's joules, from the least any placement reaches to what the "
+     "least-server-work placement spends; chart and table of server share, latency and client J (estimates, "
+     "the radio knob's radio), Pareto-optimal points marked"),
+    ("esc", "close (cancels a running solve)"),
 ]
 
 LEGEND = [   # what the table, the strip and the frontier chart show

@@ -16,9 +16,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
 
-from ...model import OBJECTIVES, SIDES, Profile, Scenario
+from ...model import OBJECTIVES, RADIO_KINDS, SIDES, Profile, Scenario
 from ..messages import ModelChosen, ScenarioChanged
 from ..profile_choice import (
+    MEASURED,
     ROOFLINE,
     ProfileChoice,
     device_choices,
@@ -104,6 +105,7 @@ class Controls(Grid):
             yield Slider(GEN_TOKENS, sc.gen_tokens, label="output", fmt=lambda v: f"{v} tokens", id="gen")
             yield Slider(LIMITS, sc.ttft_ms or 0.0, label="TTFT ≤", fmt=fmt_limit, id="ttft")
             yield Slider(LIMITS, sc.tpot_ms or 0.0, label="TPOT ≤", fmt=fmt_limit, id="tpot")
+            yield Choice(RADIO_KINDS, sc.radio, label="radio", id="radio")
         with Vertical(classes="knob-column"):
             yield Slider(UNITS, sc.unit_ms, label="time T", fmt=fmt_ms, id="unit", big_step=3)
             yield ModelPicker(models, profile.origin or profile.model, label="model", fmt=model_label, id="model")
@@ -121,11 +123,13 @@ class Controls(Grid):
         self._show_applicable(self._initial[0])
 
     def _show_applicable(self, profile: Profile) -> None:
-        """Hide the generation knobs for a profile without decode costs, dtype and runtime for a measured one."""
+        """Hide the generation knobs for a profile without decode costs, dtype and runtime for a measured one,
+        the radio where the client's times are measured (no power model to charge it)."""
         for name in GEN_KNOBS:
             self._knob(name).display = profile.has_decode
         self._knob("dtype").display = self.choice.is_config
         self._knob("runtime").display = self.choice.is_config
+        self._knob("radio").display = self.choice.client != MEASURED   # measured times: no power model
 
     def _down_label(self) -> str:
         return "down=up" if self.linked else "download"
@@ -158,7 +162,7 @@ class Controls(Grid):
             self._knob("objective").set_values(self._objectives(profile), sc.objective)
             for name, value in (("deadline", sc.deadline_ms), ("unit", sc.unit_ms), ("up", sc.up_mbps),
                                 ("down", sc.down_mbps), ("delay", sc.delay_ms), ("start", sc.start),
-                                ("end", sc.end)):
+                                ("end", sc.end), ("radio", sc.radio)):
                 self._knob(name).set_value(value)
         self._show_applicable(profile)
 
@@ -215,6 +219,6 @@ class Controls(Grid):
         return sc.replace(deadline_ms=deadline, unit_ms=k("unit").value, up_mbps=k("up").value,
                           down_mbps=k("down").value, delay_ms=k("delay").value, seq_len=int(k("seq").value),
                           start=k("start").value, end=k("end").value, objective=k("objective").value,
-                          gen_tokens=int(k("gen").value), tpot_ms=k("tpot").value or None,
+                          gen_tokens=int(k("gen").value), tpot_ms=k("tpot").value or None, radio=k("radio").value,
                           # a TTFT limit at or above the deadline adds nothing: the first token is part of it
                           ttft_ms=ttft if ttft is not None and ttft < deadline else None)

@@ -12,6 +12,7 @@ from ...model import Result
 from ...policy import improvement_over_greedy
 from ...report.formats import gain as fmt_gain
 from ...report.palette import CLIENT, NETWORK, SERVER
+from ...report.tables import joules
 from ..state import APP_SOLVERS, AppState
 from .banner import dp_breaks_limits
 from .text_lines import TextLines
@@ -100,6 +101,8 @@ class NumbersPanel(TextLines):
                 ("request / deadline" if gen else "latency / deadline", 20)]
         if gen:
             cols += [("TTFT", 9), ("TPOT", 8)]
+        if wide:
+            cols.append(("client J", 9))
         cols += [("hops", 4), ("vs greedy", 9)] if wide or not gen else [("hops", 4)]
         if self.show_timings and (wide or not gen):
             cols.append(("solve", 9))
@@ -109,7 +112,7 @@ class NumbersPanel(TextLines):
         greedy = st.results.get("greedy")
         for name, res in st.rows():
             text.append("\n")
-            cells = self._row(name, res, greedy, bar_w, st.scenario.deadline_ms, gen)
+            cells = self._row(name, res, greedy, bar_w, st.scenario.deadline_ms, gen, energy=wide)
             for i, (cell, (_h, w)) in enumerate(zip(cells, cols, strict=False)):
                 cell = cell if isinstance(cell, Text) else Text().append(cell, _PLAIN)  # see _PLAIN
                 pad = " " * max(0, w - cell.cell_len)
@@ -117,9 +120,11 @@ class NumbersPanel(TextLines):
         return text
 
     def _row(self, name: str, r: Result, greedy: Result | None, bar_w: int, deadline: float,
-             gen: bool = False) -> list:
+             gen: bool = False, energy: bool = False) -> list:
         timing = f"{r.solve_ms:.1f} ms" if self.show_timings and name in APP_SOLVERS else ""
         times = [_opt_ms(r.ttft_ms), _opt_ms(r.tpot_ms)] if gen else []
+        if energy:   # the client's joules per request (an estimate: docs/energy.md)
+            times.append("-" if r.client_energy_j is None or r.policy is None else joules(r.client_energy_j))
         if not r.feasible or r.server_share is None or r.latency_ms is None:  # a feasible result has both
             lat = f"min {_ms(r.min_latency_ms)} ms" if r.latency_ms is None else f"{_ms(r.latency_ms)} ms"
             broken = [lim for lim in ("TTFT", "TPOT") if any(v.startswith(lim) for v in r.violations)]
@@ -158,6 +163,9 @@ class NumbersPanel(TextLines):
         elif dp is not None and ex is not None and ex.feasible:
             text.append(f"DP finds nothing at T = {st.scenario.unit_ms:g} ms (rounding up); lower T",
                         style="yellow")
+        if self.size.width >= 100 and any(r.client_energy_j is not None for r in st.results.values()):
+            text.append((" · " if text.plain.strip("\n") and not text.plain.endswith("\n") else "")
+                        + f"client J: estimates, radio {st.scenario.radio}", style="dim")
         if self.show_timings:
             text.append((" · " if text.plain.strip("\n") and not text.plain.endswith("\n") else "")
                         + f"all solved in {st.solve_ms:.1f} ms", style="dim")
