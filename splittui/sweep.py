@@ -123,6 +123,7 @@ class SweepConfig:
     grid: str = "default"
     paper_steps: int = 8
     server_speedup: float | None = None
+    radio: str = "wifi"            # the client's radio, for each cell's client joules (estimates, docs/energy.md)
 
     def __post_init__(self) -> None:
         if self.grid not in GRIDS:
@@ -158,6 +159,8 @@ class SweepConfig:
             parts.append(f"TPOT ≤ {self.tpot_ms:g} ms")
         if self.returns != "auto":
             parts.append(f"returns {self.returns}")
+        if self.radio != "wifi":
+            parts.append(f"radio {self.radio}")
         return " · ".join(parts)
 
     @property
@@ -183,6 +186,9 @@ class Sweep:
     config: SweepConfig = field(default_factory=SweepConfig)
     speedups: tuple[float, ...] = ()   # whole-model client ms / server ms per swept length (after rescaling)
     policies: dict[str, np.ndarray] = field(default_factory=dict)   # solver -> (n, L) int8; -1 rows: infeasible
+    # (n, len(solvers)) client joules per request of each kept placement (estimates, docs/energy.md); NaN where
+    # infeasible, where the solver's placements are not kept (exact) or the client has no power model
+    client_j: NDArray[np.float64] | None = None
 
     def policy(self, solver: str) -> np.ndarray:
         """Per cell, the solver's placement (1 = client); rows of -1 where infeasible (not kept for exact)."""
@@ -208,7 +214,8 @@ class Sweep:
 def _scenario(s: int, bw: float, deadline: float, cfg: SweepConfig, unit: float = 1.0) -> Scenario:
     """One cell's scenario, without the TTFT/TPOT limits (`_limits_scenario` adds them)."""
     return Scenario(deadline_ms=deadline, up_mbps=bw, delay_ms=cfg.delay_ms, seq_len=s,
-                    unit_ms=unit, objective=cfg.objective, gen_tokens=cfg.gen_tokens, returns=cfg.returns)
+                    unit_ms=unit, objective=cfg.objective, gen_tokens=cfg.gen_tokens, returns=cfg.returns,
+                    radio=cfg.radio)
 
 
 def _limits_scenario(sc: Scenario, cfg: SweepConfig) -> Scenario:
@@ -428,6 +435,7 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *,
     cols: dict[str, list[float]] = {k: [] for k in ("seq", "bw", "step", "deadline", "unit", "total")}
     share: list[list[float]] = []
     lat: list[list[float]] = []
+    joules: list[list[float]] = []
     pols: dict[str, list[NDArray[np.int8]]] = {m: [] for m in POLICY_SOLVERS}
     none = np.full(profile.n_layers, -1, dtype=np.int8)
     done = 0
@@ -436,6 +444,7 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *,
         for bw in cfg.bandwidths:
             ser = series[(s, bw)]
             cells = _pair(profile, s, bw, ser, cfg)
+            energy = phase_costs(profile, _scenario(s, bw, 1.0, cfg)).energy   # no deadline in it
             for j, d in enumerate(ser):
                 for key, v in zip(cols, (s, bw, j, d, _unit(ser, cfg), total_load), strict=True):
                     cols[key].append(v)
@@ -443,6 +452,8 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *,
                 share.append([np.nan if r is None else r[0] / total_load if total_load > 0 else 0.0
                               for r in row])
                 lat.append([np.nan if r is None else r[1] for r in row])
+                joules.append([np.nan if r is None or r[2] is None or energy is None
+                               else energy.figures(np.asarray(r[2], dtype=np.int8)).client_j for r in row])
                 for m in pols:
                     cell = cells[m][j]
                     placed = None if cell is None else cell[2]
@@ -456,7 +467,8 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *,
                  total_load=np.array(cols["total"]), client_share=np.clip(np.array(share), 0.0, 1.0),
                  latency_ms=np.array(lat), elapsed_s=time.perf_counter() - t0, config=cfg,
                  speedups=server_speedups(profile, seqs),
-                 policies={m: np.array(v, dtype=np.int8).reshape(-1, profile.n_layers) for m, v in pols.items()})
+                 policies={m: np.array(v, dtype=np.int8).reshape(-1, profile.n_layers) for m, v in pols.items()},
+                 client_j=np.array(joules, dtype=np.float64).reshape(-1, len(cfg.solvers)))
 
 
 # ----- aggregates ---------------------------------------------------------------------------------
@@ -601,7 +613,8 @@ def charts(sw: Sweep) -> list[Chart]:
 
 
 def sweep_rows(sw: Sweep) -> list[dict[str, Any]]:
-    """One flat dict per cell (CSV/JSON): client share, server share, latency, feasible per solver."""
+    """One flat dict per cell (CSV/JSON): client share, server share, latency, feasible and client joules
+    (estimates; null for exact, whose placements the sweep does not keep) per solver."""
     rows = []
     for i in range(sw.n_cells):
         row = {"model": sw.model, "seq_len": int(sw.seq[i]), "bandwidth_mbps": float(sw.bandwidth[i]),
@@ -614,6 +627,8 @@ def sweep_rows(sw: Sweep) -> list[dict[str, Any]]:
             row[f"{name}_client_share"] = float(cs) if ok else None
             row[f"{name}_server_share"] = float(1.0 - cs) if ok else None
             row[f"{name}_latency_ms"] = float(lat) if ok else None
+            j = np.nan if sw.client_j is None else sw.client_j[i, k]
+            row[f"{name}_client_j"] = float(j) if ok and np.isfinite(j) else None   # an estimate (docs/energy.md)
         rows.append(row)
     return rows
 

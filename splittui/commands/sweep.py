@@ -103,6 +103,11 @@ def add_grid_args(p: argparse.ArgumentParser) -> None:
                    help="a fixed DP time unit in ms instead of --resolution (default: off)")
     g.add_argument("--objective", choices=("flops", "mem_bytes", "server_ms", "server_mem"), default="flops",
                    help="server resource the solvers minimise (default flops)")
+    from ..model import RADIO_KINDS
+
+    g.add_argument("--radio", choices=RADIO_KINDS, default="wifi",
+                   help="the client's radio, for each cell's client joules (an estimate: docs/energy.md; default "
+                        "%(default)s)")
     add_generation_args(p)
     add_returns_arg(p)
 
@@ -192,7 +197,8 @@ def config_from_args(args: argparse.Namespace, *, exact: bool):
                        objective=args.objective, gen_tokens=args.gen_tokens, grid=grid,
                        ttft_ms=getattr(args, "ttft_ms", None), tpot_ms=getattr(args, "tpot_ms", None),
                        returns=getattr(args, "returns", None) or "auto",
-                       server_speedup=getattr(args, "server_speedup", None))
+                       server_speedup=getattr(args, "server_speedup", None),
+                       radio=getattr(args, "radio", None) or "wifi")
 
 
 def run_sweeps(profiles: list, cfg, *, label: str = "sweep") -> list:

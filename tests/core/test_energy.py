@@ -381,3 +381,64 @@ def test_rapl_meter_reads_packages_and_undoes_wraparound(tmp_path):
     (zones[0] / "energy_uj").write_text("3000000\n")   # +2 J
     (zones[1] / "energy_uj").write_text("500000\n")    # wrapped: +1 J
     assert measure(zones, before, 0.0).joules == pytest.approx(3.0)
+
+
+def _all_policies(case: dict, ph: Phases) -> list[tuple[float, float, float, tuple[int, ...]]]:
+    """(server share, request latency, client J, policy) of every policy meeting the deadline (the oracle's J)."""
+    from splittui.solvers import evaluate_costs
+
+    c, d = ph.composite(), _deadline(case)
+    out = []
+    for x in itertools.product((0, 1), repeat=case["pre"].n):
+        r = evaluate_costs(c, x)
+        lat = _latency(case, x)
+        if lat <= d * (1 + 1e-9) + 1e-9 and r.server_share is not None:
+            out.append((r.server_share, lat, oracle_energy(case, x), x))
+    return out
+
+
+def _beats(q: tuple, p: tuple) -> bool:
+    """q is at most p in server share, latency and joules, and below it in one (beyond float noise)."""
+    def le(a: float, b: float) -> bool:
+        return a <= b + 1e-9 * max(1.0, abs(b))
+
+    def lt(a: float, b: float) -> bool:
+        return a < b - 1e-9 * max(1.0, abs(b))
+
+    return all(le(a, b) for a, b in zip(q, p)) and any(lt(a, b) for a, b in zip(q, p))
+
+
+@CORE
+@given(case=cases(max_layers=6), caps=st.integers(1, 5))
+def test_energy_points_are_brute_force_answers_and_pareto_marks_hold(case, caps):
+    """issue 29's trade-off points (energy_front.energy_points) on random chains, against the 2^L enumeration:
+    the first is the least client energy any policy meeting the deadline reaches, the least server share among
+    them is brute force's, every capped point is the least server share within its cap, each point's figures are
+    its policy's, and no policy at all (not only no other point) beats a point marked Pareto-optimal."""
+    from splittui.energy_front import energy_points
+
+    ph = _phases(case)
+    sc = _scenario(case)
+    pts = energy_points(ph, sc, caps=caps)
+    every = _all_policies(case, ph)
+    if not every:
+        assert pts == []
+        return
+    assert pts and [p.client_j for p in pts] == sorted(p.client_j for p in pts)
+    assert len({p.policy for p in pts}) == len(pts)
+    least_j = min(e for _s, _l, e, _x in every)
+    assert pts[0].client_j == pytest.approx(least_j, rel=1e-9, abs=1e-12)
+    assert min(p.server_share for p in pts) == pytest.approx(min(s for s, *_ in every), rel=1e-9, abs=1e-12)
+    for p in pts:
+        assert p.client_j == pytest.approx(oracle_energy(case, p.policy), rel=1e-9, abs=1e-12)
+        assert p.latency_ms == pytest.approx(_latency(case, p.policy), rel=1e-9, abs=1e-9)
+        if p.cap_j is not None:
+            within = [s for s, _l, e, _x in every if e <= p.cap_j * (1 + 1e-9) + 1e-12]
+            assert p.client_j <= p.cap_j * (1 + 1e-9) + 1e-12
+            assert p.server_share == pytest.approx(min(within), rel=1e-9, abs=1e-12)
+    for p in pts:
+        key = (p.server_share, p.latency_ms, p.client_j)
+        if p.pareto:
+            assert not any(_beats(q[:3], key) for q in every), (key, [q for q in every if _beats(q[:3], key)])
+        else:
+            assert any(_beats((q.server_share, q.latency_ms, q.client_j), key) for q in pts)
