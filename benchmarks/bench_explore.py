@@ -4,7 +4,7 @@ chunk. Prints a table; not a timed test.
 The cells: every --stride-th chunk of the grid file (default examples/hardware.toml), so the sample
 spans its models, devices and dtypes; the same chunks run
 
-* serial: `run_chunk` in this process, one after another
+* serial: `run_chunk_columns` in this process, one after another (what `--executor serial` runs)
 * processes: the standard process pool, --workers processes (start-up included)
 * dask: a `dask.distributed` LocalCluster of --workers processes, one thread each; the wall time with
   the cluster's start counted and without it (the cluster started before the clock)
@@ -30,7 +30,7 @@ from dataclasses import replace
 import tomllib
 
 from splittui.commands.explore_exec import run_chunks
-from splittui.explore import Chunk, chunks, parse_grid, run_chunk
+from splittui.explore import Chunk, chunks, parse_grid, run_chunk, run_chunk_columns
 
 
 def _load() -> str:
@@ -43,8 +43,16 @@ def _timed(fn) -> tuple[float, int]:
     return time.perf_counter() - t0, n
 
 
+def _n_rows(rows) -> int:
+    """Rows in a chunk's result: a list of row dicts (`run_chunk`) or columns (`run_chunk_columns`, what the
+    executors return)."""
+    if isinstance(rows, dict):
+        return len(next(iter(rows.values()))) if rows else 0
+    return len(rows)
+
+
 def _count(it) -> int:
-    return sum(len(rows) for rows in it)
+    return sum(_n_rows(rows) for rows in it)
 
 
 def _dask_rows(grid, sample, workers: int) -> tuple[float, float, int]:
@@ -57,20 +65,21 @@ def _dask_rows(grid, sample, workers: int) -> tuple[float, float, int]:
                       silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         client.wait_for_workers(workers)
         t1 = time.perf_counter()
-        futures = [client.submit(run_chunk, grid, c, pure=False) for c in sample]
-        n = sum(len(f.result()) for f in as_completed(futures))
+        futures = [client.submit(run_chunk_columns, grid, c, pure=False) for c in sample]
+        n = _count(f.result() for f in as_completed(futures))
         t2 = time.perf_counter()
     return t2 - t0, t2 - t1, n
 
 
 def _cpu_chunk(grid, chunk: Chunk) -> tuple[int, float]:
     t0 = time.process_time()
-    return len(run_chunk(grid, chunk)), time.process_time() - t0
+    return _n_rows(run_chunk_columns(grid, chunk)), time.process_time() - t0
 
 
-def _pool_cpu(grid, sample, workers: int) -> str:
+def _pool_cpu(grid, sample, workers: int, serial_cpu: float) -> str:
     """How much CPU the pool's workers got: the load of other processes shows as cores used below `workers`,
-    a cost of running in parallel as CPU per cell above the serial run's."""
+    a cost of running in parallel as CPU per cell above the serial run's (`serial_cpu`, s a cell). The
+    speed-up free cores would give is projected from the two: workers x serial CPU / parallel CPU a cell."""
     from concurrent.futures import ProcessPoolExecutor
 
     t0 = time.perf_counter()
@@ -79,7 +88,9 @@ def _pool_cpu(grid, sample, workers: int) -> str:
     wall = time.perf_counter() - t0
     n, cpu = sum(r[0] for r in res), sum(r[1] for r in res)
     return (f"process pool of {workers} again, CPU inside the workers: {1e3 * cpu / n:.2f} ms a cell; "
-            f"cores used {cpu / wall:.2f} of {workers}")
+            f"cores used {cpu / wall:.2f} of {workers}\n"
+            f"projection for {workers} free cores (not measured; other jobs on the cores inflate both CPU times): "
+            f"{workers} x {1e3 * serial_cpu:.2f} / {1e3 * cpu / n:.2f} = {workers * serial_cpu * n / cpu:.2f}x serial")
 
 
 def _noop(i: int) -> int:
@@ -114,7 +125,7 @@ def main() -> None:
           f"{os.cpu_count()} CPUs; load average before: {_load()}")
     rows = []
     cpu0 = time.process_time()
-    serial_s, n_serial = _timed(lambda: _count(run_chunk(grid, c) for c in sample))
+    serial_s, n_serial = _timed(lambda: _count(run_chunk_columns(grid, c) for c in sample))
     cpu = time.process_time() - cpu0   # this process's CPU time: what a cell costs whatever the load
     serial = n_serial / serial_s
     rows.append(("serial", 1, n_serial, serial_s, serial))
@@ -132,12 +143,12 @@ def main() -> None:
         print(f"| {name} | {w} | {n:,} | {dt:,.2f} | {rate:,.0f} | {rate / serial:.2f}x |")
     print(f"\nserial CPU time: {1e3 * cpu / n_serial:.2f} ms a cell ({1e3 * serial_s / n_serial:.2f} ms wall): "
           "the per-cell cost a projection should use")
-    print(_pool_cpu(grid, sample, args.workers))
-    _overheads(grid, sample)
+    print(_pool_cpu(grid, sample, args.workers, cpu / n_serial))
+    _overheads(grid, sample, args.noop)
     print(f"\nload average after: {_load()}")
 
 
-def _overheads(grid, sample: list[Chunk]) -> None:
+def _overheads(grid, sample: list[Chunk], noop: int) -> None:
     builds = []
     from splittui.explore import _profile
 
@@ -147,7 +158,7 @@ def _overheads(grid, sample: list[Chunk]) -> None:
         builds.append(time.perf_counter() - t0)
     print(f"\nper chunk: profile build {1e3 * sum(builds) / len(builds):.2f} ms (mean of {len(builds)})", end="")
     try:
-        print(f"; Dask round trip of an empty task {1e3 * _dask_task_s(500):.2f} ms (1 worker, 500 tasks)", end="")
+        print(f"; Dask round trip of an empty task {1e3 * _dask_task_s(noop):.2f} ms (1 worker, {noop} tasks)", end="")
     except ImportError:
         pass
     small = replace(grid, chunk_cells=grid.n_solvers)   # one scenario a chunk

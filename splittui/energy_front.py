@@ -4,9 +4,12 @@ Every point is an exact answer: at deadlines spaced geometrically from the least
 scenario's, the least server work and the least client energy (the latency axis); at the scenario's
 deadline, the least server share whose client joules stay within a cap, for caps spaced from the least
 energy any policy meeting the scenario reaches up to what the least-server-work policy spends (the energy
-axis). The points no other point beats on server share, latency and joules together are marked
-Pareto-optimal. Joules are estimates (docs/energy.md).
-Pure Python + numpy; no UI import.
+axis). Each answer is then polished: the least server share at its own latency and joules, ties broken by
+latency then joules (the energy route of solvers/energy.py keys flops that way), so no policy at all is at
+most as large in all three and smaller in one: every point is Pareto-optimal in server share × latency ×
+client J, not only among the points (tests/core/test_energy.py checks it against 2^L policies). `pareto`
+marks the points none of the others beats (all of them, up to float noise). Joules are estimates
+(docs/energy.md). Pure Python + numpy; no UI import.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from .generation import Phases
 from .model import Result, Scenario
 
 __all__ = ["EnergyPoint", "energy_points"]
+
+_TINY_J = 1e-300   # a joule cap must be > 0: a policy spending 0 J is polished under this one (slack 1e-9 J)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +53,7 @@ def energy_points(ph: Phases, sc: Scenario, *, caps: int = 8,
     from .solvers import solve_request
     from .solvers.goal import scenario_at, solve_request_at
 
-    total = 2 + 3 * caps
+    total = 3 + 5 * caps   # least J, the least-work polish, per deadline step and per cap, with the polishes
     step = [0]
 
     def solved(s: Scenario, cap: float | None = None) -> EnergyPoint | None:
@@ -59,10 +64,18 @@ def energy_points(ph: Phases, sc: Scenario, *, caps: int = 8,
             return _point(solve_request_at(ph, s, "exact", s.deadline_ms), cap)
         return _point(solve_request(ph, s, "exact"), cap)
 
+    def polished(p: EnergyPoint | None) -> EnergyPoint | None:
+        """The least server share within p's latency and joules (then the least latency, then joules)."""
+        if p is None:
+            return None
+        at = scenario_at(base, p.latency_ms).replace(objective="flops", client_energy_j=max(p.client_j, _TINY_J))
+        q = solved(at, p.cap_j)
+        return p if q is None else q
+
     base = sc.replace(client_energy_j=None)
-    least_j = solved(base.replace(objective="client_energy"))
+    least_j = polished(solved(base.replace(objective="client_energy")))
     work_res = solve_request(ph, base.replace(objective="flops"), "exact")
-    least_work = _point(work_res, None)
+    least_work = polished(_point(work_res, None))
     pts = [p for p in (least_j, least_work) if p is not None]
     if least_j is None or least_work is None:
         return _marked(pts)
@@ -72,8 +85,8 @@ def energy_points(ph: Phases, sc: Scenario, *, caps: int = 8,
             break
         d = lo_t * (hi_t / lo_t) ** (k / max(1, caps - 1)) * (1 + 1e-9)
         at = scenario_at(base, d)
-        pts += [p for p in (solved(at.replace(objective="flops")), solved(at.replace(objective="client_energy")))
-                if p is not None]
+        pts += [p for p in (polished(solved(at.replace(objective="flops"))),
+                            polished(solved(at.replace(objective="client_energy")))) if p is not None]
     lo, hi = least_j.client_j, least_work.client_j
     if hi > lo * (1 + 1e-9):
         for k in range(caps):
@@ -94,14 +107,14 @@ def _marked(pts: list[EnergyPoint]) -> list[EnergyPoint]:
 
 
 def _undominated(p: EnergyPoint, pts: list[EnergyPoint]) -> bool:
-    def le(a: float, b: float) -> bool:
-        return a <= b + 1e-12 * max(1.0, abs(b))
-
+    """No other point is at most p in all three and below it in one, beyond float noise: shares (in [0, 1])
+    within 1e-14 (a share 1e-12 smaller is real when layer rewards span many decades), latency and joules
+    within 1e-12 relative."""
+    keys_p = (p.server_share, p.latency_ms, p.client_j)
+    tol = (1e-14, 1e-12 * max(1.0, abs(p.latency_ms)), 1e-12 * max(1.0, abs(p.client_j)))
     for q in pts:
-        if q is p:
-            continue
-        keys_q, keys_p = (q.server_share, q.latency_ms, q.client_j), (p.server_share, p.latency_ms, p.client_j)
-        if all(le(a, b) for a, b in zip(keys_q, keys_p)) and any(a < b and not le(b, a)
-                                                                for a, b in zip(keys_q, keys_p)):
+        keys_q = (q.server_share, q.latency_ms, q.client_j)
+        if q is not p and all(a <= b + t for a, b, t in zip(keys_q, keys_p, tol)) \
+                and any(a < b - t for a, b, t in zip(keys_q, keys_p, tol)):
             return False
     return not math.isnan(p.client_j)

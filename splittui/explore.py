@@ -21,13 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import __version__
 from .errors import SplittuiError
 from .model import OBJECTIVES, RADIO_KINDS, Profile, Result, Scenario
 
 __all__ = ["AXES", "PROFILE_AXES", "SCENARIO_AXES", "FIGURES", "DEFAULT_KEEP", "QUESTIONS", "Grid", "Chunk",
            "parse_grid", "chunks", "run_chunk", "run_chunk_columns", "estimate_cell_s", "pareto_front", "best_rows",
-           "axis_rows"]
+           "axis_rows", "axis_figures"]
 
 PROFILE_AXES = ("model", "client_device", "server_device", "dtype", "runtime")
 SCENARIO_AXES = ("bandwidth_mbps", "delay_ms", "seq_len", "gen_tokens", "deadline_ms", "ttft_limit_ms",
@@ -261,11 +263,11 @@ def run_chunk(grid: Grid, chunk: Chunk, skip: frozenset[int] = frozenset()) -> l
     except SplittuiError as exc:
         profile = str(exc)
     rows = []
-    n = grid.n_solvers
+    n, grid_sha = grid.n_solvers, grid.sha256   # the grid's sha256 once a chunk (a JSON dump and a hash)
     for start in range(chunk.start, chunk.stop, n):
         if skip and all(i in skip for i in range(start, start + n)):
             continue
-        rows += [r for r in _scenario_rows(grid, profile, start) if r["cell"] not in skip]
+        rows += [r for r in _scenario_rows(grid, profile, start, grid_sha) if r["cell"] not in skip]
     return rows
 
 
@@ -305,7 +307,7 @@ def _load(cell: dict[str, Any], seqs: Sequence[int]) -> Profile:
                     server_device=cell["server_device"], include_seq=seqs, runtime=runtime)
 
 
-def _scenario_rows(grid: Grid, profile: Profile | str, start: int) -> list[dict[str, Any]]:
+def _scenario_rows(grid: Grid, profile: Profile | str, start: int, grid_sha: str) -> list[dict[str, Any]]:
     from .solvers import solve_all
 
     cells = [grid.cell(i) for i in range(start, start + grid.n_solvers)]
@@ -317,7 +319,7 @@ def _scenario_rows(grid: Grid, profile: Profile | str, start: int) -> list[dict[
     except SplittuiError as exc:
         results = str(exc)
     sha = "" if isinstance(profile, str) else profile.sha256
-    return [_row(grid, start + k, c, results, sha) for k, c in enumerate(cells)]
+    return [_row(grid, start + k, c, results, sha, grid_sha) for k, c in enumerate(cells)]
 
 
 def _scenario(cell: dict[str, Any]) -> Scenario:
@@ -330,7 +332,7 @@ def _scenario(cell: dict[str, Any]) -> Scenario:
 
 
 def _row(grid: Grid, index: int, cell: dict[str, Any], results: dict[str, Result] | str,
-         sha: str) -> dict[str, Any]:
+         sha: str, grid_sha: str) -> dict[str, Any]:
     """One flat row: every axis (bandwidth as up/down, pins as "1,2"), the kept figures, provenance."""
     row: dict[str, Any] = {"cell": index}
     for name, value in cell.items():
@@ -345,7 +347,7 @@ def _row(grid: Grid, index: int, cell: dict[str, Any], results: dict[str, Result
         v = None if res is None else getattr(res, fig, None)
         row[fig] = bool(v) if fig == "feasible" else (None if v is None else float(v))
     row["error"] = results if isinstance(results, str) else ""
-    row.update(splittui_version=__version__, profile_sha256=sha, grid_sha256=grid.sha256)
+    row.update(splittui_version=__version__, profile_sha256=sha, grid_sha256=grid_sha)
     return row
 
 
@@ -364,7 +366,7 @@ def estimate_cell_s(grid: Grid, *, samples: int = 12,
         except SplittuiError as exc:
             profile = str(exc)
         t1 = clock()
-        _scenario_rows(grid, profile, start)
+        _scenario_rows(grid, profile, start, grid.sha256)
         build, solve = build + t1 - t0, solve + clock() - t1
     per_chunk = min(chunks(grid)[0].n_cells, grid.n_cells // grid.n_profiles)
     return (solve / grid.n_solvers + build / per_chunk) / len(picks)
@@ -399,21 +401,34 @@ def best_rows(rows: Sequence[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]
 
 
 def axis_rows(rows: Sequence[dict[str, Any]], axis: str, x: str, y: str, *,
-              front: Sequence[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Per value of `axis`: cells, the feasible fraction, the least `y` and `x`, and how many points of the
-    (x, y) Pareto front of all rows (`front`, if computed already) have that value. One pass over rows."""
+              front: Sequence[dict[str, Any]] | None = None, extra: Sequence[str] = (),
+              figures: tuple[np.ndarray, dict[str, np.ndarray]] | None = None) -> list[dict[str, Any]]:
+    """Per value of `axis` (in order of first appearance): cells, the feasible fraction, the least `y`, `x`
+    and each `extra` figure over its feasible cells (an absent figure counts as none), and how many points
+    of the (x, y) Pareto front of all rows (`front`, if computed already) have that value. `figures`:
+    `axis_figures(rows, y, x, *extra)`, computed once for every axis."""
     front = pareto_front(rows, x, y) if front is None else front
-    acc: dict[Any, list[float]] = {}
-    for r in rows:
-        a = acc.setdefault(r[axis], [0, 0, math.inf, math.inf])
-        a[0] += 1
-        if r.get("feasible"):
-            a[1] += 1
-            a[2] = min(a[2], _or_inf(r.get(y)))
-            a[3] = min(a[3], _or_inf(r.get(x)))
+    ok, figs = axis_figures(rows, y, x, *extra) if figures is None else figures
+    index: dict[Any, int] = {}
+    codes = np.fromiter((index.setdefault(r[axis], len(index)) for r in rows), dtype=np.intp, count=len(rows))
+    k = len(index)
+    cells = np.bincount(codes, minlength=k)
+    feasible = np.bincount(codes, weights=ok, minlength=k)
+    least = {}
+    for fig in (y, x, *extra):
+        least[fig] = np.full(k, math.inf)
+        np.minimum.at(least[fig], codes[ok], figs[fig][ok])
     on = Counter(r[axis] for r in front)
-    return [{"value": v, "cells": int(a[0]), "feasible": a[1] / a[0], f"least {y}": _or_none(a[2]),
-             f"least {x}": _or_none(a[3]), "on front": on[v]} for v, a in acc.items()]
+    return [{"value": v, "cells": int(cells[i]), "feasible": int(feasible[i]) / int(cells[i]),
+             **{f"least {fig}": _or_none(float(least[fig][i])) for fig in least}, "on front": on[v]}
+            for v, i in index.items()]
+
+
+def axis_figures(rows: Sequence[dict[str, Any]], *figs: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Per row: feasible (bool) and each figure (inf where absent): what `axis_rows` reduces per axis value."""
+    n = len(rows)
+    ok = np.fromiter((bool(r.get("feasible")) for r in rows), dtype=bool, count=n)
+    return ok, {f: np.fromiter((_or_inf(r.get(f)) for r in rows), dtype=float, count=n) for f in figs}
 
 
 def _or_inf(v: float | None) -> float:

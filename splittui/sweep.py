@@ -73,7 +73,8 @@ __all__ = ["SweepConfig", "Sweep", "Chart", "PAPER", "SOLVERS", "DEFAULT_BANDWID
            "rounding", "overall_rounding", "POLICY_SOLVERS"]
 
 SOLVERS = APP_SOLVERS
-POLICY_SOLVERS = ("dp", "greedy", "single-split", "no-split")   # whose per-cell placements a Sweep keeps
+POLICY_SOLVERS = ("dp", "greedy", "single-split", "no-split")   # whose per-cell placements a Sweep always keeps
+# (exact's too when the sweep runs it: one optimal placement per cell, rebuilt from its labels)
 DEFAULT_BANDWIDTHS = (10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
 _MAX_W = 1 << 20  # cap on DP budget units per pass (memory and time): T grows instead
 GRIDS = ("default", "paper")
@@ -186,12 +187,12 @@ class Sweep:
     config: SweepConfig = field(default_factory=SweepConfig)
     speedups: tuple[float, ...] = ()   # whole-model client ms / server ms per swept length (after rescaling)
     policies: dict[str, np.ndarray] = field(default_factory=dict)   # solver -> (n, L) int8; -1 rows: infeasible
-    # (n, len(solvers)) client joules per request of each kept placement (estimates, docs/energy.md); NaN where
-    # infeasible, where the solver's placements are not kept (exact) or the client has no power model
+    # (n, len(solvers)) client joules per request of each cell's placement (estimates, docs/energy.md, under
+    # config.radio); NaN where infeasible or the request has no energy model
     client_j: NDArray[np.float64] | None = None
 
     def policy(self, solver: str) -> np.ndarray:
-        """Per cell, the solver's placement (1 = client); rows of -1 where infeasible (not kept for exact)."""
+        """Per cell, the solver's placement (1 = client); rows of -1 where infeasible."""
         if solver not in self.policies:
             raise SplittuiError(f"sweep: the placements of {solver} are not kept (only {', '.join(self.policies)})")
         return self.policies[solver]
@@ -336,45 +337,70 @@ def _prefix_cells(c: Costs, series: np.ndarray) -> dict[str, list[Cell]]:
     return out
 
 
-def _front(lat: np.ndarray, rew: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pareto front (faster and more rewarding) of the kept labels, sorted by latency."""
+def _front(lat: np.ndarray, rew: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Indices of the Pareto front (faster and more rewarding) of the kept labels, sorted by latency."""
     idx = np.flatnonzero(keep)
     order = idx[np.lexsort((-rew[idx], lat[idx]))]
     r = rew[order]
     best_before = np.maximum.accumulate(np.concatenate(([-np.inf], r[:-1])))
-    sel = order[r > best_before]
-    return lat[sel], rew[sel]
+    sel: np.ndarray = order[r > best_before]
+    return sel
+
+
+# per layer, per side (0 server, 1 client): the kept candidates' indices and how many labels stayed on the side
+_Parents = list[tuple[tuple[np.ndarray, int], tuple[np.ndarray, int]]]
 
 
 def _exact_cells(c: Costs, series: np.ndarray) -> list[Cell]:
     """The exact optimum at every deadline from one Pareto-label pass at D_0 (the exact frontier).
 
     Same labels as ``solvers.exact`` (dominance is independent of the deadline), pruned with the
-    loosest deadline; each deadline then reads the best end label that meets it.
+    loosest deadline; each deadline then reads the best end label that meets it, and its placement is
+    rebuilt from the parents kept per layer (`_exact_policy`).
     """
     rem_c, rem_s = remaining_latency(c)
     limit = float(series[0]) * (1 + 1e-9) + 1e-9
     start = (np.zeros(1), np.zeros(1))
     none = (np.zeros(0), np.zeros(0))
     lab = {1: start if c.start_client else none, 0: none if c.start_client else start}
+    parents: _Parents = []
     for k in range(c.n):
-        new = {}
+        new, kept = {}, {}
         for side, own, add, rem, hop in ((1, c.client_ms[k], c.reward[k], rem_c[k + 1], c.down_ms[k]),
                                          (0, c.server_ms[k], 0.0, rem_s[k + 1], c.up_ms[k])):
             lat = np.concatenate((lab[side][0], lab[1 - side][0] + hop)) + own
             rew = np.concatenate((lab[side][1], lab[1 - side][1])) + add
-            new[side] = _front(lat, rew, lat + rem <= limit)
+            kept[side] = _front(lat, rew, lat + rem <= limit)
+            new[side] = (lat[kept[side]], rew[kept[side]])
+        parents.append(((kept[0], lab[0][0].size), (kept[1], lab[1][0].size)))
         lab = new
     tail_c = 0.0 if c.end_client else c.up_out_ms
     tail_s = c.down_out_ms if c.end_client else 0.0
     lat = np.concatenate((lab[1][0] + tail_c, lab[0][0] + tail_s))
     rew = np.concatenate((lab[1][1], lab[0][1]))
-    lat, rew = _front(lat, rew, np.ones(lat.size, dtype=bool))
+    end = _front(lat, rew, np.ones(lat.size, dtype=bool))
+    n_client = lab[1][0].size
     out: list[Cell] = []
     for d in series:
-        i = int(np.searchsorted(lat, d + 1e-9 * max(1.0, d), side="right")) - 1
-        out.append(None if i < 0 else (float(rew[i]), float(lat[i]), None))
+        i = int(np.searchsorted(lat[end], d + 1e-9 * max(1.0, d), side="right")) - 1
+        if i < 0:
+            out.append(None)
+            continue
+        j = int(end[i])
+        x = _exact_policy(parents, 1 if j < n_client else 0, j if j < n_client else j - n_client)
+        out.append((float(rew[j]), float(lat[j]), x))
     return out
+
+
+def _exact_policy(parents: _Parents, side: int, idx: int) -> NDArray[np.int8]:
+    """The placement of the last layer's label `idx` on `side`, walked back through the kept parents. O(L)."""
+    x = np.zeros(len(parents), dtype=np.int8)
+    for k in range(len(parents) - 1, -1, -1):
+        x[k] = side
+        kept, n_same = parents[k][side]
+        col = int(kept[idx])
+        side, idx = (side, col) if col < n_same else (1 - side, col - n_same)
+    return x
 
 
 def _pair(profile: Profile, s: int, bw: float, series: np.ndarray, cfg: SweepConfig) -> dict[str, list[Cell]]:
@@ -415,7 +441,8 @@ def _limited_pair(profile: Profile, sc: Scenario, series: np.ndarray, unit: floa
             i = int(np.searchsorted(lat, d + 1e-9 * max(1.0, d), side="right")) - 1
             r = points[i].result if i >= 0 else None
             out.append(None if r is None or r.server_load is None or r.latency_ms is None else
-                       (r.total_load - r.server_load, r.latency_ms, None))
+                       (r.total_load - r.server_load, r.latency_ms,
+                        None if r.policy is None else np.asarray(r.policy, dtype=np.int8)))
         cells["exact"] = out
     return cells
 
@@ -436,7 +463,7 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *,
     share: list[list[float]] = []
     lat: list[list[float]] = []
     joules: list[list[float]] = []
-    pols: dict[str, list[NDArray[np.int8]]] = {m: [] for m in POLICY_SOLVERS}
+    pols: dict[str, list[NDArray[np.int8]]] = {m: [] for m in (*POLICY_SOLVERS, "exact") if m in cfg.solvers}
     none = np.full(profile.n_layers, -1, dtype=np.int8)
     done = 0
     for s in seqs:
@@ -613,13 +640,13 @@ def charts(sw: Sweep) -> list[Chart]:
 
 
 def sweep_rows(sw: Sweep) -> list[dict[str, Any]]:
-    """One flat dict per cell (CSV/JSON): client share, server share, latency, feasible and client joules
-    (estimates; null for exact, whose placements the sweep does not keep) per solver."""
+    """One flat dict per cell (CSV/JSON): the radio, then per solver client share, server share, latency,
+    feasible and client joules per request (an estimate under that radio, docs/energy.md; null if infeasible)."""
     rows = []
     for i in range(sw.n_cells):
         row = {"model": sw.model, "seq_len": int(sw.seq[i]), "bandwidth_mbps": float(sw.bandwidth[i]),
                "step": int(sw.step[i]), "deadline_ms": round(float(sw.deadline_ms[i]), 6),
-               "unit_ms": float(sw.unit_ms[i])}
+               "unit_ms": float(sw.unit_ms[i]), "radio": sw.config.radio}
         for k, name in enumerate(sw.solvers):
             cs, lat = sw.client_share[i, k], sw.latency_ms[i, k]
             ok = bool(np.isfinite(cs))

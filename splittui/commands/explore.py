@@ -25,8 +25,11 @@ grid file (TOML): each axis is a value or a list of values; an absent axis has t
   bandwidth_mbps = [10, 100, [100, 20]]       # both ways, or [up, down] (one pair alone: [[100, 20]])
   delay_ms, seq_len, gen_tokens, deadline_ms, ttft_limit_ms, tpot_limit_ms ("none" = no limit), unit_ms,
   objective, client_mem_gb, server_mem_gb ("none"), pin_client / pin_server ([[0, 1], []]: sets of layers),
+  radio = ["wifi", "lte"]                     # the client's radio, for its energy (wifi, lte, 5g, none)
   solver = ["dp", "greedy"]
   keep = ["feasible", "server_share", "latency_ms", "ttft_ms", "tpot_ms", "server_mem_bytes"]
+                                              # also client_energy_j, client_j_per_token, server_energy_j
+                                              # (estimates), server_load, memory needs, switches, solve_ms
   chunk_cells = 512                           # cells per task (whole scenarios under one profile)
 """
 
@@ -34,14 +37,15 @@ grid file (TOML): each axis is a value or a list of values; an absent axis has t
 def add_parser(sub) -> None:
     p = sub.add_parser("explore", help="design-space exploration over a grid file: one solve per cell, a Parquet table",
                        description="Solve every cell of a grid (models x devices x dtypes x links x lengths x limits "
-                                   "x solvers) in chunks that share one profile, on this machine's cores (a Dask "
-                                   "LocalCluster, or the standard process pool without dask) or on a Dask cluster, "
-                                   "and write one row per cell.",
+                                   "x solvers) in chunks that share one profile, on this machine's cores (the "
+                                   "standard process pool by default, a Dask LocalCluster with --executor dask) or on "
+                                   "a Dask cluster (--scheduler), and write one row per cell.",
                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("grid", nargs="?", metavar="GRID.toml", help="the grid file")
     p.add_argument("--out", metavar="FILE", default="grid.parquet",
                    help="the table: Parquet, or CSV when FILE ends in .csv (default grid.parquet)")
-    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing --out file (with --summary: existing PNG plots)")
     p.add_argument("--resume", action="store_true", help="keep the cells --out already has and solve the rest")
     p.add_argument("--dry-run", action="store_true",
                    help="print the cell count and a time estimate from a timed sample")
@@ -51,7 +55,8 @@ def add_parser(sub) -> None:
     p.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: one per core)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:8786); its "
                                                           "workers need splittui installed")
-    p.add_argument("--summary", metavar="OUT", help="print the Pareto fronts and best configurations of a table")
+    p.add_argument("--summary", metavar="OUT", help="print the Pareto fronts and best configurations of a table; "
+                                                    "PNG plots beside it where matplotlib is installed")
     p.set_defaults(func=run_explore)
 
 
@@ -150,6 +155,29 @@ def _where(args: argparse.Namespace, executor: str, workers: int) -> str:
                                                            if args.executor is None else "")}[executor]
 
 
+def _cpu_s() -> tuple[float, float] | None:
+    """CPU seconds of this process and of its finished child processes (the pool's or the LocalCluster's
+    workers, counted once they have exited); None where the platform has no `resource` module (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time(), kids.ru_utime + kids.ru_stime
+
+
+def _cpu_line(before: tuple[float, float], after: tuple[float, float], cells: int, wall: float, executor: str,
+              workers: int) -> str:
+    """CPU time a cell and the cores the run got: figures other processes' load does not inflate (a busy
+    machine shows as fewer cores used, not as a dearer cell)."""
+    here, kids = after[0] - before[0], after[1] - before[1]
+    cores = 1 if executor == "serial" else workers
+    split = ("this process" if executor == "serial"
+             else f"{1e3 * kids / cells:.2f} in the workers, {1e3 * here / cells:.2f} in this process")
+    return (f"splittui: CPU {1e3 * (here + kids) / cells:.2f} ms a cell ({split}); "
+            f"{(here + kids) / wall if wall > 0 else 0:.2f} of {cores} core{'s' if cores > 1 else ''} used")
+
+
 _SUMMARY_ROWS = 2_000_000   # above this the closing summary is left to `--summary OUT` (it reads every row)
 
 
@@ -166,6 +194,7 @@ def _run(grid, args: argparse.Namespace) -> int:
           f"{_where(args, executor, workers)}", file=sys.stderr)
     out = TableWriter(args.out, keep=args.out if kept is not None else None)
     bar = Progress(grid.n_cells, done=len(skip))
+    cpu0 = _cpu_s()
     t0, code = time.perf_counter(), 0
     try:
         for cols in run_chunks(grid, todo, skip, executor=executor, workers=workers, scheduler=args.scheduler):
@@ -183,6 +212,9 @@ def _run(grid, args: argparse.Namespace) -> int:
     state = "interrupted: kept" if code else "solved"
     print(f"splittui: {state} {new:,} cells in {dt:,.1f} s ({new / dt if dt > 0 else 0:,.0f} cells/s); {out.rows:,} "
           f"of {grid.n_cells:,} rows in {path}" + (" (--resume completes it)" if code else ""), file=sys.stderr)
+    cpu1 = _cpu_s()
+    if not code and new and not args.scheduler and cpu0 and cpu1:
+        print(_cpu_line(cpu0, cpu1, new, dt, executor, workers), file=sys.stderr)
     if not code and out.rows <= _SUMMARY_ROWS:
         print_summary(read_rows(path), str(path), plots=False)
     return code
@@ -214,12 +246,13 @@ def _fmt(fig: str, v: Any) -> str:
 def print_summary(rows: list[dict[str, Any]], name: str, *, plots: bool = True,
                   png: tuple[str, bool] | None = None) -> None:
     """The best configuration per question and, per axis that varies, its values against the (latency,
-    server share) Pareto front; a plotext scatter of that front on a terminal; with `png` (the table's
-    path, whether to replace) PNG plots beside the table where matplotlib is installed."""
+    server share) Pareto front (with the least client energy per value where the table kept it); a plotext
+    scatter of that front on a terminal; with `png` (the table's path, whether to replace) PNG plots beside
+    the table where matplotlib is installed."""
     from rich.console import Console
     from rich.table import Table
 
-    from ..explore import QUESTIONS, axis_rows, best_rows, pareto_front
+    from ..explore import QUESTIONS, axis_figures, axis_rows, best_rows, pareto_front
     from ..report.tables import print_table
 
     console = Console()
@@ -240,14 +273,18 @@ def print_summary(rows: list[dict[str, Any]], name: str, *, plots: bool = True,
     if not rows or "latency_ms" not in rows[0] or "server_share" not in rows[0]:
         return
     front = pareto_front(rows, "latency_ms", "server_share")
+    extra = ("client_energy_j",) if any(r.get("client_energy_j") is not None for r in rows) else ()
+    figures = axis_figures(rows, "server_share", "latency_ms", *extra)
     for axis in varying:
         a = Table(title=f"{axis}: against the (latency, server share) Pareto front", title_justify="left")
-        for col in ("value", "cells", "feasible", "least server share", "least latency", "on front"):
+        cols = ("value", "cells", "feasible", "least server share", "least latency",
+                *(["least client energy"] if extra else []), "on front")
+        for col in cols:
             a.add_column(col, justify="left" if col == "value" else "right", no_wrap=col != "value")
-        for r in axis_rows(rows, axis, "latency_ms", "server_share", front=front):
+        for r in axis_rows(rows, axis, "latency_ms", "server_share", front=front, extra=extra, figures=figures):
             a.add_row(str(r["value"]), f"{r['cells']:,}", _fmt("feasible", r["feasible"]),
                       _fmt("server_share", r["least server_share"]), _fmt("latency_ms", r["least latency_ms"]),
-                      f"{r['on front']:,}")
+                      *(_fmt(f, r[f"least {f}"]) for f in extra), f"{r['on front']:,}")
         print_table(console, a)
     if plots and front and sys.stdout.isatty():
         _plot(rows, front)

@@ -31,7 +31,7 @@ EXECUTORS = ("dask", "processes", "serial")
 
 def default_executor() -> str:
     """The standard process pool, one worker per core: on this project's 2-core machine it solved the
-    138,240-cell example grid at 1.83x the serial rate where a Dask LocalCluster reached 1.64-1.74x (its
+    138,240-cell example grid at 2.00x the serial rate where a Dask LocalCluster reached 1.54-1.74x (its
     scheduler, nannies and worker threads share the same two cores; docs/commands/explore.md). Dask is one
     flag away: `--executor dask` (a LocalCluster) or `--scheduler ADDRESS` (a cluster)."""
     return "processes"

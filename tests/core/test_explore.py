@@ -90,6 +90,23 @@ def test_serial_processes_and_dask_give_identical_tables(capsys, grid_file, tmp_
     assert csv_rows == serial
 
 
+def test_default_is_the_process_pool_and_the_closing_lines_give_cpu_time(capsys, grid_file, tmp_path):
+    """The first stderr line says the pool is the default; the closing lines give cells/s and the CPU time a
+    cell, most of it in the workers (counted once they have exited), which a loaded machine does not inflate."""
+    import re
+
+    rc, _, err = run_cli(["explore", grid_file, "--out", tmp_path / "d.parquet", "--workers", "2"], capsys)
+    lines = err.splitlines()
+    assert rc == 0 and "on a process pool of 2 (the default; --executor dask for a LocalCluster)" in lines[0], err
+    m = re.search(r"CPU ([\d.]+) ms a cell \(([\d.]+) in the workers, ([\d.]+) in this process\); "
+                  r"([\d.]+) of 2 cores used", err)
+    assert m, err
+    total, workers, here = (float(m[i]) for i in (1, 2, 3))
+    assert total == pytest.approx(workers + here, abs=0.011) and workers > here and workers > 0.1
+    rc, _, err = run_cli(["explore", grid_file, "--out", tmp_path / "s.parquet", "--executor", "serial"], capsys)
+    assert rc == 0 and re.search(r"CPU [\d.]+ ms a cell \(this process\); [\d.]+ of 1 core used", err), err
+
+
 @pytest.mark.skipif(importlib.util.find_spec("distributed") is None,
                     reason="dask.distributed is not installed (pip install 'splittui[explore]')")
 def test_dask_local_cluster_gives_the_serial_table(capsys, grid_file, tmp_path):
@@ -199,16 +216,24 @@ def test_energy_figures_and_the_radio_axis(capsys, tmp_path):
     assert len(rows) == 16 and {r["radio"] for r in rows} == {"wifi", "lte"}
     from splittui.llm import load_any
 
-    for r in rows[::5]:
-        prof = load_any("llama-3.2-1b", client_device=r["client_device"], server_device="a100-80gb",
-                        include_seq=[256, 271])
-        res = solve(prof, Scenario(deadline_ms=20000, seq_len=256, gen_tokens=16, radio=r["radio"],
-                                   objective=r["objective"]), r["solver"])
+    profs = {d: load_any("llama-3.2-1b", client_device=d, server_device="a100-80gb", include_seq=[256, 271])
+             for d in {r["client_device"] for r in rows}}
+    for r in rows:
+        res = solve(profs[r["client_device"]], Scenario(deadline_ms=20000, seq_len=256, gen_tokens=16,
+                                                        radio=r["radio"], objective=r["objective"]), r["solver"])
+        assert r["server_share"] == pytest.approx(res.server_share)
         assert r["client_energy_j"] == pytest.approx(res.client_energy_j)
         assert r["client_j_per_token"] == pytest.approx(res.client_j_per_token)
         assert r["server_energy_j"] == pytest.approx(res.server_energy_j)
+    # the radio is an axis that counts: least client energy sends everything over Wi-Fi, nothing over LTE
+    by = {(r["client_device"], r["objective"], r["radio"], r["solver"]): r for r in rows}
+    wifi, lte = by[("phone-soc", "client_energy", "wifi", "exact")], by[("phone-soc", "client_energy", "lte", "exact")]
+    assert wifi["client_energy_j"] < lte["client_energy_j"] and wifi["server_share"] != lte["server_share"]
     rc, out, _ = run_cli(["explore", "--summary", tmp_path / "e.csv"], capsys)
     assert rc == 0 and "least client energy" in out and "radio" in out
+    lte_line = next(line for line in out.splitlines() if line.startswith("│ lte "))
+    least_lte = min(r["client_energy_j"] for r in rows if r["radio"] == "lte")
+    assert f"{least_lte:#.3g} J (estimate)" in lte_line, out   # the radio's table: its least client energy
 
 
 def test_summary_writes_png_plots_and_keeps_existing_ones(capsys, tmp_path):
@@ -238,6 +263,34 @@ def test_summary_without_matplotlib_says_so(capsys, tmp_path, monkeypatch):
     rc, out, err = run_cli(["explore", "--summary", table], capsys)
     assert rc == 0 and "PNG plots need matplotlib" in err and "least server work" in out
     assert not list(tmp_path.glob("*.png"))
+
+
+def test_axis_rows_per_value_against_a_plain_count():
+    """The summary's per-axis table (numpy reductions) against counting row by row: cells, feasible share,
+    least latency and server share over feasible cells (an absent figure counts as none), front points."""
+    import random
+
+    from splittui.explore import axis_rows, pareto_front
+
+    rng = random.Random(30)
+    rows = [{"cell": i, "dtype": rng.choice(["int4", "bf16", "int8"]), "feasible": rng.random() < 0.7,
+             "latency_ms": None if rng.random() < 0.1 else rng.uniform(10, 900),
+             "server_share": rng.choice([0.0, 0.25, 0.5, 1.0]),
+             "client_energy_j": None if rng.random() < 0.2 else rng.uniform(0.1, 50)} for i in range(400)]
+    rows[0].update(dtype="fp32", feasible=False)   # a value with no feasible cell: no least figures
+    front = pareto_front(rows, "latency_ms", "server_share")
+    got = axis_rows(rows, "dtype", "latency_ms", "server_share", extra=("client_energy_j",))
+    assert [g["value"] for g in got] == list(dict.fromkeys(r["dtype"] for r in rows))
+    for g in got:
+        mine = [r for r in rows if r["dtype"] == g["value"]]
+        ok = [r for r in mine if r["feasible"]]
+        lat = [r["latency_ms"] for r in ok if r["latency_ms"] is not None]
+        assert g["cells"] == len(mine) and g["feasible"] == len(ok) / len(mine)
+        assert g["least latency_ms"] == min(lat, default=None)
+        assert g["least server_share"] == min((r["server_share"] for r in ok), default=None)
+        assert g["least client_energy_j"] == min((r["client_energy_j"] for r in ok
+                                                  if r["client_energy_j"] is not None), default=None)
+        assert g["on front"] == sum(r["dtype"] == g["value"] for r in front)
 
 
 def test_core_module_stays_pure():

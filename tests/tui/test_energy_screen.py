@@ -10,6 +10,7 @@ import splittui
 from splittui.energy_front import energy_points
 from splittui.generation import phase_costs
 from splittui.llm import profile_for
+from splittui.report.tables import joules
 from splittui.tui.app import make_app
 from splittui.tui.screens.energy import EnergyScreen
 from splittui.tui.widgets.numbers import NumbersPanel
@@ -26,16 +27,27 @@ async def test_radio_knob_changes_the_client_joules():
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
         table = shown(app.query_one(NumbersPanel), 140)
-        assert "client J" in table and "client J: estimates, radio wifi" in table
+        assert "client J" in table and "J/tok" in table and "client J, J/tok: estimates, radio wifi" in table
         before = app.state.results["no-split"].client_energy_j
+        assert _cell(table, "no-split", "client J") == joules(before)
         radio = app.query_one("#radio", Slider)
         radio.focus()
         await pilot.press(*["right"] * (radio.values.index("lte") - radio.index))
         await settle(pilot)
         assert app.state.scenario.radio == "lte"
         after = app.state.results["no-split"].client_energy_j
-        assert after != before    # the radio's energy moves with it (estimates, docs/energy.md)
-        assert "radio lte" in shown(app.query_one(NumbersPanel), 140)
+        assert after > before    # LTE's radio costs more per bit than WiFi's (estimates, docs/energy.md)
+        panel = shown(app.query_one(NumbersPanel), 140)
+        assert _cell(panel, "no-split", "client J") == joules(after) and "radio lte" in panel
+        assert "J per decode token" in panel   # the selected solver's, in its breakdown
+
+
+def _cell(table: str, solver: str, head: str) -> str:
+    """The text of one solver's row under a right-aligned column head."""
+    lines = table.splitlines()
+    end = lines[0].index(head) + len(head)
+    row = next(line for line in lines if line.startswith(solver))
+    return row[end - 9:end].strip()
 
 
 async def test_j_opens_the_energy_screen_with_the_core_points():

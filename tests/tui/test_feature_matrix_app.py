@@ -49,6 +49,8 @@ KNOBS = {
     "asymmetric link": (_gpt2, dict(up_mbps=20, down_mbps=100), [("scenario.up_mbps", 20),
                                                                 ("scenario.down_mbps", 100)]),
     "returns": (_gpt2, dict(gen_tokens=8, returns="topk:5", deadline_ms=20_000), [("scenario.returns", "topk:5")]),
+    "radio": (lambda: _llama(client_device="phone-soc", server_device="a100-80gb"),
+              dict(seq_len=512, gen_tokens=8, radio="lte", deadline_ms=20_000), [("scenario.radio", "lte")]),
 }
 VIEWS = ("placement", "frontier", "flops", "bandwidth", "timeline", "banner fixes", "goal (deadline)",
          "goal (uplink)", "export and load", "compare", "experiments")

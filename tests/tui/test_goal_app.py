@@ -134,10 +134,10 @@ async def test_focus_runs_down_one_column_then_the_next(profile):
     app = make_app(profile, show_timings=False)
     async with app.run_test(size=(100, 30)) as pilot:
         order = []
-        for _ in range(15):
+        for _ in range(16):
             order.append(app.focused.id)
             await pilot.press("tab")
-        assert order == ["deadline", "up", "down", "delay", "seq", "gen", "ttft", "tpot",
+        assert order == ["deadline", "up", "down", "delay", "seq", "gen", "ttft", "tpot", "radio",
                          "unit", "model", "start", "end", "objective", "client", "server"]
 
 

@@ -1,11 +1,12 @@
 """The Energy screen (issue 29, key j): server work × request latency × the client's energy, one scenario.
 
-For the app's current profile and scenario, `energy_front.energy_points` solves exact at caps on the
-client's joules (from the least any policy reaches to what the least-server-work policy spends), in a
-thread worker with progress. The screen shows a chart of server share against client joules (each point
-an exact answer; the Pareto-optimal ones marked) and the table of points: server share, request latency,
-client J, the cap, whether Pareto-optimal. Joules are estimates (docs/energy.md), radio as the scenario's.
-Keys: r rerun, Escape closes.
+For the app's current profile and scenario, `energy_front.energy_points` solves exact along the latency
+axis (least server work and least joules at deadlines up to the scenario's) and the energy axis (least
+server work under caps on the client's joules), in a thread worker with progress. The screen shows a chart
+of server share against client joules (each point an exact answer; the Pareto-optimal ones marked) and the
+table of points: server share, request latency, client J, the cap, whether Pareto-optimal. Joules are
+estimates (docs/energy.md) under the scenario's radio and the client's power preset (named on the status
+line; "assumed" where the profile names no device with one). Keys: r rerun, Escape closes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static
@@ -47,9 +48,9 @@ class EnergyScreen(Screen):
             self.fraction = fraction
 
     class Finished(Message):
-        def __init__(self, points: list, elapsed_s: float) -> None:
+        def __init__(self, points: list, elapsed_s: float, power: str) -> None:
             super().__init__()
-            self.points, self.elapsed_s = points, elapsed_s
+            self.points, self.elapsed_s, self.power = points, elapsed_s, power
 
     class Failed(Message):
         def __init__(self, error: str) -> None:
@@ -72,8 +73,9 @@ class EnergyScreen(Screen):
         yield Static(f"{self._head()} · solving…", id="en-status")
         yield ProgressBar(total=100, show_eta=False, id="en-progress")
         with VerticalScroll():
-            with Vertical(id="en-chart-box"):
+            with Horizontal(id="en-chart-box"):
                 yield PlotextPlot(id="en-chart")
+                yield PlotextPlot(id="en-latency")
             yield Static("", id="en-table")
         yield Footer()
 
@@ -97,13 +99,15 @@ class EnergyScreen(Screen):
 
         t0 = time.perf_counter()
         try:
-            pts = energy_points(phase_costs(self.profile, self.scenario), self.scenario, progress=tick)
+            ph = phase_costs(self.profile, self.scenario)
+            pts = energy_points(ph, self.scenario, progress=tick)
         except _Cancelled:
             return
         except SplittuiError as exc:
             self.post_message(self.Failed(str(exc)))
             return
-        self.post_message(self.Finished(pts, time.perf_counter() - t0))
+        power = "none" if ph.energy is None else ph.energy.client_label
+        self.post_message(self.Finished(pts, time.perf_counter() - t0, power))
 
     @on(Failed)
     def _show_failure(self, event: Failed) -> None:
@@ -119,12 +123,12 @@ class EnergyScreen(Screen):
         self.query_one(ProgressBar).update(progress=100)
         took = f" in {event.elapsed_s:.1f} s" if self.show_timings else ""
         if not event.points:
-            why = ("no policy meets the scenario, or the profile's client has no power model "
-                   "(a measured profile: pick a client device)")
+            why = "no policy meets the scenario (loosen the deadline or a limit)"
             self.query_one("#en-status", Static).update(f"{self._head()} · {why} · Esc close")
             return
         self.query_one("#en-status", Static).update(
-            f"{self._head()} · {len(event.points)} exact points{took} · estimates · r rerun · Esc close")
+            f"{self._head()} · {len(event.points)} exact points{took} · {sum(p.pareto for p in event.points)} "
+            f"Pareto-optimal · client J estimates, power {event.power} · r rerun · Esc close")
         self.query_one("#en-table", Static).update(energy_text(event.points))
         self._draw()
 
@@ -133,18 +137,20 @@ class EnergyScreen(Screen):
             self.call_after_refresh(self._draw)
 
     def _draw(self) -> None:
+        """Two views of the three axes, client J across both: server share (left) and latency (right)."""
         pts = self.points or []
-        plot = self.query_one("#en-chart", PlotextPlot)
-        plt = plot.plt
-        plt.clear_figure()
-        plt.theme("clear")
-        plt.scatter([p.client_j for p in pts], [100 * p.server_share for p in pts], marker="dot", label="exact points")
         front = [p for p in pts if p.pareto]
-        plt.scatter([p.client_j for p in front], [100 * p.server_share for p in front], marker="x",
-                    label="Pareto-optimal")
-        plt.xlabel("client J per request (estimate)")
-        plt.ylabel("server share %")
-        plot.refresh()
+        for wid, y, label in (("#en-chart", lambda p: 100 * p.server_share, "server share %"),
+                              ("#en-latency", lambda p: p.latency_ms / 1e3, "request latency s")):
+            plot = self.query_one(wid, PlotextPlot)
+            plt = plot.plt
+            plt.clear_figure()
+            plt.theme("clear")
+            plt.scatter([p.client_j for p in pts], [y(p) for p in pts], marker="dot", label="exact points")
+            plt.scatter([p.client_j for p in front], [y(p) for p in front], marker="x", label="Pareto-optimal")
+            plt.xlabel("client J per request (estimate)")
+            plt.ylabel(label)
+            plot.refresh()
 
     def action_close(self) -> None:
         self.workers.cancel_all()

@@ -228,12 +228,15 @@ class ExperimentsScreen(Screen):
 
 
 def sweep_config(sc: Scenario):
-    """The sweep this scenario asks for: its delay, objective, output tokens, what the end returns and its
-    TTFT/TPOT limits (a cell whose placement breaks one is infeasible; see splittui.sweep)."""
+    """The sweep this scenario asks for: its delay, objective, output tokens, what the end returns, its
+    TTFT/TPOT limits (a cell whose placement breaks one is infeasible; see splittui.sweep) and its radio (each
+    cell's client joules). The sweep's solvers maximise a server resource: least client energy sweeps flops."""
     from ...sweep import SweepConfig
 
-    return SweepConfig(delay_ms=sc.delay_ms, objective=sc.objective, gen_tokens=sc.gen_tokens, exact=False,
-                       ttft_ms=sc.ttft_ms, tpot_ms=sc.tpot_ms if sc.gen_tokens > 1 else None, returns=sc.returns)
+    objective = "flops" if sc.objective == "client_energy" else sc.objective
+    return SweepConfig(delay_ms=sc.delay_ms, objective=objective, gen_tokens=sc.gen_tokens, exact=False,
+                       ttft_ms=sc.ttft_ms, tpot_ms=sc.tpot_ms if sc.gen_tokens > 1 else None, returns=sc.returns,
+                       radio=sc.radio)
 
 
 def ran(sc: Scenario) -> str:
@@ -245,7 +248,9 @@ def ran(sc: Scenario) -> str:
         limits.append(f"TPOT ≤ {sc.tpot_ms:,.1f} ms")
     if limits:
         what += f" · {' and '.join(limits)} (a placement breaking one is infeasible)"
-    return f"{what} · delay {sc.delay_ms:g} ms · objective {sc.objective}"
+    objective = ("flops (the sweep does not solve least client energy)" if sc.objective == "client_energy"
+                 else sc.objective)
+    return f"{what} · delay {sc.delay_ms:g} ms · objective {objective} · radio {sc.radio}"
 
 
 def _new_file(text: str) -> Path:

@@ -37,9 +37,9 @@ SCREEN_KEYS = [   # the keys of the other screens, listed after the main view's 
      "limits, else 1,000 / 50 ms) for all-server, greedy, exact per class and joint cuts"),
     ("esc", "close (cancels a running search)"),
     ("", "Energy (j)"),
-    ("r", "solve again: exact at caps on the client's joules, from the least any placement reaches to what the "
-     "least-server-work placement spends; chart and table of server share, latency and client J (estimates, "
-     "the radio knob's radio), Pareto-optimal points marked"),
+    ("r", "solve again: exact at deadlines up to the scenario's and at caps on the client's joules, each answer "
+     "polished to a Pareto-optimal one; charts of server share and latency against client J, and their table "
+     "(estimates, the radio knob's radio)"),
     ("esc", "close (cancels a running solve)"),
 ]
 

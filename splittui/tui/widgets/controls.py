@@ -19,7 +19,6 @@ from textual.containers import Grid, Vertical
 from ...model import OBJECTIVES, RADIO_KINDS, SIDES, Profile, Scenario
 from ..messages import ModelChosen, ScenarioChanged
 from ..profile_choice import (
-    MEASURED,
     ROOFLINE,
     ProfileChoice,
     device_choices,
@@ -123,13 +122,11 @@ class Controls(Grid):
         self._show_applicable(self._initial[0])
 
     def _show_applicable(self, profile: Profile) -> None:
-        """Hide the generation knobs for a profile without decode costs, dtype and runtime for a measured one,
-        the radio where the client's times are measured (no power model to charge it)."""
+        """Hide the generation knobs for a profile without decode costs, dtype and runtime for a measured one."""
         for name in GEN_KNOBS:
             self._knob(name).display = profile.has_decode
         self._knob("dtype").display = self.choice.is_config
         self._knob("runtime").display = self.choice.is_config
-        self._knob("radio").display = self.choice.client != MEASURED   # measured times: no power model
 
     def _down_label(self) -> str:
         return "down=up" if self.linked else "download"

@@ -101,8 +101,11 @@ class NumbersPanel(TextLines):
                 ("request / deadline" if gen else "latency / deadline", 20)]
         if gen:
             cols += [("TTFT", 9), ("TPOT", 8)]
-        if wide:
+        energy = (wide, gen and self.size.width >= 130)   # client J per request; J per decode token if room
+        if energy[0]:
             cols.append(("client J", 9))
+        if energy[1]:
+            cols.append(("J/tok", 8))
         cols += [("hops", 4), ("vs greedy", 9)] if wide or not gen else [("hops", 4)]
         if self.show_timings and (wide or not gen):
             cols.append(("solve", 9))
@@ -112,7 +115,7 @@ class NumbersPanel(TextLines):
         greedy = st.results.get("greedy")
         for name, res in st.rows():
             text.append("\n")
-            cells = self._row(name, res, greedy, bar_w, st.scenario.deadline_ms, gen, energy=wide)
+            cells = self._row(name, res, greedy, bar_w, st.scenario.deadline_ms, gen, energy=energy)
             for i, (cell, (_h, w)) in enumerate(zip(cells, cols, strict=False)):
                 cell = cell if isinstance(cell, Text) else Text().append(cell, _PLAIN)  # see _PLAIN
                 pad = " " * max(0, w - cell.cell_len)
@@ -120,11 +123,13 @@ class NumbersPanel(TextLines):
         return text
 
     def _row(self, name: str, r: Result, greedy: Result | None, bar_w: int, deadline: float,
-             gen: bool = False, energy: bool = False) -> list:
+             gen: bool = False, energy: tuple[bool, bool] = (False, False)) -> list:
         timing = f"{r.solve_ms:.1f} ms" if self.show_timings and name in APP_SOLVERS else ""
         times = [_opt_ms(r.ttft_ms), _opt_ms(r.tpot_ms)] if gen else []
-        if energy:   # the client's joules per request (an estimate: docs/energy.md)
-            times.append("-" if r.client_energy_j is None or r.policy is None else joules(r.client_energy_j))
+        # the client's joules per request and per decode token (estimates: docs/energy.md)
+        for on, v in zip(energy, (r.client_energy_j, r.client_j_per_token), strict=True):
+            if on:
+                times.append("-" if v is None or r.policy is None else joules(v))
         if not r.feasible or r.server_share is None or r.latency_ms is None:  # a feasible result has both
             lat = f"min {_ms(r.min_latency_ms)} ms" if r.latency_ms is None else f"{_ms(r.latency_ms)} ms"
             broken = [lim for lim in ("TTFT", "TPOT") if any(v.startswith(lim) for v in r.violations)]
@@ -148,7 +153,11 @@ class NumbersPanel(TextLines):
         for label, v, colour in (("client", b.client_ms, CLIENT), ("server", b.server_ms, SERVER),
                                  ("up", b.upload_ms, NETWORK), ("down", b.download_ms, NETWORK)):
             text.append(f"{label} ", style=colour).append(f"{_ms(v)}").append(" + " if label != "down" else "")
-        return text.append(f" = {_ms(dp.latency_ms)} ms")
+        text.append(f" = {_ms(dp.latency_ms)} ms")
+        if dp.client_energy_j is not None:   # estimates (docs/energy.md)
+            per = "" if dp.client_j_per_token is None else f", {joules(dp.client_j_per_token)} J per decode token"
+            text.append(f" · client {joules(dp.client_energy_j)} J{per}", style="dim")
+        return text
 
     def _gap(self, st: AppState) -> Text:
         dp, ex = st.dp, st.exact
@@ -165,7 +174,8 @@ class NumbersPanel(TextLines):
                         style="yellow")
         if self.size.width >= 100 and any(r.client_energy_j is not None for r in st.results.values()):
             text.append((" · " if text.plain.strip("\n") and not text.plain.endswith("\n") else "")
-                        + f"client J: estimates, radio {st.scenario.radio}", style="dim")
+                        + f"client J{', J/tok' if st.scenario.gen_tokens and self.size.width >= 130 else ''}: "
+                        f"estimates, radio {st.scenario.radio}", style="dim")
         if self.show_timings:
             text.append((" · " if text.plain.strip("\n") and not text.plain.endswith("\n") else "")
                         + f"all solved in {st.solve_ms:.1f} ms", style="dim")
