@@ -6,7 +6,6 @@ import json
 import math
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -192,18 +191,6 @@ def test_core_modules_import_no_ui_or_torch() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
-
-
-def test_simulation_speed(llama) -> None:
-    """Issue 27's budget, 10^5 requests <= 10 s, scaled to 3 x 10^4 <= 3 s of CPU time, with 1.5x slack
-    for a shared machine."""
-    p, sc = llama
-    c = client_class(p, sc, (0,) * p.n_layers, name="all")
-    srv = server_model(p, sc, resolve_device("a100-80gb"), [c])
-    t0 = time.process_time()
-    run = simulate_server(poisson_workload(8.0, 30_000, [c], seed=0), [c], srv)
-    assert run.completed == 30_000
-    assert time.process_time() - t0 < 4.5
 
 
 def test_chunked_prefill_trades_ttft_for_tpot(llama) -> None:
