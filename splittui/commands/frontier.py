@@ -140,10 +140,6 @@ def _print(profile, sc, rows: list[dict], at: int | None) -> None:
 
 def _segments(policy: list[int]) -> str:
     """A policy as runs of layers, e.g. 'C 1-12 · S 13-195'."""
-    out, start = [], 0
-    for i in range(1, len(policy) + 1):
-        if i == len(policy) or policy[i] != policy[start]:
-            side = "C" if policy[start] else "S"
-            out.append(f"{side} {start + 1}" + (f"-{i}" if i - start > 1 else ""))
-            start = i
-    return " · ".join(out)
+    from .tiers_args import layer_runs
+
+    return layer_runs("".join("C" if v else "S" for v in policy))

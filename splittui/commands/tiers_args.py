@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -141,14 +142,18 @@ def with_pins(topo: Topology, pins: dict[str, str], profile: Profile) -> Topolog
     return replace(topo, pins=tuple(sorted(out)))
 
 
-def tier_profiles(args: argparse.Namespace, topo: Topology) -> list[Profile]:
+def tier_profiles(args: argparse.Namespace, topo: Topology,
+                  build: Callable[[argparse.Namespace], Profile] | None = None) -> list[Profile]:
     """profiles[k]: the model timed with tier 0's device as client and tier k's as server (tier 0: tier 1's
-    as server, at tier 0's runtime). Identical requests share one profile object."""
+    as server, at tier 0's runtime). Identical requests share one profile object. `build` makes a profile
+    from the flags with the devices and runtime filled in (default: the command line's own profile)."""
     from .common import profile_from_args
 
-    for flag in ("client_device", "server_device"):
-        if getattr(args, flag, None):
-            raise SplittuiError(f"--{flag.replace('_', '-')}: with tiers, each --tier names its device")
+    if build is None:
+        for flag in ("client_device", "server_device"):
+            if getattr(args, flag, None):
+                raise SplittuiError(f"--{flag.replace('_', '-')}: with tiers, each --tier names its device")
+        build = profile_from_args
     cache: dict[tuple[Any, ...], Profile] = {}
     out = []
     first = topo.tiers[0]
@@ -156,9 +161,8 @@ def tier_profiles(args: argparse.Namespace, topo: Topology) -> list[Profile]:
         server = topo.tiers[1] if k == 0 else tier
         key = (first.device, server.device, tier.runtime or getattr(args, "runtime", None))
         if key not in cache:
-            ns = argparse.Namespace(**{**vars(args), "client_device": key[0], "server_device": key[1],
-                                       "runtime": key[2]})
-            cache[key] = profile_from_args(ns)
+            cache[key] = build(argparse.Namespace(**{**vars(args), "client_device": key[0],
+                                                     "server_device": key[1], "runtime": key[2]}))
         out.append(cache[key])
     return out
 
@@ -296,17 +300,8 @@ def evaluate_tier_doc(args: argparse.Namespace, doc: dict[str, Any], setup: Any,
             raise SplittuiError(f"--hop: {source} has {len(topo.hops)} links, {len(hops)} given")
         topo = replace(topo, hops=hops)
     seqs = tuple(s for s in (args.seq, (doc.get("scenario") or {}).get("seq_len")) if isinstance(s, int))
-    cache: dict[tuple[Any, ...], Profile] = {}
-    profiles = []
-    first = topo.tiers[0]
-    for k, tier in enumerate(topo.tiers):
-        server = topo.tiers[1] if k == 0 else tier
-        key = (first.device, server.device, tier.runtime or setup.runtime)
-        if key not in cache:
-            ns = argparse.Namespace(**{**vars(args), "client_device": key[0], "server_device": key[1],
-                                       "runtime": key[2]})
-            cache[key] = profile_for_setup(ns, setup, seqs)
-        profiles.append(cache[key])
+    ns = argparse.Namespace(**{**vars(args), "runtime": getattr(args, "runtime", None) or setup.runtime})
+    profiles = tier_profiles(ns, topo, lambda a: profile_for_setup(a, setup, seqs))
     profile = profiles[-1]
     sc = sc_of(profile)
     policy = tier_policy(doc, profile.n_layers, source)
@@ -382,7 +377,7 @@ def _print_front(profile: Profile, sc, topo: Topology, rows: list[dict], at: int
         cells = [f"{row['deadline_ms']:,.3f}", *(f"{100 * s:.2f} %" for s in row["shares"]), str(row["crossings"])]
         if gen:
             cells += [f"{row['ttft_ms']:,.1f}", "—" if row["tpot_ms"] is None else f"{row['tpot_ms']:,.2f}"]
-        t.add_row(*cells, ("→ " if i == at else "") + _runs(row["strip"]))
+        t.add_row(*cells, ("→ " if i == at else "") + layer_runs(row["strip"]))
     weights = ", ".join(f"{w:g}" for w in topo.weight_vector)
     t.caption = (f"placement: {' '.join(f'{ch} {tier.name}' for ch, tier in zip(topo.letters, topo.tiers))}, layers "
                  f"numbered from 1 · each row is the exact optimum from its deadline on (weights {weights})"
@@ -390,7 +385,7 @@ def _print_front(profile: Profile, sc, topo: Topology, rows: list[dict], at: int
     print_table(Console(), t)
 
 
-def _runs(strip: str) -> str:
+def layer_runs(strip: str) -> str:
     """A strip as runs of layers, e.g. 'P 1-12 · E 13-259'."""
     out, start = [], 0
     for i in range(1, len(strip) + 1):
@@ -400,4 +395,4 @@ def _runs(strip: str) -> str:
     return " · ".join(out)
 
 
-__all__ += ["run_tier_frontier"]
+__all__ += ["run_tier_frontier", "layer_runs"]

@@ -20,7 +20,7 @@ Pure numpy; no UI import.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,19 +101,19 @@ class ServerModel:
 
     def terms_fn(self) -> TermsFn:
         """`step_terms` compiled for this model (`kernel`): the same numbers, several times faster."""
-        fn = self._kernels.get("terms")
-        if fn is None:
-            fn = self._kernels["terms"] = compile_terms(self.ms_per_flop, self.ms_per_byte, self.table,
-                                                        self.classes) or self.step_terms
-        return fn  # type: ignore[return-value]
+        return self._compiled("terms", compile_terms, self.step_terms)  # type: ignore[return-value]
 
     def views_fn(self) -> ViewsFn:
         """`step_views` compiled for this model (`kernel`): the same numbers, several times faster."""
-        fn = self._kernels.get("views")
+        return self._compiled("views", compile_views, self.step_views)  # type: ignore[return-value]
+
+    def _compiled(self, name: str, compile_fn: Callable[..., object], fallback: object) -> object:
+        """The kernel `name`, compiled once per model; the interpreted method where it cannot be."""
+        fn = self._kernels.get(name)
         if fn is None:
-            fn = self._kernels["views"] = compile_views(self.ms_per_flop, self.ms_per_byte, self.table,
-                                                        self.classes) or self.step_views
-        return fn  # type: ignore[return-value]
+            fn = self._kernels[name] = compile_fn(self.ms_per_flop, self.ms_per_byte, self.table,
+                                                  self.classes) or fallback
+        return fn
 
     def step_terms(self, b: Sequence[float], s: Sequence[float]) -> tuple[float, float, float]:
         """(time, compute-bound part, memory-bound part) ms of one batched step; `b`, `s` per class:
