@@ -47,13 +47,16 @@ def test_predicted_ms_never_moves_with_the_times_measured_in_the_run(plan, capsy
         out = real(self, job)
         for key in ("stage_client_ms", "stage_server_ms"):
             out[key] = [10.0 * v for v in out[key]] if out.get(key) else out.get(key)
-        return {**out, "overhead_ms": 10.0 * out["overhead_ms"] + 5.0}
+        # + 500 ms: the two runs' own times differ by tens of ms on a loaded machine (CI once measured the
+        # plain run's composition at 74.9 ms and the slowed one's at 46.7 ms under load 8), so the slowing
+        # must dwarf that noise for "only the composition moves" to be a fair check
+        return {**out, "overhead_ms": 10.0 * out["overhead_ms"] + 500.0}
 
     monkeypatch.setattr(session_mod.Session, "run_watched", slower)
     slow = _row(capsys, *args)
     assert slow["predicted_ms"] == plain["predicted_ms"]
     assert slow["predicted_breakdown_ms"] == plain["predicted_breakdown_ms"]
-    assert slow["composition_ms"] > plain["composition_ms"] + 5.0
+    assert slow["composition_ms"] > plain["composition_ms"] + 250.0
     assert "other_cpu_cores" in slow
 
 
