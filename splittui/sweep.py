@@ -70,7 +70,7 @@ __all__ = ["SweepConfig", "Sweep", "Chart", "PAPER", "SOLVERS", "DEFAULT_BANDWID
            "deadline_series", "run_sweep", "summary", "by_deadline", "by_bandwidth", "charts",
            "sweep_rows", "paper_key", "overall", "sim_cells", "IMPROVEMENT_CAP", "sweep_seq_lens",
            "GRIDS", "PAPER_BANDWIDTHS", "PAPER_SPEEDUP", "paper_deadlines", "rescale_server", "server_speedups",
-           "rounding", "overall_rounding", "POLICY_SOLVERS"]
+           "rounding", "overall_rounding", "POLICY_SOLVERS", "halving_series", "given_deadlines", "dp_unit"]
 
 SOLVERS = APP_SOLVERS
 POLICY_SOLVERS = ("dp", "greedy", "single-split", "no-split")   # whose per-cell placements a Sweep always keeps
@@ -125,6 +125,7 @@ class SweepConfig:
     paper_steps: int = 8
     server_speedup: float | None = None
     radio: str = "wifi"            # the client's radio, for each cell's client joules (estimates, docs/energy.md)
+    deadlines: tuple[float, ...] | None = None   # these deadlines (ms) for every (s, bandwidth) pair, not a series
 
     def __post_init__(self) -> None:
         if self.grid not in GRIDS:
@@ -146,6 +147,11 @@ class SweepConfig:
             if v is not None and not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
                 raise SplittuiError(f"sweep: {name} must be a finite number > 0, got {v!r}")
         parse_returns(self.returns)
+        if self.deadlines is not None:
+            if not self.deadlines or any(not (d > 0 and math.isfinite(d)) for d in self.deadlines):
+                raise SplittuiError("sweep: deadlines must be finite numbers > 0")
+            if self.grid == "paper":
+                raise SplittuiError("--deadlines: the paper grid sets its own deadlines; give one or the other")
 
     @property
     def has_limits(self) -> bool:
@@ -162,6 +168,8 @@ class SweepConfig:
             parts.append(f"returns {self.returns}")
         if self.radio != "wifi":
             parts.append(f"radio {self.radio}")
+        if self.deadlines:
+            parts.append("deadlines " + ", ".join(f"{d:g}" for d in sorted(set(self.deadlines), reverse=True)) + " ms")
         return " · ".join(parts)
 
     @property
@@ -238,12 +246,19 @@ def sweep_seq_lens(profile: Profile, cfg: SweepConfig) -> tuple[int, ...]:
 
 def deadline_series(profile: Profile, s: int, cfg: SweepConfig = SweepConfig()) -> np.ndarray:
     """The halving series of deadlines (ms) for sequence length s (see the module docstring)."""
+    if cfg.deadlines:
+        return given_deadlines(cfg)
     top = _scenario(s, max(cfg.bandwidths), 1.0, cfg)
     c = request_costs(profile, top)
     floor_ms = min_latency(c)
     d0 = max(float(c.client_ms.sum()), floor_ms)
     if not d0 > 0:
         raise SplittuiError(f"{profile.model}: every policy takes 0 ms at seq {s}, so there is no deadline to sweep")
+    return halving_series(d0, floor_ms, cfg)
+
+
+def halving_series(d0: float, floor_ms: float, cfg: SweepConfig) -> np.ndarray:
+    """D_0, then D_0 / 2^(j/per_halving) while at least `floor_ms`, at most max_steps halvings."""
     out = [d0]
     for j in range(1, cfg.max_steps * cfg.per_halving + 1):
         d = d0 * 2.0 ** (-j / cfg.per_halving)
@@ -251,6 +266,11 @@ def deadline_series(profile: Profile, s: int, cfg: SweepConfig = SweepConfig()) 
             break
         out.append(d)
     return np.array(out)
+
+
+def given_deadlines(cfg: SweepConfig) -> np.ndarray:
+    """The config's own deadlines, loosest first, each once."""
+    return np.array(sorted(set(cfg.deadlines or ()), reverse=True), dtype=np.float64)
 
 
 def paper_deadlines(profile: Profile, s: int, bw: float, cfg: SweepConfig = SweepConfig(grid="paper")) -> np.ndarray:
@@ -290,7 +310,8 @@ def server_speedups(profile: Profile, seqs: Sequence[int] | NDArray[np.int64]) -
     return tuple(out)
 
 
-def _unit(series: np.ndarray, cfg: SweepConfig) -> float:
+def dp_unit(series: np.ndarray, cfg: SweepConfig) -> float:
+    """The DP's time unit T for one deadline series: --unit-ms, else D_min / resolution (at most 2**20 units)."""
     if cfg.unit_ms is not None:
         return cfg.unit_ms
     unit: float = max(series[-1] / cfg.resolution, series[0] / _MAX_W)
@@ -406,7 +427,7 @@ def _exact_policy(parents: _Parents, side: int, idx: int) -> NDArray[np.int8]:
 def _pair(profile: Profile, s: int, bw: float, series: np.ndarray, cfg: SweepConfig) -> dict[str, list[Cell]]:
     """Every solver's (client reward, latency, policy or None) or None, at each deadline of one (s, bw) pair.
     With TTFT/TPOT limits, a cell whose policy breaks one is None, and exact solves under them."""
-    unit = _unit(series, cfg)
+    unit = dp_unit(series, cfg)
     sc = _scenario(s, bw, float(series[0]), cfg, unit)
     if cfg.has_limits:
         return _limited_pair(profile, _limits_scenario(sc, cfg), series, unit, cfg)
@@ -473,7 +494,7 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *,
             cells = _pair(profile, s, bw, ser, cfg)
             energy = phase_costs(profile, _scenario(s, bw, 1.0, cfg)).energy   # no deadline in it
             for j, d in enumerate(ser):
-                for key, v in zip(cols, (s, bw, j, d, _unit(ser, cfg), total_load), strict=True):
+                for key, v in zip(cols, (s, bw, j, d, dp_unit(ser, cfg), total_load), strict=True):
                     cols[key].append(v)
                 row = [cells[name][j] for name in cfg.solvers]
                 share.append([np.nan if r is None else r[0] / total_load if total_load > 0 else 0.0

@@ -27,7 +27,10 @@ optimum. The dp column is the least deadline at which the paper's DP (time unit 
 server share, a whole multiple of T. With --gen-tokens the frontier is over the whole request
 (prefill + every decode step, SPEC §8); with --ttft-ms/--tpot-ms it is the front of the policies that
 meet them (exact under the limits: every row says ok, JSON meets_limits). --deadline-ms marks the row
-in force at that deadline."""
+in force at that deadline. Over a chain of tiers (--tier/--hop or --topology) each row gives every tier's
+share of the work, and --ttft-ms/--tpot-ms likewise keep the front of the policies that meet them:
+  splittui frontier --model llama-3.2-1b --tier phone=phone-soc --tier edge=jetson-orin --tier cloud=a100-80gb \\
+      --hop 50/100/5 --hop 200/500/20 --seq 512 --gen-tokens 64 --ttft-ms 3000 --tpot-ms 60"""
 
 
 def add_parser(sub) -> None:

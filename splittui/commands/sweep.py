@@ -27,7 +27,7 @@ from .common import (
 from .llm_args import add_llm_args, load_named
 
 __all__ = ["add_parser", "load_models", "add_grid_args", "add_output_args", "config_from_args", "run_sweeps",
-           "bounded", "model_help"]
+           "bounded", "model_help", "progress_bar", "run_two_sided"]
 
 _DEADLINE_RULE = """deadlines: for each sequence length s, D_0 = the all-client latency (every layer fits on
 the client), then D_j = D_0 / 2^(j/M) (M = --per-halving, default 1: the paper's halving series),
@@ -52,7 +52,18 @@ examples:
   splittui sweep --model gpt2-like --json | jq .overall
   splittui sweep --model gpt2-like --per-halving 2 --bandwidths 10,100,1000 --no-exact
   splittui sweep --model all --grid paper --server-speedup 79     # closer to the paper's setup
-  splittui sweep --model bert-base --attention sparse:64"""
+  splittui sweep --model bert-base --attention sparse:64
+
+over a chain of tiers (SPEC §11): --tier/--hop or --topology as `solve` takes them; --hop-sweep H sweeps
+hop H's bandwidth over --bandwidths (up = down, the hop's delay kept; without it the hops stay as given),
+with the lengths and deadlines as above (D_0 = every layer on the first tier) or --deadlines. Each row is
+one solver at one cell: each tier's share of the work, latency, TTFT/TPOT and whether it meets every
+constraint. dp, exact, no-split and all-client; exact solves under --ttft-ms/--tpot-ms. Two tiers the
+two-sided sweep can state (one runtime, default weights, no per-tier memory or pins, start and end on the
+first tier, the hop swept or up = down) print exactly the two-sided sweep.
+  splittui sweep --model llama-3.1-8b --tier phone=phone-soc --tier edge=jetson-orin \\
+      --tier cloud=a100-80gb --hop 50/100/5 --hop 200/500/20 --seqs 1024 --gen-tokens 256 \\
+      --hop-sweep 1 --bandwidths 10,50,200 --deadlines 60000,30000"""
 
 
 def _float_list(text: str) -> tuple[float, ...]:
@@ -83,15 +94,26 @@ def _int_list(text: str) -> tuple[int, ...]:
     return tuple(positive_int(v) for v in text.split(",") if v.strip())
 
 
-def add_grid_args(p: argparse.ArgumentParser) -> None:
+def _deadline_list(text: str) -> tuple[float, ...]:
+    values = _float_list(text)
+    if not values:
+        raise argparse.ArgumentTypeError(f"{text!r}: give one or more deadlines in ms")
+    return values
+
+
+def add_grid_args(p: argparse.ArgumentParser, *, deadlines: bool = False) -> None:
     g = p.add_argument_group("grid")
     g.add_argument("--bandwidths", type=_float_list, default=None, metavar="B,B,..",
                    help="Mbit/s, up = down (default 10,20,50,100,200,500,1000)")
     g.add_argument("--seqs", type=_int_list, default=None, metavar="S,S,..",
                    help="sequence lengths (image sides for cmt-s), within the profile's range "
                         "(default: the lengths the profile was measured at)")
-    g.add_argument("--delay-ms", type=bounded(nonneg_float, MAX_DELAY_MS, " ms"), default=10.0, metavar="MS",
+    g.add_argument("--delay-ms", type=bounded(nonneg_float, MAX_DELAY_MS, " ms"), default=None, metavar="MS",
                    help="one-way network delay per transfer, ms (default 10)")
+    if deadlines:
+        g.add_argument("--deadlines", type=_deadline_list, default=None, metavar="MS,MS,..",
+                       help="these deadlines for every (length, bandwidth) instead of the halving series "
+                            "(default: the series)")
     g.add_argument("--per-halving", type=bounded(positive_int, MAX_PER_HALVING), default=1, metavar="M",
                    help=f"deadlines per halving of the deadline, 1..{MAX_PER_HALVING} (default 1; 2 doubles the grid)")
     g.add_argument("--max-halvings", type=bounded(positive_int, MAX_HALVINGS), default=16, metavar="K",
@@ -139,11 +161,17 @@ def add_parser(sub) -> None:
     add_profile_args(p)
     add_llm_args(p)
     model_help(p, "gpt2-like")
-    add_grid_args(p)
+    add_grid_args(p, deadlines=True)
     p.add_argument("--no-exact", action="store_true", help="skip the exact solver (faster; default: run it)")
     add_paper_grid_args(p)
     add_attention_arg(p)
     add_output_args(p, "the sweep (splittui.sweep/1)")
+    from .tiers_args import add_tier_args
+
+    add_tier_args(p)
+    p.add_argument("--hop-sweep", type=positive_int, default=None, metavar="H",
+                   help="over tiers: sweep hop H's bandwidth (1 = the first tier's link) over --bandwidths, up = "
+                        "down, its delay kept (default: the hops as given)")
     p.set_defaults(func=run_sweep_command, model_default="gpt2-like")
 
 
@@ -191,29 +219,35 @@ def config_from_args(args: argparse.Namespace, *, exact: bool):
 
     grid = getattr(args, "grid", "default")
     default_bw = PAPER_BANDWIDTHS if grid == "paper" else DEFAULT_BANDWIDTHS
+    delay = args.delay_ms if args.delay_ms is not None else 10.0
     return SweepConfig(bandwidths=args.bandwidths or default_bw, seq_lens=args.seqs,
-                       delay_ms=args.delay_ms, per_halving=args.per_halving, max_steps=args.max_halvings,
+                       delay_ms=delay, per_halving=args.per_halving, max_steps=args.max_halvings,
                        resolution=args.resolution, unit_ms=args.unit_ms, exact=exact,
                        objective=args.objective, gen_tokens=args.gen_tokens, grid=grid,
                        ttft_ms=getattr(args, "ttft_ms", None), tpot_ms=getattr(args, "tpot_ms", None),
                        returns=getattr(args, "returns", None) or "auto",
                        server_speedup=getattr(args, "server_speedup", None),
-                       radio=getattr(args, "radio", None) or "wifi")
+                       radio=getattr(args, "radio", None) or "wifi", deadlines=getattr(args, "deadlines", None))
+
+
+def progress_bar():
+    """The sweeps' rich progress bar: on stderr, gone when done (use as a context manager)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*cols, console=Console(stderr=True), transient=True)
 
 
 def run_sweeps(profiles: list, cfg, *, label: str = "sweep") -> list:
     """Sweep every profile behind one rich progress bar (on stderr, gone when done)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from ..sweep import run_sweep, sweep_seq_lens
 
     for prof in profiles:
         _check_seqs(prof, cfg)
     pairs = sum(len(sweep_seq_lens(p, cfg)) for p in profiles) * len(cfg.bandwidths)
-    cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     out = []
-    with Progress(*cols, console=Console(stderr=True), transient=True) as bar:
+    with progress_bar() as bar:
         task = bar.add_task(label, total=pairs)
         for prof in profiles:
             bar.update(task, description=f"{label} {prof.model}")
@@ -276,8 +310,9 @@ def deadline_table(sw):
     from ..sweep import by_deadline
 
     bd = by_deadline(sw)
+    rule = "the given deadlines, loosest first" if sw.config.deadlines else f"D_j = D_0 / 2^(j/{sw.config.per_halving})"
     t = Table(title=f"{sw.model}: DP % on client and gain over greedy (%, or ×N from +1000 %), by deadline step j "
-                    f"(D_j = D_0 / 2^(j/{sw.config.per_halving})), mean over bandwidths",
+                    f"({rule}), mean over bandwidths",
               title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
     t.add_column("j", justify="right", no_wrap=True)
     for s in bd:
@@ -306,14 +341,28 @@ def bandwidth_table(sw):
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
+    from .tiers_args import tiers_requested
+
+    if tiers_requested(args):   # a chain of tiers (SPEC §11)
+        from .sweep_tiers import run_tier_sweep_command
+
+        return run_tier_sweep_command(args)
+    if args.hop_sweep is not None:
+        raise SplittuiError(f"--hop-sweep {args.hop_sweep}: sweeps a hop of a chain of tiers; give the tiers "
+                            "(--tier/--hop or --topology), or sweep the one link with --bandwidths")
+    profiles = load_models(args, args.model_default)
+    return run_two_sided(args, profiles, config_from_args(args, exact=not args.no_exact))
+
+
+def run_two_sided(args: argparse.Namespace, profiles: list, cfg) -> int:
+    """The paper's sweep of one client and one server: tables and charts, or --json / --out / --csv."""
     from ..report.documents import sweep_document
     from ..report.writers import write_csv_atomic
     from ..sweep import sweep_rows
     from .output import check_out, emit
 
-    profiles = load_models(args, args.model_default)
     check_out(args, args.csv)
-    sweeps = run_sweeps(profiles, config_from_args(args, exact=not args.no_exact))
+    sweeps = run_sweeps(profiles, cfg)
     if args.csv:
         path = write_csv_atomic(args.csv, [r for sw in sweeps for r in sweep_rows(sw)], force=args.force)
         print(f"wrote {sum(sw.n_cells for sw in sweeps)} cells to {path}", file=sys.stderr)

@@ -317,7 +317,7 @@ def run_tier_frontier(args: argparse.Namespace) -> int:
     """`frontier` over a topology (SPEC §11): every Pareto-optimal (latency, weighted work) tier policy,
     fastest first, each the exact optimum from its latency on; --json / --out as splittui.frontier/1."""
     from ..setup import setup_of
-    from ..solvers.tiers import evaluate_tiers, tier_front
+    from ..solvers.tiers import evaluate_tiers, tier_front_limits
     from ..solvers.tiers_memory import binding_tiers
     from ..tiers import tier_phases
     from .common import scenario_from_args
@@ -330,9 +330,6 @@ def run_tier_frontier(args: argparse.Namespace) -> int:
     sc = scenario_from_args(args, profiles[-1])
     if sc.objective == "client_energy" or sc.client_energy_j is not None:
         raise SplittuiError("frontier over tiers: the energy model covers a client and one server (docs/energy.md)")
-    if sc.ttft_ms is not None or sc.tpot_ms is not None:
-        raise SplittuiError("frontier over tiers: TTFT/TPOT limits are not taken yet (solve --tier ... --ttft-ms "
-                            "answers one deadline under them)")
     topo, sc = _memory_and_pins(args, topo, profiles, sc)
     ph = tier_phases(profiles, sc, topo)
     if binding_tiers(ph):
@@ -340,11 +337,12 @@ def run_tier_frontier(args: argparse.Namespace) -> int:
                             "(solve --tier ... answers one deadline under it)")
     names = [t.name for t in topo.tiers]
     rows = []
-    for lat, obj, x in tier_front(ph.composite()):
-        r = evaluate_tiers(ph, x, sc, names=names)   # its shares, hops, TTFT and TPOT (any deadline)
+    for lat, obj, x in tier_front_limits(ph, sc.ttft_ms, sc.tpot_ms):   # under TTFT/TPOT limits: the front of
+        r = evaluate_tiers(ph, x, sc, names=names)   # the policies meeting them; its shares, hops, TTFT and TPOT
         rows.append({"deadline_ms": lat, "objective": obj, "shares": list(r.shares or ()), "crossings": r.crossings,
                      "tiers": [t + 1 for t in x], "strip": "".join(topo.letters[t] for t in x),
-                     "ttft_ms": r.ttft_ms, "tpot_ms": r.tpot_ms})
+                     "ttft_ms": r.ttft_ms, "tpot_ms": r.tpot_ms,
+                     "meets_limits": not any(v.startswith(("TTFT", "TPOT")) for v in r.violations)})
     given = getattr(args, "deadline_ms", None) is not None
     at = max((i for i, row in enumerate(rows) if given and row["deadline_ms"] <= sc.deadline_ms), default=None)
     doc = {"schema": "splittui.frontier/1", "model": profiles[-1].model, "setup": setup_of(profiles[-1]).to_dict(),
@@ -363,8 +361,9 @@ def _print_front(profile: Profile, sc, topo: Topology, rows: list[dict], at: int
     gen = sc.gen_tokens > 0
     links = " · ".join(f"{a.name}→{b.name} {h.up_mbps:g}/{h.down_mbps:g} Mbit/s {h.delay_ms:g} ms"
                        for a, b, h in zip(topo.tiers, topo.tiers[1:], topo.hops))
+    lim = "".join(f" · {k} ≤ {v:g} ms" for k, v in (("TTFT", sc.ttft_ms), ("TPOT", sc.tpot_ms)) if v is not None)
     t = Table(title=f"{profile.model} · seq {sc.seq_len}" + (f" · {sc.gen_tokens} output tokens" if gen else "")
-              + f" · {links} · {len(rows)} Pareto-optimal policies", title_justify="left", caption_justify="left")
+              + f"{lim} · {links} · {len(rows)} Pareto-optimal policies", title_justify="left", caption_justify="left")
     t.add_column("deadline\nfrom ms", justify="right", no_wrap=True)
     for tier in topo.tiers:
         t.add_column(f"{tier.name}\nshare", justify="right", no_wrap=True)
@@ -381,6 +380,7 @@ def _print_front(profile: Profile, sc, topo: Topology, rows: list[dict], at: int
     weights = ", ".join(f"{w:g}" for w in topo.weight_vector)
     t.caption = (f"placement: {' '.join(f'{ch} {tier.name}' for ch, tier in zip(topo.letters, topo.tiers))}, layers "
                  f"numbered from 1 · each row is the exact optimum from its deadline on (weights {weights})"
+                 + (", among the policies that meet the TTFT/TPOT limits" if lim else "")
                  + (f"\n→ the row in force at --deadline-ms {sc.deadline_ms:,.1f}" if at is not None else ""))
     print_table(Console(), t)
 

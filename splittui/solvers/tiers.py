@@ -49,8 +49,9 @@ from ..tiers import (
 from .dp import _units, budget_units
 from .tiers_memory import LABEL_CAP, GaveUp, binding_tiers, memory_tier_policy
 
-__all__ = ["TierResult", "TIER_SOLVERS", "tier_dp", "tier_exact", "tier_front", "tier_exact_limits", "tier_brute_force",
-           "solve_tiers", "solve_tiers_phases", "evaluate_tiers", "from_two_tier", "BRUTE_FORCE_MAX"]
+__all__ = ["TierResult", "TIER_SOLVERS", "tier_dp", "tier_exact", "tier_front", "tier_front_limits", "tier_dp_front",
+           "tier_exact_limits", "tier_brute_force", "solve_tiers", "solve_tiers_phases", "evaluate_tiers",
+           "from_two_tier", "BRUTE_FORCE_MAX"]
 
 TIER_SOLVERS = ("dp", "exact", "no-split", "all-client", "brute-force")
 BRUTE_FORCE_MAX = 200_000     # policies brute force will enumerate
@@ -171,14 +172,44 @@ def tier_front(c: TierCosts, limit: float = math.inf) -> list[tuple[float, float
         return []
     lab_t, lab_c, lab_k, tiers_of, parents = got
     total = lab_t + c.out_transfer()[lab_k, c.end]
-    ok = np.flatnonzero(total <= limit)
-    out: list[tuple[float, float, tuple[int, ...]]] = []
+    return _front_of(total, lab_c, np.flatnonzero(total <= limit), tiers_of, parents)
+
+
+def tier_front_limits(ph: TierPhases, ttft_ms: float | None, tpot_ms: float | None,
+                      limit: float = math.inf) -> list[tuple[float, float, tuple[int, ...]]]:
+    """`tier_front` among the policies that meet the TTFT/TPOT limits: every Pareto-optimal (request latency,
+    weighted work) policy whose prefill latency is within `ttft_ms` and mean decode step within `tpot_ms`,
+    fastest first. The labels are `tier_exact_limits`' (ttft, decode, cost), Pareto in all three, so no policy
+    meeting the limits is lost; the end labels that meet them are reduced to the two-dimensional front of
+    (ttft + decode, cost). No limit that binds (none given; TPOT without decode steps): `tier_front`."""
+    lim_a, lim_b = _limit_bounds(ph, ttft_ms, tpot_ms)
+    if math.isinf(lim_a) and math.isinf(lim_b):
+        return tier_front(ph.composite(), limit)
+    got = _limit_labels(ph, lim_a, lim_b, limit)
+    if got is None:
+        return []
+    a_end, b_end, cost, tiers_of, parents = got
+    total = a_end + b_end
+    ok = np.flatnonzero((a_end <= lim_a) & (b_end <= lim_b) & (total <= limit))
+    return _front_of(total, cost, ok, tiers_of, parents)
+
+
+def _front_of(total: _A, cost: _A, ok: _I, tiers_of: list[_I], parents: list[_I]
+              ) -> list[tuple[float, float, tuple[int, ...]]]:
+    """The end labels `ok` reduced to their (latency, cost) front, fastest first, each with its policy (the
+    points' policies backtracked together: one gather per layer for all of them)."""
+    keep: list[int] = []
     best = math.inf
-    for i in ok[np.lexsort((lab_c[ok], total[ok]))].tolist():
-        if lab_c[i] < best:
-            best = float(lab_c[i])
-            out.append((float(total[i]), best, _backtrack(tiers_of, parents, i)))
-    return out
+    for i in ok[np.lexsort((cost[ok], total[ok]))].tolist():
+        if cost[i] < best:
+            best = float(cost[i])
+            keep.append(i)
+    idx = np.array(keep, dtype=np.int64)
+    policy = np.zeros((idx.size, len(tiers_of)), dtype=np.int64)
+    for li in range(len(tiers_of) - 1, -1, -1):
+        policy[:, li] = tiers_of[li][idx]
+        idx = parents[li][idx]
+    return [(float(total[i]), float(cost[i]), tuple(x)) for i, x in zip(keep, policy.tolist(), strict=True)]
 
 
 def _units_of(c: TierCosts, unit_ms: float, rounding: str) -> tuple[_I, _I, _I]:
@@ -202,22 +233,60 @@ def tier_dp(c: TierCosts, unit_ms: float, rounding: str = "ceil") -> tuple[int, 
     return _pass(t, trans, out, c.cost, c.start, c.end, float(w), c.pin)
 
 
+def tier_dp_front(c: TierCosts, unit_ms: float, rounding: str = "ceil") -> list[tuple[float, float, tuple[int, ...]]]:
+    """The DP at every budget up to c's deadline, from one pass: its (whole time units, cost) front, fastest
+    first. The DP's answer at a deadline d is the last point within ``budget_units(d, T)``: the cost and
+    units `tier_dp` finds there, as a label a tighter budget prunes is one this pass keeps or dominates."""
+    w = budget_units(c.deadline_ms, unit_ms)
+    if not math.isfinite(w):
+        raise SplittuiError(f"deadline {c.deadline_ms:g} ms at unit {unit_ms:g} ms: too many time units")
+    t, trans, out = _units_of(c, unit_ms, rounding)
+    got = _labels(t, trans, out, c.cost, c.start, c.end, float(w), c.pin)
+    if got is None:
+        return []
+    lab_t, lab_c, lab_k, tiers_of, parents = got
+    total = lab_t + out[lab_k, c.end]
+    return _front_of(total, lab_c, np.flatnonzero(total <= w), tiers_of, parents)
+
+
 def tier_exact(c: TierCosts) -> tuple[int, ...] | None:
     """The exact optimum under the deadline: float labels, no time unit."""
     return _pass(c.time, c.transfer(), c.out_transfer(), c.cost, c.start, c.end, _slack(c.deadline_ms), c.pin)
 
 
 def tier_exact_limits(ph: TierPhases, ttft_ms: float | None, tpot_ms: float | None) -> tuple[int, ...] | None:
-    """The exact optimum with TTFT/TPOT limits: labels (ttft, decode, cost), Pareto in all three (SPEC §8).
+    """The exact optimum with TTFT/TPOT limits: labels (ttft, decode, cost), Pareto in all three (SPEC §8)."""
+    lim_a, lim_b = _limit_bounds(ph, ttft_ms, tpot_ms)
+    lim = _slack(ph.prefill.deadline_ms)
+    got = _limit_labels(ph, lim_a, lim_b, lim)
+    if got is None:
+        return None
+    a_end, b_end, cost, tiers_of, parents = got
+    ok = np.flatnonzero((a_end <= lim_a) & (b_end <= lim_b) & (a_end + b_end <= lim))
+    if ok.size == 0:
+        return None
+    idx = int(ok[np.lexsort(((a_end + b_end)[ok], cost[ok]))[0]])
+    return _backtrack(tiers_of, parents, idx)
+
+
+def _limit_bounds(ph: TierPhases, ttft_ms: float | None, tpot_ms: float | None) -> tuple[float, float]:
+    """The bounds on the prefill latency and on the decode steps' sum (inf: no limit), with float slack."""
+    lim_a = _slack(ttft_ms) if ttft_ms is not None else math.inf
+    lim_b = _slack(tpot_ms * ph.steps) if tpot_ms is not None and ph.steps else math.inf
+    return lim_a, lim_b
+
+
+def _limit_labels(ph: TierPhases, lim_a: float, lim_b: float, lim: float
+                  ) -> tuple[_A, _A, _A, list[_I], list[_I]] | None:
+    """The labels (ttft, decode, cost) of the last layer, Pareto in all three per tier, every one able to meet
+    the bounds (prefill within lim_a, decode within lim_b, both within lim); returns their end ttft and decode
+    (the answer's transfers added), costs and the history to backtrack them; None if no label survives.
 
     Over 40 lines: one pass holding three label coordinates and three pruning bounds together."""
     p = ph.prefill
     d = ph.decode if ph.decode is not None else _zero(p)
     comp = ph.composite()
     k, n = p.k, p.n
-    lim_a = _slack(ttft_ms) if ttft_ms is not None else math.inf
-    lim_b = _slack(tpot_ms * ph.steps) if tpot_ms is not None and ph.steps else math.inf
-    lim = _slack(p.deadline_ms)
     tp, td, cost = p.transfer(), d.transfer(), comp.cost
     op, od = p.out_transfer(), d.out_transfer()
     rem_a = _remaining(p.time, tp, op, p.end, p.pin)
@@ -243,12 +312,7 @@ def tier_exact_limits(ph: TierPhases, ttft_ms: float | None, tpot_ms: float | No
         lab, lab_k = flat[chosen], tiers[seg]
         tiers_of.append(lab_k)
         parents.append(src)
-    a_end, b_end = lab[:, 0] + op[lab_k, p.end], lab[:, 1] + od[lab_k, p.end]
-    ok = np.flatnonzero((a_end <= lim_a) & (b_end <= lim_b) & (a_end + b_end <= lim))
-    if ok.size == 0:
-        return None
-    idx = int(ok[np.lexsort(((a_end + b_end)[ok], lab[ok, 2]))[0]])
-    return _backtrack(tiers_of, parents, idx)
+    return lab[:, 0] + op[lab_k, p.end], lab[:, 1] + od[lab_k, p.end], lab[:, 2], tiers_of, parents
 
 
 def _backtrack(tiers_of: list[_I], parents: list[_I], idx: int) -> tuple[int, ...]:

@@ -79,5 +79,5 @@ def test_frontier_over_tiers_holds_the_exact_answer_at_the_deadline(plan, capsys
     assert row["shares"] == pytest.approx(exact["tiers"]["shares"])
     rc, out, err = run_cli(["frontier", *TIERS], capsys)
     assert rc == 0 and "Pareto-optimal policies" in out and "→" in out
-    rc, out, err = run_cli(["frontier", *TIERS, "--ttft-ms", "5000"], capsys)
-    assert rc == 2 and "TTFT/TPOT limits are not taken yet" in err and "Traceback" not in err
+    rc, out, err = run_cli(["frontier", *TIERS, "--ttft-ms", "5000"], capsys)   # limits: test_tier_front_limits
+    assert rc == 0 and "TTFT ≤ 5000 ms" in out and "Traceback" not in err
