@@ -9,6 +9,7 @@ import argparse
 
 from ..errors import SplittuiError
 from .common import add_generation_args, add_scenario_args, positive_float, positive_int
+from .tiers_args import add_tier_args, tiers_requested
 
 __all__ = ["add_parser"]
 
@@ -22,13 +23,19 @@ _EPILOG = """examples:
   splittui run --figure                       # the paper's Fig. 2/5 experiment on bert-base
   splittui run --figure attention             # Figs. 6-7: full / low-rank / sparse attention, splitCPU
   splittui run --fidelity                     # dp, exact, greedy, single-split, no-split: prediction error
+  splittui run --model gpt2-like --seq 256 --tier phone=phone-soc --tier edge=jetson-orin --tier cloud=a100-80gb \
+      --hop 50/100/5 --hop 200/500/20         # one process per tier, a kernel-shaped link per hop
 
 The prediction comes from the planning profile only: --profile FILE, or else a profile of this machine
 that `splittui profile --server cpu:N --threads 1` measures in a separate process before the run,
 cached under ~/.cache/splittui/run (or $SPLITTUI_CACHE_DIR). Client: 1 thread; server: every core
 (--server-threads). Link: as root (or with CAP_NET_ADMIN), two network namespaces joined by a veth
 pair shaped by tc tbf in each direction (the one-way delay stays in the application: no netem
-here); elsewhere the sender paces the bytes on loopback. The output names the link used."""
+here); elsewhere the sender paces the bytes on loopback. The output names the link used.
+With --tier/--hop or --topology: one process per tier (the first is the client), a namespace each, a veth
+pair per hop; every tier's times come from this machine's planning profile (the device presets only name
+the tiers), the hops' bandwidths and delays from the topology; --solver dp|exact|no-split|all-client, or
+--policy FILE with a 'tiers' section. Prefill only."""
 
 SOLVER_CHOICES = ("dp", "exact", "greedy", "single-split", "no-split", "all-client",
                   "attention-server", "attention-client")
@@ -84,6 +91,7 @@ def add_parser(sub) -> None:
     g.add_argument("--json", action="store_true", help="print one JSON document (splittui.run/1): the set-up, "
                                                         "the planning profile and its sha256, the rows")
     g.add_argument("--markdown", action="store_true", help="--figure/--fidelity: print the table as markdown")
+    add_tier_args(p)
     f = p.add_argument_group("experiments")
     f.add_argument("--figure", nargs="?", const="paper", choices=("paper", "attention"), default=None,
                    help="paper (the default when no value is given): the paper's Fig. 2/5, --model (default "
@@ -143,6 +151,11 @@ def _deadline_arg(text: str) -> str:
 def _handler(args: argparse.Namespace) -> int:
     if args.model is None:
         args.model = "bert-base" if args.figure else "gpt2-like"
+    if tiers_requested(args):
+        from ..runner.tier_handler import tier_run_command
+        from .tiers_args import tier_policy, topology_from_args, with_pins
+
+        return tier_run_command(args, topology_from_args(args), with_pins=with_pins, tier_policy=tier_policy)
     if args.gen_tokens and (args.figure or args.fidelity):
         raise SplittuiError("--gen-tokens runs one generation request: drop --figure/--fidelity")
     if args.gen_tokens:

@@ -72,7 +72,7 @@ def our_namespaces() -> list[str]:
 def _remove_stale() -> None:
     """Namespaces of runs whose process no longer exists (killed with SIGKILL)."""
     for name in our_namespaces():
-        m = re.fullmatch(rf"{PREFIX}-(\d+)-[cs]", name)
+        m = re.fullmatch(rf"{PREFIX}-(\d+)-(?:[cs]|t\d)", name)  # two-sided (c, s) or a tier chain's (t0..)
         if m and not Path(f"/proc/{m.group(1)}").exists():
             _ip("ip", "netns", "del", name, check=False)
 
