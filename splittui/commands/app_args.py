@@ -1,4 +1,5 @@
-"""The app's start: every scenario flag of `solve` (and `--policy FILE`) for the bare `splittui` and `serve`.
+"""The app's start: every scenario flag of `solve` (and `--policy FILE`) for the bare `splittui` and `serve`,
+memory limits and pins included (SPEC §10).
 
 The app opens on the complete scenario these flags name: a saved policy file's setup (model, devices,
 dtype) and knobs, with any flag given beside it winning, or the model's defaults with the flags applied.
@@ -14,12 +15,14 @@ from typing import Any
 from ..errors import ProfileError, SplittuiError
 from ..model import Profile, Scenario
 
-__all__ = ["add_app_scenario_args", "app_start", "profile_for_setup", "APP_SCENARIO_FLAGS", "SCENARIO_FIELDS"]
+__all__ = ["add_app_scenario_args", "app_start", "profile_for_setup", "APP_SCENARIO_FLAGS", "SCENARIO_FIELDS",
+           "MEMORY_FIELDS"]
 
 SCENARIO_FIELDS = ("deadline_ms", "up_mbps", "down_mbps", "delay_ms", "unit_ms", "start", "end", "objective",
                    "rounding", "gen_tokens", "ttft_ms", "tpot_ms", "returns", "radio", "client_energy_j")
+MEMORY_FIELDS = ("client_mem_gb", "server_mem_gb", "pin_client", "pin_server")   # SPEC §10: limits and pins
 # what `serve` forwards to each tab's app: (dest, whether the value is a path)
-APP_SCENARIO_FLAGS = (("policy", True), ("seq", False), *((f, False) for f in SCENARIO_FIELDS))
+APP_SCENARIO_FLAGS = (("policy", True), ("seq", False), *((f, False) for f in (*SCENARIO_FIELDS, *MEMORY_FIELDS)))
 
 
 def add_app_scenario_args(p: argparse.ArgumentParser) -> None:
@@ -55,6 +58,22 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
     return {f: getattr(args, f) for f in SCENARIO_FIELDS if getattr(args, f, None) is not None}
 
 
+def _memory_given(args: argparse.Namespace) -> bool:
+    return any(getattr(args, f, None) is not None for f in MEMORY_FIELDS)
+
+
+def _with_memory(args: argparse.Namespace, profile: Profile, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with the memory limits and pins of the flags (`solve`'s parsing: `memory_from_args`) winning
+    over a policy file's; `off` lifts a stored limit."""
+    from .common import memory_from_args
+
+    out = {**values, **memory_from_args(args, profile)}
+    for side in ("client", "server"):
+        if getattr(args, f"{side}_mem_gb", None) == "off":
+            out.pop(f"{side}_mem_gb", None)
+    return out
+
+
 def _scenario(profile: Profile, values: dict[str, Any], seq: int, src: str | None) -> Scenario:
     """The scenario of `values`; a relative deadline (0.7x) is resolved on the profile, as `solve` does."""
     from .common import RelativeDeadline, with_deadline
@@ -81,10 +100,10 @@ def app_start(args: argparse.Namespace) -> tuple[Profile, Scenario | None, dict[
 
     profile = profile_from_llm_args(args)
     given = _given(args)
-    if not given and args.seq is None:
+    if not given and args.seq is None and not _memory_given(args):
         return profile, None, None
     seq = args.seq if args.seq is not None else profile.default_seq
-    return profile, _scenario(profile, given, seq, None), None
+    return profile, _scenario(profile, _with_memory(args, profile, given), seq, None), None
 
 
 def _from_policy(args: argparse.Namespace) -> tuple[Profile, Scenario, dict[str, Any]]:
@@ -101,5 +120,6 @@ def _from_policy(args: argparse.Namespace) -> tuple[Profile, Scenario, dict[str,
         print(f"splittui: warning: {args.policy} is a {doc.get('schema')} file: it does not record "
               f"{', '.join(unknown)}; the app opens with the defaults (or the flags given)", file=sys.stderr)
     stored = scenario_fields(doc, profile)
-    values = {**{k: v for k, v in stored.items() if k in SCENARIO_FIELDS}, **_given(args)}
+    values = {**{k: v for k, v in stored.items() if k in (*SCENARIO_FIELDS, *MEMORY_FIELDS)}, **_given(args)}
+    values = _with_memory(args, profile, values)
     return profile, _scenario(profile, values, seq or profile.default_seq, args.policy), doc

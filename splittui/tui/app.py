@@ -24,6 +24,7 @@ from ..profiles import load_profile
 from .command_palette import SplitCommands
 from .goal_actions import GoalActions
 from .messages import ModelChosen, ScenarioChanged
+from .pin_actions import PinActions
 from .policy_actions import PolicyActions
 from .profile_choice import ProfileChoice, choice_for, model_names
 from .slot_actions import SlotActions
@@ -42,13 +43,13 @@ __all__ = ["SplitApp", "make_app", "STALE_SOLVE_CELLS"]
 TABS = (("placement", "Placement"), ("frontier", "Frontier"), ("flops", "FLOPs"),
         ("bandwidth", "Bandwidth"), ("timeline", "Timeline"))
 MAIN_VIEW_ACTIONS = {"save_slot", "compare", "next_solver", "export", "export_all", "load_policy", "toggle_link",
-                     "experiments", "live_profile", "show_tab", "goal", "frontier_cursor"}
+                     "experiments", "live_profile", "show_tab", "goal", "frontier_cursor", "toggle_pin", "memory"}
 KNOB_KEYS = [("↑/↓ tab", "move between knobs"), ("←/→", "small step (or move the layer cursor)"),
              ("shift+←/→ pgup/pgdn", "large step (or next block)"), ("home/end", "ends of the range"),
              ("click/drag", "set a slider with the mouse"), ("ctrl+p", "command palette")]
 
 
-class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, App):
+class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, PinActions, App):
     """splittui: where should each layer run so the server works least and the deadline holds?"""
 
     TITLE = "splittui"
@@ -65,6 +66,10 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, App):
                 "policy is exported, charted in FLOPs and Timeline)"),
         Binding("e", "export", "Export", tooltip="Export the selected solver's policy as splittui.policy JSON"),
         Binding("E", "export_all", "Export slots", show=False, tooltip="Export every saved slot's policy"),
+        Binding("P", "toggle_pin", "Pin layer", show=False, tooltip="Pin the strip's layer to the client, then "
+                "the server, then unpin it (ctrl+click a layer does too); every solver keeps pinned layers there"),
+        Binding("m", "memory", "Memory", show=False, tooltip="Memory per side of the selected placement "
+                "(weights, KV, activations, reserve vs limit), what binds, and the memory limits to type"),
         Binding("o", "load_policy", "Load policy", show=False,
                 tooltip="Load a policy file and score it under the current knobs"),
         Binding("l", "toggle_link", "Link bandwidths", show=False,
@@ -152,8 +157,9 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, App):
         self.profile = st.profile
         controls = self.query_one(Controls)
         sc = controls.scenario
-        if st.scenario.seq_len != sc.seq_len or st.scenario.objective != sc.objective:
-            sc = sc.replace(seq_len=st.scenario.seq_len, objective=st.scenario.objective)
+        kept = ("seq_len", "objective", "pin_client", "pin_server", "client_mem_gb", "server_mem_gb")
+        if any(getattr(st.scenario, f) != getattr(sc, f) for f in kept):   # pins or limits it cannot take: dropped
+            sc = sc.replace(**{f: getattr(st.scenario, f) for f in kept})
         self.scenario = sc
         controls.show(st.profile, sc, self._models())
         self.query_one(StatusLine).profile = st.profile

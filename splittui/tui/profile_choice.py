@@ -176,7 +176,8 @@ def gen_cap(profile: Profile, seq_len: int) -> int:
 def fit_scenario(profile: Profile, sc: Scenario) -> tuple[Scenario, str]:
     """The knobs' scenario made solvable on `profile`, and a note saying what was changed and why:
     a length outside the profile's range, an objective it lacks the fields for, output tokens on a
-    profile without decode costs or past its longest length (no extrapolation, SPEC §8)."""
+    profile without decode costs or past its longest length (no extrapolation, SPEC §8), pins past its last
+    layer, memory limits on a profile without the memory fields (SPEC §10)."""
     notes = []
     lo, hi = profile.seq_range
     if not lo <= sc.seq_len <= hi:
@@ -193,4 +194,10 @@ def fit_scenario(profile: Profile, sc: Scenario) -> tuple[Scenario, str]:
         notes.append(f"output tokens {sc.gen_tokens} → {cap}: seq {sc.seq_len} + N − 2 must stay ≤ {hi}, "
                      "the profile's longest length")
         sc = sc.replace(gen_tokens=cap)
+    if any(i >= profile.n_layers for i in (*sc.pin_client, *sc.pin_server)):
+        notes.append(f"pins dropped: {profile.model} has {profile.n_layers} layers")
+        sc = sc.replace(pin_client=(), pin_server=())
+    if sc.has_memory_limits and not profile.has_server_mem:
+        notes.append(f"memory limits off: {profile.model} lacks weight_bytes and kv_bytes (SPEC §10)")
+        sc = sc.replace(client_mem_gb=None, server_mem_gb=None)
     return sc, "; ".join(notes)

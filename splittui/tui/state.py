@@ -17,6 +17,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..errors import SplittuiError
+from ..memory import SideMemory, side_memory
 from ..model import Profile, Result, Scenario
 from ..solvers import APP_SOLVERS, Frontier
 from ..solvers.dp_span import DPSpan, dp_span
@@ -106,6 +107,11 @@ class AppState:
     exact_solved: tuple[tuple[Scenario, Result], ...] = ()
     frontier_full: tuple[tuple, Frontier] | None = None
     drawn: Mapping[tuple[int, ...], tuple] = field(default_factory=lambda: MappingProxyType({}))  # timelines by policy
+    # with pins (SPEC §10): the same solvers on the scenario without them (the cost of privacy), kept by that
+    # scenario, so moving a pin re-solves only the pinned side
+    unpinned: tuple[Scenario, Mapping[str, Result]] | None = None
+    # with memory limits: each placement's memory per side (client, server), what the fit line shows
+    memory: Mapping[str, tuple[SideMemory, SideMemory]] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def has_rows(self) -> bool:
@@ -178,6 +184,8 @@ def _span(sc: Scenario, ch: Chains, have: DPSpan | None) -> DPSpan | None:
     if need / sc.unit_ms > SPAN_MAX_UNITS:
         return None
     c = _chain_at(ch, need)
+    if c.constrained:   # pins or memory limits: the solvers never read a pass (DPSpan.serves), so fill none
+        return None
     if have is not None and have.serves(c, sc.unit_ms, sc.rounding):
         return have
     return dp_span(c, sc.unit_ms, need * SPAN_HEADROOM, rounding=sc.rounding)
@@ -265,11 +273,14 @@ def complete_state(st: AppState, parts: Parts = EVERY_PART, *, previous: AppStat
             same = before.chains is not None and before.chains.key == ch.key
             st = replace(st, exact_solved=st.exact_solved or before.exact_solved,
                          frontier_full=st.frontier_full or before.frontier_full,
-                         drawn=st.drawn or (before.drawn if same else st.drawn))
+                         drawn=st.drawn or (before.drawn if same else st.drawn),
+                         unpinned=st.unpinned or before.unpinned)
         span = st.span
         if ("dp" in want.solvers - have.solvers and "dp" not in st.results) or (want.frontier and not have.frontier):
             span = _span(sc, ch, st.span or (before.span if before is not None else None))
         results, note = _results(profile, sc, st.results, want.solvers - have.solvers, span, ch, st.exact_solved)
+        _check(cancelled)
+        unpinned = _unpinned(profile, sc, st.unpinned, frozenset(results)) if sc.has_pins else None
         _check(cancelled)
         front, unit, base, full = st.frontier, st.frontier_unit_ms, st.baselines, st.frontier_full
         if want.frontier and not have.frontier:
@@ -284,11 +295,35 @@ def complete_state(st: AppState, parts: Parts = EVERY_PART, *, previous: AppStat
     timelines, prefill_end, drawn = st.timelines, st.prefill_end_ms, st.drawn
     if want.timelines:
         timelines, prefill_end, drawn = _timelines(ch, results, st.timelines, st.prefill_end_ms, st.drawn)
+    if want.frontier and not have.frontier and ch.phases.prefill.constrained:
+        note = "; ".join(n for n in (note, "the frontier chart leaves out the pins and memory limits") if n)
     return replace(st, results=results, frontier=front, frontier_unit_ms=unit, baselines=base, timelines=timelines,
+                   unpinned=unpinned, memory=_memory(ch, sc, results),
                    prefill_end_ms=prefill_end, sweep=swept, note="; ".join(n for n in (st.note, note) if n),
                    parts=want, span=span, solve_ms=st.solve_ms + (time.perf_counter() - t0) * 1e3, chains=ch,
                    exact_solved=_solved(st.exact_solved, sc, results), frontier_full=full,
                    drawn=drawn)
+
+
+def _unpinned(profile: Profile, sc: Scenario, have: tuple[Scenario, Mapping[str, Result]] | None,
+              names: frozenset[str]) -> tuple[Scenario, Mapping[str, Result]]:
+    """The named solvers on `sc` without its pins (memory limits kept): `have`'s answers where it is that
+    scenario, the rest solved on its own chains."""
+    free = sc.replace(pin_client=(), pin_server=())
+    got = have[1] if have is not None and have[0] == free else MappingProxyType({})
+    if names - set(got):
+        got, _ = _results(profile, free, got, names, None, chains(profile, free))
+    return free, got
+
+
+def _memory(ch: Chains, sc: Scenario, results: Mapping[str, Result]
+            ) -> Mapping[str, tuple[SideMemory, SideMemory]]:
+    """Each placement's memory per side, under memory limits (empty without them, or without the fields)."""
+    rows = ch.phases.memory
+    if not sc.has_memory_limits or rows is None:
+        return MappingProxyType({})
+    return MappingProxyType({name: side_memory(rows, np.asarray(r.policy, dtype=np.int8))
+                             for name, r in results.items() if r.policy is not None})
 
 
 def _solved(kept: tuple[tuple[Scenario, Result], ...], sc: Scenario, results: Mapping[str, Result]

@@ -51,6 +51,8 @@ KNOBS = {
     "returns": (_gpt2, dict(gen_tokens=8, returns="topk:5", deadline_ms=20_000), [("scenario.returns", "topk:5")]),
     "radio": (lambda: _llama(client_device="phone-soc", server_device="a100-80gb"),
               dict(seq_len=512, gen_tokens=8, radio="lte", deadline_ms=20_000), [("scenario.radio", "lte")]),
+    "pins": (_gpt2, dict(pin_client=(0, 193, 194)), [("scenario.pin_client", (0, 193, 194))]),
+    "memory limits": (_gpt2, dict(client_mem_gb=8.0), [("scenario.client_mem_gb", 8.0)]),
 }
 VIEWS = ("placement", "frontier", "flops", "bandwidth", "timeline", "banner fixes", "goal (deadline)",
          "goal (uplink)", "export and load", "compare", "experiments")
@@ -129,7 +131,7 @@ async def _export_and_load(pilot, seen: set, tmp_path, checks) -> None:
     for attr, value in checks:
         head, _, rest = attr.partition(".")
         if head == "scenario":
-            assert doc["scenario"].get(rest) == value, (attr, doc["scenario"])
+            assert doc["scenario"].get(rest) == (list(value) if isinstance(value, tuple) else value), attr
     await open_policy_file(pilot, path)      # made under these knobs: scored at once, no question
     await settle(pilot)
     assert app.loaded is not None and app.loaded.policy == tuple(doc["policy"])

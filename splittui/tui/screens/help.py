@@ -52,6 +52,12 @@ LEGEND = [   # what the table, the strip and the frontier chart show
      "· no placement)"),
     ("▼", "the strip's layer cursor (←/→ on the strip); the layer is named below the strip"),
     ("exact / dp", "exact is the optimum; dp is the paper's DP at time unit T (deadlines rounded to whole T)"),
+    ("pinned C S", "the strip's pins row: C a layer every solver must keep on the client, S on the server "
+     "(P or ctrl+click cycles the cursor's layer; --pin-client/--pin-server at start)"),
+    ("pins: … (without pins …)", "the cost of privacy: the selected solver's server share with the pins and "
+     "without them"),
+    ("memory (…, estimate)", "with a memory limit (m, --client-mem-gb): the selected placement's memory per side "
+     "against it; a row that breaks a limit says 'does not fit'"),
 ]
 
 

@@ -13,6 +13,7 @@ from ...policy import improvement_over_greedy
 from ...report.formats import gain as fmt_gain
 from ...report.palette import CLIENT, NETWORK, SERVER
 from ...report.tables import joules
+from ..privacy import memory_line, privacy_line
 from ..state import APP_SOLVERS, AppState
 from .banner import dp_breaks_limits
 from .text_lines import TextLines
@@ -53,6 +54,16 @@ def _deadline(v: float) -> str:
     return short if float(short.replace(",", "")) == v else _ms(v)
 
 
+def _why_not(r: Result) -> str:
+    """A row's reason in a few words: the memory it does not fit, the pins or limits it breaks."""
+    if any(v.startswith("does not fit") for v in r.violations):
+        return "does not fit"
+    broken = [lim for lim in ("TTFT", "TPOT") if any(v.startswith(lim) for v in r.violations)]
+    if any(" is pinned to the " in v for v in r.violations):
+        broken.append("pins")
+    return "breaks " + "+".join(broken) if broken else "infeasible"
+
+
 class NumbersPanel(TextLines):
     """The solver table for one `AppState`; `show_timings` off keeps snapshots deterministic."""
 
@@ -76,7 +87,8 @@ class NumbersPanel(TextLines):
     def watch_state(self, old: AppState | None, st: AppState | None) -> None:
         if st is old:
             return
-        lines = 1 if st is None or st.error else len(st.rows()) + 3 + bool(st.note)
+        lines = 1 if st is None or st.error else (len(st.rows()) + 3 + bool(st.note) + st.scenario.has_pins
+                                                  + st.scenario.has_memory_limits)
         self.refresh(layout=lines != self._lines)   # only a change of height needs a new layout
         self._lines = lines
 
@@ -89,6 +101,9 @@ class NumbersPanel(TextLines):
         text = self._table(st)
         for line in (self._breakdown(st), self._gap(st)):
             text.append("\n").append_text(line)
+        for extra in (privacy_line(st, self.selected), memory_line(st, self.selected)):   # SPEC §10, when set
+            if extra is not None:
+                text.append("\n").append_text(extra)
         return text
 
     def _table(self, st: AppState) -> Text:
@@ -132,8 +147,7 @@ class NumbersPanel(TextLines):
                 times.append("-" if v is None or r.policy is None else joules(v))
         if not r.feasible or r.server_share is None or r.latency_ms is None:  # a feasible result has both
             lat = f"min {_ms(r.min_latency_ms)} ms" if r.latency_ms is None else f"{_ms(r.latency_ms)} ms"
-            broken = [lim for lim in ("TTFT", "TPOT") if any(v.startswith(lim) for v in r.violations)]
-            why = "breaks " + "+".join(broken) if broken else "infeasible"
+            why = _why_not(r)
             return [self._solver_label(name), Text().append(why[: bar_w + 8], "bold red"), Text().append(lat, "red"),
                     *times, "-", "-", timing]
         gain = improvement_over_greedy(r, greedy) if greedy is not None else None

@@ -16,6 +16,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
+from textual.message import Message
 from textual.reactive import reactive
 
 from ...costs import layer_values
@@ -23,9 +24,10 @@ from ...report.palette import CLIENT, CLIENT_CHAR, SERVER, SERVER_CHAR, no_color
 from ..state import AppState
 from .text_lines import TextLines
 
-__all__ = ["PlacementStrip", "CLIENT", "SERVER", "fmt_flops", "fmt_bytes", "blocks"]
+__all__ = ["PlacementStrip", "CLIENT", "SERVER", "fmt_flops", "fmt_bytes", "blocks", "PIN_CLIENT", "PIN_SERVER"]
 
 _SHORT = {"single-split": "single", "no-split": "no-split"}
+PIN_CLIENT, PIN_SERVER = "C", "S"   # the pins row's marks (SPEC §10)
 ROWS_KEPT = 64   # drawn rows kept per strip: a few states of every row and wrapped segment
 
 
@@ -73,6 +75,11 @@ def pack_segments(block_starts: list[int], n: int, width: int) -> list[tuple[int
             start += width
         last = end
     return [*segs, (start, n)] if start < n else segs
+
+
+def _shape(st: AppState) -> tuple[int, int, bool]:
+    """What the strip's height depends on: its rows, its layers, and whether the pins row shows."""
+    return len(st.rows()), st.profile.n_layers, st.scenario.has_pins
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +131,7 @@ class PlacementStrip(TextLines, can_focus=True):
             return
         self.cursor = self.cursor  # re-clamp to the (maybe new) profile
         # a height: auto strip grows or shrinks with the rows
-        self.refresh(layout=old is None or (len(old.rows()), old.profile.n_layers) != (len(state.rows()),
-                                                                                       state.profile.n_layers))
+        self.refresh(layout=old is None or _shape(old) != _shape(state))
 
     def action_move(self, delta: int) -> None:
         self.cursor += delta
@@ -164,7 +170,7 @@ class PlacementStrip(TextLines, can_focus=True):
         st = self._drawn
         n = st.profile.n_layers
         avail = max(1, width - self._label_width())
-        rows = len(st.rows()) + 1
+        rows = len(st.rows()) + self._heads()
         starts = [i for i, _ in self._blocks(st.profile)]
         segs = pack_segments(starts, n, avail)
         for width in range(math.ceil(n / len(segs)), avail):   # balance the rows' lengths ...
@@ -183,17 +189,30 @@ class PlacementStrip(TextLines, can_focus=True):
         if self.state is None:
             return 1
         lay = self._layout(width, 10_000)
-        return len(lay.segments) * (len(self.state.rows()) + 1) + 2
+        return len(lay.segments) * (len(self.state.rows()) + self._heads()) + 2
+
+    def _heads(self) -> int:
+        """Rows above each segment's policies: the block names, and the pins when there are any."""
+        return 1 + (self.state is not None and self.state.scenario.has_pins)
 
     def on_click(self, event: events.Click) -> None:
+        """A click moves the cursor to the layer; ctrl+click also cycles its pin (as P does)."""
         if self.state is None:
             return
         lay = self._layout()
         col = event.x - self._label_width()
-        seg = event.y // (len(self.state.rows()) + 1)
+        seg = event.y // (len(self.state.rows()) + self._heads())
         if col >= 0 and seg < len(lay.segments):
             first, last = lay.segments[seg]
             self.cursor = min(last - 1, first + col * lay.per_cell)
+            if event.ctrl:
+                self.post_message(self.PinToggled(self.cursor))
+
+    @dataclass
+    class PinToggled(Message):
+        """ctrl+click on a layer: cycle its pin (the app owns the scenario)."""
+
+        layer: int
 
     # drawing
     def render(self) -> Text:
@@ -202,10 +221,12 @@ class PlacementStrip(TextLines, can_focus=True):
         lay = self._layout()
         out = Text(no_wrap=True, overflow="crop")
         rows = self.state.rows()
-        fit = max(1, self.size.height - 2) if len(lay.segments) == 1 else len(rows)
+        fit = max(1, self.size.height - 1 - self._heads()) if len(lay.segments) == 1 else len(rows)
         shown, hidden = (rows, 0) if len(rows) <= fit else (rows[: fit - 1], len(rows) - fit + 1)
         for first, last in lay.segments:
             out.append_text(self._label_row(first, last, lay.per_cell))
+            if self._heads() > 1:
+                out.append("\n").append_text(self._pin_row(first, last, lay.per_cell))
             for name, res in shown:
                 out.append("\n")
                 out.append_text(self._policy_row(name, res, first, last, lay.per_cell))
@@ -214,7 +235,7 @@ class PlacementStrip(TextLines, can_focus=True):
             more = ", ".join(name for name, _ in rows[len(shown):])
             out.append(f"… {hidden} more row{'s' if hidden > 1 else ''} ({more}): make the terminal taller\n",
                        "yellow")
-        used = len(lay.segments) * (len(shown) + 1) + bool(hidden)
+        used = len(lay.segments) * (len(shown) + self._heads()) + bool(hidden)
         out.append_text(self._detail(lay, 2 if self.size.height - used >= 2 else 1))
         return out
 
@@ -238,6 +259,21 @@ class PlacementStrip(TextLines, can_focus=True):
         cur = (self.cursor - first) // per
         if first <= self.cursor < last:   # the header only highlights: ▼ marks the cursor in the rows below
             text.stylize(Style(reverse=True, bold=True), lw + cur, lw + cur + 1)
+        return text
+
+    def _pin_row(self, first: int, last: int, per: int) -> Text:
+        """The pins under the block names: C pinned to the client, S to the server, ± a cell holding both
+        (letters, so NO_COLOR keeps them)."""
+        sc = self._drawn.scenario
+        client, server = set(sc.pin_client), set(sc.pin_server)
+        lw = self._label_width()
+        text = Text("pinned".ljust(lw), style="dim")
+        for a in range(first, last, per):
+            span = set(range(a, min(a + per, last)))
+            c, s = bool(span & client), bool(span & server)
+            glyph = "±" if c and s else PIN_CLIENT if c else PIN_SERVER if s else " "
+            text.append(glyph, Style(color=CLIENT if c and not s else SERVER if s and not c else None, bold=True)
+                        if glyph != " " else Style())
         return text
 
     def _policy_row(self, name: str, res, first: int, last: int, per: int) -> Text:
@@ -302,6 +338,9 @@ class PlacementStrip(TextLines, can_focus=True):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{i + 1}/{st.profile.n_layers} ", "dim").append(layer.name, "bold")
         text.append(f" ({layer.kind}) · {fmt_flops(val['flops'])} · in {fmt_bytes(val['in_bytes'])} · ")
+        pin = "client" if i in st.scenario.pin_client else "server" if i in st.scenario.pin_server else ""
+        if pin:
+            text.append(f"pinned to the {pin} · ", "bold")
         times = f"client {val['client_ms']:.3g} ms · server {val['server_ms']:.3g} ms"
         text.append("side ", "dim")
         for _, res in st.rows():
