@@ -1,13 +1,43 @@
-"""Fixtures for the runner tests: the toy chain and an in-process server on a free loopback port."""
+"""Fixtures for the runner tests: the toy chain, an in-process server on a free loopback port, and one
+planning profile of the toy chain that the modules share (each `splittui profile` of it starts two
+processes that import torch: the slowest setup of the runner tests)."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
+from runner_helpers import DEFAULT_RUN, run_main, toy_plan
 
 from splittui.runner.chains import ChainSpec, build_chain, fingerprint
 from splittui.runner.server import Server, bind
+
+
+@pytest.fixture(scope="session")
+def toy_plan_16_32(tmp_path_factory):
+    """A planning profile of the toy chain at lengths 16 and 32 (`splittui profile --server cpu:1
+    --repeats 1`), made once per worker; tests read it and write doctored copies elsewhere."""
+    return toy_plan(tmp_path_factory, "16,32", repeats=1)
+
+
+@pytest.fixture(scope="session")
+def toy_default_run(tmp_path_factory):
+    """`splittui run` (DEFAULT_RUN) into an empty cache folder, made once per worker: what it printed
+    (code, out, err), the cache folder and the planning profile it measured and cached there (`path`,
+    `doc`: the file as it was written). Tests that doctor the cached file work on copies."""
+    import json
+
+    cache = tmp_path_factory.mktemp("default-run-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SPLITTUI_CACHE_DIR", str(cache))
+        ran = run_main(DEFAULT_RUN)
+    assert ran.code == 0, ran.err[-800:]
+    ran.cache = cache
+    ran.json = json.loads(ran.out)
+    threads = ran.json["server"].split()[0].split(":")[1]
+    ran.path = cache / f"runner-toy-s16-client1-cpu{threads}.json"
+    ran.bytes = ran.path.read_bytes()
+    return ran
 
 
 @pytest.fixture(scope="module")

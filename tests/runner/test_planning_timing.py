@@ -9,7 +9,7 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from runner_helpers import toy_plan
+from runner_helpers import DEFAULT_RUN, run_main
 
 from splittui.analytic import gpt2_like_doc
 from splittui.cli import main
@@ -25,8 +25,28 @@ TOY = ["--model", "runner-toy", "--seq", "16", "--delay-ms", "1", "--up-mbps", "
 
 
 @pytest.fixture(scope="module")
-def plan(tmp_path_factory):
-    return toy_plan(tmp_path_factory, "16", repeats=2)
+def plan(toy_plan_16_32):
+    return toy_plan_16_32
+
+
+PLAIN = ("--solver", "attention-server")
+
+
+@pytest.fixture(scope="module")
+def plain_row(plan) -> dict:
+    """`_row(capsys, "--profile", plan, *PLAIN)` as it runs unpatched: run once for the two tests that
+    compare a patched run against it."""
+    ran = run_main(["run", *TOY, "--profile", str(plan), *PLAIN])
+    assert ran.code == 0, ran.err[-800:]
+    return json.loads(ran.out)["rows"][0]
+
+
+def _cached_default_run(toy_default_run, cache):
+    """`cache` as DEFAULT_RUN left its cache folder (the planning profile it measured, byte for byte);
+    returns the cached file's path there."""
+    path = cache / toy_default_run.path.name
+    path.write_bytes(toy_default_run.bytes)
+    return path
 
 
 def _row(capsys, *args: str) -> dict:
@@ -36,11 +56,11 @@ def _row(capsys, *args: str) -> dict:
     return doc["rows"][0]
 
 
-def test_predicted_ms_never_moves_with_the_times_measured_in_the_run(plan, capsys, monkeypatch):
+def test_predicted_ms_never_moves_with_the_times_measured_in_the_run(plan, plain_row, capsys, monkeypatch):
     """The run's own stage times (and overhead) are made 10x slower on their way back: the headline
     prediction stays what the planning profile says; only the composition check moves."""
-    args = ("--profile", str(plan), "--solver", "attention-server")
-    plain = _row(capsys, *args)
+    args = ("--profile", str(plan), *PLAIN)
+    plain = plain_row
     real = session_mod.Session.run_watched
 
     def slower(self, job):
@@ -72,11 +92,10 @@ def test_the_planning_profile_records_its_timing_method(plan):
     assert "server: timed in the profiling process" in stale_timing(profile_from_doc(doc))
 
 
-def test_a_cached_profile_timed_another_way_is_measured_again(tmp_path, monkeypatch, capsys):
+def test_a_cached_profile_timed_another_way_is_measured_again(toy_default_run, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SPLITTUI_CACHE_DIR", str(tmp_path))
-    args = ["run", *TOY, "--solver", "no-split", "--profile-repeats", "1", "--server-threads", "1"]
-    assert main(args) == 0
-    path = tmp_path / "runner-toy-s16-client1-cpu1.json"
+    args = DEFAULT_RUN   # run once by the fixture (code 0): its cached planning profile is copied here
+    path = _cached_default_run(toy_default_run, tmp_path)
     doc = json.loads(path.read_text())
     del doc["profiling"]["timing"]  # as the profiler wrote it before it recorded the method
     path.write_text(json.dumps(doc))
@@ -152,7 +171,7 @@ def test_when_no_split_helps_the_message_says_why():
 
 # ----- the reference workload: this CPU's speed now against the planning profile's (profiler/speed.py) -----
 
-def test_the_profile_and_every_row_time_the_reference_workload_and_the_prediction_ignores_it(plan, capsys,
+def test_the_profile_and_every_row_time_the_reference_workload_and_the_prediction_ignores_it(plan, plain_row, capsys,
                                                                                            monkeypatch):
     """The profile records the workload before and after profiling; each row times it again and reports
     now/then; a CPU running it 3x slower changes that ratio and nothing the prediction says."""
@@ -161,8 +180,8 @@ def test_the_profile_and_every_row_time_the_reference_workload_and_the_predictio
     rec = json.loads(plan.read_text())["profiling"]["speed_probe"]
     assert rec["workload"] == speed.WORKLOAD and len(rec["ms"]) == 2 and min(rec["ms"]) > 0
     then = sum(rec["ms"]) / 2
-    args = ("--profile", str(plan), "--solver", "attention-server")
-    plain = _row(capsys, *args)
+    args = ("--profile", str(plan), *PLAIN)
+    plain = plain_row
     assert plain["probe_ms"] > 0 and plain["speed_vs_plan"] == pytest.approx(plain["probe_ms"] / then, rel=1e-2)
     real = speed.probe_ms
     monkeypatch.setattr(speed, "probe_ms", lambda samples=7: 3.0 * real(samples))
@@ -172,12 +191,11 @@ def test_the_profile_and_every_row_time_the_reference_workload_and_the_predictio
     assert slow["predicted_breakdown_ms"] == plain["predicted_breakdown_ms"]
 
 
-def test_a_cached_profile_measured_at_another_cpu_speed_is_kept_and_the_ratio_reported(tmp_path, monkeypatch,
-                                                                                       capsys):
+def test_a_cached_profile_measured_at_another_cpu_speed_is_kept_and_the_ratio_reported(toy_default_run, tmp_path,
+                                                                                       monkeypatch, capsys):
     monkeypatch.setenv("SPLITTUI_CACHE_DIR", str(tmp_path))
-    args = ["run", *TOY, "--solver", "no-split", "--profile-repeats", "1", "--server-threads", "1"]
-    assert main(args) == 0
-    path = tmp_path / "runner-toy-s16-client1-cpu1.json"
+    args = DEFAULT_RUN   # run once by the fixture (code 0): its cached planning profile is copied here
+    path = _cached_default_run(toy_default_run, tmp_path)
     doc = json.loads(path.read_text())
     doc["profiling"]["speed_probe"]["ms"] = [v / 3.0 for v in doc["profiling"]["speed_probe"]["ms"]]
     path.write_text(json.dumps(doc))   # as if this CPU had run 3x faster when it was measured

@@ -13,7 +13,7 @@ import threading
 import time
 
 import pytest
-from runner_helpers import toy_plan
+from runner_helpers import DEFAULT_RUN, run_main
 
 from splittui.cli import main
 from splittui.runner.kernel_link import KernelLink, kernel_link_available, our_namespaces
@@ -25,8 +25,8 @@ TOY = ["--model", "runner-toy", "--seq", "16", "--delay-ms", "1", "--up-mbps", "
 
 
 @pytest.fixture(scope="module")
-def plan(tmp_path_factory):
-    return toy_plan(tmp_path_factory, "16,32", repeats=1)
+def plan(toy_plan_16_32):
+    return toy_plan_16_32
 
 
 @pytest.fixture
@@ -47,6 +47,17 @@ def _run_json(capsys, *args: str) -> dict:
     return doc
 
 
+PACED = ("--solver", "attention-server", "--link", "paced")
+
+
+@pytest.fixture(scope="module")
+def paced_doc(plan) -> dict:
+    """`_run_json(capsys, "--profile", plan, *PACED)`, run once for the three tests that read its document."""
+    ran = run_main(["run", *TOY, "--json", "--profile", str(plan), *PACED])
+    assert ran.code == 0, ran.err[-800:]
+    return json.loads(ran.out)
+
+
 def _check_doc(doc: dict, plan_path) -> None:
     assert doc["schema"] == "splittui.run/1"
     assert doc["planning_profile"]["path"] == str(plan_path)
@@ -59,8 +70,8 @@ def _check_doc(doc: dict, plan_path) -> None:
     assert set(row["policy"]) <= {0, 1} and row["transfers"] == 4  # attention-server: two attention cores
 
 
-def test_paced_link_run_matches_unsplit_and_names_its_plan(plan, capsys):
-    doc = _run_json(capsys, "--profile", str(plan), "--solver", "attention-server", "--link", "paced")
+def test_paced_link_run_matches_unsplit_and_names_its_plan(plan, paced_doc):
+    doc = paced_doc
     assert doc["link"] == "paced"
     _check_doc(doc, plan)
     assert doc["rows"][0]["measured_breakdown_ms"]["upload"] >= 2 * 1.0  # two uploads, each after the 1 ms delay
@@ -74,15 +85,14 @@ def test_kernel_link_run_matches_unsplit_and_cleans_up(plan, capsys):
     assert not _mine()
 
 
-def test_doubled_server_times_double_the_predicted_server_part(plan, tmp_path, capsys):
+def test_doubled_server_times_double_the_predicted_server_part(plan, paced_doc, tmp_path, capsys):
     """Fails if the prediction took any time from the run: only the planning file changes here."""
     doubled = json.loads(plan.read_text())
     for layer in doubled["layers"]:
         layer["server_ms"] = [2.0 * v for v in layer["server_ms"]]
     path = tmp_path / "doubled.json"
     path.write_text(json.dumps(doubled))
-    rows = [_run_json(capsys, "--profile", str(p), "--solver", "attention-server", "--link", "paced")["rows"][0]
-            for p in (plan, path)]
+    rows = [paced_doc["rows"][0], _run_json(capsys, "--profile", str(path), *PACED)["rows"][0]]
     one, two = (r["predicted_breakdown_ms"] for r in rows)
     assert two["server"] == pytest.approx(2.0 * one["server"]) and one["server"] > 0
     assert two["client"] == pytest.approx(one["client"]) and two["upload"] == pytest.approx(one["upload"])
@@ -90,20 +100,22 @@ def test_doubled_server_times_double_the_predicted_server_part(plan, tmp_path, c
     assert gap == pytest.approx(one["server"], abs=0.02)
 
 
-def test_planning_profile_carries_the_measured_transfer_overhead_and_the_run_uses_it(plan, capsys):
+def test_planning_profile_carries_the_measured_transfer_overhead_and_the_run_uses_it(plan, paced_doc):
     measured = json.loads(plan.read_text())["transfer"]["overhead_ms"]
     assert measured > 0  # `splittui profile --server cpu:1` echoed frames to a separate process
-    row = _run_json(capsys, "--profile", str(plan), "--solver", "attention-server", "--link", "paced")["rows"][0]
+    row = paced_doc["rows"][0]
     assert row["overhead_ms_per_transfer"]["planned"] == measured
     parts = sum(row["predicted_breakdown_ms"].values())
     assert row["predicted_ms"] == pytest.approx(parts + measured * row["transfers"], abs=0.02)
 
 
-def test_default_planning_profile_is_measured_by_a_separate_profile_process(cache, capsys):
-    code = main(["run", *TOY, "--solver", "no-split", "--link", "paced", "--profile-repeats", "1", "--json"])
-    captured = capsys.readouterr()
-    doc = json.loads(captured.out)
-    assert code == 0 and "splittui profile --module splittui.runner.toy:build_toy" in captured.err
+def test_default_planning_profile_is_measured_by_a_separate_profile_process(toy_default_run):
+    """`splittui run` with no --profile (DEFAULT_RUN: TOY, no-split, paced, --profile-repeats 1, --json), run
+    once into an empty cache folder by the session fixture that test_planning_timing's cache tests share."""
+    assert DEFAULT_RUN == ["run", *TOY, "--solver", "no-split", "--link", "paced", "--profile-repeats", "1", "--json"]
+    ran, cache = toy_default_run, toy_default_run.cache
+    code, doc = ran.code, json.loads(ran.out)
+    assert code == 0 and "splittui profile --module splittui.runner.toy:build_toy" in ran.err
     path = cache / "runner-toy-s16-client1-cpu{}.json".format(doc["server"].split()[0].split(":")[1])
     assert doc["planning_profile"]["path"] == str(path) and path.exists()
     assert doc["planning_profile"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -125,16 +137,18 @@ def test_bad_policy_file_is_one_line_error(plan, tmp_path, capsys):
 
 
 @needs_kernel
-def test_kernel_link_is_removed_on_error(tmp_path, capsys):
+def test_kernel_link_is_removed_on_error(plan, tmp_path, capsys):
     with pytest.raises(RuntimeError):
         with KernelLink() as link:
             assert {link.client_ns, link.server_ns} <= set(our_namespaces())
             raise RuntimeError("boom")
     assert not {link.client_ns, link.server_ns} & set(our_namespaces())
-    # through the CLI: a planning profile of another model fails inside the live link
+    # through the CLI: a planning profile of another model (the toy's, one stage short: its layer count is
+    # checked against the live server's stages only once the link and both processes are up) fails inside it
     other = tmp_path / "other.json"
-    main(["profile", "--model", "gpt2-like", "--tiny", "--seq", "16", "--server", "cpu:1", "--repeats", "1",
-          "--no-fvcore", "--out", str(other)])
+    doc = json.loads(plan.read_text())
+    doc["layers"] = doc["layers"][:-1]
+    other.write_text(json.dumps(doc))
     code = main(["run", *TOY, "--profile", str(other), "--solver", "no-split", "--link", "kernel"])
     assert code == 2 and "layers" in capsys.readouterr().err
     assert not _mine()

@@ -16,7 +16,7 @@ from splittui.tui.app import make_app
 from splittui.tui.profile_choice import ProfileChoice, fit_scenario, gen_cap, load_choice
 from splittui.tui.state import compute_choice
 from splittui.tui.widgets.numbers import NumbersPanel, _ms
-from splittui.tui.widgets.slider import Slider
+from splittui.tui.widgets.slider import Choice, Slider
 from splittui.tui.widgets.status import StatusLine
 
 
@@ -30,11 +30,15 @@ def profile():
 
 
 async def pick(pilot, knob: str, value) -> None:
-    """Move a knob to `value` by arrow presses from where it is."""
+    """Move a knob to `value` by arrow presses from where it is: a slider's big steps (shift+arrow) first,
+    then single steps (each press solves again, and a limit's solves are the slow ones)."""
     slider = pilot.app.query_one(f"#{knob}", Slider)
     slider.focus()
     steps = slider.values.index(value) - slider.index
-    for _ in range(abs(steps)):
+    big = 0 if isinstance(slider, Choice) else abs(steps) // slider.big
+    for _ in range(big):
+        await pilot.press("shift+right" if steps > 0 else "shift+left")
+    for _ in range(abs(steps) - big * slider.big):
         await pilot.press("right" if steps > 0 else "left")
 
 
