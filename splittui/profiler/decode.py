@@ -211,8 +211,7 @@ def add_decode_fields(doc: dict, chain: Chain, *, server: Roofline | Measured, r
     if isinstance(profiling, dict):
         new["profiling"] = dict(profiling, timing=dict(profiling.get("timing") or {}, decode=DECODE_TIMING))
     tied = tied_stages(chain)
-    if tied is not None:
-        new["tied_stages"] = list(tied)
+    new["tied_stages"] = None if tied is None else list(tied)   # null: looked for, none (the run's cache checks it)
     return new
 
 

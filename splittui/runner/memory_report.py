@@ -45,6 +45,12 @@ def memory_doc(profile: Profile, sc: Scenario, policy, built: dict, peaks: dict)
                      "param_bytes": b.get("param_bytes"), "predicted_weights_bytes": whole,
                      "peak_above_build_bytes": None if peak is None or after is None else peak - after,
                      "predicted_kv_act_bytes": sm.kv + sm.act, "predicted_side_bytes": sm.weights + sm.kv + sm.act}
+        # the whole peak as the process holds it (every stage built, this side's KV and activations live):
+        # the figure a memory limit is about, measured against the model's
+        above = out[side]["peak_above_build_bytes"]
+        build = out[side]["build_rss_bytes"]
+        out[side]["peak_rss_bytes"] = None if above is None or build is None else build + above
+        out[side]["predicted_peak_bytes"] = whole + sm.kv + sm.act
     return out
 
 
@@ -65,14 +71,17 @@ def print_memory(console, doc: dict | None) -> None:
         return
     t = Table(show_header=True, header_style="bold", title="memory, MB (1e6 bytes): measured RSS beside predicted")
     for col in ("side", "build RSS", "tensors", "predicted weights", "build/pred", "peak above build",
-                "predicted KV + act.", "this side's share"):
+                "predicted KV + act.", "peak RSS", "predicted peak", "peak/pred", "this side's share"):
         t.add_column(col, justify="left" if col == "side" else "right")
     for side, d in doc.items():
         t.add_row(side, _mb(d["build_rss_bytes"]), _mb(d["param_bytes"]), _mb(d["predicted_weights_bytes"]),
                   _ratio(d["build_rss_bytes"], d["predicted_weights_bytes"]), _mb(d["peak_above_build_bytes"]),
-                  _mb(d["predicted_kv_act_bytes"]), _mb(d["predicted_side_bytes"]))
+                  _mb(d["predicted_kv_act_bytes"]), _mb(d.get("peak_rss_bytes")), _mb(d.get("predicted_peak_bytes")),
+                  _ratio(d.get("peak_rss_bytes"), d.get("predicted_peak_bytes")), _mb(d["predicted_side_bytes"]))
     console.print(t)
     console.print("both processes build every stage (to check outputs against the unsplit model), so the build is "
                   "the whole chain's weights; 'this side's share' is what the side would hold running only its "
                   "layers (weights + KV + activations, SPEC §10). The peak is the requests' (reset after the "
-                  "reference run); RSS also counts the allocator's cached blocks and torch's buffers.")
+                  "reference run); 'peak RSS' is the build plus that peak, against the whole chain's weights plus this "
+                  "side's KV and activations. RSS also counts the allocator's cached blocks and torch's buffers "
+                  "(tens of MB the model does not count).")

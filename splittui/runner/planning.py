@@ -113,6 +113,8 @@ def stale_timing(profile: Profile) -> str | None:
     on_this_cpu = str(profile.source.get("server", "")).startswith("measured on this CPU")
     if on_this_cpu and isinstance(profiling, dict) and profiling.get("server_process") != "own":
         old["server"] = "timed in the profiling process, not in its own as the run's server"
+    if profile.has_decode and profile.has_server_mem and "tied_stages" not in profile.extra:
+        old["memory"] = "a tied embedding/LM head not looked for (measured before tied_stages was recorded)"
     return "; ".join(f"{k}: {v}" for k, v in old.items()) or None
 
 
