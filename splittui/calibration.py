@@ -10,8 +10,10 @@ linear stages at prefill times ``1 + δ`` for dequantisation), ``B'`` its bytes 
 per weight (decode: ``e_m · q`` for quantised weights), ``k`` its kernels, ``K`` the kernels of a whole
 forward step, ``κ`` a per-kernel and ``τ`` a per-step (per-token) overhead. Parameters are fitted by
 least squares on log time: per runtime ``e_c, e_m, τ, κ, δ, q``, per device × runtime offsets of
-``e_c, e_m, τ`` held towards zero (shared where data is thin). :func:`fit` also measures its own error
-by leave-one-out and leave-one-model-out refits; :func:`band_text` says it beside an estimate.
+``e_c, e_m, τ`` and per device offsets of ``e_c, e_m`` (across its runtimes), all held towards zero (shared
+where data is thin). ``P`` is the 16-bit peak, the fp32 peak for fp32 weights and on ``llama.cpp-cpu``.
+:func:`fit` also measures its own error by leave-one-out and leave-one-model-out refits; :func:`band_text`
+says it beside an estimate.
 """
 
 from __future__ import annotations
@@ -50,11 +52,24 @@ FORMATS: dict[str, tuple[str, float]] = {
     "w4a16": ("int4", 4.5), "q4_k_m": ("int4", 4.85),
 }
 _QUANT = ("int8", "int4")
+# Runtimes whose quantised and 16-bit matmuls run on the CPU's fp32/int8 SIMD lanes (ggml's CPU kernels):
+# their compute reference is the preset's fp32 peak, not a 16-bit FMA rate those kernels do not use.
+_FP32_PEAK_RUNTIMES = frozenset({"llama.cpp-cpu"})
+
+
 # per runtime: log e_c, log e_m, log tau_ms, log kappa_us, log delta, log q  (prior centre, prior weight)
 _RT_PRIOR = ((math.log(0.5), 0.3), (math.log(0.7), 0.3), (math.log(1.0), 0.1), (math.log(2.0), 0.3),
              (math.log(0.2), 0.5), (0.0, 1.0))
-_GROUP_W = 0.7   # offsets of a device × runtime from its runtime, held towards 0 (ln units)
-_NRT, _NG = 6, 3
+# Offsets of a device × runtime from its runtime, and of a device across all its runtimes (its preset's peaks
+# or bandwidth off by a factor whatever runs on it), each held towards 0 (ln units). Weight 1 each keeps the
+# prior on the sum (a device with one runtime) at the former single offset's width: sqrt(2) ≈ 1/0.7.
+_GROUP_W = 1.0
+_DEV_W = 1.0
+_NRT, _NG, _ND = 6, 3, 2
+
+
+def _fp32_peak(runtime: str, fp32: bool) -> bool:
+    return fp32 or runtime in _FP32_PEAK_RUNTIMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +144,9 @@ class StageTimer:
         quant = self.dtype in _QUANT
         f = flops * (0.5 if prefill and c.causal and kind == "attention" else 1.0)
         f *= 1.0 + c.dequant if prefill and quant and kind == "linear" else 1.0
-        peak = (self.device.fp32_tflops if fp32 else self.device.fp16_tflops) * 1e12 * c.eff_compute
-        bw = self.device.mem_gbps * 1e9 * c.eff_mem * (c.quant_mem if quant and not prefill else 1.0)
+        dev = self.device
+        peak = (dev.fp32_tflops if _fp32_peak(c.runtime, fp32) else dev.fp16_tflops) * 1e12 * c.eff_compute
+        bw = dev.mem_gbps * 1e9 * c.eff_mem * (c.quant_mem if quant and not prefill else 1.0)
         fixed = kernels * (c.kernel_us * 1e-3 + c.step_ms / max(self.step_kernels, 1))
         return max(f / peak, moved / bw) * 1e3 + fixed
 
@@ -181,11 +197,13 @@ class _Design:
     qdec: np.ndarray        # 1 where a quantised decode (quant_mem applies)
     rt: np.ndarray
     grp: np.ndarray
+    dev: np.ndarray
+    n_g: int
     log_ms: np.ndarray
 
 
 def _design(points: Sequence[Measurement], archs: Mapping[str, Arch], devices: Mapping[str, Device],
-            rts: list[str], groups: list[str]) -> _Design:
+            rts: list[str], groups: list[str], devs: list[str]) -> _Design:
     tables = [_features(m, archs, devices) for m in points]
     width = max(len(t["n"]) for t in tables)
 
@@ -199,11 +217,13 @@ def _design(points: Sequence[Measurement], archs: Mapping[str, Arch], devices: M
         n=n, flops_c=np.array([pad("flops_c", t) for t in tables]), lin_q=np.array([pad("lin_q", t) for t in tables]),
         moved=np.array([pad("moved", t) for t in tables]),
         kern=np.array([float((t["n"] * t["kernels"]).sum()) for t in tables]),
-        peak=np.array([devices[m.device].fp16_tflops * 1e12 for m in points]),
+        peak=np.array([(devices[m.device].fp32_tflops if _fp32_peak(m.runtime, m.dtype == "fp32")
+                        else devices[m.device].fp16_tflops) * 1e12 for m in points]),
         bw=np.array([devices[m.device].mem_gbps * 1e9 for m in points]),
         qdec=np.array([float(m.phase == "decode" and m.dtype in _QUANT) for m in points]),
         rt=np.array([rts.index(m.runtime) for m in points]),
         grp=np.array([groups.index(_key(m.device, m.runtime)) for m in points]),
+        dev=np.array([devs.index(m.device) for m in points]), n_g=len(groups),
         log_ms=np.log([m.ms for m in points]))
 
 
@@ -223,10 +243,12 @@ def _predict_log(theta: np.ndarray, d: _Design, n_rt: int) -> np.ndarray:
 
 
 def _model(theta: np.ndarray, d: _Design, n_rt: int) -> tuple[np.ndarray, np.ndarray]:
-    """ln(ms) of every point and its derivatives by the 6 runtime and 3 group parameters (N × 9)."""
+    """ln(ms) of every point and its derivatives by the 6 runtime, 3 group and 2 device parameters (N × 11)."""
     rtp = theta[:n_rt * _NRT].reshape(n_rt, _NRT)[d.rt]
-    gp = theta[n_rt * _NRT:].reshape(-1, _NG)[d.grp]
-    ec, em = np.exp(rtp[:, 0] + gp[:, 0]), np.exp(rtp[:, 1] + gp[:, 1])
+    g0 = n_rt * _NRT + d.n_g * _NG
+    gp = theta[n_rt * _NRT:g0].reshape(-1, _NG)[d.grp]
+    dp = theta[g0:].reshape(-1, _ND)[d.dev]
+    ec, em = np.exp(rtp[:, 0] + gp[:, 0] + dp[:, 0]), np.exp(rtp[:, 1] + gp[:, 1] + dp[:, 1])
     step_ms, kern_us = np.exp(rtp[:, 2] + gp[:, 2]), np.exp(rtp[:, 3])
     delta, qm = np.exp(rtp[:, 4]), np.exp(rtp[:, 5])
     deq = d.lin_q * delta[:, None] / (d.peak * ec)[:, None]
@@ -239,14 +261,15 @@ def _model(theta: np.ndarray, d: _Design, n_rt: int) -> tuple[np.ndarray, np.nda
     ms = t_c + t_m + t_k + step_ms
     t_d = (d.n * np.where(bound, deq, 0.0)).sum(axis=1) * 1e3
     jac = np.stack([-t_c, -t_m, step_ms, t_k, t_d, -t_m * (d.qdec > 0)], axis=1) / ms[:, None]
-    return np.asarray(np.log(ms)), np.concatenate([jac, jac[:, :3]], axis=1)
+    return np.asarray(np.log(ms)), np.concatenate([jac, jac[:, :_NG], jac[:, :_ND]], axis=1)
 
 
 # ---------------------------------------------------------------- least squares
 
-def _prior(n_rt: int, n_g: int) -> tuple[np.ndarray, np.ndarray]:
-    centre = np.concatenate([np.tile([c for c, _ in _RT_PRIOR], n_rt), np.zeros(n_g * _NG)])
-    weight = np.concatenate([np.tile([w for _, w in _RT_PRIOR], n_rt), np.full(n_g * _NG, _GROUP_W)])
+def _prior(n_rt: int, n_g: int, n_d: int) -> tuple[np.ndarray, np.ndarray]:
+    centre = np.concatenate([np.tile([c for c, _ in _RT_PRIOR], n_rt), np.zeros(n_g * _NG + n_d * _ND)])
+    weight = np.concatenate([np.tile([w for _, w in _RT_PRIOR], n_rt), np.full(n_g * _NG, _GROUP_W),
+                             np.full(n_d * _ND, _DEV_W)])
     return centre, weight
 
 
@@ -254,13 +277,15 @@ def _lsq(d: _Design, mask: np.ndarray, n_rt: int, n_g: int, theta0: np.ndarray |
          iters: int = 60) -> np.ndarray:
     """Levenberg–Marquardt on ln-time residuals of the points in `mask` plus the ridge priors.
     O(iters · (N · S + P³)) with P parameters, N points, S stages (analytic Jacobian)."""
-    centre, weight = _prior(n_rt, n_g)
+    n_d = int(d.dev.max()) + 1
+    centre, weight = _prior(n_rt, n_g, n_d)
     theta = centre.copy() if theta0 is None else theta0.copy()
 
     rows = np.flatnonzero(mask)
     cols_rt = d.rt[rows][:, None] * _NRT + np.arange(_NRT)
     cols_g = n_rt * _NRT + d.grp[rows][:, None] * _NG + np.arange(_NG)
-    cols = np.concatenate([cols_rt, cols_g], axis=1)
+    cols_d = n_rt * _NRT + n_g * _NG + d.dev[rows][:, None] * _ND + np.arange(_ND)
+    cols = np.concatenate([cols_rt, cols_g, cols_d], axis=1)
 
     def resid(th: np.ndarray) -> np.ndarray:
         return np.concatenate([(_predict_log(th, d, n_rt) - d.log_ms)[mask], weight * (th - centre)])
@@ -327,7 +352,7 @@ def fit(points: Sequence[Measurement], archs: Mapping[str, Arch], devices: Mappi
     _check(points, archs, devices)
     rts = sorted({m.runtime for m in points})
     groups = sorted({_key(m.device, m.runtime) for m in points})
-    d = _design(points, archs, devices, rts, groups)
+    d = _design(points, archs, devices, rts, groups, sorted({m.device for m in points}))
     train = np.array([not m.holdout for m in points])
     if not train.any():
         raise SplittuiError("calibrate: every measurement is marked holdout; nothing to fit")
@@ -372,7 +397,9 @@ def _assemble(points: Sequence[Measurement], train: np.ndarray, rts: list[str], 
               created: str) -> Fit:
     n_rt = len(rts)
     rtp = theta[:n_rt * _NRT].reshape(n_rt, _NRT)
-    gp = theta[n_rt * _NRT:].reshape(-1, _NG)
+    g0 = n_rt * _NRT + len(groups) * _NG
+    gp = theta[n_rt * _NRT:g0].reshape(-1, _NG)
+    dp = dict(zip(sorted({m.device for m in points}), theta[g0:].reshape(-1, _ND)))
     runtimes = {}
     for r, name in enumerate(rts):
         e = np.exp(rtp[r])
@@ -386,8 +413,9 @@ def _assemble(points: Sequence[Measurement], train: np.ndarray, rts: list[str], 
         rtv = runtimes[rt]
         mine = [x[3] for x in loo if x[0] == dev and x[1] == rt]
         pooled = len(mine) < 3
+        off_c, off_m = gp[g, 0] + dp[dev][0], gp[g, 1] + dp[dev][1]
         out[key] = Calibration(
-            dev, rt, rtv["eff_compute"] * math.exp(gp[g, 0]), rtv["eff_mem"] * math.exp(gp[g, 1]),
+            dev, rt, rtv["eff_compute"] * math.exp(off_c), rtv["eff_mem"] * math.exp(off_m),
             rtv["step_ms"] * math.exp(gp[g, 2]), rtv["kernel_us"], rtv["dequant"], rtv["quant_mem"],
             RUNTIMES[rt], points=sum(1 for i, m in enumerate(points) if train[i] and _key(m.device, m.runtime) == key),
             loo_pct=rtv["loo_pct"] if pooled else _pct(mine), loo_points=len(mine),

@@ -110,7 +110,8 @@ def print_fit(result, *, seconds: float | None = None, written: str | None = Non
     from ..report.tables import print_table
 
     console = Console()
-    t = Table(title="device x runtime fit (efficiencies vs the preset's dense 16-bit peak and bandwidth)",
+    t = Table(title="device x runtime fit (efficiencies vs the preset's dense 16-bit peak, fp32 for llama.cpp-cpu, "
+                    "and bandwidth)",
               title_justify="left")
     for col in ("device", "runtime", "points", "e_compute", "e_memory", "ms/step", "LOO error", "band"):
         t.add_column(col, justify="left" if col in ("device", "runtime", "band") else "right",

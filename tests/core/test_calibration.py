@@ -9,12 +9,14 @@ from dataclasses import replace
 
 import pytest
 
+from splittui import calibration
 from splittui.calibration import (
     FORMATS,
     RUNTIMES,
     Calibration,
     Fit,
     Measurement,
+    StageTimer,
     fit,
     load_fit,
     predict_ms,
@@ -91,14 +93,67 @@ def test_every_shipped_measurement_has_a_source_and_the_table_is_broad() -> None
     assert 0.15 <= share <= 0.25
 
 
-def test_shipped_fit_matches_its_inputs_and_meets_the_heldout_targets() -> None:
+def test_shipped_fit_matches_its_inputs_and_reproduces_its_heldout_check() -> None:
+    """fit.json is what `splittui calibrate` makes of the shipped table, held-out figures included. The
+    held-out targets themselves are reported (docs/device-model.md), not asserted: a test that accepts or
+    rejects a change by its held-out error would turn the held-out points into training data. 4x is only a
+    guard against a broken model (the roofline presets started at 18.9x)."""
     doc = json.loads((shipped_dir() / "fit.json").read_text())
     assert doc["schema"] == "splittui.calibration/1"
     points, archs, devs = load_inputs([])
     assert doc["points"] == sum(not p.holdout for p in points)
     ratios = [2 ** abs(x[3]) for x in doc["heldout"]]
     assert len(ratios) == sum(p.holdout for p in points)
-    assert max(ratios) < 2.0
+    fresh = fit(points, archs, devs, errors=False)
+    assert [x[3] for x in doc["heldout"]] == pytest.approx([x[3] for x in fresh.heldout], abs=1e-6)
+    assert max(ratios) < 4.0
+
+
+def test_the_cpu_runtime_is_timed_against_the_fp32_peak() -> None:
+    """llama.cpp's CPU kernels do not use a 16-bit FMA path: a compute-bound stage on llama.cpp-cpu runs at
+    the preset's fp32 peak (the Pi 5's 16-bit figure is twice it), on a GPU runtime at the 16-bit peak."""
+    pi = PRESETS["raspberry-pi-5"]
+    cpu = Calibration(pi.name, "llama.cpp-cpu", 1.0, 1.0, 1e-9, 1e-9, 0.0, 1.0, False)
+    gpu = replace(cpu, runtime="llama.cpp-vulkan")
+    flops = 1e12
+    assert StageTimer(pi, cpu, "fp16").prefill_ms("linear", flops, 1.0, 1, fp32=False) == pytest.approx(
+        flops / (pi.fp32_tflops * 1e12) * 1e3, rel=1e-6)
+    assert StageTimer(pi, gpu, "fp16").prefill_ms("linear", flops, 1.0, 1, fp32=False) == pytest.approx(
+        flops / (pi.fp16_tflops * 1e12) * 1e3, rel=1e-6)
+
+
+def test_the_profile_path_gives_the_fitted_prediction_on_a_cpu(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("SPLITTUI_CALIBRATION", str(tmp_path / "none.json"))
+    fitted = load_fit()
+    for phase, tokens, ctx in (("prefill", 256, 0), ("decode", 1, 256)):
+        m = Measurement("raspberry-pi-5", "llama.cpp-cpu", "llama-3.2-1b", "q8_0", phase, tokens, ctx, 1.0)
+        prof = profile_for(ARCHS[m.model], dtype=m.dtype, client_device=m.device, server_device=m.device,
+                           seq_lens=[tokens if phase == "prefill" else ctx], runtime=m.runtime)
+        key = "client_ms" if phase == "prefill" else "dec_client_ms"
+        total = sum(getattr(layer, key)[0] for layer in prof.layers)
+        assert total == pytest.approx(predict_ms(fitted, m, ARCHS, DEVS), rel=1e-6)
+
+
+def test_a_device_factor_carries_across_its_runtimes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A device whose bandwidth is well under its preset's on every runtime: its decode on a runtime where only
+    its prefills were measured borrows from its decodes on the other runtime (the device offset, held
+    towards 0 like the group offset, so about half the factor carries over)."""
+    truth = {"a": Calibration("rtx4090", "llama.cpp-cuda", 0.5, 0.35, 0.8, 2.0, 0.2, 1.0, False),
+             "b": Calibration("rtx4090", "mlc", 0.5, 0.35, 0.8, 2.0, 0.2, 1.0, True),
+             "c": Calibration("rtx3090", "llama.cpp-cuda", 0.5, 0.8, 0.8, 2.0, 0.2, 1.0, False),
+             "d": Calibration("rtx3090", "mlc", 0.5, 0.8, 0.8, 2.0, 0.2, 1.0, True)}
+    # of rtx4090 on mlc only compute-bound prefills (512 tokens) are seen
+    points = [replace(p, holdout=True) if (p.device, p.runtime) == ("rtx4090", "mlc") and p.tokens != 512 else p
+              for p in _synthetic(truth)]
+
+    def decode_errors() -> list[float]:
+        return [abs(x[3]) for x in fit(points, ARCHS, DEVS, errors=False).heldout if x[2] == "decode"]
+
+    shared = decode_errors()
+    monkeypatch.setattr(calibration, "_DEV_W", 1e6)   # device offsets pinned to 0
+    alone = decode_errors()
+    assert shared and max(shared) < math.log2(1.5)
+    assert sum(shared) < 0.6 * sum(alone)
 
 
 def test_the_profile_path_gives_the_fitted_prediction(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
