@@ -1,10 +1,13 @@
 """Key press -> the frame with every number, strip and chart updated, per tab, terminal size and model,
 split into where the time went, with Textual's own floor beside it.
 
-Cases (`--cases`, default both): gpt2-like at the default scenario (T = 1 ms, deadline 1,500 ms), and
+Cases (`--cases`, default the first two): gpt2-like at the default scenario (T = 1 ms, deadline 1,500 ms), and
 llama-3.1-8b (an analytic profile from its shipped HF config, laptop-cpu -> a100-80gb, bf16) with 256
 output tokens, TTFT <= 5 s and TPOT <= 150 ms, opened as `splittui --model llama-3.1-8b --gen-tokens
-256 --ttft-ms 5000 --tpot-ms 150` opens it (no request deadline: the bound above every policy). Headless
+256 --ttft-ms 5000 --tpot-ms 150` opens it (no request deadline: the bound above every policy). Over three
+tiers (issue 28; phone-soc -> jetson-orin -> a100-80gb, hops 50/100/5 and 200/500/20, knob e.g. hop0-up):
+tiers-llama-3.1-8b (seq 1024, 256 output tokens, deadline 60 s: the issue's scenario) and tiers-llama-3.2-1b
+(seq 512, prefill only, deadline 500 ms); the tier worker solves dp, exact, no-split and all-client. Headless
 (`App.run_test`). Each press moves one knob (`--knob`, default the deadline) one step: `--walk` steps
 (default 5) into its range, as many back, and so on, so most presses meet a value not seen before; the
 time runs from posting the key to the first frame drawn after the new
@@ -31,6 +34,7 @@ a p90 <= 50 ms. Textual draws at TEXTUAL_FPS = 120 unless the environment says o
 
 Usage: python benchmarks/bench_app_latency.py [N presses per cell, default 15] [--cases gpt2-like,llama-3.1-8b]
        [--tabs placement,flops] [--sizes 80x24,120x40] [--knob deadline] [--walk 5]
+       three tiers: --cases tiers-llama-3.2-1b,tiers-llama-3.1-8b --knob hop0-up --tabs placement --sizes 120x40
 """
 
 from __future__ import annotations
@@ -71,10 +75,18 @@ class Case:
     gen_tokens: int = 0
     ttft_ms: float | None = None
     tpot_ms: float | None = None
+    argv: tuple[str, ...] = ()   # over tiers: the app's start flags (`splittui ARGV`), the knob a hop's
 
 
+_CHAIN = ("--tier", "phone=phone-soc", "--tier", "edge=jetson-orin", "--tier", "cloud=a100-80gb",
+          "--hop", "50/100/5", "--hop", "200/500/20")
 CASES = {"gpt2-like": Case("gpt2-like", None),
-         "llama-3.1-8b": Case("llama-3.1-8b", "llama-3.1-8b", gen_tokens=256, ttft_ms=5000.0, tpot_ms=150.0)}
+         "llama-3.1-8b": Case("llama-3.1-8b", "llama-3.1-8b", gen_tokens=256, ttft_ms=5000.0, tpot_ms=150.0),
+         # three tiers (issue 28): the issue's own scenario, and a 1B model at 512 tokens, prefill only
+         "tiers-llama-3.1-8b": Case("tiers-llama-3.1-8b", "llama-3.1-8b", argv=(
+             "--model", "llama-3.1-8b", *_CHAIN, "--seq", "1024", "--gen-tokens", "256", "--deadline-ms", "60000")),
+         "tiers-llama-3.2-1b": Case("tiers-llama-3.2-1b", "llama-3.2-1b", argv=(
+             "--model", "llama-3.2-1b", *_CHAIN, "--seq", "512", "--deadline-ms", "500"))}
 
 
 def stamp() -> tuple[float, float]:
@@ -123,6 +135,7 @@ def instrument_classes(split: Split) -> None:
     """Time the app's parts (see the module docstring) and Textual's layout and paint."""
     split.wrap(solving, "compute_choice", "solve")
     split.wrap(solving, "complete_state", "solve")
+    split.wrap(solving, "tier_state", "solve")   # over tiers
     for cls, phase in ((NumbersPanel, "table"), (PlacementStrip, "strip")):
         cls.render_line = TextLines.render_line   # its own attribute, so each widget is timed apart
         for name in ("render_line", "render", "watch_state"):
@@ -194,6 +207,12 @@ async def settle(pilot) -> None:
 
 
 def new_app(case: Case):
+    if case.argv:   # over tiers: as `splittui ARGV` opens it
+        from splittui.cli import build_parser
+        from splittui.commands.app_args import app_start
+
+        profile, sc, doc = app_start(build_parser().parse_args(list(case.argv)))
+        return make_app(profile, scenario=sc, policy=doc, show_timings=False)
     if case.model is None:
         return make_app(show_timings=False)
     from splittui.commands.common import default_deadline
@@ -333,7 +352,7 @@ def _cases(text: str) -> list[Case]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("n", nargs="?", type=int, default=15)
-    parser.add_argument("--cases", default=",".join(CASES), help=f"of {', '.join(CASES)}")
+    parser.add_argument("--cases", default="gpt2-like,llama-3.1-8b", help=f"of {', '.join(CASES)}")
     parser.add_argument("--tabs", default=",".join(tab for tab, _ in TABS))
     parser.add_argument("--sizes", default=",".join(f"{w}x{h}" for w, h in SIZES))
     parser.add_argument("--knob", default="deadline", help="the slider each press moves (deadline, up, ttft, ...)")

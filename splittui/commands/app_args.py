@@ -22,12 +22,15 @@ SCENARIO_FIELDS = ("deadline_ms", "up_mbps", "down_mbps", "delay_ms", "unit_ms",
                    "rounding", "gen_tokens", "ttft_ms", "tpot_ms", "returns", "radio", "client_energy_j")
 MEMORY_FIELDS = ("client_mem_gb", "server_mem_gb", "pin_client", "pin_server")   # SPEC §10: limits and pins
 # what `serve` forwards to each tab's app: (dest, whether the value is a path)
-APP_SCENARIO_FLAGS = (("policy", True), ("seq", False), *((f, False) for f in (*SCENARIO_FIELDS, *MEMORY_FIELDS)))
+APP_SCENARIO_FLAGS = (("policy", True), ("topology", True), ("seq", False),
+                      *((f, False) for f in (*SCENARIO_FIELDS, *MEMORY_FIELDS)))
 
 
 def add_app_scenario_args(p: argparse.ArgumentParser) -> None:
-    """`solve`'s scenario and generation flags, every one defaulting to "not given", plus --policy."""
+    """`solve`'s scenario and generation flags, every one defaulting to "not given", plus --policy and the
+    chain of tiers (--tier/--hop or --topology, SPEC §11)."""
     from .common import add_generation_args, add_scenario_args
+    from .tiers_args import add_tier_args
 
     p.add_argument("--policy", metavar="FILE",
                    help="open on the scenario of a splittui.policy file (`solve --out`, the app's `e`): its model, "
@@ -35,6 +38,7 @@ def add_app_scenario_args(p: argparse.ArgumentParser) -> None:
                         "it win")
     add_scenario_args(p, deadline_default=None)
     add_generation_args(p)
+    add_tier_args(p)
     p.set_defaults(**{f: None for f in (*SCENARIO_FIELDS, "seq")})
     for action in p._actions:   # the app's knobs start at the model's defaults (or the policy file's)
         if action.dest in SCENARIO_FIELDS and action.help:
@@ -93,9 +97,17 @@ def _scenario(profile: Profile, values: dict[str, Any], seq: int, src: str | Non
 
 
 def app_start(args: argparse.Namespace) -> tuple[Profile, Scenario | None, dict[str, Any] | None]:
-    """(profile, scenario or None for the defaults, the policy document to score or None)."""
+    """(profile, scenario or None for the defaults, the policy document to score or None). Over three or
+    four tiers the document holds (at least) a `tiers` section, and the profile is the last tier's; two
+    tiers open the two-sided app on those devices and that link."""
+    from .tiers_args import tiers_requested
+
     if getattr(args, "policy", None):
+        if getattr(args, "tier", None) or getattr(args, "topology", None):
+            raise SplittuiError("--policy: give either a policy file or a chain of tiers (--tier/--topology)")
         return _from_policy(args)
+    if tiers_requested(args):
+        return _tier_start(args)
     from .llm_args import profile_from_llm_args
 
     profile = profile_from_llm_args(args)
@@ -122,4 +134,46 @@ def _from_policy(args: argparse.Namespace) -> tuple[Profile, Scenario, dict[str,
     stored = scenario_fields(doc, profile)
     values = {**{k: v for k, v in stored.items() if k in (*SCENARIO_FIELDS, *MEMORY_FIELDS)}, **_given(args)}
     values = _with_memory(args, profile, values)
+    if isinstance(doc.get("tiers"), dict) and getattr(args, "hop", None):   # --hop replaces the stored links
+        from .tiers_args import _hop
+
+        hops = [_hop(h) for h in args.hop]
+        if len(hops) != len(doc["tiers"].get("hops") or ()):
+            raise SplittuiError(f"--hop: {args.policy} has {len(doc['tiers'].get('hops') or ())} links, "
+                                f"{len(hops)} given")
+        doc = {**doc, "tiers": {**doc["tiers"], "hops": [
+            {"up_mbps": h.up_mbps, "down_mbps": h.down_mbps, "delay_ms": h.delay_ms} for h in hops]}}
+    elif getattr(args, "hop", None):
+        raise SplittuiError(f"--hop: {args.policy} places layers on a client and a server; give --up-mbps etc.")
     return profile, _scenario(profile, values, seq or profile.default_seq, args.policy), doc
+
+
+def _tier_start(args: argparse.Namespace) -> tuple[Profile, Scenario | None, dict[str, Any] | None]:
+    """The app on a chain of tiers (`solve --tier`'s parsing): three or four tiers open the tier app (the
+    document carries the topology); two open the two-sided app with the first tier's device as client, the
+    second's as server, the hop as the link and the tiers' memory as the sides' limits."""
+    from .tiers_args import tier_profiles, topology_from_args, with_pins
+
+    if getattr(args, "command", None) == "serve" and getattr(args, "tier", None):
+        raise SplittuiError("serve: give the chain of tiers as --topology FILE.toml (each tab's app reads it)")
+    topo, pins = topology_from_args(args)
+    if topo.k == 2:
+        (first, second), hop = topo.tiers, topo.hops[0]
+        if pins:
+            raise SplittuiError("two tiers: pin layers with --pin-client/--pin-server")
+        two = {"client_device": first.device, "server_device": second.device,
+               "runtime": second.runtime or getattr(args, "runtime", None), "client_mem_gb": first.mem_gb,
+               "server_mem_gb": second.mem_gb, "tier": None, "hop": None, "topology": None}
+        link = {"up_mbps": hop.up_mbps, "down_mbps": hop.down_mbps, "delay_ms": hop.delay_ms}
+        merged = {**vars(args), **{k: v for k, v in two.items() if k in ("tier", "hop", "topology") or v is not None}}
+        return app_start(argparse.Namespace(**{**merged, **{k: merged.get(k) or v for k, v in link.items()}}))
+    for flag in ("up_mbps", "down_mbps", "delay_ms", "client_mem_gb", "server_mem_gb", "pin_client", "pin_server"):
+        if getattr(args, flag, None) is not None:
+            raise SplittuiError(f"--{flag.replace('_', '-')}: over more than two tiers, give each hop as --hop "
+                                "UP/DOWN/DELAY, each tier's memory in --tier and pins in a --topology file")
+    profiles = tier_profiles(args, topo)
+    topo = with_pins(topo, pins, profiles[-1]) if pins else topo
+    given = _given(args)
+    seq = args.seq if args.seq is not None else profiles[-1].default_seq
+    sc = _scenario(profiles[-1], given, seq, None) if given or args.seq is not None else None
+    return profiles[-1], sc, {"tiers": topo.to_dict()}

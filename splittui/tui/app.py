@@ -21,6 +21,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 
 from ..model import Profile, Scenario
 from ..profiles import load_profile
+from ..tiers import Topology
 from .command_palette import SplitCommands
 from .goal_actions import GoalActions
 from .messages import ModelChosen, ScenarioChanged
@@ -30,6 +31,8 @@ from .profile_choice import ProfileChoice, choice_for, model_names
 from .slot_actions import SlotActions
 from .solving import STALE_SOLVE_CELLS, Solving
 from .state import AppState, LoadedPolicy
+from .tier_actions import TierActions
+from .tier_state import tier_start
 from .widgets.banner import InfeasibleBanner
 from .widgets.charts import Chart
 from .widgets.controls import Controls
@@ -49,7 +52,7 @@ KNOB_KEYS = [("↑/↓ tab", "move between knobs"), ("←/→", "small step (or 
              ("click/drag", "set a slider with the mouse"), ("ctrl+p", "command palette")]
 
 
-class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, PinActions, App):
+class SplitApp(TierActions, Solving, GoalActions, SlotActions, PolicyActions, PinActions, App):
     """splittui: where should each layer run so the server works least and the deadline holds?"""
 
     TITLE = "splittui"
@@ -98,8 +101,10 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, PinActions, App
     quitting = False
     user_selected = False   # a solver picked with v: the default (the best that meets every limit) no longer moves
 
-    def __init__(self, profile: Profile, scenario: Scenario, *, show_timings: bool = True) -> None:
+    def __init__(self, profile: Profile, scenario: Scenario, *, show_timings: bool = True,
+                 topology: Topology | None = None) -> None:
         super().__init__()
+        self.topology = topology   # three or four tiers (tier_state.py); None: client and server
         key = profile.origin or profile.model
         self.profiles: dict[str, Profile] = {key: profile}
         self.profile = profile
@@ -113,8 +118,9 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, PinActions, App
 
     # layout
     def compose(self) -> ComposeResult:
-        yield Controls(self.profile, self.scenario, self._models(), self.choice, id="controls")
-        yield StatusLine(id="status")
+        yield Controls(self.profile, self.scenario, self._models(), self.choice, topology=self.topology,
+                       id="controls")
+        yield StatusLine(id="status", topology=self.topology)
         yield InfeasibleBanner(id="banner").data_bind(SplitApp.state)
         with TabbedContent(id="tabs"):
             for i, (tab, title) in enumerate(TABS):
@@ -138,6 +144,8 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, PinActions, App
     def on_mount(self) -> None:
         self.query_one(StatusLine).profile = self.profile
         self.query_one("#deadline").focus()
+        if self.topology is not None:   # the mini charts have no tier version: the strip takes their room
+            self.query_one("#mini-charts").display = False
         self.resolve()
         self.restore_slots()
 
@@ -186,6 +194,7 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, PinActions, App
     @on(ScenarioChanged)
     def _scenario_changed(self, event: ScenarioChanged) -> None:
         self.scenario = event.scenario
+        self.topology = event.topology if self.topology is not None else None
         self.resolve()
 
     @on(ModelChosen)
@@ -301,9 +310,12 @@ class SplitApp(Solving, GoalActions, SlotActions, PolicyActions, PinActions, App
 
 
 def make_app(profile: Profile | None = None, *, scenario: Scenario | None = None,
-             show_timings: bool | None = None, policy: dict | None = None) -> SplitApp:
+             show_timings: bool | None = None, policy: dict | None = None,
+             topology: Topology | None = None) -> SplitApp:
     """The one factory: `profile` defaults to gpt2-like, `scenario` to the defaults at its length;
     `policy` (a splittui.policy document) is scored from the start as the row 'file:<solver>'.
+    `topology` (three or four tiers; or a `tiers` section in `policy`, which may hold only that) opens
+    the app on that chain, `profile` being the model on its last tier.
 
     show_timings=False (or SPLITTUI_HIDE_TIMINGS=1) hides solve times, for reproducible snapshots.
     """
@@ -311,9 +323,10 @@ def make_app(profile: Profile | None = None, *, scenario: Scenario | None = None
     scenario = scenario or Scenario(seq_len=profile.default_seq)
     if show_timings is None:
         show_timings = os.environ.get("SPLITTUI_HIDE_TIMINGS", "") in ("", "0")
-    app = SplitApp(profile, scenario, show_timings=show_timings)
-    if policy is not None and isinstance(policy.get("policy"), list):
-        from .state import LoadedPolicy
-
+    topology, tier_row = tier_start(policy, topology)
+    app = SplitApp(profile, scenario, show_timings=show_timings, topology=topology)
+    if tier_row is not None:
+        app.loaded = LoadedPolicy(label=tier_row[0], policy=tier_row[1])
+    elif policy is not None and isinstance(policy.get("policy"), list):
         app.loaded = LoadedPolicy(label=f"file:{policy.get('solver', 'policy')}", policy=tuple(policy["policy"]))
     return app

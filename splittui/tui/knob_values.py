@@ -105,7 +105,10 @@ def _show(spec: KnobSpec, v: float) -> str:
 
 
 def spec_for(name: str, label: str, values: Sequence) -> KnobSpec:
-    """The spec of the knob `name` whose slider holds `values` (its range is theirs)."""
+    """The spec of the knob `name` whose slider holds `values` (its range is theirs); a hop's knob
+    ("hop1-up", over tiers) reads as the two-sided one of its part."""
+    if name.startswith("hop") and "-" in name:
+        name = name.split("-", 1)[1]
     kind = KNOB_KINDS.get(name, "choice")
     if kind == "choice":
         return KnobSpec(label=label, kind=kind, options=tuple(str(v) for v in values))

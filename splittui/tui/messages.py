@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from ..model import Scenario
+from ..tiers import Topology
 from .profile_choice import ProfileChoice
 from .state import AppState
 
@@ -26,9 +27,10 @@ class Solved(Message):
 
 @dataclass
 class ScenarioChanged(Message):
-    """The knobs now describe this scenario."""
+    """The knobs now describe this scenario (and, over tiers, this topology: its hops are knobs too)."""
 
     scenario: Scenario
+    topology: Topology | None = None
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, ScenarioChanged)   # only the latest knob position matters

@@ -11,12 +11,15 @@ waiting for what it cannot show.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 from textual import work
 from textual.widgets import TabbedContent
 from textual.worker import get_current_worker
 
 from ..model import Scenario
+from ..tiers import Topology
 from .messages import Solved
 from .mixin_base import AppMixin
 from .profile_choice import ProfileChoice
@@ -31,12 +34,27 @@ from .state import (
     compute_choice,
     solve_cost,
 )
+from .tier_state import compute_tiers
 
 __all__ = ["Solving", "STALE_SOLVE_CELLS", "CHART_SOLVERS", "default_solver"]
 
 STALE_SOLVE_CELLS = 3_000_000   # L x W above which the tabs dim while the worker solves (~10 ms of DP)
 DRAWN_WAIT_S = 0.25             # the second answer waits for the first one's frame, or this long
+TIER_PARTS = Parts(frontier=True, timelines=True, sweep=True)   # a tier state has all it will ever have
 CHART_SOLVERS = frozenset({"dp"})   # a chart tab draws the selected solver's (else DP's) placement; the banner DP's
+
+
+def tier_state(choice: ProfileChoice, profiles: dict, sc: Scenario, topo: Topology, generation: int,
+               loaded: LoadedPolicy | None, previous: AppState | None,
+               cancelled: Callable[[], bool] = lambda: False) -> AppState:
+    """The state of one request over tiers (`tier_state.compute_tiers`): every part at once, as the tier
+    solvers share one costs object (nothing is left for a second answer)."""
+    t0 = time.perf_counter()
+    was = previous.tiers if previous is not None else None
+    file = None if loaded is None else (loaded.label, loaded.policy)
+    profile, fitted, view, note, error = compute_tiers(choice, profiles, sc, topo, was, file, cancelled)
+    return AppState(profile=profile, scenario=fitted, generation=generation, error=error, note=note, tiers=view,
+                    parts=TIER_PARTS, choice=choice, asked=sc, solve_ms=(time.perf_counter() - t0) * 1e3)
 
 
 def default_solver(st: AppState) -> str | None:
@@ -50,6 +68,7 @@ class Solving(AppMixin):
 
     _generation: int              # requests so far: an answer to an older one is never shown
     _drawn: threading.Event       # set once the latest request's first answer is on screen
+    topology: Topology | None     # a chain of three or four tiers, or None: client and server
 
     def resolve(self) -> None:
         """Re-solve for the current profile and scenario in the solve worker."""
@@ -58,6 +77,9 @@ class Solving(AppMixin):
         self._drawn = threading.Event()
         if solve_cost(self.profile, self.scenario) > STALE_SOLVE_CELLS:
             self.query_one("#tabs").add_class("-stale")
+        if self.topology is not None:   # over tiers: every row and view from one tier costs object
+            self._solve_tiers(self.choice, self.scenario, self.topology, self._generation, self.loaded)
+            return
         self._solve(self.choice, self.scenario, self._generation, self.loaded, self.shown_parts(), self._drawn)
 
     def shown_parts(self) -> Parts:
@@ -95,6 +117,15 @@ class Solving(AppMixin):
             state = complete_state(state, EVERY_PART, cancelled=lambda: worker.is_cancelled)
         except Cancelled:
             return
+        if not worker.is_cancelled:
+            self.post_message(Solved(state))
+
+    @work(thread=True, exclusive=True, group="solve")
+    def _solve_tiers(self, choice: ProfileChoice, scenario: Scenario, topology: Topology, generation: int,
+                     loaded: LoadedPolicy | None) -> None:
+        worker = get_current_worker()
+        state = tier_state(choice, dict(self.profiles), scenario, topology, generation, loaded, self.state,
+                           cancelled=lambda: worker.is_cancelled)
         if not worker.is_cancelled:
             self.post_message(Solved(state))
 

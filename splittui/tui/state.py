@@ -24,6 +24,7 @@ from ..solvers.dp_span import DPSpan, dp_span
 from .chart_data import FRONTIER_SAMPLES, Segment, SweepTable, greedy_shares, request_timeline, sweep_key, sweep_lines
 from .profile_choice import ProfileChoice, fit_scenario, load_choice
 from .reuse import EXACT_KEPT, Chains, chains, cut_frontier, frontier_top, reused_exact, score
+from .tier_state import TierView
 
 __all__ = ["AppState", "LoadedPolicy", "BandwidthSweep", "Parts", "EVERY_PART", "compute_state", "compute_choice",
            "complete_state", "full_results", "solve_cost", "APP_SOLVERS", "FRONTIER_MAX_UNITS", "MAX_DP_CELLS",
@@ -112,6 +113,7 @@ class AppState:
     unpinned: tuple[Scenario, Mapping[str, Result]] | None = None
     # with memory limits: each placement's memory per side (client, server), what the fit line shows
     memory: Mapping[str, tuple[SideMemory, SideMemory]] = field(default_factory=lambda: MappingProxyType({}))
+    tiers: TierView | None = None           # over three or four tiers (tier_state.py): its costs and rows
 
     @property
     def has_rows(self) -> bool:
@@ -121,8 +123,9 @@ class AppState:
     @property
     def solvers(self) -> list[str]:
         """The app solvers this state has or will have (the second answer adds the table's), in order;
-        not a DP the scenario is too large for."""
-        return [s for s in APP_SOLVERS if s in self.results or s not in self.parts.solvers]
+        not a DP the scenario is too large for (over tiers: the tier solvers)."""
+        return (list(self.tiers.results) if self.tiers is not None
+                else [s for s in APP_SOLVERS if s in self.results or s not in self.parts.solvers])
 
     @property
     def dp(self) -> Result | None:

@@ -190,3 +190,70 @@ async def test_every_view_honours_every_knob(knob, tmp_path, monkeypatch):
             assert _get(app, attr) == value, attr
     assert app._exception is None
     assert seen == set(VIEWS)
+
+
+# Over a chain of tiers (issue 28) every view above is visited with the same keys: the placement tab draws
+# the tiers, each chart tab and each two-sided screen says in one line that it has no meaning there, and
+# export writes a tier policy that `splittui evaluate` re-scores to the row's numbers. A new chain joins
+# with one entry: (start flags, what the app's state must then hold).
+TIER_CHAINS = {
+    "three tiers": (["--model", "gpt2-like", "--tier", "phone=phone-soc", "--tier", "edge=jetson-orin", "--tier",
+                     "cloud=a100-80gb", "--hop", "50/100/5", "--hop", "200/500/20"], [("topology.k", 3)]),
+    "four tiers, output tokens": (["--model", "llama-3.2-1b", "--tier", "phone=phone-soc", "--tier",
+                                   "home=laptop-cpu", "--tier", "edge=jetson-orin", "--tier", "cloud=a100-80gb",
+                                   "--hop", "50/100/5", "--hop", "100/100/2", "--hop", "200/500/20", "--seq", "512",
+                                   "--gen-tokens", "8", "--deadline-ms", "5000"],
+                                  [("topology.k", 4), ("state.scenario.gen_tokens", 8)]),
+}
+TIER_VIEW_KEYS = {"banner fixes": None, "goal (deadline)": "g", "goal (uplink)": "g", "compare": "c",
+                  "experiments": "x"}
+
+
+@pytest.mark.parametrize("chain", list(TIER_CHAINS))
+async def test_every_view_over_tiers(chain, tmp_path, monkeypatch, capsys):
+    from splittui.cli import build_parser, main
+    from splittui.commands.app_args import app_start
+    from splittui.tui.tier_state import TIER_NOTE
+    from splittui.tui.widgets.banner import InfeasibleBanner
+
+    monkeypatch.setenv("SPLITTUI_DATA_DIR", str(tmp_path / "data"))
+    argv, checks = TIER_CHAINS[chain]
+    profile, sc, doc = app_start(build_parser().parse_args(argv))
+    app = make_app(profile, scenario=sc, policy=doc, show_timings=False)
+    seen: set[str] = set()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for attr, value in checks:
+            assert _get(app, attr) == value, attr
+        for key, view in zip("23451", ("frontier", "flops", "bandwidth", "timeline", "placement"), strict=True):
+            await pilot.press(key)
+            await settle(pilot)
+            assert app.state.error is None and app.state.tiers is not None, view
+            if view != "placement":
+                assert TIER_NOTE in str(app.query_one(f"#chart-{view} .chart-caption").render()), view
+            seen.add(view)
+        for view, key in TIER_VIEW_KEYS.items():
+            app.clear_notifications()
+            if key is None:
+                assert not app.query_one(InfeasibleBanner).has_class("-shown")
+            else:
+                await pilot.press(key)
+                await pilot.pause()
+                assert len(app.screen_stack) == 1 and any("two sides only" in n.message for n in app._notifications)
+            seen.add(view)
+        await pilot.press("e")
+        await pilot.pause()
+        path = tmp_path / "tiers.json"
+        app.screen.query_one("#path").value = str(path)
+        await pilot.press("enter")
+        await pilot.pause()
+        row = app.state.tiers.results[app.selected]
+        seen.add("export and load")
+    capsys.readouterr()
+    assert main(["evaluate", "--policy", str(path), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["tiers"]["policy"] == [t + 1 for t in row.tiers]
+    assert again["latency_ms"] == pytest.approx(row.latency_ms, rel=1e-12)
+    assert again["tiers"]["shares"] == pytest.approx(list(row.shares), rel=1e-12)
+    assert app._exception is None
+    assert seen == set(VIEWS)

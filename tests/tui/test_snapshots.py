@@ -243,3 +243,31 @@ def test_typed_value_refused_80x24(snap_compare, profile):
 def test_flops_tab_120x40(snap_compare, profile):
     """The FLOPs tab: per-layer FLOPs coloured by side; the 24 identical blocks draw identical bars."""
     assert snap_compare(app(profile), terminal_size=(120, 40), run_before=keys("3"))
+
+
+def _tiers_app():
+    """Three tiers (issue 28), as `splittui --model llama-3.2-1b --tier … --hop …` opens them (an analytic
+    profile from the shipped config on roofline presets: the same numbers on every machine)."""
+    from splittui.cli import build_parser
+    from splittui.commands.app_args import app_start
+
+    argv = ["--model", "llama-3.2-1b", "--tier", "phone=phone-soc", "--tier", "edge=jetson-orin", "--tier",
+            "cloud=a100-80gb", "--hop", "50/100/5", "--hop", "200/500/20", "--seq", "512", "--deadline-ms", "500"]
+    profile, sc, doc = app_start(build_parser().parse_args(argv))
+    return make_app(profile, scenario=sc, policy=doc, show_timings=False)
+
+
+def test_tiers_120x40(snap_compare):
+    """Three tiers: the hop knobs' column, each tier's share per solver, the strip's tier colours and letters."""
+    assert snap_compare(_tiers_app(), terminal_size=(120, 40), run_before=keys())
+
+
+def test_tiers_strip_cursor_80x24(snap_compare):
+    """Three tiers on a small terminal, the strip focused and its cursor moved: the layer's tier per row."""
+    async def move(pilot):
+        await settle(pilot)
+        pilot.app.query_one("#strip").focus()
+        await pilot.press(*["shift+right"] * 3)
+        await keys()(pilot)
+
+    assert snap_compare(_tiers_app(), terminal_size=(80, 24), run_before=move)

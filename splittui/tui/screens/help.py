@@ -41,6 +41,13 @@ SCREEN_KEYS = [   # the keys of the other screens, listed after the main view's 
      "polished to a Pareto-optimal one; charts of server share and latency against client J, and their table "
      "(estimates, the radio knob's radio)"),
     ("esc", "close (cancels a running solve)"),
+    ("", "Tiers (--tier/--hop, --topology)"),
+    ("P→E up/down/delay", "over a chain of tiers (also a policy file with tiers): each hop's knobs, named by "
+     "the tiers' letters; ←/→ step, shift+←/→ a large step, enter types a value; every move re-solves dp, "
+     "exact, no-split and all-client"),
+    ("e (tiers)", "export the selected tier solver's placement: a splittui.policy file with its tiers section, which "
+     "`splittui evaluate --policy` re-scores and `splittui --policy` reopens"),
+    ("g f s c E P m o l x k j p", "two sides only: over tiers each of these says so in one line"),
 ]
 
 LEGEND = [   # what the table, the strip and the frontier chart show
@@ -56,6 +63,8 @@ LEGEND = [   # what the table, the strip and the frontier chart show
      "(P or ctrl+click cycles the cursor's layer; --pin-client/--pin-server at start)"),
     ("pins: … (without pins …)", "the cost of privacy: the selected solver's server share with the pins and "
      "without them"),
+    ("P E C (tiers)", "over tiers: each layer's tier in the strip, one colour and one letter per tier (the "
+     "topology's initials, else 1 2 3 4); the table gives each tier's share of the work"),
     ("memory (…, estimate)", "with a memory limit (m, --client-mem-gb): the selected placement's memory per side "
      "against it; a row that breaks a limit says 'does not fit'"),
 ]

@@ -65,6 +65,11 @@ class InfeasibleBanner(Widget):
         self.diagnosis: Diagnosis | None = None
 
     def watch_state(self, st: AppState | None) -> None:
+        if st is not None and st.tiers is not None:   # over tiers: exact says whether any placement fits
+            ex = st.tiers.results.get("exact")
+            self.set_class(ex is not None and not ex.feasible, "-shown")
+            self.refresh(layout=True)
+            return
         exact, dp = (st.exact, st.dp) if st is not None else (None, None)
         infeasible = exact is not None and not exact.feasible
         dp_only = exact is not None and exact.feasible and dp is not None and not dp.feasible
@@ -97,6 +102,13 @@ class InfeasibleBanner(Widget):
 
     def render(self) -> Text:
         st = self.state
+        if st is not None and st.tiers is not None:
+            ex = st.tiers.results.get("exact")
+            if ex is None or ex.feasible:
+                return Text("")
+            return Text("INFEASIBLE ", style="bold reverse").append(
+                f" no tier placement meets the deadline {limits_text(st.scenario)}; the least achievable latency "
+                f"is {fmt_fix_ms(ex.min_latency_ms)}: raise the deadline or a hop's bandwidth", style="bold")
         if st is None or st.exact is None:
             return Text("")
         sc = st.scenario

@@ -21,6 +21,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from ..state import AppState
+from ..tier_state import TIER_NOTE
 from .chart_kinds import CHARTS, Caption, View, shown_result
 from .plotext_canvas import Runs, matrix_runs, plot_size, runs_text
 
@@ -219,6 +220,9 @@ class Chart(Vertical):
         self.stamp += 1
         if st is None or not self._shown:
             return
+        if st.tiers is not None and not st.error:   # over tiers: one line saying so, no plot
+            self._tiers_shown(st)
+            return
         drawable = ready(self.kind, st, self.selected)
         caption = (Caption(st.error or "solving…", style="dim") if st.error is not None or not drawable
                    else CHARTS[self.kind][1](st, self.view()))
@@ -238,3 +242,10 @@ class Chart(Vertical):
         else:
             self.drawn(st.generation)
 
+    def _tiers_shown(self, st: AppState) -> None:
+        text = Text(f"The {self.kind} chart {TIER_NOTE}.", style="yellow")
+        if text != self._caption:
+            self.query_one(".chart-caption", Static).update(text)
+            self._caption = text
+        self.query_one(ChartPlot).display = False
+        self.drawn(st.generation)

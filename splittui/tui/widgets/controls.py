@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import Grid, Vertical
 
 from ...model import OBJECTIVES, RADIO_KINDS, SIDES, Profile, Scenario
+from ...tiers import Hop, Topology
 from ..messages import ModelChosen, ScenarioChanged
 from ..profile_choice import (
     ROOFLINE,
@@ -41,6 +42,8 @@ GEN_TOKENS = [0, *sorted({int(m * 2 ** k) for k in range(12) for m in (1, 1.5)} 
 LIMITS = [0.0, *log_values(1, 100_000)]   # 0 = off
 PROFILE_KNOBS = ("model", "client", "server", "dtype", "runtime")
 GEN_KNOBS = ("gen", "ttft", "tpot")
+TWO_SIDED_KNOBS = ("up", "down", "delay", "start", "end", "client", "server")   # over tiers: per hop, per tier
+HOP_PARTS = ("up", "down", "delay")
 
 
 def fmt_limit(v: float) -> str:
@@ -84,9 +87,10 @@ class Controls(Grid):
     BINDINGS = [Binding("enter,equals_sign", "type_value", "Type a value", show=False)]
 
     def __init__(self, profile: Profile, scenario: Scenario, models: list[str], choice: ProfileChoice, *,
-                 id: str | None = None):
+                 topology: Topology | None = None, id: str | None = None):
         super().__init__(id=id)
-        self.linked = scenario.down_mbps == scenario.up_mbps
+        self.topology = topology   # over tiers: a third column of hop knobs replaces the two-sided link
+        self.linked = scenario.down_mbps == scenario.up_mbps and topology is None
         self.scenario = scenario
         self.choice = choice
         self._initial = (profile, models)
@@ -117,6 +121,20 @@ class Controls(Grid):
                          id="server")
             yield Choice(dtype_choices(ch), ch.dtype, label="dtype", id="dtype")
             yield Choice(runtime_choices(ch), ch.runtime or ROOFLINE, label="runtime", id="runtime")
+        if self.topology is not None:   # a third column on wide screens; under the two, hops side by side
+            with Vertical(classes="knob-column", id="hop-knobs"):
+                for h in range(len(self.topology.hops)):
+                    with Vertical(classes="hop-column"):
+                        yield from self._hop_knobs(self.topology, h)
+
+    @staticmethod
+    def _hop_knobs(topo: Topology, h: int) -> ComposeResult:
+        """Up, down and delay of hop h, labelled by the letters of the tiers it joins ("P→E up")."""
+        hop = topo.hops[h]
+        link = f"{topo.letters[h]}→{topo.letters[h + 1]}"
+        yield Slider(BANDWIDTHS, hop.up_mbps, label=f"{link} up", fmt=fmt_mbps, id=f"hop{h}-up")
+        yield Slider(BANDWIDTHS, hop.down_mbps, label=f"{link} down", fmt=fmt_mbps, id=f"hop{h}-down")
+        yield Slider(DELAYS, hop.delay_ms, label=f"{link} delay", fmt=fmt_ms, id=f"hop{h}-delay", big_step=10)
 
     def on_mount(self) -> None:
         self._show_applicable(self._initial[0])
@@ -127,6 +145,9 @@ class Controls(Grid):
             self._knob(name).display = profile.has_decode
         self._knob("dtype").display = self.choice.is_config
         self._knob("runtime").display = self.choice.is_config
+        if self.topology is not None:
+            for name in TWO_SIDED_KNOBS:
+                self._knob(name).display = False
 
     def _down_label(self) -> str:
         return "down=up" if self.linked else "download"
@@ -177,6 +198,10 @@ class Controls(Grid):
     def _knob_moved(self, event: Slider.Changed) -> None:
         event.stop()
         name = event.slider.id
+        if self.topology is not None and name is not None and name.startswith("hop"):
+            self.topology = self._read_hops(self.topology)
+            self.post_message(ScenarioChanged(self.scenario, self.topology))
+            return
         if name in PROFILE_KNOBS:
             self.choice = self._read_choice(name)
             self.post_message(ModelChosen(self.choice))
@@ -186,7 +211,14 @@ class Controls(Grid):
             with self.prevent(Slider.Changed):
                 other.set_value(event.value)
         self.scenario = self._read(self.scenario)
-        self.post_message(ScenarioChanged(self.scenario))
+        self.post_message(ScenarioChanged(self.scenario, self.topology))
+
+    def _read_hops(self, topo: Topology) -> Topology:
+        from dataclasses import replace
+
+        k = self._knob
+        return replace(topo, hops=tuple(Hop(*(float(k(f"hop{h}-{part}").value) for part in HOP_PARTS))
+                                        for h in range(len(topo.hops))))
 
     def _read_choice(self, moved: str) -> ProfileChoice:
         """The pickers' choice; a new model starts on its own default devices and dtype."""

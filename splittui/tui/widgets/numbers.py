@@ -1,5 +1,6 @@
 """NumbersPanel: per solver the server FLOP share (bar), latency against the deadline, switches,
 improvement over greedy (SPEC §5) and solve time; then DP's latency breakdown and the DP–exact gap.
+Over a chain of tiers, the tier table of `tier_numbers.py` instead.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..privacy import memory_line, privacy_line
 from ..state import APP_SOLVERS, AppState
 from .banner import dp_breaks_limits
 from .text_lines import TextLines
+from .tier_numbers import tier_lines, tier_table
 
 __all__ = ["NumbersPanel", "share_bar"]
 
@@ -87,6 +89,11 @@ class NumbersPanel(TextLines):
     def watch_state(self, old: AppState | None, st: AppState | None) -> None:
         if st is old:
             return
+        if st is not None and st.tiers is not None and not st.error:
+            lines = tier_lines(st)
+            self.refresh(layout=lines != self._lines)
+            self._lines = lines
+            return
         lines = 1 if st is None or st.error else (len(st.rows()) + 3 + bool(st.note) + st.scenario.has_pins
                                                   + st.scenario.has_memory_limits)
         self.refresh(layout=lines != self._lines)   # only a change of height needs a new layout
@@ -98,6 +105,8 @@ class NumbersPanel(TextLines):
             return Text("solving…", style="dim")
         if st.error:
             return Text(f"cannot solve: {st.error}", style="bold red")
+        if st.tiers is not None:
+            return tier_table(st, self.selected, self.size.width, self.show_timings)
         text = self._table(st)
         for line in (self._breakdown(st), self._gap(st)):
             text.append("\n").append_text(line)

@@ -11,6 +11,7 @@ from textual.widget import Widget
 from ...calibration import profile_bands, short_band
 from ...model import Profile
 from ...provenance import client_text, server_text
+from ...tiers import Topology
 
 __all__ = ["StatusLine", "status_text"]
 
@@ -51,5 +52,22 @@ class StatusLine(Widget):
 
     profile: reactive[Profile | None] = reactive(None)
 
+    def __init__(self, *, id: str | None = None, topology: Topology | None = None) -> None:
+        super().__init__(id=id)
+        self.topology = topology
+
     def render(self) -> Text:
-        return Text("") if self.profile is None else status_text(self.profile, self.size.width)
+        if self.profile is None:
+            return Text("")
+        if self.topology is not None:
+            return tiers_text(self.profile, self.topology)
+        return status_text(self.profile, self.size.width)
+
+
+def tiers_text(profile: Profile, topo: Topology) -> Text:
+    """"llama-3.1-8b · P phone (phone-soc) → E edge (jetson-orin) → C cloud (a100-80gb) · …": the chain."""
+    chain = " → ".join(f"{ch} {t.name} ({t.device or 'own times'}{', ' + t.runtime if t.runtime else ''})"
+                       for ch, t in zip(topo.letters, topo.tiers, strict=True))
+    estimate = "estimate" in sided_provenance(profile)
+    text = Text(no_wrap=True, overflow="ellipsis").append(f"{profile.model} · ", "dim").append(chain, "bold")
+    return text.append(" · roofline estimates" if estimate else "", "yellow")

@@ -2,7 +2,8 @@
 marked with arrows, block boundaries labelled, and a cursor that names the layer under it.
 
 When the chain is wider than the widget it wraps into segments if the height allows, otherwise
-each cell covers k consecutive layers (a mixed cell is drawn half and half).
+each cell covers k consecutive layers (a mixed cell is drawn half and half). Over a chain of tiers the
+rows are the tier solvers' and each cell the tier's colour and letter (`tier_cells.py`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from textual.reactive import reactive
 
 from ...costs import layer_values
 from ...report.palette import CLIENT, CLIENT_CHAR, SERVER, SERVER_CHAR, no_color
+from ...solvers.tiers import TierResult
 from ..state import AppState
 from .text_lines import TextLines
+from .tier_cells import tier_cell, tier_detail
 
 __all__ = ["PlacementStrip", "CLIENT", "SERVER", "fmt_flops", "fmt_bytes", "blocks", "PIN_CLIENT", "PIN_SERVER"]
 
@@ -79,7 +82,17 @@ def pack_segments(block_starts: list[int], n: int, width: int) -> list[tuple[int
 
 def _shape(st: AppState) -> tuple[int, int, bool]:
     """What the strip's height depends on: its rows, its layers, and whether the pins row shows."""
-    return len(st.rows()), st.profile.n_layers, st.scenario.has_pins
+    return len(_rows(st)), st.profile.n_layers, st.scenario.has_pins
+
+
+def _rows(st: AppState) -> list:
+    """(label, result) per row: the solvers' two-sided results, or over tiers the tier solvers'."""
+    return st.rows() if st.tiers is None else st.tiers.rows()
+
+
+def _placement(res) -> tuple[int, ...] | None:
+    """A row's placement: 1 client / 0 server per layer, or over tiers the tier of each layer."""
+    return res.tiers if isinstance(res, TierResult) else res.policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +173,7 @@ class PlacementStrip(TextLines, can_focus=True):
     # geometry
     def _label_width(self) -> int:
         """Room for the longest row label (a loaded policy's "file:exact"), at least 9 columns."""
-        names = [_SHORT.get(name, name) for name, _ in self.state.rows()] if self.state else []
+        names = [_SHORT.get(name, name) for name, _ in _rows(self.state)] if self.state else []
         return max(9, min(16, 1 + max(map(len, names), default=0)))
 
     def _layout(self, width: int | None = None, height: int | None = None) -> Layout:
@@ -170,7 +183,7 @@ class PlacementStrip(TextLines, can_focus=True):
         st = self._drawn
         n = st.profile.n_layers
         avail = max(1, width - self._label_width())
-        rows = len(st.rows()) + self._heads()
+        rows = len(_rows(st)) + self._heads()
         starts = [i for i, _ in self._blocks(st.profile)]
         segs = pack_segments(starts, n, avail)
         for width in range(math.ceil(n / len(segs)), avail):   # balance the rows' lengths ...
@@ -189,7 +202,7 @@ class PlacementStrip(TextLines, can_focus=True):
         if self.state is None:
             return 1
         lay = self._layout(width, 10_000)
-        return len(lay.segments) * (len(self.state.rows()) + self._heads()) + 2
+        return len(lay.segments) * (len(_rows(self.state)) + self._heads()) + 2
 
     def _heads(self) -> int:
         """Rows above each segment's policies: the block names, and the pins when there are any."""
@@ -201,7 +214,7 @@ class PlacementStrip(TextLines, can_focus=True):
             return
         lay = self._layout()
         col = event.x - self._label_width()
-        seg = event.y // (len(self.state.rows()) + self._heads())
+        seg = event.y // (len(_rows(self.state)) + self._heads())
         if col >= 0 and seg < len(lay.segments):
             first, last = lay.segments[seg]
             self.cursor = min(last - 1, first + col * lay.per_cell)
@@ -220,7 +233,7 @@ class PlacementStrip(TextLines, can_focus=True):
             return Text((self.state.error or "") if self.state else "", style="red")
         lay = self._layout()
         out = Text(no_wrap=True, overflow="crop")
-        rows = self.state.rows()
+        rows = _rows(self.state)
         fit = max(1, self.size.height - 1 - self._heads()) if len(lay.segments) == 1 else len(rows)
         shown, hidden = (rows, 0) if len(rows) <= fit else (rows[: fit - 1], len(rows) - fit + 1)
         for first, last in lay.segments:
@@ -279,7 +292,7 @@ class PlacementStrip(TextLines, can_focus=True):
     def _policy_row(self, name: str, res, first: int, last: int, per: int) -> Text:
         """One solver's cells (kept per placement and cursor: a key press changes a few rows)."""
         sc = self._drawn.scenario
-        key = (name, res.policy, sc.start, sc.end, first, last, per, name == self.selected, self._label_width(),
+        key = (name, _placement(res), sc.start, sc.end, first, last, per, name == self.selected, self._label_width(),
                self.cursor if first <= self.cursor < last else -1)
         row = self._rows.get(key)
         if row is None:
@@ -292,12 +305,20 @@ class PlacementStrip(TextLines, can_focus=True):
         lw = self._label_width()
         text = Text().append(_SHORT.get(name, name)[: lw - 1], "bold reverse" if name == self.selected else "bold")
         text.append(" " * (lw - text.cell_len))
-        if res.policy is None:
+        policy = _placement(res)
+        if policy is None:
             width = (last - first + per - 1) // per
             return text.append("·" * width if first else ("infeasible " + "·" * width)[:width], "red dim")
-        sides = self._sides(res.policy)
-        cells = [self._cell(sides, a + 1, min(a + per, last) + 1, a <= self.cursor < a + per)
-                 for a in range(first, last, per)]
+        tiers = self._drawn.tiers
+        if tiers is not None:   # over tiers: each tier's colour and letter
+            topo = tiers.topology
+            path = [topo.start, *policy, topo.end]
+            cells = [tier_cell(path, a + 1, min(a + per, last) + 1, a <= self.cursor < a + per, topo.letters)
+                     for a in range(first, last, per)]
+        else:
+            sides = self._sides(policy)
+            cells = [self._cell(sides, a + 1, min(a + per, last) + 1, a <= self.cursor < a + per)
+                     for a in range(first, last, per)]
         for style, run in groupby(cells, key=lambda cell: cell[1]):   # one span per run of equal cells
             text.append("".join(glyph for glyph, _ in run), style)
         return text
@@ -332,6 +353,8 @@ class PlacementStrip(TextLines, can_focus=True):
         """The layer under the cursor (one or two lines; the second adds times and the legend)."""
         st = self._drawn
         i = self.cursor
+        if st.tiers is not None:
+            return tier_detail(st.tiers, i, lay.per_cell, lines)
         layer = st.profile.layers[i]
         val = {f: float(layer_values(st.profile, f, st.scenario.seq_len)[i])
                for f in ("flops", "client_ms", "server_ms", "in_bytes")}
