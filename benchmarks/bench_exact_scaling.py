@@ -166,9 +166,10 @@ def profile_table(old: ModuleType, repeats: int) -> bool:
     return worst <= 1.25
 
 
-MEM_CASES = (
-    ("pins only", ["--pin-client", "embed,head"]),
-    ("pins + client memory = device", ["--pin-client", "embed,head", "--client-mem-gb", "device"]),
+MEM_CASES = (   # (label, client device, extra arguments); the server is an a100-80gb throughout
+    ("pins only", "phone-soc", ["--pin-client", "embed,head"]),
+    ("pins + client memory = device", "phone-soc", ["--pin-client", "embed,head", "--client-mem-gb", "device"]),
+    ("pins + client memory 8 GB", "jetson-orin", ["--pin-client", "embed,head", "--client-mem-gb", "8"]),
 )
 
 
@@ -177,31 +178,36 @@ def memory_table(old_constrained: ModuleType) -> None:
     from splittui.commands.common import profile_from_args, scenario_from_args
     from splittui.solvers import constrained as new_constrained
 
-    print("\n## llama-3.1-8b, phone-soc client, a100-80gb server, seq 1024, 256 output tokens, deadline 60 s (ms)\n")
-    print("| case | solver | before wall | after wall | after CPU | target |")
-    print("|---|---|---|---|---|---|")
-    base = ("--model llama-3.1-8b --client-device phone-soc --server-device a100-80gb --seq 1024 --gen-tokens 256 "
-            "--deadline-ms 60000").split()
-    for label, extra in MEM_CASES:
-        args = build_parser().parse_args(["solve", *base, *extra])
+    print("\n## llama-3.1-8b, a100-80gb server, seq 1024, 256 output tokens, deadline 60 s (ms; server share %; "
+          "'capped': stopped at the label cap, best found, not proven optimal)\n")
+    print("| case | client | solver | before wall | before answer | after wall | after CPU | after answer | target |")
+    print("|---|---|---|---:|---|---:|---:|---|---|")
+    base = ("--model llama-3.1-8b --server-device a100-80gb --seq 1024 --gen-tokens 256 --deadline-ms 60000").split()
+    for label, device, extra in MEM_CASES:
+        args = build_parser().parse_args(["solve", *base, "--client-device", device, *extra])
         prof = profile_from_args(args)
         sc = scenario_from_args(args, prof)
         for solver in ("dp", "exact"):
             after = _attempt(lambda p=prof, s=sc, n=solver: solve(p, s, n))
             with _swapped(new_constrained, old_constrained):
                 before = _attempt(lambda p=prof, s=sc, n=solver: solve(p, s, n))
-            print(f"| {label} | {solver} | {before} | {after[0]} | {after[1]} | ≤ 50 ms |")
+            print(f"| {label} | {device} | {solver} | {before[0]} | {before[2]} | {after[0]} | {after[1]} | "
+                  f"{after[2]} | ≤ 50 ms, proven |")
 
 
-def _attempt(fn) -> tuple[str, str]:
+def _attempt(fn) -> tuple[str, str, str]:
+    """Wall ms, CPU ms and the answer (server share, and whether the search stopped at its cap)."""
     from splittui.errors import SplittuiError
 
     t0, c0 = time.perf_counter(), time.process_time()
     try:
-        fn()
+        res = fn()
     except SplittuiError as e:
-        return f"error after {(time.perf_counter() - t0) * 1e3:,.0f} ({str(e)[:60]}…)", "—"
-    return f"{(time.perf_counter() - t0) * 1e3:,.1f}", f"{(time.process_time() - c0) * 1e3:,.1f}"
+        return f"error after {(time.perf_counter() - t0) * 1e3:,.0f} ({str(e)[:60]}…)", "—", "—"
+    wall, cpu = (time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3
+    share = "none" if res.server_share is None else f"{100 * res.server_share:.2f} %"
+    capped = any("not proven optimal" in n for n in res.notes)
+    return f"{wall:,.1f}", f"{cpu:,.1f}", f"{share}{' capped' if capped else ' proven'}"
 
 
 class _swapped:

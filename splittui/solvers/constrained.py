@@ -15,6 +15,10 @@ feasible policy: the pass is exact.
 * Pins remove the other side's candidates of a layer (they are not penalised).
 * A tied embedding/LM-head matrix (SPEC §9) is counted once per side that holds either layer; the two
   layers' sides are enumerated (at most 4 cases, fewer with pins) and each case is a plain additive pass.
+* Where a client memory limit binds, a beam pass (the BEAM labels per state of highest bound) first finds a
+  feasible policy near the optimum; the exact pass then prunes every label whose bound (`constrained_bounds`:
+  the rest's fronts, exact in latency with bytes priced, and exact in bytes with latency priced) falls below
+  it. Dominance is checked between the labels staying on a side and those switching to it (`_front_groups`).
 * The DP (SPEC §4) under constraints is this pass on the integerised chain (times in units of T, deadline
   W): the most rewarding integer-feasible policy, like the unconstrained DP's answer.
 
@@ -37,6 +41,7 @@ from numpy.typing import NDArray
 from ..costs import Costs
 from ..errors import SplittuiError
 from ..memory import MemRows
+from .constrained_bounds import Rest, RestBounds
 from .exact import remaining_latency
 
 __all__ = ["constrained_exact", "constrained_dp", "constrained_brute_force", "constrained_end_labels",
@@ -194,6 +199,50 @@ def _front(Y: _F) -> NDArray[np.intp]:
     return np.sort(order[~dominated])
 
 
+def _front_groups(Y: _F, first: NDArray[np.bool_], clamped: NDArray[np.bool_]) -> NDArray[np.intp]:
+    """`_front`'s set (sorted indices of the candidates no other candidate is at most in every row; of equal
+    ones one stays) where the candidates are two groups, each a front shifted by one increment (the labels
+    staying on a side, and those switching to it): within a group only a candidate whose max row was raised
+    by the increment (`clamped`) can be dominated (a shift keeps the order of every add row; a max with one
+    value keeps the order of any two values it leaves alone). So the groups are checked against each other,
+    and the clamped candidates against their own group: O(|A|·|B| + c·m) instead of O(m²). Ties: group
+    `first` wins across groups, the lower index within one."""
+    a, b = np.flatnonzero(first), np.flatnonzero(~first)
+    out = np.ones(Y.shape[1], dtype=bool)
+    if a.size and b.size:
+        out[b] &= ~_dominated(Y[:, b], Y[:, a], strict=False)
+        out[a] &= ~_dominated(Y[:, a], Y[:, b], strict=True)
+    for grp in (a, b):
+        cl = grp[clamped[grp]]
+        if cl.size and grp.size > 1:
+            out[cl] &= ~_dominated(Y[:, cl], Y[:, grp], strict=True, ids=(cl, grp))
+    return np.flatnonzero(out)
+
+
+def _dominated(D: _F, by: _F, *, strict: bool, ids: tuple[NDArray[np.intp], NDArray[np.intp]] | None = None
+               ) -> NDArray[np.bool_]:
+    """Per column of D: whether some column of `by` is at most it in every row (strict: and below it in one
+    row, or, with `ids`, equal to it and of a lower id: one of equal candidates stays). Chunked pairwise."""
+    nd, nb = D.shape[1], by.shape[1]
+    out = np.zeros(nd, dtype=bool)
+    step = max(1, _CELLS // max(1, nb))
+    for lo in range(0, nd, step):
+        hi = min(nd, lo + step)
+        le = by[0][None, :] <= D[0, lo:hi, None]          # [j, i]: by_i at most D_j in every row, row by row
+        lt = by[0][None, :] < D[0, lo:hi, None] if strict else None
+        for k in range(1, D.shape[0]):
+            b, d = by[k][None, :], D[k, lo:hi, None]
+            le &= b <= d
+            if lt is not None:
+                lt |= b < d
+        if lt is not None:
+            if ids is not None:
+                lt |= ids[1][None, :] < ids[0][lo:hi, None]
+            le &= lt
+        out[lo:hi] = le.any(axis=1)
+    return out
+
+
 def _knapsack_bounds(reward: _F, case: _Case) -> list[tuple[_F, _F, float]]:
     """Per layer i: the fractional-knapsack bound on the client reward layers i+1.. can still add within a
     client byte budget (free layers by reward per byte; pinned-client ones always count): cumulative bytes
@@ -310,11 +359,16 @@ def _at_mu(f: Callable[[float, float], float], scale: float, lam: float, v: floa
     return f(lam, v * scale)
 
 
-def _pass(chains: list[_Chain], reward: _F, case: _Case, lims: list[float], floor: float = -math.inf
+def _pass(chains: list[_Chain], reward: _F, case: _Case, lims: list[float], floor: float = -math.inf,
+          rest: RestBounds | None = None, beam: int = 0
           ) -> tuple[list[str], _F, _F, list[tuple[NDArray[np.intp], NDArray[np.intp], int]]] | None:
     """The label pass: the last layer's client and server labels and the history for backtracking.
-    `floor`: a feasible policy's reward; labels whose reward bound falls below it are pruned."""
+    `floor`: a feasible policy's reward; labels whose reward bound falls below it are pruned (also by `rest`'s
+    bounds, where given). `beam` > 0: a heuristic pass that keeps, per state, the `beam` labels of highest
+    `rest` bound (its answer is feasible, not necessarily optimal: a floor for the exact pass)."""
     rows, V, TH = _tables(chains, reward, case, lims)
+    if "held_c" not in rows:
+        rest, beam = None, 0
     bounds = _knapsack_bounds(reward, case) if "held_c" in rows and math.isfinite(floor) else None
     total = _sum_chain(chains)
     dual = _dual(total, reward, case, lims[-1]) if math.isfinite(floor) and "held_c" in rows else None
@@ -368,13 +422,29 @@ def _pass(chains: list[_Chain], reward: _F, case: _Case, lims: list[float], floo
                         hc, ac = rows.index("held_c"), rows.index("act_c")
                         ub += dual.mu * (case.budget[0] - Y[hc] - np.maximum(Y[ac], 0.0))
                     ok &= ub >= floor - tol - 1e-9 * np.abs(ub)
+            ub = None
+            if rest is not None and (beam or math.isfinite(floor)):
+                hc, ac = rows.index("held_c"), rows.index("act_c")
+                ub = rest.at(i + 1, side, Y[:nt].sum(axis=0), -Y[rows.index("r")], Y[hc], Y[ac])
+                if math.isfinite(floor):
+                    ok &= ub >= floor - tol - 1e-9 * np.abs(ub)
+            if beam and ub is not None and np.count_nonzero(ok) > 4 * beam:   # a beam: cut before the front
+                cut = np.flatnonzero(ok)
+                ok = np.zeros_like(ok)
+                ok[cut[np.argpartition(-ub[cut], 4 * beam - 1)[:4 * beam]]] = True
             idx = np.flatnonzero(ok)
-            keep = idx[_front(Y[:, idx])]
+            same = (idx < nc) if side == 0 else (idx >= nc)
+            clamped = np.zeros(idx.size, dtype=bool)
+            for k in max_rows:
+                clamped |= src[k, idx] < inc[k, idx]
+            keep = idx[_front_groups(Y[:, idx], same, clamped)]
+            if beam and ub is not None and keep.size > beam:
+                keep = np.sort(keep[np.argpartition(-ub[keep], beam - 1)[:beam]])
             new.append(Y[:, keep])
             kept.append(keep)
         if not (new[0].shape[1] or new[1].shape[1]):
             return None
-        if new[0].shape[1] + new[1].shape[1] > MAX_LABELS:
+        if not beam and new[0].shape[1] + new[1].shape[1] > MAX_LABELS:
             raise _Capped(i, len(reward))
         history.append((kept[0], kept[1], nc))
         labs = new
@@ -450,47 +520,6 @@ def _incumbent(chains: list[_Chain], reward: _F, c: Costs, lims: list[float]
     return best
 
 
-def _lagrange_incumbent(chains: list[_Chain], reward: _F, c: Costs, lims: list[float]
-                        ) -> tuple[float, float, tuple[int, ...]] | None:
-    """A feasible policy near the optimum: the exact 2-D optimum of reward − mu·(client bytes) under the
-    request deadline (pins as infinite costs), bisected on mu until it fits; checked by `_meets`."""
-    from .exact import exact_policy
-
-    m = c.mem
-    if m is None or not m.active:
-        return None
-    tot = _sum_chain(chains).costs()
-    pin = c.pin if c.pin is not None else np.full(c.n, -1, dtype=np.int8)
-    base = replace(tot, client_ms=np.where(pin == 0, np.inf, tot.client_ms),
-                   server_ms=np.where(pin == 1, np.inf, tot.server_ms), deadline_ms=lims[-1])
-    scale = float(np.abs(reward).sum()) / max(float(m.held.sum()), 1.0)   # reward per byte
-    best = None
-    lo, hi = 0.0, 1.0
-    for k in range(24):
-        mu = hi if k == 0 else (lo + hi) / 2
-        while True:
-            x = exact_policy(replace(base, reward=reward - mu * scale * m.held))
-            if x is None:
-                return best
-            xa = np.array(x, dtype=np.int8)
-            t = _meets(chains, lims, c, xa)
-            if k == 0 and t is None and hi < 1e6:
-                hi *= 4
-                mu = hi
-                continue
-            break
-        if t is not None:
-            cand = (float(reward @ xa), -t, x)
-            if best is None or cand[:2] > best[:2]:
-                best = cand
-            hi = mu
-        else:
-            lo = mu
-        if k == 0 and t is None:
-            return best
-    return best
-
-
 def _memory_binds(c: Costs) -> bool:
     """Whether some memory limit can bind: every layer on one side (a tied matrix counted twice, the largest
     activation added) would exceed that side's budget. Where none can, the limits change no answer and the
@@ -502,29 +531,78 @@ def _memory_binds(c: Costs) -> bool:
     return any(math.isfinite(b) and whole > b for b in m.budget)
 
 
-def _solve(chains: list[_Chain], reward: _F, c: Costs, lims: list[float]) -> tuple[int, ...] | None:
+def _solve(chains: list[_Chain], reward: _F, c: Costs, lims: list[float], deadline: float | None = None
+           ) -> tuple[int, ...] | None:
+    """Per case: a beam pass (a feasible policy near the optimum: the floor), then the exact pass pruned by it.
+    `deadline`: the single chain's deadline before slack (`exact_policy` adds the same), for the pins-only path."""
     binds = _memory_binds(c)
     if not binds and c.mem is not None:
         c = replace(c, mem=None)
+    if not binds and len(chains) == 1 and deadline is not None:
+        return _pins_only(chains[0], reward, c.pin, deadline)
     best = _incumbent(chains, reward, c, lims)
-    lag = _lagrange_incumbent(chains, reward, c, lims) if binds else None
-    if lag is not None and (best is None or lag[:2] > best[:2]):
-        best = lag
+    cases = [(case, _rest_bounds(chains, reward, case, lims) if binds else None) for case in _cases(c)]
+    for case, rest in cases:
+        if rest is None:
+            continue
+        got = _finish_or_none(chains, lims, _pass(chains, reward, case, lims, rest=rest, beam=BEAM))
+        if got is not None and (best is None or got[:2] > best[:2]):
+            best = got
     capped: _Capped | None = None
-    for case in _cases(c):
+    for case, rest in cases:
         try:
-            out = _pass(chains, reward, case, lims, -math.inf if best is None else best[0])
+            out = _pass(chains, reward, case, lims, -math.inf if best is None else best[0], rest=rest)
         except _Capped as exc:
             capped = exc
             continue
-        if out is None:
-            continue
-        got = _finish(chains, lims, out)
+        got = _finish_or_none(chains, lims, out)
         if got is not None and (best is None or got[:2] > best[:2]):
             best = got
     if capped is not None:
         raise SearchCapped(None if best is None else best[2], _capped_note(chains, reward, c, lims, best, capped))
     return None if best is None else best[2]
+
+
+def _pins_only(ch: _Chain, reward: _F, pin: NDArray[np.int8] | None, deadline: float) -> tuple[int, ...] | None:
+    """One chain, pins and no binding memory limit: the 2-D exact solver (`exact_policy`) on the chain whose
+    barred moves cost more than any deadline (a policy using one can never meet it), so the same optimum."""
+    from .exact import exact_policy
+
+    c = replace(ch.costs(), reward=reward, deadline_ms=deadline)
+    if pin is not None:
+        bar = 1e12 * (1.0 + abs(deadline) + float(np.abs(ch.client).sum() + np.abs(ch.server).sum()
+                                                   + np.abs(ch.up).sum() + np.abs(ch.down).sum()))
+        c = replace(c, client_ms=np.where(pin == 0, bar, c.client_ms), server_ms=np.where(pin == 1, bar, c.server_ms))
+    x = exact_policy(c)
+    if x is None or (pin is not None and bool(((pin >= 0) & (pin != np.asarray(x))).any())):
+        return None
+    return x
+
+
+BEAM = 16   # labels per state of the floor-finding pass (measured on llama-3.1-8b: see the benchmark)
+
+
+def _finish_or_none(chains: list[_Chain], lims: list[float], out: Any) -> tuple[float, float, tuple[int, ...]] | None:
+    return None if out is None else _finish(chains, lims, out)
+
+
+def _rest_bounds(chains: list[_Chain], reward: _F, case: _Case, lims: list[float]) -> RestBounds | None:
+    """The rest's bounds (`constrained_bounds`) of a case whose client budget is finite, on the summed chain
+    against the request limit, at multipliers around the Lagrangian dual's optimum."""
+    if not math.isfinite(case.budget[0]):
+        return None
+    ch = _sum_chain(chains)
+    n = len(reward)
+    z = np.zeros((n, 2))
+    lat = Rest(np.stack((ch.client, ch.server), axis=1), z, np.stack((ch.down, ch.up), axis=1), z,
+               (ch.tail(1), ch.tail(0)), (0.0, 0.0), case.pin)
+    d = _dual(ch, reward, case, lims[-1])
+    return RestBounds(lat, case.held, reward, deadline=lims[-1], budget=case.budget[0],
+                      mus=[d.mu * f for f in MU_STEPS], lams=[d.lam * f for f in LAM_STEPS])
+
+
+MU_STEPS = (0.95, 1.0, 1.05)
+LAM_STEPS = (1.0, 4.0, 16.0)
 
 
 def _capped_note(chains: list[_Chain], reward: _F, c: Costs, lims: list[float],
@@ -554,7 +632,7 @@ def constrained_exact(pre: Costs, dec: Costs | None, tot: Costs, lims: Limits3 |
     """The most rewarding policy meeting the deadline (and TTFT/TPOT limits `lims`, slack included), the
     pins and the memory limits, exactly; None if none does."""
     if lims is None or (lims[0] == math.inf and lims[1] == math.inf) or dec is None:
-        return _solve([_Chain.of(tot)], tot.reward, tot, [_slack(tot.deadline_ms)])
+        return _solve([_Chain.of(tot)], tot.reward, tot, [_slack(tot.deadline_ms)], tot.deadline_ms)
     return _solve([_Chain.of(pre), _Chain.of(dec)], tot.reward, tot, [lims[0], lims[1], lims[2]])
 
 
@@ -568,7 +646,7 @@ def constrained_dp(tot: Costs, unit_ms: float, rounding: str = "ceil") -> tuple[
     f = np.float64
     ch = _Chain(it.c.astype(f), it.s.astype(f), it.u.astype(f), it.d.astype(f), float(it.u_out), float(it.d_out),
                 tot.start_client, tot.end_client)
-    return _solve([ch], tot.reward, tot, [float(it.W)])
+    return _solve([ch], tot.reward, tot, [float(it.W)], float(it.W))
 
 
 def constrained_end_labels(tot: Costs) -> NDArray[np.float64]:
