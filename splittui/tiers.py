@@ -32,7 +32,7 @@ from .generation import Phases, phase_costs
 from .memory import MemRows, memory_rows, reserve_bytes
 from .model import Profile, Scenario
 
-__all__ = ["MAX_TIERS", "Tier", "Hop", "Topology", "TierCosts", "TierPhases", "TierScore", "tier_phases",
+__all__ = ["topology_of", "MAX_TIERS", "Tier", "Hop", "Topology", "TierCosts", "TierPhases", "TierScore", "tier_phases",
            "score", "tier_min_latency", "hop_scenario", "memory_need", "memory_violations"]
 
 MAX_TIERS = 4
@@ -334,3 +334,20 @@ def memory_violations(ph: TierPhases, policy: ArrayLike, names: Sequence[str]) -
             out.append(f"does not fit: tier {name} needs {got / 1e9:,.2f} GB, limit {limit / 1e9:,.2f} GB "
                        f"less {reserve_bytes(limit) / 1e9:,.2f} GB reserve")
     return tuple(out)
+
+
+def topology_of(sec: Any, source: str = "the policy file") -> Topology:
+    """The topology a policy document's ``tiers`` section (or `Topology.to_dict()`) records: tiers, hops, ends,
+    weights, pins."""
+    try:
+        tiers = tuple(Tier(name=str(t["name"]), device=t.get("device"), runtime=t.get("runtime"),
+                           mem_gb=None if t.get("mem_gb") is None else float(t["mem_gb"])) for t in sec["tiers"])
+        hops = tuple(Hop(float(h["up_mbps"]), float(h["down_mbps"]), float(h["delay_ms"])) for h in sec["hops"])
+        topo = Topology(tiers=tiers, hops=hops, weights=None if sec.get("weights") is None
+                        else tuple(float(w) for w in sec["weights"]))
+        start = topo.tier_index(str(sec["start"])) if sec.get("start") is not None else 0
+        end = topo.tier_index(str(sec["end"])) if sec.get("end") is not None else 0
+        pins = tuple((int(layer), topo.tier_index(str(name))) for layer, name in sec.get("pins") or ())
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SplittuiError(f"{source}: its 'tiers' section is not a topology ({exc})") from None
+    return replace(topo, pins=pins, start=start, end=end)

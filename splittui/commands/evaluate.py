@@ -108,7 +108,8 @@ def _overridden(args: argparse.Namespace) -> bool:
 def _run_tiers(args: argparse.Namespace, docs: list[tuple[int, dict]]) -> int:
     """Re-score policies over tiers (SPEC §11) on their stored topologies: the tier table and strips."""
     from ..policy import policy_document, stored_scenario, stored_setup
-    from .tiers_args import _print, _two_sided, evaluate_tier_doc, tier_section
+    from ..solvers.tiers import tier_section, two_sided
+    from .tiers_args import _print, evaluate_tier_doc
 
     scored = []
     for i, doc in docs:
@@ -116,7 +117,7 @@ def _run_tiers(args: argparse.Namespace, docs: list[tuple[int, dict]]) -> int:
         profile, sc, topo, res = evaluate_tier_doc(
             args, doc, setup, lambda prof, d=doc: _scenario(args, stored_scenario(d), prof, args.policy), args.policy)
         scored.append((i, profile, sc, topo, res))
-    out = [policy_document(profile, sc, _two_sided(res), tiers=tier_section(topo, profile, res))
+    out = [policy_document(profile, sc, two_sided(res), tiers=tier_section(topo, profile, res))
            for _, profile, sc, topo, res in scored]
 
     def human() -> None:

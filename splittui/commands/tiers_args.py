@@ -28,7 +28,8 @@ from typing import Any
 
 from ..errors import SplittuiError
 from ..model import Profile
-from ..tiers import Hop, Tier, Topology
+from ..solvers.tiers import tier_section, two_sided
+from ..tiers import Hop, Tier, Topology, topology_of
 
 __all__ = ["add_tier_args", "tiers_requested", "topology_from_args", "tier_profiles", "run_tier_solve"]
 
@@ -186,7 +187,7 @@ def run_tier_solve(args: argparse.Namespace, names: list[str]) -> int:
             raise SplittuiError(f"--solver {args.solver}: over tiers, choose from {', '.join(TIER_SOLVERS)} or all")
         names = [s for s in TIER_SOLVERS if s != "brute-force"] if args.solver == "all" else [args.solver]
     results = solve_tiers(profiles, sc, topo, names)
-    docs = [policy_document(profiles[-1], sc, _two_sided(r), tiers=tier_section(topo, profiles[-1], r))
+    docs = [policy_document(profiles[-1], sc, two_sided(r), tiers=tier_section(topo, profiles[-1], r))
             for r in results.values()]
     from .solve import _emit
 
@@ -213,36 +214,6 @@ def _memory_and_pins(args: argparse.Namespace, topo: Topology, profiles: list[Pr
             sc.replace(client_mem_gb=None, server_mem_gb=None, pin_client=(), pin_server=()))
 
 
-def _two_sided(r):
-    """The tier result seen from the first tier (client = tier 0, server = the rest) for the policy/2 fields."""
-    from ..model import Breakdown, Result
-
-    bd = None
-    if r.compute_ms is not None:
-        bd = Breakdown(client_ms=r.compute_ms[0], server_ms=sum(r.compute_ms[1:]),
-                       upload_ms=sum(u for u, _ in r.hop_ms), download_ms=sum(d for _, d in r.hop_ms))
-    load = None if r.work is None else sum(r.work[1:])
-    return Result(solver=r.solver, feasible=r.feasible,
-                  policy=None if r.tiers is None else tuple(int(t == 0) for t in r.tiers),
-                  latency_ms=r.latency_ms, breakdown=bd, server_load=load, total_load=r.total_work,
-                  server_share=None if load is None else (load / r.total_work if r.total_work > 0 else 0.0),
-                  switches=r.crossings, min_latency_ms=r.min_latency_ms, deadline_ms=r.deadline_ms,
-                  solve_ms=r.solve_ms, ttft_ms=r.ttft_ms, tpot_ms=r.tpot_ms, violations=r.violations)
-
-
-def tier_section(topo: Topology, profile: Profile, r) -> dict[str, Any]:
-    """The `tiers` field of a policy document: the topology, the tier of each layer, per-tier numbers."""
-    names = [t.name for t in topo.tiers]
-    return {**topo.to_dict(),
-            "policy": None if r.tiers is None else [t + 1 for t in r.tiers],
-            "placement": None if r.tiers is None else [{"name": layer.name, "tier": names[t]}
-                                                      for layer, t in zip(profile.layers, r.tiers, strict=True)],
-            "strip": None if r.tiers is None else "".join(topo.letters[t] for t in r.tiers),
-            "objective": r.objective, "work": r.work, "shares": r.shares,
-            "compute_ms": r.compute_ms, "hop_ms": None if r.hop_ms is None else [list(h) for h in r.hop_ms],
-            "mem_need_bytes": list(r.mem_need_bytes) or None}
-
-
 def _print(profile: Profile, sc, topo: Topology, results) -> None:
     from rich.console import Console
 
@@ -258,20 +229,7 @@ def _print(profile: Profile, sc, topo: Topology, results) -> None:
 
 def stored_topology(doc: dict[str, Any], source: str) -> Topology:
     """The topology a policy document's `tiers` section records (tiers, hops, ends, weights, pins)."""
-    sec = doc["tiers"]
-    try:
-        tiers = tuple(Tier(name=str(t["name"]), device=t.get("device"), runtime=t.get("runtime"),
-                           mem_gb=None if t.get("mem_gb") is None else float(t["mem_gb"])) for t in sec["tiers"])
-        hops = tuple(Hop(float(h["up_mbps"]), float(h["down_mbps"]), float(h["delay_ms"])) for h in sec["hops"])
-        topo = Topology(tiers=tiers, hops=hops, weights=None if sec.get("weights") is None
-                        else tuple(float(w) for w in sec["weights"]))
-        start = topo.tier_index(str(sec["start"])) if sec.get("start") is not None else 0
-        end = topo.tier_index(str(sec["end"])) if sec.get("end") is not None else 0
-        pins = tuple((int(layer), topo.tier_index(str(name))) for layer, name in sec.get("pins") or ())
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SplittuiError(f"{source}: its 'tiers' section is not a topology ({exc})") from None
-    return replace(topo, pins=pins, start=start, end=end)
-
+    return topology_of(doc["tiers"], source)
 
 def tier_policy(doc: dict[str, Any], n_layers: int, source: str) -> tuple[int, ...]:
     """The stored tier of each layer (0-based), checked against the profile's layer count."""

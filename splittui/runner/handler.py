@@ -51,9 +51,9 @@ def check_ends(args: argparse.Namespace) -> None:
                             "made on the client and the answer checked there)")
 
 
-def run_command(args: argparse.Namespace) -> int:
-    exit_on_sigterm()
-    check_ends(args)
+def planned_run(args: argparse.Namespace):
+    """What a single-request run (two-sided or over tiers) starts from: the chain, the server's threads,
+    the prompt length, a console on stderr and the planning profile (measured now or cached)."""
     spec = ChainSpec(args.model, args.tiny, args.seed, attention=args.attention)
     threads = args.server_threads or default_server_threads()
     seq = args.seq or DEFAULT_SEQ
@@ -61,6 +61,13 @@ def run_command(args: argparse.Namespace) -> int:
     console = stderr_console()
     plan = planning_profile(spec, [seq], threads, given=args.profile, repeats=args.profile_repeats,
                             refresh=args.reprofile, say=lambda m: console.print(f"[dim]{m}[/]", soft_wrap=True))
+    return spec, threads, seq, console, plan
+
+
+def run_command(args: argparse.Namespace) -> int:
+    exit_on_sigterm()
+    check_ends(args)
+    spec, threads, seq, console, plan = planned_run(args)
     sc = scenario_for(args, plan.profile, seq)
     label, policy = policy_for(args, plan.profile, sc)
     with open_link(args.link) as link, live_session(spec, link, threads, args) as session:

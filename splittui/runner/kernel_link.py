@@ -22,6 +22,7 @@ import subprocess
 from pathlib import Path
 
 from ..errors import SplittuiError
+from .scoped import Scoped
 
 __all__ = ["KernelLink", "kernel_link_available", "enter_netns", "our_namespaces", "open_link", "PREFIX"]
 
@@ -85,7 +86,7 @@ def _tbf(mbps: float) -> list[str]:
     return ["tbf", "rate", f"{mbps * 1e3:.0f}kbit", "burst", str(burst), "limit", str(limit)]
 
 
-class KernelLink:
+class KernelLink(Scoped):
     """Client and server namespaces joined by veth; ``shape(up, down)`` sets each direction's rate."""
 
     kind = "kernel"
@@ -97,18 +98,10 @@ class KernelLink:
         self.server_ip, self.rates = SERVER_IP, (0.0, 0.0)
 
     def __enter__(self) -> "KernelLink":
-        _remove_stale()
-        try:
-            self._create()
-        except BaseException:
-            self.close()
-            raise
-        return self
+        _remove_stale()   # namespaces of runs killed with SIGKILL, before this run makes its own
+        return super().__enter__()
 
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def _create(self) -> None:
+    def _open(self) -> None:
         c, s = self.client_ns, self.server_ns
         _ip("ip", "netns", "add", c)
         _ip("ip", "netns", "add", s)

@@ -23,6 +23,7 @@ from dataclasses import asdict
 from ..errors import SplittuiError
 from .chains import ChainSpec
 from .memory_probe import peak_bytes, reset_peak, rss_bytes
+from .scoped import Scoped
 
 __all__ = ["Session", "default_server_threads", "summarise"]
 
@@ -202,7 +203,7 @@ def _generate(chain, conn, job: dict, refs: dict) -> dict:
             "client_peak": peak_bytes()}
 
 
-class Session:
+class Session(Scoped):
     """Context manager owning the two child processes."""
 
     def __init__(self, spec: ChainSpec, *, server_threads: int | None = None, host: str = "127.0.0.1",
@@ -221,18 +222,7 @@ class Session:
         self.threads: dict = {}  # {"client": n, "server": n}: torch threads each process reports once started
         self.memory: dict = {}   # per side: rss_before, rss_built, param_bytes (memory_probe), as each reports
 
-    def __enter__(self) -> "Session":
-        try:
-            self._start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def _start(self) -> None:
+    def _open(self) -> None:
         ctx = self._ctx
         self._stop, theirs = ctx.Pipe()
         server = ctx.Process(target=_server_main, name="splittui-server", daemon=True,

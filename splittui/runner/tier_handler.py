@@ -24,7 +24,6 @@ from ..tiers import Topology
 __all__ = ["tier_run_command", "TIER_RUN_SOLVERS", "predicted_bytes"]
 
 TIER_RUN_SOLVERS = ("dp", "exact", "no-split", "all-client")
-DEFAULT_SEQ = 512
 
 
 def _refuse_flags(args: argparse.Namespace) -> None:
@@ -48,10 +47,7 @@ def tier_run_command(args: argparse.Namespace, parsed: tuple[Topology, dict[str,
     """``parsed``: the topology of the flags (or file) and its pins by tier name; ``with_pins`` resolves
     those on the planning profile, ``tier_policy`` reads a policy file's tier list (both from the command
     line's module, which this layer does not import)."""
-    from .chains import ChainSpec
-    from .handler import check_ends, exit_on_sigterm, stderr_console
-    from .planning import planning_profile
-    from .session import default_server_threads
+    from .handler import check_ends, exit_on_sigterm, planned_run
 
     exit_on_sigterm()
     check_ends(args)
@@ -60,13 +56,7 @@ def tier_run_command(args: argparse.Namespace, parsed: tuple[Topology, dict[str,
     if topo.start != 0 or topo.end != 0:
         raise SplittuiError("splittui run over tiers: the input starts and the answer ends on the first tier "
                             f"({topo.tiers[0].name}); start/end elsewhere is not supported")
-    spec = ChainSpec(args.model, args.tiny, args.seed, attention=args.attention)
-    threads = args.server_threads or default_server_threads()
-    seq = args.seq or DEFAULT_SEQ
-    spec.check_seqs([seq])
-    console = stderr_console()
-    plan = planning_profile(spec, [seq], threads, given=args.profile, repeats=args.profile_repeats,
-                            refresh=args.reprofile, say=lambda m: console.print(f"[dim]{m}[/]", soft_wrap=True))
+    spec, threads, seq, console, plan = planned_run(args)
     profile = plan.profile
     topo = with_pins(topo, pins, profile) if pins else topo
     sc, ph, least, all_client = _scenario(args, profile, topo, seq)

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from ..errors import SplittuiError
 from ..tiers import MAX_TIERS, Hop
 from .kernel_link import _NETNS_DIR, PREFIX, _ip, _remove_stale, _tbf, kernel_link_available
+from .scoped import Scoped
 
 __all__ = ["TierLink", "PacedTiers", "open_tier_link", "hop_address", "tier_namespace"]
 
@@ -35,7 +36,7 @@ def hop_address(h: int, upper: bool) -> str:
     return f"10.214.{h}.{2 if upper else 1}"
 
 
-class TierLink:
+class TierLink(Scoped):
     """K namespaces in a line; ``shape(hops)`` sets every hop's rate in both directions."""
 
     kind = "kernel"
@@ -51,18 +52,10 @@ class TierLink:
         self.hops: tuple[Hop, ...] = ()
 
     def __enter__(self) -> "TierLink":
-        _remove_stale()
-        try:
-            self._create()
-        except BaseException:
-            self.close()
-            raise
-        return self
+        _remove_stale()   # namespaces of runs killed with SIGKILL, before this run makes its own
+        return super().__enter__()
 
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def _create(self) -> None:
+    def _open(self) -> None:
         for ns in self.namespaces:
             _ip("ip", "netns", "add", ns)
             _ip("ip", "-n", ns, "link", "set", "lo", "up")

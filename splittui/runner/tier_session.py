@@ -31,6 +31,7 @@ from typing import Any
 
 from ..errors import SplittuiError
 from .chains import ChainSpec
+from .scoped import Scoped
 
 __all__ = ["TierSession", "new_log", "LOG_FIELDS"]
 
@@ -150,6 +151,21 @@ def _connect(host: str, port: int) -> socket.socket:
     return sock
 
 
+
+def _join_up(pipe, failing: str):
+    """Wait for the next tier's address from the parent and connect to it; None when the parent gave up or
+    the connection failed (then said on the pipe, after `failing`)."""
+    msg = pipe.recv()
+    if msg is None:
+        return None
+    try:
+        up = _connect(*msg["up"])
+    except OSError as exc:
+        pipe.send({"error": f"{failing}: {exc}"})
+        return None
+    pipe.send({"connected": True})
+    return up
+
 def _tier_main(spec: ChainSpec, k: int, n_tiers: int, threads: int, host: str, netns: str | None, max_bytes: int,
                pipe) -> None:
     from .session import _child_setup
@@ -170,16 +186,8 @@ def _tier_main(spec: ChainSpec, k: int, n_tiers: int, threads: int, host: str, n
     pipe.send({"port": listener.getsockname()[1], "fingerprint": fingerprint(chain), "stages": len(chain.stages),
                "threads": torch.get_num_threads()})
     up = None
-    if k < n_tiers - 1:
-        msg = pipe.recv()
-        if msg is None:
-            return
-        try:
-            up = _connect(*msg["up"])
-        except OSError as exc:
-            pipe.send({"error": f"tier {k + 1} cannot reach tier {k + 2}: {exc}"})
-            return
-        pipe.send({"connected": True})
+    if k < n_tiers - 1 and (up := _join_up(pipe, f"tier {k + 1} cannot reach tier {k + 2}")) is None:
+        return
     _watch(pipe, parent)
     with listener:
         while True:
@@ -248,15 +256,8 @@ def _client_main(spec: ChainSpec, n_tiers: int, netns: str | None, max_bytes: in
         pipe.send({"error": f"tier 1 (client) failed to start: {type(exc).__name__}: {exc}"})
         return
     pipe.send({"fingerprint": fingerprint(chain), "stages": len(chain.stages), "threads": torch.get_num_threads()})
-    msg = pipe.recv()
-    if msg is None:
+    if (up := _join_up(pipe, "the client cannot reach tier 2")) is None:
         return
-    try:
-        up = _connect(*msg["up"])
-    except OSError as exc:
-        pipe.send({"error": f"the client cannot reach tier 2: {exc}"})
-        return
-    pipe.send({"connected": True})
     while True:
         try:
             job = pipe.recv()
@@ -317,7 +318,7 @@ def _wait(pipe, proc, who: str, timeout: float) -> dict:
         raise SplittuiError(f"the {who} process died (exit code {proc.exitcode})") from None
 
 
-class TierSession:
+class TierSession(Scoped):
     """Context manager owning one process per tier of ``link`` (a TierLink or PacedTiers)."""
 
     def __init__(self, spec: ChainSpec, link, *, server_threads: int, max_bytes: int | None = None) -> None:
@@ -331,20 +332,9 @@ class TierSession:
         self._pipes: list = []
         self.stages = 0
         self.threads: list[int] = []   # torch threads per tier, as each process reports
-        self.omp_wait_policy = ""      # what the tiers' OpenMP threads do when idle (set in _start)
+        self.omp_wait_policy = ""      # what the tiers' OpenMP threads do when idle (set in _open)
 
-    def __enter__(self) -> "TierSession":
-        try:
-            self._start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def _start(self) -> None:
+    def _open(self) -> None:
         ctx, link = self._ctx, self.link
         # OpenMP threads that spin after their work would take the cores from the tier computing next (on a
         # 2-core machine, 100-fold slower stages): every tier's threads sleep when idle. Read by libgomp when
@@ -367,7 +357,7 @@ class TierSession:
             _wait(self._pipes[k], self._procs[k], f"tier {k + 1}", 60.0)
 
     def _spawn(self, ctx, link) -> None:
-        for k in range(self.k):   # every tier builds its chain at once; they are joined in _start
+        for k in range(self.k):   # every tier builds its chain at once; they are joined in _open
             mine, theirs = ctx.Pipe()
             if k == 0:
                 proc = ctx.Process(target=_client_main, name="splittui-tier1", daemon=True,

@@ -49,7 +49,8 @@ from ..tiers import (
 from .dp import _units, budget_units
 from .tiers_memory import LABEL_CAP, GaveUp, binding_tiers, memory_tier_policy
 
-__all__ = ["TierResult", "TIER_SOLVERS", "tier_dp", "tier_exact", "tier_front", "tier_front_limits", "tier_dp_front",
+__all__ = ["tier_section", "two_sided",
+           "TierResult", "TIER_SOLVERS", "tier_dp", "tier_exact", "tier_front", "tier_front_limits", "tier_dp_front",
            "tier_exact_limits", "tier_brute_force", "solve_tiers", "solve_tiers_phases", "evaluate_tiers",
            "from_two_tier", "BRUTE_FORCE_MAX"]
 
@@ -498,3 +499,33 @@ def solve_tiers(profiles: Sequence[Profile], sc: Scenario, topo: Topology,
     names = [t.name for t in topo.tiers]
     m = tier_min_latency(ph.composite())
     return {s: solve_tiers_phases(ph, sc, s, names=names, min_lat=m) for s in solvers}
+
+
+def tier_section(topo: Topology, profile: Profile, r: TierResult) -> dict[str, Any]:
+    """The ``tiers`` field of a policy document (what `splittui solve --tier --out` writes)."""
+    names = [t.name for t in topo.tiers]
+    return {**topo.to_dict(),
+            "policy": None if r.tiers is None else [t + 1 for t in r.tiers],
+            "placement": None if r.tiers is None else [{"name": layer.name, "tier": names[t]}
+                                                      for layer, t in zip(profile.layers, r.tiers, strict=True)],
+            "strip": None if r.tiers is None else "".join(topo.letters[t] for t in r.tiers),
+            "objective": r.objective, "work": r.work, "shares": r.shares,
+            "compute_ms": r.compute_ms, "hop_ms": None if r.hop_ms is None else [list(h) for h in r.hop_ms],
+            "mem_need_bytes": list(r.mem_need_bytes) or None}
+
+
+def two_sided(r: TierResult) -> Result:
+    """A tier result seen from the first tier (client = tier 0, server = the rest): the policy/2 fields."""
+    from ..model import Breakdown
+
+    bd = None
+    if r.compute_ms is not None and r.hop_ms is not None:
+        bd = Breakdown(client_ms=r.compute_ms[0], server_ms=sum(r.compute_ms[1:]),
+                       upload_ms=sum(u for u, _ in r.hop_ms), download_ms=sum(d for _, d in r.hop_ms))
+    load = None if r.work is None else sum(r.work[1:])
+    return Result(solver=r.solver, feasible=r.feasible,
+                  policy=None if r.tiers is None else tuple(int(t == 0) for t in r.tiers),
+                  latency_ms=r.latency_ms, breakdown=bd, server_load=load, total_load=r.total_work,
+                  server_share=None if load is None else (load / r.total_work if r.total_work > 0 else 0.0),
+                  switches=r.crossings, min_latency_ms=r.min_latency_ms, deadline_ms=r.deadline_ms,
+                  solve_ms=r.solve_ms, ttft_ms=r.ttft_ms, tpot_ms=r.tpot_ms, violations=r.violations)

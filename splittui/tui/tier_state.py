@@ -19,8 +19,8 @@ from typing import Any
 
 from ..errors import SplittuiError
 from ..model import Profile, Scenario
-from ..solvers.tiers import TierResult, evaluate_tiers, solve_tiers_phases
-from ..tiers import Hop, Tier, TierPhases, Topology, tier_min_latency, tier_phases
+from ..solvers.tiers import TierResult, evaluate_tiers, solve_tiers_phases, tier_section, two_sided
+from ..tiers import TierPhases, Topology, tier_min_latency, tier_phases, topology_of
 from .profile_choice import MEASURED, ProfileChoice, fit_scenario, load_choice
 
 __all__ = ["TIER_SOLVERS", "TWO_SIDES_ONLY", "TierView", "tier_profiles", "compute_tiers", "topology_of",
@@ -112,52 +112,6 @@ def compute_tiers(choice: ProfileChoice, loaded: dict[str, Profile], sc: Scenari
     except SplittuiError as exc:
         return (next(iter(loaded.values())), sc, None, "", str(exc))
     return profiles[-1], fitted, view, note, None
-
-
-def topology_of(sec: Mapping[str, Any], source: str = "the policy file") -> Topology:
-    """The topology a policy document's ``tiers`` section (or `Topology.to_dict()`) records."""
-    try:
-        tiers = tuple(Tier(name=str(t["name"]), device=t.get("device"), runtime=t.get("runtime"),
-                           mem_gb=None if t.get("mem_gb") is None else float(t["mem_gb"])) for t in sec["tiers"])
-        hops = tuple(Hop(float(h["up_mbps"]), float(h["down_mbps"]), float(h["delay_ms"])) for h in sec["hops"])
-        topo = Topology(tiers=tiers, hops=hops, weights=None if sec.get("weights") is None
-                        else tuple(float(w) for w in sec["weights"]))
-        start = topo.tier_index(str(sec["start"])) if sec.get("start") is not None else 0
-        end = topo.tier_index(str(sec["end"])) if sec.get("end") is not None else 0
-        pins = tuple((int(layer), topo.tier_index(str(name))) for layer, name in sec.get("pins") or ())
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SplittuiError(f"{source}: its 'tiers' section is not a topology ({exc})") from None
-    return replace(topo, pins=pins, start=start, end=end)
-
-
-def tier_section(topo: Topology, profile: Profile, r: TierResult) -> dict[str, Any]:
-    """The ``tiers`` field of a policy document (what `splittui solve --tier --out` writes)."""
-    names = [t.name for t in topo.tiers]
-    return {**topo.to_dict(),
-            "policy": None if r.tiers is None else [t + 1 for t in r.tiers],
-            "placement": None if r.tiers is None else [{"name": layer.name, "tier": names[t]}
-                                                      for layer, t in zip(profile.layers, r.tiers, strict=True)],
-            "strip": None if r.tiers is None else "".join(topo.letters[t] for t in r.tiers),
-            "objective": r.objective, "work": r.work, "shares": r.shares,
-            "compute_ms": r.compute_ms, "hop_ms": None if r.hop_ms is None else [list(h) for h in r.hop_ms],
-            "mem_need_bytes": list(r.mem_need_bytes) or None}
-
-
-def two_sided(r: TierResult) -> Any:
-    """A tier result seen from the first tier (client = tier 0, server = the rest): the policy/2 fields."""
-    from ..model import Breakdown, Result
-
-    bd = None
-    if r.compute_ms is not None and r.hop_ms is not None:
-        bd = Breakdown(client_ms=r.compute_ms[0], server_ms=sum(r.compute_ms[1:]),
-                       upload_ms=sum(u for u, _ in r.hop_ms), download_ms=sum(d for _, d in r.hop_ms))
-    load = None if r.work is None else sum(r.work[1:])
-    return Result(solver=r.solver, feasible=r.feasible,
-                  policy=None if r.tiers is None else tuple(int(t == 0) for t in r.tiers),
-                  latency_ms=r.latency_ms, breakdown=bd, server_load=load, total_load=r.total_work,
-                  server_share=None if load is None else (load / r.total_work if r.total_work > 0 else 0.0),
-                  switches=r.crossings, min_latency_ms=r.min_latency_ms, deadline_ms=r.deadline_ms,
-                  solve_ms=r.solve_ms, ttft_ms=r.ttft_ms, tpot_ms=r.tpot_ms, violations=r.violations)
 
 
 def tier_documents(view: TierView, sc: Scenario) -> dict[str, dict[str, Any]]:
