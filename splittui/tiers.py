@@ -32,7 +32,8 @@ from .generation import Phases, phase_costs
 from .memory import MemRows, memory_rows, reserve_bytes
 from .model import Profile, Scenario
 
-__all__ = ["topology_of", "MAX_TIERS", "Tier", "Hop", "Topology", "TierCosts", "TierPhases", "TierScore", "tier_phases",
+__all__ = ["topology_of", "layer_runs",
+           "MAX_TIERS", "Tier", "Hop", "Topology", "TierCosts", "TierPhases", "TierScore", "tier_phases",
            "score", "tier_min_latency", "hop_scenario", "memory_need", "memory_violations"]
 
 MAX_TIERS = 4
@@ -351,3 +352,13 @@ def topology_of(sec: Any, source: str = "the policy file") -> Topology:
     except (KeyError, TypeError, ValueError) as exc:
         raise SplittuiError(f"{source}: its 'tiers' section is not a topology ({exc})") from None
     return replace(topo, pins=pins, start=start, end=end)
+
+
+def layer_runs(strip: str) -> str:
+    """A strip (one letter per layer) as runs of layers, e.g. 'P 1-12 · E 13-259'."""
+    out, start = [], 0
+    for i in range(1, len(strip) + 1):
+        if i == len(strip) or strip[i] != strip[start]:
+            out.append(f"{strip[start]} {start + 1}" + (f"-{i}" if i - start > 1 else ""))
+            start = i
+    return " · ".join(out)

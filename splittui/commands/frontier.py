@@ -143,6 +143,6 @@ def _print(profile, sc, rows: list[dict], at: int | None) -> None:
 
 def _segments(policy: list[int]) -> str:
     """A policy as runs of layers, e.g. 'C 1-12 · S 13-195'."""
-    from .tiers_args import layer_runs
+    from ..tiers import layer_runs
 
     return layer_runs("".join("C" if v else "S" for v in policy))

@@ -126,7 +126,7 @@ def cells_table(profile, sw):
     from rich.table import Table
 
     from ..report.formats import pct
-    from .tiers_args import layer_runs
+    from ..tiers import layer_runs
 
     topo, gen = sw.topology, sw.config.gen_tokens > 0
     t = Table(title=_title(profile, sw), title_justify="left", caption_justify="left")

@@ -29,7 +29,7 @@ from typing import Any
 from ..errors import SplittuiError
 from ..model import Profile
 from ..solvers.tiers import tier_section, two_sided
-from ..tiers import Hop, Tier, Topology, topology_of
+from ..tiers import Hop, Tier, Topology, layer_runs, topology_of
 
 __all__ = ["add_tier_args", "tiers_requested", "topology_from_args", "tier_profiles", "run_tier_solve"]
 
@@ -341,16 +341,6 @@ def _print_front(profile: Profile, sc, topo: Topology, rows: list[dict], at: int
                  + (", among the policies that meet the TTFT/TPOT limits" if lim else "")
                  + (f"\n→ the row in force at --deadline-ms {sc.deadline_ms:,.1f}" if at is not None else ""))
     print_table(Console(), t)
-
-
-def layer_runs(strip: str) -> str:
-    """A strip as runs of layers, e.g. 'P 1-12 · E 13-259'."""
-    out, start = [], 0
-    for i in range(1, len(strip) + 1):
-        if i == len(strip) or strip[i] != strip[start]:
-            out.append(f"{strip[start]} {start + 1}" + (f"-{i}" if i - start > 1 else ""))
-            start = i
-    return " · ".join(out)
 
 
 __all__ += ["run_tier_frontier", "layer_runs"]

@@ -301,15 +301,20 @@ class Session(Scoped):
                     pipe.send(None)
             except OSError:
                 pass
-        for proc in self._procs:
-            proc.join(3.0)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(2.0)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(2.0)
-        self._procs.clear()
+        stop_processes(self._procs)
+
+
+def stop_processes(procs: list) -> None:
+    """Wait a little for each child asked to stop, then terminate it and finally kill it; empties `procs`."""
+    for proc in procs:
+        proc.join(3.0)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(2.0)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(2.0)
+    procs.clear()
 
 
 def summarise(times: list[dict]) -> dict:

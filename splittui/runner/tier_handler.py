@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import SplittuiError
-from ..tiers import Topology
+from ..tiers import Topology, layer_runs
 
 __all__ = ["tier_run_command", "TIER_RUN_SOLVERS", "predicted_bytes"]
 
@@ -238,16 +238,6 @@ def tier_document(args, plan, topo: Topology, sc, label: str, policy, pred: dict
         "output_matches_unsplit": bool(info["match"]), "same_tokens": bool(info["same_tokens"]),
         "max_abs_diff": info["max_abs_diff"],
     }
-
-
-def layer_runs(strip: str) -> str:
-    """A strip as runs of layers, e.g. 'P 1-12 · E 13-259' (as `splittui frontier` prints them)."""
-    out, start = [], 0
-    for i in range(1, len(strip) + 1):
-        if i == len(strip) or strip[i] != strip[start]:
-            out.append(f"{strip[start]} {start + 1}" + (f"-{i}" if i - start > 1 else ""))
-            start = i
-    return " · ".join(out)
 
 
 def _fmt_err(v: float | None) -> str:

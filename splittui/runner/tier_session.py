@@ -32,6 +32,7 @@ from typing import Any
 from ..errors import SplittuiError
 from .chains import ChainSpec
 from .scoped import Scoped
+from .session import stop_processes
 
 __all__ = ["TierSession", "new_log", "LOG_FIELDS"]
 
@@ -382,15 +383,7 @@ class TierSession(Scoped):
                 pipe.send(None)
             except OSError:
                 pass
-        for proc in self._procs:
-            proc.join(3.0)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(2.0)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(2.0)
-        self._procs.clear()
+        stop_processes(self._procs)
         self._pipes.clear()
 
 
