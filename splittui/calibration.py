@@ -3,13 +3,15 @@
 A device preset gives peaks and bandwidth; a *runtime* (llama.cpp on CUDA, MLC, TensorRT-LLM, …) decides
 how much of them a model reaches. For one device × runtime a stage's time is
 
-    t = max(F' / (P · e_c), B' / (W · e_m)) + k · (κ + τ / K)
+    t = max(F' / (P · e_c), B' / (W · e_m) + B' / (P32 · β)) + k · (κ + τ / K)
 
 with ``F'`` the stage's FLOPs (attention halved where the runtime skips masked blocks; quantised
 linear stages at prefill times ``1 + δ`` for dequantisation), ``B'`` its bytes at the format's real bits
-per weight (decode: ``e_m · q`` for quantised weights), ``k`` its kernels, ``K`` the kernels of a whole
+per weight (decode: ``e_m · q`` for quantised weights; plus ``σ`` bytes per attention FLOP at prefill where
+the runtime materialises the scores), ``B' / (P32 · β)`` the per-thread streaming limit of ggml's CPU kernels
+(``llama.cpp-cpu`` only), ``k`` its kernels, ``K`` the kernels of a whole
 forward step, ``κ`` a per-kernel and ``τ`` a per-step (per-token) overhead. Parameters are fitted by
-least squares on log time: per runtime ``e_c, e_m, τ, κ, δ, q``, per device × runtime offsets of
+least squares on log time: per runtime ``e_c, e_m, τ, κ, δ, q, β, σ``, per device × runtime offsets of
 ``e_c, e_m, τ`` and per device offsets of ``e_c, e_m`` (across its runtimes), all held towards zero (shared
 where data is thin). ``P`` is the 16-bit peak, the fp32 peak for fp32 weights and on ``llama.cpp-cpu``.
 :func:`fit` also measures its own error by leave-one-out and leave-one-model-out refits; :func:`band_text`
@@ -35,7 +37,7 @@ from .devices import Device
 from .errors import SplittuiError
 from .hf_config import Arch, StageCost, chain_parts, weight_bits
 
-__all__ = ["RUNTIMES", "FORMATS", "Measurement", "Calibration", "StageTimer", "Fit", "timer_for", "fit",
+__all__ = ["RUNTIMES", "FORMATS", "HOLDOUT_SETS", "Measurement", "Calibration", "StageTimer", "Fit", "timer_for", "fit",
            "predict_ms", "stage_table", "read_measurements", "read_llama_bench", "load_fit", "save_fit",
            "calibration_for", "band_text", "profile_bands", "short_band", "shipped_dir", "summary"]
 
@@ -49,23 +51,34 @@ FORMATS: dict[str, tuple[str, float]] = {
     "f32": ("fp32", 32.0), "f16": ("fp16", 16.0), "fp16": ("fp16", 16.0), "bf16": ("bf16", 16.0),
     "q8_0": ("int8", 8.5), "int8": ("int8", 8.5), "w8a16": ("int8", 8.5),
     "q4_0": ("int4", 4.5), "int4": ("int4", 4.5), "q4f16_1": ("int4", 4.5), "q4f16_ft": ("int4", 4.5),
-    "w4a16": ("int4", 4.5), "q4_k_m": ("int4", 4.85),
+    "w4a16": ("int4", 4.5), "q4_k_m": ("int4", 4.85), "q4_1": ("int4", 5.0),
 }
 _QUANT = ("int8", "int4")
+# The held-out sets of measurements.csv's `holdout` column (docs/device-model.md). Set 1 was chosen in session 13
+# and its errors have since been looked at; set 2 was collected in session 14 before the model was changed.
+HOLDOUT_SETS: dict[int, str] = {1: "held-out set 1 (session 13; its errors were seen)",
+                                2: "held-out set 2 (fresh, collected before the session-14 changes)"}
 # Runtimes whose quantised and 16-bit matmuls run on the CPU's fp32/int8 SIMD lanes (ggml's CPU kernels):
 # their compute reference is the preset's fp32 peak, not a 16-bit FMA rate those kernels do not use.
 _FP32_PEAK_RUNTIMES = frozenset({"llama.cpp-cpu"})
 
 
-# per runtime: log e_c, log e_m, log tau_ms, log kappa_us, log delta, log q  (prior centre, prior weight)
-_RT_PRIOR = ((math.log(0.5), 0.3), (math.log(0.7), 0.3), (math.log(1.0), 0.1), (math.log(2.0), 0.3),
-             (math.log(0.2), 0.5), (0.0, 1.0))
+# Runtimes whose cores stream weights themselves (ggml's CPU kernels): a thread loads and unpacks its share of
+# the weights at a rate bounded by its own clock and load ports, so the bytes a step can stream scale with the
+# threads in use (their fp32 peak stands for them) until the memory bus saturates: 1/W' = 1/(W·e_m) + 1/(P32·β).
+_STREAM_RUNTIMES = frozenset({"llama.cpp-cpu"})
+# per runtime: log e_c, log e_m, log tau_ms, log kappa_us, log delta, log q, log beta (bytes a thread streams per
+# fp32 FLOP/s of its peak; used on _STREAM_RUNTIMES only), log sigma (bytes of attention scores written and read
+# per attention FLOP at prefill, on runtimes that materialise them: ~16 B per score / 4·head_dim FLOPs ≈ 1/32)
+# (prior centre, prior weight)
+_RT_PRIOR = ((math.log(0.5), 0.3), (math.log(0.7), 0.3), (math.log(1.0), 0.1), (math.log(2.0), 0.1),
+             (math.log(0.2), 0.5), (0.0, 1.0), (math.log(0.2), 0.3), (math.log(1 / 32), 0.3))
 # Offsets of a device × runtime from its runtime, and of a device across all its runtimes (its preset's peaks
 # or bandwidth off by a factor whatever runs on it), each held towards 0 (ln units). Weight 1 each keeps the
 # prior on the sum (a device with one runtime) at the former single offset's width: sqrt(2) ≈ 1/0.7.
 _GROUP_W = 1.0
 _DEV_W = 1.0
-_NRT, _NG, _ND = 6, 3, 2
+_NRT, _NG, _ND = 8, 3, 2
 
 
 def _fp32_peak(runtime: str, fp32: bool) -> bool:
@@ -84,7 +97,7 @@ class Measurement:
     tokens: int
     context: int
     ms: float           # time of the prefill, or of one decode step
-    holdout: bool = False
+    holdout: int = 0    # 0: fitted; 1, 2, …: never fitted, the held-out set it belongs to (HOLDOUT_SETS)
     source: str = ""
     date: str = ""
     build: str = ""
@@ -112,6 +125,8 @@ class Calibration:
     loo_points: int = 0      # how many leave-one-out predictions that figure rests on
     lomo_pct: float = 0.0    # the same, leaving each model out in turn
     pooled: bool = False     # True: too few points of its own, the band is its runtime's
+    stream_bpf: float = 0.0  # bytes a core streams per fp32 FLOP/s of its peak (0: not limited per thread)
+    score_bpf: float = 0.0   # attention-score bytes per attention FLOP at prefill (non-causal runtimes)
 
     def band(self) -> str:
         if self.points == 0:
@@ -147,8 +162,10 @@ class StageTimer:
         dev = self.device
         peak = (dev.fp32_tflops if _fp32_peak(c.runtime, fp32) else dev.fp16_tflops) * 1e12 * c.eff_compute
         bw = dev.mem_gbps * 1e9 * c.eff_mem * (c.quant_mem if quant and not prefill else 1.0)
+        moved += c.score_bpf * flops if prefill and not c.causal and kind == "attention" else 0.0
+        stream = moved / (dev.fp32_tflops * 1e12 * c.stream_bpf) if c.stream_bpf > 0 else 0.0
         fixed = kernels * (c.kernel_us * 1e-3 + c.step_ms / max(self.step_kernels, 1))
-        return max(f / peak, moved / bw) * 1e3 + fixed
+        return max(f / peak, moved / bw + stream) * 1e3 + fixed
 
 
 def timer_for(device: Device, runtime: str | None, dtype: str, step_kernels: int,
@@ -195,6 +212,8 @@ class _Design:
     peak: np.ndarray        # FLOP/s, N
     bw: np.ndarray          # byte/s, N
     qdec: np.ndarray        # 1 where a quantised decode (quant_mem applies)
+    attn_nc: np.ndarray     # FLOPs of attention stages at prefill on runtimes that materialise the scores
+    p32: np.ndarray         # fp32 FLOP/s where the runtime streams per thread (_STREAM_RUNTIMES), else 0
     rt: np.ndarray
     grp: np.ndarray
     dev: np.ndarray
@@ -215,12 +234,13 @@ def _design(points: Sequence[Measurement], archs: Mapping[str, Arch], devices: M
     n = np.array([pad("n", t) for t in tables])
     return _Design(
         n=n, flops_c=np.array([pad("flops_c", t) for t in tables]), lin_q=np.array([pad("lin_q", t) for t in tables]),
-        moved=np.array([pad("moved", t) for t in tables]),
+        moved=np.array([pad("moved", t) for t in tables]), attn_nc=np.array([pad("attn_nc", t) for t in tables]),
         kern=np.array([float((t["n"] * t["kernels"]).sum()) for t in tables]),
         peak=np.array([(devices[m.device].fp32_tflops if _fp32_peak(m.runtime, m.dtype == "fp32")
                         else devices[m.device].fp16_tflops) * 1e12 for m in points]),
         bw=np.array([devices[m.device].mem_gbps * 1e9 for m in points]),
         qdec=np.array([float(m.phase == "decode" and m.dtype in _QUANT) for m in points]),
+        p32=np.array([devices[m.device].fp32_tflops * 1e12 * (m.runtime in _STREAM_RUNTIMES) for m in points]),
         rt=np.array([rts.index(m.runtime) for m in points]),
         grp=np.array([groups.index(_key(m.device, m.runtime)) for m in points]),
         dev=np.array([devs.index(m.device) for m in points]), n_g=len(groups),
@@ -234,8 +254,9 @@ def _features(m: Measurement, archs: Mapping[str, Arch], devices: Mapping[str, D
     causal = prefill and RUNTIMES[m.runtime]
     flops = t["flops"] * np.where(t["attn"] & causal, 0.5, 1.0)
     quant_lin = t["linear"] & (prefill and m.dtype in _QUANT)
+    scores = t["attn"] & (prefill and not RUNTIMES[m.runtime])
     return {"n": t["n"], "kernels": t["kernels"], "flops_c": flops, "lin_q": np.where(quant_lin, flops, 0.0),
-            "moved": t["moved"] + t["wread"] * (scale - 1.0)}
+            "moved": t["moved"] + t["wread"] * (scale - 1.0), "attn_nc": np.where(scores, flops, 0.0)}
 
 
 def _predict_log(theta: np.ndarray, d: _Design, n_rt: int) -> np.ndarray:
@@ -243,24 +264,31 @@ def _predict_log(theta: np.ndarray, d: _Design, n_rt: int) -> np.ndarray:
 
 
 def _model(theta: np.ndarray, d: _Design, n_rt: int) -> tuple[np.ndarray, np.ndarray]:
-    """ln(ms) of every point and its derivatives by the 6 runtime, 3 group and 2 device parameters (N × 11)."""
+    """ln(ms) of every point and its derivatives by the 8 runtime, 3 group and 2 device parameters (N × 13)."""
     rtp = theta[:n_rt * _NRT].reshape(n_rt, _NRT)[d.rt]
     g0 = n_rt * _NRT + d.n_g * _NG
     gp = theta[n_rt * _NRT:g0].reshape(-1, _NG)[d.grp]
     dp = theta[g0:].reshape(-1, _ND)[d.dev]
     ec, em = np.exp(rtp[:, 0] + gp[:, 0] + dp[:, 0]), np.exp(rtp[:, 1] + gp[:, 1] + dp[:, 1])
     step_ms, kern_us = np.exp(rtp[:, 2] + gp[:, 2]), np.exp(rtp[:, 3])
-    delta, qm = np.exp(rtp[:, 4]), np.exp(rtp[:, 5])
+    delta, qm, beta, sigma = np.exp(rtp[:, 4]), np.exp(rtp[:, 5]), np.exp(rtp[:, 6]), np.exp(rtp[:, 7])
     deq = d.lin_q * delta[:, None] / (d.peak * ec)[:, None]
     comp = d.flops_c / (d.peak * ec)[:, None] + deq
-    mem = d.moved / (d.bw * em * np.where(d.qdec > 0, qm, 1.0))[:, None]
+    inv_w = 1.0 / (d.bw * em * np.where(d.qdec > 0, qm, 1.0))
+    inv_s = np.divide(1.0, d.p32 * beta, out=np.zeros_like(d.p32), where=d.p32 > 0)
+    scores = d.attn_nc * sigma[:, None]
+    moved = d.moved + scores
+    mem = moved * (inv_w + inv_s)[:, None]
     bound = comp >= mem
+    mem_n = d.n * np.where(bound, 0.0, 1.0) * 1e3
     t_c = (d.n * np.where(bound, comp, 0.0)).sum(axis=1) * 1e3
-    t_m = (d.n * np.where(bound, 0.0, mem)).sum(axis=1) * 1e3
+    t_m = (mem_n * moved).sum(axis=1) * inv_w
+    t_s = (mem_n * moved).sum(axis=1) * inv_s
+    t_sc = (mem_n * scores).sum(axis=1) * (inv_w + inv_s)
     t_k = d.kern * kern_us * 1e-3
-    ms = t_c + t_m + t_k + step_ms
+    ms = t_c + t_m + t_s + t_k + step_ms
     t_d = (d.n * np.where(bound, deq, 0.0)).sum(axis=1) * 1e3
-    jac = np.stack([-t_c, -t_m, step_ms, t_k, t_d, -t_m * (d.qdec > 0)], axis=1) / ms[:, None]
+    jac = np.stack([-t_c, -t_m, step_ms, t_k, t_d, -t_m * (d.qdec > 0), -t_s, t_sc], axis=1) / ms[:, None]
     return np.asarray(np.log(ms)), np.concatenate([jac, jac[:, :_NG], jac[:, :_ND]], axis=1)
 
 
@@ -332,13 +360,20 @@ class Fit:
     points: int = 0
     created: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    heldout_set: tuple[int, ...] = ()                        # the held-out set of each `heldout` row
+
+    def heldout_of(self, which: int) -> tuple[tuple[str, str, str, float], ...]:
+        """The held-out rows of one set (all of them where the fit predates the sets)."""
+        if len(self.heldout_set) != len(self.heldout):
+            return self.heldout if which == 1 else ()
+        return tuple(r for r, s in zip(self.heldout, self.heldout_set) if s == which)
 
     def to_doc(self) -> dict[str, Any]:
         return {"schema": "splittui.calibration/1", "created": self.created, "points": self.points,
                 "model": "docs/device-model.md", "runtimes": self.runtimes,
                 "groups": {k: asdict(c) for k, c in self.groups.items()},
                 "loo": [list(x) for x in self.loo], "lomo": [list(x) for x in self.lomo],
-                "heldout": [list(x) for x in self.heldout], **self.extra}
+                "heldout": [list(x) for x in self.heldout], "heldout_set": list(self.heldout_set), **self.extra}
 
 
 def _key(device: str, runtime: str) -> str:
@@ -361,7 +396,8 @@ def fit(points: Sequence[Measurement], archs: Mapping[str, Arch], devices: Mappi
     pred = _predict_log(theta, d, len(rts))
     held = tuple((m.device, m.runtime, m.phase, float((pred[i] - d.log_ms[i]) / math.log(2)))
                  for i, m in enumerate(points) if m.holdout)
-    return _assemble(points, train, rts, groups, theta, loo, lomo, held, created)
+    out = _assemble(points, train, rts, groups, theta, loo, lomo, held, created)
+    return replace(out, heldout_set=tuple(int(m.holdout) for m in points if m.holdout))
 
 
 def _loo(points: Sequence[Measurement], d: _Design, train: np.ndarray, theta: np.ndarray, n_rt: int,
@@ -405,7 +441,9 @@ def _assemble(points: Sequence[Measurement], train: np.ndarray, rts: list[str], 
         e = np.exp(rtp[r])
         runtimes[name] = {"eff_compute": float(e[0]), "eff_mem": float(e[1]), "step_ms": float(e[2]),
                           "kernel_us": float(e[3]), "dequant": float(e[4]), "quant_mem": float(e[5]),
-                          "causal": RUNTIMES[name], "loo_pct": _pct([x[3] for x in loo if x[1] == name]),
+                          "stream_bpf": float(e[6]) if name in _STREAM_RUNTIMES else 0.0,
+                          "score_bpf": 0.0 if RUNTIMES[name] else float(e[7]), "causal": RUNTIMES[name],
+                          "loo_pct": _pct([x[3] for x in loo if x[1] == name]),
                           "points": int(sum(1 for i, m in enumerate(points) if train[i] and m.runtime == name))}
     out: dict[str, Calibration] = {}
     for g, key in enumerate(groups):
@@ -419,7 +457,8 @@ def _assemble(points: Sequence[Measurement], train: np.ndarray, rts: list[str], 
             rtv["step_ms"] * math.exp(gp[g, 2]), rtv["kernel_us"], rtv["dequant"], rtv["quant_mem"],
             RUNTIMES[rt], points=sum(1 for i, m in enumerate(points) if train[i] and _key(m.device, m.runtime) == key),
             loo_pct=rtv["loo_pct"] if pooled else _pct(mine), loo_points=len(mine),
-            lomo_pct=_pct([x[3] for x in lomo if x[0] == dev and x[1] == rt]), pooled=pooled)
+            lomo_pct=_pct([x[3] for x in lomo if x[0] == dev and x[1] == rt]), pooled=pooled,
+            stream_bpf=rtv["stream_bpf"], score_bpf=rtv["score_bpf"])
     return Fit(runtimes, out, loo, lomo, held, int(train.sum()), created)
 
 
@@ -482,7 +521,8 @@ def _fit_from_doc(doc: dict[str, Any], src: str) -> Fit:
         groups = {k: Calibration(**v) for k, v in doc["groups"].items()}
         rows = {k: tuple(tuple(x) for x in doc.get(k, [])) for k in ("loo", "lomo", "heldout")}
         return Fit(dict(doc["runtimes"]), groups, rows["loo"], rows["lomo"], rows["heldout"],
-                   int(doc.get("points", 0)), str(doc.get("created", "")))
+                   int(doc.get("points", 0)), str(doc.get("created", "")),
+                   heldout_set=tuple(int(x) for x in doc.get("heldout_set", [])))
     except (KeyError, TypeError, ValueError) as exc:
         raise SplittuiError(f"{src}: broken calibration file ({exc})") from None
 
@@ -518,7 +558,8 @@ def calibration_for(device: str, runtime: str, f: Fit | None = None) -> Calibrat
     if rt is None:
         return Calibration(device, runtime, 0.5, 0.7, 1.0, 2.0, 0.2, 1.0, RUNTIMES[runtime])
     return Calibration(device, runtime, rt["eff_compute"], rt["eff_mem"], rt["step_ms"], rt["kernel_us"],
-                       rt["dequant"], rt["quant_mem"], bool(rt["causal"]), loo_pct=float(rt.get("loo_pct", 0.0)))
+                       rt["dequant"], rt["quant_mem"], bool(rt["causal"]), loo_pct=float(rt.get("loo_pct", 0.0)),
+                       stream_bpf=float(rt.get("stream_bpf", 0.0)), score_bpf=float(rt.get("score_bpf", 0.0)))
 
 
 def band_text(cal: Calibration | None) -> str:
@@ -588,8 +629,19 @@ def _row(p: Path, line: int, r: dict[str, str]) -> Measurement:
         raise SplittuiError(f"{where}: phase prefill|decode, unit tok/s|ms, value and tokens > 0")
     ms = value if unit == "ms" else (tokens if phase == "prefill" else 1) / value * 1e3
     return Measurement(r["device"].strip(), r["runtime"].strip(), r["model"].strip(), r["format"].strip().lower(),
-                       phase, tokens, context, ms, r["holdout"].strip().lower() in ("1", "true", "yes", "holdout"),
+                       phase, tokens, context, ms, _holdout(where, r["holdout"]),
                        r["source"].strip(), r["date"].strip(), r["build"].strip())
+
+
+def _holdout(where: str, text: str) -> int:
+    t = (text or "").strip().lower()
+    if t in ("", "0", "false", "no"):
+        return 0
+    if t in ("true", "yes", "holdout"):
+        return 1
+    if t.isdigit() and int(t) in HOLDOUT_SETS:
+        return int(t)
+    raise SplittuiError(f"{where}: holdout must be 0 or a held-out set ({', '.join(map(str, HOLDOUT_SETS))})")
 
 
 def read_llama_bench(path: str | os.PathLike[str], *, device: str, runtime: str, model: str) -> list[Measurement]:

@@ -106,7 +106,7 @@ def print_fit(result, *, seconds: float | None = None, written: str | None = Non
     from rich.console import Console
     from rich.table import Table
 
-    from ..calibration import summary
+    from ..calibration import HOLDOUT_SETS, summary
     from ..report.tables import print_table
 
     console = Console()
@@ -120,8 +120,8 @@ def print_fit(result, *, seconds: float | None = None, written: str | None = Non
         t.add_row(c.device, c.runtime, str(c.points), f"{c.eff_compute:.3f}", f"{c.eff_mem:.3f}",
                   f"{c.step_ms:.3g}", f"±{c.loo_pct:.0f} % ({c.loo_points})", c.band())
     print_table(console, t)
-    for title, rows in (("leave-one-out", result.loo), ("leave-one-model-out", result.lomo),
-                        ("held-out (never fitted)", result.heldout)):
+    sets = [(f"{HOLDOUT_SETS[k]}, never fitted", result.heldout_of(k)) for k in HOLDOUT_SETS]
+    for title, rows in [("leave-one-out", result.loo), ("leave-one-model-out", result.lomo), *sets]:
         if not rows:
             continue
         s = Table(title=f"{title}: predicted / measured", title_justify="left")

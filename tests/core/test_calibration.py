@@ -12,6 +12,7 @@ import pytest
 from splittui import calibration
 from splittui.calibration import (
     FORMATS,
+    HOLDOUT_SETS,
     RUNTIMES,
     Calibration,
     Fit,
@@ -27,6 +28,7 @@ from splittui.calibration import (
 )
 from splittui.commands.calibrate import load_inputs
 from splittui.devices import PRESETS, load_device_file
+from splittui.errors import SplittuiError
 from splittui.llm import load_arch, profile_for
 from splittui.setup import Setup, setup_from_dict, setup_of
 
@@ -48,8 +50,9 @@ def _synthetic(truth: dict[str, Calibration]) -> list[Measurement]:
 
 
 def test_fit_recovers_known_parameters() -> None:
-    truth = {"a": Calibration("rtx4090", "llama.cpp-cuda", 0.3, 0.6, 0.8, 2.0, 0.3, 0.9, False),
-             "b": Calibration("apple-m2", "llama.cpp-metal", 0.7, 0.8, 1.5, 2.0, 0.1, 1.0, False)}
+    # llama.cpp materialises the attention scores at prefill: the truth carries the prior's score bytes per FLOP
+    truth = {"a": Calibration("rtx4090", "llama.cpp-cuda", 0.3, 0.6, 0.8, 2.0, 0.3, 0.9, False, score_bpf=1 / 32),
+             "b": Calibration("apple-m2", "llama.cpp-metal", 0.7, 0.8, 1.5, 2.0, 0.1, 1.0, False, score_bpf=1 / 32)}
     result = fit(_synthetic(truth), ARCHS, DEVS, errors=False)
     for c in truth.values():
         got = result.groups[f"{c.device}|{c.runtime}"]
@@ -89,8 +92,11 @@ def test_every_shipped_measurement_has_a_source_and_the_table_is_broad() -> None
     for p in points:
         assert p.source and p.date and p.build, p
         assert p.runtime in RUNTIMES and p.format in FORMATS
-    share = sum(p.holdout for p in points) / len(points)
-    assert 0.15 <= share <= 0.25
+    assert {p.holdout for p in points} == {0, *HOLDOUT_SETS}
+    assert 0.15 <= sum(bool(p.holdout) for p in points) / len(points) <= 0.4
+    fresh = [p for p in points if p.holdout == 2]   # collected before the session-14 model changes
+    assert len(fresh) >= 15 and {p.phase for p in fresh} == {"prefill", "decode"}
+    assert len({p.device for p in fresh}) >= 5 and len({p.runtime for p in fresh}) >= 3
 
 
 def test_shipped_fit_matches_its_inputs_and_reproduces_its_heldout_check() -> None:
@@ -103,10 +109,14 @@ def test_shipped_fit_matches_its_inputs_and_reproduces_its_heldout_check() -> No
     points, archs, devs = load_inputs([])
     assert doc["points"] == sum(not p.holdout for p in points)
     ratios = [2 ** abs(x[3]) for x in doc["heldout"]]
-    assert len(ratios) == sum(p.holdout for p in points)
+    assert len(ratios) == sum(bool(p.holdout) for p in points)
+    assert doc["heldout_set"] == [p.holdout for p in points if p.holdout]
     fresh = fit(points, archs, devs, errors=False)
     assert [x[3] for x in doc["heldout"]] == pytest.approx([x[3] for x in fresh.heldout], abs=1e-6)
     assert max(ratios) < 4.0
+    shipped = load_fit()
+    assert [len(shipped.heldout_of(k)) for k in HOLDOUT_SETS] == [sum(p.holdout == k for p in points)
+                                                                   for k in HOLDOUT_SETS]
 
 
 def test_the_cpu_runtime_is_timed_against_the_fp32_peak() -> None:
@@ -211,3 +221,50 @@ def test_the_feature_is_fast() -> None:
     profile_for("llama-3.1-8b", client_device="rtx4090", server_device="h100-sxm", runtime="llama.cpp-cuda")
     t2 = time.perf_counter()
     assert t1 - t0 < 5.0 and t2 - t1 < 1.0
+
+
+def test_cpu_threads_stream_weights_at_a_rate_bound_by_their_peak() -> None:
+    """On llama.cpp-cpu a decode step streams its weights through the bus (W·e_m) and through the threads in use
+    (their fp32 peak times stream_bpf), one after the other; a GPU runtime has no per-thread term."""
+    pi = PRESETS["raspberry-pi-5"]
+    cal = Calibration(pi.name, "llama.cpp-cpu", 1.0, 1.0, 1e-9, 1e-9, 0.0, 1.0, False, stream_bpf=0.2)
+    moved = 1e9
+    got = StageTimer(pi, cal, "int4").decode_ms("linear", 1.0, moved, 1, fp32=False)
+    bus, threads = moved / (pi.mem_gbps * 1e9), moved / (pi.fp32_tflops * 1e12 * 0.2)
+    assert got == pytest.approx((bus + threads) * 1e3, rel=1e-6)
+    gpu = replace(cal, runtime="llama.cpp-vulkan", stream_bpf=0.0)
+    assert StageTimer(pi, gpu, "int4").decode_ms("linear", 1.0, moved, 1, fp32=False) == pytest.approx(bus * 1e3)
+
+
+def test_attention_scores_cost_bytes_only_where_the_runtime_materialises_them() -> None:
+    """A non-causal runtime (llama.cpp) writes and reads the s × s scores at prefill: score_bpf bytes per attention
+    FLOP join the stage's bytes; decode steps, other stages and flash-style runtimes do not pay them."""
+    dev = PRESETS["rtx4090"]
+    cal = Calibration(dev.name, "llama.cpp-cuda", 1e6, 1.0, 1e-9, 1e-9, 0.0, 1.0, False, score_bpf=1 / 32)
+    flops, moved = 1e12, 1e6
+    timer = StageTimer(dev, cal, "fp16")
+    with_scores = (moved + flops / 32) / (dev.mem_gbps * 1e9) * 1e3
+    assert timer.prefill_ms("attention", flops, moved, 1, fp32=False) == pytest.approx(with_scores, rel=1e-6)
+    plain = moved / (dev.mem_gbps * 1e9) * 1e3
+    assert timer.prefill_ms("linear", flops, moved, 1, fp32=False) == pytest.approx(plain, rel=1e-3)
+    assert timer.decode_ms("attention", flops, moved, 1, fp32=False) == pytest.approx(plain, rel=1e-3)
+    flash = StageTimer(dev, replace(cal, runtime="mlc", causal=True), "fp16")
+    assert flash.prefill_ms("attention", flops, moved, 1, fp32=False) == pytest.approx(plain, rel=1e-3)
+
+
+def test_holdout_column_names_the_held_out_set(tmp_path) -> None:
+    head = "device,runtime,model,format,phase,tokens,context,value,unit,holdout,source,date,build\n"
+    row = "rtx4090,llama.cpp-cuda,llama-3.2-1b,q4_0,decode,1,128,100,tok/s,{},s,d,b\n"
+    path = tmp_path / "m.csv"
+    path.write_text(head + "".join(row.format(h) for h in ("0", "1", "2", "yes", "")))
+    assert [p.holdout for p in read_measurements(path)] == [0, 1, 2, 1, 0]
+    path.write_text(head + row.format("7"))
+    with pytest.raises(SplittuiError, match="held-out set"):
+        read_measurements(path)
+
+
+def test_a_fit_without_held_out_sets_keeps_its_rows_in_set_one() -> None:
+    rows = (("rtx4090", "llama.cpp-cuda", "decode", 0.1),)
+    assert Fit({}, {}, heldout=rows).heldout_of(1) == rows and Fit({}, {}, heldout=rows).heldout_of(2) == ()
+    both = Fit({}, {}, heldout=rows * 2, heldout_set=(1, 2))
+    assert both.heldout_of(2) == rows
