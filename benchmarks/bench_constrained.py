@@ -1,0 +1,106 @@
+"""Memory limits and pins on llama-3.1-8b (issue 25 item 6): the constrained dp and exact, before vs after.
+
+"before" is splittui/solvers/constrained.py as committed at git HEAD (read with `git show`, loaded beside the
+current module by `bench_exact_scaling.baseline`; read-only git); "after" the working tree's. Every case is
+`splittui solve`'s path (profile, scenario, costs, solver, evaluation): llama-3.1-8b, a100-80gb server,
+seq 1024, 256 output tokens, deadline 60 s. Each cell is one solve (wall ms, median of --repeats); the
+answer is the server share and whether it is proven optimal or the search stopped at its label cap (then the
+best policy found). The target: ≤ 50 ms and proven, for dp and exact.
+
+    .venv/bin/python benchmarks/bench_constrained.py [--repeats 1] [--no-before]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_exact_scaling import _swapped, baseline  # noqa: E402
+
+from splittui.cli import build_parser  # noqa: E402
+from splittui.commands.common import profile_from_args, scenario_from_args  # noqa: E402
+from splittui.errors import SplittuiError  # noqa: E402
+from splittui.solvers import solve  # noqa: E402
+
+BASE = "--model llama-3.1-8b --server-device a100-80gb --seq 1024 --gen-tokens 256 --deadline-ms 60000".split()
+CASES = (   # (label, client device, extra arguments)
+    ("pins only", "phone-soc", ["--pin-client", "embed,head"]),
+    ("pins + client memory = device", "phone-soc", ["--pin-client", "embed,head", "--client-mem-gb", "device"]),
+    ("pins + client memory 8 GB", "jetson-orin", ["--pin-client", "embed,head", "--client-mem-gb", "8"]),
+    ("client memory 8 GB, no pins", "jetson-orin", ["--client-mem-gb", "8"]),
+)
+TARGET_MS = 50.0
+
+
+def run(prof, sc, solver: str, repeats: int) -> tuple[float, str]:
+    """Median wall ms and the answer: server share, proven or capped."""
+    walls, answer = [], ""
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        try:
+            res = solve(prof, sc, solver)
+        except SplittuiError as e:
+            return (time.perf_counter() - t0) * 1e3, f"error: {str(e)[:50]}"
+        walls.append((time.perf_counter() - t0) * 1e3)
+        share = "none" if res.server_share is None else f"{100 * res.server_share:.2f} %"
+        capped = any("not proven optimal" in n for n in res.notes)
+        answer = f"{share} {'capped' if capped else 'proven'}"
+    return statistics.median(walls), answer
+
+
+class _old_capped:
+    """`solve` reports a capped search by catching `SearchCapped`: point that name at the HEAD copy's class."""
+
+    def __init__(self, old) -> None:
+        import splittui.solvers as pkg
+
+        self.pkg, self.old, self.saved = pkg, old, pkg.SearchCapped
+
+    def __enter__(self) -> None:
+        self.pkg.SearchCapped = self.old.SearchCapped
+
+    def __exit__(self, *exc) -> None:
+        self.pkg.SearchCapped = self.saved
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--no-before", action="store_true", help="skip the HEAD solver (it takes seconds per case)")
+    args = ap.parse_args(argv)
+    from splittui.solvers import constrained as new
+
+    old = None if args.no_before else baseline("splittui/solvers/constrained.py", "_head_constrained")
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"# constrained dp / exact on llama-3.1-8b, 256 output tokens ({now}; one machine, one run)\n")
+    print(f"common arguments: {' '.join(BASE)}\n")
+    print("| case | client | solver | before ms | before answer | after ms | after answer | after/before | "
+          f"≤ {TARGET_MS:g} ms and proven |")
+    print("|---|---|---|---:|---|---:|---|---:|---|")
+    ok = True
+    for label, device, extra in CASES:
+        a = build_parser().parse_args(["solve", *BASE, "--client-device", device, *extra])
+        prof = profile_from_args(a)
+        sc = scenario_from_args(a, prof)
+        for solver in ("dp", "exact"):
+            after_ms, after = run(prof, sc, solver, args.repeats)
+            before_ms, before = float("nan"), "—"
+            if old is not None:
+                with _swapped(new, old), _old_capped(old):
+                    before_ms, before = run(prof, sc, solver, args.repeats)
+            met = after_ms <= TARGET_MS and after.endswith("proven")
+            ok &= met
+            ratio = f"{after_ms / before_ms:.2f}" if before_ms == before_ms else "—"
+            print(f"| {label} | {device} | {solver} | {before_ms:,.1f} | {before} | {after_ms:,.1f} | {after} | "
+                  f"{ratio} | {'met' if met else 'MISSED'} |", flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
