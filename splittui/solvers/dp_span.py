@@ -1,5 +1,10 @@
-"""One dense DP pass that serves every deadline up to its span (SPEC §4: cell (l, w) depends only on
+"""One DP pass that serves every deadline up to its span (SPEC §4: cell (l, w) depends only on
 cells of budget ≤ w, so the table filled for W units holds the table for any W' ≤ W).
+
+The pass is the dense table, or the sparse labels (`dp_labels`) where `dp_policy` would take them
+(W ≥ SPARSE_MIN_UNITS and no layer outgrows the label cap): a label pass for W pruned only labels
+that cannot finish within W, and a backtrack for W' ≤ W never reads one (module docstring there), so
+it serves every smaller budget as the table does.
 
 A what-if tool moves the deadline a step at a time: with a table filled a little beyond the current
 deadline, the DP policy at a new deadline is a backtrack (O(L)) and the frontier up to it a slice,
@@ -15,15 +20,17 @@ import numpy as np
 
 from ..costs import Costs
 from .dp import DPTables, backtrack, budget_units, run_dp
+from .dp_labels import SPARSE_MIN_UNITS, LabelTables, label_backtrack, run_labels
 
-__all__ = ["DPSpan", "dp_span"]
+__all__ = ["DPSpan", "dp_span", "label_span"]
 
 
 @dataclass(frozen=True, slots=True)
 class DPSpan:
-    """The decision bits and last rows of one DP pass over budgets 0..W for `costs` at `unit_ms`."""
+    """The decision bits and last rows of one DP pass (or its labels) over budgets 0..W for `costs` at
+    `unit_ms`."""
 
-    tables: DPTables
+    tables: DPTables | LabelTables
     costs: Costs        # the chain it was filled for; its deadline is the span
     unit_ms: float
     rounding: str
@@ -44,7 +51,7 @@ class DPSpan:
         """Whether the pass reaches this deadline's budget."""
         return budget_units(deadline_ms, self.unit_ms) <= self.tables.ints.W
 
-    def _at(self, deadline_ms: float) -> DPTables:
+    def _at(self, deadline_ms: float) -> DPTables | LabelTables:
         if not self.covers(deadline_ms):
             raise ValueError(f"deadline {deadline_ms:g} ms is beyond this DP pass ({self.costs.deadline_ms:g} ms)")
         W = int(budget_units(deadline_ms, self.unit_ms))
@@ -52,7 +59,8 @@ class DPSpan:
 
     def policy(self, deadline_ms: float) -> tuple[int, ...] | None:
         """The DP policy for this deadline (None where the DP finds none)."""
-        return backtrack(self._at(deadline_ms))
+        at = self._at(deadline_ms)
+        return label_backtrack(at) if isinstance(at, LabelTables) else backtrack(at)
 
     def end_values(self, deadline_ms: float) -> np.ndarray:
         """best[w] for w = 0..W(deadline): the frontier's values up to this deadline."""
@@ -60,6 +68,18 @@ class DPSpan:
 
 
 def dp_span(costs: Costs, unit_ms: float, span_ms: float, *, rounding: str = "ceil") -> DPSpan:
-    """Fill the DP table of chain `costs` (its own deadline is ignored) for budgets up to `span_ms`."""
+    """Fill the DP table of chain `costs` (its own deadline is ignored) for budgets up to `span_ms`: the
+    labels where W is large and they stay few, else the dense table."""
     c = replace(costs, deadline_ms=span_ms)
+    if budget_units(span_ms, unit_ms) + 1 >= SPARSE_MIN_UNITS and (got := label_span(c, unit_ms, span_ms,
+                                                                                     rounding=rounding)):
+        return got
     return DPSpan(run_dp(c, unit_ms, rounding=rounding), c, unit_ms, rounding)
+
+
+def label_span(costs: Costs, unit_ms: float, span_ms: float, *, rounding: str = "ceil") -> DPSpan | None:
+    """The label pass of chain `costs` for budgets up to `span_ms`, or None where a layer outgrows the
+    label cap (a span that large would be a dense table: the caller decides whether it is worth it)."""
+    c = replace(costs, deadline_ms=span_ms)
+    labels = run_labels(c, unit_ms, rounding=rounding)
+    return None if labels is None else DPSpan(labels, c, unit_ms, rounding)

@@ -184,7 +184,7 @@ class SplitApp(TierActions, Solving, GoalActions, SlotActions, PolicyActions, Pi
         if old is None:
             self.call_after_refresh(self._settle_heap)
         if state.error or state.parts.covers(self.shown_parts()):
-            self.query_one("#tabs").remove_class("-stale")
+            self.undim()
         sub = f"{state.profile.model} · {state.profile.n_layers} layers"
         if self.sub_title != sub:
             self.sub_title = sub

@@ -39,6 +39,8 @@ from .tier_state import compute_tiers
 __all__ = ["Solving", "STALE_SOLVE_CELLS", "CHART_SOLVERS", "default_solver"]
 
 STALE_SOLVE_CELLS = 3_000_000   # L x W above which the tabs dim while the worker solves (~10 ms of DP)
+STALE_DIM_S = 0.1               # ...once the answer is this late: a class on #tabs restyles every widget in
+                                # it (~30 ms on a large profile), which an answer inside two frames never needs
 DRAWN_WAIT_S = 0.25             # the second answer waits for the first one's frame, or this long
 TIER_PARTS = Parts(frontier=True, timelines=True, sweep=True)   # a tier state has all it will ever have
 CHART_SOLVERS = frozenset({"dp"})   # a chart tab draws the selected solver's (else DP's) placement; the banner DP's
@@ -70,13 +72,14 @@ class Solving(AppMixin):
     _drawn: threading.Event       # set once the latest request's first answer is on screen
     topology: Topology | None     # a chain of three or four tiers, or None: client and server
 
-    def resolve(self) -> None:
-        """Re-solve for the current profile and scenario in the solve worker."""
+    def resolve(self, dim: bool = False) -> None:
+        """Re-solve for the current profile and scenario in the solve worker; the tabs dim if the answer
+        is late and the solve is large (or `dim`)."""
         self._generation += 1
         self._drawn.set()   # a worker still waiting for its frame wakes up and sees it was cancelled
         self._drawn = threading.Event()
-        if solve_cost(self.profile, self.scenario) > STALE_SOLVE_CELLS:
-            self.query_one("#tabs").add_class("-stale")
+        if dim or solve_cost(self.profile, self.scenario) > STALE_SOLVE_CELLS:
+            self.dim_if_late()
         if self.topology is not None:   # over tiers: every row and view from one tier costs object
             self._solve_tiers(self.choice, self.scenario, self.topology, self._generation, self.loaded)
             return
@@ -98,8 +101,25 @@ class Solving(AppMixin):
         its chart is shown; a burst of keys may cut the second answer short)."""
         st = self.state
         if st is not None and not st.error and not st.parts.covers(self.shown_parts()):
-            self.query_one("#tabs").add_class("-stale")
-            self.resolve()
+            self.resolve(dim=True)
+
+    def dim_if_late(self) -> None:
+        """Dim the numbers and the strip if the answer to the latest request is not on screen within
+        STALE_DIM_S (a slow solve shows its numbers are out of date; a fast one never restyles)."""
+        asked = self._generation
+
+        def dim() -> None:
+            st = self.state
+            if st is None or st.generation < asked or not (st.error or st.parts.covers(self.shown_parts())):
+                self.query_one("#tabs").add_class("-stale")
+
+        self.set_timer(STALE_DIM_S, dim)
+
+    def undim(self) -> None:
+        """The shown tab has its answer: undo dim_if_late (a no-op, no restyle, when it never dimmed)."""
+        tabs = self.query_one("#tabs")
+        if tabs.has_class("-stale"):
+            tabs.remove_class("-stale")
 
     @work(thread=True, exclusive=True, group="solve")
     def _solve(self, choice: ProfileChoice, scenario: Scenario, generation: int, loaded: LoadedPolicy | None,

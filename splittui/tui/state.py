@@ -20,7 +20,7 @@ from ..errors import SplittuiError
 from ..memory import SideMemory, side_memory
 from ..model import Profile, Result, Scenario
 from ..solvers import APP_SOLVERS, Frontier
-from ..solvers.dp_span import DPSpan, dp_span
+from ..solvers.dp_span import DPSpan, dp_span, label_span
 from .chart_data import FRONTIER_SAMPLES, Segment, SweepTable, greedy_shares, request_timeline, sweep_key, sweep_lines
 from .profile_choice import ProfileChoice, fit_scenario, load_choice
 from .reuse import EXACT_KEPT, Chains, chains, cut_frontier, frontier_top, reused_exact, score
@@ -34,6 +34,7 @@ FRONTIER_MAX_UNITS = 20_000   # the frontier chart's DP pass is capped (coarser 
 FRONTIER_SPAN = 1.5           # the chart shows deadlines up to 1.5x the current one
 MAX_DP_CELLS = 100_000_000    # above this (~0.5 s, ~30 MB of bits) the app skips the DP and says so
 SPAN_MAX_UNITS = 8_192        # a DP pass reused across deadline steps up to this many units (dense, cheap)
+SPAN_MAX_LABEL_UNITS = 10_000_000   # beyond the dense span, a label pass (dp_labels) up to this many units
 SPAN_HEADROOM = 1.3           # filled this far beyond the frontier's span: about three deadline steps up
 
 
@@ -184,14 +185,19 @@ def _span(sc: Scenario, ch: Chains, have: DPSpan | None) -> DPSpan | None:
     else a new one filled SPAN_HEADROOM beyond it; None where that would be a large table (then the
     DP and the frontier run as usual, the sparse route where it is cheaper)."""
     need = sc.deadline_ms * FRONTIER_SPAN
-    if need / sc.unit_ms > SPAN_MAX_UNITS:
+    if sc.deadline_ms / sc.unit_ms > SPAN_MAX_LABEL_UNITS:
         return None
     c = _chain_at(ch, need)
     if c.constrained:   # pins or memory limits: the solvers never read a pass (DPSpan.serves), so fill none
         return None
     if have is not None and have.serves(c, sc.unit_ms, sc.rounding):
         return have
-    return dp_span(c, sc.unit_ms, need * SPAN_HEADROOM, rounding=sc.rounding)
+    if need / sc.unit_ms <= SPAN_MAX_UNITS:
+        return dp_span(c, sc.unit_ms, need * SPAN_HEADROOM, rounding=sc.rounding)
+    try:   # a long budget: the sparse labels, where they stay few (as dp_policy would take them)
+        return label_span(c, sc.unit_ms, need * SPAN_HEADROOM, rounding=sc.rounding)
+    except SplittuiError:   # beyond the DP's memory check: the DP and the frontier say so on their own
+        return None
 
 
 def _baselines(profile: Profile, sc: Scenario, front: Frontier, ch: Chains

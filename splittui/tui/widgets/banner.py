@@ -63,12 +63,13 @@ class InfeasibleBanner(Widget):
         super().__init__(id=id)
         self._key: tuple | None = None
         self.diagnosis: Diagnosis | None = None
+        self._shown = ""   # the text last laid out
 
     def watch_state(self, st: AppState | None) -> None:
         if st is not None and st.tiers is not None:   # over tiers: exact says whether any placement fits
             ex = st.tiers.results.get("exact")
             self.set_class(ex is not None and not ex.feasible, "-shown")
-            self.refresh(layout=True)
+            self._relayout()
             return
         exact, dp = (st.exact, st.dp) if st is not None else (None, None)
         infeasible = exact is not None and not exact.feasible
@@ -81,7 +82,16 @@ class InfeasibleBanner(Widget):
                 self._key, self.diagnosis = key, None
                 self._diagnose(key, st.profile, st.scenario)
         if infeasible or dp_only:
-            self.refresh(layout=True)   # its text (and so its height) changes with the knobs
+            self._relayout()
+
+    def _relayout(self) -> None:
+        """Lay the screen out again if the text (and so maybe the height) changed: the banner sits on the
+        screen itself, so a layout is the whole screen's (~10 ms on a long strip), never needed for the
+        same words."""
+        text = self.render().plain
+        if text != self._shown:
+            self._shown = text
+            self.refresh(layout=True)
 
     @work(thread=True, exclusive=True, group="fixes")
     def _diagnose(self, key: tuple, profile: Profile, sc: Scenario) -> None:
@@ -98,7 +108,7 @@ class InfeasibleBanner(Widget):
         event.stop()
         if event.key == self._key:
             self.diagnosis = event.diagnosis
-            self.refresh(layout=True)
+            self._relayout()
 
     def render(self) -> Text:
         st = self.state
