@@ -244,14 +244,18 @@ async def measure(split: Split, renders: list, size: tuple[int, int], tab: str, 
         slider.focus()
         await settle(pilot)
         first = "left" if slider.index == len(slider.values) - 1 else "right"   # into the range, then back
-        screen = app.screen.region   # charts on screen (llama's taller strip scrolls the mini charts out)
-        charts = {id(c) for c in app.query(Chart) if c.query_one(ChartPlot).region.intersection(screen).area}
+        plots = [(id(c), c.query_one(ChartPlot)) for c in app.query(Chart)]
+
+        def on_screen() -> set[int]:
+            """The charts whose plots Textual draws now, as the app judges it (a press may change it: on
+            llama the strip grows with some deadlines and pushes the mini charts' plots out of view)."""
+            return {c for c, plot in plots if solving.visible_area(plot)}
         for i in range(n):
             gen = app._generation + 1
             t0, c0 = stamp()
             back = (i // walk) % 2 == 1
             app.post_message(events.Key({"left": "right", "right": "left"}[first] if back else first, None))
-            while (end := updated_at(frames, states, renders, charts, gen, t0)) is None:
+            while (end := updated_at(frames, states, renders, on_screen(), gen, t0)) is None:
                 await asyncio.sleep(0.0005)
                 if time.perf_counter() - t0 > 10:
                     break

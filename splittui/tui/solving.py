@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 
 from textual import work
+from textual.dom import NoScreen
+from textual.widget import Widget
 from textual.widgets import TabbedContent
 from textual.worker import get_current_worker
 
@@ -36,7 +38,7 @@ from .state import (
 )
 from .tier_state import compute_tiers
 
-__all__ = ["Solving", "STALE_SOLVE_CELLS", "CHART_SOLVERS", "default_solver"]
+__all__ = ["Solving", "STALE_SOLVE_CELLS", "CHART_SOLVERS", "default_solver", "visible_area"]
 
 STALE_SOLVE_CELLS = 3_000_000   # L x W above which the tabs dim while the worker solves (~10 ms of DP)
 STALE_DIM_S = 0.1               # ...once the answer is this late: a class on #tabs restyles every widget in
@@ -57,6 +59,17 @@ def tier_state(choice: ProfileChoice, profiles: dict, sc: Scenario, topo: Topolo
     profile, fitted, view, note, error = compute_tiers(choice, profiles, sc, topo, was, file, cancelled)
     return AppState(profile=profile, scenario=fitted, generation=generation, error=error, note=note, tiers=view,
                     parts=TIER_PARTS, choice=choice, asked=sc, solve_ms=(time.perf_counter() - t0) * 1e3)
+
+
+def visible_area(widget: Widget) -> int:
+    """Cells of `widget` Textual draws after the last layout: its region within its clip, if it is among
+    the compositor's visible widgets (a plot scrolled or clipped out of its container is not, though
+    its region may overlap the screen and `is_on_screen` says True; then it is never repainted)."""
+    try:
+        region, clip = widget.screen._compositor.visible_widgets[widget]  # noqa: SLF001  (no public API)
+    except (KeyError, NoScreen):
+        return 0
+    return region.intersection(clip).area
 
 
 def default_solver(st: AppState) -> str | None:
@@ -90,9 +103,9 @@ class Solving(AppMixin):
         fallback; exact joins when DP finds nothing, for the banner)."""
         tab = self.query_one(TabbedContent).active
         if tab in ("placement", ""):   # "": before the tabs mounted, the first tab
-            # the mini charts: on tall terminals, unless a long strip scrolls them out of the tab
-            area = self.query_one("#mini-charts").region.intersection(self.query_one("#placement").region).area
-            return Parts(frontier=area > 0, timelines=area > 0)
+            # the mini charts: on tall terminals, unless a long strip scrolls their plots out of view
+            seen = any(visible_area(p) for p in self.query_one("#mini-charts").query("ChartPlot"))
+            return Parts(frontier=seen, timelines=seen)
         return Parts(CHART_SOLVERS | {self.selected}, frontier=tab == "frontier", timelines=tab == "timeline",
                      sweep=tab == "bandwidth")
 
