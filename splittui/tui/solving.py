@@ -85,13 +85,13 @@ class Solving(AppMixin):
     _drawn: threading.Event       # set once the latest request's first answer is on screen
     topology: Topology | None     # a chain of three or four tiers, or None: client and server
 
-    def resolve(self, dim: bool = False) -> None:
+    def resolve(self) -> None:
         """Re-solve for the current profile and scenario in the solve worker; the tabs dim if the answer
-        is late and the solve is large (or `dim`)."""
+        is late and the solve is large."""
         self._generation += 1
         self._drawn.set()   # a worker still waiting for its frame wakes up and sees it was cancelled
         self._drawn = threading.Event()
-        if dim or solve_cost(self.profile, self.scenario) > STALE_SOLVE_CELLS:
+        if solve_cost(self.profile, self.scenario) > STALE_SOLVE_CELLS:
             self.dim_if_late()
         if self.topology is not None:   # over tiers: every row and view from one tier costs object
             self._solve_tiers(self.choice, self.scenario, self.topology, self._generation, self.loaded)
@@ -114,7 +114,8 @@ class Solving(AppMixin):
         its chart is shown; a burst of keys may cut the second answer short)."""
         st = self.state
         if st is not None and not st.error and not st.parts.covers(self.shown_parts()):
-            self.resolve(dim=True)
+            self.query_one("#tabs").add_class("-stale")   # a tab switch, not a key: dim at once
+            self.resolve()
 
     def dim_if_late(self) -> None:
         """Dim the numbers and the strip if the answer to the latest request is not on screen within

@@ -43,6 +43,7 @@ def keys(*presses: str):
         pilot.app.clear_notifications()
         for field in pilot.app.screen.query(Input):
             field.cursor_blink = False
+        await settle(pilot)   # on a loaded machine a layout may still be pending after the last answer
         await pilot.pause()
     return run
 
