@@ -70,10 +70,11 @@ class DPSpan:
 def dp_span(costs: Costs, unit_ms: float, span_ms: float, *, rounding: str = "ceil") -> DPSpan:
     """Fill the DP table of chain `costs` (its own deadline is ignored) for budgets up to `span_ms`: the
     labels where W is large and they stay few, else the dense table."""
+    if budget_units(span_ms, unit_ms) + 1 >= SPARSE_MIN_UNITS:
+        labels = label_span(costs, unit_ms, span_ms, rounding=rounding)
+        if labels is not None:
+            return labels
     c = replace(costs, deadline_ms=span_ms)
-    if budget_units(span_ms, unit_ms) + 1 >= SPARSE_MIN_UNITS and (got := label_span(c, unit_ms, span_ms,
-                                                                                     rounding=rounding)):
-        return got
     return DPSpan(run_dp(c, unit_ms, rounding=rounding), c, unit_ms, rounding)
 
 
