@@ -17,7 +17,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import reactive
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import TabbedContent, TabPane
 
 from ..model import Profile, Scenario
 from ..profiles import load_profile
@@ -36,6 +36,7 @@ from .tier_state import tier_start
 from .widgets.banner import InfeasibleBanner
 from .widgets.charts import Chart
 from .widgets.controls import Controls
+from .widgets.footer import SteadyFooter
 from .widgets.frontier_cursor import FrontierCursor
 from .widgets.numbers import NumbersPanel
 from .widgets.status import StatusLine
@@ -136,7 +137,7 @@ class SplitApp(TierActions, Solving, GoalActions, SlotActions, PolicyActions, Pi
                         yield Chart(tab, id=f"chart-{tab}").data_bind(SplitApp.state, SplitApp.selected)
                         if tab == "frontier":
                             yield FrontierCursor(id="frontier-cursor")
-        yield Footer()
+        yield SteadyFooter()
 
     def _models(self) -> list[str]:
         return model_names(list(self.profiles))

@@ -20,11 +20,12 @@ from textual.binding import Binding
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
 from ...model import Profile, Scenario
+from ..widgets.footer import SteadyFooter
 
 __all__ = ["CapacityScreen", "capacity_targets", "DEFAULT_TTFT_P90_MS", "DEFAULT_TPOT_P99_MS"]
 
@@ -106,7 +107,7 @@ class CapacityScreen(Screen):
                     with Vertical():
                         yield Static("", id=f"cap-caption-{k}", classes="cap-caption")
                         yield PlotextPlot(id=f"cap-chart-{k}")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.run_search()

@@ -16,13 +16,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
 
 from ...errors import SplittuiError
 from ...report.palette import CLIENT_STYLE, MIXED_STYLE, SERVER_STYLE
 from ...solvers import APP_SOLVERS
 from ..dialogs import ConfirmScreen, PromptScreen
 from ..slots import EXPORT_SOLVER, Slot, delete, differences, rename, result_key
+from ..widgets.footer import SteadyFooter
 
 __all__ = ["CompareOutcome", "CompareScreen", "SlotStrips", "compress_policy"]
 
@@ -244,7 +245,7 @@ class CompareScreen(Screen[CompareOutcome]):
         yield DataTable(cursor_type="column", cell_padding=0, id="compare-table")   # cells bring their own space
         yield Static("No saved scenarios yet: save one from the main view first.", id="compare-empty")
         yield SlotStrips(id="compare-strips")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self._rebuild(0)

@@ -17,11 +17,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
 from ...model import Profile, Scenario
+from ..widgets.footer import SteadyFooter
 
 __all__ = ["EnergyScreen", "energy_text"]
 
@@ -77,7 +78,7 @@ class EnergyScreen(Screen):
                 yield PlotextPlot(id="en-chart")
                 yield PlotextPlot(id="en-latency")
             yield Static("", id="en-table")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.run_points()

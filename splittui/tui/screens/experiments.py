@@ -20,13 +20,14 @@ from textual.binding import Binding
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
 from ...confine import app_path
 from ...model import Profile, Scenario
 from ..delivery import offer_download
+from ..widgets.footer import SteadyFooter
 
 if TYPE_CHECKING:
     from ...sim import SimResult
@@ -96,7 +97,7 @@ class ExperimentsScreen(Screen):
                     with Vertical(id=f"exp-cell-{k}"):
                         yield Static("", id=f"exp-caption-{k}", classes="exp-caption")
                         yield PlotextPlot(id=f"exp-chart-{k}")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.run_experiments()
@@ -109,12 +110,16 @@ class ExperimentsScreen(Screen):
         from ...sweep import run_sweep, sim_cells
 
         worker = get_current_worker()
+        shown = [-1]   # the last whole per cent posted: one message per step of the bar, not per cell
 
         def report(lo: float, span: float):
             def progress(done: int, total: int) -> None:
                 if worker.is_cancelled:
                     raise _Cancelled
-                self.post_message(self.Progressed(lo + span * done / max(total, 1)))
+                fraction = lo + span * done / max(total, 1)
+                if int(100 * fraction) != shown[0]:
+                    shown[0] = int(100 * fraction)
+                    self.post_message(self.Progressed(fraction))
             return progress
 
         from ...errors import SplittuiError

@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, ProgressBar, Select
+from textual.widgets import Button, Input, Label, ProgressBar, Select
 from textual.worker import get_current_worker
 
 from ...confine import profiling_slot
@@ -24,6 +24,7 @@ from ...errors import SplittuiError
 from ...model import Profile
 from ...profiles import profile_from_doc
 from ..dialogs import one_line
+from ..widgets.footer import SteadyFooter
 from .export import ExportScreen
 
 __all__ = ["ProfileScreen", "ZOO_MODELS", "parse_seq_lens", "parse_repeats", "estimate_text"]
@@ -138,7 +139,7 @@ class ProfileScreen(Screen[Profile | None]):
                 with Horizontal(id="done-buttons"):
                     yield Button("Use profile", id="use", variant="success")
                     yield Button("Save to file…", id="save")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#seq", Input).focus()
