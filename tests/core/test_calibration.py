@@ -97,6 +97,13 @@ def test_every_shipped_measurement_has_a_source_and_the_table_is_broad() -> None
     fresh = [p for p in points if p.holdout == 2]   # collected before the session-14 model changes
     assert len(fresh) >= 15 and {p.phase for p in fresh} == {"prefill", "decode"}
     assert len({p.device for p in fresh}) >= 5 and len({p.runtime for p in fresh}) >= 3
+    gpus = [p for p in points if p.holdout == 3]   # edge and datacenter GPUs, collected before the session-15 changes
+    assert len(gpus) >= 12 and {p.phase for p in gpus} == {"prefill", "decode"}
+    assert {p.device for p in gpus} >= {"jetson-orin", "a100-80gb"}
+    trained = {(p.device, p.runtime, p.model, p.format, p.phase) for p in points if not p.holdout}
+    assert not [p for p in gpus if (p.device, p.runtime, p.model, p.format, p.phase) in trained]
+    sources = {p.source.split(" ")[0] for p in points if p.holdout != 3}
+    assert not [p for p in gpus if p.source.split(" ")[0] in sources]
 
 
 def test_shipped_fit_matches_its_inputs_and_reproduces_its_heldout_check() -> None:
