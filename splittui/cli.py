@@ -11,10 +11,16 @@ import importlib
 import os
 import sys
 
-from . import __version__
-from .commands.app_args import add_app_scenario_args
-from .commands.llm_args import add_app_llm_args
-from .errors import SplittuiError, one_line
+# numpy's BLAS (OpenBLAS) runs one thread per process unless told otherwise: the core's matrices are small
+# (a calibration fit solves 250 x 250), and a BLAS thread pool only contends with the app, the solver
+# threads and other processes (`splittui calibrate` took 42-134 s instead of 6 s on a busy 2-core machine).
+# Set before numpy is first imported (every command imports it lazily); a user's own setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from . import __version__  # noqa: E402
+from .commands.app_args import add_app_scenario_args  # noqa: E402
+from .commands.llm_args import add_app_llm_args  # noqa: E402
+from .errors import SplittuiError, one_line  # noqa: E402
 
 __all__ = ["main", "build_parser"]
 

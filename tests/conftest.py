@@ -7,6 +7,8 @@ off (`TEXTUAL_ANIMATIONS=none`, the setting a user has too). Issue 31: test time
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
@@ -15,3 +17,8 @@ def _no_animations(monkeypatch):
     import textual.constants
 
     monkeypatch.setattr(textual.constants, "TEXTUAL_ANIMATIONS", "none")
+
+
+# As the CLI does (splittui/cli.py): numpy's BLAS runs one thread in every test process. Set here, before the
+# pytest-xdist workers start, so that each worker's numpy reads it at import.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from ..costs import Costs
 from .exact_pruned import bounded_policy
 
-__all__ = ["exact_policy", "merge_front", "remaining_latency", "meets", "meets_each"]
+__all__ = ["exact_policy", "final_fronts", "best_within", "merge_front", "remaining_latency", "meets", "meets_each"]
 
 
 # per side (1 = client, 0 = server): the labels' latencies and rewards, Python floats in two lists sorted
@@ -164,9 +164,34 @@ PLAIN_WORK = 600   # labels per layer the plain pass may handle, projected; beyo
 _CAPPED = object()
 
 
-def _pass(c: Costs, rem: list[list[float]], limit: float, *, budget: float = math.inf) -> Any:
+def final_fronts(c: Costs, deadline_ms: float) -> tuple[dict[int, _Front], _History] | None:
+    """The plain pass's last fronts and history for `deadline_ms`, to be read at that deadline or any
+    smaller one with `best_within` (None where the pass would be capped, as `exact_policy` caps it).
+
+    At a smaller deadline the pass keeps a prefix of each of these fronts (a label that cannot finish in
+    time only has slower labels after it, and every label it would have kept is kept here too), so the
+    answer read from them is `exact_policy`'s, label for label: one pass serves a whole frontier."""
+    rem = [r.tolist() for r in remaining_latency(c)]
+    limit = deadline_ms + 1e-9 * max(1.0, deadline_ms)
+    got = _pass(c, rem, limit, budget=PLAIN_WORK * c.n, fronts=True)
+    if got is None:   # no label left: nothing meets the deadline, nor any smaller one
+        return {1: ([], []), 0: ([], [])}, []
+    return None if got is _CAPPED else got
+
+
+def best_within(c: Costs, fronts: tuple[dict[int, _Front], _History] | None, deadline_ms: float
+                ) -> tuple[int, ...] | None:
+    """`exact_policy(c at deadline_ms)` read from `final_fronts` of a deadline at or above it."""
+    if fronts is None:
+        return None
+    got = _finish(c, fronts[0], fronts[1], deadline_ms + 1e-9 * max(1.0, deadline_ms))
+    return None if got is None else got[1]
+
+
+def _pass(c: Costs, rem: list[list[float]], limit: float, *, budget: float = math.inf, fronts: bool = False) -> Any:
     """The label pass: (reward, policy) of the best label, None if no label is left, or _CAPPED as soon as
-    the labels handled so far plus the current fronts carried to the end would exceed `budget`."""
+    the labels handled so far plus the current fronts carried to the end would exceed `budget`;
+    `fronts`: the last fronts and the history instead of the best label."""
     done = 0
     rem_c, rem_s = rem
     start: _Front = ([0.0], [0.0])
@@ -186,7 +211,7 @@ def _pass(c: Costs, rem: list[list[float]], limit: float, *, budget: float = mat
             return _CAPPED
         history.append({1: (kept_c, len(lab[1][0])), 0: (kept_s, len(lab[0][0]))})
         lab = {1: on_c, 0: on_s}
-    return _finish(c, lab, history, limit)
+    return (lab, history) if fronts else _finish(c, lab, history, limit)
 
 
 def _finish(c: Costs, lab: dict[int, _Front], history: _History, limit: float) -> tuple[float, tuple[int, ...]] | None:

@@ -26,9 +26,10 @@ transfers only get shorter); it is reported to a relative precision of ``rel_tol
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -275,8 +276,15 @@ def exact_frontier(c: Costs, sc: Scenario, *, max_points: int = 100_000,
     Starts at the least-loaded policy's latency and repeatedly asks exact for the best policy strictly
     faster than the last one. O(P) exact solves for P points on the front.
     """
+    top = float(prefix_latencies(c)[c.n]) + _slack(c)
+    if not c.constrained:
+        from .exact import final_fronts
+
+        fronts = final_fronts(c, top)
+        if fronts is not None:
+            return _frontier_from(c, fronts, top, max_points, should_stop)
     points: list[FrontierPoint] = []
-    start = _solve_at(c, sc, "exact", float(prefix_latencies(c)[c.n]) + _slack(c))
+    start = _solve_at(c, sc, "exact", top)
     res = start if start.feasible else None
     while res is not None and res.feasible and res.latency_ms is not None and len(points) < max_points:
         if should_stop is not None and should_stop():   # a cancelled worker: stop between two solves
@@ -286,6 +294,32 @@ def exact_frontier(c: Costs, sc: Scenario, *, max_points: int = 100_000,
         if below <= 0:
             break
         res = _solve_at(c, sc, "exact", below)
+    points.reverse()
+    return points
+
+
+def _frontier_from(c: Costs, fronts: Any, top: float, max_points: int,
+                   should_stop: Callable[[], bool] | None) -> list[FrontierPoint]:
+    """`exact_frontier`'s loop with each exact solve read from one pass's last fronts (`best_within`):
+    the same policies, deadlines and results, one label pass instead of one per point."""
+    from . import evaluate_costs
+    from .exact import best_within
+
+    points: list[FrontierPoint] = []
+    deadline = top
+    while len(points) < max_points:
+        if should_stop is not None and should_stop():
+            raise FrontierCancelled()
+        t0 = time.perf_counter()
+        policy = best_within(c, fronts, deadline)
+        at = replace(c, deadline_ms=deadline)
+        res = evaluate_costs(at, policy, solver="exact", solve_ms=(time.perf_counter() - t0) * 1e3)
+        if not res.feasible or res.latency_ms is None:
+            break
+        points.append(FrontierPoint(res.latency_ms, res))
+        deadline = res.latency_ms - 2e-9 * max(1.0, abs(res.latency_ms))
+        if deadline <= 0:
+            break
     points.reverse()
     return points
 

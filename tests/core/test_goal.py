@@ -104,3 +104,43 @@ def test_target_needs_exactly_one_cap():
         Target(max_share=0.5, max_load=1.0)
     with pytest.raises(SplittuiError, match="max_share"):
         Target(max_share=1.5)
+
+
+def _per_point(c, sc, monkeypatch):
+    """exact_frontier as it was: one exact solve per point (the one-pass fronts turned off)."""
+    from splittui.solvers import exact
+
+    with monkeypatch.context() as m:
+        m.setattr(exact, "final_fronts", lambda c, deadline_ms: None)
+        return exact_frontier(c, sc)
+
+
+def _same_points(a, b) -> bool:
+    return len(a) == len(b) and all(
+        p.deadline_ms == q.deadline_ms and p.result.policy == q.result.policy and p.result.latency_ms ==
+        q.result.latency_ms and p.result.server_load == q.result.server_load and p.result.feasible == q.result.feasible
+        for p, q in zip(a, b, strict=True))
+
+
+@CORE
+@given(chains(max_layers=12))
+def test_one_pass_frontier_is_the_per_point_frontier(ch):
+    """Every point read from one pass's last fronts is exact's answer at that deadline: the same policy,
+    latency and load as one exact solve per point (issue 31/32: 5-12x faster on the shipped profiles)."""
+    import pytest as _pytest
+
+    c, sc = ch.costs, scenario_for(ch)
+    with _pytest.MonkeyPatch.context() as mp:
+        assert _same_points(exact_frontier(c, sc), _per_point(c, sc, mp))
+
+
+@pytest.mark.parametrize("model, knobs", [("gpt2-like", dict(seq_len=256)),
+                                          ("bert-base", dict(seq_len=128, up_mbps=20))])
+def test_one_pass_frontier_on_shipped_profiles(model, knobs, monkeypatch):
+    import splittui
+    from splittui.generation import request_costs
+
+    sc = splittui.Scenario(**knobs)
+    c = request_costs(splittui.load_profile(model), sc)
+    fast = exact_frontier(c, sc)
+    assert len(fast) > 20 and _same_points(fast, _per_point(c, sc, monkeypatch))
