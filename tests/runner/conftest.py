@@ -7,35 +7,44 @@ from __future__ import annotations
 import threading
 
 import pytest
-from runner_helpers import DEFAULT_RUN, run_main, toy_plan
+from runner_helpers import DEFAULT_RUN, once_per_run, run_main, toy_plan
 
 from splittui.runner.chains import ChainSpec, build_chain, fingerprint
 from splittui.runner.server import Server, bind
 
 
 @pytest.fixture(scope="session")
-def toy_plan_16_32(tmp_path_factory):
+def toy_plan_16_32(tmp_path_factory, worker_id):
     """A planning profile of the toy chain at lengths 16 and 32 (`splittui profile --server cpu:1
-    --repeats 1`), made once per worker; tests read it and write doctored copies elsewhere."""
-    return toy_plan(tmp_path_factory, "16,32", repeats=1)
+    --repeats 1`), made once per run; tests read it and write doctored copies elsewhere."""
+    return once_per_run(tmp_path_factory, worker_id, "toy-plan-16-32",
+                         lambda folder: toy_plan(folder, "16,32", repeats=1)) / "toy.json"
 
 
 @pytest.fixture(scope="session")
-def toy_default_run(tmp_path_factory):
-    """`splittui run` (DEFAULT_RUN) into an empty cache folder, made once per worker: what it printed
+def toy_default_run(tmp_path_factory, worker_id):
+    """`splittui run` (DEFAULT_RUN) into an empty cache folder, made once per run: what it printed
     (code, out, err), the cache folder and the planning profile it measured and cached there (`path`,
-    `doc`: the file as it was written). Tests that doctor the cached file work on copies."""
+    `doc`: the file as it was written). Tests only read the folder; those that doctor the cached file work
+    on copies."""
     import json
+    from types import SimpleNamespace
 
-    cache = tmp_path_factory.mktemp("default-run-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SPLITTUI_CACHE_DIR", str(cache))
-        ran = run_main(DEFAULT_RUN)
-    assert ran.code == 0, ran.err[-800:]
-    ran.cache = cache
+    def make(folder):
+        cache = folder / "cache"
+        cache.mkdir()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("SPLITTUI_CACHE_DIR", str(cache))
+            ran = run_main(DEFAULT_RUN)
+        assert ran.code == 0, ran.err[-800:]
+        (folder / "ran.json").write_text(json.dumps({"code": ran.code, "out": ran.out, "err": ran.err}))
+
+    folder = once_per_run(tmp_path_factory, worker_id, "default-run", make)
+    ran = SimpleNamespace(**json.loads((folder / "ran.json").read_text()))
+    ran.cache = folder / "cache"
     ran.json = json.loads(ran.out)
     threads = ran.json["server"].split()[0].split(":")[1]
-    ran.path = cache / f"runner-toy-s16-client1-cpu{threads}.json"
+    ran.path = ran.cache / f"runner-toy-s16-client1-cpu{threads}.json"
     ran.bytes = ran.path.read_bytes()
     return ran
 

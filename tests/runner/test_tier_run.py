@@ -13,7 +13,7 @@ import threading
 import time
 
 import pytest
-from runner_helpers import toy_plan
+from runner_helpers import once_per_run, toy_plan
 
 from splittui.cli import main
 from splittui.policy import POLICY_SCHEMA
@@ -27,8 +27,8 @@ TOY = ["--model", "runner-toy", "--seq", "16", "--repeats", "2"]
 
 
 @pytest.fixture(scope="module")
-def plan(tmp_path_factory):
-    return toy_plan(tmp_path_factory, "16", repeats=1)
+def plan(tmp_path_factory, worker_id):
+    return once_per_run(tmp_path_factory, worker_id, "toy-plan-16", lambda f: toy_plan(f, "16", repeats=1)) / "toy.json"
 
 
 def _tier_namespaces(pid: int) -> list[str]:
