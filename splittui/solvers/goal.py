@@ -6,7 +6,9 @@ functions answer it backwards, per solver and exactly to the model's precision:
 
 - exact: its answers change only at latencies of Pareto-optimal policies, so the least deadline is
   the latency of one such policy. `exact_frontier` walks the whole Pareto front from the slowest,
-  least-loaded policy down to the fastest (one exact solve per point).
+  least-loaded policy down to the fastest: every point is exact's answer at the deadline just below the
+  last, read from one label pass's last fronts (`exact.final_fronts`); with limits, pins or memory
+  limits, or where that pass would be capped, one exact solve per point.
 - dp: its answer at Λ is the DP's frontier at ``W = ⌊Λ/T⌋`` (SPEC §4), so one DP pass gives the least
   deadline on the grid ``w·T``.
 - greedy, single-split, no-split, all-client: their answers change only at prefix-policy latencies,

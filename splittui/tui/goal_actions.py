@@ -2,8 +2,9 @@
 frontier (f, on the Frontier tab), both applying a deadline to the deadline knob.
 
 `GoalActions` is a mixin for `SplitApp`; it uses the app's `profile`, `scenario`, `state` and queries
-its widgets. The exact frontier is computed in a thread worker (`exact_frontier`, one exact solve per
-Pareto point) and cached per scenario-without-deadline, so the UI thread only draws.
+its widgets. The exact frontier is computed in a thread worker (`request_frontier`: one label pass, or
+one exact solve per Pareto point under limits, pins or memory limits) and cached per
+scenario-without-deadline, so the UI thread only draws.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class GoalActions(AppMixin):
             return
         self._frontier_key, self._frontier_points = key, None
         self._chart_exact(())
-        cursor.waiting("computing the exact frontier (one exact solve per Pareto-optimal policy)…")
+        cursor.waiting("computing the exact frontier…")
         self._find_frontier(self.profile, sc, key)
 
     @work(thread=True, exclusive=True, group="frontier")
