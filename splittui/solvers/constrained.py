@@ -584,15 +584,32 @@ def _pins_only(ch: _Chain, reward: _F, pin: NDArray[np.int8] | None, deadline: f
     barred moves cost more than any deadline (a policy using one can never meet it), so the same optimum."""
     from .exact import exact_policy
 
+    return keeps_pins(exact_policy(_barred(ch, reward, pin, deadline)), pin)
+
+
+def _barred(ch: _Chain, reward: _F, pin: NDArray[np.int8] | None, deadline: float) -> Costs:
     c = replace(ch.costs(), reward=reward, deadline_ms=deadline)
     if pin is not None:
         bar = 1e12 * (1.0 + abs(deadline) + float(np.abs(ch.client).sum() + np.abs(ch.server).sum()
                                                    + np.abs(ch.up).sum() + np.abs(ch.down).sum()))
         c = replace(c, client_ms=np.where(pin == 0, bar, c.client_ms), server_ms=np.where(pin == 1, bar, c.server_ms))
-    x = exact_policy(c)
+    return c
+
+
+def keeps_pins(x: tuple[int, ...] | None, pin: NDArray[np.int8] | None) -> tuple[int, ...] | None:
     if x is None or (pin is not None and bool(((pin >= 0) & (pin != np.asarray(x))).any())):
         return None
     return x
+
+
+def pins_only_chain(c: Costs, deadline: float) -> Costs | None:
+    """The chain the exact solver of `c` (pins, no TTFT/TPOT limits) searches at `deadline` and at every
+    smaller one: pinned layers' barred sides cost more than the deadline (`_pins_only`); None where a memory
+    limit can bind (the solver then takes the case search). Its answers, read with `keeps_pins`, are
+    `constrained_exact`'s."""
+    if _memory_binds(c):
+        return None
+    return _barred(_Chain.of(c), c.reward, c.pin, deadline)
 
 
 BEAM = 16   # labels per state of the floor-finding pass (measured on llama-3.1-8b: see the benchmark)

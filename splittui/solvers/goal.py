@@ -183,7 +183,9 @@ def request_frontier(ph: Phases, sc: Scenario, *, max_points: int = 100_000, sto
     if not constrained(sc):
         return exact_frontier(ph.composite(), sc, max_points=max_points, should_stop=should_stop)
     points: list[FrontierPoint] = []
-    res = solve_request_at(ph, sc, "exact", latency_bound(ph.composite()))
+    top = latency_bound(ph.composite())
+    at = _pins_reader(ph, sc, top) or (lambda deadline: solve_request_at(ph, sc, "exact", deadline))
+    res = at(top)
     while res.feasible and res.latency_ms is not None and len(points) < max_points:
         if should_stop is not None and should_stop():
             raise FrontierCancelled()
@@ -195,9 +197,36 @@ def request_frontier(ph: Phases, sc: Scenario, *, max_points: int = 100_000, sto
         below = res.latency_ms - 2e-9 * max(1.0, abs(res.latency_ms))
         if below <= 0:
             break
-        res = solve_request_at(ph, sc, "exact", below)
+        res = at(below)
     points.reverse()
     return points
+
+
+def _pins_reader(ph: Phases, sc: Scenario, top: float) -> Callable[[float], Result] | None:
+    """With pins or memory limits alone (no TTFT/TPOT or energy limit, no memory limit that can bind): exact's
+    answer at any deadline up to `top`, read from one label pass over the barred chain (`final_fronts`), as
+    `solve_request_at` gives it; None where that does not apply or the pass would be capped."""
+    if has_limits(sc) or uses_energy(sc):
+        return None
+    from . import evaluate_costs
+    from .constrained import keeps_pins, pins_only_chain
+    from .exact import best_within, final_fronts
+    from .request import annotate
+
+    c = ph.composite()
+    barred = pins_only_chain(c, top)
+    fronts = None if barred is None else final_fronts(barred, top)
+    if barred is None or fronts is None:
+        return None
+
+    def at(deadline: float) -> Result:
+        t0 = time.perf_counter()
+        policy = keeps_pins(best_within(barred, fronts, deadline), c.pin)
+        ph_at, sc_at = _phases_at(ph, deadline), scenario_at(sc, deadline)
+        res = evaluate_costs(ph_at.composite(), policy, solver="exact", solve_ms=(time.perf_counter() - t0) * 1e3)
+        return annotate(res, ph_at, sc_at)
+
+    return at
 
 
 def least_deadline_costs(c: Costs, sc: Scenario, solver: str, target: Target) -> Goal:

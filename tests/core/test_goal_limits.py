@@ -102,3 +102,48 @@ def test_dp_least_deadline_with_a_ttft_limit_above_the_dp_horizon():
     sc = Scenario(deadline_ms=1e7, seq_len=128, up_mbps=8.0, down_mbps=8.0, ttft_ms=1e6)
     goal = least_deadline(prof, sc, "dp", Target(max_share=1.0))
     assert goal.value is not None and goal.result.feasible and not goal.result.violations
+
+
+def _same_front(a, b) -> bool:
+    keys = ("policy", "latency_ms", "server_load", "feasible", "ttft_ms", "tpot_ms", "deadline_ms")
+    return len(a) == len(b) and all(p.deadline_ms == q.deadline_ms and all(
+        getattr(p.result, k) == getattr(q.result, k) for k in keys) for p, q in zip(a, b, strict=True))
+
+
+def _per_point(ph, sc):
+    """request_frontier as it was under pins: one constrained exact solve per point."""
+    from splittui.solvers import goal
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(goal, "_pins_reader", lambda *args: None)
+        return request_frontier(ph, sc)
+
+
+@GEN
+@given(case=gen_cases(), data=st.data())
+def test_frontier_under_pins_in_one_pass_is_the_per_point_frontier(case, data):
+    """Pins alone: every point read from one pass over the barred chain is the constrained exact solver's
+    answer at that deadline (policy, latency, load, TTFT/TPOT), as one solve per point gives it."""
+    from splittui.generation import phase_costs
+
+    doc, prof, sc = case
+    layers = st.integers(0, prof.n_layers - 1)
+    on_client = data.draw(st.sets(layers, max_size=2))
+    on_server = data.draw(st.sets(layers, max_size=2).map(lambda s: s - on_client))
+    sc = sc.replace(pin_client=tuple(sorted(on_client)), pin_server=tuple(sorted(on_server)))
+    ph = phase_costs(prof, sc)
+    assert _same_front(request_frontier(ph, sc), _per_point(ph, sc))
+
+
+@pytest.mark.parametrize("model, knobs", [("gpt2-like", dict(pin_client=(0, 193, 194))),
+                                          ("gpt2-like", dict(pin_server=(5, 6), gen_tokens=8)),
+                                          ("gpt2-like", dict(pin_client=(0,), client_mem_gb=8.0))])
+def test_frontier_under_pins_on_shipped_profiles(model, knobs):
+    import splittui
+    from splittui.generation import phase_costs
+
+    prof = splittui.load_profile(model)
+    sc = splittui.Scenario(seq_len=prof.default_seq, **knobs)
+    ph = phase_costs(prof, sc)
+    fast = request_frontier(ph, sc)
+    assert len(fast) > 5 and _same_front(fast, _per_point(ph, sc))
