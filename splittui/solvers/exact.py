@@ -179,11 +179,8 @@ def final_fronts(c: Costs, deadline_ms: float) -> tuple[dict[int, _Front], _Hist
     return None if got is _CAPPED else got
 
 
-def best_within(c: Costs, fronts: tuple[dict[int, _Front], _History] | None, deadline_ms: float
-                ) -> tuple[int, ...] | None:
+def best_within(c: Costs, fronts: tuple[dict[int, _Front], _History], deadline_ms: float) -> tuple[int, ...] | None:
     """`exact_policy(c at deadline_ms)` read from `final_fronts` of a deadline at or above it."""
-    if fronts is None:
-        return None
     got = _finish(c, fronts[0], fronts[1], deadline_ms + 1e-9 * max(1.0, deadline_ms))
     return None if got is None else got[1]
 

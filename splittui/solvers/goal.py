@@ -31,9 +31,10 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..costs import Costs
 from ..errors import SplittuiError
@@ -179,12 +180,14 @@ def request_frontier(ph: Phases, sc: Scenario, *, max_points: int = 100_000, sto
                      should_stop: Callable[[], bool] | None = None) -> list[FrontierPoint]:
     """The exact Pareto front (latency, server load) of the policies that meet the TTFT/TPOT limits, fastest
     first; `exact_frontier` of the composite chain when there are none. `stop_above`: stop once a point's
-    load exceeds it (a goal seek needs nothing faster). One exact solve (under the limits) per point."""
+    load exceeds it (a goal seek needs nothing faster). One exact solve (under the limits) per point; with pins
+    or memory limits alone, one label pass read at every point (`_pins_reader`)."""
     if not constrained(sc):
         return exact_frontier(ph.composite(), sc, max_points=max_points, should_stop=should_stop)
     points: list[FrontierPoint] = []
-    top = latency_bound(ph.composite())
-    at = _pins_reader(ph, sc, top) or (lambda deadline: solve_request_at(ph, sc, "exact", deadline))
+    c = ph.composite()
+    top = latency_bound(c)
+    at = _pins_reader(ph, c, sc, top) or (lambda deadline: solve_request_at(ph, sc, "exact", deadline))
     res = at(top)
     while res.feasible and res.latency_ms is not None and len(points) < max_points:
         if should_stop is not None and should_stop():
@@ -202,26 +205,24 @@ def request_frontier(ph: Phases, sc: Scenario, *, max_points: int = 100_000, sto
     return points
 
 
-def _pins_reader(ph: Phases, sc: Scenario, top: float) -> Callable[[float], Result] | None:
+def _pins_reader(ph: Phases, c: Costs, sc: Scenario, top: float) -> Callable[[float], Result] | None:
     """With pins or memory limits alone (no TTFT/TPOT or energy limit, no memory limit that can bind): exact's
     answer at any deadline up to `top`, read from one label pass over the barred chain (`final_fronts`), as
     `solve_request_at` gives it; None where that does not apply or the pass would be capped."""
     if has_limits(sc) or uses_energy(sc):
         return None
     from . import evaluate_costs
-    from .constrained import keeps_pins, pins_only_chain
-    from .exact import best_within, final_fronts
+    from .constrained import pins_only_chain
     from .request import annotate
 
-    c = ph.composite()
     barred = pins_only_chain(c, top)
-    fronts = None if barred is None else final_fronts(barred, top)
-    if barred is None or fronts is None:
+    read = None if barred is None else one_pass(barred, top, c.pin)
+    if read is None:
         return None
 
     def at(deadline: float) -> Result:
         t0 = time.perf_counter()
-        policy = keeps_pins(best_within(barred, fronts, deadline), c.pin)
+        policy = read(deadline)
         ph_at, sc_at = _phases_at(ph, deadline), scenario_at(sc, deadline)
         res = evaluate_costs(ph_at.composite(), policy, solver="exact", solve_ms=(time.perf_counter() - t0) * 1e3)
         return annotate(res, ph_at, sc_at)
@@ -305,17 +306,24 @@ def exact_frontier(c: Costs, sc: Scenario, *, max_points: int = 100_000,
     """Every Pareto-optimal (latency, server load) policy, fastest first: the exact deadline->load frontier.
 
     Starts at the least-loaded policy's latency and repeatedly asks exact for the best policy strictly
-    faster than the last one. O(P) exact solves for P points on the front.
+    faster than the last one: one label pass read P times (`one_pass`), or P exact solves for P points where
+    the chain is constrained or that pass would be capped.
     """
-    top = float(prefix_latencies(c)[c.n]) + _slack(c)
-    if not c.constrained:
-        from .exact import final_fronts
+    from . import evaluate_costs
 
-        fronts = final_fronts(c, top)
-        if fronts is not None:
-            return _frontier_from(c, fronts, top, max_points, should_stop)
+    top = float(prefix_latencies(c)[c.n]) + _slack(c)
+    read = None if c.constrained else one_pass(c, top, None)
+
+    def at(deadline: float) -> Result:
+        if read is None:
+            return _solve_at(c, sc, "exact", deadline)
+        t0 = time.perf_counter()
+        policy = read(deadline)
+        return evaluate_costs(replace(c, deadline_ms=deadline), policy, solver="exact",
+                              solve_ms=(time.perf_counter() - t0) * 1e3)
+
     points: list[FrontierPoint] = []
-    start = _solve_at(c, sc, "exact", top)
+    start = at(top)
     res = start if start.feasible else None
     while res is not None and res.feasible and res.latency_ms is not None and len(points) < max_points:
         if should_stop is not None and should_stop():   # a cancelled worker: stop between two solves
@@ -324,35 +332,22 @@ def exact_frontier(c: Costs, sc: Scenario, *, max_points: int = 100_000,
         below = res.latency_ms - 2e-9 * max(1.0, abs(res.latency_ms))
         if below <= 0:
             break
-        res = _solve_at(c, sc, "exact", below)
+        res = at(below)
     points.reverse()
     return points
 
 
-def _frontier_from(c: Costs, fronts: Any, top: float, max_points: int,
-                   should_stop: Callable[[], bool] | None) -> list[FrontierPoint]:
-    """`exact_frontier`'s loop with each exact solve read from one pass's last fronts (`best_within`):
-    the same policies, deadlines and results, one label pass instead of one per point."""
-    from . import evaluate_costs
-    from .exact import best_within
+def one_pass(search: Costs, top: float, pin: NDArray[np.int8] | None
+             ) -> Callable[[float], tuple[int, ...] | None] | None:
+    """Exact's policy on `search` at any deadline up to `top`, read from one label pass's last fronts
+    (`exact.final_fronts`; pinned layers checked with `pin`); None where that pass would be capped."""
+    from .constrained import keeps_pins
+    from .exact import best_within, final_fronts
 
-    points: list[FrontierPoint] = []
-    deadline = top
-    while len(points) < max_points:
-        if should_stop is not None and should_stop():
-            raise FrontierCancelled()
-        t0 = time.perf_counter()
-        policy = best_within(c, fronts, deadline)
-        at = replace(c, deadline_ms=deadline)
-        res = evaluate_costs(at, policy, solver="exact", solve_ms=(time.perf_counter() - t0) * 1e3)
-        if not res.feasible or res.latency_ms is None:
-            break
-        points.append(FrontierPoint(res.latency_ms, res))
-        deadline = res.latency_ms - 2e-9 * max(1.0, abs(res.latency_ms))
-        if deadline <= 0:
-            break
-    points.reverse()
-    return points
+    fronts = final_fronts(search, top)
+    if fronts is None:
+        return None
+    return lambda deadline: keeps_pins(best_within(search, fronts, deadline), pin)
 
 
 def _slack(c: Costs) -> float:
