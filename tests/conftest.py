@@ -1,4 +1,4 @@
-"""What every test shares: apps opened in tests draw no animations.
+"""What every test shares: apps opened in tests draw no animations, and numpy's BLAS runs one thread.
 
 Textual's pilot waits for running animations after every key (a tab's underline slides for ~0.3 s); the
 tests judge what a key leads to, not how it slides there, so apps made in tests start with animations

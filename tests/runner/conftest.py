@@ -32,7 +32,7 @@ def toy_default_run(tmp_path_factory, worker_id):
 
     def make(folder):
         cache = folder / "cache"
-        cache.mkdir()
+        cache.mkdir(exist_ok=True)   # a worker whose make failed may have left it
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("SPLITTUI_CACHE_DIR", str(cache))
             ran = run_main(DEFAULT_RUN)
