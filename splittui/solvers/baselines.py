@@ -11,7 +11,7 @@ from ..errors import SplittuiError
 from .exact import meets_each
 
 __all__ = ["prefix_latencies", "greedy_policy", "single_split_policy", "brute_force_policy",
-           "prefix_policy", "BRUTE_FORCE_MAX_LAYERS"]
+           "prefix_policy", "prefix_table", "pinned_prefix", "pinned_prefixes", "BRUTE_FORCE_MAX_LAYERS"]
 
 BRUTE_FORCE_MAX_LAYERS = 22
 
@@ -40,7 +40,7 @@ def prefix_latencies(c: Costs) -> np.ndarray:
     return lat
 
 
-def _pinned(c: Costs, k: int) -> tuple[int, ...]:
+def pinned_prefix(c: Costs, k: int) -> tuple[int, ...]:
     """Prefix policy k with every pinned layer on its side (SPEC §10: pins leave the choice)."""
     x = prefix_policy(c.n, k)
     if c.pin is None:
@@ -48,34 +48,52 @@ def _pinned(c: Costs, k: int) -> tuple[int, ...]:
     return tuple(np.where(c.pin >= 0, c.pin, np.array(x, dtype=np.int8)).astype(int).tolist())
 
 
-def _prefix_table(c: Costs) -> tuple[np.ndarray, np.ndarray]:
-    """Latency and client reward of every (pinned) prefix policy k = 0..L; O(L) without pins, O(L²) with."""
+def prefix_table(c: Costs) -> tuple[np.ndarray, np.ndarray]:
+    """Latency and client reward of every (pinned) prefix policy k = 0..L; O(L) without pins, O(L²) with (one
+    array pass over all L + 1 pinned prefixes, `costs.breakdown`'s terms in its order)."""
     if c.pin is None:
         return prefix_latencies(c), np.concatenate(([0.0], np.cumsum(c.reward)))
-    from ..costs import latency
+    X = pinned_prefixes(c)
+    L = c.n
+    sides = np.concatenate((np.full((L + 1, 1), int(c.start_client), np.int8), X), axis=1)
+    prev, cur = sides[:, :-1], sides[:, 1:]
+    up = np.where((prev == 1) & (cur == 0), c.up_ms, 0.0).sum(axis=1)
+    down = np.where((prev == 0) & (cur == 1), c.down_ms, 0.0).sum(axis=1)
+    last = X[:, -1] if L else np.full(L + 1, int(c.start_client), np.int8)
+    if c.end_client:
+        down = down + np.where(last == 0, float(c.down_out_ms), 0.0)
+    else:
+        up = up + np.where(last == 1, float(c.up_out_ms), 0.0)
+    on = X == 1
+    client = np.where(on, c.client_ms, 0.0).sum(axis=1)
+    server = np.where(on, 0.0, c.server_ms).sum(axis=1)
+    return client + server + up + down, np.where(on, c.reward, 0.0).sum(axis=1)
 
-    xs = [_pinned(c, k) for k in range(c.n + 1)]
-    return (np.array([latency(c, x) for x in xs]), np.array([float(c.reward @ np.array(x)) for x in xs]))
+
+def pinned_prefixes(c: Costs) -> np.ndarray:
+    """Every prefix policy k = 0..L (rows) with the pinned layers on their sides, as int8."""
+    X = np.tri(c.n + 1, c.n, k=-1, dtype=np.int8)
+    return X if c.pin is None else np.where(c.pin >= 0, c.pin, X).astype(np.int8)
 
 
 def greedy_policy(c: Costs) -> tuple[int, ...] | None:
     """Take layers for the client in order while the prefix policy still meets the deadline."""
-    ok = meets_each(_prefix_table(c)[0], c.deadline_ms)
+    ok = meets_each(prefix_table(c)[0], c.deadline_ms)
     misses = np.flatnonzero(~ok[1:])                  # prefix k+1 misses: greedy stops at k
     k = c.n if misses.size == 0 else int(misses[0])
     if k == 0 and not ok[0]:
         return None
-    return _pinned(c, k)
+    return pinned_prefix(c, k)
 
 
 def single_split_policy(c: Costs) -> tuple[int, ...] | None:
     """The feasible prefix policy with the least server load (Neurosurgeon-style)."""
-    lat, client_reward = _prefix_table(c)
+    lat, client_reward = prefix_table(c)
     feasible = np.flatnonzero(meets_each(lat, c.deadline_ms))
     if feasible.size == 0:
         return None
     best = int(feasible[np.argmax(client_reward[feasible])])   # the first of equal rewards
-    return _pinned(c, best)
+    return pinned_prefix(c, best)
 
 
 def brute_force_policy(c: Costs) -> tuple[int, ...] | None:

@@ -609,7 +609,18 @@ def pins_only_chain(c: Costs, deadline: float) -> Costs | None:
     `constrained_exact`'s."""
     if _memory_binds(c):
         return None
+    return barred_chain(c, deadline)
+
+
+def barred_chain(c: Costs, deadline: float) -> Costs:
+    """`c` without its pins and memory rows, each pinned layer's other side costing more than `deadline` (and
+    than every smaller one): an unconstrained solver on it honours the pins and nothing else."""
     return _barred(_Chain.of(c), c.reward, c.pin, deadline)
+
+
+def memory_binds(c: Costs) -> bool:
+    """Whether a memory limit of `c` can bind (see `_memory_binds`)."""
+    return _memory_binds(c)
 
 
 BEAM = 16   # labels per state of the floor-finding pass (measured on llama-3.1-8b: see the benchmark)
@@ -739,5 +750,5 @@ def fits(m: MemRows, x: NDArray[np.int8]) -> bool:
     return True
 
 
-__all__ += ["fits", "constraint_violations"]
+__all__ += ["fits", "constraint_violations", "barred_chain", "memory_binds"]
 

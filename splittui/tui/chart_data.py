@@ -14,7 +14,7 @@ from ..costs import Costs
 from ..generation import Phases, phase_costs
 from ..model import Profile, Result, Scenario
 from ..solvers import evaluate_costs
-from ..solvers.baselines import greedy_policy, prefix_latencies, single_split_policy
+from ..solvers.baselines import greedy_policy, pinned_prefix, prefix_latencies, prefix_table, single_split_policy
 from ..solvers.dp_span import DPSpan, dp_span
 
 __all__ = ["greedy_shares", "sweep_lines", "sweep_table", "SweepTable", "timeline_segments", "request_timeline",
@@ -34,23 +34,33 @@ def greedy_shares(profile: Profile, sc: Scenario, deadlines: np.ndarray, *, phas
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Greedy's and no-split's server share at each deadline (NaN where infeasible), from one prefix pass
     over the request's chain (the prefill chain when no tokens are generated); a prefix policy that breaks
-    a TTFT/TPOT limit counts as infeasible. `phases`: `phase_costs(profile, sc)`, if already computed."""
+    a TTFT/TPOT limit, or does not fit a memory limit, counts as infeasible. With pins, the prefix policies
+    are pinned as the solvers pin them (`prefix_table`). `phases`: `phase_costs(profile, sc)`, if already
+    computed."""
+    from ..solvers.constrained import fits as fits_memory
     from ..solvers.request import has_limits, limits_of
 
     ph = phase_costs(profile, sc) if phases is None else phases
     c = ph.composite()
-    lat = prefix_latencies(c)
-    tail = np.concatenate((np.cumsum(c.reward[::-1])[::-1], [0.0])) / max(c.total_reward, 1e-300)
+    if c.pin is None:
+        lat = prefix_latencies(c)
+        tail = np.concatenate((np.cumsum(c.reward[::-1])[::-1], [0.0])) / max(c.total_reward, 1e-300)
+    else:
+        lat, client = prefix_table(c)
+        tail = (c.total_reward - client) / max(c.total_reward, 1e-300)
     ok = lat[None, :] <= deadlines[:, None] * (1 + 1e-12)
     stop = np.where(ok[:, 1:].all(axis=1), c.n, np.argmin(ok[:, 1:], axis=1))  # first prefix that misses
     fits = np.ones(c.n + 1, dtype=bool)   # prefix k meets the limits
     if has_limits(sc):
         ttft, dec = limits_of(sc)
-        fits = prefix_latencies(ph.prefill) <= ttft * (1 + 1e-9)
+        fits = prefix_table(ph.prefill)[0] <= ttft * (1 + 1e-9)
         if ph.decode is not None:
-            fits &= prefix_latencies(ph.decode) <= dec * (1 + 1e-9)
+            fits &= prefix_table(ph.decode)[0] <= dec * (1 + 1e-9)
+    if c.mem is not None and c.mem.active:   # the prefixes these deadlines stop at, as the solvers check them
+        for k in np.unique(np.append(stop, 0)).tolist():
+            fits[k] &= fits_memory(c.mem, np.array(pinned_prefix(c, k), dtype=np.int8))
     greedy = np.where(((stop > 0) | ok[:, 0]) & fits[stop], tail[stop], np.nan)
-    nosplit = np.where(ok[:, 0] & fits[0], 1.0, np.nan)
+    nosplit = np.where(ok[:, 0] & fits[0], tail[0], np.nan)
     return greedy, nosplit
 
 

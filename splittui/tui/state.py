@@ -16,10 +16,12 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from ..costs import Costs
 from ..errors import SplittuiError
 from ..memory import SideMemory, side_memory
 from ..model import Profile, Result, Scenario
 from ..solvers import APP_SOLVERS, Frontier
+from ..solvers.constrained import barred_chain, memory_binds
 from ..solvers.dp_span import DPSpan, dp_span, label_span
 from .chart_data import FRONTIER_SAMPLES, Segment, SweepTable, greedy_shares, request_timeline, sweep_key, sweep_lines
 from .profile_choice import ProfileChoice, fit_scenario, load_choice
@@ -166,18 +168,33 @@ def _frontier(profile: Profile, sc: Scenario, reuse: DPSpan | None, ch: Chains,
 
     span = sc.deadline_ms * FRONTIER_SPAN
     if span / sc.unit_ms <= FRONTIER_MAX_UNITS:
-        return frontier(profile, sc.replace(deadline_ms=span), span=reuse, chain=_chain_at(ch, span)), sc.unit_ms, full
+        return (frontier(profile, sc.replace(deadline_ms=span), span=reuse, chain=_frontier_chain(ch, span)),
+                sc.unit_ms, full)
     top = frontier_top(span)
     unit = top / FRONTIER_MAX_UNITS
     key = (ch.key, top, sc.rounding)
     if full is None or full[0] != key:
         at = sc.replace(deadline_ms=top, unit_ms=unit)
-        full = key, frontier(profile, at, span=reuse, chain=_chain_at(ch, top))
+        full = key, frontier(profile, at, span=reuse, chain=_frontier_chain(ch, top))
     return cut_frontier(full[1], span), unit, full
 
 
 def _chain_at(ch: Chains, deadline_ms: float):
     return replace(ch.phases.composite(), deadline_ms=float(deadline_ms))
+
+
+def _frontier_chain(ch: Chains, deadline_ms: float) -> Costs:
+    """The chain of the frontier chart's DP pass up to `deadline_ms`: the request's, or with pins the one the
+    constrained DP searches (each pinned layer's other side barred, `barred_chain`), so that every point is
+    the DP's answer under the pins at that deadline; memory limits are left out (`frontier_note`)."""
+    c = _chain_at(ch, deadline_ms)
+    return barred_chain(c, float(deadline_ms)) if c.constrained else c
+
+
+def frontier_note(ch: Chains) -> str:
+    """What the frontier chart leaves out of the scenario: memory limits that can bind (pins it honours)."""
+    c = ch.phases.composite()
+    return "the frontier chart leaves out the memory limits" if c.constrained and memory_binds(c) else ""
 
 
 def _span(sc: Scenario, ch: Chains, have: DPSpan | None) -> DPSpan | None:
@@ -304,8 +321,8 @@ def complete_state(st: AppState, parts: Parts = EVERY_PART, *, previous: AppStat
     timelines, prefill_end, drawn = st.timelines, st.prefill_end_ms, st.drawn
     if want.timelines:
         timelines, prefill_end, drawn = _timelines(ch, results, st.timelines, st.prefill_end_ms, st.drawn)
-    if want.frontier and not have.frontier and ch.phases.prefill.constrained:
-        note = "; ".join(n for n in (note, "the frontier chart leaves out the pins and memory limits") if n)
+    if want.frontier and not have.frontier:
+        note = "; ".join(n for n in (note, frontier_note(ch)) if n)
     return replace(st, results=results, frontier=front, frontier_unit_ms=unit, baselines=base, timelines=timelines,
                    unpinned=unpinned, memory=_memory(ch, sc, results),
                    prefill_end_ms=prefill_end, sweep=swept, note="; ".join(n for n in (st.note, note) if n),
