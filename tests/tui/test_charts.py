@@ -152,3 +152,40 @@ def test_lines_and_labels_are_plotexts(monkeypatch, states, profile):
                         m.setattr(chart_kinds, "draw_lines", plotext_lines)
                         theirs = build_chart(Plot(), kind, st, view)
                     assert ours == theirs, (kind, width, height, more)
+
+
+@pytest.mark.parametrize("area", [(3, 40, 2, 9), (0, 0, 0, 0), (-2, 90, -1, 30), (5, 2, 4, 1), (0, 50, 0, 12)])
+def test_canvas_matrices_are_plotexts(area):
+    """The row-at-a-time `set_matrices` installed on plotext's matrix makes the same four matrices as plotext's
+    own, for canvas areas inside, empty, beyond and reversed; and whole charts built with each are equal."""
+    from plotext._matrix import matrix_class
+
+    from splittui.tui.widgets import plotext_canvas
+
+    assert matrix_class.set_matrices is plotext_canvas._set_matrices   # installed by importing the module
+    for cols, rows in ((50, 12), (1, 1), (0, 3), (7, 0)):
+        ours, theirs = matrix_class(), matrix_class()
+        for m in (ours, theirs):
+            m.set_size(cols, rows)
+            m.set_canvas_area(*area)
+            m.set_axes_color((1, 2, 3))
+            m.set_canvas_color((4, 5, 6))
+        plotext_canvas._set_matrices(ours)
+        plotext_canvas.PLOTEXT_SET_MATRICES(theirs)
+        for name in ("marker", "fullground", "background", "style"):
+            assert getattr(ours, name) == getattr(theirs, name), (name, cols, rows)
+        for name in ("marker", "fullground", "background", "style"):   # every row a list of its own
+            assert len({id(row) for row in getattr(ours, name)}) == rows, name
+
+
+def test_charts_built_with_plotexts_matrices_are_the_same(monkeypatch, states):
+    from plotext._matrix import matrix_class
+
+    from splittui.tui.widgets import plotext_canvas
+
+    for kind in CHARTS:
+        view = View(width=80, height=14)
+        ours = build_chart(Plot(), kind, states[0], view)
+        monkeypatch.setattr(matrix_class, "set_matrices", plotext_canvas.PLOTEXT_SET_MATRICES)
+        assert build_chart(Plot(), kind, states[0], view) == ours, kind
+        monkeypatch.undo()
