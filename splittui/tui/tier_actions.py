@@ -43,6 +43,10 @@ class TierActions(AppMixin):
                 return True
         return await super().run_action(action, default_namespace, namespaces)
 
+    def footer_hidden(self) -> frozenset[str]:
+        """The actions the footer leaves out: over tiers, the two-sided ones (their keys still say why)."""
+        return frozenset(TWO_SIDED_ACTIONS) if getattr(self, "topology", None) is not None else frozenset()
+
     def toggle_pin(self, layer: int) -> None:   # ctrl+click on the strip
         if getattr(self, "topology", None) is not None:
             self.notify(f"{TWO_SIDED_ACTIONS['toggle_pin']}: two sides only", timeout=3)

@@ -111,6 +111,8 @@ async def test_every_tab_and_screen_key_answers_over_tiers(monkeypatch, tmp_path
                 "toggle_pin": "P", "memory": "m", "load_policy": "o", "toggle_link": "l", "experiments": "x",
                 "capacity": "k", "energy": "j", "live_profile": "p"}
         assert set(keys) == set(TWO_SIDED_ACTIONS)
+        footer = {k.action for k in app.screen.query("FooterKey")}   # the footer offers none of them
+        assert footer and not footer & set(TWO_SIDED_ACTIONS) and "next_solver" in footer
         for action, key in keys.items():
             app.query_one("#deadline").focus()
             app.clear_notifications()
