@@ -157,7 +157,7 @@ async def _experiments(pilot, seen: set) -> None:
 
     app = pilot.app
     await pilot.press("x")
-    await pilot.pause()
+    await pilot.pause(0)   # the screen is composed (its status line says what runs): no wait for the sweep's CPU
     assert isinstance(app.screen, ExperimentsScreen)
     status = shown(app.screen.query_one("#exp-status"), width=400)
     assert ran(app.state.scenario).split(" · ")[0] in status      # says what it runs, with the output tokens
