@@ -228,13 +228,20 @@ def phase_energy(c: Costs, p_compute_w: float, p_idle_w: float, radio: Radio, up
         return np.maximum(np.asarray(ms) - transfers * delay_ms, 0.0) if isinstance(ms, np.ndarray) \
             else max(float(ms) - transfers * delay_ms, 0.0)
 
+    def on_air(power: float, ms: _F | float) -> _F | float:   # no time on the air costs nothing, even at a
+        if isinstance(ms, np.ndarray):                        # power an absurd bandwidth makes infinite
+            with np.errstate(invalid="ignore"):
+                return np.where(ms == 0, 0.0, power * ms)
+        return 0.0 if ms == 0 else power * ms
+
     return EnergyChain(
         compute=c.client_ms * (p_compute_w * 1e-3), wait_server=c.server_ms * idle, wait_up=c.up_ms * idle,
         wait_down=c.down_ms * idle, wait_up_out=float(c.up_out_ms) * idle, wait_down_out=float(c.down_out_ms) * idle,
         radio_client=c.client_ms * conn, radio_server=c.server_ms * conn,
-        radio_up=c.up_ms * conn + tx_up * sent(c.up_ms), radio_down=c.down_ms * conn + tx_down * sent(c.down_ms),
-        radio_up_out=float(c.up_out_ms) * conn + tx_up * float(sent(c.up_out_ms)),
-        radio_down_out=float(c.down_out_ms) * conn + tx_down * float(sent(c.down_out_ms)))
+        radio_up=c.up_ms * conn + on_air(tx_up, sent(c.up_ms)),
+        radio_down=c.down_ms * conn + on_air(tx_down, sent(c.down_ms)),
+        radio_up_out=float(c.up_out_ms) * conn + float(on_air(tx_up, sent(c.up_out_ms))),
+        radio_down_out=float(c.down_out_ms) * conn + float(on_air(tx_down, sent(c.down_out_ms))))
 
 
 @dataclass(frozen=True, slots=True)

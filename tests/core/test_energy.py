@@ -447,3 +447,21 @@ def test_energy_points_are_brute_force_answers_and_pareto_marks_hold(case, caps)
             assert not any(_beats(q[:3], key) for q in every), (key, [q for q in every if _beats(q[:3], key)])
         else:
             assert any(_beats((q.server_share, q.latency_ms, q.client_j), key) for q in pts)
+
+
+def test_an_absurd_bandwidth_gives_no_nan_joules(capsys):
+    """Found by the CLI fuzz test: at --up-mbps 1e308 the radio's linear power model overflows to inf while
+    a transfer takes 0 ms on the air; inf x 0 made NaN joules and numpy's RuntimeWarning on stderr. No time on
+    the air costs nothing: no warning, every figure a number."""
+    import warnings
+
+    argv = ["solve", "--model", "llama-3.2-1b", "--client-device", "phone-soc", "--server-device", "a100-80gb",
+            "--radio", "5g", "--seq", "128", "--up-mbps", "1e308", "--down-mbps", "1e308", "--solver", "all", "--json"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rc, out, err = run_cli(argv, capsys)
+    assert rc == 0, err
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in caught]
+    for d in json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} in the JSON")):
+        if d["feasible"]:
+            assert all(not (isinstance(v, float) and math.isnan(v)) for v in d["energy"].values()), d["solver"]
