@@ -8,6 +8,11 @@ answer is the server share and whether it is proven optimal or the search stoppe
 best policy found). The target: ≤ 50 ms and proven, for dp and exact.
 
     .venv/bin/python benchmarks/bench_constrained.py [--repeats 1] [--no-before]
+    .venv/bin/python benchmarks/bench_constrained.py --labels    # where exact's time goes, per label pass
+
+--labels: one exact solve per case with the label passes counted (where the speed target is lost): per pass
+(the beam pass that finds a floor, then each case's exact pass) its wall ms, the states it filled (a layer
+and a side), the labels kept per state (mean, max) and in all; a pass that stops at the label cap says so.
 """
 
 from __future__ import annotations
@@ -69,11 +74,68 @@ class _old_capped:
         self.pkg.SearchCapped = self.saved
 
 
+def label_table() -> int:
+    """Per case, exact's label passes: wall ms, states, labels kept per state and in all."""
+    from splittui.solvers import constrained as mod
+
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"# exact's label passes on llama-3.1-8b, 256 output tokens ({now}; one run)\n")
+    print("| case | client | pass | ms | states | labels/state mean | max | labels in all |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    front, run_pass = mod._front_groups, mod._pass
+    kept: list[int] = []
+
+    def counted_front(Y, first, clamped):
+        out = front(Y, first, clamped)
+        kept.append(len(out))
+        return out
+
+    for label, device, extra in CASES:
+        a = build_parser().parse_args(["solve", *BASE, "--client-device", device, *extra])
+        prof = profile_from_args(a)
+        sc = scenario_from_args(a, prof)
+        rows: list[str] = []
+        counted_pass = _counting_pass(mod, run_pass, kept, rows, f"| {label} | {device} |")
+        mod._front_groups, mod._pass = counted_front, counted_pass
+        try:
+            solve(prof, sc, "exact")
+        except SplittuiError:
+            pass
+        finally:
+            mod._front_groups, mod._pass = front, run_pass
+        none = f"| {label} | {device} | none: pins only, one plain pass on the barred chain | | | | | |"
+        print("\n".join(rows) or none, flush=True)
+    return 0
+
+
+def _counting_pass(mod, run_pass, kept: list[int], rows: list[str], head: str):
+    """`constrained._pass`, adding a row per call: its ms, states and labels kept (from `kept`)."""
+    def counted_pass(*pa, **kw):
+        kept.clear()
+        t0 = time.perf_counter()
+        capped = ""
+        try:
+            return run_pass(*pa, **kw)
+        except mod._Capped:
+            capped = " (stopped at the label cap)"
+            raise
+        finally:
+            ms = (time.perf_counter() - t0) * 1e3
+            name = ("beam" if kw.get("beam") else "exact") + capped
+            mean = statistics.mean(kept) if kept else 0.0
+            rows.append(f"{head} {name} | {ms:,.0f} | {len(kept)} | {mean:,.0f} | {max(kept, default=0):,} | "
+                        f"{sum(kept):,} |")
+    return counted_pass
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--no-before", action="store_true", help="skip the HEAD solver (it takes seconds per case)")
+    ap.add_argument("--labels", action="store_true", help="count exact's labels per pass instead of timing")
     args = ap.parse_args(argv)
+    if args.labels:
+        return label_table()
     from splittui.solvers import constrained as new
 
     old = None if args.no_before else baseline("splittui/solvers/constrained.py", "_head_constrained")
