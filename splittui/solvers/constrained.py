@@ -527,7 +527,7 @@ def _incumbent(chains: list[_Chain], reward: _F, c: Costs, lims: list[float]
     return best
 
 
-def _memory_binds(c: Costs) -> bool:
+def memory_binds(c: Costs) -> bool:
     """Whether some memory limit can bind: every layer on one side (a tied matrix counted twice, the largest
     activation added) would exceed that side's budget. Where none can, the limits change no answer and the
     pass runs on pins alone: one case, no byte rows, no Lagrangian bounds (the same optimum, much sooner)."""
@@ -542,7 +542,7 @@ def _solve(chains: list[_Chain], reward: _F, c: Costs, lims: list[float], deadli
            ) -> tuple[int, ...] | None:
     """Per case: a beam pass (a feasible policy near the optimum: the floor), then the exact pass pruned by it.
     `deadline`: the single chain's deadline before slack (`exact_policy` adds the same), for the pins-only path."""
-    binds = _memory_binds(c)
+    binds = memory_binds(c)
     if not binds and c.mem is not None:
         c = replace(c, mem=None)
     if not binds and len(chains) == 1 and deadline is not None:
@@ -607,7 +607,7 @@ def pins_only_chain(c: Costs, deadline: float) -> Costs | None:
     smaller one: pinned layers' barred sides cost more than the deadline (`_pins_only`); None where a memory
     limit can bind (the solver then takes the case search). Its answers, read with `keeps_pins`, are
     `constrained_exact`'s."""
-    if _memory_binds(c):
+    if memory_binds(c):
         return None
     return barred_chain(c, deadline)
 
@@ -616,11 +616,6 @@ def barred_chain(c: Costs, deadline: float) -> Costs:
     """`c` without its pins and memory rows, each pinned layer's other side costing more than `deadline` (and
     than every smaller one): an unconstrained solver on it honours the pins and nothing else."""
     return _barred(_Chain.of(c), c.reward, c.pin, deadline)
-
-
-def memory_binds(c: Costs) -> bool:
-    """Whether a memory limit of `c` can bind (see `_memory_binds`)."""
-    return _memory_binds(c)
 
 
 BEAM = 16   # labels per state of the floor-finding pass (measured on llama-3.1-8b: see the benchmark)

@@ -42,7 +42,7 @@ def greedy_shares(profile: Profile, sc: Scenario, deadlines: np.ndarray, *, phas
 
     ph = phase_costs(profile, sc) if phases is None else phases
     c = ph.composite()
-    if c.pin is None:
+    if c.pin is None:   # the O(L) table, its shares summed from the end as the chart always drew them
         lat = prefix_latencies(c)
         tail = np.concatenate((np.cumsum(c.reward[::-1])[::-1], [0.0])) / max(c.total_reward, 1e-300)
     else:

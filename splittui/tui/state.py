@@ -193,7 +193,7 @@ def _frontier_chain(ch: Chains, deadline_ms: float) -> Costs:
 
 def frontier_note(ch: Chains) -> str:
     """What the frontier chart leaves out of the scenario: memory limits that can bind (pins it honours)."""
-    c = ch.phases.composite()
+    c = ch.phases.prefill   # its pins and memory rows are the request's (the composite sums only times)
     return "the frontier chart leaves out the memory limits" if c.constrained and memory_binds(c) else ""
 
 
