@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import SplittuiError
-from .memory import GB, MemRows, SideMemory, fmt_gb, memory_rows, reserve_bytes, side_memory
+from .memory import GB, DeviceFit, MemRows, SideMemory, device_fits, fmt_gb, memory_rows, reserve_bytes, side_memory
 from .model import Profile, Result, Scenario
 
 __all__ = ["FitFix", "FitReport", "fit_policy", "fit_solver", "longest_context", "least_client_memory",
@@ -94,9 +94,15 @@ def _over_text(s: SideMemory) -> str:
             f"over by {fmt_gb(s.over)}")
 
 
-def _slack_text(sides: tuple[SideMemory, SideMemory]) -> str:
+def _slack_text(sides: tuple[SideMemory, SideMemory], devices: tuple[DeviceFit, ...] = ()) -> str:
+    """What binds when nothing does; a side without a limit that its device preset could not hold says so."""
     parts = [f"{s.side} {fmt_gb(s.limit - s.total)} to spare" for s in sides if s.limit is not None]
-    return "nothing: it fits" + (f" ({', '.join(parts)})" if parts else " (no memory limit set)")
+    text = "nothing: it fits" + (f" ({', '.join(parts)})" if parts else " (no memory limit set)")
+    for d in devices:
+        if not d.fits:
+            text += (f"; but with no {d.side} limit set, the {d.side} needs {fmt_gb(d.need)} + reserve "
+                     f"{fmt_gb(d.reserve)} > {d.device}'s {fmt_gb(d.usable)} (estimate): set its limit to 'device'")
+    return text
 
 
 # --- a fixed placement ----------------------------------------------------------------------------
@@ -111,7 +117,8 @@ def fit_policy(profile: Profile, sc: Scenario, policy: Sequence[int], *, label: 
     sides = side_memory(rows, x)
     over = [s for s in sides if not s.fits]
     if not over:
-        return FitReport(label, tuple(x.tolist()), sides, True, True, _slack_text(sides))
+        return FitReport(label, tuple(x.tolist()), sides, True, True,
+                         _slack_text(sides, device_fits(profile, rows, x)))
     binding = "; ".join(_over_text(s) for s in over)
     fixes: list[FitFix] = []
     fixes += _dtype_fixes(profile, sc, x, rebuild)
@@ -327,7 +334,7 @@ def fit_solver(profile: Profile, sc: Scenario, solver: str, *, rebuild: Rebuild 
     rows = _rows(profile, sc)
     if res.feasible and res.policy is not None:
         ok = side_memory(rows, np.asarray(res.policy, dtype=np.int8))
-        return FitReport(solver, res.policy, ok, True, True, _slack_text(ok))
+        return FitReport(solver, res.policy, ok, True, True, _slack_text(ok, device_fits(profile, rows, res.policy)))
     sides = None if res.policy is None else side_memory(rows, np.asarray(res.policy, dtype=np.int8))
     fits = sides is not None and all(s.fits for s in sides)
     binding, memory_sides = _binding(profile, sc, solver)

@@ -31,7 +31,8 @@ from .errors import SplittuiError
 from .model import Profile, Scenario
 
 __all__ = ["RESERVE_FIXED_BYTES", "RESERVE_FRACTION", "GB", "MemRows", "SideMemory", "reserve_bytes",
-           "memory_rows", "memory_breakdown", "memory_violations", "pin_violations", "pin_array", "fmt_gb"]
+           "memory_rows", "memory_breakdown", "memory_violations", "pin_violations", "pin_array", "fmt_gb",
+           "device_usable_bytes", "DeviceFit", "device_fits"]
 
 GB = 1e9
 RESERVE_FIXED_BYTES = float(2 ** 30)   # llama.cpp --fit-target default: 1024 MiB margin per device
@@ -241,3 +242,61 @@ def memory_breakdown(profile: Profile, sc: Scenario, policy: ArrayLike) -> tuple
     if x.shape != (profile.n_layers,):
         raise SplittuiError(f"policy must be {profile.n_layers} values of 0 or 1 (one per layer)")
     return side_memory(rows, x)
+
+
+def device_usable_bytes(profile: Profile, side: str, name: str | None = None) -> float | None:
+    """The usable memory of the side's device preset (`name`, else the profile's), bytes: what
+    ``--{side}-mem-gb device`` means. LLM configs with per-layer memory on a known preset; None otherwise
+    (measured profiles, unknown devices)."""
+    if name is None and isinstance(profile.source, dict):
+        name = profile.source.get(f"{side}_device")
+    if not profile.is_llm or not profile.has_server_mem or not name:
+        return None
+    from .devices import resolve_device
+
+    try:
+        return resolve_device(name).usable_bytes()
+    except SplittuiError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceFit:
+    """A side with no memory limit, checked against its device preset: the policy's need there and the
+    reserve the device's limit would keep (``reserve_bytes``) against the device's usable memory (estimates,
+    SPEC §10). What a plan made with the limits off meets on the real device."""
+
+    side: str
+    device: str
+    need: float       # weights + KV + activation peak, bytes
+    reserve: float
+    usable: float
+
+    @property
+    def total(self) -> float:
+        return self.need + self.reserve
+
+    @property
+    def fits(self) -> bool:
+        return self.total <= self.usable * (1 + 1e-12)
+
+    def to_dict(self) -> dict[str, float | str | bool]:
+        return {"device": self.device, "device_usable_bytes": self.usable, "device_reserve_bytes": self.reserve,
+                "fits_device": self.fits}
+
+
+def device_fits(profile: Profile, rows: MemRows | None, policy: ArrayLike) -> tuple[DeviceFit, ...]:
+    """Each side left without a limit whose device preset is known, checked against `policy`'s share there
+    (empty when every side has a limit, the profile lacks memory fields, or the devices are unknown). A side
+    that does not fit is fixed by its limit (``--client-mem-gb device``), which the solvers then keep."""
+    if rows is None:
+        return ()
+    sides = side_memory(rows, np.asarray(policy, dtype=np.int8))
+    out = []
+    for k, side in enumerate(("client", "server")):
+        usable = None if rows.limit[k] is not None else device_usable_bytes(profile, side)
+        if usable is not None:
+            s = sides[k]
+            out.append(DeviceFit(side, str(profile.source.get(f"{side}_device")), s.weights + s.kv + s.act,
+                                 reserve_bytes(usable), usable))
+    return tuple(out)

@@ -72,12 +72,16 @@ def policy_document(profile: Profile, sc: Scenario, res: Result, *,
 
 def memory_record(profile: Profile, sc: Scenario, res: Result) -> dict[str, Any] | None:
     """Each side's memory under the policy (SPEC §10: weights, KV, activation, reserve, total vs limit),
-    where the profile carries the per-layer bytes."""
+    where the profile carries the per-layer bytes; a side without a limit on a known device preset also
+    says whether the policy fits that device (`memory.device_fits`)."""
     if res.policy is None or not profile.has_server_mem:
         return None
-    from .memory import memory_breakdown
+    from .memory import device_fits, memory_breakdown, memory_rows
 
-    return {m.side: m.to_dict() for m in memory_breakdown(profile, sc, res.policy)}
+    out: dict[str, Any] = {m.side: m.to_dict() for m in memory_breakdown(profile, sc, res.policy)}
+    for d in device_fits(profile, memory_rows(profile, sc), res.policy):   # a side without a limit, on its device
+        out[d.side].update(d.to_dict())
+    return out
 
 
 def energy_record(profile: Profile, sc: Scenario, res: Result) -> dict[str, Any] | None:

@@ -164,19 +164,11 @@ def memory_from_args(args: argparse.Namespace, profile: Profile) -> dict:
 
 
 def _device_gb(args: argparse.Namespace, profile: Profile, side: str) -> float | None:
-    """The usable memory of the side's device for an LLM config (None for measured profiles)."""
-    if not profile.is_llm or not profile.has_server_mem:
-        return None
-    from ..devices import resolve_device
+    """The usable memory of the side's device for an LLM config, GB (None for measured profiles)."""
+    from ..memory import GB, device_usable_bytes
 
-    name = getattr(args, f"{side}_device", None) or profile.source.get(f"{side}_device")
-    if not name:
-        return None
-    try:
-        usable = resolve_device(name).usable_bytes()
-    except SplittuiError:
-        return None
-    return None if usable is None else usable / 1e9
+    usable = device_usable_bytes(profile, side, getattr(args, f"{side}_device", None))
+    return None if usable is None else usable / GB
 
 
 def add_returns_arg(g) -> None:

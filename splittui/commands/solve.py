@@ -91,7 +91,7 @@ def _print_table(profile, sc, results) -> None:
     from rich.console import Console
 
     from ..provenance import provenance
-    from ..report.tables import print_table, results_table, strips
+    from ..report.tables import device_fit_notes, print_table, results_table, strips
     from .llm_args import estimate_note
 
     console = Console()
@@ -107,3 +107,5 @@ def _print_table(profile, sc, results) -> None:
                       f"server {bands['server']}", overflow="fold")
     print_table(console, results_table(profile, sc, results))
     console.print(strips(profile, results))
+    for line in device_fit_notes(profile, sc, results):
+        console.print(line, overflow="fold")

@@ -145,6 +145,30 @@ def solver_notes(results: dict[str, Result]) -> list[str]:
     return [f"[yellow]{name}: {'; '.join(r.notes)}[/]" for name, r in results.items() if r.notes]
 
 
+def device_fit_notes(profile: Profile, sc: Scenario, results: dict[str, Result]) -> list[str]:
+    """One line per side left without a memory limit that some answer's share overflows on its device
+    preset (estimates, SPEC §10): the solvers that overflow it, the largest need, and the flag that plans
+    within the device. Empty when every plan fits, every side has a limit, or the devices are unknown."""
+    from ..memory import device_fits, fmt_gb, memory_rows
+
+    rows = memory_rows(profile, sc) if profile.has_server_mem else None
+    over: dict[str, list] = {}
+    for name, r in results.items():
+        if r.policy is not None:
+            for d in device_fits(profile, rows, r.policy):
+                if not d.fits:
+                    over.setdefault(d.side, []).append((name, d))
+    out = []
+    for side, hits in over.items():
+        worst = max(hits, key=lambda h: h[1].total)[1]
+        names = ", ".join(n for n, _ in hits)
+        out.append(f"[yellow]memory (estimate): {names} hold{'s' if len(hits) == 1 else ''} up to "
+                   f"{fmt_gb(worst.need)} on the {side} (+ reserve {fmt_gb(worst.reserve)}); {worst.device} "
+                   f"leaves {fmt_gb(worst.usable)}. No {side} limit is set: --{side}-mem-gb device plans "
+                   "within it[/]")
+    return out
+
+
 def joules(v: float | None) -> str:
     """Joules at three significant figures, trailing zeros kept so a column reads alike (18.0 beside 42.5);
     whole joules from 100 up ('—' without a policy)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ..memory import GB, SideMemory, fmt_gb
+from ..memory import GB, SideMemory, device_fits, device_usable_bytes, fmt_gb
 from ..model import Profile, Scenario
 from ..pins import blocks_of, pin_groups
 from .state import AppState
@@ -86,11 +86,29 @@ def _side_text(s: SideMemory) -> Text:
     return text.append("fits" if s.fits else f"over by {fmt_gb(s.over)}", "green" if s.fits else "bold red")
 
 
+def _device_line(st: AppState, selected: str) -> Text | None:
+    """Without limits: the sides where the selected placement overflows its device preset (estimates), and
+    how to plan within it; None where it fits or nothing is known."""
+    res = st.results.get(selected)
+    rows = st.chains.phases.memory if st.chains is not None else None
+    if res is None or res.policy is None or rows is None:
+        return None
+    over = [d for d in device_fits(st.profile, rows, res.policy) if not d.fits]
+    if not over:
+        return None
+    text = Text().append(f"memory ({selected}, estimate): ", "dim")
+    for k, d in enumerate(over):
+        text.append(" · " if k else "").append(f"{d.side} ", "bold").append(
+            f"{fmt_gb(d.need)} + reserve {fmt_gb(d.reserve)} > {d.device}'s {fmt_gb(d.usable)}", "bold red")
+    return text.append("  no limit set (m: set it to 'device')", "dim")
+
+
 def memory_line(st: AppState, selected: str) -> Text | None:
-    """The selected placement's memory per side against the limits (estimates); None without limits."""
+    """The selected placement's memory per side against the limits (estimates); without limits, the sides it
+    overflows on their device presets (`_device_line`); None otherwise."""
     sc = st.scenario
     if not sc.has_memory_limits:
-        return None
+        return _device_line(st, selected)
     sides = st.memory.get(selected)
     head = Text().append(f"memory ({selected}, estimate): ", "dim")
     if sides is None:
@@ -104,16 +122,7 @@ def memory_line(st: AppState, selected: str) -> Text | None:
 def device_gb(profile: Profile, side: str) -> float | None:
     """The usable memory of the side's device preset, GB (LLM configs on a preset; None otherwise): what
     `--client-mem-gb device` means."""
-    from ..devices import resolve_device
-    from ..errors import SplittuiError
-
-    name = profile.source.get(f"{side}_device") if isinstance(profile.source, dict) else None
-    if not profile.is_llm or not profile.has_server_mem or not name:
-        return None
-    try:
-        usable = resolve_device(name).usable_bytes()
-    except SplittuiError:
-        return None
+    usable = device_usable_bytes(profile, side)
     return None if usable is None else usable / GB
 
 

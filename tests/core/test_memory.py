@@ -205,3 +205,55 @@ def test_weight_bytes_match_accelerate(name):
     for key, size in blocks.items():
         i = int(key.split(".")[-1])
         assert ours[f"h{i}"] == pytest.approx(size, rel=0.01), key
+
+
+def test_limits_off_a_plan_that_overflows_its_device_is_named_with_the_fix(capsys):
+    """Limits off (the default): a placement too large for its device preset is said to be, per side, in the
+    fit rows, the policy document, `solve`'s output and the app's memory line; a limit on that side, or a
+    plan that fits, says nothing more."""
+    import json
+
+    from splittui.cli import main
+    from splittui.fit import fit_policy
+    from splittui.llm import profile_for
+    from splittui.memory import device_fits, device_usable_bytes, memory_rows
+    from splittui.policy import policy_document
+    from splittui.solvers import solve
+    from splittui.tui.privacy import memory_line
+    from splittui.tui.state import compute_state
+
+    p = profile_for("llama-3.1-8b", client_device="phone-soc", server_device="a100-80gb", seq_lens=(128, 256))
+    sc = Scenario(seq_len=128, deadline_ms=1e7)
+    usable = device_usable_bytes(p, "client")
+    assert usable == 8 * 2 ** 30 and device_usable_bytes(p, "server") == 80 * 2 ** 30
+    rows = memory_rows(p, sc)
+    every = np.ones(p.n_layers, dtype=np.int8)
+    (c, s) = device_fits(p, rows, every)
+    assert (c.side, c.device, c.fits, s.fits) == ("client", "phone-soc", False, True)
+    assert rows.tied is None      # llama-3.1-8b: an untied head, so the need is every layer's bytes
+    assert c.need == pytest.approx(rows.weights.sum() + rows.kv.sum() + rows.act.max(), rel=1e-9) and c.need > 16e9
+    assert c.reserve == reserve_bytes(usable) and c.total > usable
+    assert all(d.fits for d in device_fits(p, rows, np.zeros(p.n_layers, dtype=np.int8)))   # all on the A100
+    limited = Scenario(seq_len=128, deadline_ms=1e7, client_mem_gb=8.0)
+    assert [d.side for d in device_fits(p, memory_rows(p, limited), every)] == ["server"]   # the limit rules
+    assert "phone-soc's 8.59 GB (estimate): set its limit to 'device'" in fit_policy(p, sc, every).binding
+
+    res = solve(p, sc, "all-client")
+    doc = policy_document(p, sc, res)["memory"]
+    assert doc["client"]["fits_device"] is False and doc["client"]["device_usable_bytes"] == usable
+    assert doc["server"]["fits_device"] is True
+    assert "fits_device" not in policy_document(p, limited, solve(p, limited, "no-split"))["memory"]["client"]
+
+    st = compute_state(p, sc)
+    line = memory_line(st, "greedy").plain        # no deadline to speak of: greedy keeps every layer
+    assert "client 16." in line and "phone-soc's 8.59 GB" in line and "'device'" in line
+    assert memory_line(st, "no-split") is None          # all on the A100: it fits
+
+    assert main(["solve", "--model", "llama-3.1-8b", "--client-device", "phone-soc", "--seq", "128",
+                 "--solver", "all-client"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "all-client holds up to 16." in out and "phone-soc leaves 8.59 GB" in out
+    assert "--client-mem-gb device plans within it" in out
+    assert main(["solve", "--model", "llama-3.1-8b", "--client-device", "phone-soc", "--seq", "128",
+                 "--solver", "all-client", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["memory"]["client"]["fits_device"] is False
