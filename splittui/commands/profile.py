@@ -112,15 +112,16 @@ def _decode(chain, doc: dict, args, how: str = "with the profile") -> dict:
     return add_decode_fields(doc, chain, server=srv, repeats=args.repeats, threads=args.threads, how=how)
 
 
-def _transfer(doc: dict, args) -> dict:
-    """The measured per-transfer overhead (``transfer``) for a profile whose server is this machine."""
+def _transfer(doc: dict, args, via=None) -> dict:
+    """The measured per-transfer overhead (``transfer``) for a profile whose server is this machine; `via`:
+    the profile's own server process, hosting the echo server while it lives (else one is spawned)."""
     from ..profiler.servers import parse_server
 
     if args.no_transfer_overhead or not parse_server(args.server).measured:
         return doc
     from ..runner.overhead import measure_transfer_overhead
 
-    return dict(doc, transfer=measure_transfer_overhead())
+    return dict(doc, transfer=measure_transfer_overhead(via=via))
 
 
 def _run_add_decode(args: argparse.Namespace) -> int:
@@ -193,9 +194,12 @@ def run_profile(args: argparse.Namespace) -> int:
                 chain = build(args.model, tiny=args.tiny, attention=attention)
 
             def measure(_spec):
+                held: dict = {}   # the transfer overhead, measured against the profile's server process
                 doc = profile_model(chain, args.seq, repeats=args.repeats, threads=args.threads,
-                                    server=args.server, progress=cb, fvcore=not args.no_fvcore)
-                return _transfer(_decode(chain, doc, args), args)
+                                    server=args.server, progress=cb, fvcore=not args.no_fvcore,
+                                    with_server=lambda proc: held.update(_transfer({}, args, proc)))
+                doc = _decode(chain, doc, args)
+                return {**doc, **held} if held else _transfer(doc, args)
 
             return _user_code(args.module, "profiling", measure) if args.module else measure(None)
 

@@ -101,9 +101,11 @@ class _Run:
 def profile_model(model: str | Chain, seq_lens: list[int], *, repeats: int = 5, threads: int = 1,
                   server: str = "rtx3090", progress: Callable[[int, int, str], None] | None = None,
                   should_stop: Callable[[], bool] | None = None, fvcore: bool = True,
-                  attention: Attention = FULL) -> dict:
+                  attention: Attention = FULL, with_server: Callable[[ServerProcess], None] | None = None) -> dict:
     """Profile a zoo model (by name, at `attention`) or a Chain at `seq_lens`; returns a validated
     profile doc. A chain built with a variant (``chain.meta["attention"]``) is named and marked by it.
+    `with_server(proc)` is called once the passes are timed, while a ``cpu:N`` server's own process still
+    lives (not at all without one): a caller's further measurement against that process.
 
     Raises ProfilingCancelled as soon as `should_stop()` returns True (checked before each stage).
     """
@@ -133,6 +135,8 @@ def profile_model(model: str | Chain, seq_lens: list[int], *, repeats: int = 5, 
             elif here is None:
                 _measured_server(run, srv, table)
             run.others = others.cores()           # before the server process ends and its CPU time with it
+            if proc is not None and with_server is not None:
+                with_server(proc)
     finally:  # leave the process as it was: threads and denormal handling (off by default)
         torch.set_num_threads(old_threads)
         torch.set_flush_denormal(False)

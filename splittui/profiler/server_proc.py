@@ -68,6 +68,13 @@ class ServerProcess:
         times: list[float] = self._recv(_PASS_TIMEOUT_S)["times"]
         return times
 
+    def call(self, fn: Any, *args: Any) -> Any:
+        """`fn(*args)` run in the server process (a module-level function, pickled by name): what a caller
+        above this layer measures against a process that already holds torch (the transfer overhead's
+        echo server, `runner.overhead`) instead of spawning another one."""
+        self._conn.send(("call", fn, args))
+        return self._recv(_START_TIMEOUT_S)["result"]
+
     def _recv(self, timeout: float) -> dict:
         deadline = time.monotonic() + timeout
         while not self._conn.poll(0.2):
@@ -123,6 +130,12 @@ def _main(recipe: tuple, threads: int, conn) -> None:
                 msg = conn.recv()
             except EOFError:
                 return
+            if msg[0] == "call":
+                try:
+                    conn.send({"result": msg[1](*msg[2])})
+                except Exception as exc:  # reported to the parent as one line
+                    conn.send({"error": f"the profiling server process failed: {type(exc).__name__}: {exc}"})
+                continue
             if msg[0] != "pass":
                 return
             conn.send({"times": _one_pass(chain, msg[1], msg[2])})

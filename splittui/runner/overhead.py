@@ -18,6 +18,7 @@ import os
 import signal
 import statistics
 import time
+from typing import Any
 
 from ..errors import SplittuiError
 
@@ -55,6 +56,35 @@ def _echo_main(pipe) -> None:
         server.serve(listener, lambda: pipe.poll() or os.getppid() != parent)
 
 
+_ECHO: dict = {}   # in the process hosting an echo server by `_echo_start`: what `_echo_stop` ends
+
+
+def _echo_start() -> int:
+    """In a process that already holds torch (the profile's server process, `ServerProcess.call`): the
+    runner's ``Server`` of an empty chain served from a thread (1 torch thread, as `_echo_main`'s); its port."""
+    import threading
+
+    from .server import Server, bind
+
+    server = Server(_empty_chain(), "echo", threads=1)
+    listener = bind("127.0.0.1", 0)
+    stop = threading.Event()
+    thread = threading.Thread(target=server.serve, args=(listener, stop.is_set), daemon=True,
+                              name="splittui-echo")
+    thread.start()
+    _ECHO.update(stop=stop, thread=thread, listener=listener)
+    return int(listener.getsockname()[1])
+
+
+def _echo_stop() -> None:
+    """End `_echo_start`'s server (its thread ends within the listener's 0.2 s accept timeout)."""
+    if _ECHO:
+        _ECHO["stop"].set()
+        _ECHO["thread"].join(5.0)
+        _ECHO["listener"].close()
+        _ECHO.clear()
+
+
 def _round_trips(port: int, nbytes: int, rounds: int) -> list[float]:
     """Per-transfer overhead of each echo (ms): half the round trip less the server's compute."""
     import torch
@@ -76,9 +106,21 @@ def _round_trips(port: int, nbytes: int, rounds: int) -> list[float]:
         conn.close()
 
 
-def measure_transfer_overhead(*, nbytes: int = FRAME_BYTES, rounds: int = ROUNDS, timeout_s: float = 120.0) -> dict:
+def measure_transfer_overhead(*, nbytes: int = FRAME_BYTES, rounds: int = ROUNDS, timeout_s: float = 120.0,
+                              via: Any = None) -> dict:
     """``{"overhead_ms", "samples_ms", ...}``: the median per-transfer overhead, measured between this
-    process and a separate server process over loopback (the ``transfer`` field of a profile)."""
+    process and a separate server process over loopback (the ``transfer`` field of a profile). `via`: a
+    live ``profiler.server_proc.ServerProcess`` to host the echo server (the profile's own server process:
+    no second process importing torch, ~2-3 s of CPU less per profile); else one is spawned."""
+    if via is not None:
+        port = via.call(_echo_start)
+        try:
+            t0 = time.perf_counter()
+            samples = _round_trips(port, nbytes, rounds)
+            wall = time.perf_counter() - t0
+        finally:
+            via.call(_echo_stop)
+        return _record(samples, rounds, nbytes, wall, "the profile's own server process (spawned)")
     ctx = mp.get_context("spawn")
     mine, theirs = ctx.Pipe()
     proc = ctx.Process(target=_echo_main, args=(theirs,), name="splittui-echo", daemon=True)
@@ -101,9 +143,13 @@ def measure_transfer_overhead(*, nbytes: int = FRAME_BYTES, rounds: int = ROUNDS
         if proc.is_alive():
             proc.terminate()
             proc.join(2.0)
+    return _record(samples, rounds, nbytes, wall, "a spawned server process")
+
+
+def _record(samples: list[float], rounds: int, nbytes: int, wall: float, where: str) -> dict:
     return {"overhead_ms": round(statistics.median(samples), 4),
             "samples_ms": [round(v, 4) for v in samples],
             "method": (f"half the median round trip of {rounds} {nbytes}-byte frames (after 2 warm-up) between "
-                       "this process and a spawned server process over loopback TCP, through the runner's wire "
+                       f"this process and {where} over loopback TCP, through the runner's wire "
                        "code, link unpaced, less the server's compute"),
             "wall_s": round(wall, 2)}

@@ -119,6 +119,8 @@ def test_default_planning_profile_is_measured_by_a_separate_profile_process(toy_
     path = cache / "runner-toy-s16-client1-cpu{}.json".format(doc["server"].split()[0].split(":")[1])
     assert doc["planning_profile"]["path"] == str(path) and path.exists()
     assert doc["planning_profile"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    # its transfer overhead was measured against the profile's own server process (no third torch process)
+    assert "the profile's own server process" in json.loads(path.read_text())["transfer"]["method"]
 
 
 def test_fractional_deadline_picks_the_policy_on_the_planning_profile(plan, capsys):
