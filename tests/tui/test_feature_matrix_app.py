@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tui_helpers import open_policy_file, settle, shown, workers_done
+from tui_helpers import open_policy_file, press_busy, settle, shown, workers_done
 
 import splittui
 from splittui.attention import parse_attention
@@ -156,13 +156,11 @@ async def _experiments(pilot, seen: set) -> None:
     from splittui.tui.screens.experiments import ExperimentsScreen, ran
 
     app = pilot.app
-    await pilot.press("x")
-    await pilot.pause(0)   # the screen is composed (its status line says what runs): no wait for the sweep's CPU
-    assert isinstance(app.screen, ExperimentsScreen)
+    # the screen is composed (its status line says what runs): no wait for the sweep
+    await press_busy(pilot, "x", lambda: isinstance(app.screen, ExperimentsScreen) and app.screen.is_mounted)
     status = shown(app.screen.query_one("#exp-status"), width=400)
     assert ran(app.state.scenario).split(" · ")[0] in status      # says what it runs, with the output tokens
-    app.screen.workers.cancel_all()
-    await pilot.press("escape")
+    await press_busy(pilot, "escape", lambda: not isinstance(app.screen, ExperimentsScreen))   # cancels the sweep
     await settle(pilot)
     seen.add("experiments")
 

@@ -9,7 +9,7 @@ import io
 from rich.console import Console
 from textual.worker import WorkerCancelled
 
-__all__ = ["settle", "workers_done", "shown", "open_policy_file", "load_policy_file"]
+__all__ = ["settle", "workers_done", "shown", "open_policy_file", "load_policy_file", "press_busy"]
 
 
 def shown(widget, width: int | None = None) -> str:
@@ -62,3 +62,22 @@ async def load_policy_file(pilot, path) -> None:
     await settle(pilot)
     await open_policy_file(pilot, path)
     await settle(pilot)
+
+
+async def press_busy(pilot, key: str, until, timeout: float = 30.0) -> None:
+    """`key` sent through the app's driver as `pilot.press` sends it, then short pauses until `until()` holds
+    (fail after `timeout` s), without `pilot.press`'s waits for the process to be idle: a key that starts CPU
+    work at once (the experiments screen's sweep thread) keeps the process busy, and each of those waits then
+    runs to its 1 s cap. For checking what such a key shows at once, not what its work finally shows."""
+    from textual import events
+
+    event = events.Key(key, key if len(key) == 1 else None)
+    event.set_sender(pilot.app)
+    pilot.app._driver.send_message(event)
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not until():
+        if loop.time() > end:
+            raise AssertionError(f"{key!r}: what it should show never came")
+        await asyncio.sleep(0.005)
+    await pilot.pause(0)
