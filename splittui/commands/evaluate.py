@@ -169,7 +169,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     def human() -> None:
         from rich.console import Console
 
-        from ..report.tables import print_table, results_table, strips
+        from ..report.tables import device_fit_notes, print_table, results_table, strips
         from .llm_args import estimate_note
 
         console = Console()
@@ -183,6 +183,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         for profile, sc, results in groups.values():
             print_table(console, results_table(profile, sc, results))
             console.print(strips(profile, results))
+            for line in device_fit_notes(profile, sc, results):   # a side without a limit, on its device
+                console.print(line, overflow="fold")
 
     _emit(args, out, human)
     return 0 if all(res.feasible for *_, res in scored) else 1

@@ -207,7 +207,7 @@ def test_weight_bytes_match_accelerate(name):
         assert ours[f"h{i}"] == pytest.approx(size, rel=0.01), key
 
 
-def test_limits_off_a_plan_that_overflows_its_device_is_named_with_the_fix(capsys):
+def test_limits_off_a_plan_that_overflows_its_device_is_named_with_the_fix(capsys, tmp_path):
     """Limits off (the default): a placement too large for its device preset is said to be, per side, in the
     fit rows, the policy document, `solve`'s output and the app's memory line; a limit on that side, or a
     plan that fits, says nothing more."""
@@ -257,3 +257,9 @@ def test_limits_off_a_plan_that_overflows_its_device_is_named_with_the_fix(capsy
     assert main(["solve", "--model", "llama-3.1-8b", "--client-device", "phone-soc", "--seq", "128",
                  "--solver", "all-client", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["memory"]["client"]["fits_device"] is False
+    path = tmp_path / "plan.json"          # the file re-scored says so too
+    assert main(["solve", "--model", "llama-3.1-8b", "--client-device", "phone-soc", "--seq", "128",
+                 "--solver", "all-client", "--out", str(path)]) == 0
+    capsys.readouterr()
+    main(["evaluate", "--policy", str(path)])
+    assert "--client-mem-gb device plans within it" in " ".join(capsys.readouterr().out.split())
