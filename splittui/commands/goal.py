@@ -71,7 +71,7 @@ def _print_goals(profile, sc, target, least: str, goals) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from ..report.tables import print_table, strips
+    from ..report.tables import device_fit_notes, print_table, strips
 
     unit = "ms" if least == "deadline" else "Mbit/s"
     fixed = (f"up {sc.up_mbps:g} / down {sc.down_mbps:g} Mbit/s" if least == "deadline"
@@ -94,4 +94,7 @@ def _print_goals(profile, sc, target, least: str, goals) -> None:
                  "multiples of T); none: no value reaches the target")
     console = Console()
     print_table(console, t)
-    console.print(strips(profile, {n: g.result for n, g in goals.items() if g.result is not None}))
+    found = {n: g.result for n, g in goals.items() if g.result is not None}
+    console.print(strips(profile, found))
+    for line in device_fit_notes(profile, sc, found):   # memory does not move with the deadline or the link
+        console.print(line, overflow="fold")

@@ -263,3 +263,6 @@ def test_limits_off_a_plan_that_overflows_its_device_is_named_with_the_fix(capsy
     capsys.readouterr()
     main(["evaluate", "--policy", str(path)])
     assert "--client-mem-gb device plans within it" in " ".join(capsys.readouterr().out.split())
+    assert main(["solve", "--model", "llama-3.1-8b", "--client-device", "phone-soc", "--seq", "128",
+                 "--solver", "dp", "--max-share", "0.1"]) == 0          # goal seek's answers too
+    assert "dp holds up to" in " ".join(capsys.readouterr().out.split())
