@@ -116,7 +116,15 @@ def memory_line(st: AppState, selected: str) -> Text | None:
                if st.results.get(selected) is not None and st.results[selected].policy is not None
                else "no placement")
         return head.append(why, "yellow")
-    return head.append_text(Text(" · ").join(_side_text(s) for s in sides)).append("  (m: details)", "dim")
+    line = head.append_text(Text(" · ").join(_side_text(s) for s in sides))
+    rows = st.chains.phases.memory if st.chains is not None else None
+    res = st.results.get(selected)
+    if rows is not None and res is not None and res.policy is not None:   # a side left without a limit
+        for d in device_fits(st.profile, rows, res.policy):
+            if not d.fits:
+                line.append(f" · {d.side} over {d.device}'s {fmt_gb(d.usable)} (+ reserve {fmt_gb(d.reserve)})",
+                            "bold red")
+    return line.append("  (m: details)", "dim")
 
 
 def device_gb(profile: Profile, side: str) -> float | None:
