@@ -96,11 +96,11 @@ def _device_line(st: AppState, selected: str) -> Text | None:
     over = [d for d in device_fits(st.profile, rows, res.policy) if not d.fits]
     if not over:
         return None
-    text = Text().append(f"memory ({selected}, estimate): ", "dim")
-    for k, d in enumerate(over):
+    text = Text().append(f"memory ({selected}, est.): ", "dim")   # short: the point fits 80 columns
+    for k, d in enumerate(over):   # the need with the reserve the device's limit would keep (m: the parts)
         text.append(" · " if k else "").append(f"{d.side} ", "bold").append(
-            f"{fmt_gb(d.need)} + reserve {fmt_gb(d.reserve)} > {d.device}'s {fmt_gb(d.usable)}", "bold red")
-    return text.append("  no limit set (m: set it to 'device')", "dim")
+            f"needs {fmt_gb(d.total)} > {d.device}'s {fmt_gb(d.usable)}", "bold red")
+    return text.append(" · no limit (m)", "dim")
 
 
 def memory_line(st: AppState, selected: str) -> Text | None:
