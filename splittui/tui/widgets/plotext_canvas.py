@@ -79,10 +79,9 @@ def draw_lines(plt, lines: list[Line], marker: str = "braille", labels: list[Lab
         cols, rows = m.Cols_canvas, m.Rows_canvas
         fx, fy = (2, 4) if marker == "braille" else (1, 1)
         for xs, ys, colour in lines:
-            dots = _line_dots([math.log10(v) for v in xs] if log_x else xs, ys,
-                              (x0, x1, fx * len(cols)), (y0, y1, fy * len(rows)))
-            cells = _braille(dots) if marker == "braille" else dict.fromkeys(dots, marker)
-            for (cx, cy), char in cells.items():
+            cells = _line_cells(tuple(xs), tuple(ys), log_x, (x0, x1, fx * len(cols)), (y0, y1, fy * len(rows)),
+                                marker)
+            for (cx, cy), char in cells:
                 if 0 <= cx < len(cols) and 0 <= cy < len(rows):
                     row, col = rows.start + cy, cols.start + cx
                     m.marker[row][col], m.fullground[row][col], m.style[row][col] = char, colour, NO_STYLE
@@ -91,6 +90,17 @@ def draw_lines(plt, lines: list[Line], marker: str = "braille", labels: list[Lab
             m.add_multiple_horizontal_strings(cols.start + cx, rows.start + cy, text, colour, NO_STYLE, back,
                                               "center", False, True)
     return paint
+
+
+@functools.lru_cache(maxsize=64)
+def _line_cells(xs: tuple[float, ...], ys: tuple[float, ...], log_x: bool, xlim: tuple[float, float, int],
+                ylim: tuple[float, float, int], marker: str) -> tuple[tuple[tuple[int, int], str], ...]:
+    """The cells (and their characters) of one line at these limits. Kept: a key that moves only a marker
+    line (the deadline on the frontier, the uplink on the bandwidth chart) redraws the same lines, and their
+    pixels were most of a build (issue 32)."""
+    dots = _line_dots([math.log10(v) for v in xs] if log_x else list(xs), list(ys), xlim, ylim)
+    cells = _braille(dots) if marker == "braille" else dict.fromkeys(dots, marker)
+    return tuple(cells.items())
 
 
 def _pixels(values: list[float], lo: float, hi: float, bins: int) -> list[int]:
