@@ -6,6 +6,8 @@ of each solver's placement. Pure numpy over the core; no textual here.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -19,7 +21,7 @@ from ..solvers.dp_span import DPSpan, dp_span
 
 __all__ = ["greedy_shares", "sweep_lines", "sweep_table", "SweepTable", "timeline_segments", "request_timeline",
            "sweep_key", "Segment", "SWEEP_POINTS", "SWEEP_MAX_UNITS", "SWEEP_REUSE", "SWEEP_SOLVERS",
-           "FRONTIER_SAMPLES", "sweep_top"]
+           "FRONTIER_SAMPLES", "sweep_top", "prefetch_sweep"]
 
 SWEEP_POINTS = 13   # 3 per decade: the lines are smooth between them, and each point is a DP solve
 SWEEP_MAX_UNITS = 2_000
@@ -146,12 +148,35 @@ def sweep_top(deadline_ms: float) -> float:
     return SWEEP_REUSE ** k if SWEEP_REUSE ** k >= deadline_ms else SWEEP_REUSE ** (k + 1)
 
 
-def sweep_table(profile: Profile, sc: Scenario, have: SweepTable | None = None) -> SweepTable:
-    """Build the sweep's chains and DP passes for the deadlines of sc's bucket (`sweep_top`), at
-    T >= the bucket's top / SWEEP_MAX_UNITS; the chains of `have` are kept where it is one for these knobs
-    (they depend on neither the deadline nor T)."""
-    hi = sweep_top(sc.deadline_ms)
-    unit = max(sc.unit_ms, hi / SWEEP_MAX_UNITS)
+# Tables built lately, by (profile's id, table key, bucket top, T, rounding) -> (profile, table): a deadline
+# that steps into the next bucket finds the table `prefetch_sweep` built there after the last key (issue 32)
+_TABLES: OrderedDict[tuple, tuple[Profile, SweepTable]] = OrderedDict()
+_TABLES_KEPT = 8
+
+
+def _cache_key(profile: Profile, sc: Scenario, hi: float) -> tuple:
+    return id(profile), _table_key(sc), hi, max(sc.unit_ms, hi / SWEEP_MAX_UNITS), sc.rounding
+
+
+def _cached(profile: Profile, key: tuple) -> SweepTable | None:
+    hit = _TABLES.get(key)
+    if hit is None or hit[0] is not profile:
+        return None
+    _TABLES.move_to_end(key)   # kept the longest: the tables read lately
+    return hit[1]
+
+
+def sweep_table(profile: Profile, sc: Scenario, have: SweepTable | None = None, *, top: float | None = None,
+                cancelled: Callable[[], bool] = lambda: False) -> SweepTable | None:
+    """Build the sweep's chains and DP passes for the deadlines of sc's bucket (`sweep_top`; `top`: that
+    of another bucket), at T >= the bucket's top / SWEEP_MAX_UNITS; the chains of `have` are kept where it
+    is one for these knobs (they depend on neither the deadline nor T). A table built lately for the same
+    bucket is returned as it is. None if `cancelled()` turns true between two DP passes."""
+    hi = sweep_top(sc.deadline_ms) if top is None else top
+    ck = _cache_key(profile, sc, hi)
+    if (hit := _cached(profile, ck)) is not None:
+        return hit
+    unit = ck[3]
     bws = np.geomspace(1, 10_000, SWEEP_POINTS)
     key = _table_key(sc)
     if have is not None and have.key == _table_key(sc) and have.phases:
@@ -160,9 +185,29 @@ def sweep_table(profile: Profile, sc: Scenario, have: SweepTable | None = None) 
         phases = tuple(phase_costs(profile, sc.replace(up_mbps=float(bw), down_mbps=float(bw), ttft_ms=None,
                                                        tpot_ms=None)) for bw in bws)
         chains = tuple(ph.composite() for ph in phases)
-    spans = tuple(dp_span(c, unit, hi, rounding=sc.rounding) for c in chains)
-    return SweepTable(key=key, unit_ms=unit, lo_ms=hi / SWEEP_REUSE, hi_ms=hi, bandwidths=bws, chains=chains,
-                      spans=spans, phases=phases)
+    spans: list[DPSpan] = []
+    for c in chains:
+        if cancelled():
+            return None
+        spans.append(dp_span(c, unit, hi, rounding=sc.rounding))
+    table = SweepTable(key=key, unit_ms=unit, lo_ms=hi / SWEEP_REUSE, hi_ms=hi, bandwidths=bws, chains=chains,
+                       spans=tuple(spans), phases=phases)
+    _TABLES[ck] = (profile, table)
+    while len(_TABLES) > _TABLES_KEPT:
+        _TABLES.popitem(last=False)
+    return table
+
+
+def prefetch_sweep(profile: Profile, sc: Scenario, table: SweepTable, cancelled: Callable[[], bool],
+                   deadlines: tuple[float, ...] = ()) -> None:
+    """Build the tables the next key may read, off the key's path: those of `deadlines` (the deadline
+    slider's values one step each way), then of the buckets above and below `table`'s. The solve worker
+    calls this after its answers are shown, and it stops between DP passes once a newer key asks."""
+    k = round(math.log(table.hi_ms) / math.log(SWEEP_REUSE))   # the top is SWEEP_REUSE ** k (sweep_top)
+    tops = [sweep_top(d) for d in deadlines if d > 0] + [SWEEP_REUSE ** (k + 1), SWEEP_REUSE ** (k - 1)]
+    for top in dict.fromkeys(t for t in tops if t != table.hi_ms):
+        if cancelled() or sweep_table(profile, sc, table, top=top, cancelled=cancelled) is None:
+            return
 
 
 def sweep_lines(profile: Profile, sc: Scenario, table: SweepTable | None = None
@@ -173,6 +218,7 @@ def sweep_lines(profile: Profile, sc: Scenario, table: SweepTable | None = None
     deadline's bucket (`sweep_top`); `table` is reused where it serves `sc`."""
     if table is None or not table.serves(sc):
         table = sweep_table(profile, sc, table)
+        assert table is not None   # never cancelled here
     return table.bandwidths, table.lines(sc.deadline_ms, sc.rounding, sc), table
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from textual import work
+from textual.css.query import NoMatches
 from textual.dom import NoScreen
 from textual.widget import Widget
 from textual.widgets import TabbedContent
@@ -22,6 +23,7 @@ from textual.worker import get_current_worker
 
 from ..model import Scenario
 from ..tiers import Topology
+from .chart_data import prefetch_sweep
 from .messages import Solved
 from .mixin_base import AppMixin
 from .profile_choice import ProfileChoice
@@ -37,6 +39,7 @@ from .state import (
     solve_cost,
 )
 from .tier_state import compute_tiers
+from .widgets.slider import Slider
 
 __all__ = ["Solving", "STALE_SOLVE_CELLS", "CHART_SOLVERS", "default_solver", "visible_area"]
 
@@ -96,7 +99,16 @@ class Solving(AppMixin):
         if self.topology is not None:   # over tiers: every row and view from one tier costs object
             self._solve_tiers(self.choice, self.scenario, self.topology, self._generation, self.loaded)
             return
-        self._solve(self.choice, self.scenario, self._generation, self.loaded, self.shown_parts(), self._drawn)
+        self._solve(self.choice, self.scenario, self._generation, self.loaded, self.shown_parts(), self._drawn,
+                    self.deadline_steps())
+
+    def deadline_steps(self) -> tuple[float, ...]:
+        """The deadlines one step of the deadline slider away, each way (the next key's likely values)."""
+        try:
+            s = self.query_one("#deadline", Slider)
+        except NoMatches:
+            return ()
+        return tuple(float(s.values[j]) for j in (s.index - 1, s.index + 1) if 0 <= j < len(s.values))
 
     def shown_parts(self) -> Parts:
         """What the shown tab draws: the table needs every solver, a chart the selected one (and DP's, its
@@ -137,7 +149,7 @@ class Solving(AppMixin):
 
     @work(thread=True, exclusive=True, group="solve")
     def _solve(self, choice: ProfileChoice, scenario: Scenario, generation: int, loaded: LoadedPolicy | None,
-               parts: Parts, drawn: threading.Event) -> None:
+               parts: Parts, drawn: threading.Event, ahead: tuple[float, ...] = ()) -> None:
         worker = get_current_worker()
         try:
             state = compute_choice(choice, dict(self.profiles), scenario, generation, loaded, parts=parts,
@@ -145,14 +157,19 @@ class Solving(AppMixin):
             if worker.is_cancelled:
                 return
             self.post_message(Solved(state))
-            if state.error or state.parts.covers(EVERY_PART):
+            if state.error or (state.parts.covers(EVERY_PART) and state.sweep is None):
                 return
             drawn.wait(DRAWN_WAIT_S)   # the rest waits for that frame: both need the GIL
-            state = complete_state(state, EVERY_PART, cancelled=lambda: worker.is_cancelled)
+            if not state.parts.covers(EVERY_PART):
+                state = complete_state(state, EVERY_PART, cancelled=lambda: worker.is_cancelled)
+                if worker.is_cancelled:
+                    return
+                self.post_message(Solved(state))
+            if state.sweep is not None and state.sweep.table is not None:   # the next deadline bucket's
+                prefetch_sweep(state.profile, state.scenario, state.sweep.table, lambda: worker.is_cancelled,
+                               ahead)
         except Cancelled:
             return
-        if not worker.is_cancelled:
-            self.post_message(Solved(state))
 
     @work(thread=True, exclusive=True, group="solve")
     def _solve_tiers(self, choice: ProfileChoice, scenario: Scenario, topology: Topology, generation: int,
@@ -174,7 +191,7 @@ class Solving(AppMixin):
         if not self.user_selected and not st.error and (best := default_solver(st)) not in (None, self.selected):
             self.selected = best   # never chart or export a placement that breaks a limit by default
         self.run_after_solve()   # a key (e, s) pressed while this was being solved
-        if not st.parts.covers(EVERY_PART):
-            # after the frame that shows it; twice, as the widgets the new state dirtied tell the screen
-            # only at their own idle, which may come after the screen's first look
-            self.call_after_refresh(self.call_after_refresh, self._drawn.set)
+        # after the frame that shows it (the worker then computes the hidden tabs' parts, or the next
+        # sweep tables); twice, as the widgets the new state dirtied tell the screen only at their own
+        # idle, which may come after the screen's first look
+        self.call_after_refresh(self.call_after_refresh, self._drawn.set)

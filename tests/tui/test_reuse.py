@@ -9,7 +9,7 @@ import pytest
 from splittui.generation import phase_costs
 from splittui.model import Scenario
 from splittui.profiles import load_profile
-from splittui.tui import reuse
+from splittui.tui import chart_data, reuse
 from splittui.tui.state import EVERY_PART, Parts, complete_state, compute_state
 
 ALL = EVERY_PART | Parts(sweep=True)
@@ -38,12 +38,23 @@ def llama():
     return load_any("llama-3.1-8b")
 
 
+def _fresh(profile, sc):
+    """The state computed from scratch: no previous state, and no sweep table built before."""
+    kept = dict(chart_data._TABLES)
+    chart_data._TABLES.clear()
+    try:
+        return complete_state(compute_state(profile, sc, parts=ALL), ALL)
+    finally:
+        chart_data._TABLES.clear()
+        chart_data._TABLES.update(kept)
+
+
 def _walk(profile, sc, deadlines):
     prev = None
     for d in deadlines:
         s = sc.replace(deadline_ms=d)
         st = complete_state(compute_state(profile, s, parts=ALL, previous=prev), ALL)
-        _same(st, complete_state(compute_state(profile, s, parts=ALL), ALL))
+        _same(st, _fresh(profile, s))
         prev = st
     return prev
 
@@ -106,3 +117,30 @@ def test_timelines_of_an_unmoved_policy_are_kept():
     for name in b.timelines:
         if b.results[name].policy == a.results[name].policy:
             assert b.timelines[name] is a.timelines[name]
+
+
+def test_prefetched_sweep_tables_are_the_next_buckets_and_equal_fresh_builds(llama):
+    """After a key, the worker builds the sweep tables of the deadline buckets above and below (issue 32):
+    a step into either reads that table, whose lines equal a table built from scratch; a cancelled
+    prefetch builds nothing."""
+    sc = Scenario(deadline_ms=99_125.0, seq_len=llama.default_seq, gen_tokens=256, ttft_ms=5000.0, tpot_ms=150.0)
+    chart_data._TABLES.clear()
+    table = chart_data.sweep_table(llama, sc)
+    chart_data.prefetch_sweep(llama, sc, table, lambda: True)
+    assert len(chart_data._TABLES) == 1   # cancelled: nothing more built
+    chart_data.prefetch_sweep(llama, sc, table, lambda: False)
+    assert len(chart_data._TABLES) == 3
+    for deadline in (table.hi_ms * 1.1, table.lo_ms / 1.1):
+        s = sc.replace(deadline_ms=deadline)
+        before = len(chart_data._TABLES)
+        _bws, lines, got = chart_data.sweep_lines(llama, s, table)
+        assert len(chart_data._TABLES) == before and got.serves(s) and got is not table   # read, not built
+        chart_data._TABLES.clear()
+        _bws, fresh, _t = chart_data.sweep_lines(llama, s)
+        for name, ys in fresh.items():
+            np.testing.assert_array_equal(ys, lines[name])
+        chart_data.prefetch_sweep(llama, sc, table, lambda: False)
+        chart_data._TABLES[chart_data._cache_key(llama, sc, table.hi_ms)] = (llama, table)
+    far = table.hi_ms * 20   # a slider step may leave the neighbouring buckets (off-grid start values)
+    chart_data.prefetch_sweep(llama, sc, table, lambda: False, (far,))
+    assert chart_data._cached(llama, chart_data._cache_key(llama, sc, chart_data.sweep_top(far))) is not None
