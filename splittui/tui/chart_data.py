@@ -176,10 +176,9 @@ def sweep_table(profile: Profile, sc: Scenario, have: SweepTable | None = None, 
     ck = _cache_key(profile, sc, hi)
     if (hit := _cached(profile, ck)) is not None:
         return hit
-    unit = ck[3]
+    key, unit = ck[1], ck[3]
     bws = np.geomspace(1, 10_000, SWEEP_POINTS)
-    key = _table_key(sc)
-    if have is not None and have.key == _table_key(sc) and have.phases:
+    if have is not None and have.key == key and have.phases:
         phases, chains = have.phases, have.chains
     else:
         phases = tuple(phase_costs(profile, sc.replace(up_mbps=float(bw), down_mbps=float(bw), ttft_ms=None,

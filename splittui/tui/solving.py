@@ -99,8 +99,9 @@ class Solving(AppMixin):
         if self.topology is not None:   # over tiers: every row and view from one tier costs object
             self._solve_tiers(self.choice, self.scenario, self.topology, self._generation, self.loaded)
             return
-        self._solve(self.choice, self.scenario, self._generation, self.loaded, self.shown_parts(), self._drawn,
-                    self.deadline_steps())
+        parts = self.shown_parts()
+        self._solve(self.choice, self.scenario, self._generation, self.loaded, parts, self._drawn,
+                    self.deadline_steps() if parts.sweep else ())
 
     def deadline_steps(self) -> tuple[float, ...]:
         """The deadlines one step of the deadline slider away, each way (the next key's likely values)."""
