@@ -35,10 +35,14 @@ def app(profile):
 
 def keys(*presses: str):
     """run_before: settle, press the keys, settle again; then hold still what depends on time
-    (toasts that expire, a blinking input cursor)."""
+    (toasts that expire, a blinking input cursor). One key at a time, each followed by a pause that lets
+    the screen handle what it started (a dialog pushed by `g` is mounted and focused before the next key
+    is typed into it; on a loaded CI machine a key typed sooner went to the screen below)."""
     async def run(pilot) -> None:
         await settle(pilot)
-        await pilot.press(*presses)
+        for key in presses:
+            await pilot.press(key)
+            await pilot.pause()
         await settle(pilot)
         pilot.app.clear_notifications()
         for field in pilot.app.screen.query(Input):
@@ -221,8 +225,17 @@ def test_wide_200x60(snap_compare, profile):
 
 
 def test_goal_dialog_120x40(snap_compare, profile):
-    """g, 50, Enter: the least deadline for server share <= 50 %, exact and dp."""
-    assert snap_compare(app(profile), terminal_size=(120, 40), run_before=keys("g", "5", "0", "enter"))
+    """g, 50, Enter: the least deadline for server share <= 50 %, exact and dp (the picture is taken once
+    both answers are listed, not while the seek runs)."""
+    async def run(pilot) -> None:
+        await keys("g", "5", "0", "enter")(pilot)
+        end = asyncio.get_running_loop().time() + 30
+        while not pilot.app.screen.query_one("#answers").has_class("-ready"):
+            assert asyncio.get_running_loop().time() < end, "the goal seek never answered"
+            await pilot.pause(0.02)
+        await keys()(pilot)
+
+    assert snap_compare(app(profile), terminal_size=(120, 40), run_before=run)
 
 
 def test_frontier_cursor_120x40(snap_compare, profile):
