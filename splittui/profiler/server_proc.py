@@ -5,19 +5,19 @@ Timing the server's passes in the profiling process itself (switching torch betw
 slower on this machine than the same passes in the run's own server process
 (`benchmarks/timing_method.py`), and made a planning profile pessimistic. So a chain that can be
 rebuilt elsewhere (a zoo model, or a user's ``--module`` factory: ``chain.meta["rebuild"]``) is
-rebuilt in a spawned process with N torch threads set once, which runs one in-order pass whenever
-the profiler asks for it; the profiler still alternates its passes with the client's, so both see
-the same load. A chain without a recipe is timed in the profiling process, as before.
+rebuilt in its own process (`procs.torch_context`) with N torch threads set once, which runs one
+in-order pass whenever the profiler asks for it; the profiler still alternates its passes with the
+client's, so both see the same load. A chain without a recipe is timed in the profiling process, as before.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import signal
 import time
 from typing import Any, NoReturn
 
 from ..errors import SplittuiError
+from .procs import torch_context
 
 __all__ = ["ServerProcess", "rebuild_recipe", "zoo_recipe", "factory_recipe"]
 
@@ -50,11 +50,11 @@ def _rebuild(recipe: tuple):
 
 
 class ServerProcess:
-    """One spawned process holding the chain with `threads` torch threads; ``pass_times(seq, first)``
+    """One process of its own holding the chain with `threads` torch threads; ``pass_times(seq, first)``
     runs one in-order pass over a fresh input and returns each stage's seconds."""
 
     def __init__(self, recipe: tuple, threads: int) -> None:
-        ctx = mp.get_context("spawn")
+        ctx = torch_context()
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_main, args=(recipe, threads, child), daemon=True,
                                  name="splittui-profile-server")

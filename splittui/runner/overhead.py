@@ -3,9 +3,9 @@
 A transfer in `splittui run` costs the cost model's ``delay + bytes / bandwidth`` plus what the
 software adds: framing (wire.py), JSON, the syscalls, waking the other process and Python around it.
 ``measure_transfer_overhead`` measures that addition once, at profiling time: it starts a server
-process (spawned, 1 torch thread, the runner's own ``Server`` holding an empty chain) and echoes
-small frames to it over loopback with the runner's ``Connection``, the code path of a real run, with
-the link unpaced (so the model's part is 0). Half the median round trip, less the server's own
+process (its own, forked by `profiler.procs`; 1 torch thread, the runner's own ``Server`` holding
+an empty chain) and echoes small frames to it over loopback with the runner's ``Connection``, the code
+path of a real run, with the link unpaced (so the model's part is 0). Half the median round trip, less the server's own
 compute, is the overhead of one transfer. ``splittui profile`` stores it as
 ``transfer.overhead_ms``; the runner adds it once per transfer to every prediction made from that
 profile (predict.py), and nothing from the run being predicted ever replaces it.
@@ -13,7 +13,6 @@ profile (predict.py), and nothing from the run being predicted ever replaces it.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import signal
 import statistics
@@ -21,6 +20,7 @@ import time
 from typing import Any
 
 from ..errors import SplittuiError
+from ..profiler.procs import torch_context
 
 __all__ = ["measure_transfer_overhead", "FRAME_BYTES", "ROUNDS"]
 
@@ -111,7 +111,7 @@ def measure_transfer_overhead(*, nbytes: int = FRAME_BYTES, rounds: int = ROUNDS
     """``{"overhead_ms", "samples_ms", ...}``: the median per-transfer overhead, measured between this
     process and a separate server process over loopback (the ``transfer`` field of a profile). `via`: a
     live ``profiler.server_proc.ServerProcess`` to host the echo server (the profile's own server process:
-    no second process importing torch, ~2-3 s of CPU less per profile); else one is spawned."""
+    no second process importing torch, ~2-3 s of CPU less per profile); else one is started (`profiler.procs`)."""
     if via is not None:
         port = via.call(_echo_start)
         try:
@@ -120,8 +120,8 @@ def measure_transfer_overhead(*, nbytes: int = FRAME_BYTES, rounds: int = ROUNDS
             wall = time.perf_counter() - t0
         finally:
             via.call(_echo_stop)
-        return _record(samples, rounds, nbytes, wall, "the profile's own server process (spawned)")
-    ctx = mp.get_context("spawn")
+        return _record(samples, rounds, nbytes, wall, "the profile's own server process")
+    ctx = torch_context()
     mine, theirs = ctx.Pipe()
     proc = ctx.Process(target=_echo_main, args=(theirs,), name="splittui-echo", daemon=True)
     proc.start()
@@ -143,7 +143,7 @@ def measure_transfer_overhead(*, nbytes: int = FRAME_BYTES, rounds: int = ROUNDS
         if proc.is_alive():
             proc.terminate()
             proc.join(2.0)
-    return _record(samples, rounds, nbytes, wall, "a spawned server process")
+    return _record(samples, rounds, nbytes, wall, "a forked server process (profiler/procs.py)")
 
 
 def _record(samples: list[float], rounds: int, nbytes: int, wall: float, where: str) -> dict:

@@ -1,4 +1,5 @@
-"""Two real processes on one machine: a server and a 1-thread client, started with ``spawn``.
+"""Two real processes on one machine: a server and a 1-thread client, forked from one process holding
+torch (``profiler/procs.py``: forkserver, else spawned).
 
 ``Session`` starts the server process (it builds the chain with the given seed, binds, reports its
 port and weight fingerprint), then the client process (torch.set_num_threads(1), same chain, same
@@ -13,7 +14,6 @@ network is ever unpickled.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import signal
 import statistics
@@ -21,6 +21,7 @@ import time
 from dataclasses import asdict
 
 from ..errors import SplittuiError
+from ..profiler.procs import torch_context
 from .chains import ChainSpec
 from .memory_probe import peak_bytes, reset_peak, rss_bytes
 from .scoped import Scoped
@@ -216,7 +217,7 @@ class Session(Scoped):
         self.spec, self.host, self.port = spec, host, port
         self.server_threads = server_threads or default_server_threads()
         self.max_bytes = max_bytes or DEFAULT_MAX_BYTES
-        self._ctx = mp.get_context("spawn")
+        self._ctx = torch_context()   # children forked from one process holding torch (profiler/procs.py)
         self._procs: list = []
         self.stages = 0
         self.threads: dict = {}  # {"client": n, "server": n}: torch threads each process reports once started

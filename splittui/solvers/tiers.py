@@ -204,6 +204,9 @@ def _front_of(total: _A, cost: _A, ok: _I, tiers_of: list[_I], parents: list[_I]
     for i in ok[np.lexsort((cost[ok], total[ok]))].tolist():
         if cost[i] < best:
             best = float(cost[i])
+            # a cheaper point as fast up to float noise (the same sum taken in another order) replaces the last
+            while keep and total[i] <= total[keep[-1]] + 1e-9 * abs(float(total[keep[-1]])):
+                keep.pop()
             keep.append(i)
     idx = np.array(keep, dtype=np.int64)
     policy = np.zeros((idx.size, len(tiers_of)), dtype=np.int64)

@@ -114,10 +114,14 @@ class Solving(AppMixin):
     def shown_parts(self) -> Parts:
         """What the shown tab draws: the table needs every solver, a chart the selected one (and DP's, its
         fallback; exact joins when DP finds nothing, for the banner)."""
-        tab = self.query_one(TabbedContent).active
+        try:
+            tab = self.query_one(TabbedContent).active
+            minis = self.query_one("#mini-charts")
+        except NoMatches:   # a key typed while the app is still mounting: the first tab, charts and all
+            return Parts(frontier=True, timelines=True)
         if tab in ("placement", ""):   # "": before the tabs mounted, the first tab
             # the mini charts: on tall terminals, unless a long strip scrolls their plots out of view
-            seen = any(visible_area(p) for p in self.query_one("#mini-charts").query("ChartPlot"))
+            seen = any(visible_area(p) for p in minis.query("ChartPlot"))
             return Parts(frontier=seen, timelines=seen)
         return Parts(CHART_SOLVERS | {self.selected}, frontier=tab == "frontier", timelines=tab == "timeline",
                      sweep=tab == "bandwidth")

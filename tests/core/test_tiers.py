@@ -175,6 +175,17 @@ def test_front_equals_brute_force(c: TierCosts) -> None:
             assert _le(score(c, x).objective, inforce[-1][1]) and _le(inforce[-1][1], score(c, x).objective)
 
 
+def test_front_keeps_the_cheaper_of_two_points_as_fast_up_to_float_noise():
+    """Found by hypothesis: two policies whose latencies are one sum taken in two orders (41.361 and
+    41.361000000000004); the front kept both, the dearer one though the cheaper is as fast."""
+    c = TierCosts(time=np.array([[0.0, 11.361, 0.0], [0.0, 2.861, 0.0], [0.0, 0.0, 0.0]]), up=np.zeros((2, 3)),
+                  down=np.array([[0.0, 0.0, 8.5], [30.0, 0.0, 0.0]]), up_out=np.zeros(2), down_out=np.zeros(2),
+                  reward=np.array([[0.0, 1.0, 0.0]] * 3), weights=np.array([0.0, 1.0, 2.0]), start=2, end=0,
+                  deadline_ms=38.5, pin=np.array([0, -1, 0]))
+    got = tier_front(c)
+    assert [(round(t, 6), o, x) for t, o, x in got] == [(38.5, 2.0, (0, 2, 0)), (41.361, 0.0, (0, 0, 0))]
+
+
 @FEW
 @given(chains())
 def test_exact_equals_milp(c: TierCosts) -> None:

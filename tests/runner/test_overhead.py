@@ -60,16 +60,14 @@ def test_the_profiles_own_server_process_hosts_the_echo_and_no_process_is_spawne
     """`splittui profile --server cpu:N` measures the overhead against its own server process while it lives
     (`ServerProcess.call`), through the same round trips; the echo server ends with the measurement and the
     process keeps timing passes afterwards."""
-    import multiprocessing as mp
-
     from splittui.attention import FULL
     from splittui.profiler.server_proc import ServerProcess, zoo_recipe
     from splittui.runner import overhead
 
     with ServerProcess(zoo_recipe("bert-base", True, FULL), 1) as proc:
         starts = []
-        real = mp.get_context
-        monkeypatch.setattr(overhead.mp, "get_context", lambda *a: starts.append(a) or real(*a))
+        real = overhead.torch_context
+        monkeypatch.setattr(overhead, "torch_context", lambda: starts.append(1) or real())
         got = measure_transfer_overhead(rounds=5, via=proc)
         assert not starts    # no echo process of its own
         assert len(got["samples_ms"]) == 5 and 0.0 <= got["overhead_ms"] < 1000.0

@@ -52,8 +52,10 @@ def test_outputs_match_notices_a_difference():
     assert not outputs_match(x, (torch.ones(5),))[0]
 
 
-def _children_of(pid: int) -> list[int]:
-    """Child processes, except multiprocessing's resource tracker (it lives as long as we do)."""
+def _children_of(pid: int, through_forkserver: bool = True) -> list[int]:
+    """Child processes, except multiprocessing's resource tracker and fork server (they live as long as we
+    do); the fork server's own children count as ours (the session's processes are forked by it, and
+    share its command line)."""
     kids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -62,7 +64,11 @@ def _children_of(pid: int) -> list[int]:
                 cmd = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"resource_tracker" not in cmd:
+            if int(stat.rsplit(")", 1)[1].split()[1]) != pid or b"resource_tracker" in cmd:
+                continue
+            if through_forkserver and b"forkserver" in cmd:
+                kids += _children_of(int(entry.name), through_forkserver=False)
+            else:
                 kids.append(int(entry.name))
     return kids
 
@@ -75,6 +81,7 @@ def test_two_process_session_matches_and_leaves_no_orphans():
         out = session.run({"seq": 16, "policy": policy, "up_mbps": 500.0, "down_mbps": 500.0,
                            "delay_ms": 1.0, "repeats": 2})
         pids = [p.pid for p in session._procs]
+        assert set(pids) <= set(_children_of(os.getpid()))   # the check below sees the session's processes
     assert out["match"] and len(out["times"]) == 2
     t = out["times"][0]
     assert t["transfers"] == 2 * (n // 2) and t["upload_ms"] >= (n // 2) * 1.0

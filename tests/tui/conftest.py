@@ -8,6 +8,17 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
+def _no_heap_settling(request, monkeypatch):
+    """The app's first answer runs a full garbage collection and freezes the heap (`SplitApp._settle_heap`):
+    ~90 ms per app in a test process holding many apps' garbage, paid by every app test (issue 31). Tests run
+    it only where they ask for it (`@pytest.mark.heap`)."""
+    if request.node.get_closest_marker("heap") is None:
+        from splittui.tui.app import SplitApp
+
+        monkeypatch.setattr(SplitApp, "_settle_heap", lambda self: None)
+
+
+@pytest.fixture(autouse=True)
 def _slots_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("SPLITTUI_DATA_DIR", str(tmp_path / "splittui-data"))
 

@@ -426,3 +426,20 @@ async def test_main_view_keys_do_nothing_over_the_compare_screen(profile):
         await pilot.pause()
         assert app.screen is screen and isinstance(screen, CompareScreen) and len(app.slots) == 1
         assert not app.check_action("save_slot", ()) and app.check_action("quit", ())
+
+
+@pytest.mark.heap
+async def test_first_answer_freezes_the_heap_and_unmount_thaws_it(profile):
+    """After the first answer the app's long-lived objects leave the collector's passes (gc.freeze); an app
+    that ends thaws them, so another app in the same process is collected as usual."""
+    import gc
+
+    app = make(profile)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for _ in range(20):
+            if gc.get_freeze_count():
+                break
+            await pilot.pause(0.01)
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0

@@ -65,6 +65,10 @@ async def test_a_key_that_changes_state_is_redrawn(monkeypatch):
         await pilot.pause()
 
         footer = app.query_one(SteadyFooter)
+        for _ in range(50):   # the footer's first build may land a few pauses after mount
+            if footer._shown is not None:
+                break
+            await pilot.pause(0.01)
 
         def act_enabled() -> bool:
             return [enabled for (key, _, _, _, enabled, _) in footer._shown[0] if key == "a"] == [True]

@@ -1,0 +1,45 @@
+"""Children that hold torch are forked from one server process that imported it once (profiler/procs.py)."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import sys
+
+import pytest
+
+from splittui.profiler.procs import PRELOAD, torch_context
+
+
+def _report(conn) -> None:
+    import torch
+
+    conn.send({"torch_before_target": "torch" in _MODULES_AT_START, "threads": torch.get_num_threads()})
+
+
+_MODULES_AT_START: set[str] = set()
+
+
+def _snapshot_then_report(conn) -> None:
+    _MODULES_AT_START.update(sys.modules)   # what the child held before its target imported anything
+    _report(conn)
+
+
+@pytest.mark.skipif("forkserver" not in mp.get_all_start_methods(), reason="forkserver is POSIX-only")
+def test_children_are_forked_from_a_server_that_imported_torch():
+    ctx = torch_context()
+    assert ctx.get_start_method() == "forkserver" and "torch" in PRELOAD
+    mine, theirs = ctx.Pipe()
+    proc = ctx.Process(target=_snapshot_then_report, args=(theirs,), daemon=True)
+    proc.start()
+    try:
+        assert mine.poll(120), "the child never answered"
+        got = mine.recv()
+    finally:
+        proc.join(10)
+    assert got["torch_before_target"]   # torch came with the fork, not imported by the child
+    assert proc.exitcode == 0
+
+
+def test_without_forkserver_children_are_spawned(monkeypatch):
+    monkeypatch.setattr(mp, "get_all_start_methods", lambda: ["spawn"])
+    assert torch_context().get_start_method() == "spawn"
