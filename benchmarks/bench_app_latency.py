@@ -347,6 +347,11 @@ async def main(n: int, cases: list[Case], tabs: list[str], sizes: list[tuple[int
                 split.records.clear()
                 cell = await measure(split, renders, (w, h), tab, n, case, knob, walk)
                 print(row(f"{case.name} {tab}", f"{w}x{h}", cell), flush=True)
+                if os.environ.get("BENCH_TAIL"):   # each press over 40 ms, with its split (where a tail goes)
+                    for k, (wall, sp) in enumerate(zip(cell.wall, cell.split)):
+                        if wall > 40:
+                            print(f"    press {k}: {wall:.1f} ms: " + " ".join(f"{p} {sp[p]:.1f}" for p in PHASES)
+                                  + f" other {wall - sum(sp.values()):.1f}", flush=True)
 
 
 def _cases(text: str) -> list[Case]:

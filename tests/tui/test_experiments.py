@@ -67,12 +67,20 @@ async def test_runs_draws_exports_and_closes(tmp_path):
         assert "s=32" not in plot.render().plain     # ... and not on the data
         for f in tmp_path.iterdir():
             f.unlink()
+        from splittui.tui.dialogs import PromptScreen
+
         for key in ("c", "enter", "c", "enter", "j"):   # each export asks for the path (a free name to start)
             await pilot.press(key)
-            await pilot.pause()
+            # the next key only once this one's screen is up (or gone): typed sooner, a key went into the path
+            for _ in range(300):
+                await pilot.pause()
+                asking = isinstance(app.screen, PromptScreen)
+                if asking == (key != "enter") and (asking or app.screen is screen):
+                    break
+            else:
+                raise AssertionError(f"{key!r}: the screen never came")
 
         await pilot.pause()
-        from splittui.tui.dialogs import PromptScreen
 
         assert isinstance(app.screen, PromptScreen)
         field = app.screen.query_one("#answer")
