@@ -7,8 +7,8 @@ first child starts a server process that imports torch once (``set_forkserver_pr
 after it is a fork of that server: 0.32 s (median of sessions 2-4, `python benchmarks/bench_session_start.py`,
 2026-12-06 21:14 UTC, this 2-core VM). The children are what they were: a fresh interpreter's state
 (the server never ran torch, so no thread pool is forked), the process's own torch threads set first
-thing, signals and namespaces entered as before. Where forkserver is
-not available (not POSIX), children are spawned as before.
+thing, signals and namespaces entered as before. Where forkserver is not available (not POSIX), children
+are spawned as before.
 
 The forkserver reads its environment when it starts (the first child of this process): children that
 need a setting torch's libraries read at load time (the tiers' ``OMP_WAIT_POLICY``) are spawned instead.

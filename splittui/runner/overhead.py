@@ -3,10 +3,10 @@
 A transfer in `splittui run` costs the cost model's ``delay + bytes / bandwidth`` plus what the
 software adds: framing (wire.py), JSON, the syscalls, waking the other process and Python around it.
 ``measure_transfer_overhead`` measures that addition once, at profiling time: it starts a server
-process (its own, forked by `profiler.procs`; 1 torch thread, the runner's own ``Server`` holding
+process (its own, started by `profiler.procs`; 1 torch thread, the runner's own ``Server`` holding
 an empty chain) and echoes small frames to it over loopback with the runner's ``Connection``, the code
-path of a real run, with the link unpaced (so the model's part is 0). Half the median round trip, less the server's own
-compute, is the overhead of one transfer. ``splittui profile`` stores it as
+path of a real run, with the link unpaced (so the model's part is 0). Half the median round trip, less
+the server's own compute, is the overhead of one transfer. ``splittui profile`` stores it as
 ``transfer.overhead_ms``; the runner adds it once per transfer to every prediction made from that
 profile (predict.py), and nothing from the run being predicted ever replaces it.
 """
@@ -143,7 +143,7 @@ def measure_transfer_overhead(*, nbytes: int = FRAME_BYTES, rounds: int = ROUNDS
         if proc.is_alive():
             proc.terminate()
             proc.join(2.0)
-    return _record(samples, rounds, nbytes, wall, "a forked server process (profiler/procs.py)")
+    return _record(samples, rounds, nbytes, wall, "a server process of its own (profiler/procs.py)")
 
 
 def _record(samples: list[float], rounds: int, nbytes: int, wall: float, where: str) -> dict:

@@ -11,17 +11,8 @@ from splittui.profiler.procs import PRELOAD, torch_context
 
 
 def _report(conn) -> None:
-    import torch
-
-    conn.send({"torch_before_target": "torch" in _MODULES_AT_START, "threads": torch.get_num_threads()})
-
-
-_MODULES_AT_START: set[str] = set()
-
-
-def _snapshot_then_report(conn) -> None:
-    _MODULES_AT_START.update(sys.modules)   # what the child held before its target imported anything
-    _report(conn)
+    """The child's target: whether torch was already in the process when the target started."""
+    conn.send({"torch_before_target": "torch" in sys.modules})
 
 
 @pytest.mark.skipif("forkserver" not in mp.get_all_start_methods(), reason="forkserver is POSIX-only")
@@ -29,7 +20,7 @@ def test_children_are_forked_from_a_server_that_imported_torch():
     ctx = torch_context()
     assert ctx.get_start_method() == "forkserver" and "torch" in PRELOAD
     mine, theirs = ctx.Pipe()
-    proc = ctx.Process(target=_snapshot_then_report, args=(theirs,), daemon=True)
+    proc = ctx.Process(target=_report, args=(theirs,), daemon=True)
     proc.start()
     try:
         assert mine.poll(120), "the child never answered"
