@@ -121,7 +121,7 @@ class SplitApp(TierActions, Solving, GoalActions, SlotActions, PolicyActions, Pi
     def compose(self) -> ComposeResult:
         yield Controls(self.profile, self.scenario, self._models(), self.choice, topology=self.topology,
                        id="controls")
-        yield StatusLine(id="status", topology=self.topology)
+        yield StatusLine(id="status", topology=self.topology).data_bind(SplitApp.state)
         yield InfeasibleBanner(id="banner").data_bind(SplitApp.state)
         with TabbedContent(id="tabs"):
             for i, (tab, title) in enumerate(TABS):

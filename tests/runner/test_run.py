@@ -199,7 +199,7 @@ def test_ctrl_c_ends_every_process_and_removes_the_link(plan, link):
         # keep reading: a full stderr pipe would block the run in write() and it could never finish Ctrl-C
         drain = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
         drain.start()
-        time.sleep(1.0)  # inside the timed requests now: client and server both busy
+        time.sleep(0.5)  # inside the timed requests now (100 ms a request): client and server both busy
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
         try:
             code = proc.wait(30)

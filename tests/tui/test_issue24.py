@@ -23,6 +23,7 @@ from splittui.tui.widgets.banner import InfeasibleBanner
 from splittui.tui.widgets.frontier_cursor import FrontierCursor
 from splittui.tui.widgets.numbers import NumbersPanel
 from splittui.tui.widgets.slider import Slider
+from splittui.tui.widgets.status import StatusLine
 from splittui.tui.widgets.strip import PlacementStrip
 
 
@@ -119,14 +120,34 @@ async def test_dp_that_breaks_a_limit_is_said_plainly_and_exact_is_selected(prof
         assert st.results[app.selected].feasible                         # meets the deadline and every limit
         panel = shown(app.query_one(NumbersPanel))
         assert "dp does not enforce the TTFT/TPOT limits: it breaks TTFT" in panel
-        banner = shown(app.query_one(InfeasibleBanner))
-        assert "does not enforce" in banner and "lower T" not in banner
+        assert not app.query_one(InfeasibleBanner).has_class("-shown")   # the warning is the status line's
+        status = shown(app.query_one(StatusLine))
+        assert "dp breaks TTFT (it does not enforce them); exact meets them" in status and "lower T" not in status
         await pilot.press("v")                                           # the user's choice wins from now on
         chosen = app.selected
         assert chosen != "exact"
         app.query_one("#deadline", Slider).set_value(3100.0)
         await settle(pilot)
         assert app.selected == chosen
+
+
+async def test_dp_s_warning_comes_and_goes_on_the_status_line_without_moving_the_tabs(profile):
+    """Issue 32: a walk of the deadline slider that makes DP break a limit and then meet it again shows and
+    hides the warning in the status line's row; the tabs stay where they are (no layout of the screen)."""
+    app = make(profile, deadline_ms=3000, gen_tokens=64, ttft_ms=500)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        status, tabs = app.query_one(StatusLine), app.query_one("#tabs")
+        where = (status.region, tabs.region)
+        assert status.has_class("-warning") and "dp breaks TTFT" in shown(status)
+        for deadline, warned in ((2000.0, False), (3000.0, True), (2000.0, False)):
+            app.query_one("#deadline", Slider).set_value(deadline)
+            await settle(pilot)
+            assert app.state.dp.feasible is not warned
+            assert status.has_class("-warning") is warned
+            assert ("dp breaks TTFT" in shown(status)) is warned
+            assert ("gpt2-like" in shown(status)) is not warned                # the profile's line is back
+            assert (status.region, tabs.region) == where
 
 
 async def test_the_default_solver_meets_the_limits_and_is_exported(profile, tmp_path):

@@ -1,7 +1,8 @@
 """InfeasibleBanner: says that no placement meets the deadline and the TTFT/TPOT limits, which one binds,
 and which single knob would fix it (`solvers.fixes.diagnose`, run in a thread worker: every fix is
-checked by an exact solve, the value as shown). When only DP finds nothing, it says why: its time unit
-T, or the limits it does not enforce.
+checked by an exact solve, the value as shown). When only DP finds nothing (its time unit T, or the
+limits it does not enforce), `dp_warning` says why, on the status line (`StatusLine`): a warning that
+comes and goes as a slider walks must not move the tabs below it (a layout of the whole screen).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ...solvers.fixes import Diagnosis, Grids, fmt_fix_ms
 from ..state import AppState
 from .controls import BANDWIDTHS, DELAYS, GEN_TOKENS, fmt_ms, seq_values
 
-__all__ = ["InfeasibleBanner", "app_grids", "limits_text", "dp_breaks_limits"]
+__all__ = ["InfeasibleBanner", "app_grids", "limits_text", "dp_breaks_limits", "dp_warning"]
 
 
 def app_grids(profile: Profile) -> Grids:
@@ -41,13 +42,27 @@ def dp_breaks_limits(dp: Result | None) -> list[str]:
     return [lim for lim in ("TTFT", "TPOT") if any(v.startswith(lim) for v in dp.violations)]
 
 
+def dp_warning(st: AppState | None) -> Text | None:
+    """Why DP alone finds nothing that meets the limits while exact does (None where that is not so), in
+    one line of a narrow terminal (the status line's)."""
+    if st is None or st.tiers is not None or st.exact is None or not st.exact.feasible:
+        return None
+    dp = st.dp
+    if dp is None or dp.feasible:
+        return None
+    broken = dp_breaks_limits(dp)
+    if broken:
+        return Text(f"dp breaks {' and '.join(broken)} (it does not enforce them); exact meets them", style="bold")
+    return Text(f"DP at T = {fmt_ms(st.scenario.unit_ms)} finds nothing (times round up); exact does: lower T",
+                style="bold")
+
+
 class InfeasibleBanner(Widget):
     """Hidden while some placement meets the deadline and the limits."""
 
     DEFAULT_CSS = """
     InfeasibleBanner { height: auto; background: $error 30%; padding: 0 1; display: none; }
     InfeasibleBanner.-shown { display: block; }
-    InfeasibleBanner.-warning { background: $warning 25%; }
     """
 
     state: reactive[AppState | None] = reactive(None, always_update=True, repaint=False)   # hidden: no repaint
@@ -71,17 +86,15 @@ class InfeasibleBanner(Widget):
             self.set_class(ex is not None and not ex.feasible, "-shown")
             self._relayout()
             return
-        exact, dp = (st.exact, st.dp) if st is not None else (None, None)
+        exact = st.exact if st is not None else None
         infeasible = exact is not None and not exact.feasible
-        dp_only = exact is not None and exact.feasible and dp is not None and not dp.feasible
-        self.set_class(infeasible or dp_only, "-shown")
-        self.set_class(dp_only, "-warning")
+        self.set_class(infeasible, "-shown")
         if infeasible and st is not None:
             key = (id(st.profile), st.scenario)
             if key != self._key:
                 self._key, self.diagnosis = key, None
                 self._diagnose(key, st.profile, st.scenario)
-        if infeasible or dp_only:
+        if infeasible:
             self._relayout()
 
     def _relayout(self) -> None:
@@ -128,7 +141,7 @@ class InfeasibleBanner(Widget):
             return Text("")
         sc = st.scenario
         if st.exact.feasible:
-            return self._dp_only(st)
+            return Text("")
         text = Text("INFEASIBLE ", style="bold reverse")
         text.append(f" no placement meets the deadline {limits_text(sc)}", style="bold")
         d = self.diagnosis
@@ -141,12 +154,3 @@ class InfeasibleBanner(Widget):
         if d.fixes:
             text.append("Fix: " + " · or ".join(f.text for f in d.fixes))
         return text
-
-    @staticmethod
-    def _dp_only(st: AppState) -> Text:
-        broken = dp_breaks_limits(st.dp)
-        if broken:
-            return Text(f"dp does not enforce the TTFT/TPOT limits: it breaks {' and '.join(broken)}; exact meets "
-                        "them", style="bold")
-        return Text(f"DP at T = {fmt_ms(st.scenario.unit_ms)} finds no placement (times are rounded up to "
-                    f"whole units); exact does: lower T", style="bold")

@@ -1,6 +1,8 @@
 """StatusLine: one line under the knobs saying what is being planned and where its times come from
 (`splittui.provenance`): measured, or a roofline **estimate** on a named preset, per side, with the
-estimate's error band from the calibration (`--runtime`; "uncalibrated" without one)."""
+estimate's error band from the calibration (`--runtime`; "uncalibrated" without one). While only DP misses
+the limits (`banner.dp_warning`), the line says that instead, on a warning's background: the same one line,
+so a warning that comes and goes as a slider walks repaints this line and never lays out the screen."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from ...calibration import profile_bands, short_band
 from ...model import Profile
 from ...provenance import client_text, server_text
 from ...tiers import Topology
+from ..state import AppState
+from .banner import dp_warning
 
 __all__ = ["StatusLine", "status_text"]
 
@@ -46,17 +50,28 @@ def sided_provenance(profile: Profile) -> str:
 
 
 class StatusLine(Widget):
-    """Shows `profile`; redraws only when the profile changes (not on every key press)."""
+    """Shows `profile`, or DP's warning for `state`; redraws only when either changes (not on every key)."""
 
     DEFAULT_CSS = "StatusLine { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }"
 
     profile: reactive[Profile | None] = reactive(None)
+    state: reactive[AppState | None] = reactive(None, always_update=True, repaint=False)
 
     def __init__(self, *, id: str | None = None, topology: Topology | None = None) -> None:
         super().__init__(id=id)
         self.topology = topology
+        self.warning: Text | None = None
+
+    def watch_state(self, st: AppState | None) -> None:
+        warning = dp_warning(st)
+        if (warning and warning.plain) != (self.warning and self.warning.plain):
+            self.warning = warning
+            self.set_class(warning is not None, "-warning")
+            self.refresh()
 
     def render(self) -> Text:
+        if self.warning is not None:
+            return self.warning
         if self.profile is None:
             return Text("")
         if self.topology is not None:
