@@ -150,6 +150,33 @@ async def test_dp_s_warning_comes_and_goes_on_the_status_line_without_moving_the
             assert (status.region, tabs.region) == where
 
 
+async def test_dp_skipped_at_no_deadline_keeps_its_strip_row_so_nothing_moves():
+    """Issue 32: at the deadline slider's top (no request deadline) the app skips DP (its table would be too
+    large) and says so in the note; the strip keeps DP's row, marked skipped, so walking onto the top and
+    back lays out nothing (llama-3.1-8b at 120x40: the strip is as tall as its rows)."""
+    from splittui.commands.common import default_deadline
+    from splittui.llm import load_any
+
+    prof = load_any("llama-3.1-8b")
+    sc = splittui.Scenario(deadline_ms=1e15, seq_len=prof.default_seq, gen_tokens=256, ttft_ms=5000, tpot_ms=150)
+    app = make_app(prof, scenario=sc.replace(deadline_ms=default_deadline(prof, sc)), show_timings=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await workers_done(app)
+        slider, strip = app.query_one("#deadline", Slider), app.query_one(PlacementStrip)
+        assert slider.index == len(slider.values) - 1 and "dp" not in app.state.results
+        assert app.state.note.startswith("DP skipped") and "skipped: see the note" in shown(strip)
+        where = {id(w): w.region for w in app.screen.walk_children()}
+        for step in (-1, 1):
+            slider.index += step
+            await settle(pilot)
+            await workers_done(app)
+            await settle(pilot)
+            assert ("dp" in app.state.results) is (step == -1)
+            assert ("skipped: see the note" in shown(strip)) is (step == 1)
+            assert {id(w): w.region for w in app.screen.walk_children()} == where
+
+
 async def test_the_default_solver_meets_the_limits_and_is_exported(profile, tmp_path):
     app = make(profile, deadline_ms=3000, gen_tokens=64, ttft_ms=500)
     async with app.run_test(size=(120, 40)) as pilot:

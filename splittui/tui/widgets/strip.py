@@ -23,7 +23,7 @@ from textual.reactive import reactive
 from ...costs import layer_values
 from ...report.palette import CLIENT, CLIENT_CHAR, SERVER, SERVER_CHAR, no_color
 from ...solvers.tiers import TierResult
-from ..state import AppState
+from ..state import DP_SKIPPED, AppState
 from .text_lines import TextLines
 from .tier_cells import tier_cell, tier_detail
 
@@ -86,12 +86,21 @@ def _shape(st: AppState) -> tuple[int, int, bool]:
 
 
 def _rows(st: AppState) -> list:
-    """(label, result) per row: the solvers' two-sided results, or over tiers the tier solvers'."""
-    return st.rows() if st.tiers is None else st.tiers.rows()
+    """(label, result) per row: the solvers' two-sided results, or over tiers the tier solvers'. A DP
+    skipped for its table's size (no request deadline, `state.note`) keeps its row, with no result: the
+    strip's height stays as a deadline walks to the slider's top and back (no layout of the screen)."""
+    if st.tiers is not None:
+        return st.tiers.rows()
+    rows = st.rows()
+    if "dp" not in st.results and st.note.startswith(DP_SKIPPED):
+        rows.insert(0, ("dp", None))
+    return rows
 
 
 def _placement(res) -> tuple[int, ...] | None:
     """A row's placement: 1 client / 0 server per layer, or over tiers the tier of each layer."""
+    if res is None:
+        return None
     return res.tiers if isinstance(res, TierResult) else res.policy
 
 
@@ -308,6 +317,8 @@ class PlacementStrip(TextLines, can_focus=True):
         policy = _placement(res)
         if policy is None:
             width = (last - first + per - 1) // per
+            if res is None:   # not solved (see _rows)
+                return text.append("·" * width if first else ("skipped: see the note " + "·" * width)[:width], "dim")
             return text.append("·" * width if first else ("infeasible " + "·" * width)[:width], "red dim")
         tiers = self._drawn.tiers
         if tiers is not None:   # over tiers: each tier's colour and letter
