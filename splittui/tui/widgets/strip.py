@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.reactive import reactive
 
 from ...costs import layer_values
+from ...model import Result
 from ...report.palette import CLIENT, CLIENT_CHAR, SERVER, SERVER_CHAR, no_color
 from ...solvers.tiers import TierResult
 from ..state import DP_SKIPPED, AppState
@@ -91,7 +92,7 @@ def _rows(st: AppState) -> list:
     strip's height stays as a deadline walks to the slider's top and back (no layout of the screen)."""
     if st.tiers is not None:
         return st.tiers.rows()
-    rows = st.rows()
+    rows: list[tuple[str, Result | None]] = list(st.rows())
     if "dp" not in st.results and st.note.startswith(DP_SKIPPED):
         rows.insert(0, ("dp", None))
     return rows
