@@ -216,8 +216,9 @@ def _span(vs: list[float]) -> str:
 
 def load_note(profiles: list[Profile], run_cores: list[float | None]) -> str:
     """One line: how many cores other processes kept busy while the planning profile(s) and the run were
-    measured, and a warning when either was not quiet (a server using every core is slowed by them far
-    more than the 1-thread client, so its planned times stop matching)."""
+    measured (a cached profile's figure belongs to when it was made: its time is said), and a warning when
+    either was not quiet (a server using every core is slowed by them far more than the 1-thread client, so
+    its planned times stop matching)."""
     from ..profiler.busy import BUSY_CORES
 
     prof = [p.source.get("other_cpu_cores") for p in profiles]
@@ -227,8 +228,10 @@ def load_note(profiles: list[Profile], run_cores: list[float | None]) -> str:
     def span(vs: list[float]) -> str:
         return _span(vs) if vs else "unknown"
 
+    made = sorted({str(c)[:16].replace("T", " ") for p in profiles if (c := p.source.get("created"))})
+    when = f" (measured {made[0]}{' to ' + made[-1] if len(made) > 1 else ''} UTC)" if made else ""
     line = (f"other processes kept {span(run_v)} cores busy during the run, {span(prof_v)} during the planning "
-            "profile")
+            f"profile{when}")
     if any(v > BUSY_CORES for v in prof_v + run_v):
         line += (f" (above {BUSY_CORES:g}: not a quiet machine; a server on every core then runs slower than "
                  "planned, or the plan's server is too slow: rerun both on a quiet machine)")

@@ -157,6 +157,9 @@ def test_load_note_warns_when_the_machine_was_not_quiet():
     assert "not a quiet machine" in load_note([busy], [0.02])
     assert "not a quiet machine" in load_note([quiet], [0.9])
     assert "unknown" in load_note([profile_from_doc(gpt2_like_doc())], [None])
+    cached = profile_from_doc(dict(gpt2_like_doc(), source={"kind": "measured", "other_cpu_cores": 0.79,
+                                                            "created": "2026-12-06T21:14:05+00:00"}))
+    assert "0.79 during the planning profile (measured 2026-12-06 21:14 UTC)" in load_note([cached], [0.02])
 
 
 def test_when_no_split_helps_the_message_says_why():
