@@ -178,6 +178,10 @@ def run_profile(args: argparse.Namespace) -> int:
         raise SplittuiError(f"--out {out}: directory {out.parent} does not exist")
     if args.module:
         _check_module_path(args.module)
+    if str(args.server).startswith("cpu:"):   # its server process comes from the fork server: start it now
+        from ..profiler.procs import warm
+
+        warm()
     try:
         from ..profiler.run import load_factory, profile_model
         from ..profiler.servers import parse_server

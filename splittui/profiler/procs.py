@@ -19,7 +19,7 @@ from __future__ import annotations
 import multiprocessing as mp
 from typing import Any
 
-__all__ = ["torch_context", "PRELOAD"]
+__all__ = ["torch_context", "warm", "PRELOAD"]
 
 PRELOAD = ("torch",)   # the runner's own modules import in ~30 ms: not worth holding in the server
 
@@ -31,3 +31,13 @@ def torch_context() -> Any:   # a ForkServerContext or a SpawnContext (typeshed 
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(list(PRELOAD))   # read when the server starts (this process's first child)
     return ctx
+
+
+def warm() -> None:
+    """Start the fork server now, before this process imports torch itself: its import of torch then runs
+    beside the caller's (which builds its chain meanwhile) instead of after it, when the first child is
+    asked for. Nothing happens where children are spawned."""
+    if torch_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()

@@ -51,16 +51,18 @@ def check_ends(args: argparse.Namespace) -> None:
                             "made on the client and the answer checked there)")
 
 
-def planned_run(args: argparse.Namespace):
+def planned_run(args: argparse.Namespace, *, forks: bool = True):
     """What a single-request run (two-sided or over tiers) starts from: the chain, the server's threads,
-    the prompt length, a console on stderr and the planning profile (measured now or cached)."""
+    the prompt length, a console on stderr and the planning profile (measured now or cached); `forks` as
+    `planning_profile`'s (False over tiers: their processes are spawned)."""
     spec = ChainSpec(args.model, args.tiny, args.seed, attention=args.attention)
     threads = args.server_threads or default_server_threads()
     seq = args.seq or DEFAULT_SEQ
     spec.check_seqs([seq])
     console = stderr_console()
     plan = planning_profile(spec, [seq], threads, given=args.profile, repeats=args.profile_repeats,
-                            refresh=args.reprofile, say=lambda m: console.print(f"[dim]{m}[/]", soft_wrap=True))
+                            refresh=args.reprofile, say=lambda m: console.print(f"[dim]{m}[/]", soft_wrap=True),
+                            forks=forks)
     return spec, threads, seq, console, plan
 
 

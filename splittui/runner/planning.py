@@ -73,8 +73,10 @@ def profile_command(spec, seqs: list[int], server_threads: int, out: Path, repea
 
 
 def planning_profile(spec, seqs: list[int], server_threads: int, *, given: str | None = None, repeats: int = 5,
-                     refresh: bool = False, say=print) -> Planning:
-    """The profile the run's policy is chosen from and its latency predicted with."""
+                     refresh: bool = False, say=print, forks: bool = True) -> Planning:
+    """The profile the run's policy is chosen from and its latency predicted with. `forks`: the run's
+    processes come from the fork server (`profiler.procs`), which then starts while the profile is measured
+    in its separate process (its torch import beside that process's, not after it); tier runs spawn theirs."""
     from ..profiles import load_profile
 
     if given:
@@ -94,6 +96,10 @@ def planning_profile(spec, seqs: list[int], server_threads: int, *, given: str |
         path.parent.mkdir(parents=True, exist_ok=True)
         cmd = profile_command(spec, seqs, server_threads, path, repeats)
         say(f"planning profile: measuring it in a separate process: {' '.join(cmd)}")
+        if forks:
+            from ..profiler.procs import warm
+
+            warm()
         _run_profiler(cmd)
     profile = load_profile(str(path))
     _check_fits(profile, spec, seqs, str(path))

@@ -56,7 +56,7 @@ def tier_run_command(args: argparse.Namespace, parsed: tuple[Topology, dict[str,
     if topo.start != 0 or topo.end != 0:
         raise SplittuiError("splittui run over tiers: the input starts and the answer ends on the first tier "
                             f"({topo.tiers[0].name}); start/end elsewhere is not supported")
-    spec, threads, seq, console, plan = planned_run(args)
+    spec, threads, seq, console, plan = planned_run(args, forks=False)
     profile = plan.profile
     topo = with_pins(topo, pins, profile) if pins else topo
     sc, ph, least, all_client = _scenario(args, profile, topo, seq)

@@ -34,3 +34,25 @@ def test_children_are_forked_from_a_server_that_imported_torch():
 def test_without_forkserver_children_are_spawned(monkeypatch):
     monkeypatch.setattr(mp, "get_all_start_methods", lambda: ["spawn"])
     assert torch_context().get_start_method() == "spawn"
+
+
+def test_a_planning_profile_made_now_starts_the_fork_server_first_unless_the_run_spawns(monkeypatch, tmp_path):
+    """The run's fork server starts (`warm`) before the profile's separate process, so their torch imports
+    overlap; a tier run (its processes spawned) starts none."""
+    from splittui.runner import planning
+    from splittui.runner.chains import ChainSpec
+
+    monkeypatch.setenv("SPLITTUI_CACHE_DIR", str(tmp_path))
+    calls: list[str] = []
+    monkeypatch.setattr("splittui.profiler.procs.warm", lambda: calls.append("warm"))
+
+    def profiler(cmd):
+        calls.append("profile")
+        raise planning.SplittuiError("stop here")
+
+    monkeypatch.setattr(planning, "_run_profiler", profiler)
+    for forks, want in ((True, ["warm", "profile"]), (False, ["profile"])):
+        calls.clear()
+        with pytest.raises(planning.SplittuiError, match="stop here"):
+            planning.planning_profile(ChainSpec("runner-toy"), [16], 1, forks=forks, say=lambda _m: None)
+        assert calls == want, forks
