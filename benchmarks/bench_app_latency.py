@@ -29,8 +29,8 @@ The floor row: a one-widget app whose Static shows a counter the key moves, in t
 
 Prints medians (and p90) of wall time and of the process's CPU time up to that frame (the worker
 thread included; on a loaded machine wall grows, CPU much less); the target is a median <= 33 ms and
-a p90 <= 50 ms. Textual draws at TEXTUAL_FPS = 120 unless the environment says otherwise, as
-`splittui` runs the app.
+a p90 <= 50 ms. Textual draws at TEXTUAL_FPS = 240 unless the environment says otherwise, as
+`splittui` runs the app (120 before 2026-12-06 23:20 UTC).
 
 Usage: python benchmarks/bench_app_latency.py [N presses per cell, default 15] [--cases gpt2-like,llama-3.1-8b]
        [--tabs placement,flops] [--sizes 80x24,120x40] [--knob deadline] [--walk 5]
@@ -49,7 +49,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-os.environ.setdefault("TEXTUAL_FPS", "120")   # as the CLI runs the app; TEXTUAL_FPS=60 for Textual's default
+os.environ.setdefault("TEXTUAL_FPS", "240")   # as the CLI runs the app; TEXTUAL_FPS=60 for Textual's default
 from textual import events  # noqa: E402   (reads TEXTUAL_FPS)
 from textual.app import App, ComposeResult  # noqa: E402
 from textual.screen import Screen  # noqa: E402

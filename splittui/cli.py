@@ -73,8 +73,10 @@ def _run_app(args: argparse.Namespace) -> int:
 
     profile, scenario, policy = app_start(args)  # fail fast, before the UI starts
     # Textual draws at most 60 frames a second by default, and a key press takes two (the knob, then
-    # the answer): at 120 it reaches the screen ~10 ms sooner. Read when Textual is imported, so here.
-    os.environ.setdefault("TEXTUAL_FPS", "120")
+    # the answer), each waiting for the frame timer's next tick: at 120 the answer reached the screen ~10 ms
+    # sooner, at 240 another 2-4 ms (benchmarks/bench_app_latency.py; frames are drawn only when something
+    # changed, so an idle app draws none). Read when Textual is imported, so here.
+    os.environ.setdefault("TEXTUAL_FPS", "240")
     from .tui.app import make_app
 
     make_app(profile=profile, scenario=scenario, policy=policy).run()

@@ -122,7 +122,7 @@ async def test_dp_that_breaks_a_limit_is_said_plainly_and_exact_is_selected(prof
         assert "dp does not enforce the TTFT/TPOT limits: it breaks TTFT" in panel
         assert not app.query_one(InfeasibleBanner).has_class("-shown")   # the warning is the status line's
         status = shown(app.query_one(StatusLine))
-        assert "dp breaks TTFT (it does not enforce them); exact meets them" in status and "lower T" not in status
+        assert "dp breaks TTFT (it ignores TTFT/TPOT limits); exact meets them" in status and "lower T" not in status
         await pilot.press("v")                                           # the user's choice wins from now on
         chosen = app.selected
         assert chosen != "exact"

@@ -52,7 +52,7 @@ def dp_warning(st: AppState | None) -> Text | None:
         return None
     broken = dp_breaks_limits(dp)
     if broken:
-        return Text(f"dp breaks {' and '.join(broken)} (it does not enforce them); exact meets them", style="bold")
+        return Text(f"dp breaks {' and '.join(broken)} (it ignores TTFT/TPOT limits); exact meets them", style="bold")
     return Text(f"DP at T = {fmt_ms(st.scenario.unit_ms)} finds nothing (times round up); exact does: lower T",
                 style="bold")
 
