@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from textual.app import App
 from textual.widgets import Input, Static
-from tui_helpers import settle, workers_done
+from tui_helpers import screen_drawn, settle, workers_done
 
 from splittui.analytic import gpt2_like_doc
 from splittui.model import Scenario
@@ -37,10 +37,12 @@ def keys(*presses: str):
     """run_before: settle, press the keys, settle again; then hold still what depends on time
     (toasts that expire, a blinking input cursor). One key at a time, each followed by a pause that lets
     the screen handle what it started (a dialog pushed by `g` is mounted and focused before the next key
-    is typed into it; on a loaded CI machine a key typed sooner went to the screen below)."""
+    is typed into it; on a loaded CI machine a key typed sooner went to the screen below), and each typed
+    only once the screen has drawn what it had (`screen_drawn`)."""
     async def run(pilot) -> None:
         await settle(pilot)
         for key in presses:
+            await screen_drawn(pilot)   # a dialog the key opens must not freeze the screen below half-drawn
             await pilot.press(key)
             await pilot.pause()
         await settle(pilot)

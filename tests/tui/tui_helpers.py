@@ -48,6 +48,19 @@ async def settle(pilot, timeout: float = 30.0) -> None:
     raise AssertionError("the app never caught up with its knobs")
 
 
+async def screen_drawn(pilot, timeout: float = 10.0) -> None:
+    """Wait until the current screen has nothing left to lay out or paint. A screen lays itself out only
+    while it is current: a dialog pushed while the last answer's layout is pending leaves the screen below
+    it as it was (a snapshot then shows the table before the answer; seen on a loaded machine)."""
+    screen = pilot.app.screen
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while screen._layout_required or screen._repaint_required or screen._dirty_widgets:
+        if loop.time() > end:
+            raise AssertionError("the screen never finished drawing")
+        await asyncio.sleep(0.01)
+
+
 async def open_policy_file(pilot, path) -> None:
     """`o`, the path, Enter: the file is read (a question about its scenario may follow)."""
     await pilot.press("o")
