@@ -1,7 +1,8 @@
 """Memory limits and pins on llama-3.1-8b (issue 25 item 6): the constrained dp and exact, before vs after.
 
-"before" is splittui/solvers/constrained.py as committed at git HEAD (read with `git show`, loaded beside the
-current module by `bench_exact_scaling.baseline`; read-only git); "after" the working tree's. Every case is
+"before" is splittui/solvers/constrained.py as committed at git HEAD with its HEAD helper modules
+(constrained_*.py; read with `git show`, loaded beside the current ones by `bench_exact_scaling.baseline`, the
+HEAD constrained.py importing the HEAD helpers; read-only git); "after" the working tree's. Every case is
 `splittui solve`'s path (profile, scenario, costs, solver, evaluation): llama-3.1-8b, a100-80gb server,
 seq 1024, 256 output tokens, deadline 60 s. Each cell is one solve (wall ms, median of --repeats); the
 answer is the server share and whether it is proven optimal or the search stopped at its label cap (then the
@@ -26,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_exact_scaling import _swapped, baseline  # noqa: E402
+from bench_exact_scaling import ROOT, _swapped, baseline  # noqa: E402
 
 from splittui.cli import build_parser  # noqa: E402
 from splittui.commands.common import profile_from_args, scenario_from_args  # noqa: E402
@@ -74,6 +75,32 @@ class _old_capped:
         self.pkg.SearchCapped = self.saved
 
 
+def head_constrained():
+    """constrained.py at HEAD, importing the HEAD copies of the constrained_*.py helpers it imports."""
+    import importlib.util
+    import subprocess
+
+    def show(rel: str) -> str:
+        return subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout
+
+    listed = subprocess.run(["git", "ls-tree", "--name-only", "HEAD", "splittui/solvers/"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split()
+    helpers = [Path(f).stem for f in listed if Path(f).name.startswith("constrained_")]
+    for stem in helpers:
+        baseline(f"splittui/solvers/{stem}.py", f"_head_{stem}")
+    src = show("splittui/solvers/constrained.py")
+    for stem in helpers:
+        src = src.replace(f"from .{stem} import", f"from ._head_{stem} import")
+    spec = importlib.util.spec_from_loader("splittui.solvers._head_constrained", loader=None)
+    assert spec is not None
+    mod = importlib.util.module_from_spec(spec)
+    mod.__package__ = "splittui.solvers"
+    sys.modules[spec.name] = mod
+    exec(compile(src, "HEAD:splittui/solvers/constrained.py", "exec"), mod.__dict__)
+    return mod
+
+
 def label_table() -> int:
     """Per case, exact's label passes: wall ms, states, labels kept per state and in all."""
     from splittui.solvers import constrained as mod
@@ -82,11 +109,11 @@ def label_table() -> int:
     print(f"# exact's label passes on llama-3.1-8b, 256 output tokens ({now}; one run)\n")
     print("| case | client | pass | ms | states | labels/state mean | max | labels in all |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
-    front, run_pass = mod._front_groups, mod._pass
+    front, run_pass = mod.front_by_level, mod._pass
     kept: list[int] = []
 
-    def counted_front(Y, first, clamped):
-        out = front(Y, first, clamped)
+    def counted_front(*args):   # one call per state (a layer and a side)
+        out = front(*args)
         kept.append(len(out))
         return out
 
@@ -96,13 +123,13 @@ def label_table() -> int:
         sc = scenario_from_args(a, prof)
         rows: list[str] = []
         counted_pass = _counting_pass(mod, run_pass, kept, rows, f"| {label} | {device} |")
-        mod._front_groups, mod._pass = counted_front, counted_pass
+        mod.front_by_level, mod._pass = counted_front, counted_pass
         try:
             solve(prof, sc, "exact")
         except SplittuiError:
             pass
         finally:
-            mod._front_groups, mod._pass = front, run_pass
+            mod.front_by_level, mod._pass = front, run_pass
         none = f"| {label} | {device} | none: pins only, one plain pass on the barred chain | | | | | |"
         print("\n".join(rows) or none, flush=True)
     return 0
@@ -138,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         return label_table()
     from splittui.solvers import constrained as new
 
-    old = None if args.no_before else baseline("splittui/solvers/constrained.py", "_head_constrained")
+    old = None if args.no_before else head_constrained()
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print(f"# constrained dp / exact on llama-3.1-8b, 256 output tokens ({now}; one machine, one run)\n")
     print(f"common arguments: {' '.join(BASE)}\n")

@@ -8,9 +8,9 @@ or prefill P and decode D apart under TTFT/TPOT limits), −reward, and per limi
 so far (weights + KV, summed) and the largest activation there so far (a maximum, not a sum). A label is kept
 when no other label of its state is at most as large in every row; it is pruned when some row, or a sum the
 constraints read (P + D against the deadline, held + activation against a side's budget), cannot stay within
-its limit given the least that the layers still to come must add (least remaining latency; bytes of layers
-pinned to that side). Every constraint is monotone in each row, so a dominated label never leads to a better
-feasible policy: the pass is exact.
+its limit given the least that the layers still to come must add (least remaining latency with the pins,
+`_remaining`; bytes of layers pinned to that side). Every constraint is monotone in each row, so a dominated
+label never leads to a better feasible policy: the pass is exact.
 
 * Pins remove the other side's candidates of a layer (they are not penalised).
 * A tied embedding/LM-head matrix (SPEC §9) is counted once per side that holds either layer; the two
@@ -22,15 +22,21 @@ feasible policy: the pass is exact.
 * In the first searched case a beam pass (the BEAM labels per state of highest bound) finds a feasible
   policy near the optimum; every case's exact pass then prunes each label whose bound (`constrained_bounds`:
   the rest's fronts, exact in latency with bytes priced, and exact in bytes with latency priced) falls below
-  it. Dominance is checked between the labels staying on a side and those switching to it (`_front_groups`;
-  with three rows by sorted chunks, `constrained_fronts`).
+  it (each bound in turn, on the labels the earlier ones kept). Dominance is checked between the labels
+  staying on a side and those switching to it (`_front_groups`; with three rows by sorted chunks,
+  `constrained_fronts`).
+* Where the chain repeats an identical block (a transformer's layers), only canonical labels are kept and each
+  label carries a level (`constrained_blocks`): a block run wholly on the server is never followed by blocks
+  that touch the client and return to the server (swapping them changes no total). Labels are compared within
+  a level and against lower levels, and the labels after such a block are bounded over the completions their
+  level allows (`constrained_bounds.level_fronts`; llama-3.1-8b: the exact pass keeps a third of the labels).
 * The DP (SPEC §4) under constraints is this pass on the integerised chain (times in units of T, deadline
   W): the most rewarding integer-feasible policy, like the unconstrained DP's answer.
 
 Time: per layer O(m²·k) for m candidates and k rows (pairwise dominance, chunked; O(m·√m·log m) with three
 rows); worst case exponential in L like every exact method here, in practice hundreds to a few thousand
-labels on transformer chains (llama-3.1-8b with 256 output tokens under a binding client limit: 2-4 s,
-`benchmarks/bench_constrained.py`).
+labels on transformer chains (llama-3.1-8b with 256 output tokens under a binding client limit: 0.3-0.5 s
+on a 2-core VM, `benchmarks/bench_constrained.py`).
 """
 
 from __future__ import annotations
@@ -46,10 +52,10 @@ from numpy.typing import NDArray
 from ..costs import Costs
 from ..errors import SplittuiError
 from ..memory import MemRows
+from .constrained_blocks import PRUNED, Blocks, find_blocks, front_by_level
 from .constrained_bounds import Rest, RestBounds
 from .constrained_dual import DualChain, best_multipliers
 from .constrained_fronts import PAIRWISE_MAX, dominated3
-from .exact import remaining_latency
 
 __all__ = ["constrained_exact", "constrained_dp", "constrained_brute_force", "constrained_end_labels",
            "apply_pins", "Limits3", "SearchCapped"]
@@ -187,7 +193,7 @@ def _tables(chains: list[_Chain], reward: _F, case: _Case, lims: list[float]) ->
             rows += [f"held_{name}", f"act_{name}"] if peaks else [f"held_{name}"]
     V = np.zeros((n, len(rows), 2, 2))
     TH = np.full((n, len(rows), 2), math.inf)
-    rems = [remaining_latency(ch.costs()) for ch in chains]
+    rems = [_remaining(ch, case.pin) for ch in chains]
     for k, ch in enumerate(chains):
         V[:, k, 0, 0] = ch.client
         V[:, k, 0, 1] = ch.down + ch.client
@@ -212,6 +218,22 @@ def _tables(chains: list[_Chain], reward: _F, case: _Case, lims: list[float]) ->
             V[:, ai, k, :] = case.act[:, None]
             TH[:, ai, :] = case.budget[k]
     return rows, V, TH
+
+
+def _remaining(ch: _Chain, pin: NDArray[np.int8]) -> tuple[_F, _F]:
+    """`remaining_latency` with the pins: [side][i], the least latency from 'layer i−1 done on the client /
+    the server' to the answer, a pinned layer's other side barred (inf: no way on). Tighter than without
+    them, so the pass drops labels that cannot meet a limit once the pinned layers are paid for."""
+    on_c, on_s = ch.tail(1), ch.tail(0)
+    out_c, out_s = [on_c], [on_s]
+    layers = zip(ch.client.tolist(), ch.server.tolist(), ch.up.tolist(), ch.down.tolist(), pin.tolist(), strict=True)
+    for client, server, up, down, p in reversed(list(layers)):   # Python floats: remaining_latency's sums
+        to_c = client + on_c if p != 0 else math.inf
+        to_s = server + on_s if p != 1 else math.inf
+        on_c, on_s = min(to_c, up + to_s), min(to_s, down + to_c)
+        out_c.append(on_c)
+        out_s.append(on_s)
+    return np.array(out_c[::-1]), np.array(out_s[::-1])
 
 
 def _front(Y: _F) -> NDArray[np.intp]:
@@ -243,12 +265,20 @@ def _front_groups(Y: _F, first: NDArray[np.bool_], clamped: NDArray[np.bool_]) -
     out = np.ones(Y.shape[1], dtype=bool)
     if a.size and b.size:
         out[b] &= ~_dominated(Y[:, b], Y[:, a], strict=False)
-        out[a] &= ~_dominated(Y[:, a], Y[:, b], strict=True)
+        # only the b left can dominate an a: were a1 ≤ b ≤ a2, then a1 ≤ a2 in every row, and within a group
+        # that takes a clamped a2 (removed below) or a1 = b = a2 (not below it in any row)
+        live = b[out[b]]
+        if live.size:
+            out[a] &= ~_dominated(Y[:, a], Y[:, live], strict=True)
     for grp in (a, b):
         cl = grp[clamped[grp]]
         if cl.size and grp.size > 1:
             out[cl] &= ~_dominated(Y[:, cl], Y[:, grp], strict=True, ids=(cl, grp))
     return np.flatnonzero(out)
+
+
+def _at_most(D: _F, by: _F) -> NDArray[np.bool_]:
+    return _dominated(D, by, strict=False)
 
 
 def _dominated(D: _F, by: _F, *, strict: bool, ids: tuple[NDArray[np.intp], NDArray[np.intp]] | None = None,
@@ -389,18 +419,24 @@ def _pass(chains: list[_Chain], reward: _F, case: _Case, lims: list[float], floo
     none = np.zeros((nr, 0))
     first = chains[0].start_client
     labs = [start, none] if first else [none, start]          # [client, server]
+    blocks = _blocks(chains, reward, case)
+    lv0 = np.full(1, 0 if blocks is None else blocks.initial(first), dtype=np.int8)
+    lvs = [lv0, np.zeros(0, dtype=np.int8)] if first else [np.zeros(0, dtype=np.int8), lv0]
+    owed = None if blocks is None or "held_c" not in rows else blocks.forced_bytes(case.held, case.pin)
     total_lim = lims[-1]
     history = []
-    rem_tot = remaining_latency(_sum_chain(chains).costs()) if nt > 1 else None
+    rem_tot = _remaining(_sum_chain(chains), case.pin) if nt > 1 else None
     for i in range(len(reward)):
         src = np.concatenate(labs, axis=1)
+        src_lv = np.concatenate(lvs)
         nc = labs[0].shape[1]
-        new, kept = [], []
+        new, kept, new_lv = [], [], []
         for side in (0, 1):
             allowed = case.pin[i] < 0 or case.pin[i] == 1 - side
             if not allowed or src.shape[1] == 0:
                 new.append(np.zeros((nr, 0)))
                 kept.append(np.zeros(0, dtype=np.intp))
+                new_lv.append(np.zeros(0, dtype=np.int8))
                 continue
             inc = np.concatenate((np.repeat(V[i][:, side, 0:1], nc, axis=1),
                                   np.repeat(V[i][:, side, 1:2], src.shape[1] - nc, axis=1)), axis=1)
@@ -409,6 +445,12 @@ def _pass(chains: list[_Chain], reward: _F, case: _Case, lims: list[float], floo
             if max_rows:
                 Y[max_rows] = np.maximum(Y[max_rows], inc[max_rows])
             ok = np.all(Y <= TH[i][:, side:side + 1], axis=0)
+            lv = src_lv if blocks is None else blocks.step(src_lv, i, side == 0)
+            if blocks is not None:   # canonical labels only (`constrained_blocks`)
+                ok &= lv != PRUNED
+                if owed is not None:
+                    hc = rows.index("held_c")
+                    ok &= (lv != 3) | (Y[hc] + owed[i] <= TH[i][hc, side])
             if rem_tot is not None:
                 ok &= Y[:nt].sum(axis=0) <= total_lim - rem_tot[side][i + 1]
             for h, a in held_act:   # held + activation peak within budget − bytes still pinned to that side
@@ -430,10 +472,15 @@ def _pass(chains: list[_Chain], reward: _F, case: _Case, lims: list[float], floo
                         ub += dual.mu * (case.budget[0] - Y[hc] - peak)
                     ok &= ub >= floor - tol - 1e-9 * np.abs(ub)
             ub = None
-            if rest is not None and (beam or math.isfinite(floor)):
-                ub = rest.at(i + 1, side, Y[:nt].sum(axis=0), -Y[rows.index("r")], Y[hc], peak)
+            if rest is not None and beam:
+                ub = rest.at(i + 1, side, Y[:nt].sum(axis=0), -Y[rows.index("r")], Y[hc], peak,
+                             None if blocks is None else lv)
                 if math.isfinite(floor):
                     ok &= ub >= floor - tol - 1e-9 * np.abs(ub)
+            elif rest is not None and math.isfinite(floor):   # only the labels still in, family by family
+                cand = np.flatnonzero(ok)
+                ok[cand] = rest.reaches(i + 1, side, Y[:nt, cand].sum(axis=0), -Y[rows.index("r"), cand],
+                                        Y[hc, cand], peak[cand], floor - tol, None if blocks is None else lv[cand])
             if beam and ub is not None and np.count_nonzero(ok) > 4 * beam:   # a beam: cut before the front
                 cut = np.flatnonzero(ok)
                 ok = np.zeros_like(ok)
@@ -443,19 +490,27 @@ def _pass(chains: list[_Chain], reward: _F, case: _Case, lims: list[float], floo
             clamped = np.zeros(idx.size, dtype=bool)
             for k in max_rows:
                 clamped |= src[k, idx] < inc[k, idx]
-            keep = idx[_front_groups(Y[:, idx], same, clamped)]
+            clamped |= lv[idx] != src_lv[idx]
+            keep = idx[front_by_level(_front_groups, _at_most, Y[:, idx], lv[idx], same, clamped)]
             if beam and ub is not None and keep.size > beam:
                 keep = np.sort(keep[np.argpartition(-ub[keep], beam - 1)[:beam]])
             new.append(Y[:, keep])
             kept.append(keep)
+            new_lv.append(lv[keep])
         if not (new[0].shape[1] or new[1].shape[1]):
             return None
         cap = int(MAX_LABELS * (SORTED_FACTOR if nr == 3 else 1))
         if not beam and new[0].shape[1] + new[1].shape[1] > cap:
             raise _Capped(i, len(reward), cap)
         history.append((kept[0], kept[1], nc))
-        labs = new
+        labs, lvs = new, new_lv
     return rows, labs[0], labs[1], history
+
+
+def _blocks(chains: list[_Chain], reward: _F, case: _Case) -> Blocks | None:
+    """The chain's identical repeated blocks (every number the pass reads of a layer, pins included)."""
+    cols = [a for ch in chains for a in (ch.client, ch.server, ch.up, ch.down)]
+    return find_blocks(np.stack([*cols, reward, case.held, case.act, case.pin.astype(np.float64)], axis=1))
 
 
 def _sum_chain(chains: list[_Chain]) -> _Chain:
@@ -512,19 +567,53 @@ def _meets(chains: list[_Chain], lims: list[float], c: Costs, x: NDArray[np.int8
 
 def _incumbent(chains: list[_Chain], reward: _F, c: Costs, lims: list[float]
                ) -> tuple[float, float, tuple[int, ...]] | None:
-    """The best feasible policy among the pinned prefix and suffix policies (a floor for pruning). O(L²)."""
+    """The best feasible policy among the pinned prefix and suffix policies (a floor for pruning). O(L²) numpy:
+    a loose screen of all at once (`_may_meet`), then `_meets` on the screened ones, most rewarding first."""
     n = c.n
     pin = c.pin if c.pin is not None else np.full(n, -1, dtype=np.int8)
-    best = None
-    for k in range(n + 1):
-        for x0 in (np.r_[np.ones(k), np.zeros(n - k)], np.r_[np.zeros(k), np.ones(n - k)]):
-            x = np.where(pin >= 0, pin, x0).astype(np.int8)
-            t = _meets(chains, lims, c, x)
-            if t is not None:
-                cand = (float(reward @ x), -t, tuple(int(v) for v in x))
-                if best is None or cand[:2] > best[:2]:
-                    best = cand
-    return best
+    tri = np.tri(n + 1, n, -1, dtype=np.int8)                  # row k: k ones, then zeros
+    X = np.empty((2 * (n + 1), n), dtype=np.int8)
+    X[0::2], X[1::2] = tri, 1 - tri                             # the prefix and suffix policies, in turn
+    X = np.where(pin >= 0, pin, X).astype(np.int8)
+    rewards = [float(reward @ x) for x in X]
+    cand = np.flatnonzero(_may_meet(chains, c, lims, X))
+    for r in sorted({rewards[k] for k in cand.tolist()}, reverse=True):
+        best = None
+        for k in cand.tolist():
+            if rewards[k] == r:
+                t = _meets(chains, lims, c, X[k])
+                if t is not None and (best is None or -t > best[1]):
+                    best = (r, -t, tuple(int(v) for v in X[k]))
+        if best is not None:
+            return best
+    return None
+
+
+def _may_meet(chains: list[_Chain], c: Costs, lims: list[float], X: NDArray[np.int8]) -> NDArray[np.bool_]:
+    """Per policy (row of X, 1 client): False only where it surely breaks a limit (latencies and bytes summed in
+    another order than `latency` and `fits`, so compared with a margin far above their float noise)."""
+    ts = [_latencies(ch, X) for ch in chains]
+    ok = np.ones(X.shape[0], dtype=bool)
+    for t, lim in zip(ts, lims, strict=False):
+        ok &= t <= lim + 1e-6 * max(1.0, abs(lim))
+    ok &= sum(ts) <= lims[-1] + 1e-6 * max(1.0, abs(lims[-1]))
+    m = c.mem
+    if m is not None and m.active:
+        shared = 0.0 if m.tied is None else m.tied[2]
+        for lim_k, res_k, on in zip(m.limit, m.reserve, (X == 1, X == 0), strict=True):
+            if lim_k is not None:
+                need = on @ m.held - shared + (on * m.act).max(axis=1, initial=0.0) + res_k
+                ok &= need <= lim_k * (1 + 1e-6)
+    return ok
+
+
+def _latencies(ch: _Chain, X: NDArray[np.int8]) -> _F:
+    """SPEC latency of each policy (row of X, 1 client) on one chain."""
+    on = X == 1
+    prev = np.concatenate((np.full((X.shape[0], 1), ch.start_client), on[:, :-1]), axis=1)
+    t: _F = on @ ch.client + (~on) @ ch.server + (prev & ~on) @ ch.up + (~prev & on) @ ch.down
+    last = on[:, -1]
+    return t + np.where(last, ch.tail(1), ch.tail(0))
 
 
 def memory_binds(c: Costs) -> bool:
@@ -552,14 +641,17 @@ def _solve(chains: list[_Chain], reward: _F, c: Costs, lims: list[float], deadli
     capped: _Capped | None = None
     beamed = False
     total = _sum_chain(chains)
+    prev: _Dual | None = None
     for case in cases:   # the largest activation cap first: its beam floor prunes the others early
         rest = None
         if binds and math.isfinite(case.budget[0]):
-            d = _dual(total, reward, case, lims[-1])
-            if best is not None:   # the case's Lagrangian bound cannot reach the incumbent: nothing to search
-                ub = _dual_value(total, reward, case, d.lam, d.mu, lims[-1], case.budget[0])
-                if ub < best[0] - 1e-9 * max(1.0, abs(best[0]), abs(ub)):
-                    continue
+            # the case's Lagrangian bound cannot reach the incumbent: nothing to search (any multipliers bound
+            # it: the previous case's first, one pass; its own, a grid search, only where those do not suffice)
+            if best is not None and prev is not None and _below(total, reward, case, prev, lims[-1], best[0]):
+                continue
+            d = prev = _dual(total, reward, case, lims[-1])
+            if best is not None and _below(total, reward, case, d, lims[-1], best[0]):
+                continue
             rest = _rest_bounds(chains, reward, case, lims, d)
         if rest is not None and (not beamed or best is None):
             beamed = True
@@ -577,6 +669,12 @@ def _solve(chains: list[_Chain], reward: _F, c: Costs, lims: list[float], deadli
     if capped is not None:
         raise SearchCapped(None if best is None else best[2], _capped_note(chains, reward, c, lims, best, capped))
     return None if best is None else best[2]
+
+
+def _below(total: _Chain, reward: _F, case: _Case, d: _Dual, limit: float, floor: float) -> bool:
+    """Whether the case's Lagrangian bound at d's multipliers falls below `floor`."""
+    ub = _dual_value(total, reward, case, d.lam, d.mu, limit, case.budget[0])
+    return ub < floor - 1e-9 * max(1.0, abs(floor), abs(ub))
 
 
 def _pins_only(ch: _Chain, reward: _F, pin: NDArray[np.int8] | None, deadline: float) -> tuple[int, ...] | None:
@@ -638,12 +736,14 @@ def _rest_bounds(chains: list[_Chain], reward: _F, case: _Case, lims: list[float
                (ch.tail(1), ch.tail(0)), (0.0, 0.0), case.pin)
     if d is None:
         d = _dual(ch, reward, case, lims[-1])
-    return RestBounds(lat, case.held, reward, deadline=lims[-1], budget=case.budget[0],
+    blocks = _blocks(chains, reward, case)
+    region = None if blocks is None else (blocks.start, blocks.stop, blocks.period)
+    return RestBounds(lat, case.held, reward, deadline=lims[-1], budget=case.budget[0], region=region,
                       mus=[d.mu * f for f in MU_STEPS], lams=[d.lam * f for f in LAM_STEPS])
 
 
-MU_STEPS = (1.0,)               # around the dual's multipliers; measured on llama-3.1-8b (bench_constrained):
-LAM_STEPS = (0.44, 1.76, 7.0)   # more μ steps kept as many labels, these λ steps about half those of (1, 4, 16)
+MU_STEPS = (1.0,)         # around the dual's multipliers; measured on llama-3.1-8b (bench_constrained): more μ
+LAM_STEPS = (1.76, 7.0)   # steps kept as many labels; a λ step of 0.44 pruned a few more, at twice the build time
 
 
 def _capped_note(chains: list[_Chain], reward: _F, c: Costs, lims: list[float],

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from splittui.costs import Costs, latency
-from splittui.memory import MemRows, reserve_bytes
+from splittui.memory import RESERVE_FIXED_BYTES, RESERVE_FRACTION, MemRows, reserve_bytes
 from splittui.solvers import constrained
 from splittui.solvers.constrained import (
     _cases,
@@ -38,15 +38,14 @@ def binding_chains(draw, max_n: int = 8):
     c = Costs(client_ms=arr(), server_ms=arr(), up_ms=arr(), down_ms=arr(), reward=arr(),
               up_out_ms=draw(f), down_out_ms=draw(f), start_client=draw(st.booleans()),
               end_client=draw(st.booleans()), deadline_ms=draw(st.floats(1.0, 400.0)))
-    held = np.array(draw(st.lists(st.integers(0, 100), min_size=n, max_size=n)), dtype=float)
-    act = np.array(draw(st.lists(st.integers(0, 20), min_size=n, max_size=n)), dtype=float)
+    # bytes in units of 10 MB: the limits clear the reserve's fixed part, so the budget is what is drawn
+    held = np.array(draw(st.lists(st.integers(0, 100), min_size=n, max_size=n)), dtype=float) * 1e7
+    act = np.array(draw(st.lists(st.integers(0, 20), min_size=n, max_size=n)), dtype=float) * 1e7
     whole = float(held.sum() + act.max())
     budget = whole * draw(st.floats(0.05, 0.95))
-    # a limit whose budget (limit − reserve) is `budget`: solve limit − min(limit, R + 0.1·limit) = budget
-    limit = (budget + reserve_bytes(1.0) - 0.1) / 0.9 if budget > 0 else 1.0
-    limit = max(limit, budget + 1.0)
-    while limit - reserve_bytes(limit) > budget + 1e-6:
-        limit *= 0.999
+    # a limit whose budget (limit − reserve) is `budget`: limit − (R + f·limit) = budget
+    limit = (budget + RESERVE_FIXED_BYTES) / (1.0 - RESERVE_FRACTION)
+    assert limit - reserve_bytes(limit) == pytest.approx(budget, abs=1e-3)
     server = draw(st.one_of(st.none(), st.just(float(whole) * 4 + 2 ** 31)))
     mem = MemRows(weights=held, kv=np.zeros(n), act=act, tied=None, limit=(limit, server))
     pin = None
