@@ -655,7 +655,10 @@ def _solve(chains: list[_Chain], reward: _F, c: Costs, lims: list[float], deadli
             rest = _rest_bounds(chains, reward, case, lims, d)
         if rest is not None and (not beamed or best is None):
             beamed = True
-            got = _finish_or_none(chains, lims, _pass(chains, reward, case, lims, rest=rest, beam=BEAM))
+            try:
+                got = _finish_or_none(chains, lims, _pass(chains, reward, case, lims, rest=rest, beam=BEAM))
+            except _Capped:   # a case without client bytes has no beam: the pass was exact, and its cap is met below
+                got = None
             if got is not None and (best is None or got[:2] > best[:2]):
                 best = got
         try:

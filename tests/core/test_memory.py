@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from splittui.costs import Costs, latency
 from splittui.hf_config import weight_bits
-from splittui.memory import MemRows, reserve_bytes
+from splittui.memory import RESERVE_FIXED_BYTES, RESERVE_FRACTION, MemRows, reserve_bytes
 from splittui.model import Scenario
 from splittui.solvers.constrained import constrained_brute_force, constrained_dp, constrained_exact, fits
 
@@ -34,12 +34,19 @@ def chains(draw):
         held[0] += shared
         held[-1] += shared
         tied = (0, n - 1, shared)
-    lim = lambda: draw(st.one_of(st.none(), st.integers(1, 600).map(float)))  # noqa: E731
+    # a limit whose budget (limit − reserve: 1 GiB + 10 %) is 1-600 bytes, so the limits bind in these chains
+    lim = lambda: draw(st.one_of(st.none(), st.integers(1, 600).map(_limit_for)))  # noqa: E731
     mem = MemRows(weights=held, kv=np.zeros(n), act=act, tied=tied, limit=(lim(), lim()))
     pin = None
     if draw(st.booleans()):
         pin = np.array(draw(st.lists(st.sampled_from((-1, -1, 0, 1)), min_size=n, max_size=n)), dtype=np.int8)
     return replace(c, mem=mem if mem.active else None, pin=pin)
+
+
+def _limit_for(budget: int) -> float:
+    limit = (budget + RESERVE_FIXED_BYTES) / (1.0 - RESERVE_FRACTION)
+    assert limit - reserve_bytes(limit) == pytest.approx(budget, abs=1e-3)
+    return limit
 
 
 def _ok(c: Costs, x) -> bool:
