@@ -9,6 +9,7 @@ Issue 31: test time.
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -23,6 +24,12 @@ def _no_animations(monkeypatch):
 # As the CLI does (splittui/cli.py): numpy's BLAS runs one thread in every test process. Set here, before the
 # pytest-xdist workers start, so that each worker's numpy reads it at import.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+# This machine's image sets PYTHONDONTWRITEBYTECODE: every process the suite starts (the workers, each run,
+# profile and served app, the fork servers) compiled splittui's modules from source again (~0.1 s for the app's
+# imports alone). The suite lets them keep the bytecode in __pycache__ (ignored by git). Issue 31: test time.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 
 @pytest.fixture(autouse=True)
