@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_memory import chains
+from test_memory import chains, exact_matches_brute_force, limit_for, meets, reward
 
 from splittui.costs import Costs, latency, min_latency
-from splittui.memory import RESERVE_FIXED_BYTES, RESERVE_FRACTION, MemRows
+from splittui.memory import MemRows
 from splittui.solvers.constrained import (
     _blocks,
     _cases,
@@ -25,17 +25,9 @@ from splittui.solvers.constrained import (
     _meets,
     _remaining,
     _rest_bounds,
-    constrained_brute_force,
     constrained_dp,
-    constrained_exact,
-    fits,
 )
 from splittui.solvers.constrained_blocks import PRUNED, Blocks, find_blocks
-
-
-def _limit_for(budget: float) -> float:
-    """A client limit whose budget (limit − reserve) is `budget` (bytes large enough to clear the fixed part)."""
-    return (budget + RESERVE_FIXED_BYTES) / (1.0 - RESERVE_FRACTION)
 
 
 @st.composite
@@ -60,7 +52,7 @@ def block_chains(draw, max_n: int = 11):
               end_client=draw(st.booleans()), deadline_ms=1.0)
     held, act = arr() * 3e8, arr() * 1e8
     budget = float(held.sum() + act.max()) * draw(st.floats(0.2, 0.9))
-    mem = MemRows(weights=held, kv=np.zeros(n), act=act, tied=None, limit=(_limit_for(budget), None))
+    mem = MemRows(weights=held, kv=np.zeros(n), act=act, tied=None, limit=(limit_for(budget), None))
     assert mem.budget[0] == pytest.approx(budget)
     pin = None
     kind = draw(st.sampled_from(("none", "block", "any")))
@@ -77,32 +69,15 @@ def block_chains(draw, max_n: int = 11):
     return replace(c, deadline_ms=min_latency(c) + slack + 1.0)
 
 
-def _reward(c: Costs, x) -> float:
-    return float(c.reward @ np.array(x, dtype=float))
-
-
-def _ok(c: Costs, x) -> bool:
-    xa = np.array(x, dtype=np.int8)
-    if c.pin is not None and ((c.pin >= 0) & (c.pin != xa)).any():
-        return False
-    return fits(c.mem, xa) and latency(c, xa) <= c.deadline_ms + 1e-9 * max(1.0, c.deadline_ms)
-
-
 @settings(max_examples=300, deadline=None)
 @given(c=block_chains())
 def test_exact_and_dp_match_brute_force_on_repeated_blocks(c):
-    lims = (math.inf, math.inf, c.deadline_ms + 1e-9 * max(1.0, c.deadline_ms))
-    want = constrained_brute_force(c, None, c, lims)
-    got = constrained_exact(c, None, c)
-    assert (got is None) == (want is None)
-    if want is not None:
-        assert _ok(c, got)
-        assert _reward(c, got) == pytest.approx(_reward(c, want), rel=1e-12, abs=1e-9)
+    want = exact_matches_brute_force(c)
     dp = constrained_dp(c, 1.0)   # integer costs: the integer chain is the chain itself
     assert (dp is None) == (want is None)
     if dp is not None:
-        assert _ok(c, dp)
-        assert _reward(c, dp) == pytest.approx(_reward(c, want), rel=1e-12, abs=1e-9)
+        assert meets(c, dp)
+        assert reward(c, dp) == pytest.approx(reward(c, want), rel=1e-12, abs=1e-9)
 
 
 def _levels(blocks: Blocks, x: tuple[int, ...], start_client: bool) -> list[int]:
@@ -127,12 +102,12 @@ def test_level_bounds_hold_for_every_canonical_policy(c):
     if blocks is None or rest is None:
         return
     for x in itertools.product((0, 1), repeat=c.n):
-        if not _ok(c, x):
+        if not meets(c, x):
             continue
         lvs = _levels(blocks, x, c.start_client)
         if PRUNED in lvs:
             continue
-        total = _reward(c, x)
+        total = reward(c, x)
         t, prev = 0.0, 1 if c.start_client else 0
         for i in range(c.n):
             t += (ch.client[i] + (ch.down[i] if prev == 0 else 0.0)) if x[i] == 1 else \
@@ -160,8 +135,8 @@ def test_every_policy_has_a_canonical_one_as_good(c):
     best: dict[tuple[int, ...], tuple[float, float]] = {}
     canon = []
     for x in itertools.product((0, 1), repeat=c.n):
-        if _ok(c, x):
-            key = (_reward(c, x), latency(c, np.array(x, dtype=np.int8)))
+        if meets(c, x):
+            key = (reward(c, x), latency(c, np.array(x, dtype=np.int8)))
             best[x] = key
             if PRUNED not in _levels(blocks, x, c.start_client):
                 canon.append(key)

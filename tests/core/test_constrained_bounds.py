@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_memory import limit_for, meets, reward
 
-from splittui.costs import Costs, latency
-from splittui.memory import RESERVE_FIXED_BYTES, RESERVE_FRACTION, MemRows, reserve_bytes
+from splittui.costs import Costs
+from splittui.memory import MemRows
 from splittui.solvers import constrained
 from splittui.solvers.constrained import (
     _cases,
@@ -25,7 +26,6 @@ from splittui.solvers.constrained import (
     constrained_brute_force,
     constrained_dp,
     constrained_exact,
-    fits,
 )
 
 
@@ -43,26 +43,13 @@ def binding_chains(draw, max_n: int = 8):
     act = np.array(draw(st.lists(st.integers(0, 20), min_size=n, max_size=n)), dtype=float) * 1e7
     whole = float(held.sum() + act.max())
     budget = whole * draw(st.floats(0.05, 0.95))
-    # a limit whose budget (limit − reserve) is `budget`: limit − (R + f·limit) = budget
-    limit = (budget + RESERVE_FIXED_BYTES) / (1.0 - RESERVE_FRACTION)
-    assert limit - reserve_bytes(limit) == pytest.approx(budget, abs=1e-3)
+    limit = limit_for(budget)
     server = draw(st.one_of(st.none(), st.just(float(whole) * 4 + 2 ** 31)))
     mem = MemRows(weights=held, kv=np.zeros(n), act=act, tied=None, limit=(limit, server))
     pin = None
     if draw(st.booleans()):
         pin = np.array(draw(st.lists(st.sampled_from((-1, -1, 0, 1)), min_size=n, max_size=n)), dtype=np.int8)
     return replace(c, mem=mem, pin=pin)
-
-
-def _reward(c: Costs, x) -> float:
-    return float(c.reward @ np.array(x, dtype=float))
-
-
-def _ok(c: Costs, x) -> bool:
-    xa = np.array(x, dtype=np.int8)
-    if c.pin is not None and ((c.pin >= 0) & (c.pin != xa)).any():
-        return False
-    return fits(c.mem, xa) and latency(c, xa) <= c.deadline_ms + 1e-9 * max(1.0, c.deadline_ms)
 
 
 @pytest.mark.parametrize("beam", [1, 2, 16])
@@ -79,12 +66,12 @@ def test_exact_and_dp_match_brute_force_under_a_binding_client_limit(c, beam):
         constrained.BEAM = saved
     assert (got is None) == (want is None)
     if want is not None:
-        assert _ok(c, got)
-        assert _reward(c, got) == pytest.approx(_reward(c, want), rel=1e-12, abs=1e-9)
+        assert meets(c, got)
+        assert reward(c, got) == pytest.approx(reward(c, want), rel=1e-12, abs=1e-9)
     if dp is not None:
-        assert _ok(c, dp)   # the DP's integer-feasible policy meets the real limits
+        assert meets(c, dp)   # the DP's integer-feasible policy meets the real limits
         if want is not None:
-            assert _reward(c, dp) <= _reward(c, want) + 1e-9
+            assert reward(c, dp) <= reward(c, want) + 1e-9
 
 
 def _prefix_label(c: Costs, x: tuple[int, ...], i: int) -> tuple[float, float, float, float]:
@@ -112,9 +99,9 @@ def test_rest_bounds_hold_for_every_prefix(c):
     if rest is None:
         return
     for x in itertools.product((0, 1), repeat=c.n):
-        if not _ok(c, x):
+        if not meets(c, x):
             continue
-        total = _reward(c, x)
+        total = reward(c, x)
         for i in range(c.n):
             t, r, h, a = _prefix_label(c, x, i)
             side = 0 if x[i] == 1 else 1

@@ -35,7 +35,7 @@ def chains(draw):
         held[-1] += shared
         tied = (0, n - 1, shared)
     # a limit whose budget (limit − reserve: 1 GiB + 10 %) is 1-600 bytes, so the limits bind in these chains
-    lim = lambda: draw(st.one_of(st.none(), st.integers(1, 600).map(_limit_for)))  # noqa: E731
+    lim = lambda: draw(st.one_of(st.none(), st.integers(1, 600).map(limit_for)))  # noqa: E731
     mem = MemRows(weights=held, kv=np.zeros(n), act=act, tied=tied, limit=(lim(), lim()))
     pin = None
     if draw(st.booleans()):
@@ -43,13 +43,15 @@ def chains(draw):
     return replace(c, mem=mem if mem.active else None, pin=pin)
 
 
-def _limit_for(budget: int) -> float:
+def limit_for(budget: float) -> float:
+    """A limit whose budget (limit − reserve: 1 GiB + 10 %) is `budget` bytes: limit − (R + f·limit) = budget."""
     limit = (budget + RESERVE_FIXED_BYTES) / (1.0 - RESERVE_FRACTION)
     assert limit - reserve_bytes(limit) == pytest.approx(budget, abs=1e-3)
     return limit
 
 
-def _ok(c: Costs, x) -> bool:
+def meets(c: Costs, x) -> bool:
+    """Policy x keeps the pins, fits the memory limits and meets the deadline (SPEC, from first principles)."""
     xa = np.array(x, dtype=np.int8)
     if c.pin is not None and ((c.pin >= 0) & (c.pin != xa)).any():
         return False
@@ -58,16 +60,26 @@ def _ok(c: Costs, x) -> bool:
     return latency(c, xa) <= c.deadline_ms + 1e-9 * max(1.0, c.deadline_ms)
 
 
-@settings(max_examples=150, deadline=None)
-@given(chains())
-def test_exact_matches_brute_force(c):
+def reward(c: Costs, x) -> float:
+    return float(c.reward @ np.array(x, dtype=float))
+
+
+def exact_matches_brute_force(c: Costs) -> tuple[int, ...] | None:
+    """Assert that exact answers iff brute force does, with a feasible policy of the same reward; brute force's."""
     lims = (math.inf, math.inf, c.deadline_ms + 1e-9 * max(1.0, c.deadline_ms))
     want = constrained_brute_force(c, None, c, lims)
     got = constrained_exact(c, None, c)
     assert (got is None) == (want is None)
     if want is not None:
-        assert _ok(c, got)
-        assert float(c.reward @ np.array(got)) == pytest.approx(float(c.reward @ np.array(want)), rel=1e-12, abs=1e-9)
+        assert meets(c, got)
+        assert reward(c, got) == pytest.approx(reward(c, want), rel=1e-12, abs=1e-9)
+    return want
+
+
+@settings(max_examples=150, deadline=None)
+@given(chains())
+def test_exact_matches_brute_force(c):
+    exact_matches_brute_force(c)
 
 
 @settings(max_examples=150, deadline=None)
@@ -90,7 +102,7 @@ def test_a_capped_search_returns_a_feasible_policy_and_a_valid_bound(c):
     finally:
         constrained.MAX_LABELS = cap
     if got is not None:
-        assert _ok(c, got)
+        assert meets(c, got)
         tol = 1e-9 * max(1.0, float(c.reward.sum()))
         assert float(c.reward @ np.array(got)) <= float(c.reward @ np.array(want)) + tol
     if note is None:   # finished under the cap: exact as ever
@@ -117,7 +129,7 @@ def test_dp_is_feasible_and_optimal_on_its_integer_chain(c, unit):
     want = constrained_brute_force(ci, None, ci, (math.inf, math.inf, float(it.W)))
     assert (x is None) == (want is None)
     if x is not None:
-        assert _ok(c, x)   # rounded up: the integer-feasible policy really meets the deadline
+        assert meets(c, x)   # rounded up: the integer-feasible policy really meets the deadline
         assert float(c.reward @ np.array(x)) == pytest.approx(float(c.reward @ np.array(want)), abs=1e-9)
 
 
