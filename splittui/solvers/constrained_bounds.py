@@ -82,19 +82,9 @@ def rest_fronts(rs: Rest, limit: float) -> list[tuple[Front, Front]]:
     out[n] = nxt
     pins = rs.pin.tolist()
     for i in range(n - 1, -1, -1):
-        on = []     # the rest with layer i on side s, before the hop into it
-        for s in (0, 1):
-            if pins[i] == s:     # pinned to the other side (pin 0 = server bars side 0 = client, and back)
-                on.append((empty, empty))
-            else:
-                on.append((nxt[s][0] + rs.cost[i, s], nxt[s][1] + rs.value[i, s]))
-        cur = []
-        for s in (0, 1):
-            o = 1 - s
-            cost = np.concatenate((on[s][0], on[o][0] + rs.hop_cost[i, o]))
-            value = np.concatenate((on[s][1], on[o][1] + rs.hop_value[i, o]))
-            cur.append(_pareto(cost, value, limit))
-        nxt = (cur[0], cur[1])
+        # the rest with layer i on side s, before the hop into it (pin 0 = server bars side 0 = client, and back)
+        on = [(empty, empty) if pins[i] == s else _on(rs, i, s, nxt[s]) for s in (0, 1)]
+        nxt = (_merge(on[0], _hop(rs, i, 1, on[1]), limit), _merge(on[1], _hop(rs, i, 0, on[0]), limit))
         out[i] = nxt
     return out
 
