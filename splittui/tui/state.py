@@ -30,12 +30,11 @@ from .tier_state import TierView
 
 __all__ = ["AppState", "LoadedPolicy", "BandwidthSweep", "Parts", "EVERY_PART", "compute_state", "compute_choice",
            "complete_state", "full_results", "solve_cost", "APP_SOLVERS", "FRONTIER_MAX_UNITS", "MAX_DP_CELLS",
-           "DP_SKIPPED", "fitting_unit_ms"]
+           "dp_skipped", "fitting_unit_ms"]
 
 FRONTIER_MAX_UNITS = 20_000   # the frontier chart's DP pass is capped (coarser T) to stay cheap
 FRONTIER_SPAN = 1.5           # the chart shows deadlines up to 1.5x the current one
 MAX_DP_CELLS = 100_000_000    # above this (~0.5 s, ~30 MB of bits) the app skips the DP and says so
-DP_SKIPPED = "DP skipped"      # how that note starts (the strip keeps DP's row while it is skipped)
 SPAN_MAX_UNITS = 8_192        # a DP pass reused across deadline steps up to this many units (dense, cheap)
 SPAN_MAX_LABEL_UNITS = 10_000_000   # beyond the dense span, a label pass (dp_labels) up to this many units
 SPAN_HEADROOM = 1.3           # filled this far beyond the frontier's span: about three deadline steps up
@@ -145,6 +144,11 @@ class AppState:
         if self.loaded is not None:
             rows.append((self.loaded_label or "loaded", self.loaded))
         return rows
+
+
+def dp_skipped(profile: Profile, sc: Scenario) -> bool:
+    """Whether the app skips the DP for `sc`: its table would pass MAX_DP_CELLS (L × deadline/T cells)."""
+    return profile.n_layers * sc.deadline_ms / sc.unit_ms > MAX_DP_CELLS
 
 
 def fitting_unit_ms(n_layers: int, deadline_ms: float) -> float:
@@ -381,9 +385,9 @@ def _results(profile: Profile, sc: Scenario, have: Mapping[str, Result], names: 
 
     note = ""
     todo = [s for s in APP_SOLVERS if s in names and s not in have]
-    cells = profile.n_layers * sc.deadline_ms / sc.unit_ms
-    if "dp" in todo and cells > MAX_DP_CELLS:
-        note = (f"{DP_SKIPPED} ({cells:.1g} cells = L × deadline/T): raise T to ≥ "
+    if "dp" in todo and dp_skipped(profile, sc):
+        cells = profile.n_layers * sc.deadline_ms / sc.unit_ms
+        note = (f"DP skipped ({cells:.1g} cells = L × deadline/T): raise T to ≥ "
                 f"{fitting_unit_ms(profile.n_layers, sc.deadline_ms):g} ms or lower the deadline")
         todo.remove("dp")
     found = {**have, **solve(todo)}

@@ -24,7 +24,7 @@ from ...costs import layer_values
 from ...model import Result
 from ...report.palette import CLIENT, CLIENT_CHAR, SERVER, SERVER_CHAR, no_color
 from ...solvers.tiers import TierResult
-from ..state import DP_SKIPPED, AppState
+from ..state import AppState, dp_skipped
 from .text_lines import TextLines
 from .tier_cells import tier_cell, tier_detail
 
@@ -88,12 +88,12 @@ def _shape(st: AppState) -> tuple[int, int, bool]:
 
 def _rows(st: AppState) -> list:
     """(label, result) per row: the solvers' two-sided results, or over tiers the tier solvers'. A DP
-    skipped for its table's size (no request deadline, `state.note`) keeps its row, with no result: the
+    skipped for its table's size (no request deadline, `state.dp_skipped`) keeps its row, with no result: the
     strip's height stays as a deadline walks to the slider's top and back (no layout of the screen)."""
     if st.tiers is not None:
         return st.tiers.rows()
     rows: list[tuple[str, Result | None]] = list(st.rows())
-    if "dp" not in st.results and st.note.startswith(DP_SKIPPED):
+    if "dp" not in st.results and dp_skipped(st.profile, st.scenario):
         rows.insert(0, ("dp", None))
     return rows
 
