@@ -13,7 +13,8 @@ the runtime materialises the scores), ``B' / (P32 · β)`` the per-thread stream
 forward step, ``κ`` a per-kernel and ``τ`` a per-step (per-token) overhead. Parameters are fitted by
 least squares on log time: per runtime ``e_c, e_m, τ, κ, δ, q, β, σ``, per device × runtime offsets of
 ``e_c, e_m, τ`` and per device offsets of ``e_c, e_m`` (across its runtimes), all held towards zero (shared
-where data is thin). ``P`` is the 16-bit peak, the fp32 peak for fp32 weights and on ``llama.cpp-cpu``.
+where data is thin). ``P`` is the 16-bit peak, the fp32 peak for fp32 weights and on ``llama.cpp-cpu``, the
+FP16-accumulate tensor peak for ``llama.cpp-cuda`` where the device lists one (GeForce cards: :func:`peak_tflops`).
 :func:`fit` also measures its own error by leave-one-out and leave-one-model-out refits; :func:`band_text`
 says it beside an estimate.
 """
@@ -38,7 +39,7 @@ from .errors import SplittuiError
 from .hf_config import Arch, StageCost, chain_parts, weight_bits
 
 __all__ = ["RUNTIMES", "FORMATS", "HOLDOUT_SETS", "Measurement", "Calibration", "StageTimer", "Fit", "timer_for", "fit",
-           "predict_ms", "stage_table", "read_measurements", "read_llama_bench", "load_fit", "save_fit",
+           "predict_ms", "peak_tflops", "stage_table", "read_measurements", "read_llama_bench", "load_fit", "save_fit",
            "calibration_for", "band_text", "profile_bands", "short_band", "shipped_dir", "summary"]
 
 # runtime -> attention counted causal (flash / masked-block skipping) by default
@@ -83,8 +84,25 @@ _DEV_W = 1.0
 _NRT, _NG, _ND = 8, 3, 2
 
 
+# Runtimes whose 16-bit GEMMs accumulate in FP16 (llama.cpp's CUDA kernels: cuBLAS with CUBLAS_COMPUTE_16F, MMA
+# with f16 accumulators): on a device whose FP16-accumulate tensor rate is above its listed 16-bit peak (GeForce
+# cards, `Device.fp16_acc16_tflops`) their compute reference is that rate. Vulkan was tried and not kept
+# (docs/device-model.md, session 21: it made held-out set 2's Vulkan prefills worse).
+_ACC16_RUNTIMES = frozenset({"llama.cpp-cuda"})
+
+
 def _fp32_peak(runtime: str, fp32: bool) -> bool:
     return fp32 or runtime in _FP32_PEAK_RUNTIMES
+
+
+def peak_tflops(device: Device, runtime: str, fp32: bool) -> float:
+    """The dense peak `runtime`'s efficiency on `device` is relative to: fp32 for fp32 weights and on llama.cpp-cpu,
+    the FP16-accumulate tensor rate for llama.cpp's CUDA kernels where the preset gives one, else 16-bit."""
+    if _fp32_peak(runtime, fp32):
+        return device.fp32_tflops
+    if runtime in _ACC16_RUNTIMES and device.fp16_acc16_tflops > 0:
+        return device.fp16_acc16_tflops
+    return device.fp16_tflops
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +180,7 @@ class StageTimer:
         f = flops * (0.5 if prefill and c.causal and kind == "attention" else 1.0)
         f *= 1.0 + c.dequant if prefill and quant and kind == "linear" else 1.0
         dev = self.device
-        peak = (dev.fp32_tflops if _fp32_peak(c.runtime, fp32) else dev.fp16_tflops) * 1e12 * c.eff_compute
+        peak = peak_tflops(dev, c.runtime, fp32) * 1e12 * c.eff_compute
         bw = dev.mem_gbps * 1e9 * c.eff_mem * (c.quant_mem if quant and not prefill else 1.0)
         moved += c.score_bpf * flops if prefill and not c.causal and kind == "attention" else 0.0
         stream = moved / (dev.fp32_tflops * 1e12 * c.stream_bpf) if c.stream_bpf > 0 else 0.0
@@ -238,8 +256,7 @@ def _design(points: Sequence[Measurement], archs: Mapping[str, Arch], devices: M
         n=n, flops_c=np.array([pad("flops_c", t) for t in tables]), lin_q=np.array([pad("lin_q", t) for t in tables]),
         moved=np.array([pad("moved", t) for t in tables]), attn_nc=np.array([pad("attn_nc", t) for t in tables]),
         kern=np.array([float((t["n"] * t["kernels"]).sum()) for t in tables]),
-        peak=np.array([(devices[m.device].fp32_tflops if _fp32_peak(m.runtime, m.dtype == "fp32")
-                        else devices[m.device].fp16_tflops) * 1e12 for m in points]),
+        peak=np.array([peak_tflops(devices[m.device], m.runtime, m.dtype == "fp32") * 1e12 for m in points]),
         bw=np.array([devices[m.device].mem_gbps * 1e9 for m in points]),
         qdec=np.array([float(m.phase == "decode" and m.dtype in _QUANT) for m in points]),
         p32=np.array([devices[m.device].fp32_tflops * 1e12 * (m.runtime in _STREAM_RUNTIMES) for m in points]),

@@ -57,6 +57,10 @@ class Device:
     overhead_us: float = 5.0
     measured: bool = False
     app_mem_gb: float = 0.0   # GiB an app may use (phones: what the OS leaves); 0: all of mem_gb
+    # Dense FP16 tensor rate with FP16 accumulate where it exceeds fp16_tflops (0: the same). GeForce cards run
+    # FP16-accumulate MMA at twice their FP32-accumulate rate, the figure fp16_tflops lists; datacenter and
+    # professional cards run both at one rate. llama.cpp's GPU kernels accumulate in FP16 (calibration.py).
+    fp16_acc16_tflops: float = 0.0
 
     def usable_bytes(self) -> float | None:
         """Memory a model may use on this device, bytes (GiB as memory is sold); None when unknown."""
@@ -68,6 +72,14 @@ class Device:
         compute = flops / peak
         memory = bytes_moved / (self.mem_gbps * 1e9 * self.eff_mem)
         return (compute if compute > memory else memory) * 1e3 + kernels * self.overhead_us * 1e-3
+
+    def doc(self) -> dict[str, Any]:
+        """The fields as a dict, without ``fp16_acc16_tflops`` where it is 0 (unset), so a device without it keeps
+        the profile key and the policy-file definition it had before the field existed."""
+        out = asdict(self)
+        if not self.fp16_acc16_tflops:
+            del out["fp16_acc16_tflops"]
+        return out
 
     def describe(self) -> str:
         kind = "measured roofline" if self.measured else "roofline estimate"
@@ -94,10 +106,10 @@ PRESETS: dict[str, Device] = {d.name: d for d in (
        "(121 dense), GDDR6 300 GB/s", 0.6, 0.8, 5.0),
     _p("rtx4090", "server", "NVIDIA GeForce RTX 4090", 82.6, 165.2, 1008.0, 24,
        "NVIDIA Ada Lovelace GPU architecture whitepaper, appendix table: RTX 4090 FP32 82.6 TFLOPS, FP16 "
-       "Tensor (FP32 accumulate) 165.2 dense, GDDR6X 1,008 GB/s", 0.6, 0.8, 5.0),
+       "Tensor (FP32 accumulate) 165.2 dense (FP16 accumulate 330.3 dense), GDDR6X 1,008 GB/s", 0.6, 0.8, 5.0),
     _p("rtx3090", "server", "NVIDIA GeForce RTX 3090", 35.6, 71.0, 936.0, 24,
        "NVIDIA Ampere GA102 GPU architecture whitepaper: RTX 3090 FP32 35.6 TFLOPS, FP16 Tensor "
-       "(FP32 accumulate) 71 dense, GDDR6X 936 GB/s", 0.6, 0.8, 5.0),
+       "(FP32 accumulate) 71 dense (FP16 accumulate 142 dense), GDDR6X 936 GB/s", 0.6, 0.8, 5.0),
     _p("laptop-cpu", "client", "Intel Core i7-1360P laptop CPU (4P+8E cores)", 0.7, 0.7, 83.2, 16,
        "Intel ARK i7-1360P: LPDDR5-5200 128-bit, 83.2 GB/s; peak derived: 4 P-cores x 32 FP32 FLOP/cycle "
        "x 3.0 GHz + 8 E-cores x 16 x 2.5 GHz ~ 0.7 TFLOPS (AVX2 FMA; no fast 16-bit path)", 0.5, 0.6, 10.0),
@@ -116,7 +128,7 @@ PRESETS: dict[str, Device] = {d.name: d for d in (
 )}
 
 _NUMBER_KEYS = ("fp32_tflops", "fp16_tflops", "mem_gbps", "mem_gb", "eff_compute", "eff_mem", "overhead_us",
-                "app_mem_gb")
+                "app_mem_gb", "fp16_acc16_tflops")
 # Memory (SPEC §10): mem_gb above is the datasheet's capacity (GiB). Jetson Orin variants differ in memory and
 # speed; on phones the OS and other apps keep part of it: app_mem_gb is what one app can count on.
 PRESETS.update({d.name: d for d in (
@@ -131,6 +143,10 @@ PRESETS.update({d.name: d for d in (
        "INT8 TOPS (GPU) = 27 dense FP16, 256-bit LPDDR5 204.8 GB/s, 32 GB", 0.5, 0.7, 10.0),
 )})
 PRESETS["phone-soc"] = replace(PRESETS["phone-soc"], app_mem_gb=8.0)
+# GeForce FP16-accumulate tensor peaks (dense), from the same whitepaper tables as fp16_tflops above: Ada RTX 4090
+# "Peak FP16 Tensor TFLOPS with FP16 Accumulate" 330.3 (660.6 sparse), GA102 RTX 3090 142 (284 sparse).
+PRESETS["rtx4090"] = replace(PRESETS["rtx4090"], fp16_acc16_tflops=330.3)
+PRESETS["rtx3090"] = replace(PRESETS["rtx3090"], fp16_acc16_tflops=142.0)
 MEMORY_SOURCES: dict[str, str] = {
     "phone-soc": "12 GB LPDDR5X (Samsung Galaxy S24 Ultra, Snapdragon 8 Gen 3); an app can count on about 8 GB: "
                  "Android's low-memory killer reclaims apps beyond what the OS, system services and the "

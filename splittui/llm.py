@@ -179,8 +179,8 @@ def _build(config_or_name: _Config, dtype: str, client_device: str | Device, ser
     arch_doc = {"family": arch.family, "params": param_count(arch), "d": arch.d, "n_layers": arch.n_layers,
                 "heads": arch.h, "kv_heads": arch.h_kv, "head_dim": arch.e, "d_ff": arch.d_ff,
                 "vocab": arch.vocab, "context": arch.max_pos, **({"tied": True} if arch.tied else {})}
-    key = canonical_sha256({"analytic": asdict(arch), "dtype": dtype, "client": asdict(client),
-                            "server": asdict(server), "seq_lens": list(lens), "formulas": FORMULAS_VERSION,
+    key = canonical_sha256({"analytic": asdict(arch), "dtype": dtype, "client": client.doc(),
+                            "server": server.doc(), "seq_lens": list(lens), "formulas": FORMULAS_VERSION,
                             **({"runtime": [asdict(t.cal) for t in timers if t.cal]} if runtime else {})})
     meta = {"model": arch.name, "description": _description(arch, dtype),
             "source": _source(arch, dtype, client, server, timers), "seq_lens": list(lens), "output_bytes": out_logits,
@@ -278,7 +278,7 @@ def _source(arch: Arch, dtype: str, client: Device, server: Device,
 
 def _device_defs(*devs: Device) -> dict[str, Any]:
     """The definitions of non-preset devices (user files, this-cpu), so a policy file can rebuild them."""
-    defs = {d.name: asdict(d) for d in devs if PRESETS.get(d.name) != d}
+    defs = {d.name: d.doc() for d in devs if PRESETS.get(d.name) != d}
     return {"device_defs": defs} if defs else {}
 
 

@@ -111,7 +111,7 @@ def print_fit(result, *, seconds: float | None = None, written: str | None = Non
 
     console = Console()
     t = Table(title="device x runtime fit (efficiencies vs the preset's dense 16-bit peak, fp32 for llama.cpp-cpu, "
-                    "and bandwidth)",
+                    "FP16-accumulate for llama.cpp-cuda on GeForce, and bandwidth)",
               title_justify="left")
     for col in ("device", "runtime", "points", "e_compute", "e_memory", "ms/step", "LOO error", "band"):
         t.add_column(col, justify="left" if col in ("device", "runtime", "band") else "right",
