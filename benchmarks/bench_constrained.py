@@ -1,8 +1,8 @@
 """Memory limits and pins on llama-3.1-8b (issue 25 item 6): the constrained dp and exact, before vs after.
 
 "before" is splittui/solvers/constrained.py as committed at git HEAD with its HEAD helper modules
-(constrained_*.py; read with `git show`, loaded beside the current ones by `bench_exact_scaling.baseline`, the
-HEAD constrained.py importing the HEAD helpers; read-only git); "after" the working tree's. Every case is
+(constrained_*.py, read with `git show` and loaded beside the current ones, each importing the HEAD copies of
+the others; read-only git); "after" the working tree's. Every case is
 `splittui solve`'s path (profile, scenario, costs, solver, evaluation): llama-3.1-8b, a100-80gb server,
 seq 1024, 256 output tokens, deadline 60 s. Each cell is one solve (wall ms, median of --repeats); the
 answer is the server share and whether it is proven optimal or the search stopped at its label cap (then the
@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_exact_scaling import ROOT, _swapped, baseline  # noqa: E402
+from bench_exact_scaling import ROOT, _swapped  # noqa: E402
 
 from splittui.cli import build_parser  # noqa: E402
 from splittui.commands.common import profile_from_args, scenario_from_args  # noqa: E402
@@ -76,8 +76,8 @@ class _old_capped:
 
 
 def head_constrained():
-    """constrained.py at HEAD, importing the HEAD copies of the constrained_*.py helpers it imports."""
-    import importlib.util
+    """constrained.py at HEAD, importing the HEAD copies of the constrained_*.py helpers (which may import each
+    other: each is loaded once the HEAD copies it imports are)."""
     import subprocess
 
     def show(rel: str) -> str:
@@ -87,17 +87,33 @@ def head_constrained():
     listed = subprocess.run(["git", "ls-tree", "--name-only", "HEAD", "splittui/solvers/"], cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout.split()
     helpers = [Path(f).stem for f in listed if Path(f).name.startswith("constrained_")]
-    for stem in helpers:
-        baseline(f"splittui/solvers/{stem}.py", f"_head_{stem}")
-    src = show("splittui/solvers/constrained.py")
-    for stem in helpers:
-        src = src.replace(f"from .{stem} import", f"from ._head_{stem} import")
-    spec = importlib.util.spec_from_loader("splittui.solvers._head_constrained", loader=None)
+
+    def redirected(src: str) -> str:
+        for stem in helpers:
+            src = src.replace(f"from .{stem} import", f"from ._head_{stem} import")
+        return src
+
+    sources = {stem: redirected(show(f"splittui/solvers/{stem}.py")) for stem in helpers}
+    while sources:
+        ready = [s for s, src in sources.items() if not any(f"._head_{o} import" in src for o in sources if o != s)]
+        if not ready:
+            raise RuntimeError(f"HEAD's constrained helpers import each other in a cycle: {sorted(sources)}")
+        for stem in ready:
+            _load(f"_head_{stem}", f"HEAD:splittui/solvers/{stem}.py", sources.pop(stem))
+    return _load("_head_constrained", "HEAD:splittui/solvers/constrained.py",
+                 redirected(show("splittui/solvers/constrained.py")))
+
+
+def _load(name: str, origin: str, src: str):
+    """A module of the solvers package from source, importable beside the current one."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_loader(f"splittui.solvers.{name}", loader=None)
     assert spec is not None
     mod = importlib.util.module_from_spec(spec)
     mod.__package__ = "splittui.solvers"
     sys.modules[spec.name] = mod
-    exec(compile(src, "HEAD:splittui/solvers/constrained.py", "exec"), mod.__dict__)
+    exec(compile(src, origin, "exec"), mod.__dict__)
     return mod
 
 

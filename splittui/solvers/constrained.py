@@ -33,6 +33,11 @@ label never leads to a better feasible policy: the pass is exact.
 * The DP (SPEC §4) under constraints is this pass on the integerised chain (times in units of T, deadline
   W): the most rewarding integer-feasible policy, like the unconstrained DP's answer.
 
+Around this module (the label pass, the case search and the public solvers): `constrained_case` (cases, chains,
+`fits`), `constrained_incumbent` (the first floor, the least remaining latency), `constrained_dual` (Lagrangian
+bounds), `constrained_bounds` (the rest's fronts), `constrained_fronts` (dominance filters) and
+`constrained_blocks` (repeated blocks).
+
 Time: per layer O(m²·k) for m candidates and k rows (pairwise dominance, chunked; O(m·√m·log m) with three
 rows); worst case exponential in L like every exact method here, in practice hundreds to a few thousand
 labels on transformer chains (llama-3.1-8b with 256 output tokens under a binding client limit: 0.3-0.5 s
@@ -43,7 +48,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -51,18 +56,18 @@ from numpy.typing import NDArray
 
 from ..costs import Costs
 from ..errors import SplittuiError
-from ..memory import MemRows
 from .constrained_blocks import PRUNED, Blocks, find_blocks, front_by_level
 from .constrained_bounds import Rest, RestBounds
-from .constrained_dual import DualChain, best_multipliers
-from .constrained_fronts import PAIRWISE_MAX, dominated3
+from .constrained_case import _act_caps, _Case, _cases, _Chain, _slack, _sum_chain, fits, memory_binds
+from .constrained_dual import _below, _bound, _Dual, _dual, _dual_value, _knapsack_bounds
+from .constrained_fronts import _at_most, _front_groups
+from .constrained_incumbent import _incumbent, _remaining
 
 __all__ = ["constrained_exact", "constrained_dp", "constrained_brute_force", "constrained_end_labels",
            "apply_pins", "Limits3", "SearchCapped"]
 
 _F = NDArray[np.float64]
 Limits3 = tuple[float, float, float]    # TTFT, summed decode latency, request latency (slack included)
-_CELLS = 1 << 20
 MAX_LABELS = 4_000    # per layer, both sides: beyond it the pass refuses (pairwise fronts grow as m²)
 SORTED_FACTOR = 1.5   # three rows (activation caps, one chain): fronts by sorted chunks, O(m·√m): a larger cap
 
@@ -92,90 +97,6 @@ class SearchCapped(SplittuiError):
     def __init__(self, policy: tuple[int, ...] | None, note: str) -> None:
         super().__init__(note)
         self.policy, self.note = policy, note
-
-
-@dataclass(frozen=True, slots=True)
-class _Case:
-    pin: NDArray[np.int8]         # −1 free, 1 client, 0 server
-    held: _F                      # bytes per layer (the tied matrix already counted as this case needs)
-    act: _F
-    budget: tuple[float, float]   # client, server: limit − reserve (inf: not limited)
-
-
-def _cases(c: Costs) -> list[_Case]:
-    """One case, or one per side pair of a tied embedding and head (SPEC §10: handled exactly)."""
-    n = c.n
-    pin = c.pin if c.pin is not None else np.full(n, -1, dtype=np.int8)
-    m = c.mem
-    if m is None or not m.active:
-        z = np.zeros(n)
-        return [_Case(pin, z, z, (math.inf, math.inf))]
-    held = m.held
-    bc, bs = m.budget
-    budget = (bc + 1e-12 * (m.limit[0] or 0.0), bs + 1e-12 * (m.limit[1] or 0.0))   # the tolerance of `fits`
-    if m.tied is None:
-        return [_Case(pin, held, m.act, budget)]
-    e, h, shared = m.tied
-    out = []
-    for se, sh in itertools.product((1, 0), repeat=2):
-        if (pin[e] >= 0 and pin[e] != se) or (pin[h] >= 0 and pin[h] != sh):
-            continue
-        p = pin.copy()
-        p[e], p[h] = se, sh
-        hd = held.copy()
-        if se == sh:
-            hd[h] -= shared
-        out.append(_Case(p, hd, m.act, budget))
-    return out
-
-
-def _act_caps(case: _Case) -> list[_Case]:
-    """A case whose client limit binds, as one case per cap on the client's activation peak (largest first):
-    layers above the cap go to the server, the cap leaves the budget, and the peak row goes. Exact: a policy
-    whose peak is p fits iff its held bytes fit budget − p, so it is feasible in the case of cap p, and every
-    case's policies fit. Kept whole where a server limit binds too (the server's peak stays a row)."""
-    bc, bs = case.budget
-    whole = float(case.held.sum()) + float(case.act.max(initial=0.0))
-    if not math.isfinite(bc) or whole <= bc or (math.isfinite(bs) and whole > bs):
-        return [case]
-    least = float(case.act[case.pin == 1].max(initial=0.0))
-    # `least` too: with no layer pinned to the client it is 0, the peak of a policy with no client layer
-    caps = sorted({least} | {float(a) for a in case.act[case.pin != 0] if a >= least}, reverse=True)
-    zero = np.zeros_like(case.act)
-    out = []
-    for a in caps:
-        pin = case.pin.copy()
-        pin[(case.act > a) & (pin < 0)] = 0
-        out.append(_Case(pin, case.held, zero, (bc - a, bs)))
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class _Chain:
-    """One latency row's per-layer costs (ms, or integer units for the DP)."""
-
-    client: _F
-    server: _F
-    up: _F
-    down: _F
-    up_out: float
-    down_out: float
-    start_client: bool
-    end_client: bool
-
-    @staticmethod
-    def of(c: Costs) -> "_Chain":
-        return _Chain(c.client_ms, c.server_ms, c.up_ms, c.down_ms, float(c.up_out_ms), float(c.down_out_ms),
-                      c.start_client, c.end_client)
-
-    def tail(self, side: int) -> float:
-        if side == 1:
-            return 0.0 if self.end_client else self.up_out
-        return self.down_out if self.end_client else 0.0
-
-    def costs(self) -> Costs:
-        return Costs(self.client, self.server, self.up, self.down, np.zeros(len(self.client)), self.up_out,
-                     self.down_out, self.start_client, self.end_client, math.inf)
 
 
 def _tables(chains: list[_Chain], reward: _F, case: _Case, lims: list[float]) -> tuple[list[str], _F, _F]:
@@ -218,181 +139,6 @@ def _tables(chains: list[_Chain], reward: _F, case: _Case, lims: list[float]) ->
             V[:, ai, k, :] = case.act[:, None]
             TH[:, ai, :] = case.budget[k]
     return rows, V, TH
-
-
-def _remaining(ch: _Chain, pin: NDArray[np.int8]) -> tuple[_F, _F]:
-    """`remaining_latency` with the pins: [side][i], the least latency from 'layer i−1 done on the client /
-    the server' to the answer, a pinned layer's other side barred (inf: no way on). Tighter than without
-    them, so the pass drops labels that cannot meet a limit once the pinned layers are paid for."""
-    on_c, on_s = ch.tail(1), ch.tail(0)
-    out_c, out_s = [on_c], [on_s]
-    layers = zip(ch.client.tolist(), ch.server.tolist(), ch.up.tolist(), ch.down.tolist(), pin.tolist(), strict=True)
-    for client, server, up, down, p in reversed(list(layers)):   # Python floats: remaining_latency's sums
-        to_c = client + on_c if p != 0 else math.inf
-        to_s = server + on_s if p != 1 else math.inf
-        on_c, on_s = min(to_c, up + to_s), min(to_s, down + to_c)
-        out_c.append(on_c)
-        out_s.append(on_s)
-    return np.array(out_c[::-1]), np.array(out_s[::-1])
-
-
-def _front(Y: _F) -> NDArray[np.intp]:
-    """Indices of the candidates (columns) that no earlier-sorted candidate is at most in every row."""
-    n = Y.shape[1]
-    if n <= 1:
-        return np.arange(n)
-    order = np.lexsort(Y[::-1])
-    Z = Y[:, order]
-    dominated = np.zeros(n, dtype=bool)
-    step = max(1, _CELLS // max(1, n * Z.shape[0]))
-    for lo in range(0, n, step):
-        hi = min(n, lo + step)
-        le = np.all(Z[:, lo:hi, None] <= Z[:, None, :], axis=0)   # [i, j]: i at most j everywhere
-        le &= np.arange(lo, hi)[:, None] < np.arange(n)[None, :]     # only earlier ones dominate
-        dominated |= le.any(axis=0)
-    return np.sort(order[~dominated])
-
-
-def _front_groups(Y: _F, first: NDArray[np.bool_], clamped: NDArray[np.bool_]) -> NDArray[np.intp]:
-    """`_front`'s set (sorted indices of the candidates no other candidate is at most in every row; of equal
-    ones one stays) where the candidates are two groups, each a front shifted by one increment (the labels
-    staying on a side, and those switching to it): within a group only a candidate whose max row was raised
-    by the increment (`clamped`) can be dominated (a shift keeps the order of every add row; a max with one
-    value keeps the order of any two values it leaves alone). So the groups are checked against each other,
-    and the clamped candidates against their own group: O(|A|·|B| + c·m) instead of O(m²). Ties: group
-    `first` wins across groups, the lower index within one."""
-    a, b = np.flatnonzero(first), np.flatnonzero(~first)
-    out = np.ones(Y.shape[1], dtype=bool)
-    if a.size and b.size:
-        out[b] &= ~_dominated(Y[:, b], Y[:, a], strict=False)
-        # only the b left can dominate an a: were a1 ≤ b ≤ a2, then a1 ≤ a2 in every row, and within a group
-        # that takes a clamped a2 (removed below) or a1 = b = a2 (not below it in any row)
-        live = b[out[b]]
-        if live.size:
-            out[a] &= ~_dominated(Y[:, a], Y[:, live], strict=True)
-    for grp in (a, b):
-        cl = grp[clamped[grp]]
-        if cl.size and grp.size > 1:
-            out[cl] &= ~_dominated(Y[:, cl], Y[:, grp], strict=True, ids=(cl, grp))
-    return np.flatnonzero(out)
-
-
-def _at_most(D: _F, by: _F) -> NDArray[np.bool_]:
-    return _dominated(D, by, strict=False)
-
-
-def _dominated(D: _F, by: _F, *, strict: bool, ids: tuple[NDArray[np.intp], NDArray[np.intp]] | None = None,
-               fast: bool = True) -> NDArray[np.bool_]:
-    """Per column of D: whether some column of `by` is at most it in every row (strict: and below it in one
-    row, or, with `ids`, equal to it and of a lower id: one of equal candidates stays). Chunked pairwise."""
-    nd, nb = D.shape[1], by.shape[1]
-    if fast and D.shape[0] == 3 and nd * nb > PAIRWISE_MAX:   # sorted chunks (`constrained_fronts`), then strictness
-        out = dominated3(D, by)
-        if strict and out.any():
-            hit = np.flatnonzero(out)
-            sub = None if ids is None else (ids[0][hit], ids[1])
-            out[hit] = _dominated(D[:, hit], by, strict=True, ids=sub, fast=False)
-        return out
-    out = np.zeros(nd, dtype=bool)
-    step = max(1, _CELLS // max(1, nb))
-    for lo in range(0, nd, step):
-        hi = min(nd, lo + step)
-        le = by[0][None, :] <= D[0, lo:hi, None]          # [j, i]: by_i at most D_j in every row, row by row
-        lt = by[0][None, :] < D[0, lo:hi, None] if strict else None
-        for k in range(1, D.shape[0]):
-            b, d = by[k][None, :], D[k, lo:hi, None]
-            le &= b <= d
-            if lt is not None:
-                lt |= b < d
-        if lt is not None:
-            if ids is not None:
-                lt |= ids[1][None, :] < ids[0][lo:hi, None]
-            le &= lt
-        out[lo:hi] = le.any(axis=1)
-    return out
-
-
-def _knapsack_bounds(reward: _F, case: _Case) -> list[tuple[_F, _F, float]]:
-    """Per layer i: the fractional-knapsack bound on the client reward layers i+1.. can still add within a
-    client byte budget (free layers by reward per byte; pinned-client ones always count): cumulative bytes
-    and rewards in that order, and the pinned-client reward. O(L² log L) once per pass."""
-    n = len(reward)
-    out = []
-    for i in range(n):
-        j = np.arange(i + 1, n)
-        free = j[(case.pin[j] < 0) & (reward[j] > 0)]
-        pinned = float(reward[j[case.pin[j] == 1]].sum())
-        held = case.held[free]
-        ratio = np.where(held > 0, reward[free] / np.maximum(held, 1e-300), np.inf)
-        order = np.argsort(-ratio, kind="stable")
-        out.append((np.cumsum(held[order]), np.cumsum(reward[free][order]), pinned))
-    return out
-
-
-def _bound(tab: tuple[_F, _F, float], room: _F) -> _F:
-    """The bound at each byte budget `room` (vectorised over labels)."""
-    ch, cr, pinned = tab
-    if ch.size == 0:
-        return np.full(room.shape, pinned)
-    room = np.maximum(room, 0.0)
-    k = np.searchsorted(ch, room, side="right")          # whole items that fit
-    prev_h = np.where(k > 0, ch[np.maximum(k - 1, 0)], 0.0)
-    prev_r = np.where(k > 0, cr[np.maximum(k - 1, 0)], 0.0)
-    nxt = np.minimum(k, ch.size - 1)
-    item_h = ch[nxt] - np.where(nxt > 0, ch[np.maximum(nxt - 1, 0)], 0.0)
-    item_r = cr[nxt] - np.where(nxt > 0, cr[np.maximum(nxt - 1, 0)], 0.0)
-    frac = np.where((k < ch.size) & (item_h > 0), (room - prev_h) / np.where(item_h > 0, item_h, 1.0), 0.0)
-    return pinned + prev_r + np.where(k < ch.size, np.clip(frac, 0.0, 1.0) * item_r, 0.0)
-
-
-@dataclass(frozen=True, slots=True)
-class _Dual:
-    """A Lagrangian bound (SPEC §10 constraints relaxed with multipliers lam on latency, mu on client bytes):
-    for a label after layer i on a side, its best reward is at most R − lam·T − mu·held + G[i][side] +
-    lam·Λ + mu·B, where G is the best future value of reward − lam·latency − mu·bytes (a backward chain
-    pass, pins respected). Valid for any lam, mu >= 0; the pass picks them near the dual optimum."""
-
-    lam: float
-    mu: float
-    G: _F          # (L, 2): [i, side] side 0 client, 1 server
-
-
-def _backward(ch: _Chain, reward: _F, held: _F, pin: NDArray[np.int8], lam: float, mu: float) -> _F:
-    n = len(reward)
-    G = np.empty((n, 2))
-    gc, gs = -lam * ch.tail(1), -lam * ch.tail(0)
-    cl, sv, up, dn = ch.client.tolist(), ch.server.tolist(), ch.up.tolist(), ch.down.tolist()
-    val = (reward - mu * held).tolist()
-    pins = pin.tolist()
-    for i in range(n - 1, -1, -1):
-        G[i, 0], G[i, 1] = gc, gs
-        a = val[i] - lam * cl[i] + gc if pins[i] != 0 else -math.inf   # layer i on the client
-        b = -lam * sv[i] + gs if pins[i] != 1 else -math.inf              # on the server
-        gc, gs = max(a, b - lam * up[i]), max(b, a - lam * dn[i])
-    return G   # G[i, side]: the best value of the layers after i (and the answer's transfer), layer i on side
-
-
-def _dual_value(ch: _Chain, reward: _F, case: _Case, lam: float, mu: float, T: float, B: float) -> float:
-    G = _backward(ch, reward, case.held, case.pin, lam, mu)
-    start = 0 if ch.start_client else 1
-    # layer 0's own value: the backward pass from a virtual layer −1 on the start side
-    v0c = (reward[0] - mu * case.held[0]) - lam * ch.client[0] - (0 if ch.start_client else lam * ch.down[0])
-    v0s = -lam * ch.server[0] - (lam * ch.up[0] if ch.start_client else 0)
-    a = v0c + G[0, 0] if case.pin[0] != 0 else -math.inf
-    b = v0s + G[0, 1] if case.pin[0] != 1 else -math.inf
-    del start
-    return max(a, b) + lam * T + mu * (B if math.isfinite(B) else 0.0)
-
-
-def _dual(ch: _Chain, reward: _F, case: _Case, T: float) -> _Dual:
-    """Multipliers near the minimum of the dual function (`constrained_dual`: grids over both at once)."""
-    lam, mu = best_multipliers(_dual_chain(ch, reward, case), T, case.budget[0])
-    return _Dual(lam, mu, _backward(ch, reward, case.held, case.pin, lam, mu))
-
-
-def _dual_chain(ch: _Chain, reward: _F, case: _Case) -> DualChain:
-    return DualChain(ch.client, ch.server, ch.up, ch.down, (ch.tail(1), ch.tail(0)), ch.start_client, reward,
-                     case.held, case.pin)
 
 
 def _pass(chains: list[_Chain], reward: _F, case: _Case, lims: list[float], floor: float = -math.inf,
@@ -513,14 +259,6 @@ def _blocks(chains: list[_Chain], reward: _F, case: _Case) -> Blocks | None:
     return find_blocks(np.stack([*cols, reward, case.held, case.act, case.pin.astype(np.float64)], axis=1))
 
 
-def _sum_chain(chains: list[_Chain]) -> _Chain:
-    a = chains[0]
-    for b in chains[1:]:
-        a = replace(a, client=a.client + b.client, server=a.server + b.server, up=a.up + b.up, down=a.down + b.down,
-                    up_out=a.up_out + b.up_out, down_out=a.down_out + b.down_out)
-    return a
-
-
 def _finish(chains: list[_Chain], lims: list[float], out: Any) -> tuple[float, float, tuple[int, ...]] | None:
     rows, C, S, history = out
     nt = len(chains)
@@ -549,82 +287,6 @@ def _finish(chains: list[_Chain], lims: list[float], out: Any) -> tuple[float, f
         col = int((kc if side == 1 else ks)[idx])
         side, idx = (1, col) if col < nc else (0, col - nc)
     return best[0], best[1], tuple(policy)
-
-
-def _meets(chains: list[_Chain], lims: list[float], c: Costs, x: NDArray[np.int8]) -> float | None:
-    """The policy's summed latency if it meets every limit, pin and memory limit, else None."""
-    from ..costs import latency
-
-    if c.pin is not None and bool(((c.pin >= 0) & (c.pin != x)).any()):
-        return None
-    if c.mem is not None and c.mem.active and not fits(c.mem, x):
-        return None
-    ts = [latency(ch.costs(), x) for ch in chains]
-    if any(t > lim for t, lim in zip(ts, lims)) or sum(ts) > lims[-1]:
-        return None
-    return sum(ts)
-
-
-def _incumbent(chains: list[_Chain], reward: _F, c: Costs, lims: list[float]
-               ) -> tuple[float, float, tuple[int, ...]] | None:
-    """The best feasible policy among the pinned prefix and suffix policies (a floor for pruning). O(L²) numpy:
-    a loose screen of all at once (`_may_meet`), then `_meets` on the screened ones, most rewarding first."""
-    n = c.n
-    pin = c.pin if c.pin is not None else np.full(n, -1, dtype=np.int8)
-    tri = np.tri(n + 1, n, -1, dtype=np.int8)                  # row k: k ones, then zeros
-    X = np.empty((2 * (n + 1), n), dtype=np.int8)
-    X[0::2], X[1::2] = tri, 1 - tri                             # the prefix and suffix policies, in turn
-    X = np.where(pin >= 0, pin, X).astype(np.int8)
-    rewards = [float(reward @ x) for x in X]
-    cand = np.flatnonzero(_may_meet(chains, c, lims, X))
-    for r in sorted({rewards[k] for k in cand.tolist()}, reverse=True):
-        best = None
-        for k in cand.tolist():
-            if rewards[k] == r:
-                t = _meets(chains, lims, c, X[k])
-                if t is not None and (best is None or -t > best[1]):
-                    best = (r, -t, tuple(int(v) for v in X[k]))
-        if best is not None:
-            return best
-    return None
-
-
-def _may_meet(chains: list[_Chain], c: Costs, lims: list[float], X: NDArray[np.int8]) -> NDArray[np.bool_]:
-    """Per policy (row of X, 1 client): False only where it surely breaks a limit (latencies and bytes summed in
-    another order than `latency` and `fits`, so compared with a margin far above their float noise)."""
-    ts = [_latencies(ch, X) for ch in chains]
-    ok = np.ones(X.shape[0], dtype=bool)
-    for t, lim in zip(ts, lims, strict=False):
-        ok &= t <= lim + 1e-6 * max(1.0, abs(lim))
-    ok &= sum(ts) <= lims[-1] + 1e-6 * max(1.0, abs(lims[-1]))
-    m = c.mem
-    if m is not None and m.active:
-        shared = 0.0 if m.tied is None else m.tied[2]
-        for lim_k, res_k, on in zip(m.limit, m.reserve, (X == 1, X == 0), strict=True):
-            if lim_k is not None:
-                need = on @ m.held - shared + (on * m.act).max(axis=1, initial=0.0) + res_k
-                ok &= need <= lim_k * (1 + 1e-6)
-    return ok
-
-
-def _latencies(ch: _Chain, X: NDArray[np.int8]) -> _F:
-    """SPEC latency of each policy (row of X, 1 client) on one chain."""
-    on = X == 1
-    prev = np.concatenate((np.full((X.shape[0], 1), ch.start_client), on[:, :-1]), axis=1)
-    t: _F = on @ ch.client + (~on) @ ch.server + (prev & ~on) @ ch.up + (~prev & on) @ ch.down
-    last = on[:, -1]
-    return t + np.where(last, ch.tail(1), ch.tail(0))
-
-
-def memory_binds(c: Costs) -> bool:
-    """Whether some memory limit can bind: every layer on one side (a tied matrix counted twice, the largest
-    activation added) would exceed that side's budget. Where none can, the limits change no answer and the
-    pass runs on pins alone: one case, no byte rows, no Lagrangian bounds (the same optimum, much sooner)."""
-    m = c.mem
-    if m is None or not m.active:
-        return False
-    whole = float(m.held.sum()) + float(m.act.max(initial=0.0))
-    return any(math.isfinite(b) and whole > b for b in m.budget)
 
 
 def _solve(chains: list[_Chain], reward: _F, c: Costs, lims: list[float], deadline: float | None = None
@@ -672,12 +334,6 @@ def _solve(chains: list[_Chain], reward: _F, c: Costs, lims: list[float], deadli
     if capped is not None:
         raise SearchCapped(None if best is None else best[2], _capped_note(chains, reward, c, lims, best, capped))
     return None if best is None else best[2]
-
-
-def _below(total: _Chain, reward: _F, case: _Case, d: _Dual, limit: float, floor: float) -> bool:
-    """Whether the case's Lagrangian bound at d's multipliers falls below `floor`."""
-    ub = _dual_value(total, reward, case, d.lam, d.mu, limit, case.budget[0])
-    return ub < floor - 1e-9 * max(1.0, abs(floor), abs(ub))
 
 
 def _pins_only(ch: _Chain, reward: _F, pin: NDArray[np.int8] | None, deadline: float) -> tuple[int, ...] | None:
@@ -768,10 +424,6 @@ def _capped_note(chains: list[_Chain], reward: _F, c: Costs, lims: list[float],
     return f"{head}; server share {100 * share:.2f} %, the optimum's is at least {100 * floor:.2f} % (Lagrangian bound)"
 
 
-def _slack(limit: float) -> float:
-    return limit + 1e-9 * max(1.0, abs(limit)) if math.isfinite(limit) else math.inf
-
-
 def constrained_exact(pre: Costs, dec: Costs | None, tot: Costs, lims: Limits3 | None = None) -> tuple[int, ...] | None:
     """The most rewarding policy meeting the deadline (and TTFT/TPOT limits `lims`, slack included), the
     pins and the memory limits, exactly; None if none does."""
@@ -837,15 +489,6 @@ def constraint_violations(c: Costs, x: NDArray[np.int8]) -> tuple[str, ...]:
 
     names = () if c.mem is None else c.mem.names
     return pin_violations(c.pin, x, names) + memory_violations(c.mem, x)
-
-
-def fits(m: MemRows, x: NDArray[np.int8]) -> bool:
-    need = m.need(x)
-    for k in (0, 1):
-        lim = m.limit[k]
-        if lim is not None and need[k] + m.reserve[k] > lim * (1 + 1e-12):
-            return False
-    return True
 
 
 __all__ += ["fits", "constraint_violations", "barred_chain", "memory_binds"]

@@ -17,17 +17,9 @@ from test_memory import chains, exact_matches_brute_force, limit_for, meets, rew
 
 from splittui.costs import Costs, latency, min_latency
 from splittui.memory import MemRows
-from splittui.solvers.constrained import (
-    _blocks,
-    _cases,
-    _Chain,
-    _incumbent,
-    _meets,
-    _remaining,
-    _rest_bounds,
-    constrained_dp,
-)
+from splittui.solvers.constrained import _blocks, _cases, _Chain, _rest_bounds, constrained_dp
 from splittui.solvers.constrained_blocks import PRUNED, Blocks, find_blocks
+from splittui.solvers.constrained_incumbent import _incumbent, _meets, _remaining
 
 
 @st.composite

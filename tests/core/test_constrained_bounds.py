@@ -20,13 +20,12 @@ from splittui.solvers import constrained
 from splittui.solvers.constrained import (
     _cases,
     _Chain,
-    _front,
-    _front_groups,
     _rest_bounds,
     constrained_brute_force,
     constrained_dp,
     constrained_exact,
 )
+from splittui.solvers.constrained_fronts import _front, _front_groups
 
 
 @st.composite

@@ -14,8 +14,8 @@ from test_constrained_bounds import binding_chains
 
 from splittui.costs import latency
 from splittui.solvers import constrained_fronts
-from splittui.solvers.constrained import _act_caps, _cases, _Chain, _dual_chain, fits
-from splittui.solvers.constrained_dual import dual_values
+from splittui.solvers.constrained_case import _act_caps, _cases, _Chain, fits
+from splittui.solvers.constrained_dual import _dual_chain, dual_values
 from splittui.solvers.constrained_fronts import dominated3
 
 
