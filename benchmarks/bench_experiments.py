@@ -20,7 +20,8 @@ from splittui.model import Scenario
 from splittui.profiles import load_profile
 from splittui.sim import SimConfig, simulate
 from splittui.solvers import solve_costs
-from splittui.sweep import SweepConfig, run_sweep, sim_cells
+from splittui.sweep import SweepConfig, run_sweep
+from splittui.sweep_sim import sim_cells
 
 
 def timed(fn, repeats: int) -> tuple[float, object]:

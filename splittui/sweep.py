@@ -46,7 +46,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -61,16 +61,14 @@ from .solvers.dp import backtrack, run_dp
 from .solvers.exact import remaining_latency
 
 if TYPE_CHECKING:
-    from .sim import Cells, LengthCosts
+    pass
 
 # one solver's answer at one deadline: (client reward, latency, placement or None), or None if infeasible
 Cell = tuple[float, float, NDArray[np.int8] | None] | None
 
-__all__ = ["SweepConfig", "Sweep", "Chart", "PAPER", "SOLVERS", "DEFAULT_BANDWIDTHS",
-           "deadline_series", "run_sweep", "summary", "by_deadline", "by_bandwidth", "charts",
-           "sweep_rows", "paper_key", "overall", "sim_cells", "IMPROVEMENT_CAP", "sweep_seq_lens",
-           "GRIDS", "PAPER_BANDWIDTHS", "PAPER_SPEEDUP", "paper_deadlines", "rescale_server", "server_speedups",
-           "rounding", "overall_rounding", "POLICY_SOLVERS", "halving_series", "given_deadlines", "dp_unit"]
+__all__ = ["SweepConfig", "Sweep", "PAPER", "SOLVERS", "DEFAULT_BANDWIDTHS", "deadline_series", "run_sweep",
+           "paper_key", "sweep_seq_lens", "GRIDS", "PAPER_BANDWIDTHS", "PAPER_SPEEDUP", "paper_deadlines",
+           "rescale_server", "server_speedups", "POLICY_SOLVERS", "halving_series", "given_deadlines", "dp_unit"]
 
 SOLVERS = APP_SOLVERS
 POLICY_SOLVERS = ("dp", "greedy", "single-split", "no-split")   # whose per-cell placements a Sweep always keeps
@@ -521,280 +519,8 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *,
 
 # ----- aggregates ---------------------------------------------------------------------------------
 
-def _agg(dp: np.ndarray, greedy: np.ndarray) -> dict[str, Any]:
-    """Mean shares and both improvement measures over the cells where dp and greedy are feasible."""
-    both = np.isfinite(dp) & np.isfinite(greedy)
-    if not both.any():
-        return {"cells": 0, "dp": math.nan, "greedy": math.nan, "improvement": math.nan,
-                "improvement_median": math.nan, "improvement_mean": math.nan, "points": math.nan,
-                "server_reduction": math.nan, "server_reduction_mean": math.nan}
-    d, g = dp[both], greedy[both]
-    pos = g > 0
-    ratios = (d[pos] - g[pos]) / g[pos]
-    return {"cells": int(both.sum()), "dp": float(d.mean()), "greedy": float(g.mean()),
-            "improvement": float((d.mean() - g.mean()) / g.mean()) if g.mean() > 0 else math.nan,
-            "improvement_median": float(np.median(ratios)) if ratios.size else math.nan,
-            "improvement_mean": float(ratios.mean()) if ratios.size else math.nan,
-            "points": float(d.mean() - g.mean()), **_server_reduction(1.0 - d, 1.0 - g)}
-
-
-def _server_reduction(sd: np.ndarray, sg: np.ndarray) -> dict[str, Any]:
-    """SPEC §5: (L_greedy - L_dp) / L_greedy on server shares, ratio of means and mean of ratios."""
-    pos = sg > 0
-    return {"server_reduction": float((sg.mean() - sd.mean()) / sg.mean()) if sg.mean() > 0 else math.nan,
-            "server_reduction_mean": float(((sg[pos] - sd[pos]) / sg[pos]).mean()) if pos.any() else math.nan}
-
-
-def rounding(sw: Sweep) -> dict[str, Any]:
-    """Cells the DP loses to its time unit T, against the exact solver (needs exact in the sweep)."""
-    units = sw.unit_ms
-    out = {"unit_ms_min": float(units.min()) if units.size else math.nan,
-           "unit_ms_max": float(units.max()) if units.size else math.nan, "checked": "exact" in sw.solvers}
-    if "exact" not in sw.solvers:
-        return out | {"cells_behind": 0, "cells_infeasible": 0}
-    dp, ex = sw.share("dp"), sw.share("exact")
-    both = np.isfinite(dp) & np.isfinite(ex)
-    behind = both & (ex > dp + ROUNDING_POINTS)
-    return out | {"cells_behind": int(behind.sum()),
-                  "cells_infeasible": int((~np.isfinite(dp) & np.isfinite(ex)).sum()),
-                  "points_behind": float((ex[behind] - dp[behind]).mean()) if behind.any() else 0.0}
-
-
-def overall_rounding(sweeps: list[Sweep]) -> dict[str, Any]:
-    """rounding() summed over models."""
-    parts = [rounding(sw) for sw in sweeps]
-    return {"checked": all(p["checked"] for p in parts),
-            "cells_behind": sum(p["cells_behind"] for p in parts),
-            "cells_infeasible": sum(p["cells_infeasible"] for p in parts),
-            "unit_ms_min": min((p["unit_ms_min"] for p in parts), default=math.nan),
-            "unit_ms_max": max((p["unit_ms_max"] for p in parts), default=math.nan)}
-
-
-def summary(sw: Sweep) -> dict[str, Any]:
-    """Per-model headline numbers (fractions, not %), with the paper's beside them."""
-    dp, g = sw.share("dp"), sw.share("greedy")
-    out = _agg(dp, g)
-    out.update(model=sw.model, n_cells=sw.n_cells, elapsed_s=sw.elapsed_s,
-               dp_infeasible_greedy_feasible=int((~np.isfinite(dp) & np.isfinite(g)).sum()),
-               paper=PAPER.get(paper_key(sw.model) or "", None), rounding=rounding(sw),
-               speedup_min=min(sw.speedups, default=math.nan), speedup_max=max(sw.speedups, default=math.nan))
-    if "exact" in sw.solvers:
-        ex = _agg(sw.share("exact"), g)
-        out.update(exact=ex["dp"], exact_improvement=ex["improvement"])
-    return out
-
-
-def overall(sweeps: list[Sweep]) -> dict[str, Any]:
-    """All models' cells pooled."""
-    dp = np.concatenate([s.share("dp") for s in sweeps])
-    g = np.concatenate([s.share("greedy") for s in sweeps])
-    return _agg(dp, g)
-
-
-def by_deadline(sw: Sweep) -> dict[int, dict[int, dict[str, Any]]]:
-    """{seq: {step: aggregate over bandwidths}} (Figs. 8-9)."""
-    out: dict[int, dict[int, dict[str, Any]]] = {}
-    dp, g = sw.share("dp"), sw.share("greedy")
-    for s in np.unique(sw.seq):
-        row: dict[int, dict[str, Any]] = {}
-        for j in np.unique(sw.step[sw.seq == s]):
-            m = (sw.seq == s) & (sw.step == j)
-            row[int(j)] = _agg(dp[m], g[m]) | {"deadline_ms": float(sw.deadline_ms[m][0])}
-        out[int(s)] = row
-    return out
-
-
-def by_bandwidth(sw: Sweep) -> dict[float, dict[str, Any]]:
-    """{bandwidth: aggregate over sequence lengths and deadlines} (Figs. 10-11)."""
-    dp, g = sw.share("dp"), sw.share("greedy")
-    return {float(b): _agg(dp[sw.bandwidth == b], g[sw.bandwidth == b]) for b in np.unique(sw.bandwidth)}
-
 
 # ----- chart data (drawn by the CLI and the app with plotext) -------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class Chart:
-    """One figure: series are (label, xs, ys); xticks are (positions, labels)."""
-
-    title: str
-    xlabel: str
-    ylabel: str
-    series: tuple[tuple[str, tuple[float, ...], tuple[float, ...]], ...]
-    xticks: tuple[tuple[float, ...], tuple[str, ...]] | None = None
-    ylim: tuple[float, float] | None = None   # a fixed y range (shares: 0..100); None: fit the data
-
-
-def _pct(v: float, cap: float = math.inf) -> float:
-    return min(100.0 * v, cap) if math.isfinite(v) else math.nan
-
-
-IMPROVEMENT_CAP = 300.0  # % shown on charts; at tight deadlines greedy keeps ~nothing and ratios explode
-
-
-def charts(sw: Sweep) -> list[Chart]:
-    """The four figures of §IV-C for one model (x of Figs. 8-9: halving step j, D_j = D_0 / 2^j)."""
-    bd, bb = by_deadline(sw), by_bandwidth(sw)
-    per, cap = sw.config.per_halving, IMPROVEMENT_CAP
-    fig8, fig9 = [], []
-    for s, row in bd.items():
-        js = tuple(j / per for j in row)
-        fig8.append((f"s={s}", js, tuple(_pct(a["dp"]) for a in row.values())))
-        fig9.append((f"s={s}", js, tuple(_pct(a["improvement"], cap) for a in row.values())))
-    bws = list(bb)
-    xs = tuple(float(i) for i in range(len(bws)))
-    ticks = (xs, tuple(f"{b:g}" for b in bws))
-    fig10 = [("dp", xs, tuple(_pct(bb[b]["dp"]) for b in bws)),
-             ("greedy", xs, tuple(_pct(bb[b]["greedy"]) for b in bws))]
-    fig11 = [("dp vs greedy", xs, tuple(_pct(bb[b]["improvement"], cap) for b in bws))]
-    xl = "j (deadline = D0 / 2^j)"
-    top = int(sw.step.max() // per) if sw.n_cells else 0
-    jt = (tuple(float(j) for j in range(top + 1)), tuple(str(j) for j in range(top + 1)))
-    capped = f"% (capped at {cap:g})"
-    return [
-        Chart(f"{sw.model} · Fig. 8: DP client share by deadline", xl, "% on client", tuple(fig8), jt, (0.0, 100.0)),
-        Chart(f"{sw.model} · Fig. 9: gain over greedy by deadline", xl, capped, tuple(fig9), jt),
-        Chart(f"{sw.model} · Fig. 10: client share by bandwidth", "Mbit/s", "% on client", tuple(fig10), ticks,
-              (0.0, 100.0)),
-        Chart(f"{sw.model} · Fig. 11: gain over greedy by bandwidth", "Mbit/s", capped, tuple(fig11),
-              ticks),
-    ]
-
-
-def sweep_rows(sw: Sweep) -> list[dict[str, Any]]:
-    """One flat dict per cell (CSV/JSON): the radio, then per solver client share, server share, latency,
-    feasible and client joules per request (an estimate under that radio, docs/energy.md; null if infeasible)."""
-    rows = []
-    for i in range(sw.n_cells):
-        row = {"model": sw.model, "seq_len": int(sw.seq[i]), "bandwidth_mbps": float(sw.bandwidth[i]),
-               "step": int(sw.step[i]), "deadline_ms": round(float(sw.deadline_ms[i]), 6),
-               "unit_ms": float(sw.unit_ms[i]), "radio": sw.config.radio}
-        for k, name in enumerate(sw.solvers):
-            cs, lat = sw.client_share[i, k], sw.latency_ms[i, k]
-            ok = bool(np.isfinite(cs))
-            row[f"{name}_feasible"] = ok
-            row[f"{name}_client_share"] = float(cs) if ok else None
-            row[f"{name}_server_share"] = float(1.0 - cs) if ok else None
-            row[f"{name}_latency_ms"] = float(lat) if ok else None
-            j = np.nan if sw.client_j is None else sw.client_j[i, k]
-            row[f"{name}_client_j"] = float(j) if ok and np.isfinite(j) else None   # an estimate (docs/energy.md)
-        rows.append(row)
-    return rows
-
-
-def sim_cells(sweeps: list[Sweep], methods: tuple[str, ...] = ("dp", "greedy", "no-split"), *,
-              profiles: list[Profile] | None = None, decode: bool = False) -> Cells:
-    """The cells of one or more sweeps where every method is feasible, as simulation input.
-
-    With ``profiles`` (one per sweep) also each method's costs as functions of the output length
-    and its shared server weights (``Cells.lengths``, ``Cells.resident_bytes``); ``decode``: the
-    requests may decode (needs the profiles' decode costs), else they stay at the planned length.
-    """
-    from .sim import Cells
-
-    deadline: list[NDArray[np.float64]] = []
-    load: dict[str, list[NDArray[np.float64]]] = {m: [] for m in methods}
-    lat: dict[str, list[NDArray[np.float64]]] = {m: [] for m in methods}
-    oks: list[NDArray[np.bool_]] = []
-    for sw in sweeps:
-        ok = np.all([np.isfinite(sw.share(m)) for m in methods], axis=0)
-        oks.append(ok)
-        deadline.append(sw.deadline_ms[ok])
-        for m in methods:
-            load[m].append(sw.server_load(m)[ok])
-            lat[m].append(sw.latency(m)[ok])
-    cat = np.concatenate
-    plan = sweeps[0].config.gen_tokens if sweeps else 0
-    lengths: dict[str, LengthCosts] | None = None
-    resident: dict[str, float] | None = None
-    if profiles is not None:
-        if len(profiles) != len(sweeps):
-            raise SplittuiError("sim_cells: give one profile per sweep")
-        lengths, resident = _length_tables(sweeps, profiles, oks, methods, decode)
-    return Cells(deadline_ms=cat(deadline), server_load={m: cat(v) for m, v in load.items()},
-                 latency_ms={m: cat(v) for m, v in lat.items()}, lengths=lengths, plan_tokens=plan,
-                 resident_bytes=resident or {})
-
 
 # ----- request costs by output length, for the simulation (sim.lengths) --------------------------
-
-def _layer_table(profile: Profile, name: str) -> np.ndarray:
-    return np.array([getattr(layer, name) for layer in profile.layers], dtype=np.float64)   # (L, K)
-
-
-def _knot_steps(profile: Profile, cfg: SweepConfig, bw: float) -> list[Costs]:
-    """One decode step's chain at each of the profile's lengths (context c = the length)."""
-    return [phase_costs(profile, _scenario(k, bw, 1.0, replace(cfg, gen_tokens=2))).decode  # type: ignore[misc]
-            for k in profile.seq_lens]
-
-
-def _one_model(sw: Sweep, profile: Profile, rows: np.ndarray, method: str, *, decode: bool,
-               mem: bool) -> dict[str, np.ndarray]:
-    """LengthCosts columns of one sweep's kept cells under one method (knotted ones: (rows, K))."""
-    cfg, K = sw.config, len(profile.seq_lens)
-    w_tab, kv_tab = (_layer_table(profile, "weight_bytes"), _layer_table(profile, "kv_bytes")) if mem else (None, None)
-    steps: dict[float, list[Costs]] = {}
-    pre: dict[tuple[int, float], Costs] = {}
-    out: dict[str, list[Any]] = {k: [] for k in ("seq", "max_tokens", "prefill_load", "prefill_ms", "step_load",
-                                            "step_ms", "weight_bytes", "kv_bytes")}
-    for i in rows:
-        s, bw, x = int(sw.seq[i]), float(sw.bandwidth[i]), sw.policy(method)[i]
-        key = (s, bw)
-        if key not in pre:
-            # the prefill of a request that generates returns its first token (SPEC §8); a request drawn
-            # with 0 output tokens is costed so too (a single forward pass inside a decoding simulation)
-            first = max(cfg.gen_tokens, 1) if decode else cfg.gen_tokens
-            pre[key] = phase_costs(profile, _scenario(s, bw, 1.0, replace(cfg, gen_tokens=first))).prefill
-        server = x == 0
-        out["seq"].append(s)
-        out["max_tokens"].append(profile.seq_range[1] - s + 2 if decode else cfg.gen_tokens)
-        out["prefill_load"].append(float(pre[key].reward[server].sum()))
-        out["prefill_ms"].append(breakdown(pre[key], x).total_ms)
-        if decode:
-            if bw not in steps:
-                steps[bw] = _knot_steps(profile, cfg, bw)
-            out["step_load"].append([float(d.reward[server].sum()) for d in steps[bw]])
-            out["step_ms"].append([breakdown(d, x).total_ms for d in steps[bw]])
-        else:
-            out["step_load"].append([0.0] * K)
-            out["step_ms"].append([0.0] * K)
-        if w_tab is not None and kv_tab is not None:
-            out["weight_bytes"].append(w_tab[server].sum(axis=0))
-            out["kv_bytes"].append(kv_tab[server].sum(axis=0))
-    keys = [k for k in out if mem or k not in ("weight_bytes", "kv_bytes")]
-    return {k: np.array(out[k], dtype=np.float64).reshape(len(rows), K) if k in _KNOTTED
-            else np.array(out[k], dtype=np.float64) for k in keys}
-
-
-_KNOTTED = ("step_load", "step_ms", "weight_bytes", "kv_bytes")
-
-
-def _pad(a: np.ndarray, k: int) -> np.ndarray:
-    """Rows padded to k columns by repeating the last (a zero-length piece adds nothing)."""
-    return np.concatenate([a, np.repeat(a[:, -1:], k - a.shape[1], axis=1)], axis=1) if a.shape[1] < k else a
-
-
-def _length_tables(sweeps: list[Sweep], profiles: list[Profile], oks: list[NDArray[np.bool_]],
-                   methods: tuple[str, ...], decode: bool) -> tuple[dict[str, LengthCosts], dict[str, float]]:
-    from .sim import LengthCosts
-
-    K = max(len(p.seq_lens) for p in profiles)
-    mem = all(p.has_server_mem for p in profiles)
-    lengths, resident = {}, {}
-    for m in methods:
-        parts, knots, res = [], [], 0.0
-        for sw, prof, ok in zip(sweeps, profiles, oks, strict=True):
-            rows = np.flatnonzero(ok)
-            parts.append(_one_model(sw, prof, rows, m, decode=decode, mem=mem))
-            knots.append(np.tile(np.array(prof.seq_lens, dtype=np.float64), (len(rows), 1)))
-            if mem and rows.size:
-                used = np.any(sw.policy(m)[rows] == 0, axis=0)
-                res += float(_layer_table(prof, "weight_bytes")[used].max(axis=1, initial=0.0).sum())
-        col = {k: np.concatenate([_pad(p[k], K) if k in _KNOTTED else p[k] for p in parts]) for k in parts[0]}
-        lengths[m] = LengthCosts(seq=col["seq"].astype(np.int64), max_tokens=col["max_tokens"].astype(np.int64),
-                                 prefill_load=col["prefill_load"], prefill_ms=col["prefill_ms"],
-                                 knots=np.concatenate([_pad(k, K) for k in knots]), step_load=col["step_load"],
-                                 step_ms=col["step_ms"], weight_bytes=col.get("weight_bytes") if mem else None,
-                                 kv_bytes=col.get("kv_bytes") if mem else None,
-                                 load_is_memory=sweeps[0].config.objective == "server_mem")
-        resident[m] = res
-    return lengths, resident

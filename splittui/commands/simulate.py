@@ -181,7 +181,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     from ..report.documents import simulation_document
     from ..report.writers import write_csv_atomic
     from ..sim import SimConfig, simulate
-    from ..sweep import sim_cells
+    from ..sweep_sim import sim_cells
     from .output import check_out, emit
     from .sweep import config_from_args, load_models, run_sweeps
 

@@ -277,7 +277,8 @@ def summary_table(sweeps: list):
     from rich import box
     from rich.table import Table
 
-    from ..sweep import PAPER, overall, summary
+    from ..sweep import PAPER
+    from ..sweep_summary import overall, summary
 
     t = Table(title="ours vs the paper (§IV-C), %: client share (DP) and improvement over greedy",
               title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1), caption_justify="left",
@@ -307,7 +308,7 @@ def deadline_table(sw):
     from rich import box
     from rich.table import Table
 
-    from ..sweep import by_deadline
+    from ..sweep_summary import by_deadline
 
     bd = by_deadline(sw)
     rule = "the given deadlines, loosest first" if sw.config.deadlines else f"D_j = D_0 / 2^(j/{sw.config.per_halving})"
@@ -330,7 +331,7 @@ def deadline_table(sw):
 def bandwidth_table(sw):
     from rich.table import Table
 
-    from ..sweep import by_bandwidth
+    from ..sweep_summary import by_bandwidth
 
     t = Table(title=f"{sw.model}: by bandwidth, mean over lengths and deadlines", title_justify="left")
     for col in ("Mbit/s", "cells", "DP on client", "greedy", "improvement"):
@@ -358,7 +359,7 @@ def run_two_sided(args: argparse.Namespace, profiles: list, cfg) -> int:
     """The paper's sweep of one client and one server: tables and charts, or --json / --out / --csv."""
     from ..report.documents import sweep_document
     from ..report.writers import write_csv_atomic
-    from ..sweep import sweep_rows
+    from ..sweep_summary import sweep_rows
     from .output import check_out, emit
 
     check_out(args, args.csv)
@@ -376,7 +377,7 @@ def _print_sweeps(args: argparse.Namespace, profiles: list, sweeps: list) -> Non
     from ..provenance import provenance
     from ..report.charts import print_charts
     from ..report.tables import print_table
-    from ..sweep import charts
+    from ..sweep_summary import charts
     from .sweep_explain import explain_table
 
     console = Console()

@@ -17,7 +17,7 @@ __all__ = ["explain_table", "explain_rows"]
 
 def explain_rows(sweeps: list) -> list[dict]:
     """One dict per model (and 'overall' when there are several), fractions (not %)."""
-    from ..sweep import overall, overall_rounding, summary
+    from ..sweep_summary import overall, overall_rounding, summary
 
     rows = []
     for sw in sweeps:

@@ -1,4 +1,4 @@
-"""Charts drawn with plotext from a `splittui.sweep.Chart`, for the command line and the app alike:
+"""Charts drawn with plotext from a `splittui.sweep_summary.Chart`, for the command line and the app alike:
 the caption (title and coloured legend, drawn above the plot so it never covers data), the plot with
 round ticks, and the chart of a simulation's cumulative waits (Figs. 12-13).
 
@@ -68,7 +68,7 @@ def caption(chart, *, color: bool = True, log_y: bool = False, width: int = 100,
 
 
 def draw_chart(plt, chart, *, color: bool = True, log_y: bool = False, height: int = 18) -> None:
-    """Draw a `splittui.sweep.Chart` on a plotext module/object (CLI) or PlotextPlot.plt (app).
+    """Draw a `splittui.sweep_summary.Chart` on a plotext module/object (CLI) or PlotextPlot.plt (app).
 
     No title or legend inside the plot (see `caption`, drawn above it). y ticks are round numbers:
     0/25/50/75/100 on shares (chart.ylim), 1, 2, 2.5 or 5 x 10^k steps otherwise. log_y plots
@@ -177,7 +177,7 @@ def print_charts(console, charts, *, log_y: bool = False) -> None:
 
 def wait_chart(res):
     """Figs. 12-13: cumulative queue wait (s) against arrival time, one line per method."""
-    from ..sweep import Chart
+    from ..sweep_summary import Chart
 
     series = tuple((m, tuple(s.curve_t.tolist()), tuple(s.curve_cum_wait_s.tolist())) for m, s in res.stats.items())
     return Chart(f"Figs. 12-13: cumulative wait, β {res.beta_s:.3g} s", "arrival time, s",

@@ -31,7 +31,7 @@ def _setups(profiles: list[Any] | None) -> list[dict[str, Any] | None]:
 
 def sweep_document(sweeps: list[Any], profiles: list[Any] | None = None) -> dict[str, Any]:
     """The sweep's grid and every model's cells; with `profiles`, each model's setup too."""
-    from ..sweep import by_bandwidth, by_deadline, overall, overall_rounding, summary, sweep_rows
+    from ..sweep_summary import by_bandwidth, by_deadline, overall, overall_rounding, summary, sweep_rows
 
     cfg = sweeps[0].config
     setups = _setups(profiles) or [None] * len(sweeps)

@@ -15,7 +15,7 @@ arithmetic series (``series_sum``, vectorised over rows). Then
   latency(N) = TTFT + Σ_c step latency(c)
   memory(N)  = weights(c*) + kv(c*) · (s + N − 1),  c* = s + max(N − 1, 1) − 1  (as generation.server_mem_bytes)
 
-Pure numpy; the arrays come from ``splittui.sweep.sim_cells``.
+Pure numpy; the arrays come from ``splittui.sweep_sim.sim_cells``.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ from splittui.model import Scenario
 from splittui.profiles import profile_from_doc
 from splittui.sim import SimConfig, fifo_starts, parse_token_dist, simulate
 from splittui.sim.lengths import interp_at, series_sum
-from splittui.sweep import SweepConfig, run_sweep, sim_cells
+from splittui.sweep import SweepConfig, run_sweep
+from splittui.sweep_sim import sim_cells
 
 FEW = settings(CORE, max_examples=25)
 

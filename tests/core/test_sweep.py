@@ -17,17 +17,9 @@ from splittui.costs import costs_for, min_latency
 from splittui.model import Scenario
 from splittui.profiles import profile_from_doc
 from splittui.solvers import solve_costs
-from splittui.sweep import (
-    SweepConfig,
-    by_bandwidth,
-    by_deadline,
-    charts,
-    deadline_series,
-    run_sweep,
-    sim_cells,
-    summary,
-    sweep_rows,
-)
+from splittui.sweep import SweepConfig, deadline_series, run_sweep
+from splittui.sweep_sim import sim_cells
+from splittui.sweep_summary import by_bandwidth, by_deadline, charts, summary, sweep_rows
 
 FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

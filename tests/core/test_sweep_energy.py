@@ -13,7 +13,8 @@ from cli_runner import run_cli
 from splittui.llm import profile_for
 from splittui.model import Scenario
 from splittui.solvers import evaluate
-from splittui.sweep import SweepConfig, run_sweep, sweep_rows
+from splittui.sweep import SweepConfig, run_sweep
+from splittui.sweep_summary import sweep_rows
 
 
 @pytest.mark.parametrize("radio", ["wifi", "lte"])

@@ -14,16 +14,8 @@ from splittui.costs import costs_for
 from splittui.profiles import profile_from_doc
 from splittui.solvers import solve_costs
 from splittui.solvers.baselines import prefix_latencies
-from splittui.sweep import (
-    PAPER_TOP_GAP,
-    SweepConfig,
-    overall,
-    rescale_server,
-    rounding,
-    run_sweep,
-    server_speedups,
-    summary,
-)
+from splittui.sweep import PAPER_TOP_GAP, SweepConfig, rescale_server, run_sweep, server_speedups
+from splittui.sweep_summary import overall, rounding, summary
 
 FEW = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

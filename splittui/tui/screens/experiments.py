@@ -107,7 +107,8 @@ class ExperimentsScreen(Screen):
     @work(thread=True, exclusive=True)
     def run_experiments(self) -> None:
         from ...sim import SimConfig, simulate
-        from ...sweep import run_sweep, sim_cells
+        from ...sweep import run_sweep
+        from ...sweep_sim import sim_cells
 
         worker = get_current_worker()
         shown = [-1]   # the last whole per cent posted: one message per step of the bar, not per cell
@@ -147,7 +148,7 @@ class ExperimentsScreen(Screen):
     @on(Finished)
     def _show_outcome(self, event: Finished) -> None:
         from ...report.formats import pct
-        from ...sweep import summary
+        from ...sweep_summary import summary
 
         self.outcome = out = event.outcome
         self.query_one(ProgressBar).update(progress=100)
@@ -169,7 +170,7 @@ class ExperimentsScreen(Screen):
 
     def _draw_all(self) -> None:
         from ...report.charts import wait_chart
-        from ...sweep import charts
+        from ...sweep_summary import charts
 
         out = self.outcome
         assert out is not None   # drawn only once the outcome has arrived
@@ -275,7 +276,7 @@ def _new_file(text: str) -> Path:
 def _write(path: Path, kind: str, out: _Outcome) -> None:
     from ...report.documents import simulation_document, sweep_document
     from ...report.writers import write_csv_atomic, write_json
-    from ...sweep import sweep_rows
+    from ...sweep_summary import sweep_rows
 
     if kind == "csv":
         write_csv_atomic(path, sweep_rows(out.sweep))
