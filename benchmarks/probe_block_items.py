@@ -93,6 +93,8 @@ def front3(V):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sixteen", action="store_true", help="also the 16-block fronts (about 30 s)")
+    ap.add_argument("--milp", action="store_true", help="also the item-count integer program by scipy's HiGHS "
+                                                         "(test dependency; several seconds)")
     args = ap.parse_args()
     (chains, reward, c, lims), res = captured()
     chain = chains[0]
@@ -130,6 +132,8 @@ def main() -> int:
         sizes = " | ".join(f"{len(v):,}" for v in F.values())
         print(f"| {k} | {sizes} | {cand:,} | {time.perf_counter() - t0:.1f} |")
     gaps(chain, reward, case, s, p, cnt, items, plain, W, M, total, best)
+    if args.milp:
+        milp_probe(chain, reward, case, s, p, cnt, items, W, M, total)
     return 0
 
 
@@ -193,6 +197,43 @@ def gaps(chain, reward, case, s, p, cnt, items, plain, W, M, total, best) -> Non
     print(f"at the multipliers of the loosest open count ({top} crossings; latency {lam:.3g}, bytes {mu:.3g} "
           f"per unit): items within that gap of their pair's best, which its bound cannot rule out: "
           f"{', '.join(f'{w} of {len(V)}' for w, V in zip(within, items.values()))}")
+
+
+def milp_probe(chain, reward, case, s, p, cnt, items, W, M, total) -> None:
+    """The same case as an integer program over item counts (crossings balanced; connectivity not needed here:
+    every open count crosses), solved by HiGHS with a zero gap, per start and end side of the block region."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    n = len(reward)
+    stop = s + p * cnt
+    X = np.concatenate(list(items.values()))
+    kinds = np.concatenate([np.tile(k, (len(v), 1)) for k, v in items.items()])
+    cs = ((kinds[:, 0] == 1) & (kinds[:, 1] == 0)).astype(float)
+    sc = ((kinds[:, 0] == 0) & (kinds[:, 1] == 1)).astype(float)
+    start = 1 if chain.start_client else 0
+    pre_v, pre_p = segment(chain, reward, case, 0, s, start)
+    print(f"\nscipy {__import__('scipy').__version__} HiGHS, {len(X)} item counts, 4 rows (count, crossings, latency, "
+          "bytes), zero gap:\n")
+    print("| start side | end side | best client reward, % of the chain's | ms | nodes |")
+    print("|---|---|---:|---:|---:|")
+    for s0 in (0, 1):
+        pre = pre_v[pre_p[:, -1] == s0] if s else (pre_v if s0 == start else pre_v[:0])
+        for s1 in (0, 1):
+            v, P = segment(chain, reward, case, stop, n, s1)
+            v = np.stack((v[:, 0] + np.where(P[:, -1] == 1, chain.tail(1), chain.tail(0)), v[:, 1], v[:, 2]), axis=1)
+            for a in pre:
+                for z in v:
+                    fixed = a + z
+                    rows = np.array([np.ones(len(X)), cs - sc, X[:, 0], X[:, 2]])
+                    lo = [cnt, s0 - s1, -np.inf, -np.inf]
+                    hi = [cnt, s0 - s1, W - fixed[0], M - fixed[2]]
+                    t0 = time.perf_counter()
+                    res = milp(X[:, 1], constraints=LinearConstraint(rows, lo, hi), integrality=np.ones(len(X)),
+                               bounds=Bounds(0, cnt), options={"mip_rel_gap": 0})
+                    ms = (time.perf_counter() - t0) * 1e3
+                    got = "none" if res.status != 0 else f"{100 * -(res.fun + fixed[1]) / total:.3f}"
+                    print(f"| {'client' if s0 else 'server'} | {'client' if s1 else 'server'} | {got} | {ms:,.0f} | "
+                          f"{getattr(res, 'mip_node_count', '?')} |")
 
 
 if __name__ == "__main__":
