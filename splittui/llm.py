@@ -16,7 +16,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from .calibration import StageTimer, band_text, timer_for
+from .calibration import StageTimer
+from .calibration_io import band_text, timer_for
 from .devices import DEFAULT_CLIENT, DEFAULT_SERVER, PRESETS, Device, resolve_device
 from .errors import SplittuiError
 from .hf_config import Arch, StageCost, act_bytes, arch_from_dict, chain_parts, param_count, read_config

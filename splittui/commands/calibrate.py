@@ -37,7 +37,7 @@ def add_parser(sub) -> None:
 
 
 def _arch_for(name: str):
-    from ..calibration import shipped_dir
+    from ..calibration_io import shipped_dir
     from ..llm import load_arch
 
     extra = shipped_dir() / "configs" / f"{name}.json"
@@ -47,7 +47,7 @@ def _arch_for(name: str):
 def load_inputs(data: list[str], *, device: str | None = None, runtime: str | None = None,
                 model: str | None = None, devices_file: str | None = None):
     """(measurements, archs, devices): the shipped points plus the user's files."""
-    from ..calibration import read_llama_bench, read_measurements, shipped_dir
+    from ..calibration_io import read_llama_bench, read_measurements, shipped_dir
     from ..devices import PRESETS, load_device_file
     from ..errors import SplittuiError
 
@@ -78,7 +78,8 @@ def device_class(device: str, runtime: str) -> str:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    from ..calibration import fit, save_fit
+    from ..calibration_fit import fit
+    from ..calibration_io import save_fit
     from .output import check_out, emit
 
     check_out(args)
@@ -106,7 +107,8 @@ def print_fit(result, *, seconds: float | None = None, written: str | None = Non
     from rich.console import Console
     from rich.table import Table
 
-    from ..calibration import HOLDOUT_SETS, summary
+    from ..calibration import HOLDOUT_SETS
+    from ..calibration_io import summary
     from ..report.tables import print_table
 
     console = Console()

@@ -54,7 +54,7 @@ def run_devices(args: argparse.Namespace) -> int:
     if args.devices:
         devs += list(load_device_file(args.devices).values())
     if getattr(args, "check", False):
-        from ..calibration import load_fit
+        from ..calibration_io import load_fit
         from .calibrate import print_fit
 
         fitted = load_fit()

@@ -100,7 +100,7 @@ def _print_table(profile, sc, results) -> None:
     if note:
         console.print(f"[yellow]{note}[/]")
     if profile.source.get("calibration"):
-        from ..calibration import profile_bands
+        from ..calibration_io import profile_bands
 
         bands = profile_bands(profile.source)
         console.print(f"error band ({profile.source.get('runtime')}): client {bands['client']}; "

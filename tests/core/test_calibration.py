@@ -9,16 +9,10 @@ from dataclasses import replace
 
 import pytest
 
-from splittui import calibration
-from splittui.calibration import (
-    FORMATS,
-    HOLDOUT_SETS,
-    RUNTIMES,
-    Calibration,
-    Fit,
-    Measurement,
-    StageTimer,
-    fit,
+from splittui import calibration_fit
+from splittui.calibration import FORMATS, HOLDOUT_SETS, RUNTIMES, Calibration, Fit, Measurement, StageTimer
+from splittui.calibration_fit import fit
+from splittui.calibration_io import (
     load_fit,
     predict_ms,
     profile_bands,
@@ -167,7 +161,7 @@ def test_a_device_factor_carries_across_its_runtimes(monkeypatch: pytest.MonkeyP
         return [abs(x[3]) for x in fit(points, ARCHS, DEVS, errors=False).heldout if x[2] == "decode"]
 
     shared = decode_errors()
-    monkeypatch.setattr(calibration, "_DEV_W", 1e6)   # device offsets pinned to 0
+    monkeypatch.setattr(calibration_fit, "_DEV_W", 1e6)   # device offsets pinned to 0
     alone = decode_errors()
     assert shared and max(shared) < math.log2(1.5)
     assert sum(shared) < 0.6 * sum(alone)

@@ -10,7 +10,8 @@ import json
 import pytest
 from cli_runner import run_cli
 
-from splittui.calibration import FORMATS, load_fit, predict_ms, shipped_dir
+from splittui.calibration import FORMATS
+from splittui.calibration_io import load_fit, predict_ms, shipped_dir
 from splittui.commands.calibrate import load_inputs
 from splittui.hf_config import weight_bits
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from splittui.calibration import Calibration, StageTimer, load_fit, peak_tflops, read_measurements, shipped_dir
+from splittui.calibration import Calibration, StageTimer, peak_tflops
+from splittui.calibration_io import load_fit, read_measurements, shipped_dir
 from splittui.devices import PRESETS, load_device_file
 
 GEFORCE = {"rtx3090": 142.0, "rtx4090": 330.3, "rtx3090ti": 160.0, "rtx2080ti": 107.6}

@@ -8,7 +8,8 @@ import pytest
 from tui_helpers import settle, shown
 
 import splittui
-from splittui.calibration import Calibration, short_band
+from splittui.calibration import Calibration
+from splittui.calibration_io import short_band
 from splittui.llm import profile_for
 from splittui.tui.app import make_app
 from splittui.tui.widgets.slider import Slider

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from ...calibration import profile_bands, short_band
+from ...calibration_io import profile_bands, short_band
 from ...model import Profile
 from ...provenance import client_text, server_text
 from ...tiers import Topology
