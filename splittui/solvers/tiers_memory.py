@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 from ..memory import reserve_bytes
 from ..tiers import TierCosts, TierPhases
 from .dp import _units, budget_units
+from .tiers_labels import _remaining, _zero
 
 __all__ = ["binding_tiers", "memory_tier_policy", "GaveUp", "LABEL_CAP"]
 
@@ -165,11 +166,9 @@ def _pass(ph: TierPhases, budgets: dict[int, float], pin: _I | None, ttft_ms: fl
           unit_ms: float | None, rounding: str, upper: float) -> tuple[tuple[int, ...] | None, float, float]:
     """One labels pass; (policy, cost, latency) of its best end label. Over 40 lines: rows, bounds and the
     end are one structure, kept together so that each row's bound sits beside its update."""
-    from .tiers import _remaining
-
     comp = ph.composite()
     split = unit_ms is None and (ttft_ms is not None or tpot_ms is not None)
-    chains, lims = ([ph.prefill, ph.decode if ph.decode is not None else _zeros(ph.prefill)],
+    chains, lims = ([ph.prefill, ph.decode if ph.decode is not None else _zero(ph.prefill)],
                     [_slack(ttft_ms) if ttft_ms is not None else math.inf,
                      _slack(tpot_ms * ph.steps) if tpot_ms is not None and ph.steps else math.inf]) if split \
         else _times(ph, unit_ms, rounding)
@@ -254,10 +253,3 @@ def _front(x: _F, idx: _I) -> _I:
         before = np.arange(a, a + block.shape[0])[:, None] < np.arange(order.size)[None, :]
         dominated |= (le & before).any(axis=0)
     return order[~dominated]
-
-
-def _zeros(c: TierCosts) -> TierCosts:
-    z = np.zeros_like
-    return TierCosts(time=z(c.time), up=z(c.up), down=z(c.down), up_out=z(c.up_out), down_out=z(c.down_out),
-                     reward=z(c.reward), weights=c.weights, start=c.start, end=c.end, deadline_ms=c.deadline_ms,
-                     pin=c.pin)
