@@ -33,6 +33,7 @@ from ..energy import RequestEnergy
 from ..errors import SplittuiError
 from ..generation import Phases
 from ..model import Scenario
+from .constrained_fronts import _front
 from .exact import remaining_latency
 
 __all__ = ["uses_energy", "energy_policy", "energy_brute_force", "energy_single_split", "energy_violation",
@@ -40,7 +41,6 @@ __all__ = ["uses_energy", "energy_policy", "energy_brute_force", "energy_single_
 
 _F = NDArray[np.float64]
 MAX_ENERGY_LABELS = 20_000   # per layer, both sides: beyond it the pass refuses (pairwise fronts grow as m²)
-_CELLS = 1 << 20
 
 
 def uses_energy(sc: Scenario) -> bool:
@@ -158,23 +158,6 @@ def _incumbent(p: _Problem) -> tuple[tuple[float, float, float], tuple[int, ...]
             if got is not None and (best is None or got < best[0]):
                 best = (got, x)
     return best
-
-
-def _front(Y: _F) -> NDArray[np.intp]:
-    """Indices of the candidates (columns) that no earlier-sorted candidate is at most in every row."""
-    n = Y.shape[1]
-    if n <= 1:
-        return np.arange(n)
-    order = np.lexsort(Y[::-1])
-    Z = Y[:, order]
-    dominated = np.zeros(n, dtype=bool)
-    step = max(1, _CELLS // max(1, n * Z.shape[0]))
-    for lo in range(0, n, step):
-        hi = min(n, lo + step)
-        le = np.all(Z[:, lo:hi, None] <= Z[:, None, :], axis=0)
-        le &= np.arange(lo, hi)[:, None] < np.arange(n)[None, :]
-        dominated |= le.any(axis=0)
-    return np.sort(order[~dominated])
 
 
 def _tables(p: _Problem) -> tuple[_F, _F, _F]:
