@@ -118,13 +118,13 @@ class Solving(AppMixin):
             tab = self.query_one(TabbedContent).active
             minis = self.query_one("#mini-charts")
         except NoMatches:   # a key typed while the app is still mounting: the first tab, charts and all
-            return Parts(frontier=True, timelines=True)
+            return Parts(frontier=True, timelines=True, privacy=False)
         if tab in ("placement", ""):   # "": before the tabs mounted, the first tab
             # the mini charts: on tall terminals, unless a long strip scrolls their plots out of view
             seen = any(visible_area(p) for p in minis.query("ChartPlot"))
-            return Parts(frontier=seen, timelines=seen)
+            return Parts(frontier=seen, timelines=seen, privacy=False)
         return Parts(CHART_SOLVERS | {self.selected}, frontier=tab == "frontier", timelines=tab == "timeline",
-                     sweep=tab == "bandwidth")
+                     sweep=tab == "bandwidth", privacy=False)
 
     def complete_shown(self) -> None:
         """Solve again if the state lacks what the shown tab draws (the sweep is computed only while

@@ -61,21 +61,25 @@ class BandwidthSweep:
 @dataclass(frozen=True, slots=True)
 class Parts:
     """Which parts of a state are computed: the solvers asked for, the frontier (with greedy's and
-    no-split's share along it), the timelines and the bandwidth sweep. The worker computes what the
-    shown tab draws first and the rest after that frame (see `complete_state`)."""
+    no-split's share along it), the timelines, the bandwidth sweep and, with pins, the same solvers without
+    them (the cost of privacy). The worker computes what the shown tab draws first and the rest after that
+    frame (see `complete_state`); under memory limits, where each may take a label search of its own, the
+    unpinned answers come after that frame too (their line says "solving…" until then)."""
 
     solvers: frozenset[str] = frozenset(APP_SOLVERS)   # asked for (exact also joins when DP finds nothing)
     frontier: bool = True
     timelines: bool = True
     sweep: bool = False
+    privacy: bool = True
 
     def covers(self, other: Parts) -> bool:
         return (other.solvers <= self.solvers and self.frontier >= other.frontier
-                and self.timelines >= other.timelines and self.sweep >= other.sweep)
+                and self.timelines >= other.timelines and self.sweep >= other.sweep
+                and self.privacy >= other.privacy)
 
     def __or__(self, other: Parts) -> Parts:
         return Parts(self.solvers | other.solvers, self.frontier or other.frontier,
-                     self.timelines or other.timelines, self.sweep or other.sweep)
+                     self.timelines or other.timelines, self.sweep or other.sweep, self.privacy or other.privacy)
 
 
 ALL_SOLVERS = frozenset(APP_SOLVERS)
@@ -269,7 +273,7 @@ class Cancelled(Exception):
     """The request was superseded while it was being computed."""
 
 
-NOTHING = Parts(frozenset(), frontier=False, timelines=False)
+NOTHING = Parts(frozenset(), frontier=False, timelines=False, privacy=False)
 
 
 def compute_state(profile: Profile, sc: Scenario, generation: int = 0, loaded: LoadedPolicy | None = None,
@@ -297,6 +301,8 @@ def complete_state(st: AppState, parts: Parts = EVERY_PART, *, previous: AppStat
     t0 = time.perf_counter()
     profile, sc, have = st.profile, st.scenario, st.parts
     want = have | parts
+    if not (sc.has_pins and sc.has_memory_limits):   # no unpinned answers, or cheap ones: with the rest
+        want = replace(want, privacy=True)
     before = previous if previous is not None and previous.profile is profile and not previous.error else None
     try:
         ch = chains(profile, sc, st.chains or (before.chains if before is not None else None))
@@ -311,7 +317,7 @@ def complete_state(st: AppState, parts: Parts = EVERY_PART, *, previous: AppStat
             span = _span(sc, ch, st.span or (before.span if before is not None else None))
         results, note = _results(profile, sc, st.results, want.solvers - have.solvers, span, ch, st.exact_solved)
         _check(cancelled)
-        unpinned = _unpinned(profile, sc, st.unpinned, frozenset(results)) if sc.has_pins else None
+        unpinned = _unpinned(profile, sc, st.unpinned, frozenset(results), want.privacy)
         _check(cancelled)
         front, unit, base, full = st.frontier, st.frontier_unit_ms, st.baselines, st.frontier_full
         if want.frontier and not have.frontier:
@@ -337,12 +343,14 @@ def complete_state(st: AppState, parts: Parts = EVERY_PART, *, previous: AppStat
 
 
 def _unpinned(profile: Profile, sc: Scenario, have: tuple[Scenario, Mapping[str, Result]] | None,
-              names: frozenset[str]) -> tuple[Scenario, Mapping[str, Result]]:
+              names: frozenset[str], solve: bool = True) -> tuple[Scenario, Mapping[str, Result]] | None:
     """The named solvers on `sc` without its pins (memory limits kept): `have`'s answers where it is that
-    scenario, the rest solved on its own chains."""
+    scenario, the rest solved on its own chains (`solve`; else only what `have` holds). None without pins."""
+    if not sc.has_pins:
+        return None
     free = sc.replace(pin_client=(), pin_server=())
     got = have[1] if have is not None and have[0] == free else MappingProxyType({})
-    if names - set(got):
+    if solve and names - set(got):
         got, _ = _results(profile, free, got, names, None, chains(profile, free))
     return free, got
 

@@ -198,3 +198,28 @@ def test_bad_start_flags_are_one_line_errors(flags, message, capsys):
     assert main(["--model", "gpt2-like", *flags]) == 2   # before the UI starts
     err = capsys.readouterr().err.strip()
     assert err.startswith("splittui: error: ") and message in err and "\n" not in err
+
+
+def test_under_memory_limits_the_unpinned_answers_come_after_the_shown_tabs():
+    """The cost of privacy needs every solver again without the pins: under memory limits each may be a label
+    search of its own, so the worker answers the shown tab first and the unpinned solvers after that frame
+    (the line says "solving…" meanwhile); with pins alone they stay in the first answer."""
+    from splittui.tui.privacy import privacy_line
+    from splittui.tui.state import EVERY_PART, Parts, complete_state, compute_state
+
+    profile, sc, _ = app_start(build_parser().parse_args(
+        ["--model", "gpt2-like", "--pin-client", "embed,head", "--client-mem-gb", "1.5"]))
+    shown_tab = Parts(frontier=False, timelines=False, privacy=False)   # what the placement tab asks first
+    first = compute_state(profile, sc, 0, None, parts=shown_tab)
+    assert "dp" in first.results and not first.parts.privacy
+    assert first.unpinned is None or not first.unpinned[1]
+    line = privacy_line(first, "dp")
+    assert line is not None and "without pins solving…" in line.plain
+    done = complete_state(first, EVERY_PART)
+    assert done.parts.covers(EVERY_PART) and done.unpinned is not None
+    free = sc.replace(pin_client=())
+    assert done.unpinned[0] == free
+    assert done.unpinned[1]["dp"].server_share == solve(profile, free, "dp").server_share
+    assert "solving" not in privacy_line(done, "dp").plain
+    pins_only = compute_state(profile, sc.replace(client_mem_gb=None), 0, None, parts=shown_tab)
+    assert pins_only.parts.privacy and pins_only.unpinned is not None and "dp" in pins_only.unpinned[1]
