@@ -104,12 +104,18 @@ def _capped(fn: Callable[..., tuple[int, ...] | None], *args: Any) -> tuple[tupl
         return exc.policy, (exc.note,)
 
 
-def solve_costs(c: Costs, sc: Scenario, solver: str = "dp", *, min_lat: float | None = None) -> Result:
-    """Run one solver on precomputed costs. Baselines whose policy misses the deadline are infeasible."""
+def solve_costs(c: Costs, sc: Scenario, solver: str = "dp", *, min_lat: float | None = None,
+                hint: tuple[int, ...] | None = None) -> Result:
+    """Run one solver on precomputed costs. Baselines whose policy misses the deadline are infeasible.
+    `hint`: a policy exact under pins and memory limits may start from (`constrained._solve`)."""
     if solver not in _POLICY_FNS:
         raise SplittuiError(f"unknown solver {solver!r}: choose from {', '.join(SOLVERS)}")
     t0 = time.perf_counter()
-    policy, notes = _capped(_POLICY_FNS[solver], c, sc)
+    fn = _POLICY_FNS[solver]
+    if hint is not None and solver == "exact" and c.constrained:
+        def fn(c: Costs, sc: Scenario) -> tuple[int, ...] | None:
+            return constrained_exact(c, None, c, hint=hint)
+    policy, notes = _capped(fn, c, sc)
     ms = (time.perf_counter() - t0) * 1e3
     res = evaluate_costs(c, policy, solver=solver, solve_ms=ms, min_lat=min_lat)
     if notes:
@@ -143,9 +149,10 @@ _LIMIT_FNS = {"exact": exact_limits_policy, "brute-force": brute_force_limits_po
 
 
 def solve_request(ph: Phases, sc: Scenario, solver: str = "dp", *, min_lat: float | None = None,
-                  span: DPSpan | None = None) -> Result:
+                  span: DPSpan | None = None, hint: tuple[int, ...] | None = None) -> Result:
     """One solver on a whole request (SPEC §8): the composite chain, then TTFT/TPOT checked and reported.
-    The DP reads its policy from `span` where that pass is this chain's at this unit (see dp_span)."""
+    The DP reads its policy from `span` where that pass is this chain's at this unit (see dp_span); exact
+    under pins and memory limits starts from `hint` where it meets every limit (the floor: still exact)."""
     c = ph.composite()
     if _energy_route(solver, sc):   # docs/energy.md: least client joules, or a joule limit
         t0 = time.perf_counter()
@@ -157,11 +164,12 @@ def solve_request(ph: Phases, sc: Scenario, solver: str = "dp", *, min_lat: floa
         res = evaluate_costs(c, policy, solver=solver, solve_ms=(time.perf_counter() - t0) * 1e3, min_lat=min_lat)
     elif solver in _LIMIT_FNS and has_limits(sc):
         t0 = time.perf_counter()
-        policy, notes = _capped(_LIMIT_FNS[solver], ph, sc)
+        policy, notes = (_capped(exact_limits_policy, ph, sc, hint) if solver == "exact"
+                         else _capped(_LIMIT_FNS[solver], ph, sc))
         res = evaluate_costs(c, policy, solver=solver, solve_ms=(time.perf_counter() - t0) * 1e3, min_lat=min_lat)
         res = replace(res, notes=notes) if notes else res
     else:
-        res = solve_costs(c, sc, solver, min_lat=min_lat)
+        res = solve_costs(c, sc, solver, min_lat=min_lat, hint=hint)
     return annotate(res, ph, sc)
 
 
@@ -183,7 +191,12 @@ def solve_all(profile: Profile, sc: Scenario, solvers: Sequence[str] = APP_SOLVE
     if "dp" in solvers and not (span is not None and span.serves(c, sc.unit_ms, sc.rounding)):
         check_memory(profile.n_layers, sc.deadline_ms, sc.unit_ms)
     m = min_latency(c) if min_lat is None else min_lat
-    return {name: solve_request(ph, sc, name, min_lat=m, span=span) for name in solvers}
+    out: dict[str, Result] = {}
+    for name in solvers:   # under pins and memory limits exact starts from the DP's policy (a floor, if it is met)
+        dp = out.get("dp")
+        hint = dp.policy if name == "exact" and c.constrained and dp is not None and dp.feasible else None
+        out[name] = solve_request(ph, sc, name, min_lat=m, span=span, hint=hint)
+    return out
 
 
 def evaluate(profile: Profile, sc: Scenario, policy: ArrayLike) -> Result:

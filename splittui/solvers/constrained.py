@@ -61,7 +61,7 @@ from .constrained_bounds import Rest, RestBounds
 from .constrained_case import _act_caps, _Case, _cases, _Chain, _slack, _sum_chain, fits, memory_binds
 from .constrained_dual import _below, _bound, _Dual, _dual, _dual_value, _knapsack_bounds
 from .constrained_fronts import _at_most, _front_groups
-from .constrained_incumbent import _incumbent, _remaining
+from .constrained_incumbent import _incumbent, _meets, _remaining
 
 __all__ = ["constrained_exact", "constrained_dp", "constrained_brute_force", "constrained_end_labels",
            "apply_pins", "Limits3", "SearchCapped"]
@@ -289,16 +289,21 @@ def _finish(chains: list[_Chain], lims: list[float], out: Any) -> tuple[float, f
     return best[0], best[1], tuple(policy)
 
 
-def _solve(chains: list[_Chain], reward: _F, c: Costs, lims: list[float], deadline: float | None = None
-           ) -> tuple[int, ...] | None:
+def _solve(chains: list[_Chain], reward: _F, c: Costs, lims: list[float], deadline: float | None = None,
+           hint: tuple[int, ...] | None = None) -> tuple[int, ...] | None:
     """Per case: a beam pass (a feasible policy near the optimum: the floor), then the exact pass pruned by it.
-    `deadline`: the single chain's deadline before slack (`exact_policy` adds the same), for the pins-only path."""
+    `deadline`: the single chain's deadline before slack (`exact_policy` adds the same), for the pins-only path.
+    `hint`: a policy another solver found (the DP's); where it meets every limit it is the floor and the beam
+    pass is skipped (a floor only prunes: the answer stays exact)."""
     binds = memory_binds(c)
     if not binds and c.mem is not None:
         c = replace(c, mem=None)
     if not binds and len(chains) == 1 and deadline is not None:
         return _pins_only(chains[0], reward, c.pin, deadline)
     best = _incumbent(chains, reward, c, lims)
+    hinted = _hinted(chains, reward, c, lims, hint)
+    if hinted is not None and (best is None or hinted[:2] > best[:2]):
+        best = hinted
     cases = [cc for case in _cases(c) for cc in _act_caps(case)] if binds else _cases(c)
     capped: _Capped | None = None
     beamed = False
@@ -315,7 +320,7 @@ def _solve(chains: list[_Chain], reward: _F, c: Costs, lims: list[float], deadli
             if best is not None and _below(total, reward, case, d, lims[-1], best[0]):
                 continue
             rest = _rest_bounds(chains, reward, case, lims, d)
-        if rest is not None and (not beamed or best is None):
+        if rest is not None and (not beamed or best is None) and hinted is None:
             beamed = True
             try:
                 got = _finish_or_none(chains, lims, _pass(chains, reward, case, lims, rest=rest, beam=BEAM))
@@ -334,6 +339,16 @@ def _solve(chains: list[_Chain], reward: _F, c: Costs, lims: list[float], deadli
     if capped is not None:
         raise SearchCapped(None if best is None else best[2], _capped_note(chains, reward, c, lims, best, capped))
     return None if best is None else best[2]
+
+
+def _hinted(chains: list[_Chain], reward: _F, c: Costs, lims: list[float], hint: tuple[int, ...] | None
+            ) -> tuple[float, float, tuple[int, ...]] | None:
+    """(reward, −latency, policy) of `hint` where it meets every limit, pin and memory limit; else None."""
+    if hint is None or len(hint) != len(reward):
+        return None
+    x = np.asarray(hint, dtype=np.int8)
+    t = _meets(chains, lims, c, x)
+    return None if t is None else (float(reward @ x), -t, tuple(int(v) for v in x))
 
 
 def _pins_only(ch: _Chain, reward: _F, pin: NDArray[np.int8] | None, deadline: float) -> tuple[int, ...] | None:
@@ -424,12 +439,13 @@ def _capped_note(chains: list[_Chain], reward: _F, c: Costs, lims: list[float],
     return f"{head}; server share {100 * share:.2f} %, the optimum's is at least {100 * floor:.2f} % (Lagrangian bound)"
 
 
-def constrained_exact(pre: Costs, dec: Costs | None, tot: Costs, lims: Limits3 | None = None) -> tuple[int, ...] | None:
+def constrained_exact(pre: Costs, dec: Costs | None, tot: Costs, lims: Limits3 | None = None,
+                      hint: tuple[int, ...] | None = None) -> tuple[int, ...] | None:
     """The most rewarding policy meeting the deadline (and TTFT/TPOT limits `lims`, slack included), the
-    pins and the memory limits, exactly; None if none does."""
+    pins and the memory limits, exactly; None if none does. `hint`: a policy to start from (`_solve`)."""
     if lims is None or (lims[0] == math.inf and lims[1] == math.inf) or dec is None:
-        return _solve([_Chain.of(tot)], tot.reward, tot, [_slack(tot.deadline_ms)], tot.deadline_ms)
-    return _solve([_Chain.of(pre), _Chain.of(dec)], tot.reward, tot, [lims[0], lims[1], lims[2]])
+        return _solve([_Chain.of(tot)], tot.reward, tot, [_slack(tot.deadline_ms)], tot.deadline_ms, hint)
+    return _solve([_Chain.of(pre), _Chain.of(dec)], tot.reward, tot, [lims[0], lims[1], lims[2]], hint=hint)
 
 
 def constrained_dp(tot: Costs, unit_ms: float, rounding: str = "ceil") -> tuple[int, ...] | None:

@@ -129,7 +129,7 @@ def _meets_all(pre: Costs, dec: Costs, x: np.ndarray, lims: tuple[float, float, 
     return p <= lims[0] and d <= lims[1] and p + d <= lims[2]
 
 
-def exact_limits_policy(ph: Phases, sc: Scenario) -> tuple[int, ...] | None:
+def exact_limits_policy(ph: Phases, sc: Scenario, hint: tuple[int, ...] | None = None) -> tuple[int, ...] | None:
     """Max client reward policy meeting the deadline, the TTFT and the TPOT limits exactly, or None.
 
     Two exact routes; only their order depends on a guess. The 2-D optimum of the composite chain,
@@ -142,7 +142,7 @@ def exact_limits_policy(ph: Phases, sc: Scenario) -> tuple[int, ...] | None:
     pre, dec = ph.prefill, ph.decode if ph.decode is not None else _zero_like(ph.prefill)
     lims = (_slack(ttft), _slack(dec_lim), _slack(sc.deadline_ms))
     if tot.constrained:   # pins and memory limits too (SPEC §10)
-        return constrained_exact(pre, dec, tot, lims)
+        return constrained_exact(pre, dec, tot, lims, hint)   # `hint`: a policy to start from (the DP's)
     guess = greedy_policy(tot)
     if guess is not None and not _meets_all(pre, dec, np.array(guess, dtype=np.int8), lims):
         return _labels3(pre, dec, tot, lims)

@@ -288,3 +288,51 @@ def test_limits_off_a_plan_that_overflows_its_device_is_named_with_the_fix(capsy
     assert main(["solve", "--model", "llama-3.1-8b", "--client-device", "phone-soc", "--seq", "128",
                  "--solver", "dp", "--max-share", "0.1"]) == 0          # goal seek's answers too
     assert "dp holds up to" in " ".join(capsys.readouterr().out.split())
+
+
+@settings(max_examples=100, deadline=None)
+@given(chains(), st.data())
+def test_exact_from_a_hint_is_still_exact(c, data):
+    """A hint (the DP's policy in `solve_all`) is only a floor: exact started from any policy, feasible or not,
+    or from the optimum itself, answers brute force's optimum."""
+    lims = (math.inf, math.inf, c.deadline_ms + 1e-9 * max(1.0, c.deadline_ms))
+    want = constrained_brute_force(c, None, c, lims)
+    drawn = tuple(data.draw(st.lists(st.integers(0, 1), min_size=c.n, max_size=c.n)))
+    for hint in (drawn, want):
+        got = constrained_exact(c, None, c, hint=hint)
+        assert (got is None) == (want is None)
+        if want is not None:
+            assert meets(c, got)
+            assert reward(c, got) == pytest.approx(reward(c, want), rel=1e-12, abs=1e-9)
+
+
+def test_solve_all_starts_exact_from_the_dps_policy_and_skips_the_beam_pass(monkeypatch):
+    """Under a binding memory limit, `solve_all` hands exact the DP's policy: its beam pass (the floor search)
+    does not run, and the answer is the one exact gives alone."""
+    from splittui.cli import build_parser
+    from splittui.commands.common import profile_from_args, scenario_from_args
+    from splittui.solvers import constrained, solve, solve_all
+
+    args = build_parser().parse_args(["solve", "--model", "gpt2-like", "--pin-client", "embed,head",
+                                      "--client-mem-gb", "2", "--deadline-ms", "3000"])
+    profile = profile_from_args(args)
+    sc = scenario_from_args(args, profile)
+    alone = solve(profile, sc, "exact")
+    assert alone.feasible and not alone.notes   # proven, not capped
+    beams = []
+    run_pass = constrained._pass
+
+    def counted(*pa, **kw):
+        beams.append(bool(kw.get("beam")))
+        return run_pass(*pa, **kw)
+
+    monkeypatch.setattr(constrained, "_pass", counted)
+    solve(profile, sc, "dp")
+    dp_beams = sum(beams)             # the DP's own search (a label pass on its integer chain) has its beam
+    beams.clear()
+    solve(profile, sc, "exact")
+    assert sum(beams) >= 1            # alone, exact searches its floor with a beam pass
+    beams.clear()
+    both = solve_all(profile, sc, ("dp", "exact"))
+    assert both["dp"].feasible and both["exact"].server_share == pytest.approx(alone.server_share, abs=1e-12)
+    assert sum(beams) == dp_beams     # after the DP, exact runs no beam pass: the DP's policy was its floor
