@@ -322,16 +322,14 @@ def _solve(chains: list[_Chain], reward: _F, c: Costs, lims: list[float], deadli
             rest = _rest_bounds(chains, reward, case, lims, d)
         if rest is not None and (not beamed or best is None) and hinted is None:
             beamed = True
-            try:
-                got = _finish_or_none(chains, lims, _pass(chains, reward, case, lims, rest=rest, beam=BEAM))
-            except _Capped:   # a case without client bytes has no beam: the pass was exact, and its cap is met below
-                got = None
-            if got is not None and (best is None or got[:2] > best[:2]):
-                best = got
+            best = _beam(chains, reward, case, lims, rest, best)
         try:
             out = _pass(chains, reward, case, lims, -math.inf if best is None else best[0], rest=rest)
         except _Capped as exc:
             capped = exc
+            if rest is not None and not beamed:   # the hint's floor did not suffice: the beam's policy may beat it
+                beamed = True
+                best = _beam(chains, reward, case, lims, rest, best)
             continue
         got = _finish_or_none(chains, lims, out)
         if got is not None and (best is None or got[:2] > best[:2]):
@@ -339,6 +337,16 @@ def _solve(chains: list[_Chain], reward: _F, c: Costs, lims: list[float], deadli
     if capped is not None:
         raise SearchCapped(None if best is None else best[2], _capped_note(chains, reward, c, lims, best, capped))
     return None if best is None else best[2]
+
+
+def _beam(chains: list[_Chain], reward: _F, case: _Case, lims: list[float], rest: RestBounds,
+          best: tuple[float, float, tuple[int, ...]] | None) -> tuple[float, float, tuple[int, ...]] | None:
+    """`best`, or the beam pass's policy (BEAM labels per state of highest bound) where it is better."""
+    try:
+        got = _finish_or_none(chains, lims, _pass(chains, reward, case, lims, rest=rest, beam=BEAM))
+    except _Capped:   # a case without client bytes has no beam: the pass was exact, and its cap is met after
+        got = None
+    return got if got is not None and (best is None or got[:2] > best[:2]) else best
 
 
 def _hinted(chains: list[_Chain], reward: _F, c: Costs, lims: list[float], hint: tuple[int, ...] | None

@@ -336,3 +336,31 @@ def test_solve_all_starts_exact_from_the_dps_policy_and_skips_the_beam_pass(monk
     both = solve_all(profile, sc, ("dp", "exact"))
     assert both["dp"].feasible and both["exact"].server_share == pytest.approx(alone.server_share, abs=1e-12)
     assert sum(beams) == dp_beams     # after the DP, exact runs no beam pass: the DP's policy was its floor
+
+
+@settings(max_examples=100, deadline=None)
+@given(chains(), st.data())
+def test_a_capped_search_from_a_hint_finds_what_it_finds_without_one_or_better(c, data):
+    """A hint replaces exact's beam pass only while the search finishes: where the search stops at its cap (forced:
+    1 label), the beam pass still runs, so the answer is at least as good as without the hint, and as the hint."""
+    from splittui.solvers import constrained
+
+    def capped(hint):
+        cap, constrained.MAX_LABELS = constrained.MAX_LABELS, 1
+        try:
+            return constrained_exact(c, None, c, hint=hint)
+        except constrained.SearchCapped as exc:
+            return exc.policy
+        finally:
+            constrained.MAX_LABELS = cap
+
+    def value(x) -> float:
+        return -math.inf if x is None or not meets(c, x) else reward(c, x)
+
+    import itertools
+
+    feasible = [x for x in itertools.product((0, 1), repeat=c.n) if meets(c, x)]
+    hint = data.draw(st.sampled_from(feasible)) if feasible else None   # a floor the search starts from
+    tol = 1e-9 * max(1.0, float(c.reward.sum()))
+    got = capped(hint)
+    assert value(got) >= max(value(capped(None)), value(hint)) - tol
