@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_exact_scaling import ROOT, _swapped  # noqa: E402
+from bench_exact_scaling import ROOT, _swapped, head_source, load_module  # noqa: E402
 
 from splittui.cli import build_parser  # noqa: E402
 from splittui.commands.common import profile_from_args, scenario_from_args  # noqa: E402
@@ -83,10 +83,6 @@ def head_constrained():
     other: each is loaded once the HEAD copies it imports are)."""
     import subprocess
 
-    def show(rel: str) -> str:
-        return subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout
-
     listed = subprocess.run(["git", "ls-tree", "--name-only", "HEAD", "splittui/solvers/"], cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout.split()
     helpers = [Path(f).stem for f in listed if Path(f).name.startswith("constrained_")]
@@ -96,28 +92,15 @@ def head_constrained():
             src = src.replace(f"from .{stem} import", f"from ._head_{stem} import")
         return src
 
-    sources = {stem: redirected(show(f"splittui/solvers/{stem}.py")) for stem in helpers}
+    sources = {stem: redirected(head_source(f"splittui/solvers/{stem}.py")) for stem in helpers}
     while sources:
         ready = [s for s, src in sources.items() if not any(f"._head_{o} import" in src for o in sources if o != s)]
         if not ready:
             raise RuntimeError(f"HEAD's constrained helpers import each other in a cycle: {sorted(sources)}")
         for stem in ready:
-            _load(f"_head_{stem}", f"HEAD:splittui/solvers/{stem}.py", sources.pop(stem))
-    return _load("_head_constrained", "HEAD:splittui/solvers/constrained.py",
-                 redirected(show("splittui/solvers/constrained.py")))
-
-
-def _load(name: str, origin: str, src: str):
-    """A module of the solvers package from source, importable beside the current one."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_loader(f"splittui.solvers.{name}", loader=None)
-    assert spec is not None
-    mod = importlib.util.module_from_spec(spec)
-    mod.__package__ = "splittui.solvers"
-    sys.modules[spec.name] = mod
-    exec(compile(src, origin, "exec"), mod.__dict__)
-    return mod
+            load_module(f"_head_{stem}", f"HEAD:splittui/solvers/{stem}.py", sources.pop(stem))
+    return load_module("_head_constrained", "HEAD:splittui/solvers/constrained.py",
+                       redirected(head_source("splittui/solvers/constrained.py")))
 
 
 def label_table() -> int:

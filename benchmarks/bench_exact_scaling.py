@@ -41,16 +41,25 @@ from splittui.solvers.exact import exact_policy
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def baseline(rel: str, name: str) -> ModuleType:
-    """A module of the solvers package as committed at HEAD, importable beside the current one."""
-    src = subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+def head_source(rel: str) -> str:
+    """A file's text as committed at HEAD (read-only git)."""
+    return subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+
+def load_module(name: str, origin: str, src: str) -> ModuleType:
+    """A module of the solvers package from source text, importable beside the current one."""
     spec = importlib.util.spec_from_loader(f"splittui.solvers.{name}", loader=None)
     assert spec is not None
     mod = importlib.util.module_from_spec(spec)
     mod.__package__ = "splittui.solvers"
     sys.modules[spec.name] = mod
-    exec(compile(src, rel, "exec"), mod.__dict__)
+    exec(compile(src, origin, "exec"), mod.__dict__)
     return mod
+
+
+def baseline(rel: str, name: str) -> ModuleType:
+    """A module of the solvers package as committed at HEAD, importable beside the current one."""
+    return load_module(name, rel, head_source(rel))
 
 
 def random_chain(n: int, seed: int, frac: float) -> Costs:

@@ -44,8 +44,8 @@ def _dp(c: Costs, sc: Scenario) -> tuple[int, ...] | None:
     return dp_policy(c, sc.unit_ms, rounding=sc.rounding)
 
 
-def _exact(c: Costs, sc: Scenario) -> tuple[int, ...] | None:
-    return constrained_exact(c, None, c) if c.constrained else exact_policy(c)
+def _exact(c: Costs, sc: Scenario, hint: tuple[int, ...] | None = None) -> tuple[int, ...] | None:
+    return constrained_exact(c, None, c, hint=hint) if c.constrained else exact_policy(c)
 
 
 def _brute(c: Costs, sc: Scenario) -> tuple[int, ...] | None:
@@ -111,11 +111,7 @@ def solve_costs(c: Costs, sc: Scenario, solver: str = "dp", *, min_lat: float | 
     if solver not in _POLICY_FNS:
         raise SplittuiError(f"unknown solver {solver!r}: choose from {', '.join(SOLVERS)}")
     t0 = time.perf_counter()
-    fn = _POLICY_FNS[solver]
-    if hint is not None and solver == "exact" and c.constrained:
-        def fn(c: Costs, sc: Scenario) -> tuple[int, ...] | None:
-            return constrained_exact(c, None, c, hint=hint)
-    policy, notes = _capped(fn, c, sc)
+    policy, notes = _capped(_exact, c, sc, hint) if solver == "exact" else _capped(_POLICY_FNS[solver], c, sc)
     ms = (time.perf_counter() - t0) * 1e3
     res = evaluate_costs(c, policy, solver=solver, solve_ms=ms, min_lat=min_lat)
     if notes:
