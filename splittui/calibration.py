@@ -3,15 +3,19 @@
 A device preset gives peaks and bandwidth; a *runtime* (llama.cpp on CUDA, MLC, TensorRT-LLM, …) decides
 how much of them a model reaches. For one device × runtime a stage's time is
 
-    t = max(F' / (P · e_c), B' / (W · e_m) + B' / (P32 · β)) + k · (κ + τ / K)
+    t = ‖F' / (P · e_c), B' / (W · e_m) + B' / (P32 · β)‖_p + k · (κ + τ / K)
 
-with ``F'`` the stage's FLOPs (attention halved where the runtime skips masked blocks; quantised
-linear stages at prefill times ``1 + δ`` for dequantisation), ``B'`` its bytes at the format's real bits
-per weight (decode: ``e_m · q`` for quantised weights; plus ``σ`` bytes per attention FLOP at prefill where
-the runtime materialises the scores), ``B' / (P32 · β)`` the per-thread streaming limit of ggml's CPU kernels
+with ``‖a, b‖_p = (a^p + b^p)^(1/p)`` (the roofline's max as p → ∞: near the ridge a kernel overlaps loading
+and computing only in part; p is a model constant, 1.5, recorded in each fit), ``F'`` the stage's FLOPs
+(attention halved where the runtime skips masked blocks; quantised linear stages at prefill times ``1 + δ`` for
+dequantisation, 16/32-bit ones times ``1 + φ``: a runtime whose quantised GEMMs are its tuned path, as
+llama.cpp's Adreno OpenCL kernels are, runs float ones slower), ``B'`` its bytes at the format's real bits per
+weight (decode: ``e_m · q`` for quantised weights; plus ``σ`` bytes per attention FLOP at prefill where the
+runtime materialises the scores), ``B' / (P32 · β)`` the per-thread streaming limit of ggml's CPU kernels
 (``llama.cpp-cpu`` only), ``k`` its kernels, ``K`` the kernels of a whole
 forward step, ``κ`` a per-kernel and ``τ`` a per-step (per-token) overhead. Parameters are fitted by
-least squares on log time: per runtime ``e_c, e_m, τ, κ, δ, q, β, σ``, per device × runtime offsets of
+least squares on log time: per runtime ``e_c, e_m, τ, κ, δ, q, β, σ, φ`` (``φ`` only where the runtime's
+training points hold float and quantised prefills on one device, else 1), per device × runtime offsets of
 ``e_c, e_m, τ`` and per device offsets of ``e_c, e_m`` (across its runtimes), all held towards zero (shared
 where data is thin). ``P`` is the 16-bit peak, the fp32 peak for fp32 weights and on ``llama.cpp-cpu``, the
 FP16-accumulate tensor peak for ``llama.cpp-cuda`` where the device lists one (GeForce cards: :func:`peak_tflops`).
@@ -126,6 +130,8 @@ class Calibration:
     pooled: bool = False     # True: too few points of its own, the band is its runtime's
     stream_bpf: float = 0.0  # bytes a core streams per fp32 FLOP/s of its peak (0: not limited per thread)
     score_bpf: float = 0.0   # attention-score bytes per attention FLOP at prefill (non-causal runtimes)
+    float_linear: float = 1.0  # cost of a 16/32-bit linear FLOP at prefill, 1 + φ (runtimes tuned for quantised GEMMs)
+    overlap_p: float = 0.0   # a stage's compute and memory times combine as (c^p + m^p)^(1/p); 0: their max (old fits)
 
     def band(self) -> str:
         if self.points == 0:
@@ -156,13 +162,22 @@ class StageTimer:
         quant = self.dtype in _QUANT
         f = flops * (0.5 if prefill and c.causal and kind == "attention" else 1.0)
         f *= 1.0 + c.dequant if prefill and quant and kind == "linear" else 1.0
+        f *= c.float_linear if prefill and not quant and kind == "linear" else 1.0
         dev = self.device
         peak = peak_tflops(dev, c.runtime, fp32) * 1e12 * c.eff_compute
         bw = dev.mem_gbps * 1e9 * c.eff_mem * (c.quant_mem if quant and not prefill else 1.0)
         moved += c.score_bpf * flops if prefill and not c.causal and kind == "attention" else 0.0
         stream = moved / (dev.fp32_tflops * 1e12 * c.stream_bpf) if c.stream_bpf > 0 else 0.0
         fixed = kernels * (c.kernel_us * 1e-3 + c.step_ms / max(self.step_kernels, 1))
-        return max(f / peak, moved / bw + stream) * 1e3 + fixed
+        return overlap_s(f / peak, moved / bw + stream, c.overlap_p) * 1e3 + fixed
+
+
+def overlap_s(comp: float, mem: float, p: float) -> float:
+    """A stage's time from its compute and memory times: ``(comp^p + mem^p)^(1/p)``, their max where p is 0."""
+    hi, lo = max(comp, mem), min(comp, mem)
+    if p <= 0 or hi <= 0:
+        return hi
+    return float(hi * (1.0 + (lo / hi) ** p) ** (1.0 / p))
 
 
 def stage_table(arch: Arch, dtype: str, tokens: int, context: int, *, decode: bool) -> dict[str, np.ndarray]:

@@ -1,7 +1,7 @@
 """Fitting the device model (`splittui.calibration`, docs/device-model.md) to published measurements.
 
 `fit` minimises the squared error of ln t over the training measurements plus ridge priors (Levenberg–Marquardt,
-analytic Jacobian): per runtime ``e_c, e_m, τ, κ, δ, q, β, σ``, per device × runtime offsets of ``e_c, e_m, τ``
+analytic Jacobian): per runtime ``e_c, e_m, τ, κ, δ, q, β, σ, φ``, per device × runtime offsets of ``e_c, e_m, τ``
 and per device offsets of ``e_c, e_m``, all held towards zero (shared where data is thin). Then it measures its
 own error: leave-one-out and leave-one-model-out refits, and the held-out sets' predictions.
 """
@@ -34,16 +34,25 @@ __all__ = ["fit"]
 
 # per runtime: log e_c, log e_m, log tau_ms, log kappa_us, log delta, log q, log beta (bytes a thread streams per
 # fp32 FLOP/s of its peak; used on _STREAM_RUNTIMES only), log sigma (bytes of attention scores written and read
-# per attention FLOP at prefill, on runtimes that materialise them: ~16 B per score / 4·head_dim FLOPs ≈ 1/32)
+# per attention FLOP at prefill, on runtimes that materialise them: ~16 B per score / 4·head_dim FLOPs ≈ 1/32),
+# log phi (extra cost of a float linear FLOP at prefill, 1 + phi, where the runtime's tuned path is its quantised
+# GEMMs; fitted only where the runtime's training points on one device hold both float and quantised prefills,
+# `_contrasted`, else held at e^-30 ≈ 0 by _FIXED_W)
 # (prior centre, prior weight)
 _RT_PRIOR = ((math.log(0.5), 0.3), (math.log(0.7), 0.3), (math.log(1.0), 0.1), (math.log(2.0), 0.1),
-             (math.log(0.2), 0.5), (0.0, 1.0), (math.log(0.2), 0.3), (math.log(1 / 32), 0.3))
+             (math.log(0.2), 0.5), (0.0, 1.0), (math.log(0.2), 0.3), (math.log(1 / 32), 0.3), (math.log(1e-3), 0.1))
+_PHI = 8
+# A stage's compute and memory times combine as (c^p + m^p)^(1/p): p = inf would be the roofline's max, p = 1 no
+# overlap at all. 1.5 is the p of the grid 1, 1.2, 1.5, 2, 3, 4, 6, inf with the lowest leave-one-out rms error
+# whose runtime-level efficiencies all stay <= 1 (benchmarks/calibration_overlap.py; docs/device-model.md, session 22).
+OVERLAP_P = 1.5
+_FIXED_W, _NO_PHI, _PHI_START = 1e4, -30.0, math.log(0.5)
 # Offsets of a device × runtime from its runtime, and of a device across all its runtimes (its preset's peaks
 # or bandwidth off by a factor whatever runs on it), each held towards 0 (ln units). Weight 1 each keeps the
 # prior on the sum (a device with one runtime) at the former single offset's width: sqrt(2) ≈ 1/0.7.
 _GROUP_W = 1.0
 _DEV_W = 1.0
-_NRT, _NG, _ND = 8, 3, 2
+_NRT, _NG, _ND = 9, 3, 2
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,7 @@ class _Design:
     n: np.ndarray
     flops_c: np.ndarray     # compute FLOPs with causal attention and the dequant factor still to apply
     lin_q: np.ndarray       # FLOPs of quantised linear stages at prefill (times delta)
+    lin_f: np.ndarray       # FLOPs of float (16/32-bit) linear stages at prefill (times phi)
     moved: np.ndarray
     kern: np.ndarray        # kernels per step, N
     peak: np.ndarray        # FLOP/s, N
@@ -80,6 +90,7 @@ def _design(points: Sequence[Measurement], archs: Mapping[str, Arch], devices: M
     n = np.array([pad("n", t) for t in tables])
     return _Design(
         n=n, flops_c=np.array([pad("flops_c", t) for t in tables]), lin_q=np.array([pad("lin_q", t) for t in tables]),
+        lin_f=np.array([pad("lin_f", t) for t in tables]),
         moved=np.array([pad("moved", t) for t in tables]), attn_nc=np.array([pad("attn_nc", t) for t in tables]),
         kern=np.array([float((t["n"] * t["kernels"]).sum()) for t in tables]),
         peak=np.array([peak_tflops(devices[m.device], m.runtime, m.dtype == "fp32") * 1e12 for m in points]),
@@ -99,8 +110,10 @@ def _features(m: Measurement, archs: Mapping[str, Arch], devices: Mapping[str, D
     causal = prefill and RUNTIMES[m.runtime]
     flops = t["flops"] * np.where(t["attn"] & causal, 0.5, 1.0)
     quant_lin = t["linear"] & (prefill and m.dtype in _QUANT)
+    float_lin = t["linear"] & (prefill and m.dtype not in _QUANT)
     scores = t["attn"] & (prefill and not RUNTIMES[m.runtime])
     return {"n": t["n"], "kernels": t["kernels"], "flops_c": flops, "lin_q": np.where(quant_lin, flops, 0.0),
+            "lin_f": np.where(float_lin, flops, 0.0),
             "moved": t["moved"] + t["wread"] * (scale - 1.0), "attn_nc": np.where(scores, flops, 0.0)}
 
 
@@ -108,8 +121,20 @@ def _predict_log(theta: np.ndarray, d: _Design, n_rt: int) -> np.ndarray:
     return _model(theta, d, n_rt)[0]
 
 
+def _overlap(comp: np.ndarray, mem: np.ndarray, p: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A stage's time, (comp^p + mem^p)^(1/p), and its derivatives by comp and mem (p = 0: the max)."""
+    if p <= 0:
+        bound = comp >= mem
+        return np.maximum(comp, mem), bound.astype(float), (~bound).astype(float)
+    hi = np.maximum(comp, mem)
+    safe = np.where(hi > 0, hi, 1.0)
+    rc, rm = comp / safe, mem / safe
+    norm = np.where(hi > 0, (rc ** p + rm ** p) ** (1.0 / p), 1.0)
+    return hi * norm, (rc / norm) ** (p - 1.0), (rm / norm) ** (p - 1.0)
+
+
 def _model(theta: np.ndarray, d: _Design, n_rt: int) -> tuple[np.ndarray, np.ndarray]:
-    """ln(ms) of every point and its derivatives by the 8 runtime, 3 group and 2 device parameters (N × 13)."""
+    """ln(ms) of every point and its derivatives by the 9 runtime, 3 group and 2 device parameters (N × 14)."""
     rtp = theta[:n_rt * _NRT].reshape(n_rt, _NRT)[d.rt]
     g0 = n_rt * _NRT + d.n_g * _NG
     gp = theta[n_rt * _NRT:g0].reshape(-1, _NG)[d.grp]
@@ -117,23 +142,26 @@ def _model(theta: np.ndarray, d: _Design, n_rt: int) -> tuple[np.ndarray, np.nda
     ec, em = np.exp(rtp[:, 0] + gp[:, 0] + dp[:, 0]), np.exp(rtp[:, 1] + gp[:, 1] + dp[:, 1])
     step_ms, kern_us = np.exp(rtp[:, 2] + gp[:, 2]), np.exp(rtp[:, 3])
     delta, qm, beta, sigma = np.exp(rtp[:, 4]), np.exp(rtp[:, 5]), np.exp(rtp[:, 6]), np.exp(rtp[:, 7])
+    phi = np.exp(rtp[:, _PHI])
     deq = d.lin_q * delta[:, None] / (d.peak * ec)[:, None]
-    comp = d.flops_c / (d.peak * ec)[:, None] + deq
+    flt = d.lin_f * phi[:, None] / (d.peak * ec)[:, None]
+    comp = d.flops_c / (d.peak * ec)[:, None] + deq + flt
     inv_w = 1.0 / (d.bw * em * np.where(d.qdec > 0, qm, 1.0))
     inv_s = np.divide(1.0, d.p32 * beta, out=np.zeros_like(d.p32), where=d.p32 > 0)
     scores = d.attn_nc * sigma[:, None]
     moved = d.moved + scores
     mem = moved * (inv_w + inv_s)[:, None]
-    bound = comp >= mem
-    mem_n = d.n * np.where(bound, 0.0, 1.0) * 1e3
-    t_c = (d.n * np.where(bound, comp, 0.0)).sum(axis=1) * 1e3
+    stage, w_c, w_m = _overlap(comp, mem, OVERLAP_P)
+    mem_n = d.n * w_m * 1e3
+    t_c = (d.n * w_c * comp).sum(axis=1) * 1e3
     t_m = (mem_n * moved).sum(axis=1) * inv_w
     t_s = (mem_n * moved).sum(axis=1) * inv_s
     t_sc = (mem_n * scores).sum(axis=1) * (inv_w + inv_s)
     t_k = d.kern * kern_us * 1e-3
-    ms = t_c + t_m + t_s + t_k + step_ms
-    t_d = (d.n * np.where(bound, deq, 0.0)).sum(axis=1) * 1e3
-    jac = np.stack([-t_c, -t_m, step_ms, t_k, t_d, -t_m * (d.qdec > 0), -t_s, t_sc], axis=1) / ms[:, None]
+    ms = (d.n * stage).sum(axis=1) * 1e3 + t_k + step_ms
+    t_d = (d.n * w_c * deq).sum(axis=1) * 1e3
+    t_f = (d.n * w_c * flt).sum(axis=1) * 1e3
+    jac = np.stack([-t_c, -t_m, step_ms, t_k, t_d, -t_m * (d.qdec > 0), -t_s, t_sc, t_f], axis=1) / ms[:, None]
     return np.asarray(np.log(ms)), np.concatenate([jac, jac[:, :_NG], jac[:, :_ND]], axis=1)
 
 
@@ -144,6 +172,14 @@ def _prior(n_rt: int, n_g: int, n_d: int) -> tuple[np.ndarray, np.ndarray]:
     return centre, weight
 
 
+def _contrasted(d: _Design, mask: np.ndarray, r: int) -> bool:
+    """Whether runtime `r`'s points in `mask` hold a float and a quantised prefill on one device: only then is
+    phi (float against quantised GEMM speed) told apart from e_c."""
+    mine = mask & (d.rt == r)
+    has_f, has_q = d.lin_f.sum(axis=1) > 0, d.lin_q.sum(axis=1) > 0
+    return bool(set(d.dev[mine & has_f].tolist()) & set(d.dev[mine & has_q].tolist()))
+
+
 def _lsq(d: _Design, mask: np.ndarray, n_rt: int, n_g: int, theta0: np.ndarray | None = None,
          iters: int = 60) -> np.ndarray:
     """Levenberg–Marquardt on ln-time residuals of the points in `mask` plus the ridge priors.
@@ -151,6 +187,11 @@ def _lsq(d: _Design, mask: np.ndarray, n_rt: int, n_g: int, theta0: np.ndarray |
     n_d = int(d.dev.max()) + 1
     centre, weight = _prior(n_rt, n_g, n_d)
     theta = centre.copy() if theta0 is None else theta0.copy()
+    fixed = [r * _NRT + _PHI for r in range(n_rt) if not _contrasted(d, mask, r)]
+    centre[fixed], weight[fixed], theta[fixed] = _NO_PHI, _FIXED_W, _NO_PHI
+    if theta0 is None:   # phi's own derivative vanishes at its prior centre: start it where the data can move it
+        free = [r * _NRT + _PHI for r in range(n_rt) if r * _NRT + _PHI not in fixed]
+        theta[free] = _PHI_START
 
     rows = np.flatnonzero(mask)
     cols_rt = d.rt[rows][:, None] * _NRT + np.arange(_NRT)
@@ -251,7 +292,8 @@ def _assemble(points: Sequence[Measurement], train: np.ndarray, rts: list[str], 
         runtimes[name] = {"eff_compute": float(e[0]), "eff_mem": float(e[1]), "step_ms": float(e[2]),
                           "kernel_us": float(e[3]), "dequant": float(e[4]), "quant_mem": float(e[5]),
                           "stream_bpf": float(e[6]) if name in _STREAM_RUNTIMES else 0.0,
-                          "score_bpf": 0.0 if RUNTIMES[name] else float(e[7]), "causal": RUNTIMES[name],
+                          "score_bpf": 0.0 if RUNTIMES[name] else float(e[7]), "float_linear": 1.0 + float(e[_PHI]),
+                          "overlap_p": OVERLAP_P, "causal": RUNTIMES[name],
                           "loo_pct": _pct([x[3] for x in loo if x[1] == name]),
                           "points": int(sum(1 for i, m in enumerate(points) if train[i] and m.runtime == name))}
     out: dict[str, Calibration] = {}
@@ -267,7 +309,8 @@ def _assemble(points: Sequence[Measurement], train: np.ndarray, rts: list[str], 
             RUNTIMES[rt], points=sum(1 for i, m in enumerate(points) if train[i] and _key(m.device, m.runtime) == key),
             loo_pct=rtv["loo_pct"] if pooled else _pct(mine), loo_points=len(mine),
             lomo_pct=_pct([x[3] for x in lomo if x[0] == dev and x[1] == rt]), pooled=pooled,
-            stream_bpf=rtv["stream_bpf"], score_bpf=rtv["score_bpf"])
+            stream_bpf=rtv["stream_bpf"], score_bpf=rtv["score_bpf"], float_linear=rtv["float_linear"],
+            overlap_p=OVERLAP_P)
     return Fit(runtimes, out, loo, lomo, held, int(train.sum()), created)
 
 

@@ -109,7 +109,8 @@ def calibration_for(device: str, runtime: str, f: Fit | None = None) -> Calibrat
         return Calibration(device, runtime, 0.5, 0.7, 1.0, 2.0, 0.2, 1.0, RUNTIMES[runtime])
     return Calibration(device, runtime, rt["eff_compute"], rt["eff_mem"], rt["step_ms"], rt["kernel_us"],
                        rt["dequant"], rt["quant_mem"], bool(rt["causal"]), loo_pct=float(rt.get("loo_pct", 0.0)),
-                       stream_bpf=float(rt.get("stream_bpf", 0.0)), score_bpf=float(rt.get("score_bpf", 0.0)))
+                       stream_bpf=float(rt.get("stream_bpf", 0.0)), score_bpf=float(rt.get("score_bpf", 0.0)),
+                       float_linear=float(rt.get("float_linear", 1.0)), overlap_p=float(rt.get("overlap_p", 0.0)))
 
 
 def timer_for(device: Device, runtime: str | None, dtype: str, step_kernels: int,

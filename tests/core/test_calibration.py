@@ -31,8 +31,9 @@ DEVS = dict(PRESETS)
 
 
 def _synthetic(truth: dict[str, Calibration]) -> list[Measurement]:
-    """Measurements made by the model itself at known parameters (several models, both phases)."""
-    f = Fit({}, {f"{c.device}|{c.runtime}": c for c in truth.values()})
+    """Measurements made by the model itself at known parameters (several models, both phases), with the model's
+    overlap exponent (every fit has it)."""
+    f = Fit({}, {f"{c.device}|{c.runtime}": replace(c, overlap_p=calibration_fit.OVERLAP_P) for c in truth.values()})
     out = []
     for c in truth.values():
         for model in ARCHS:
