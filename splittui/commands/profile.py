@@ -183,7 +183,8 @@ def run_profile(args: argparse.Namespace) -> int:
 
         warm()
     try:
-        from ..profiler.run import load_factory, profile_model
+        from ..profiler.prepare import load_factory
+        from ..profiler.run import profile_model
         from ..profiler.servers import parse_server
         from ..profiler.zoo import build
     except ModuleNotFoundError as exc:

@@ -44,7 +44,7 @@ def _rebuild(recipe: tuple):
         from .zoo import build
 
         return build(recipe[1], tiny=recipe[2], attention=recipe[3])
-    from .run import load_factory
+    from .prepare import load_factory
 
     return load_factory(recipe[1])
 

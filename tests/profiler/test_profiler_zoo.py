@@ -6,7 +6,7 @@ torch = pytest.importorskip("torch")
 
 from splittui.profiler import zoo  # noqa: E402
 from splittui.profiler.chain import run_chain, state_bytes  # noqa: E402
-from splittui.profiler.run import KINDS  # noqa: E402
+from splittui.profiler.prepare import KINDS  # noqa: E402
 
 SEQ = {"gpt2-like": (16, 32), "bert-base": (16, 32), "transformer": (16, 32), "cmt-s": (64, 128)}
 
