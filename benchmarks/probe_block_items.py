@@ -35,6 +35,7 @@ from splittui.commands.common import profile_from_args, scenario_from_args  # no
 from splittui.solvers import constrained as K  # noqa: E402
 from splittui.solvers import solve  # noqa: E402
 from splittui.solvers.constrained_case import _act_caps, _cases  # noqa: E402
+from splittui.solvers.constrained_labels import _blocks  # noqa: E402
 
 ARGS = ("solve --model llama-3.1-8b --server-device a100-80gb --seq 1024 --gen-tokens 256 --deadline-ms 60000 "
         "--client-device phone-soc --pin-client embed,head --client-mem-gb device").split()
@@ -99,7 +100,7 @@ def main() -> int:
     (chains, reward, c, lims), res = captured()
     chain = chains[0]
     case = [cc for case in _cases(c) for cc in _act_caps(case)][0]
-    blocks = K._blocks(chains, reward, case)
+    blocks = _blocks(chains, reward, case)
     s, p, cnt = blocks.start, blocks.period, blocks.count
     W, M, total = lims[-1], case.budget[0], float(reward.sum())
     best = total * (1 - res.server_share)

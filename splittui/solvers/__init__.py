@@ -18,12 +18,12 @@ from ..model import Profile, Result, Scenario
 from .baselines import brute_force_policy, greedy_policy, prefix_policy, single_split_policy
 from .constrained import (
     SearchCapped,
-    apply_pins,
     constrained_brute_force,
     constrained_dp,
     constrained_exact,
     constraint_violations,
 )
+from .constrained_pins import apply_pins
 from .dp import check_memory
 from .dp_labels import dp_end_values, dp_policy
 from .dp_span import DPSpan

@@ -35,8 +35,9 @@ label never leads to a better feasible policy: the pass is exact.
 
 Around this module (the label pass, the case search and the public solvers): `constrained_case` (cases, chains,
 `fits`), `constrained_incumbent` (the first floor, the least remaining latency), `constrained_dual` (Lagrangian
-bounds), `constrained_bounds` (the rest's fronts), `constrained_fronts` (dominance filters) and
-`constrained_blocks` (repeated blocks).
+bounds), `constrained_bounds` (the rest's fronts), `constrained_fronts` (dominance filters),
+`constrained_blocks` (repeated blocks), `constrained_labels` (the pass's tables and its answer) and
+`constrained_pins` (pins without a binding memory limit: the barred chain).
 
 Time: per layer O(m²·k) for m candidates and k rows (pairwise dominance, chunked; O(m·√m·log m) with three
 rows); worst case exponential in L like every exact method here, in practice hundreds to a few thousand
@@ -49,19 +50,20 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..costs import Costs
 from ..errors import SplittuiError
-from .constrained_blocks import PRUNED, Blocks, find_blocks, front_by_level
+from .constrained_blocks import PRUNED, front_by_level
 from .constrained_bounds import Rest, RestBounds
 from .constrained_case import _act_caps, _Case, _cases, _Chain, _slack, _sum_chain, fits, memory_binds
 from .constrained_dual import _below, _bound, _Dual, _dual, _dual_value, _knapsack_bounds
 from .constrained_fronts import _at_most, _front_groups
 from .constrained_incumbent import _incumbent, _meets, _remaining
+from .constrained_labels import _blocks, _finish_or_none, _tables
+from .constrained_pins import _pins_only, apply_pins, barred_chain
 
 __all__ = ["constrained_exact", "constrained_dp", "constrained_brute_force", "constrained_end_labels",
            "apply_pins", "Limits3", "SearchCapped"]
@@ -70,14 +72,6 @@ _F = NDArray[np.float64]
 Limits3 = tuple[float, float, float]    # TTFT, summed decode latency, request latency (slack included)
 MAX_LABELS = 4_000    # per layer, both sides: beyond it the pass refuses (pairwise fronts grow as m²)
 SORTED_FACTOR = 1.5   # three rows (activation caps, one chain): fronts by sorted chunks, O(m·√m): a larger cap
-
-
-def apply_pins(c: Costs, policy: tuple[int, ...] | None) -> tuple[int, ...] | None:
-    """A policy with every pinned layer moved to its side (how greedy and the fixed baselines honour pins)."""
-    if policy is None or c.pin is None:
-        return policy
-    x = np.asarray(policy, dtype=np.int8)
-    return tuple(np.where(c.pin >= 0, c.pin, x).astype(int).tolist())
 
 
 class _Capped(SplittuiError):
@@ -97,48 +91,6 @@ class SearchCapped(SplittuiError):
     def __init__(self, policy: tuple[int, ...] | None, note: str) -> None:
         super().__init__(note)
         self.policy, self.note = policy, note
-
-
-def _tables(chains: list[_Chain], reward: _F, case: _Case, lims: list[float]) -> tuple[list[str], _F, _F]:
-    """Rows, per layer V[i][row, side, source] (add rows: the increment; max rows: the value maxed in, −inf
-    for none) and TH[i][row, side] limits, plus SUM checks. Sides and sources: 0 client, 1 server."""
-    n = len(reward)
-    rows: list[str] = [f"t{k}" for k in range(len(chains))] + ["r"]
-    # a side binds only if all the layers it may run could exceed its budget (else its rows are dropped:
-    # with both sides' held rows, labels of different held bytes never dominate each other)
-    whole = float(case.held.sum()) + float(case.act.max(initial=0.0))
-    limited = [math.isfinite(b) and whole > b for b in case.budget]
-    peaks = bool((case.act != 0).any())   # act caps (`_act_caps`) fold the peak into the budget: no max row
-    for k, name in ((0, "c"), (1, "s")):
-        if limited[k]:
-            rows += [f"held_{name}", f"act_{name}"] if peaks else [f"held_{name}"]
-    V = np.zeros((n, len(rows), 2, 2))
-    TH = np.full((n, len(rows), 2), math.inf)
-    rems = [_remaining(ch, case.pin) for ch in chains]
-    for k, ch in enumerate(chains):
-        V[:, k, 0, 0] = ch.client
-        V[:, k, 0, 1] = ch.down + ch.client
-        V[:, k, 1, 0] = ch.up + ch.server
-        V[:, k, 1, 1] = ch.server
-        for side in (0, 1):
-            TH[:, k, side] = lims[k] - rems[k][side][1:]
-    r = rows.index("r")
-    V[:, r, 0, :] = -reward[:, None]
-    for k, name in ((0, "c"), (1, "s")):
-        if not limited[k]:
-            continue
-        side_val = 1 - k        # client rows grow when a layer goes to the client (side index 0)
-        hi = rows.index(f"held_{name}")
-        on = case.pin == side_val
-        fut = np.concatenate((np.cumsum((case.held * on)[::-1])[::-1], [0.0]))[1:]
-        V[:, hi, k, :] = case.held[:, None]
-        TH[:, hi, :] = (case.budget[k] - fut)[:, None]
-        if peaks:
-            ai = rows.index(f"act_{name}")
-            V[:, ai, :, :] = -np.inf
-            V[:, ai, k, :] = case.act[:, None]
-            TH[:, ai, :] = case.budget[k]
-    return rows, V, TH
 
 
 def _pass(chains: list[_Chain], reward: _F, case: _Case, lims: list[float], floor: float = -math.inf,
@@ -253,42 +205,6 @@ def _pass(chains: list[_Chain], reward: _F, case: _Case, lims: list[float], floo
     return rows, labs[0], labs[1], history
 
 
-def _blocks(chains: list[_Chain], reward: _F, case: _Case) -> Blocks | None:
-    """The chain's identical repeated blocks (every number the pass reads of a layer, pins included)."""
-    cols = [a for ch in chains for a in (ch.client, ch.server, ch.up, ch.down)]
-    return find_blocks(np.stack([*cols, reward, case.held, case.act, case.pin.astype(np.float64)], axis=1))
-
-
-def _finish(chains: list[_Chain], lims: list[float], out: Any) -> tuple[float, float, tuple[int, ...]] | None:
-    rows, C, S, history = out
-    nt = len(chains)
-    r = rows.index("r")
-    best = None
-    for side, lab in ((1, C), (0, S)):
-        if not lab.shape[1]:
-            continue
-        T = np.array([lab[k] + chains[k].tail(side) for k in range(nt)])
-        ok = np.all(T <= np.array(lims[:nt])[:, None], axis=0) & (T.sum(axis=0) <= lims[-1])
-        ok_idx = np.flatnonzero(ok)
-        if ok_idx.size:
-            R, tot = -lab[r][ok_idx], T[:, ok_idx].sum(axis=0)
-            j = ok_idx[np.lexsort((tot, -R))[0]]
-            cand = (float(-lab[r][j]), -float(T[:, j].sum()), side, int(j))
-            if best is None or cand[:2] > best[:2]:
-                best = cand
-    if best is None:
-        return None
-    side, idx = best[2], best[3]
-    n = len(history)
-    policy = [0] * n
-    for k in range(n - 1, -1, -1):
-        policy[k] = side
-        kc, ks, nc = history[k]
-        col = int((kc if side == 1 else ks)[idx])
-        side, idx = (1, col) if col < nc else (0, col - nc)
-    return best[0], best[1], tuple(policy)
-
-
 def _solve(chains: list[_Chain], reward: _F, c: Costs, lims: list[float], deadline: float | None = None,
            hint: tuple[int, ...] | None = None) -> tuple[int, ...] | None:
     """Per case: a beam pass (a feasible policy near the optimum: the floor), then the exact pass pruned by it.
@@ -359,50 +275,7 @@ def _hinted(chains: list[_Chain], reward: _F, c: Costs, lims: list[float], hint:
     return None if t is None else (float(reward @ x), -t, tuple(int(v) for v in x))
 
 
-def _pins_only(ch: _Chain, reward: _F, pin: NDArray[np.int8] | None, deadline: float) -> tuple[int, ...] | None:
-    """One chain, pins and no binding memory limit: the 2-D exact solver (`exact_policy`) on the chain whose
-    barred moves cost more than any deadline (a policy using one can never meet it), so the same optimum."""
-    from .exact import exact_policy
-
-    return keeps_pins(exact_policy(_barred(ch, reward, pin, deadline)), pin)
-
-
-def _barred(ch: _Chain, reward: _F, pin: NDArray[np.int8] | None, deadline: float) -> Costs:
-    c = replace(ch.costs(), reward=reward, deadline_ms=deadline)
-    if pin is not None:
-        bar = 1e12 * (1.0 + abs(deadline) + float(np.abs(ch.client).sum() + np.abs(ch.server).sum()
-                                                   + np.abs(ch.up).sum() + np.abs(ch.down).sum()))
-        c = replace(c, client_ms=np.where(pin == 0, bar, c.client_ms), server_ms=np.where(pin == 1, bar, c.server_ms))
-    return c
-
-
-def keeps_pins(x: tuple[int, ...] | None, pin: NDArray[np.int8] | None) -> tuple[int, ...] | None:
-    if x is None or (pin is not None and bool(((pin >= 0) & (pin != np.asarray(x))).any())):
-        return None
-    return x
-
-
-def pins_only_chain(c: Costs, deadline: float) -> Costs | None:
-    """The chain the exact solver of `c` (pins, no TTFT/TPOT limits) searches at `deadline` and at every
-    smaller one: pinned layers' barred sides cost more than the deadline (`_pins_only`); None where a memory
-    limit can bind (the solver then takes the case search). Its answers, read with `keeps_pins`, are
-    `constrained_exact`'s."""
-    if memory_binds(c):
-        return None
-    return barred_chain(c, deadline)
-
-
-def barred_chain(c: Costs, deadline: float) -> Costs:
-    """`c` without its pins and memory rows, each pinned layer's other side costing more than `deadline` (and
-    than every smaller one): an unconstrained solver on it honours the pins and nothing else."""
-    return _barred(_Chain.of(c), c.reward, c.pin, deadline)
-
-
 BEAM = 16   # labels per state of the floor-finding pass (measured on llama-3.1-8b: see the benchmark)
-
-
-def _finish_or_none(chains: list[_Chain], lims: list[float], out: Any) -> tuple[float, float, tuple[int, ...]] | None:
-    return None if out is None else _finish(chains, lims, out)
 
 
 def _rest_bounds(chains: list[_Chain], reward: _F, case: _Case, lims: list[float], d: _Dual | None = None

@@ -212,7 +212,7 @@ def _pins_reader(ph: Phases, c: Costs, sc: Scenario, top: float) -> Callable[[fl
     if has_limits(sc) or uses_energy(sc):
         return None
     from . import evaluate_costs
-    from .constrained import pins_only_chain
+    from .constrained_pins import pins_only_chain
     from .request import annotate
 
     barred = pins_only_chain(c, top)
@@ -341,7 +341,7 @@ def one_pass(search: Costs, top: float, pin: NDArray[np.int8] | None
              ) -> Callable[[float], tuple[int, ...] | None] | None:
     """Exact's policy on `search` at any deadline up to `top`, read from one label pass's last fronts
     (`exact.final_fronts`; pinned layers checked with `pin`); None where that pass would be capped."""
-    from .constrained import keeps_pins
+    from .constrained_pins import keeps_pins
     from .exact import best_within, final_fronts
 
     fronts = final_fronts(search, top)

@@ -17,9 +17,10 @@ from test_memory import chains, exact_matches_brute_force, limit_for, meets, rew
 
 from splittui.costs import Costs, latency, min_latency
 from splittui.memory import MemRows
-from splittui.solvers.constrained import _blocks, _cases, _Chain, _rest_bounds, constrained_dp
+from splittui.solvers.constrained import _cases, _Chain, _rest_bounds, constrained_dp
 from splittui.solvers.constrained_blocks import PRUNED, Blocks, find_blocks
 from splittui.solvers.constrained_incumbent import _incumbent, _meets, _remaining
+from splittui.solvers.constrained_labels import _blocks
 
 
 @st.composite
