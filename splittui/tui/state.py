@@ -8,7 +8,6 @@ too large, a seq length out of range) becomes a state with an `error` line.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -18,14 +17,16 @@ import numpy as np
 
 from ..costs import Costs
 from ..errors import SplittuiError
-from ..memory import SideMemory, side_memory
+from ..memory import SideMemory
 from ..model import Profile, Result, Scenario
 from ..solvers import APP_SOLVERS, Frontier
-from ..solvers.constrained import barred_chain, memory_binds
+from ..solvers.constrained import memory_binds
+from ..solvers.constrained_pins import barred_chain
 from ..solvers.dp_span import DPSpan, dp_span, label_span
 from .chart_data import FRONTIER_SAMPLES, Segment, SweepTable, greedy_shares, request_timeline, sweep_key, sweep_lines
 from .profile_choice import ProfileChoice, fit_scenario, load_choice
-from .reuse import EXACT_KEPT, Chains, chains, cut_frontier, frontier_top, reused_exact, score
+from .reuse import Chains, chains, cut_frontier, frontier_top, score
+from .solver_results import MAX_DP_CELLS, _memory, _results, _solved, _unpinned, dp_skipped, fitting_unit_ms
 from .tier_state import TierView
 
 __all__ = ["AppState", "LoadedPolicy", "BandwidthSweep", "Parts", "EVERY_PART", "compute_state", "compute_choice",
@@ -34,7 +35,6 @@ __all__ = ["AppState", "LoadedPolicy", "BandwidthSweep", "Parts", "EVERY_PART", 
 
 FRONTIER_MAX_UNITS = 20_000   # the frontier chart's DP pass is capped (coarser T) to stay cheap
 FRONTIER_SPAN = 1.5           # the chart shows deadlines up to 1.5x the current one
-MAX_DP_CELLS = 100_000_000    # above this (~0.5 s, ~30 MB of bits) the app skips the DP and says so
 SPAN_MAX_UNITS = 8_192        # a DP pass reused across deadline steps up to this many units (dense, cheap)
 SPAN_MAX_LABEL_UNITS = 10_000_000   # beyond the dense span, a label pass (dp_labels) up to this many units
 SPAN_HEADROOM = 1.3           # filled this far beyond the frontier's span: about three deadline steps up
@@ -148,18 +148,6 @@ class AppState:
         if self.loaded is not None:
             rows.append((self.loaded_label or "loaded", self.loaded))
         return rows
-
-
-def dp_skipped(profile: Profile, sc: Scenario) -> bool:
-    """Whether the app skips the DP for `sc`: its table would pass MAX_DP_CELLS (L × deadline/T cells)."""
-    return profile.n_layers * sc.deadline_ms / sc.unit_ms > MAX_DP_CELLS
-
-
-def fitting_unit_ms(n_layers: int, deadline_ms: float) -> float:
-    """The least T (two significant digits, rounded up) at which the DP fits in MAX_DP_CELLS."""
-    need = n_layers * deadline_ms / MAX_DP_CELLS
-    scale = 10.0 ** (math.floor(math.log10(need)) - 1)
-    return math.ceil(need / scale - 1e-9) * scale
 
 
 def solve_cost(profile: Profile, sc: Scenario) -> float:
@@ -340,69 +328,6 @@ def complete_state(st: AppState, parts: Parts = EVERY_PART, *, previous: AppStat
                    parts=want, span=span, solve_ms=st.solve_ms + (time.perf_counter() - t0) * 1e3, chains=ch,
                    exact_solved=_solved(st.exact_solved, sc, results), frontier_full=full,
                    drawn=drawn)
-
-
-def _unpinned(profile: Profile, sc: Scenario, have: tuple[Scenario, Mapping[str, Result]] | None,
-              names: frozenset[str], solve: bool = True) -> tuple[Scenario, Mapping[str, Result]] | None:
-    """The named solvers on `sc` without its pins (memory limits kept): `have`'s answers where it is that
-    scenario, the rest solved on its own chains (`solve`; else only what `have` holds). None without pins."""
-    if not sc.has_pins:
-        return None
-    free = sc.replace(pin_client=(), pin_server=())
-    got = have[1] if have is not None and have[0] == free else MappingProxyType({})
-    if solve and names - set(got):
-        got, _ = _results(profile, free, got, names, None, chains(profile, free))
-    return free, got
-
-
-def _memory(ch: Chains, sc: Scenario, results: Mapping[str, Result]
-            ) -> Mapping[str, tuple[SideMemory, SideMemory]]:
-    """Each placement's memory per side, under memory limits (empty without them, or without the fields)."""
-    rows = ch.phases.memory
-    if not sc.has_memory_limits or rows is None:
-        return MappingProxyType({})
-    return MappingProxyType({name: side_memory(rows, np.asarray(r.policy, dtype=np.int8))
-                             for name, r in results.items() if r.policy is not None})
-
-
-def _solved(kept: tuple[tuple[Scenario, Result], ...], sc: Scenario, results: Mapping[str, Result]
-            ) -> tuple[tuple[Scenario, Result], ...]:
-    """The exact answers kept for reuse: this scenario's first, then up to EXACT_KEPT - 1 before it."""
-    res = results.get("exact")
-    if res is None or (kept and kept[0][0] == sc):
-        return kept
-    return ((sc, res), *[(was, r) for was, r in kept if was != sc][: EXACT_KEPT - 1])
-
-
-def _results(profile: Profile, sc: Scenario, have: Mapping[str, Result], names: frozenset[str],
-             span: DPSpan | None, ch: Chains, solved: tuple[tuple[Scenario, Result], ...] = ()
-             ) -> tuple[Mapping[str, Result], str]:
-    """`have` plus the named solvers' results in APP_SOLVERS order, and a note if the DP was skipped;
-    exact joins whenever DP finds nothing (the banner tells infeasible from DP's rounding with it). The
-    exact answer is read from `solved` where `reused_exact` serves."""
-    from ..solvers import solve_all
-
-    def solve(names: list[str]) -> dict[str, Result]:
-        out = {}
-        if "exact" in names and (reused := reused_exact(solved, sc, ch)) is not None:
-            out["exact"] = reused
-            names = [s for s in names if s != "exact"]
-        if names:
-            out.update(solve_all(profile, sc, tuple(names), span=span, phases=ch.phases, min_lat=ch.min_lat))
-        return out
-
-    note = ""
-    todo = [s for s in APP_SOLVERS if s in names and s not in have]
-    if "dp" in todo and dp_skipped(profile, sc):
-        cells = profile.n_layers * sc.deadline_ms / sc.unit_ms
-        note = (f"DP skipped ({cells:.1g} cells = L × deadline/T): raise T to ≥ "
-                f"{fitting_unit_ms(profile.n_layers, sc.deadline_ms):g} ms or lower the deadline")
-        todo.remove("dp")
-    found = {**have, **solve(todo)}
-    dp = found.get("dp")
-    if "exact" not in found and (dp is None or not dp.feasible):
-        found.update(solve(["exact"]))
-    return MappingProxyType({s: found[s] for s in APP_SOLVERS if s in found}), note
 
 
 def full_results(st: AppState) -> Mapping[str, Result]:

@@ -24,7 +24,8 @@ from ...costs import layer_values
 from ...model import Result
 from ...report.palette import CLIENT, CLIENT_CHAR, SERVER, SERVER_CHAR, no_color
 from ...solvers.tiers import TierResult
-from ..state import AppState, dp_skipped
+from ..solver_results import dp_skipped
+from ..state import AppState
 from .text_lines import TextLines
 from .tier_cells import tier_cell, tier_detail
 
