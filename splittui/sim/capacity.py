@@ -36,6 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import SplittuiError
+from .capacity_run import METRICS, CapacityRun
 from .server import ClientClass, ServerModel
 from .workload import Workload, parse_trace, poisson_workload, trace_workload
 
@@ -44,7 +45,6 @@ __all__ = ["Workload", "SimOptions", "CapacityRun", "PREFILL_POLICIES", "PHASES"
 
 PREFILL_POLICIES = ("prefill-first", "chunked")
 PHASES = ("aligned", "random")
-METRICS = ("ttft", "tpot", "e2e")
 _F = NDArray[np.float64]
 _I = NDArray[np.int64]
 
@@ -65,48 +65,6 @@ class SimOptions:
             raise SplittuiError(f"decode phase {self.phase!r}: choose from {', '.join(PHASES)}")
         if self.chunk_tokens < 1 or self.max_batch < 0 or self.max_queue < 0:
             raise SplittuiError("chunk_tokens must be >= 1, max_batch and max_queue >= 0")
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class CapacityRun:
-    """Per-request times (ms; NaN where dropped, TPOT NaN with fewer than 2 output tokens) and the server."""
-
-    ttft_ms: _F
-    tpot_ms: _F
-    e2e_ms: _F
-    dropped: int
-    horizon_ms: float           # first arrival to last completion
-    busy_ms: float              # server time spent on prefill or decode iterations
-    compute_bound_ms: float     # busy decode time in compute-bound layers (the rest: memory bandwidth)
-    decode_ms: float            # busy decode time
-    in_server_mean: float       # time-average requests admitted or waiting for admission
-    in_server_sojourn_ms: _F    # per request: server arrival to completion (NaN where dropped)
-    mean_batch: float           # decode requests per running iteration, time-average
-    mem_t_ms: _F                # server memory over time (weights + reserved KV), thinned
-    mem_bytes: _F
-    peak_mem_bytes: float
-    mem_limit_bytes: float
-    elapsed_s: float
-
-    @property
-    def arrivals(self) -> int:
-        return len(self.e2e_ms)
-
-    @property
-    def completed(self) -> int:
-        return int(np.isfinite(self.e2e_ms).sum())
-
-    @property
-    def utilisation(self) -> float:
-        return self.busy_ms / self.horizon_ms if self.horizon_ms > 0 else 0.0
-
-    def values(self, metric: str) -> _F:
-        v = {"ttft": self.ttft_ms, "tpot": self.tpot_ms, "e2e": self.e2e_ms}[metric]
-        return v[np.isfinite(v)]
-
-    def percentile(self, metric: str, q: float) -> float:
-        v = self.values(metric)
-        return float(np.percentile(v, q)) if v.size else math.nan
 
 
 @dataclass(slots=True)
