@@ -35,7 +35,7 @@ from .devices import Device
 from .hf_config import Arch, StageCost, chain_parts
 
 __all__ = ["RUNTIMES", "FORMATS", "HOLDOUT_SETS", "Measurement", "Calibration", "StageTimer", "Fit", "peak_tflops",
-           "stage_table"]
+           "stage_table", "head_bits"]
 
 # runtime -> attention counted causal (flash / masked-block skipping) by default
 RUNTIMES: dict[str, bool] = {
@@ -76,6 +76,22 @@ _STREAM_RUNTIMES = frozenset({"llama.cpp-cpu"})
 # cards, `Device.fp16_acc16_tflops`) their compute reference is that rate. Vulkan was tried and not kept
 # (docs/device-model.md, session 21: it made held-out set 2's Vulkan prefills worse).
 _ACC16_RUNTIMES = frozenset({"llama.cpp-cuda"})
+
+
+# The LM head's bits per weight where a runtime's quantised files keep it at another precision than the blocks:
+# llama.cpp's quantiser writes the output tensor (or, for tied embeddings, the token embedding it reuses) as Q6_K
+# (6.5625 bits) for its 4-bit formats; AWQ and weight-only int4/int8 checkpoints (TensorRT-LLM, vLLM) leave lm_head
+# in 16 bits. MLC and torch quantise every linear layer alike (None: the dtype's bits).
+_Q6_K = 6.5625
+
+
+def head_bits(runtime: str | None, dtype: str) -> float | None:
+    """The LM head's bits per weight on `runtime` for `dtype` weights, or None where they are the dtype's."""
+    if runtime is None or dtype not in _QUANT:
+        return None
+    if runtime.startswith("llama.cpp"):
+        return _Q6_K if dtype == "int4" else None
+    return 16.0 if runtime in ("tensorrt-llm", "vllm") else None
 
 
 def _fp32_peak(runtime: str, fp32: bool) -> bool:
@@ -184,11 +200,14 @@ def overlap_s(comp: float, mem: float, p: float) -> float:
     return float(hi * (1.0 + (lo / hi) ** p) ** (1.0 / p))
 
 
-def stage_table(arch: Arch, dtype: str, tokens: int, context: int, *, decode: bool) -> dict[str, np.ndarray]:
-    """Per stage of one forward step, as llm.py times it: count (a block's stages repeat), FLOPs, bytes
-    moved (in + out + weights + KV read), weight bytes read, kernels, attention and linear flags."""
+def stage_table(arch: Arch, dtype: str, tokens: int, context: int, *, decode: bool,
+                runtime: str | None = None) -> dict[str, np.ndarray]:
+    """Per stage of one forward step, as llm.py times it on `runtime`: count (a block's stages repeat), FLOPs,
+    bytes moved (in + out + weights + KV read), weight bytes read, kernels, attention and linear flags, and
+    `own_bits`: the stages whose weights the runtime keeps at their own precision (the head, `head_bits`)."""
     s = 1 if decode else tokens
-    embed, block, head = chain_parts(arch, s, context if decode else s, dtype=dtype, decode=decode)
+    hb = head_bits(runtime, dtype)
+    embed, block, head = chain_parts(arch, s, context if decode else s, dtype=dtype, decode=decode, head_bits=hb)
     resid = block[0].in_bytes
     rows: list[tuple[int, StageCost, float]] = [(1, embed, resid)]
     rows += [(arch.n_layers, st, block[j + 1].in_bytes if j + 1 < len(block) else resid)
@@ -203,6 +222,7 @@ def stage_table(arch: Arch, dtype: str, tokens: int, context: int, *, decode: bo
         "kernels": np.array([r.kernels for _, r, _ in rows], float),
         "attn": np.array([r.kind == "attention" for _, r, _ in rows]),
         "linear": np.array([r.kind == "linear" for _, r, _ in rows]),
+        "own_bits": np.array([hb is not None and r.name == "lm_head" for _, r, _ in rows]),
     }
 
 

@@ -104,8 +104,9 @@ def _design(points: Sequence[Measurement], archs: Mapping[str, Arch], devices: M
 
 
 def _features(m: Measurement, archs: Mapping[str, Arch], devices: Mapping[str, Device]) -> dict[str, np.ndarray]:
-    t = stage_table(archs[m.model], m.dtype, m.tokens, m.context, decode=m.phase == "decode")
-    scale = FORMATS[m.format][1] / weight_bits(m.dtype)   # a Q4_K_M file is heavier than int4's 4.5 bits
+    t = stage_table(archs[m.model], m.dtype, m.tokens, m.context, decode=m.phase == "decode", runtime=m.runtime)
+    # a Q4_K_M file is heavier than int4's 4.5 bits (not its head, where the runtime sets the head's bits)
+    scale = np.where(t["own_bits"], 1.0, FORMATS[m.format][1] / weight_bits(m.dtype))
     prefill = m.phase == "prefill"
     causal = prefill and RUNTIMES[m.runtime]
     flops = t["flops"] * np.where(t["attn"] & causal, 0.5, 1.0)

@@ -32,9 +32,9 @@ __all__ = ["predict_ms", "timer_for", "read_measurements", "read_llama_bench", "
 def predict_ms(f: Fit, m: Measurement, archs: Mapping[str, Arch], devices: Mapping[str, Device]) -> float:
     """What the fitted model says for one measurement's shape (the profile path gives the same number)."""
     dev = devices[m.device]
-    t = stage_table(archs[m.model], m.dtype, m.tokens, m.context, decode=m.phase == "decode")
+    t = stage_table(archs[m.model], m.dtype, m.tokens, m.context, decode=m.phase == "decode", runtime=m.runtime)
     timer = StageTimer(dev, calibration_for(dev.name, m.runtime, f), m.dtype, int((t["n"] * t["kernels"]).sum()))
-    scale = FORMATS[m.format][1] / weight_bits(m.dtype)
+    scale = np.where(t["own_bits"], 1.0, FORMATS[m.format][1] / weight_bits(m.dtype))
     moved = t["moved"] + t["wread"] * (scale - 1.0)
     timing = timer.decode_ms if m.phase == "decode" else timer.prefill_ms
     kinds = np.where(t["attn"], "attention", np.where(t["linear"], "linear", "other"))

@@ -248,12 +248,15 @@ def decode_stages(a: Arch, c: int, *, dtype: str) -> list[StageCost]:
     return _chain(a, 1, c, dtype=dtype, decode=True)
 
 
-def chain_parts(a: Arch, s: int, ctx: int, *, dtype: str, decode: bool
+def chain_parts(a: Arch, s: int, ctx: int, *, dtype: str, decode: bool, head_bits: float | None = None
                 ) -> tuple[StageCost, list[StageCost], list[StageCost]]:
     """(embedding, one block's stages, head stages): every block costs the same, so callers that need
-    speed build one block and repeat it; names in the block are relative (``ln1``, ``attn.core``)."""
+    speed build one block and repeat it; names in the block are relative (``ln1``, ``attn.core``).
+    `head_bits`: the LM head's bits per weight where a runtime keeps it at another precision than the
+    blocks (`calibration.head_bits`: llama.cpp's Q6_K output tensor, AWQ's 16-bit head); None: the dtype's."""
     wb, ab = _dtype(dtype)
-    return _embedding(a, s, wb, ab), _block_template(a, s, ctx, wb, ab, decode), _head(a, s, wb, ab)
+    hb = wb if head_bits is None else head_bits / 8.0
+    return _embedding(a, s, wb, ab), _block_template(a, s, ctx, wb, ab, decode), _head(a, s, hb, ab)
 
 
 def _chain(a: Arch, s: int, ctx: int, *, dtype: str, decode: bool) -> list[StageCost]:

@@ -16,7 +16,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from .calibration import StageTimer
+from .calibration import StageTimer, head_bits
 from .calibration_io import band_text, timer_for
 from .devices import DEFAULT_CLIENT, DEFAULT_SERVER, PRESETS, Device, resolve_device
 from .errors import SplittuiError
@@ -167,8 +167,9 @@ def _build(config_or_name: _Config, dtype: str, client_device: str | Device, ser
     lens = tuple(seq_lens) if seq_lens else seq_lens_for(arch)
     _check_lens(lens)
     fp32 = dtype == "fp32"
-    pre = [chain_parts(arch, s, s, dtype=dtype, decode=False) for s in lens]
-    dec = [chain_parts(arch, 1, s, dtype=dtype, decode=True) for s in lens]
+    hb = head_bits(runtime, dtype)   # the LM head at the runtime's own precision (llama.cpp Q6_K, AWQ 16-bit)
+    pre = [chain_parts(arch, s, s, dtype=dtype, decode=False, head_bits=hb) for s in lens]
+    dec = [chain_parts(arch, 1, s, dtype=dtype, decode=True, head_bits=hb) for s in lens]
     out_logits = [float(arch.vocab * LOGIT_BYTES)] * len(lens)
     resid_p = [p[1][0].in_bytes for p in pre]  # the residual stream s·d, as ln1 receives it
     resid_d = [q[1][0].in_bytes for q in dec]
@@ -182,7 +183,8 @@ def _build(config_or_name: _Config, dtype: str, client_device: str | Device, ser
                 "vocab": arch.vocab, "context": arch.max_pos, **({"tied": True} if arch.tied else {})}
     key = canonical_sha256({"analytic": asdict(arch), "dtype": dtype, "client": client.doc(),
                             "server": server.doc(), "seq_lens": list(lens), "formulas": FORMULAS_VERSION,
-                            **({"runtime": [asdict(t.cal) for t in timers if t.cal]} if runtime else {})})
+                            **({"runtime": [asdict(t.cal) for t in timers if t.cal], "head_bits": hb}
+                               if runtime else {})})
     meta = {"model": arch.name, "description": _description(arch, dtype),
             "source": _source(arch, dtype, client, server, timers), "seq_lens": list(lens), "output_bytes": out_logits,
             "dec_output_bytes": list(out_logits), "dtype": dtype, "arch": arch_doc, "_arch": arch, "_key": key}

@@ -1,6 +1,7 @@
 """The device model's session-22 terms (docs/device-model.md): a stage's compute and memory times combine as
-(c^p + m^p)^(1/p), and a float linear FLOP at prefill costs 1 + phi on a runtime tuned for quantised GEMMs, phi
-fitted only where a device's training points hold both kinds of prefill."""
+(c^p + m^p)^(1/p); a float linear FLOP at prefill costs 1 + phi on a runtime tuned for quantised GEMMs, phi
+fitted only where a device's training points hold both kinds of prefill; and the LM head keeps the precision the
+runtime's files write it at."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ import numpy as np
 import pytest
 
 from splittui import calibration_fit
-from splittui.calibration import Calibration, Fit, Measurement, StageTimer, _key, overlap_s
+from splittui.calibration import Calibration, Fit, Measurement, StageTimer, _key, head_bits, overlap_s
 from splittui.calibration_fit import fit
 from splittui.calibration_io import _fit_from_doc, load_fit, predict_ms
 from splittui.commands.calibrate import load_inputs
 from splittui.devices import PRESETS
-from splittui.llm import load_arch
+from splittui.llm import load_arch, profile_for
 
 ARCHS = {n: load_arch(n) for n in ("llama-3.2-1b", "llama-3.2-3b", "qwen2.5-0.5b")}
 DEVS = dict(PRESETS)
@@ -107,3 +108,28 @@ def test_the_profile_path_gives_the_fit_paths_prediction_on_a_float_opencl_prefi
     i = next(i for i, m in enumerate(points) if m.device == "phone-soc" and m.format == "f16" and m.phase == "prefill")
     assert predict_ms(f, points[i], archs, devs) == pytest.approx(float(fit_ms[i]), rel=1e-6)
     assert abs(math.log2(fit_ms[i] / points[i].ms)) < math.log2(1.25)   # the F16 prefill the old model missed 3.9x
+
+
+@pytest.mark.parametrize(("runtime", "dtype", "bits"), [
+    ("llama.cpp-cuda", "int4", 6.5625), ("llama.cpp-opencl", "int4", 6.5625), ("llama.cpp-metal", "int8", None),
+    ("tensorrt-llm", "int4", 16.0), ("vllm", "int8", 16.0), ("mlc", "int4", None), ("torch", "int4", None),
+    ("llama.cpp-cuda", "fp16", None), ("tensorrt-llm", "bf16", None), (None, "int4", None)])
+def test_the_head_keeps_the_precision_the_runtime_writes_it_at(runtime, dtype, bits) -> None:
+    """llama.cpp's quantiser writes the output tensor as Q6_K for its 4-bit formats; AWQ and weight-only
+    checkpoints keep lm_head in 16 bits; MLC and torch quantise it with the rest."""
+    assert head_bits(runtime, dtype) == bits
+
+
+def test_a_runtime_profile_holds_and_reads_the_head_at_its_own_bits() -> None:
+    """Only the LM head changes: its weights (memory and bytes read) at Q6_K on llama.cpp, every block as before."""
+    arch = load_arch("llama-3.2-1b")
+    plain = profile_for(arch, dtype="int4", client_device="phone-soc", server_device="a100-80gb")
+    cpp = profile_for(arch, dtype="int4", client_device="phone-soc", server_device="a100-80gb",
+                      runtime="llama.cpp-opencl")
+    head_p = next(x for x in plain.layers if x.name == "lm_head")
+    head_c = next(x for x in cpp.layers if x.name == "lm_head")
+    assert head_p.weight_bytes[0] == pytest.approx(arch.vocab * arch.d * 4.5 / 8)
+    assert head_c.weight_bytes[0] == pytest.approx(arch.vocab * arch.d * 6.5625 / 8)
+    assert [x.weight_bytes for x in plain.layers if x.name != "lm_head"] == \
+        [x.weight_bytes for x in cpp.layers if x.name != "lm_head"]
+    assert plain.sha256 != cpp.sha256
