@@ -45,8 +45,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -58,10 +57,7 @@ from .model import Profile, Scenario, parse_returns
 from .solvers import APP_SOLVERS
 from .solvers.baselines import prefix_latencies
 from .sweep_cells import Cell, _dp_cells, _exact_cells, _prefix_cells
-
-if TYPE_CHECKING:
-    pass
-
+from .sweep_paper import PAPER, PAPER_SPEEDUP, paper_key, rescale_server
 
 __all__ = ["SweepConfig", "Sweep", "PAPER", "SOLVERS", "DEFAULT_BANDWIDTHS", "deadline_series", "run_sweep",
            "paper_key", "sweep_seq_lens", "GRIDS", "PAPER_BANDWIDTHS", "PAPER_SPEEDUP", "paper_deadlines",
@@ -74,29 +70,8 @@ DEFAULT_BANDWIDTHS = (10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
 _MAX_W = 1 << 20  # cap on DP budget units per pass (memory and time): T grows instead
 GRIDS = ("default", "paper")
 PAPER_BANDWIDTHS = (50.0, 100.0, 200.0, 500.0, 1000.0)
-PAPER_SPEEDUP = 79.0      # the paper's server over its 1-core client, whole model
 PAPER_TOP_GAP = 0.05      # paper grid: the loosest deadline is 95 % of the all-client latency
 ROUNDING_POINTS = 0.01    # "exact keeps more than 1 point more on the client than dp"
-
-# The paper's §IV-C numbers: average share moved to the client (DP) and improvement over greedy, %.
-PAPER: dict[str, dict[str, float | None]] = {
-    "transformer": {"offload": 28.9, "improvement": 14.6},
-    "bert": {"offload": 27.8, "improvement": 5.5},
-    "gpt2-like": {"offload": 29.2, "improvement": 12.5},
-    "cmt": {"offload": 44.3, "improvement": 55.4},
-    "overall": {"offload": None, "improvement": 19.0},
-}
-
-
-def paper_key(model: str) -> str | None:
-    """Which paper row a model name corresponds to (bert-base -> bert, cmt-s -> cmt)."""
-    name = model.lower()
-    if "@" in name:  # an attention variant: the paper's §IV-C numbers are for full attention
-        return None
-    for key in ("gpt2", "bert", "cmt", "transformer"):
-        if key in name:
-            return "gpt2-like" if key == "gpt2" else key
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,20 +257,6 @@ def paper_deadlines(profile: Profile, s: int, bw: float, cfg: SweepConfig = Swee
     return hi * (lo / hi) ** j
 
 
-def rescale_server(profile: Profile, speedup: float) -> Profile:
-    """The profile with every length's server_ms scaled so that sum(client_ms) / sum(server_ms) = speedup."""
-    client = np.array([layer.client_ms for layer in profile.layers]).sum(axis=0)
-    server = np.array([layer.server_ms for layer in profile.layers]).sum(axis=0)
-    if not (server > 0).all():
-        raise SplittuiError(f"--server-speedup: {profile.model} has a length whose server times are all 0")
-    factor = client / (speedup * server)
-    layers = tuple(replace(layer, server_ms=tuple(float(v) for v in np.array(layer.server_ms) * factor))
-                   for layer in profile.layers)
-    source = dict(profile.source, server=f"{profile.source.get('server', '')}; rescaled by --server-speedup "
-                                         f"{speedup:g} (whole-model client/server = {speedup:g} at every length)")
-    return replace(profile, layers=layers, source=source)
-
-
 def server_speedups(profile: Profile, seqs: Sequence[int] | NDArray[np.int64]) -> tuple[float, ...]:
     """Whole-model client time over server time at each length (interpolated like the costs)."""
     out: list[float] = []
@@ -311,9 +272,6 @@ def dp_unit(series: np.ndarray, cfg: SweepConfig) -> float:
         return cfg.unit_ms
     unit: float = max(series[-1] / cfg.resolution, series[0] / _MAX_W)
     return unit
-
-
-# per layer, per side (0 server, 1 client): the kept candidates' indices and how many labels stayed on the side
 
 
 def _pair(profile: Profile, s: int, bw: float, series: np.ndarray, cfg: SweepConfig) -> dict[str, list[Cell]]:
@@ -409,12 +367,3 @@ def run_sweep(profile: Profile, cfg: SweepConfig = SweepConfig(), *,
                  speedups=server_speedups(profile, seqs),
                  policies={m: np.array(v, dtype=np.int8).reshape(-1, profile.n_layers) for m, v in pols.items()},
                  client_j=np.array(joules, dtype=np.float64).reshape(-1, len(cfg.solvers)))
-
-
-# ----- aggregates ---------------------------------------------------------------------------------
-
-
-# ----- chart data (drawn by the CLI and the app with plotext) -------------------------------------
-
-
-# ----- request costs by output length, for the simulation (sim.lengths) --------------------------
