@@ -59,7 +59,7 @@ HOLDOUT_SETS: dict[int, str] = {1: "held-out set 1 (session 13; its errors were 
                                 2: "held-out set 2 (fresh, collected before the session-14 changes)",
                                 3: "held-out set 3 (edge and datacenter GPUs, collected before the session-15 changes; "
                                    "seen in session 22)",
-                                4: "held-out set 4 (collected blind in session 22, after that session's first two changes)",
+                                4: "held-out set 4 (collected blind in session 22, after its first two changes)",
                                 5: "held-out set 5 (collected blind in session 22, after its third change; 9 points)"}
 # Runtimes whose quantised and 16-bit matmuls run on the CPU's fp32/int8 SIMD lanes (ggml's CPU kernels):
 # their compute reference is the preset's fp32 peak, not a 16-bit FMA rate those kernels do not use.

@@ -22,10 +22,12 @@ def _short(text: str, width: int = 48) -> str:
 
 
 def _preset(source: dict[str, Any], side: str) -> str | None:
-    """"roofline estimate jetson-orin" where the side was timed on a device preset (analytic or re-timed)."""
+    """"roofline estimate jetson-orin" where the side was timed on a device preset (analytic or re-timed), or
+    "llama.cpp-cuda estimate jetson-orin" where a runtime's fitted device model timed it (docs/device-model.md)."""
     text = str(source.get(side, ""))
     name = source.get(f"{side}_device")
-    return f"roofline estimate {name}" if name and text.startswith("estimate") else None
+    how = f"{source['runtime']} estimate" if source.get("runtime") else "roofline estimate"
+    return f"{how} {name}" if name and text.startswith("estimate") else None
 
 
 def client_text(source: dict[str, Any]) -> str:

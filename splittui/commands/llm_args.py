@@ -116,5 +116,7 @@ def estimate_note(profile: Profile) -> str | None:
     client = src.get("client_device") or "the profile's own"
     server = src.get("server_device") or "the profile's own"
     dtype = src.get("dtype") or profile.extra.get("dtype") or "fp32"
-    return (f"{profile.model}: times are roofline ESTIMATES (client {client}, server {server}, {dtype} weights; "
+    how = (f"ESTIMATES of the device model fitted on {src['runtime']}" if src.get("runtime")
+           else "roofline ESTIMATES")
+    return (f"{profile.model}: times are {how} (client {client}, server {server}, {dtype} weights; "
             "`splittui devices` lists the sources)")

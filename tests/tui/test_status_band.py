@@ -37,8 +37,9 @@ def test_each_estimated_side_carries_its_band():
                                runtime="llama.cpp-cuda")
     line = sided_provenance(with_runtime)
     client, server = line.split(" · ")
-    assert client.startswith("client: roofline estimate jetson-orin ±") and "%" in client
-    assert server.startswith("server: roofline estimate a100-80gb ")
+    # the runtime that timed the side is named, not the plain roofline (which is what "roofline estimate" says)
+    assert client.startswith("client: llama.cpp-cuda estimate jetson-orin ±") and "%" in client
+    assert server.startswith("server: llama.cpp-cuda estimate a100-80gb ")
     assert "uncalibrated" in server or "±" in server
     plain = sided_provenance(profile_for("llama-3.2-1b", client_device="jetson-orin", server_device="a100-80gb"))
     assert plain == "client: roofline estimate jetson-orin · server: roofline estimate a100-80gb · uncalibrated"
@@ -57,7 +58,7 @@ async def test_the_status_line_shows_the_band_and_a_dtype_pick_keeps_the_runtime
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(pilot)
         status = shown(app.query_one(StatusLine), 300)
-        assert "roofline estimate jetson-orin ±" in status
+        assert "llama.cpp-cuda estimate jetson-orin ±" in status
         assert app.state.choice.runtime == "llama.cpp-cuda"
         dtype = app.query_one("#dtype", Slider)
         dtype.focus()
@@ -65,7 +66,7 @@ async def test_the_status_line_shows_the_band_and_a_dtype_pick_keeps_the_runtime
         await settle(pilot)
         assert app.state.profile.extra.get("dtype") != opened.extra.get("dtype")
         assert app.state.profile.source.get("runtime") == "llama.cpp-cuda"
-        assert "roofline estimate jetson-orin ±" in shown(app.query_one(StatusLine), 300)
+        assert "llama.cpp-cuda estimate jetson-orin ±" in shown(app.query_one(StatusLine), 300)
 
 
 async def test_the_runtime_picker_changes_the_device_model():
@@ -87,7 +88,7 @@ async def test_the_runtime_picker_changes_the_device_model():
         await pilot.press(*["right"] * knob.values.index("mlc"))
         await settle(pilot)
         assert app.state.choice.runtime == "mlc" and app.state.profile.source.get("runtime") == "mlc"
-        assert "roofline estimate jetson-orin ±" in shown(app.query_one(StatusLine), 300)
+        assert "mlc estimate jetson-orin ±" in shown(app.query_one(StatusLine), 300)
     measured = make_app(splittui.load_profile("gpt2-like"), show_timings=False)
     async with measured.run_test(size=(160, 40)) as pilot:
         await settle(pilot)
