@@ -145,7 +145,7 @@ class Calibration:
     quant_mem: float
     causal: bool
     points: int = 0          # published points of this device × runtime in the fit
-    loo_pct: float = 0.0     # 80th percentile |error| of leave-one-out predictions, %
+    loo_pct: float = 0.0     # 80th percentile |error| of leave-one-out predictions, %; < 0: not measured
     loo_points: int = 0      # how many leave-one-out predictions that figure rests on
     lomo_pct: float = 0.0    # the same, leaving each model out in turn
     pooled: bool = False     # True: too few points of its own, the band is its runtime's
@@ -155,6 +155,9 @@ class Calibration:
     overlap_p: float = 0.0   # a stage's compute and memory times combine as (c^p + m^p)^(1/p); 0: their max (old fits)
 
     def band(self) -> str:
+        if self.loo_pct < 0:   # fitted with `calibrate --no-errors`: no leave-one-out, so no band to show
+            return (f"error not measured ({self.points} published point{'s' * (self.points != 1)}, {self.runtime}; "
+                    "fitted with calibrate --no-errors)")
         if self.points == 0:
             return f"uncalibrated on {self.device} ({self.runtime}-wide fit, ±{self.loo_pct:.0f} % on its devices)"
         where = f", {self.runtime}" + (" (band pooled over the runtime)" if self.pooled else "")

@@ -272,7 +272,7 @@ def _loo(points: Sequence[Measurement], d: _Design, train: np.ndarray, theta: np
 
 
 def _pct(log2s: Sequence[float]) -> float:
-    """80th percentile of |relative error| in %, from log2(pred/measured) values."""
+    """80th percentile of |relative error| in %, from log2(pred/measured) values (0 where there are none)."""
     if not log2s:
         return 0.0
     return float(np.percentile([abs(2.0 ** x - 1.0) * 100 for x in log2s], 80))
@@ -283,6 +283,7 @@ def _assemble(points: Sequence[Measurement], train: np.ndarray, rts: list[str], 
               lomo: tuple[tuple[str, str, str, float], ...], held: tuple[tuple[str, str, str, float], ...],
               created: str) -> Fit:
     n_rt = len(rts)
+    measured = bool(loo)   # errors=False: no leave-one-out, every band says so (loo_pct -1)
     rtp = theta[:n_rt * _NRT].reshape(n_rt, _NRT)
     g0 = n_rt * _NRT + len(groups) * _NG
     gp = theta[n_rt * _NRT:g0].reshape(-1, _NG)
@@ -295,7 +296,7 @@ def _assemble(points: Sequence[Measurement], train: np.ndarray, rts: list[str], 
                           "stream_bpf": float(e[6]) if name in _STREAM_RUNTIMES else 0.0,
                           "score_bpf": 0.0 if RUNTIMES[name] else float(e[7]), "float_linear": 1.0 + float(e[_PHI]),
                           "overlap_p": OVERLAP_P, "causal": RUNTIMES[name],
-                          "loo_pct": _pct([x[3] for x in loo if x[1] == name]),
+                          "loo_pct": _pct([x[3] for x in loo if x[1] == name]) if measured else -1.0,
                           "points": int(sum(1 for i, m in enumerate(points) if train[i] and m.runtime == name))}
     out: dict[str, Calibration] = {}
     for g, key in enumerate(groups):
@@ -308,7 +309,7 @@ def _assemble(points: Sequence[Measurement], train: np.ndarray, rts: list[str], 
             dev, rt, rtv["eff_compute"] * math.exp(off_c), rtv["eff_mem"] * math.exp(off_m),
             rtv["step_ms"] * math.exp(gp[g, 2]), rtv["kernel_us"], rtv["dequant"], rtv["quant_mem"],
             RUNTIMES[rt], points=sum(1 for i, m in enumerate(points) if train[i] and _key(m.device, m.runtime) == key),
-            loo_pct=rtv["loo_pct"] if pooled else _pct(mine), loo_points=len(mine),
+            loo_pct=rtv["loo_pct"] if pooled or not measured else _pct(mine), loo_points=len(mine),
             lomo_pct=_pct([x[3] for x in lomo if x[0] == dev and x[1] == rt]), pooled=pooled,
             stream_bpf=rtv["stream_bpf"], score_bpf=rtv["score_bpf"], float_linear=rtv["float_linear"],
             overlap_p=OVERLAP_P)

@@ -137,7 +137,9 @@ def profile_bands(source: Mapping[str, Any]) -> dict[str, str]:
 
 def short_band(band: str) -> str:
     """The band of `Calibration.band` in a few characters, for a status line: "±18 % (9 pts)", "uncalibrated
-    (±37 % runtime-wide)" or "uncalibrated"."""
+    (±37 % runtime-wide)", "error not measured" or "uncalibrated"."""
+    if band.startswith("error not measured"):
+        return "error not measured"
     fitted = re.match(r"±(\d+) %, (\d+) published point", band)
     if fitted:
         n = int(fitted.group(2))

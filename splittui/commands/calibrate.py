@@ -120,7 +120,8 @@ def print_fit(result, *, seconds: float | None = None, written: str | None = Non
                      no_wrap=col != "band")
     for c in result.groups.values():
         t.add_row(c.device, c.runtime, str(c.points), f"{c.eff_compute:.3f}", f"{c.eff_mem:.3f}",
-                  f"{c.step_ms:.3g}", f"±{c.loo_pct:.0f} % ({c.loo_points})", c.band())
+                  f"{c.step_ms:.3g}", f"±{c.loo_pct:.0f} % ({c.loo_points})" if c.loo_pct >= 0 else "not measured",
+                  c.band())
     print_table(console, t)
     sets = [(f"{HOLDOUT_SETS[k]}, never fitted", result.heldout_of(k)) for k in HOLDOUT_SETS]
     for title, rows in [("leave-one-out", result.loo), ("leave-one-model-out", result.lomo), *sets]:

@@ -14,7 +14,7 @@ import pytest
 from splittui import calibration_fit
 from splittui.calibration import Calibration, Fit, Measurement, StageTimer, _key, head_bits, overlap_s
 from splittui.calibration_fit import fit
-from splittui.calibration_io import _fit_from_doc, load_fit, predict_ms
+from splittui.calibration_io import _fit_from_doc, load_fit, predict_ms, short_band
 from splittui.commands.calibrate import load_inputs
 from splittui.devices import PRESETS
 from splittui.llm import load_arch, profile_for
@@ -133,3 +133,16 @@ def test_a_runtime_profile_holds_and_reads_the_head_at_its_own_bits() -> None:
     assert [x.weight_bytes for x in plain.layers if x.name != "lm_head"] == \
         [x.weight_bytes for x in cpp.layers if x.name != "lm_head"]
     assert plain.sha256 != cpp.sha256
+
+
+def test_a_fit_without_its_errors_says_so_instead_of_a_zero_band() -> None:
+    """`calibrate --no-errors` skips the leave-one-out refits: the bands say the error was not measured (they used
+    to read ±0 %), in full and on the status line."""
+    truth = Calibration("phone-soc", "llama.cpp-opencl", 0.4, 0.5, 10.0, 2.0, 0.2, 1.0, False, overlap_p=P)
+    f = fit(_points(truth, ("q4_0",)), ARCHS, DEVS, errors=False)
+    cal = f.groups[_key(truth.device, truth.runtime)]
+    assert cal.loo_pct < 0 and f.runtimes[truth.runtime]["loo_pct"] < 0
+    assert cal.band().startswith("error not measured (9 published points") and "±" not in cal.band()
+    assert short_band(cal.band()) == "error not measured"
+    measured = fit(_points(truth, ("q4_0",)), ARCHS, DEVS).groups[_key(truth.device, truth.runtime)]
+    assert measured.loo_pct >= 0 and measured.band().startswith("±")
