@@ -31,7 +31,8 @@ def add_parser(sub) -> None:
     p.add_argument("--devices", metavar="FILE",
                    help="devices of your measurements (TOML/JSON, see docs/formats/devices.md)")
     p.add_argument("--measure", action="store_true", help="also time torch layers on this CPU and fit this-cpu")
-    p.add_argument("--no-errors", action="store_true", help="skip the leave-one-out refits (faster)")
+    p.add_argument("--no-errors", action="store_true",
+                   help="skip the leave-one-out refits (faster; the fit's bands then say 'error not measured')")
     add_output_flags(p, "the fit (splittui.calibration/1); without --out it also goes to the user data dir")
     p.set_defaults(func=run_calibrate)
 
