@@ -15,7 +15,7 @@ runtime materialises the scores), ``B' / (P32 · β)`` the per-thread streaming 
 (``llama.cpp-cpu`` only), ``k`` its kernels, ``K`` the kernels of a whole
 forward step, ``κ`` a per-kernel and ``τ`` a per-step (per-token) overhead. Parameters are fitted by
 least squares on log time: per runtime ``e_c, e_m, τ, κ, δ, q, β, σ, φ`` (``φ`` only where the runtime's
-training points hold float and quantised prefills on one device, else 1), per device × runtime offsets of
+training points hold float and quantised prefills on one device, else 0), per device × runtime offsets of
 ``e_c, e_m, τ`` and per device offsets of ``e_c, e_m`` (across its runtimes), all held towards zero (shared
 where data is thin). ``P`` is the 16-bit peak, the fp32 peak for fp32 weights and on ``llama.cpp-cpu``, the
 FP16-accumulate tensor peak for ``llama.cpp-cuda`` where the device lists one (GeForce cards: :func:`peak_tflops`).

@@ -37,7 +37,8 @@ __all__ = ["fit"]
 # per attention FLOP at prefill, on runtimes that materialise them: ~16 B per score / 4·head_dim FLOPs ≈ 1/32),
 # log phi (extra cost of a float linear FLOP at prefill, 1 + phi, where the runtime's tuned path is its quantised
 # GEMMs; fitted only where the runtime's training points on one device hold both float and quantised prefills,
-# `_contrasted`, else held at e^-30 ≈ 0 by _FIXED_W)
+# `_contrasted`, from _PHI_START with its prior at 1e-3 (small unless the data show a gap), else held at e^-30 ≈ 0
+# by _FIXED_W)
 # (prior centre, prior weight)
 _RT_PRIOR = ((math.log(0.5), 0.3), (math.log(0.7), 0.3), (math.log(1.0), 0.1), (math.log(2.0), 0.1),
              (math.log(0.2), 0.5), (0.0, 1.0), (math.log(0.2), 0.3), (math.log(1 / 32), 0.3), (math.log(1e-3), 0.1))
