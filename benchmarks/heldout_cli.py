@@ -24,7 +24,7 @@ import tempfile
 
 from splittui.calibration import FORMATS, HOLDOUT_SETS
 from splittui.calibration_io import shipped_dir
-from splittui.cli import main
+from splittui.cli import main as cli_main
 from splittui.commands.calibrate import load_inputs
 
 
@@ -36,14 +36,14 @@ def cli_ms(m) -> float | None:
     argv += ["--seq", str(m.tokens)] if m.phase == "prefill" else ["--seq", str(m.context), "--gen-tokens", "2"]
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main(argv)
+        rc = cli_main(argv)
     if rc != 0:
         return None
     doc = json.loads(out.getvalue())
     return float(doc["ttft_ms"] if m.phase == "prefill" else doc["tpot_ms"])
 
 
-def main_() -> None:
+def main() -> None:
     show = "--rows" in sys.argv
     os.environ["SPLITTUI_CALIBRATION"] = os.path.join(tempfile.mkdtemp(), "none.json")
     points, _, _ = load_inputs([])
@@ -69,4 +69,4 @@ def main_() -> None:
 
 
 if __name__ == "__main__":
-    main_()
+    main()

@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 
 from .devices import Device
-from .hf_config import Arch, StageCost, chain_parts
+from .hf_config import Arch, StageCost, chain_parts, weight_bits
 
 __all__ = ["RUNTIMES", "FORMATS", "HOLDOUT_SETS", "Measurement", "Calibration", "StageTimer", "Fit", "peak_tflops",
-           "stage_table", "head_bits"]
+           "stage_table", "measurement_table", "head_bits"]
 
 # runtime -> attention counted causal (flash / masked-block skipping) by default
 RUNTIMES: dict[str, bool] = {
@@ -228,6 +228,14 @@ def stage_table(arch: Arch, dtype: str, tokens: int, context: int, *, decode: bo
         "linear": np.array([r.kind == "linear" for _, r, _ in rows]),
         "own_bits": np.array([hb is not None and r.name == "lm_head" for _, r, _ in rows]),
     }
+
+
+def measurement_table(arch: Arch, m: Measurement) -> dict[str, np.ndarray]:
+    """`stage_table` for one measurement's shape and runtime, its bytes moved at the file format's real bits per
+    weight (a Q4_K_M file is heavier than int4's 4.5 bits; not the head, whose bits the runtime sets)."""
+    t = stage_table(arch, m.dtype, m.tokens, m.context, decode=m.phase == "decode", runtime=m.runtime)
+    scale = np.where(t["own_bits"], 1.0, FORMATS[m.format][1] / weight_bits(m.dtype))
+    return {**t, "moved": t["moved"] + t["wread"] * (scale - 1.0)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,12 +23,12 @@ from .calibration import (
     Fit,
     Measurement,
     _key,
+    measurement_table,
     peak_tflops,
-    stage_table,
 )
 from .devices import Device
 from .errors import SplittuiError
-from .hf_config import Arch, weight_bits
+from .hf_config import Arch
 
 __all__ = ["fit"]
 
@@ -105,9 +105,7 @@ def _design(points: Sequence[Measurement], archs: Mapping[str, Arch], devices: M
 
 
 def _features(m: Measurement, archs: Mapping[str, Arch], devices: Mapping[str, Device]) -> dict[str, np.ndarray]:
-    t = stage_table(archs[m.model], m.dtype, m.tokens, m.context, decode=m.phase == "decode", runtime=m.runtime)
-    # a Q4_K_M file is heavier than int4's 4.5 bits (not its head, where the runtime sets the head's bits)
-    scale = np.where(t["own_bits"], 1.0, FORMATS[m.format][1] / weight_bits(m.dtype))
+    t = measurement_table(archs[m.model], m)
     prefill = m.phase == "prefill"
     causal = prefill and RUNTIMES[m.runtime]
     flops = t["flops"] * np.where(t["attn"] & causal, 0.5, 1.0)
@@ -116,7 +114,7 @@ def _features(m: Measurement, archs: Mapping[str, Arch], devices: Mapping[str, D
     scores = t["attn"] & (prefill and not RUNTIMES[m.runtime])
     return {"n": t["n"], "kernels": t["kernels"], "flops_c": flops, "lin_q": np.where(quant_lin, flops, 0.0),
             "lin_f": np.where(float_lin, flops, 0.0),
-            "moved": t["moved"] + t["wread"] * (scale - 1.0), "attn_nc": np.where(scores, flops, 0.0)}
+            "moved": t["moved"], "attn_nc": np.where(scores, flops, 0.0)}
 
 
 def _predict_log(theta: np.ndarray, d: _Design, n_rt: int) -> np.ndarray:

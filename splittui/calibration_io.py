@@ -20,10 +20,19 @@ from typing import Any
 
 import numpy as np
 
-from .calibration import FORMATS, HOLDOUT_SETS, RUNTIMES, Calibration, Fit, Measurement, StageTimer, _key, stage_table
+from .calibration import (
+    HOLDOUT_SETS,
+    RUNTIMES,
+    Calibration,
+    Fit,
+    Measurement,
+    StageTimer,
+    _key,
+    measurement_table,
+)
 from .devices import Device
 from .errors import SplittuiError
-from .hf_config import Arch, weight_bits
+from .hf_config import Arch
 
 __all__ = ["predict_ms", "timer_for", "read_measurements", "read_llama_bench", "load_fit", "save_fit",
            "calibration_for", "band_text", "profile_bands", "short_band", "shipped_dir", "summary"]
@@ -32,14 +41,12 @@ __all__ = ["predict_ms", "timer_for", "read_measurements", "read_llama_bench", "
 def predict_ms(f: Fit, m: Measurement, archs: Mapping[str, Arch], devices: Mapping[str, Device]) -> float:
     """What the fitted model says for one measurement's shape (the profile path gives the same number)."""
     dev = devices[m.device]
-    t = stage_table(archs[m.model], m.dtype, m.tokens, m.context, decode=m.phase == "decode", runtime=m.runtime)
+    t = measurement_table(archs[m.model], m)
     timer = StageTimer(dev, calibration_for(dev.name, m.runtime, f), m.dtype, int((t["n"] * t["kernels"]).sum()))
-    scale = np.where(t["own_bits"], 1.0, FORMATS[m.format][1] / weight_bits(m.dtype))
-    moved = t["moved"] + t["wread"] * (scale - 1.0)
     timing = timer.decode_ms if m.phase == "decode" else timer.prefill_ms
     kinds = np.where(t["attn"], "attention", np.where(t["linear"], "linear", "other"))
     return float(sum(n * timing(str(k), fl, mv, int(kn), fp32=m.dtype == "fp32")
-                     for n, k, fl, mv, kn in zip(t["n"], kinds, t["flops"], moved, t["kernels"])))
+                     for n, k, fl, mv, kn in zip(t["n"], kinds, t["flops"], t["moved"], t["kernels"])))
 
 
 def shipped_dir() -> Path:
