@@ -22,7 +22,9 @@ def add_parser(sub) -> None:
 
     p = sub.add_parser("calibrate", help="fit the device model to published (or your) measurements",
                        description="Fit efficiencies and overheads per device x runtime to measurements by least "
-                                   "squares on log time, with leave-one-out errors (docs/device-model.md).")
+                                   "squares on log time, with leave-one-out errors (docs/device-model.md). Without "
+                                   "--out the fit is written to the user data dir, where the presets read it over "
+                                   "the shipped one.")
     p.add_argument("--data", metavar="FILE", action="append", default=[],
                    help="your measurements: a CSV with the shipped columns, or llama-bench -o json output")
     p.add_argument("--device", metavar="NAME", help="the device of a llama-bench JSON (--data)")
@@ -33,7 +35,7 @@ def add_parser(sub) -> None:
     p.add_argument("--measure", action="store_true", help="also time torch layers on this CPU and fit this-cpu")
     p.add_argument("--no-errors", action="store_true",
                    help="skip the leave-one-out refits (faster; the fit's bands then say 'error not measured')")
-    add_output_flags(p, "the fit (splittui.calibration/1); without --out it also goes to the user data dir")
+    add_output_flags(p, "the fit (splittui.calibration/1)")
     p.set_defaults(func=run_calibrate)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from ..errors import SplittuiError
 from ..tiers import Topology, layer_runs
 
-__all__ = ["tier_run_command", "TIER_RUN_SOLVERS", "predicted_bytes"]
+__all__ = ["tier_run_command", "TIER_RUN_SOLVERS", "predicted_bytes", "medians"]
 
 TIER_RUN_SOLVERS = ("dp", "exact", "no-split", "all-client")
 
@@ -170,7 +171,7 @@ def _prediction(profile, sc, topo: Topology, ph, policy) -> dict[str, Any]:
 
 def _measure(spec, topo: Topology, policy, threads: int, args, profile, seq: int, console):
     from .tier_link import open_tier_link
-    from .tier_session import TierSession, medians
+    from .tier_session import TierSession
 
     with open_tier_link(topo.k, args.link) as link, \
             TierSession(spec, link, server_threads=threads, max_bytes=int(args.max_frame_mb * 2**20)) as session:
@@ -299,3 +300,13 @@ def print_tier_run(doc: dict[str, Any]) -> None:
     console.print(f"output == unsplit forward (allclose): {verdict}, every request (max |diff| "
                   f"{doc['max_abs_diff']:.2g}); same argmax tokens: {tokens}")
 
+
+def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per field, the median over the requests (lists element-wise)."""
+    out: dict[str, Any] = {}
+    for key, first in runs[0].items():
+        if isinstance(first, list):
+            out[key] = [statistics.median(r[key][i] for r in runs) for i in range(len(first))]
+        else:
+            out[key] = statistics.median(r[key] for r in runs)
+    return out

@@ -24,10 +24,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import socket
-import statistics
 import threading
 import time
-from typing import Any
 
 from ..errors import SplittuiError
 from .chains import ChainSpec
@@ -386,16 +384,3 @@ class TierSession(Scoped):
         stop_processes(self._procs)
         self._pipes.clear()
 
-
-def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per field, the median over the requests (lists element-wise)."""
-    out: dict[str, Any] = {}
-    for key, first in runs[0].items():
-        if isinstance(first, list):
-            out[key] = [statistics.median(r[key][i] for r in runs) for i in range(len(first))]
-        else:
-            out[key] = statistics.median(r[key] for r in runs)
-    return out
-
-
-__all__ += ["medians"]
