@@ -3,7 +3,8 @@ is timed by `splittui solve --solver all-client` with the row's device on both s
 prefill, `tpot_ms` at `--seq C --gen-tokens 2` for a decode step), as a user would; the table gives, per held-out
 set, the share within 1.25x, the worst ratio and the median |log2 ratio| (target: >= 80 %, <= 2x, <= 0.15).
 
-A Q4_K_M or Q4_1 file runs as `--dtype int4` (4.5 bits), so its CLI figure is a few per cent below the fit path's.
+A Q4_K_M file runs as `--dtype q4_k_m` (4.85 bits), as the fit path counts it; a Q4_1 file as `--dtype int4` (4.5
+bits, not its 5), so its CLI figure is a few per cent below the fit path's.
 Rows the CLI refuses (a prompt above the model's context) are counted and left out. Uses the shipped fit only
 (SPLITTUI_CALIBRATION points nowhere), in one process.
 
@@ -26,13 +27,15 @@ from splittui.calibration import FORMATS, HOLDOUT_SETS
 from splittui.calibration_io import shipped_dir
 from splittui.cli import main as cli_main
 from splittui.commands.calibrate import load_inputs
+from splittui.hf_config import DTYPES
 
 
 def cli_ms(m) -> float | None:
     cfg = shipped_dir() / "configs" / f"{m.model}.json"
     argv = ["solve", "--hf-config", str(cfg) if cfg.is_file() else m.model, "--client-device", m.device,
             "--server-device", m.device, "--devices", str(shipped_dir() / "devices.toml"), "--runtime", m.runtime,
-            "--dtype", FORMATS[m.format][0], "--solver", "all-client", "--deadline-ms", "1e9", "--json"]
+            "--dtype", m.format if m.format in DTYPES else FORMATS[m.format][0], "--solver", "all-client",
+            "--deadline-ms", "1e9", "--json"]
     argv += ["--seq", str(m.tokens)] if m.phase == "prefill" else ["--seq", str(m.context), "--gen-tokens", "2"]
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -47,9 +47,10 @@ FORMATS: dict[str, tuple[str, float]] = {
     "f32": ("fp32", 32.0), "f16": ("fp16", 16.0), "fp16": ("fp16", 16.0), "bf16": ("bf16", 16.0),
     "q8_0": ("int8", 8.5), "int8": ("int8", 8.5), "w8a16": ("int8", 8.5),
     "q4_0": ("int4", 4.5), "int4": ("int4", 4.5), "q4f16_1": ("int4", 4.5), "q4f16_ft": ("int4", 4.5),
-    "w4a16": ("int4", 4.5), "q4_k_m": ("int4", 4.85), "q4_1": ("int4", 5.0),
+    "w4a16": ("int4", 4.5), "q4_k_m": ("q4_k_m", 4.85), "q4_1": ("int4", 5.0),
 }
-_QUANT = ("int8", "int4")
+_QUANT = ("int8", "int4", "q4_k_m")
+_INT4 = ("int4", "q4_k_m")
 # The held-out sets of measurements.csv's `holdout` column (docs/device-model.md). Set 1 was chosen in session 13
 # and its errors have since been looked at; set 2 was collected in session 14 before the model was changed; set 3
 # (edge and datacenter GPUs) in session 15, before that session's changes; its errors were seen while session 22
@@ -94,7 +95,7 @@ def head_bits(runtime: str | None, dtype: str) -> float | None:
     if runtime is None or dtype not in _QUANT:
         return None
     if runtime.startswith("llama.cpp"):
-        return _Q6_K if dtype == "int4" else None
+        return _Q6_K if dtype in _INT4 else None
     return 16.0 if runtime in ("tensorrt-llm", "vllm") else None
 
 
@@ -211,7 +212,8 @@ def stage_table(arch: Arch, dtype: str, tokens: int, context: int, *, decode: bo
                 runtime: str | None = None) -> dict[str, np.ndarray]:
     """Per stage of one forward step, as llm.py times it on `runtime`: count (a block's stages repeat), FLOPs,
     bytes moved (in + out + weights + KV read), weight bytes read, kernels, attention and linear flags, and
-    `own_bits`: the stages whose weights the runtime keeps at their own precision (the head, `head_bits`)."""
+    `own_bits`: the stages whose weights the runtime keeps at their own precision (the head, `head_bits`), and
+    `at_dtype`: the stages whose weights are stored at the dtype's bits (linear layers and the embedding)."""
     s = 1 if decode else tokens
     hb = head_bits(runtime, dtype)
     embed, block, head = chain_parts(arch, s, context if decode else s, dtype=dtype, decode=decode, head_bits=hb)
@@ -230,14 +232,17 @@ def stage_table(arch: Arch, dtype: str, tokens: int, context: int, *, decode: bo
         "attn": np.array([r.kind == "attention" for _, r, _ in rows]),
         "linear": np.array([r.kind == "linear" for _, r, _ in rows]),
         "own_bits": np.array([hb is not None and r.name == "lm_head" for _, r, _ in rows]),
+        # the stages whose weights are stored at the dtype's bits (not norms, not a head at its own bits)
+        "at_dtype": np.array([r.kind in ("linear", "embedding") and not (hb is not None and r.name == "lm_head")
+                              for _, r, _ in rows]),
     }
 
 
 def measurement_table(arch: Arch, m: Measurement) -> dict[str, np.ndarray]:
     """`stage_table` for one measurement's shape and runtime, its bytes moved at the file format's real bits per
-    weight (a Q4_K_M file is heavier than int4's 4.5 bits; not the head, whose bits the runtime sets)."""
+    weight (a Q4_1 file is heavier than int4's 4.5 bits; not its norms, nor the head, whose bits the runtime sets)."""
     t = stage_table(arch, m.dtype, m.tokens, m.context, decode=m.phase == "decode", runtime=m.runtime)
-    scale = np.where(t["own_bits"], 1.0, FORMATS[m.format][1] / weight_bits(m.dtype))
+    scale = np.where(t["at_dtype"], FORMATS[m.format][1] / weight_bits(m.dtype), 1.0)
     return {**t, "moved": t["moved"] + t["wread"] * (scale - 1.0)}
 
 

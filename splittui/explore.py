@@ -45,7 +45,7 @@ FIGURES = ("feasible", "server_share", "server_load", "latency_ms", "ttft_ms", "
            "client_mem_need_bytes", "server_mem_need_bytes", "switches", "min_latency_ms", "solve_ms",
            "client_energy_j", "client_j_per_token", "server_energy_j")   # energies: estimates (docs/energy.md)
 DEFAULT_KEEP = ("feasible", "server_share", "latency_ms", "ttft_ms", "tpot_ms", "server_mem_bytes")
-_DTYPES = ("default", "fp32", "fp16", "bf16", "int8", "int4")
+_DTYPES = ("default", "fp32", "fp16", "bf16", "int8", "int4", "q4_k_m")
 
 
 @dataclass(frozen=True, slots=True)

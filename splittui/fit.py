@@ -36,7 +36,7 @@ __all__ = ["FitFix", "FitReport", "fit_policy", "fit_solver", "longest_context",
            "DTYPES_SMALLER"]
 
 DTYPES_SMALLER = {"fp32": ("bf16", "int8", "int4"), "fp16": ("int8", "int4"), "bf16": ("int8", "int4"),
-                  "int8": ("int4",), "int4": ()}
+                  "int8": ("int4",), "int4": (), "q4_k_m": ("int4",)}
 
 Rebuild = Callable[[dict], Profile]   # overrides (dtype, client_device, server_device) -> profile
 

@@ -36,6 +36,8 @@ _GROUP = 32  # weights per fp16 scale in int8/int4 (llama.cpp Q8_0 / Q4_0 blocks
 DTYPES: dict[str, tuple[float, int]] = {  # dtype -> (bytes per matmul weight, bytes per activation)
     "fp32": (4.0, 4), "fp16": (2.0, 2), "bf16": (2.0, 2),
     "int8": (1.0 + 2.0 / _GROUP, 2), "int4": (0.5 + 2.0 / _GROUP, 2),
+    # llama.cpp's Q4_K_M mix (most tensors Q4_K at 4.5 bits, some Q6_K at 6.5625): 4.85 bits per weight on average
+    "q4_k_m": (4.85 / 8.0, 2),
 }
 
 
@@ -217,7 +219,8 @@ def weight_bytes_per_param(dtype: str) -> float:
 
 def weight_bits(dtype: str) -> float:
     """Real bits per matmul weight of a dtype, block scales included: fp32 32, fp16/bf16 16, int8 8.5
-    (Q8_0: 32 int8 weights + one fp16 scale per block), int4 4.5 (Q4_0: 32 4-bit weights + one fp16 scale)."""
+    (Q8_0: 32 int8 weights + one fp16 scale per block), int4 4.5 (Q4_0: 32 4-bit weights + one fp16 scale),
+    q4_k_m 4.85 (llama.cpp's Q4_K_M file, a 4-bit format like int4 with some tensors at 6 bits)."""
     return 8.0 * _dtype(dtype)[0]
 
 

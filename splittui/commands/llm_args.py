@@ -16,7 +16,7 @@ from ..model import Profile
 __all__ = ["add_llm_args", "add_app_llm_args", "profile_from_llm_args", "load_named", "estimate_note",
            "DTYPE_CHOICES", "APP_LLM_FLAGS"]
 
-DTYPE_CHOICES = ("fp32", "fp16", "bf16", "int8", "int4")
+DTYPE_CHOICES = ("fp32", "fp16", "bf16", "int8", "int4", "q4_k_m")
 # what the app takes (its pickers list the presets, so no --devices FILE): `serve` forwards these to each
 # tab's app, with whether the value is a path
 APP_LLM_FLAGS = (("hf_config", True), ("client_device", False), ("server_device", False), ("dtype", False),
@@ -52,7 +52,8 @@ def _add_device_args(g, *, devices_file: bool = True) -> None:
                    help="server device preset (default a100-80gb for configs, measured times otherwise)")
     g.add_argument("--dtype", metavar="DTYPE",
                    help=f"weight precision, one of {'|'.join(DTYPE_CHOICES)} (default bf16 for configs; "
-                        "the paper's zoo profiles are fp32)")
+                        "the paper's zoo profiles are fp32); int8 and int4 count as llama.cpp's Q8_0 and Q4_0 "
+                        "(8.5 and 4.5 bits per weight), q4_k_m as its Q4_K_M (4.85 bits)")
     g.add_argument("--runtime", metavar="NAME",
                    help="the inference runtime that times the devices (llama.cpp-cuda, llama.cpp-metal, llama.cpp-cpu, "
                         "llama.cpp-opencl, llama.cpp-vulkan, mlc, tensorrt-llm, vllm, torch): a device model fitted to "

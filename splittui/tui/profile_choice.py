@@ -26,7 +26,7 @@ __all__ = ["ProfileChoice", "switch_model", "MEASURED", "DTYPES", "choice_for", 
 
 MEASURED = "measured"     # the profile's own times
 THIS_CPU = "this-cpu"     # this machine's CPU, a device of devices.py (not a preset: it is measured)
-DTYPES = ("fp32", "fp16", "bf16", "int8", "int4")
+DTYPES = ("fp32", "fp16", "bf16", "int8", "int4", "q4_k_m")
 ROOFLINE = "roofline"     # the runtime picker's "no fitted device model" (ProfileChoice.runtime None)
 _CONFIG_FILES: set[str] = set()   # config files opened in this process (absolute paths): rebuilt like shipped ones
 

@@ -84,7 +84,7 @@ def params(a: dict) -> int:
 def dtype_bytes(dtype: str) -> tuple[float, int]:
     """(bytes per matmul weight, bytes per activation / bias / norm weight / KV element)."""
     return {"fp32": (4.0, 4), "fp16": (2.0, 2), "bf16": (2.0, 2), "int8": (1.0 + 2.0 / _GROUP, 2),
-            "int4": (0.5 + 2.0 / _GROUP, 2)}[dtype]
+            "int4": (0.5 + 2.0 / _GROUP, 2), "q4_k_m": (4.85 / 8, 2)}[dtype]   # Q4_K_M: 4.85 bits per weight
 
 
 def _st(name, kind, mm, elem, in_b, held, read, kv_tok, kv_read, kernels) -> dict:

@@ -66,7 +66,7 @@ def test_stage_matmul_flops_sum_to_the_parameter_formula(draw, s):
 
 
 @settings(max_examples=30, deadline=None)
-@given(_configs, st.sampled_from(["fp32", "bf16", "int8", "int4"]))
+@given(_configs, st.sampled_from(["fp32", "bf16", "int8", "int4", "q4_k_m"]))
 def test_weight_bytes_are_params_times_dtype(draw, dtype):
     from splittui.hf_config import DTYPES
 

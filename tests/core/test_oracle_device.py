@@ -24,7 +24,7 @@ from splittui.profiles import profile_from_doc
 _N = settings.default.max_examples   # the hypothesis profile's (conftest.py): core 60, bench 600, mutation 20
 DEV = settings(CORE, max_examples=_N // 2 if _N >= 60 else _N)
 CONFIGS = Path(__file__).resolve().parents[2] / "profiles" / "configs"
-DTYPES = ("fp32", "fp16", "bf16", "int8", "int4")
+DTYPES = ("fp32", "fp16", "bf16", "int8", "int4", "q4_k_m")
 LLAMA_LIKE = ("llama", "mistral", "qwen2", "phi3", "gemma", "gemma2")
 
 # Published totals (safetensors parameter count on each model's Hugging Face page), pinned exactly.
