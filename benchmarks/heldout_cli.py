@@ -23,19 +23,17 @@ import statistics
 import sys
 import tempfile
 
-from splittui.calibration import FORMATS, HOLDOUT_SETS
+from splittui.calibration import HOLDOUT_SETS
 from splittui.calibration_io import shipped_dir
 from splittui.cli import main as cli_main
 from splittui.commands.calibrate import load_inputs
-from splittui.hf_config import DTYPES
 
 
 def cli_ms(m) -> float | None:
     cfg = shipped_dir() / "configs" / f"{m.model}.json"
     argv = ["solve", "--hf-config", str(cfg) if cfg.is_file() else m.model, "--client-device", m.device,
             "--server-device", m.device, "--devices", str(shipped_dir() / "devices.toml"), "--runtime", m.runtime,
-            "--dtype", m.format if m.format in DTYPES else FORMATS[m.format][0], "--solver", "all-client",
-            "--deadline-ms", "1e9", "--json"]
+            "--dtype", m.dtype, "--solver", "all-client", "--deadline-ms", "1e9", "--json"]
     argv += ["--seq", str(m.tokens)] if m.phase == "prefill" else ["--seq", str(m.context), "--gen-tokens", "2"]
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -212,8 +212,8 @@ def stage_table(arch: Arch, dtype: str, tokens: int, context: int, *, decode: bo
                 runtime: str | None = None) -> dict[str, np.ndarray]:
     """Per stage of one forward step, as llm.py times it on `runtime`: count (a block's stages repeat), FLOPs,
     bytes moved (in + out + weights + KV read), weight bytes read, kernels, attention and linear flags, and
-    `own_bits`: the stages whose weights the runtime keeps at their own precision (the head, `head_bits`), and
-    `at_dtype`: the stages whose weights are stored at the dtype's bits (linear layers and the embedding)."""
+    `at_dtype`: the stages whose weights are stored at the dtype's bits (linear layers and the embedding; not the
+    norms, nor a head the runtime keeps at its own precision, `head_bits`)."""
     s = 1 if decode else tokens
     hb = head_bits(runtime, dtype)
     embed, block, head = chain_parts(arch, s, context if decode else s, dtype=dtype, decode=decode, head_bits=hb)
@@ -231,8 +231,6 @@ def stage_table(arch: Arch, dtype: str, tokens: int, context: int, *, decode: bo
         "kernels": np.array([r.kernels for _, r, _ in rows], float),
         "attn": np.array([r.kind == "attention" for _, r, _ in rows]),
         "linear": np.array([r.kind == "linear" for _, r, _ in rows]),
-        "own_bits": np.array([hb is not None and r.name == "lm_head" for _, r, _ in rows]),
-        # the stages whose weights are stored at the dtype's bits (not norms, not a head at its own bits)
         "at_dtype": np.array([r.kind in ("linear", "embedding") and not (hb is not None and r.name == "lm_head")
                               for _, r, _ in rows]),
     }

@@ -41,7 +41,16 @@ from ..generation import Phases, phase_costs, request_costs
 from ..model import Profile, Result, Scenario
 from .baselines import prefix_latencies
 from .energy import uses_energy
-from .goal_frontier import FrontierCancelled, FrontierPoint, _slack, _solve_at, exact_frontier, one_pass, scenario_at
+from .goal_frontier import (
+    FrontierCancelled,
+    FrontierPoint,
+    _slack,
+    _solve_at,
+    exact_frontier,
+    one_pass,
+    scenario_at,
+    walk_frontier,
+)
 from .request import has_limits
 
 if TYPE_CHECKING:
@@ -171,25 +180,16 @@ def request_frontier(ph: Phases, sc: Scenario, *, max_points: int = 100_000, sto
     or memory limits alone, one label pass read at every point (`_pins_reader`)."""
     if not constrained(sc):
         return exact_frontier(ph.composite(), sc, max_points=max_points, should_stop=should_stop)
-    points: list[FrontierPoint] = []
     c = ph.composite()
     top = latency_bound(c)
     at = _pins_reader(ph, c, sc, top) or (lambda deadline: solve_request_at(ph, sc, "exact", deadline))
-    res = at(top)
-    while res.feasible and res.latency_ms is not None and len(points) < max_points:
-        if should_stop is not None and should_stop():
-            raise FrontierCancelled()
-        if points and _same_load(points[-1].result, res):
-            points.pop()   # as loaded and faster: the slower point is dominated
-        points.append(FrontierPoint(res.latency_ms, res))
-        if stop_above is not None and res.server_load is not None and res.server_load > stop_above:
-            break
-        below = res.latency_ms - 2e-9 * max(1.0, abs(res.latency_ms))
-        if below <= 0:
-            break
-        res = at(below)
-    points.reverse()
-    return points
+
+    def above(res: Result) -> bool:
+        return stop_above is not None and res.server_load is not None and res.server_load > stop_above
+
+    # as loaded and faster: the slower point is dominated
+    return walk_frontier(at(top), at, max_points=max_points, should_stop=should_stop, dominated=_same_load,
+                         last=above)
 
 
 def _pins_reader(ph: Phases, c: Costs, sc: Scenario, top: float) -> Callable[[float], Result] | None:

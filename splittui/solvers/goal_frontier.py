@@ -65,13 +65,25 @@ def exact_frontier(c: Costs, sc: Scenario, *, max_points: int = 100_000,
         return evaluate_costs(replace(c, deadline_ms=deadline), policy, solver="exact",
                               solve_ms=(time.perf_counter() - t0) * 1e3)
 
+    return walk_frontier(at(top), at, max_points=max_points, should_stop=should_stop)
+
+
+def walk_frontier(res: Result, at: Callable[[float], Result], *, max_points: int,
+                  should_stop: Callable[[], bool] | None = None,
+                  dominated: Callable[[Result, Result], bool] | None = None,
+                  last: Callable[[Result], bool] | None = None) -> list[FrontierPoint]:
+    """From `res` (the answer at a deadline above every policy), ask `at` for the best policy strictly faster
+    than the last point until none is feasible: the points, fastest first. `dominated(previous, new)`: the
+    previous point gives way to the new one; `last(res)`: no point after this one is wanted."""
     points: list[FrontierPoint] = []
-    start = at(top)
-    res = start if start.feasible else None
-    while res is not None and res.feasible and res.latency_ms is not None and len(points) < max_points:
+    while res.feasible and res.latency_ms is not None and len(points) < max_points:
         if should_stop is not None and should_stop():   # a cancelled worker: stop between two solves
             raise FrontierCancelled()
+        if dominated is not None and points and dominated(points[-1].result, res):
+            points.pop()
         points.append(FrontierPoint(res.latency_ms, res))
+        if last is not None and last(res):
+            break
         below = res.latency_ms - 2e-9 * max(1.0, abs(res.latency_ms))
         if below <= 0:
             break

@@ -13,17 +13,12 @@ from cli_runner import run_cli
 from splittui.calibration import FORMATS
 from splittui.calibration_io import load_fit, predict_ms, shipped_dir
 from splittui.commands.calibrate import load_inputs
-from splittui.hf_config import DTYPES, weight_bits
-
-
-def _dtype(m) -> str:
-    """The CLI dtype of a measurement's file format: its own name where the CLI has it (q4_k_m), else its class."""
-    return m.format if m.format in DTYPES else FORMATS[m.format][0]
+from splittui.hf_config import weight_bits
 
 
 def _rows():
     points, _, _ = load_inputs([])
-    exact = [p for p in points if p.holdout and FORMATS[p.format][1] == weight_bits(_dtype(p))]
+    exact = [p for p in points if p.holdout and FORMATS[p.format][1] == weight_bits(p.dtype)]
     picked: dict[tuple[str, str, int, bool], object] = {}
     for p in exact:   # one per runtime, phase, held-out set and Q4_K_M or not
         picked.setdefault((p.runtime, p.phase, p.holdout, p.format == "q4_k_m"), p)
@@ -41,7 +36,7 @@ def test_solve_all_client_gives_the_fit_prediction(m, capsys, monkeypatch, tmp_p
     cfg = shipped_dir() / "configs" / f"{m.model}.json"
     argv = ["solve", "--hf-config", str(cfg) if cfg.is_file() else m.model, "--client-device", m.device,
             "--server-device", m.device, "--devices", str(shipped_dir() / "devices.toml"), "--runtime", m.runtime,
-            "--dtype", _dtype(m), "--solver", "all-client", "--deadline-ms", "1e9", "--json"]
+            "--dtype", m.dtype, "--solver", "all-client", "--deadline-ms", "1e9", "--json"]
     argv += ["--seq", m.tokens] if m.phase == "prefill" else ["--seq", m.context, "--gen-tokens", 2]
     rc, out, err = run_cli(argv, capsys)
     assert rc == 0, err
