@@ -157,12 +157,16 @@ class Calibration:
     score_bpf: float = 0.0   # attention-score bytes per attention FLOP at prefill (non-causal runtimes)
     float_linear: float = 1.0  # cost of a 16/32-bit linear FLOP at prefill, 1 + φ (runtimes tuned for quantised GEMMs)
     overlap_p: float = 0.0   # a stage's compute and memory times combine as (c^p + m^p)^(1/p); 0: their max (old fits)
+    lodo: bool = False       # points 0 and loo_pct is the runtime's leave-one-device-out error
 
     def band(self) -> str:
         if self.loo_pct < 0:   # fitted with `calibrate --no-errors`: no leave-one-out, so no band to show
             return (f"error not measured ({self.points} published point{'s' * (self.points != 1)}, {self.runtime}; "
                     "fitted with calibrate --no-errors)")
         if self.points == 0:
+            if self.lodo:   # the runtime's leave-one-device-out error: what a device new to the fit can expect
+                return (f"uncalibrated on {self.device} ({self.runtime}-wide fit, ±{self.loo_pct:.0f} % on a device "
+                        "new to it)")
             return f"uncalibrated on {self.device} ({self.runtime}-wide fit, ±{self.loo_pct:.0f} % on its devices)"
         where = f", {self.runtime}" + (" (band pooled over the runtime)" if self.pooled else "")
         return f"±{self.loo_pct:.0f} %, {self.points} published point{'s' * (self.points != 1)}{where}"
@@ -257,6 +261,7 @@ class Fit:
     created: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     heldout_set: tuple[int, ...] = ()                        # the held-out set of each `heldout` row
+    lodo: tuple[tuple[str, str, str, float], ...] = ()      # leave-one-device-out (fits before session 24: none)
 
     def heldout_of(self, which: int) -> tuple[tuple[str, str, str, float], ...]:
         """The held-out rows of one set (all of them where the fit predates the sets)."""
@@ -269,7 +274,8 @@ class Fit:
                 "model": "docs/device-model.md", "runtimes": self.runtimes,
                 "groups": {k: asdict(c) for k, c in self.groups.items()},
                 "loo": [list(x) for x in self.loo], "lomo": [list(x) for x in self.lomo],
-                "heldout": [list(x) for x in self.heldout], "heldout_set": list(self.heldout_set), **self.extra}
+                "heldout": [list(x) for x in self.heldout], "heldout_set": list(self.heldout_set),
+                "lodo": [list(x) for x in self.lodo], **self.extra}
 
 
 def _key(device: str, runtime: str) -> str:

@@ -3,7 +3,7 @@
 `fit` minimises the squared error of ln t over the training measurements plus ridge priors (Levenberg–Marquardt,
 analytic Jacobian): per runtime ``e_c, e_m, τ, κ, δ, q, β, σ, φ``, per device × runtime offsets of ``e_c, e_m, τ``
 and per device offsets of ``e_c, e_m``, all held towards zero (shared where data is thin). Then it measures its
-own error: leave-one-out and leave-one-model-out refits, and the held-out sets' predictions.
+own error: leave-one-out, leave-one-model-out and leave-one-device-out refits, and the held-out sets' predictions.
 """
 
 from __future__ import annotations
@@ -243,10 +243,11 @@ def fit(points: Sequence[Measurement], archs: Mapping[str, Arch], devices: Mappi
         raise SplittuiError("calibrate: every measurement is marked holdout; nothing to fit")
     theta = _lsq(d, train, len(rts), len(groups))
     loo, lomo = (_loo(points, d, train, theta, len(rts), len(groups)) if errors else ((), ()))
+    lodo = _lodo(points, d, train, theta, len(rts), len(groups)) if errors else ()
     pred = _predict_log(theta, d, len(rts))
     held = tuple((m.device, m.runtime, m.phase, float((pred[i] - d.log_ms[i]) / math.log(2)))
                  for i, m in enumerate(points) if m.holdout)
-    out = _assemble(points, train, rts, groups, theta, loo, lomo, held, created)
+    out = _assemble(points, train, rts, groups, theta, loo, lomo, lodo, held, created)
     return replace(out, heldout_set=tuple(int(m.holdout) for m in points if m.holdout))
 
 
@@ -270,6 +271,19 @@ def _loo(points: Sequence[Measurement], d: _Design, train: np.ndarray, theta: np
     return tuple(loo), tuple(lomo)
 
 
+def _lodo(points: Sequence[Measurement], d: _Design, train: np.ndarray, theta: np.ndarray, n_rt: int,
+          n_g: int) -> tuple[tuple[str, str, str, float], ...]:
+    """Leave-one-device-out: one refit per training device without any of its points, predicting them. A device new
+    to the fit gets its runtime's values alone, so this, not leave-one-out, is the error to expect on one."""
+    out = []
+    for dev in sorted({points[int(i)].device for i in np.flatnonzero(train)}):
+        gone = np.array([m.device == dev for m in points]) & train
+        pred = _predict_log(_lsq(d, train & ~gone, n_rt, n_g, theta, iters=15), d, n_rt)
+        out += [(dev, points[int(i)].runtime, points[int(i)].phase, float((pred[i] - d.log_ms[i]) / math.log(2)))
+                for i in np.flatnonzero(gone)]
+    return tuple(out)
+
+
 def _pct(log2s: Sequence[float]) -> float:
     """80th percentile of |relative error| in %, from log2(pred/measured) values (0 where there are none)."""
     if not log2s:
@@ -279,7 +293,8 @@ def _pct(log2s: Sequence[float]) -> float:
 
 def _assemble(points: Sequence[Measurement], train: np.ndarray, rts: list[str], groups: list[str],
               theta: np.ndarray, loo: tuple[tuple[str, str, str, float], ...],
-              lomo: tuple[tuple[str, str, str, float], ...], held: tuple[tuple[str, str, str, float], ...],
+              lomo: tuple[tuple[str, str, str, float], ...], lodo: tuple[tuple[str, str, str, float], ...],
+              held: tuple[tuple[str, str, str, float], ...],
               created: str) -> Fit:
     n_rt = len(rts)
     measured = bool(loo)   # errors=False: no leave-one-out, every band says so (loo_pct -1)
@@ -296,6 +311,8 @@ def _assemble(points: Sequence[Measurement], train: np.ndarray, rts: list[str], 
                           "score_bpf": 0.0 if RUNTIMES[name] else float(e[7]), "float_linear": 1.0 + float(e[_PHI]),
                           "overlap_p": OVERLAP_P, "causal": RUNTIMES[name],
                           "loo_pct": _pct([x[3] for x in loo if x[1] == name]) if measured else -1.0,
+                          "lodo_pct": _pct([x[3] for x in lodo if x[1] == name]) if measured else -1.0,
+                          "lodo_points": sum(1 for x in lodo if x[1] == name),
                           "points": int(sum(1 for i, m in enumerate(points) if train[i] and m.runtime == name))}
     out: dict[str, Calibration] = {}
     for g, key in enumerate(groups):
@@ -312,7 +329,7 @@ def _assemble(points: Sequence[Measurement], train: np.ndarray, rts: list[str], 
             lomo_pct=_pct([x[3] for x in lomo if x[0] == dev and x[1] == rt]), pooled=pooled,
             stream_bpf=rtv["stream_bpf"], score_bpf=rtv["score_bpf"], float_linear=rtv["float_linear"],
             overlap_p=OVERLAP_P)
-    return Fit(runtimes, out, loo, lomo, held, int(train.sum()), created)
+    return Fit(runtimes, out, loo, lomo, held, int(train.sum()), created, lodo=lodo)
 
 
 def _check(points: Sequence[Measurement], archs: Mapping[str, Arch], devices: Mapping[str, Device]) -> None:

@@ -76,10 +76,10 @@ def _fit_from_doc(doc: dict[str, Any], src: str) -> Fit:
         raise SplittuiError(f"{src}: not a splittui.calibration/1 document")
     try:
         groups = {k: Calibration(**v) for k, v in doc["groups"].items()}
-        rows = {k: tuple(tuple(x) for x in doc.get(k, [])) for k in ("loo", "lomo", "heldout")}
+        rows = {k: tuple(tuple(x) for x in doc.get(k, [])) for k in ("loo", "lomo", "heldout", "lodo")}
         return Fit(dict(doc["runtimes"]), groups, rows["loo"], rows["lomo"], rows["heldout"],
                    int(doc.get("points", 0)), str(doc.get("created", "")),
-                   heldout_set=tuple(int(x) for x in doc.get("heldout_set", [])))
+                   heldout_set=tuple(int(x) for x in doc.get("heldout_set", [])), lodo=rows["lodo"])
     except (KeyError, TypeError, ValueError) as exc:
         raise SplittuiError(f"{src}: broken calibration file ({exc})") from None
 
@@ -114,8 +114,11 @@ def calibration_for(device: str, runtime: str, f: Fit | None = None) -> Calibrat
     rt = f.runtimes.get(runtime)
     if rt is None:
         return Calibration(device, runtime, 0.5, 0.7, 1.0, 2.0, 0.2, 1.0, RUNTIMES[runtime])
+    lodo = float(rt.get("lodo_pct", -1.0)) >= 0   # fits before session 24 measured no leave-one-device-out
+    new_device = rt["lodo_pct"] if lodo else rt.get("loo_pct", 0.0)
     return Calibration(device, runtime, rt["eff_compute"], rt["eff_mem"], rt["step_ms"], rt["kernel_us"],
-                       rt["dequant"], rt["quant_mem"], bool(rt["causal"]), loo_pct=float(rt.get("loo_pct", 0.0)),
+                       rt["dequant"], rt["quant_mem"], bool(rt["causal"]), loo_pct=float(new_device),
+                       lodo=lodo,
                        stream_bpf=float(rt.get("stream_bpf", 0.0)), score_bpf=float(rt.get("score_bpf", 0.0)),
                        float_linear=float(rt.get("float_linear", 1.0)), overlap_p=float(rt.get("overlap_p", 0.0)))
 

@@ -127,7 +127,8 @@ def print_fit(result, *, seconds: float | None = None, written: str | None = Non
                   c.band())
     print_table(console, t)
     sets = [(f"{HOLDOUT_SETS[k]}, never fitted", result.heldout_of(k)) for k in HOLDOUT_SETS]
-    for title, rows in [("leave-one-out", result.loo), ("leave-one-model-out", result.lomo), *sets]:
+    for title, rows in [("leave-one-out", result.loo), ("leave-one-model-out", result.lomo),
+                        ("leave-one-device-out (a device new to the fit)", result.lodo), *sets]:
         if not rows:
             continue
         s = Table(title=f"{title}: predicted / measured", title_justify="left")

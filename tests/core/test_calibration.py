@@ -13,6 +13,7 @@ from splittui import calibration_fit
 from splittui.calibration import FORMATS, HOLDOUT_SETS, RUNTIMES, Calibration, Fit, Measurement, StageTimer
 from splittui.calibration_fit import fit
 from splittui.calibration_io import (
+    calibration_for,
     load_fit,
     predict_ms,
     profile_bands,
@@ -68,6 +69,28 @@ def test_leave_one_out_predicts_points_the_fit_did_not_see() -> None:
     assert len(result.loo) == len(points)
     assert loo < in_sample - 0.1   # without the outlier the fit is pulled less towards it
     assert all(abs(x[3]) < 0.1 for x in result.loo[1:] if x[2] == "decode")
+
+
+def test_leave_one_device_out_predicts_a_device_from_the_others_alone(tmp_path) -> None:
+    """A device slower than its runtime's others on every point: leave-one-out keeps its other points and so its
+    offsets, leave-one-device-out drops them all and predicts it from the other devices' fit alone; that error is
+    the band a device new to the fit is shown."""
+    truth = {"a": Calibration("rtx4090", "llama.cpp-cuda", 0.5, 0.8, 0.8, 2.0, 0.2, 1.0, False),
+             "b": Calibration("rtx3090", "llama.cpp-cuda", 0.5, 0.8, 0.8, 2.0, 0.2, 1.0, False),
+             "c": Calibration("l4", "llama.cpp-cuda", 0.25, 0.4, 0.8, 2.0, 0.2, 1.0, False)}
+    points = _synthetic(truth)
+    result = fit(points, ARCHS, DEVS)
+    assert len(result.lodo) == len(points)
+    slow = [x[3] for x in result.lodo if x[0] == "l4"]
+    assert max(slow) < -0.5                               # predicted from the fast devices: far too fast
+    assert max(abs(x[3]) for x in result.loo if x[0] == "l4") < 0.25   # its own other points carry its offsets
+    # the shipped band for a device with no point on the runtime is that error
+    path = tmp_path / "fit.json"
+    path.write_text(json.dumps(result.to_doc()), encoding="utf-8")
+    rt = json.loads(path.read_text(encoding="utf-8"))["runtimes"]["llama.cpp-cuda"]
+    assert rt["lodo_pct"] > 2 * rt["loo_pct"] and rt["lodo_points"] == len(points)
+    new = calibration_for("a100-80gb", "llama.cpp-cuda", result)
+    assert new.loo_pct == rt["lodo_pct"] and "new to it" in new.band()
 
 
 def test_heldout_points_are_never_fitted() -> None:
