@@ -55,8 +55,9 @@ _INT4 = ("int4", "q4_k_m")
 # and its errors have since been looked at; set 2 was collected in session 14 before the model was changed; set 3
 # (edge and datacenter GPUs) in session 15, before that session's changes; its errors were seen while session 22
 # chose the overlap exponent. Set 4 was collected in session 22 by a helper that saw no prediction, after that
-# session's first two changes were committed, and computed once; set 5 likewise after its third (the head's bits). Set 6
-# (session 23) holds the new sources that a hash of their URL sent away from training (measurements.csv says the rule).
+# session's first two changes were committed, and computed once; set 5 likewise after its third (the head's bits).
+# Sets 6 (session 23) and 7 (session 24) hold the new sources that a hash of their URL sent away from training
+# (measurements.csv says the rule).
 HOLDOUT_SETS: dict[int, str] = {1: "held-out set 1 (session 13; its errors were seen)",
                                 2: "held-out set 2 (fresh, collected before the session-14 changes)",
                                 3: "held-out set 3 (edge and datacenter GPUs, collected before the session-15 changes; "
@@ -64,6 +65,8 @@ HOLDOUT_SETS: dict[int, str] = {1: "held-out set 1 (session 13; its errors were 
                                 4: "held-out set 4 (collected blind in session 22, after its first two changes)",
                                 5: "held-out set 5 (collected blind in session 22, after its third change; 9 points)",
                                 6: "held-out set 6 (collected blind in session 23; sources sent to it by a hash of "
+                                   "their URL)",
+                                7: "held-out set 7 (collected blind in session 24; sources sent to it by a hash of "
                                    "their URL)"}
 # Runtimes whose quantised and 16-bit matmuls run on the CPU's fp32/int8 SIMD lanes (ggml's CPU kernels):
 # their compute reference is the preset's fp32 peak, not a 16-bit FMA rate those kernels do not use.
