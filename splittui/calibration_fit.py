@@ -320,12 +320,16 @@ def _assemble(points: Sequence[Measurement], train: np.ndarray, rts: list[str], 
         rtv = runtimes[rt]
         mine = [x[3] for x in loo if x[0] == dev and x[1] == rt]
         pooled = len(mine) < 3
+        own = sum(1 for i, m in enumerate(points) if train[i] and _key(m.device, m.runtime) == key)
+        # a pair with held-out points only: its device is new to the runtime's fit, so its band is leave-one-device-out
+        new = measured and own == 0 and rtv["lodo_points"] > 0
         off_c, off_m = gp[g, 0] + dp[dev][0], gp[g, 1] + dp[dev][1]
         out[key] = Calibration(
             dev, rt, rtv["eff_compute"] * math.exp(off_c), rtv["eff_mem"] * math.exp(off_m),
             rtv["step_ms"] * math.exp(gp[g, 2]), rtv["kernel_us"], rtv["dequant"], rtv["quant_mem"],
-            RUNTIMES[rt], points=sum(1 for i, m in enumerate(points) if train[i] and _key(m.device, m.runtime) == key),
-            loo_pct=rtv["loo_pct"] if pooled or not measured else _pct(mine), loo_points=len(mine),
+            RUNTIMES[rt], points=own, lodo=new,
+            loo_pct=rtv["lodo_pct"] if new else rtv["loo_pct"] if pooled or not measured else _pct(mine),
+            loo_points=len(mine),
             lomo_pct=_pct([x[3] for x in lomo if x[0] == dev and x[1] == rt]), pooled=pooled,
             stream_bpf=rtv["stream_bpf"], score_bpf=rtv["score_bpf"], float_linear=rtv["float_linear"],
             overlap_p=OVERLAP_P)

@@ -91,6 +91,10 @@ def test_leave_one_device_out_predicts_a_device_from_the_others_alone(tmp_path) 
     assert rt["lodo_pct"] > 2 * rt["loo_pct"] and rt["lodo_points"] == len(points)
     new = calibration_for("a100-80gb", "llama.cpp-cuda", result)
     assert new.loo_pct == rt["lodo_pct"] and "new to it" in new.band()
+    # so is a pair the table holds only held-out points of
+    held = [replace(p, holdout=True) if p.device == "l4" else p for p in points]
+    pair = fit(held, ARCHS, DEVS).groups["l4|llama.cpp-cuda"]
+    assert pair.points == 0 and pair.lodo and "new to it" in pair.band()
 
 
 def test_heldout_points_are_never_fitted() -> None:
