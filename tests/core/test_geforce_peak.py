@@ -67,11 +67,13 @@ def test_a_device_file_may_give_the_fp16_accumulate_peak_and_old_files_still_loa
 
 def test_the_shipped_fit_has_one_llama_cpp_cuda_efficiency_for_geforce_and_datacenter() -> None:
     """With the FP16-accumulate peak the GeForce and A100 llama.cpp-cuda compute efficiencies agree (0.41-0.45 in
-    the session-21 fit); against the FP32-accumulate peak the RTX 4090's came out about twice the A100's."""
+    the session-21 fit); against the FP32-accumulate peak the RTX 4090's came out about twice the A100's. Session
+    24's RTX 3090 rows (llama.cpp b9286, 2026) run newer CUDA kernels than the A100's 2024 rows and lift the 3090's
+    to 1.35x the A100's: still far from the 2x (2.7x for the 3090 now) the FP32-accumulate peak would give."""
     groups = load_fit().groups
     a100 = groups["a100-80gb|llama.cpp-cuda"].eff_compute
     for name in ("rtx3090", "rtx4090", "rtx3090ti"):
-        assert 1 / 1.3 < groups[f"{name}|llama.cpp-cuda"].eff_compute / a100 < 1.3
+        assert 1 / 1.5 < groups[f"{name}|llama.cpp-cuda"].eff_compute / a100 < 1.5
 
 
 def test_the_session_16_candidates_are_training_rows_now() -> None:
