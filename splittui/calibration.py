@@ -166,11 +166,9 @@ class Calibration:
         if self.loo_pct < 0:   # fitted with `calibrate --no-errors`: no leave-one-out, so no band to show
             return (f"error not measured ({self.points} published point{'s' * (self.points != 1)}, {self.runtime}; "
                     "fitted with calibrate --no-errors)")
-        if self.points == 0:
-            if self.lodo:   # the runtime's leave-one-device-out error: what a device new to the fit can expect
-                return (f"uncalibrated on {self.device} ({self.runtime}-wide fit, ±{self.loo_pct:.0f} % on a device "
-                        "new to it)")
-            return f"uncalibrated on {self.device} ({self.runtime}-wide fit, ±{self.loo_pct:.0f} % on its devices)"
+        if self.points == 0:   # lodo: the runtime's leave-one-device-out error, what a device new to the fit can expect
+            on = "a device new to it" if self.lodo else "its devices"
+            return f"uncalibrated on {self.device} ({self.runtime}-wide fit, ±{self.loo_pct:.0f} % on {on})"
         where = f", {self.runtime}" + (" (band pooled over the runtime)" if self.pooled else "")
         return f"±{self.loo_pct:.0f} %, {self.points} published point{'s' * (self.points != 1)}{where}"
 

@@ -9,8 +9,9 @@ own error: leave-one-out, leave-one-model-out and leave-one-device-out refits, a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -242,8 +243,9 @@ def fit(points: Sequence[Measurement], archs: Mapping[str, Arch], devices: Mappi
     if not train.any():
         raise SplittuiError("calibrate: every measurement is marked holdout; nothing to fit")
     theta = _lsq(d, train, len(rts), len(groups))
-    loo, lomo = (_loo(points, d, train, theta, len(rts), len(groups)) if errors else ((), ()))
-    lodo = _lodo(points, d, train, theta, len(rts), len(groups)) if errors else ()
+    loo, lomo, lodo = ((_leave_out(points, d, train, theta, len(rts), len(groups), key)
+                        for key in (lambda i: i, lambda i: points[i].model, lambda i: points[i].device))
+                       if errors else ((), (), ()))
     pred = _predict_log(theta, d, len(rts))
     held = tuple((m.device, m.runtime, m.phase, float((pred[i] - d.log_ms[i]) / math.log(2)))
                  for i, m in enumerate(points) if m.holdout)
@@ -251,36 +253,21 @@ def fit(points: Sequence[Measurement], archs: Mapping[str, Arch], devices: Mappi
     return replace(out, heldout_set=tuple(int(m.holdout) for m in points if m.holdout))
 
 
-def _loo(points: Sequence[Measurement], d: _Design, train: np.ndarray, theta: np.ndarray, n_rt: int,
-         n_g: int) -> tuple[tuple[tuple[str, str, str, float], ...], tuple[tuple[str, str, str, float], ...]]:
-    """Leave-one-out and leave-one-model-out: each prediction comes from a fit that never saw the point."""
-    def row(i: int, th: np.ndarray) -> tuple[str, str, str, float]:
-        m = points[i]
-        return m.device, m.runtime, m.phase, float((_predict_log(th, d, n_rt)[i] - d.log_ms[i]) / math.log(2))
-
-    loo = []
+def _leave_out(points: Sequence[Measurement], d: _Design, train: np.ndarray, theta: np.ndarray, n_rt: int, n_g: int,
+               key: Callable[[int], Any]) -> tuple[tuple[str, str, str, float], ...]:
+    """One refit per value of `key` over the training points, without the points of that value, predicting them:
+    leave-one-out (key: the point), leave-one-model-out (its model), leave-one-device-out (its device; a device new to
+    the fit gets its runtime's values alone, so this, not leave-one-out, is the error to expect on one)."""
+    left: dict[Any, list[int]] = {}
     for i in np.flatnonzero(train):
-        mask = train.copy()
-        mask[i] = False
-        loo.append(row(int(i), _lsq(d, mask, n_rt, n_g, theta, iters=15)))
-    lomo = []
-    for model in sorted({points[int(i)].model for i in np.flatnonzero(train)}):
-        out = np.array([m.model == model for m in points]) & train
-        th = _lsq(d, train & ~out, n_rt, n_g, theta, iters=15)
-        lomo += [row(int(i), th) for i in np.flatnonzero(out)]
-    return tuple(loo), tuple(lomo)
-
-
-def _lodo(points: Sequence[Measurement], d: _Design, train: np.ndarray, theta: np.ndarray, n_rt: int,
-          n_g: int) -> tuple[tuple[str, str, str, float], ...]:
-    """Leave-one-device-out: one refit per training device without any of its points, predicting them. A device new
-    to the fit gets its runtime's values alone, so this, not leave-one-out, is the error to expect on one."""
+        left.setdefault(key(int(i)), []).append(int(i))
     out = []
-    for dev in sorted({points[int(i)].device for i in np.flatnonzero(train)}):
-        gone = np.array([m.device == dev for m in points]) & train
+    for value in sorted(left):
+        gone = np.zeros_like(train)
+        gone[left[value]] = True
         pred = _predict_log(_lsq(d, train & ~gone, n_rt, n_g, theta, iters=15), d, n_rt)
-        out += [(dev, points[int(i)].runtime, points[int(i)].phase, float((pred[i] - d.log_ms[i]) / math.log(2)))
-                for i in np.flatnonzero(gone)]
+        out += [(points[i].device, points[i].runtime, points[i].phase, float((pred[i] - d.log_ms[i]) / math.log(2)))
+                for i in left[value]]
     return tuple(out)
 
 
