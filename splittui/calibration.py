@@ -161,16 +161,29 @@ class Calibration:
     float_linear: float = 1.0  # cost of a 16/32-bit linear FLOP at prefill, 1 + φ (runtimes tuned for quantised GEMMs)
     overlap_p: float = 0.0   # a stage's compute and memory times combine as (c^p + m^p)^(1/p); 0: their max (old fits)
     lodo: bool = False       # points 0 and loo_pct is the runtime's leave-one-device-out error
+    loso_pct: float = -1.0   # the runtime's leave-one-source-out error, %; < 0: not measured (fits before session 25)
+
+    @property
+    def band_pct(self) -> float:
+        """The error shown (80th percentile, %): leave-one-out's (or, on a device new to the fit, leave-one-device-
+        out's), widened to the runtime's leave-one-source-out where that is larger: an estimate is for the user's
+        build and settings, a source the fit has not seen. < 0: not measured."""
+        return self.loo_pct if self.loo_pct < 0 else max(self.loo_pct, self.loso_pct)
 
     def band(self) -> str:
         if self.loo_pct < 0:   # fitted with `calibrate --no-errors`: no leave-one-out, so no band to show
             return (f"error not measured ({self.points} published point{'s' * (self.points != 1)}, {self.runtime}; "
                     "fitted with calibrate --no-errors)")
+        wide = self.loso_pct > self.loo_pct
         if self.points == 0:   # lodo: the runtime's leave-one-device-out error, what a device new to the fit can expect
-            on = "a device new to it" if self.lodo else "its devices"
-            return f"uncalibrated on {self.device} ({self.runtime}-wide fit, ±{self.loo_pct:.0f} % on {on})"
-        where = f", {self.runtime}" + (" (band pooled over the runtime)" if self.pooled else "")
-        return f"±{self.loo_pct:.0f} %, {self.points} published point{'s' * (self.points != 1)}{where}"
+            on = ("a new device or source" if wide else "a device new to it") if self.lodo else "its devices"
+            return f"uncalibrated on {self.device} ({self.runtime}-wide fit, ±{self.band_pct:.0f} % on {on})"
+        where = f", {self.runtime}"
+        if wide:
+            where += f" (±{self.loo_pct:.0f} % on its sources)"
+        elif self.pooled:
+            where += " (band pooled over the runtime)"
+        return f"±{self.band_pct:.0f} %, {self.points} published point{'s' * (self.points != 1)}{where}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +276,7 @@ class Fit:
     extra: dict[str, Any] = field(default_factory=dict)
     heldout_set: tuple[int, ...] = ()                        # the held-out set of each `heldout` row
     lodo: tuple[tuple[str, str, str, float], ...] = ()      # leave-one-device-out (fits before session 24: none)
+    loso: tuple[tuple[str, str, str, float], ...] = ()      # leave-one-source-out (fits before session 25: none)
 
     def heldout_of(self, which: int) -> tuple[tuple[str, str, str, float], ...]:
         """The held-out rows of one set (all of them where the fit predates the sets)."""
@@ -276,7 +290,7 @@ class Fit:
                 "groups": {k: asdict(c) for k, c in self.groups.items()},
                 "loo": [list(x) for x in self.loo], "lomo": [list(x) for x in self.lomo],
                 "heldout": [list(x) for x in self.heldout], "heldout_set": list(self.heldout_set),
-                "lodo": [list(x) for x in self.lodo], **self.extra}
+                "lodo": [list(x) for x in self.lodo], "loso": [list(x) for x in self.loso], **self.extra}
 
 
 def _key(device: str, runtime: str) -> str:

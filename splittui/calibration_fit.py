@@ -3,7 +3,8 @@
 `fit` minimises the squared error of ln t over the training measurements plus ridge priors (Levenberg–Marquardt,
 analytic Jacobian): per runtime ``e_c, e_m, τ, κ, δ, q, β, σ, φ``, per device × runtime offsets of ``e_c, e_m, τ``
 and per device offsets of ``e_c, e_m``, all held towards zero (shared where data is thin). Then it measures its
-own error: leave-one-out, leave-one-model-out and leave-one-device-out refits, and the held-out sets' predictions.
+own error: leave-one-out, leave-one-model-out, leave-one-device-out and leave-one-source-out refits, and the held-out
+sets' predictions.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from .devices import Device
 from .errors import SplittuiError
 from .hf_config import Arch
 
-__all__ = ["fit"]
+__all__ = ["fit", "source_key"]
 
 # per runtime: log e_c, log e_m, log tau_ms, log kappa_us, log delta, log q, log beta (bytes a thread streams per
 # fp32 FLOP/s of its peak; used on _STREAM_RUNTIMES only), log sigma (bytes of attention scores written and read
@@ -231,10 +232,18 @@ def _lsq(d: _Design, mask: np.ndarray, n_rt: int, n_g: int, theta0: np.ndarray |
     return np.asarray(theta, float)
 
 
+def source_key(m: Measurement) -> str:
+    """A measurement's source for leave-one-source-out: the first word of its source field (the address the
+    held-out sets are split by), "" where there is none."""
+    return (m.source.split() or [""])[0]
+
+
 def fit(points: Sequence[Measurement], archs: Mapping[str, Arch], devices: Mapping[str, Device], *,
-        errors: bool = True, created: str = "") -> Fit:
+        errors: bool = True, created: str = "", yours: frozenset[str] = frozenset()) -> Fit:
     """Fit the model to the points not marked ``holdout``; with `errors`, refit once per left-out point
-    (leave-one-out) and once per left-out model (leave-one-model-out), and predict the held-out points."""
+    (leave-one-out), model (leave-one-model-out), device (leave-one-device-out) and source (leave-one-source-out),
+    and predict the held-out points. `yours`: the source keys of the user's own measurements (``--data``,
+    ``--measure``); a device × runtime timed by them alone is not widened to the new-source band."""
     _check(points, archs, devices)
     rts = sorted({m.runtime for m in points})
     groups = sorted({_key(m.device, m.runtime) for m in points})
@@ -243,13 +252,14 @@ def fit(points: Sequence[Measurement], archs: Mapping[str, Arch], devices: Mappi
     if not train.any():
         raise SplittuiError("calibrate: every measurement is marked holdout; nothing to fit")
     theta = _lsq(d, train, len(rts), len(groups))
-    loo, lomo, lodo = ((_leave_out(points, d, train, theta, len(rts), len(groups), key)
-                        for key in (lambda i: i, lambda i: points[i].model, lambda i: points[i].device))
-                       if errors else ((), (), ()))
+    keys: tuple[Callable[[int], Any], ...] = (lambda i: i, lambda i: points[i].model, lambda i: points[i].device,
+                                              lambda i: source_key(points[i]))
+    loo, lomo, lodo, loso = ((_leave_out(points, d, train, theta, len(rts), len(groups), key) for key in keys)
+                             if errors else ((), (), (), ()))
     pred = _predict_log(theta, d, len(rts))
     held = tuple((m.device, m.runtime, m.phase, float((pred[i] - d.log_ms[i]) / math.log(2)))
                  for i, m in enumerate(points) if m.holdout)
-    out = _assemble(points, train, rts, groups, theta, loo, lomo, lodo, held, created)
+    out = _assemble(points, train, rts, groups, theta, (loo, lomo, lodo, loso), held, created, yours)
     return replace(out, heldout_set=tuple(int(m.holdout) for m in points if m.holdout))
 
 
@@ -257,7 +267,8 @@ def _leave_out(points: Sequence[Measurement], d: _Design, train: np.ndarray, the
                key: Callable[[int], Any]) -> tuple[tuple[str, str, str, float], ...]:
     """One refit per value of `key` over the training points, without the points of that value, predicting them:
     leave-one-out (key: the point), leave-one-model-out (its model), leave-one-device-out (its device; a device new to
-    the fit gets its runtime's values alone, so this, not leave-one-out, is the error to expect on one)."""
+    the fit gets its runtime's values alone, so this, not leave-one-out, is the error to expect on one),
+    leave-one-source-out (its source: what another measurer's build and settings can expect on a covered device)."""
     left: dict[Any, list[int]] = {}
     for i in np.flatnonzero(train):
         left.setdefault(key(int(i)), []).append(int(i))
@@ -278,11 +289,13 @@ def _pct(log2s: Sequence[float]) -> float:
     return float(np.percentile([abs(2.0 ** x - 1.0) * 100 for x in log2s], 80))
 
 
+_Rows = tuple[tuple[str, str, str, float], ...]
+
+
 def _assemble(points: Sequence[Measurement], train: np.ndarray, rts: list[str], groups: list[str],
-              theta: np.ndarray, loo: tuple[tuple[str, str, str, float], ...],
-              lomo: tuple[tuple[str, str, str, float], ...], lodo: tuple[tuple[str, str, str, float], ...],
-              held: tuple[tuple[str, str, str, float], ...],
-              created: str) -> Fit:
+              theta: np.ndarray, errors: tuple[_Rows, _Rows, _Rows, _Rows], held: _Rows, created: str,
+              yours: frozenset[str]) -> Fit:
+    loo, lomo, lodo, loso = errors
     n_rt = len(rts)
     measured = bool(loo)   # errors=False: no leave-one-out, every band says so (loo_pct -1)
     rtp = theta[:n_rt * _NRT].reshape(n_rt, _NRT)
@@ -300,6 +313,9 @@ def _assemble(points: Sequence[Measurement], train: np.ndarray, rts: list[str], 
                           "loo_pct": _pct([x[3] for x in loo if x[1] == name]) if measured else -1.0,
                           "lodo_pct": _pct([x[3] for x in lodo if x[1] == name]) if measured else -1.0,
                           "lodo_points": sum(1 for x in lodo if x[1] == name),
+                          "loso_pct": _pct([x[3] for x in loso if x[1] == name]) if measured else -1.0,
+                          "sources": len({source_key(m) for i, m in enumerate(points)
+                                          if train[i] and m.runtime == name}),
                           "points": int(sum(1 for i, m in enumerate(points) if train[i] and m.runtime == name))}
     out: dict[str, Calibration] = {}
     for g, key in enumerate(groups):
@@ -307,7 +323,10 @@ def _assemble(points: Sequence[Measurement], train: np.ndarray, rts: list[str], 
         rtv = runtimes[rt]
         mine = [x[3] for x in loo if x[0] == dev and x[1] == rt]
         pooled = len(mine) < 3
+        mine_src = {source_key(m) for i, m in enumerate(points) if train[i] and _key(m.device, m.runtime) == key}
         own = sum(1 for i, m in enumerate(points) if train[i] and _key(m.device, m.runtime) == key)
+        # published points (not the user's own alone): an estimate is for another build and measurer, a new source
+        published = measured and (not mine_src or bool(mine_src - yours))
         # a pair with held-out points only: its device is new to the runtime's fit, so its band is leave-one-device-out
         new = measured and own == 0 and rtv["lodo_points"] > 0
         off_c, off_m = gp[g, 0] + dp[dev][0], gp[g, 1] + dp[dev][1]
@@ -319,8 +338,8 @@ def _assemble(points: Sequence[Measurement], train: np.ndarray, rts: list[str], 
             loo_points=len(mine),
             lomo_pct=_pct([x[3] for x in lomo if x[0] == dev and x[1] == rt]), pooled=pooled,
             stream_bpf=rtv["stream_bpf"], score_bpf=rtv["score_bpf"], float_linear=rtv["float_linear"],
-            overlap_p=OVERLAP_P)
-    return Fit(runtimes, out, loo, lomo, held, int(train.sum()), created, lodo=lodo)
+            overlap_p=OVERLAP_P, loso_pct=rtv["loso_pct"] if published else -1.0)
+    return Fit(runtimes, out, loo, lomo, held, int(train.sum()), created, lodo=lodo, loso=loso)
 
 
 def _check(points: Sequence[Measurement], archs: Mapping[str, Arch], devices: Mapping[str, Device]) -> None:

@@ -76,10 +76,11 @@ def _fit_from_doc(doc: dict[str, Any], src: str) -> Fit:
         raise SplittuiError(f"{src}: not a splittui.calibration/1 document")
     try:
         groups = {k: Calibration(**v) for k, v in doc["groups"].items()}
-        rows = {k: tuple(tuple(x) for x in doc.get(k, [])) for k in ("loo", "lomo", "heldout", "lodo")}
+        rows = {k: tuple(tuple(x) for x in doc.get(k, [])) for k in ("loo", "lomo", "heldout", "lodo", "loso")}
         return Fit(dict(doc["runtimes"]), groups, rows["loo"], rows["lomo"], rows["heldout"],
                    int(doc.get("points", 0)), str(doc.get("created", "")),
-                   heldout_set=tuple(int(x) for x in doc.get("heldout_set", [])), lodo=rows["lodo"])
+                   heldout_set=tuple(int(x) for x in doc.get("heldout_set", [])), lodo=rows["lodo"],
+                   loso=rows["loso"])
     except (KeyError, TypeError, ValueError) as exc:
         raise SplittuiError(f"{src}: broken calibration file ({exc})") from None
 
@@ -118,7 +119,7 @@ def calibration_for(device: str, runtime: str, f: Fit | None = None) -> Calibrat
     new_device = rt["lodo_pct"] if lodo else rt.get("loo_pct", 0.0)
     return Calibration(device, runtime, rt["eff_compute"], rt["eff_mem"], rt["step_ms"], rt["kernel_us"],
                        rt["dequant"], rt["quant_mem"], bool(rt["causal"]), loo_pct=float(new_device),
-                       lodo=lodo,
+                       lodo=lodo, loso_pct=float(rt.get("loso_pct", -1.0)),
                        stream_bpf=float(rt.get("stream_bpf", 0.0)), score_bpf=float(rt.get("score_bpf", 0.0)),
                        float_linear=float(rt.get("float_linear", 1.0)), overlap_p=float(rt.get("overlap_p", 0.0)))
 
@@ -154,7 +155,7 @@ def short_band(band: str) -> str:
     if fitted:
         n = int(fitted.group(2))
         return f"±{fitted.group(1)} % ({n} pt{'s' * (n != 1)})"
-    wide = re.search(r"±(\d+) % on its devices", band)
+    wide = re.search(r"±(\d+) % on (its devices|a device new to it|a new device or source)", band)
     return f"uncalibrated (±{wide.group(1)} % runtime-wide)" if wide else "uncalibrated"
 
 

@@ -81,8 +81,8 @@ def device_class(device: str, runtime: str) -> str:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    from ..calibration_fit import fit
-    from ..calibration_io import save_fit
+    from ..calibration_fit import fit, source_key
+    from ..calibration_io import read_measurements, save_fit, shipped_dir
     from .output import check_out, emit
 
     check_out(args)
@@ -96,7 +96,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
         devs["this-cpu"] = this_cpu()
         mine, arch = measure_points()
         points, archs = points + mine, {**archs, arch.name: arch}
-    result = fit(points, archs, devs, errors=not args.no_errors, created=time.strftime("%Y-%m-%d"))
+    shipped = {source_key(m) for m in read_measurements(shipped_dir() / "measurements.csv")}
+    yours = frozenset(source_key(m) for m in points) - shipped
+    result = fit(points, archs, devs, errors=not args.no_errors, created=time.strftime("%Y-%m-%d"), yours=yours)
     doc = result.to_doc()
     if not getattr(args, "out", None):
         doc["written_to"] = str(save_fit(result))
@@ -128,7 +130,8 @@ def print_fit(result, *, seconds: float | None = None, written: str | None = Non
     print_table(console, t)
     sets = [(f"{HOLDOUT_SETS[k]}, never fitted", result.heldout_of(k)) for k in HOLDOUT_SETS]
     for title, rows in [("leave-one-out", result.loo), ("leave-one-model-out", result.lomo),
-                        ("leave-one-device-out (a device new to the fit)", result.lodo), *sets]:
+                        ("leave-one-device-out (a device new to the fit)", result.lodo),
+                        ("leave-one-source-out (another build or measurer)", result.loso), *sets]:
         if not rows:
             continue
         s = Table(title=f"{title}: predicted / measured", title_justify="left")

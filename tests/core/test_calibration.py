@@ -33,14 +33,15 @@ DEVS = dict(PRESETS)
 
 def _synthetic(truth: dict[str, Calibration]) -> list[Measurement]:
     """Measurements made by the model itself at known parameters (several models, both phases), with the model's
-    overlap exponent (every fit has it)."""
+    overlap exponent (every fit has it); one source per device."""
     f = Fit({}, {f"{c.device}|{c.runtime}": replace(c, overlap_p=calibration_fit.OVERLAP_P) for c in truth.values()})
     out = []
     for c in truth.values():
         for model in ARCHS:
             for fmt in ("f16", "q4_0"):
                 for phase, tokens, ctx in (("prefill", 512, 0), ("prefill", 128, 0), ("decode", 1, 128)):
-                    m = Measurement(c.device, c.runtime, model, fmt, phase, tokens, ctx, 1.0, source="synthetic")
+                    m = Measurement(c.device, c.runtime, model, fmt, phase, tokens, ctx, 1.0,
+                                    source=f"synthetic-{c.device}")
                     out.append(replace(m, ms=predict_ms(f, m, ARCHS, DEVS)))
     return out
 
@@ -95,6 +96,26 @@ def test_leave_one_device_out_predicts_a_device_from_the_others_alone(tmp_path) 
     held = [replace(p, holdout=True) if p.device == "l4" else p for p in points]
     pair = fit(held, ARCHS, DEVS).groups["l4|llama.cpp-cuda"]
     assert pair.points == 0 and pair.lodo and "new to it" in pair.band()
+
+
+def test_leave_one_source_out_widens_the_band_to_what_a_new_source_sees() -> None:
+    """Two sources time one device x runtime, one 1.5x slower throughout (another build): the fit, which has no
+    source term, splits the difference, so leave-one-out (the other source's points stay in) is about 1.22x off;
+    left out, a source is predicted from the other alone, 1.5x off. The band shown is that new-source error, but
+    not on a device x runtime timed by the user's own measurements alone (`yours`)."""
+    truth = {"a": Calibration("rtx4090", "llama.cpp-cuda", 0.5, 0.8, 0.8, 2.0, 0.2, 1.0, False)}
+    fast = _synthetic(truth)
+    points = [*fast, *(replace(m, ms=m.ms * 1.5, source="slow-build") for m in fast)]
+    result = fit(points, ARCHS, DEVS)
+    rt = result.runtimes["llama.cpp-cuda"]
+    assert rt["sources"] == 2 and len(result.loso) == len(points)
+    assert min(abs(x[3]) for x in result.loso) > 0.4   # each source predicted from the other alone (log2 1.5 = 0.58)
+    assert rt["loso_pct"] > rt["loo_pct"] + 15
+    pair = result.groups["rtx4090|llama.cpp-cuda"]
+    assert pair.band_pct == pytest.approx(rt["loso_pct"]) and pair.band_pct > pair.loo_pct
+    assert f"±{pair.band_pct:.0f} %" in pair.band() and f"±{pair.loo_pct:.0f} % on its sources" in pair.band()
+    mine = fit(points, ARCHS, DEVS, yours=frozenset({"synthetic-rtx4090", "slow-build"}))
+    assert mine.groups["rtx4090|llama.cpp-cuda"].band_pct == pytest.approx(pair.loo_pct)
 
 
 def test_heldout_points_are_never_fitted() -> None:
