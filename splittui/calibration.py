@@ -67,6 +67,8 @@ HOLDOUT_SETS: dict[int, str] = {1: "held-out set 1 (session 13; its errors were 
                                 6: "held-out set 6 (collected blind in session 23; sources sent to it by a hash of "
                                    "their URL)",
                                 7: "held-out set 7 (collected blind in session 24; sources sent to it by a hash of "
+                                   "their URL)",
+                                8: "held-out set 8 (collected blind in session 25; sources sent to it by a hash of "
                                    "their URL)"}
 # Runtimes whose quantised and 16-bit matmuls run on the CPU's fp32/int8 SIMD lanes (ggml's CPU kernels):
 # their compute reference is the preset's fp32 peak, not a 16-bit FMA rate those kernels do not use.

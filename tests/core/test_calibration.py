@@ -314,7 +314,7 @@ def test_holdout_column_names_the_held_out_set(tmp_path) -> None:
     path = tmp_path / "m.csv"
     path.write_text(head + "".join(row.format(h) for h in ("0", "1", "2", "yes", "")))
     assert [p.holdout for p in read_measurements(path)] == [0, 1, 2, 1, 0]
-    path.write_text(head + row.format("8"))
+    path.write_text(head + row.format("9"))
     with pytest.raises(SplittuiError, match="held-out set"):
         read_measurements(path)
 
