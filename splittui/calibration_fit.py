@@ -323,10 +323,10 @@ def _assemble(points: Sequence[Measurement], train: np.ndarray, rts: list[str], 
         rtv = runtimes[rt]
         mine = [x[3] for x in loo if x[0] == dev and x[1] == rt]
         pooled = len(mine) < 3
-        mine_src = {source_key(m) for i, m in enumerate(points) if train[i] and _key(m.device, m.runtime) == key}
-        own = sum(1 for i, m in enumerate(points) if train[i] and _key(m.device, m.runtime) == key)
+        sources = [source_key(m) for i, m in enumerate(points) if train[i] and _key(m.device, m.runtime) == key]
+        own = len(sources)
         # published points (not the user's own alone): an estimate is for another build and measurer, a new source
-        published = measured and (not mine_src or bool(mine_src - yours))
+        published = not sources or bool(set(sources) - yours)
         # a pair with held-out points only: its device is new to the runtime's fit, so its band is leave-one-device-out
         new = measured and own == 0 and rtv["lodo_points"] > 0
         off_c, off_m = gp[g, 0] + dp[dev][0], gp[g, 1] + dp[dev][1]

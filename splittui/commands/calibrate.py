@@ -50,22 +50,31 @@ def _arch_for(name: str):
 def load_inputs(data: list[str], *, device: str | None = None, runtime: str | None = None,
                 model: str | None = None, devices_file: str | None = None):
     """(measurements, archs, devices): the shipped points plus the user's files."""
+    shipped, yours, archs, devs = _inputs(data, device=device, runtime=runtime, model=model,
+                                          devices_file=devices_file)
+    return shipped + yours, archs, devs
+
+
+def _inputs(data: list[str], *, device: str | None, runtime: str | None, model: str | None,
+            devices_file: str | None):
+    """(shipped points, the user's points, archs, devices)."""
     from ..calibration_io import read_llama_bench, read_measurements, shipped_dir
     from ..devices import PRESETS, load_device_file
     from ..errors import SplittuiError
 
-    points = read_measurements(shipped_dir() / "measurements.csv")
+    shipped = read_measurements(shipped_dir() / "measurements.csv")
+    yours = []
     for path in data:
         if path.lower().endswith(".json"):
             if not (device and model):
                 raise SplittuiError(f"--data {path}: a llama-bench JSON needs --device and --model")
-            points += read_llama_bench(path, device=device, runtime=runtime or "llama.cpp-cuda", model=model)
+            yours += read_llama_bench(path, device=device, runtime=runtime or "llama.cpp-cuda", model=model)
         else:
-            points += read_measurements(path)
+            yours += read_measurements(path)
     devs = {**PRESETS, **load_device_file(shipped_dir() / "devices.toml")}
     if devices_file:
         devs.update(load_device_file(devices_file))
-    return points, {m: _arch_for(m) for m in sorted({p.model for p in points})}, devs
+    return shipped, yours, {m: _arch_for(m) for m in sorted({p.model for p in shipped + yours})}, devs
 
 
 def device_class(device: str, runtime: str) -> str:
@@ -82,23 +91,23 @@ def device_class(device: str, runtime: str) -> str:
 
 def run_calibrate(args: argparse.Namespace) -> int:
     from ..calibration_fit import fit, source_key
-    from ..calibration_io import read_measurements, save_fit, shipped_dir
+    from ..calibration_io import save_fit
     from .output import check_out, emit
 
     check_out(args)
     t0 = time.perf_counter()
-    points, archs, devs = load_inputs(args.data, device=args.device, runtime=args.runtime, model=args.model,
-                                      devices_file=args.devices)
+    shipped, mine, archs, devs = _inputs(args.data, device=args.device, runtime=args.runtime, model=args.model,
+                                         devices_file=args.devices)
     if args.measure:
         from ..devices import this_cpu
         from ..profiler.cpu_calibration import measure_points
 
         devs["this-cpu"] = this_cpu()
-        mine, arch = measure_points()
-        points, archs = points + mine, {**archs, arch.name: arch}
-    shipped = {source_key(m) for m in read_measurements(shipped_dir() / "measurements.csv")}
-    yours = frozenset(source_key(m) for m in points) - shipped
-    result = fit(points, archs, devs, errors=not args.no_errors, created=time.strftime("%Y-%m-%d"), yours=yours)
+        measured, arch = measure_points()
+        mine, archs = mine + measured, {**archs, arch.name: arch}
+    yours = frozenset(source_key(m) for m in mine) - {source_key(m) for m in shipped}
+    result = fit(shipped + mine, archs, devs, errors=not args.no_errors, created=time.strftime("%Y-%m-%d"),
+                 yours=yours)
     doc = result.to_doc()
     if not getattr(args, "out", None):
         doc["written_to"] = str(save_fit(result))
